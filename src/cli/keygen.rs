@@ -1,0 +1,36 @@
+//! `access-letters keygen --out FILE`: a new production key.
+//!
+//! 32 bytes from the operating system's random source, written with mode
+//! 0600 to a file that must not exist yet. The secret is never printed.
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::Args;
+
+use access_letters::key::{new_key_id, Key};
+
+use super::{display, today, EXIT_OK};
+
+/// Write a new secret key file (mode 0600; refuses to overwrite).
+#[derive(Args, Debug)]
+pub struct KeygenArgs {
+    /// Where to write the key.
+    #[arg(long, value_name = "FILE")]
+    out: PathBuf,
+    /// Key id [default: prod-DATE-RANDOM].
+    #[arg(long, value_name = "ID")]
+    id: Option<String>,
+}
+
+pub fn execute(args: KeygenArgs) -> Result<u8> {
+    let id = args.id.unwrap_or_else(|| new_key_id(today()));
+    let key = Key::generate(&id)?;
+    key.write_new(&args.out)?;
+    println!(
+        "wrote key {} to {} (readable by its owner only)",
+        key.id(),
+        display(&args.out)
+    );
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,166 @@
+//! `access-letters reissue RECEIPT --reason TEXT`: a new code for a receipt.
+//!
+//! The next issue number gets a new code and letter; the previous issuance
+//! is marked superseded in the same ledger transaction, so its code stops
+//! working. The letter goes into a batch folder of its own with a one-row
+//! manifest and batch.json, ready for the mail vendor.
+//!
+//! Policy, so a receipt cannot be flooded with letters: at most
+//! [`MAX_LETTERS_PER_WINDOW`] letters in [`POLICY_WINDOW_DAYS`] days and none
+//! on the same day as the previous one, unless `--force`, which is recorded
+//! with the reason.
+
+use anyhow::{bail, Result};
+use chrono::NaiveDate;
+use clap::Args;
+use sha2::{Digest, Sha256};
+
+use access_letters::batch::{write_letter, write_manifest, write_summary};
+use access_letters::filing::IssuanceStatus;
+use access_letters::issue::{dates_for, issue, serial_modulus, IssueContext, Planned};
+use access_letters::ledger::{BatchKind, BatchRecord, Ledger};
+use access_letters::manifest::{letter_file, BatchSummary, Counts};
+
+use super::{display, parse_receipt, today, Keys, Look, Place, EXIT_OK};
+
+pub const MAX_LETTERS_PER_WINDOW: usize = 4;
+pub const POLICY_WINDOW_DAYS: u64 = 30;
+
+/// Issue a new code for a receipt; the previous code stops working.
+#[derive(Args, Debug)]
+pub struct ReissueArgs {
+    /// Receipt number.
+    receipt: String,
+    /// Why a new code is needed (recorded in the ledger).
+    #[arg(long, value_name = "TEXT")]
+    reason: String,
+    /// Override the reissue policy (recorded with the reason).
+    #[arg(long)]
+    force: bool,
+    /// Date printed on the new letter [default: today].
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    batch_date: Option<NaiveDate>,
+    #[command(flatten)]
+    place: Place,
+    #[command(flatten)]
+    keys: Keys,
+    #[command(flatten)]
+    look: Look,
+}
+
+pub fn execute(args: ReissueArgs) -> Result<u8> {
+    let receipt = parse_receipt(&args.receipt)?;
+    let reason = args.reason.trim();
+    if reason.is_empty() {
+        bail!("--reason must say why a new code is needed");
+    }
+    let date = args.batch_date.unwrap_or_else(today);
+    let ring = args.keys.load()?;
+    let key = ring.current();
+    let renderer = args.look.renderer()?;
+    let (_lock, mut ledger) = args.place.open_ledger()?;
+    let history = ledger.history(&receipt)?;
+    let Some(latest) = history.last() else {
+        bail!(
+            "receipt {receipt} has never been issued a code; the nightly run issues the first one"
+        );
+    };
+    if !args.force {
+        if let Some(last) = history.iter().map(|i| i.notice_date).max() {
+            if last >= date {
+                bail!(
+                    "receipt {receipt} already had a letter dated {last}; wait at least a day between letters, or use --force"
+                );
+            }
+        }
+        let window_start = date - chrono::Days::new(POLICY_WINDOW_DAYS);
+        let recent = history
+            .iter()
+            .filter(|i| i.notice_date > window_start)
+            .count();
+        if recent >= MAX_LETTERS_PER_WINDOW {
+            bail!(
+                "receipt {receipt} already had {recent} letters in the last {POLICY_WINDOW_DAYS} days (at most {MAX_LETTERS_PER_WINDOW}); use --force if it must go out"
+            );
+        }
+    }
+    let issue_no = latest.issue_no + 1;
+    let serial = match renderer.config.mail.mailer_id() {
+        Some(m) => Some(
+            ledger
+                .last_serial()?
+                .map_or(0, |s| (s + 1) % serial_modulus(m)),
+        ),
+        None => None,
+    };
+    let batch_id = format!(
+        "{}-reissue-{}-{:02}",
+        date.format("%Y-%m-%d"),
+        receipt,
+        issue_no
+    );
+    let batch_dir = args.place.out.join(&batch_id);
+    let request = format!("reissue\0{receipt}\0{issue_no}\0{reason}\0{}", args.force);
+    let record = BatchRecord {
+        batch_id: batch_id.clone(),
+        batch_date: date,
+        key_id: key.id().to_string(),
+        is_test: key.is_test(),
+        input_sha256: hex::encode(Sha256::digest(request.as_bytes())),
+        kind: BatchKind::Reissue,
+    };
+    ledger.start_batch(&record)?;
+    let ctx = IssueContext {
+        key,
+        renderer: &renderer,
+        batch_id: &batch_id,
+        dates: dates_for(date, renderer.config.codes.valid_days),
+    };
+    let planned = Planned {
+        filing: latest.filing.clone(),
+        issue_no,
+        serial,
+    };
+    let (mut row, letter) = issue(&ctx, &planned)?;
+    row.reason = Some(reason.to_string());
+    row.forced = args.force;
+    write_letter(&batch_dir.join(letter_file(&row.piece_id)), &letter)?;
+    ledger.supersede_and_record(&row)?;
+    let (files, pages, presort) = write_manifest(&record, &batch_dir, &ledger, &renderer)?;
+    let summary = BatchSummary {
+        batch_id: batch_id.clone(),
+        batch_date: date.format("%Y-%m-%d").to_string(),
+        kind: BatchKind::Reissue.as_str().to_string(),
+        key_id: record.key_id.clone(),
+        mode: if record.is_test { "test" } else { "production" }.to_string(),
+        program_version: env!("CARGO_PKG_VERSION").to_string(),
+        input_file: String::new(),
+        input_sha256: record.input_sha256.clone(),
+        counts: Counts {
+            read: 1,
+            issued: 1,
+            already_issued: 0,
+            rejected: 0,
+        },
+        letters: 1,
+        pages,
+        sheets: pages,
+        presort,
+        files,
+    };
+    write_summary(&batch_dir, &summary)?;
+    ledger.complete_batch(&batch_id, &serde_json::to_string(&summary)?)?;
+    let previous = history
+        .iter()
+        .filter(|i| i.status == IssuanceStatus::Active)
+        .map(|i| format!("issue {} is now superseded", i.issue_no))
+        .next()
+        .unwrap_or_else(|| "no earlier code was active".into());
+    println!(
+        "reissued {receipt}: issue {issue_no}{}, letter {} ({}); {previous}",
+        if args.force { " (forced)" } else { "" },
+        row.piece_id,
+        display(&batch_dir)
+    );
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,60 @@
+//! `access-letters status RECEIPT`: the issuance history of a receipt.
+//!
+//! Shows what the ledger knows (issue numbers, batches, dates, status, piece
+//! IDs, keys, reasons). The ledger never holds a code, so neither does this.
+
+use anyhow::Result;
+use clap::Args;
+
+use access_letters::ledger::Ledger;
+
+use super::{parse_receipt, Place, EXIT_OK};
+
+/// Show the issuance history of a receipt (never the code).
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// Receipt number.
+    receipt: String,
+    #[command(flatten)]
+    place: Place,
+}
+
+pub fn execute(args: StatusArgs) -> Result<u8> {
+    let receipt = parse_receipt(&args.receipt)?;
+    let ledger = args.place.read_ledger()?;
+    let history = ledger.history(&receipt)?;
+    if history.is_empty() {
+        println!("{receipt}: no code has been issued");
+        return Ok(EXIT_OK);
+    }
+    let first = &history[0].filing;
+    println!(
+        "{receipt}: Form {}, {} ({} issuances)",
+        first.form,
+        first.full_name(),
+        history.len()
+    );
+    println!(
+        "{:<5} {:<10} {:<11} {:<11} {:<17} {:<36} {:<18} reason",
+        "issue", "status", "notice", "expires", "piece", "batch", "key"
+    );
+    for i in &history {
+        let reason = match (&i.reason, i.forced) {
+            (Some(r), true) => format!("{r} (forced)"),
+            (Some(r), false) => r.clone(),
+            (None, _) => String::new(),
+        };
+        println!(
+            "{:<5} {:<10} {:<11} {:<11} {:<17} {:<36} {:<18} {}",
+            i.issue_no,
+            i.status.as_str(),
+            i.notice_date,
+            i.expires_on,
+            i.piece_id,
+            i.batch_id,
+            i.key_id,
+            reason
+        );
+    }
+    Ok(EXIT_OK)
+}

@@ -1,0 +1,159 @@
+//! Run configuration: the agency's details, code validity, mail options and
+//! the envelope geometry.
+//!
+//! The shipped defaults live in `templates/agency.toml` and are compiled into
+//! the binary, so a first run needs no configuration file. An operator may
+//! point `--config` at an edited copy; every field must then be present, so a
+//! typo fails loudly instead of silently falling back to a default.
+
+use std::path::Path;
+
+use serde::Deserialize;
+
+/// The agency configuration shipped with the program.
+pub const DEFAULT_CONFIG_TOML: &str = include_str!("../templates/agency.toml");
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    pub agency: Agency,
+    pub codes: Codes,
+    pub mail: Mail,
+    pub envelope: Envelope,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Agency {
+    pub name: String,
+    pub department: String,
+    pub return_address: Vec<String>,
+    pub portal_url: String,
+    pub contact_center: String,
+    pub contact_center_tty: String,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Codes {
+    /// Days after the notice date during which a code may be used.
+    pub valid_days: u32,
+}
+
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Mail {
+    pub mail_class: String,
+    /// Intelligent Mail mailer ID; empty means no barcode.
+    pub mailer_id: String,
+    pub barcode_id: String,
+    pub service_type: String,
+}
+
+impl Mail {
+    /// The mailer ID when a barcode is to be printed.
+    pub fn mailer_id(&self) -> Option<&str> {
+        let id = self.mailer_id.trim();
+        (!id.is_empty()).then_some(id)
+    }
+}
+
+/// A window cut in the envelope, measured from the envelope's lower-left corner.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    pub left_in: f32,
+    pub bottom_in: f32,
+    pub width_in: f32,
+    pub height_in: f32,
+}
+
+/// Envelope size and windows; see [`crate::envelope`] for how they map onto the page.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    pub width_in: f32,
+    pub height_in: f32,
+    pub recipient_window: Window,
+    pub return_window: Window,
+    pub clearance_in: f32,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read configuration file {path}: {source}")]
+    Read {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("configuration {path} is not valid: {message}")]
+    Invalid { path: String, message: String },
+}
+
+impl Config {
+    /// The compiled-in defaults.
+    pub fn default_config() -> Config {
+        Config::parse(DEFAULT_CONFIG_TOML, "built-in templates/agency.toml")
+            .expect("the shipped agency.toml is valid (checked by a test)")
+    }
+
+    /// Reads and validates a configuration file.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let text = std::fs::read_to_string(path).map_err(|source| ConfigError::Read {
+            path: path.display().to_string(),
+            source,
+        })?;
+        Config::parse(&text, &path.display().to_string())
+    }
+
+    /// Parses configuration text; `origin` names it in error messages.
+    pub fn parse(text: &str, origin: &str) -> Result<Config, ConfigError> {
+        let invalid = |message: String| ConfigError::Invalid {
+            path: origin.to_string(),
+            message,
+        };
+        let config: Config = toml::from_str(text).map_err(|e| invalid(e.to_string()))?;
+        if config.codes.valid_days == 0 || config.codes.valid_days > 365 {
+            return Err(invalid(format!(
+                "codes.valid_days is {}; it must be between 1 and 365",
+                config.codes.valid_days
+            )));
+        }
+        if config.agency.return_address.is_empty() || config.agency.return_address.len() > 4 {
+            return Err(invalid(
+                "agency.return_address must have 1 to 4 lines to fit the return window".into(),
+            ));
+        }
+        crate::envelope::PageWindows::from_envelope(&config.envelope).map_err(invalid)?;
+        Ok(config)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shipped_defaults_parse() {
+        let c = Config::default_config();
+        assert_eq!(c.codes.valid_days, 90);
+        assert_eq!(c.agency.contact_center, "800-375-5283");
+        assert_eq!(c.agency.contact_center_tty, "800-767-1833");
+        assert_eq!(c.mail.mailer_id(), None);
+    }
+
+    #[test]
+    fn unknown_keys_are_refused() {
+        let text = DEFAULT_CONFIG_TOML.replace("valid_days = 90", "valid_dayz = 90");
+        let err = Config::parse(&text, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("x.toml"), "{err}");
+        assert!(err.contains("valid_dayz"), "{err}");
+    }
+
+    #[test]
+    fn validity_bounds_are_checked() {
+        let text = DEFAULT_CONFIG_TOML.replace("valid_days = 90", "valid_days = 0");
+        let err = Config::parse(&text, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("valid_days is 0"), "{err}");
+    }
+}

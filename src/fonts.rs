@@ -1,0 +1,188 @@
+//! The typefaces letters are set in, parsed once per process.
+//!
+//! Letters use three faces of DejaVu (shipped as bytes by the `dejavu` crate,
+//! so nothing depends on the fonts installed on the machine): Serif for the
+//! body, Serif Bold for headings and emphasis, and Sans for the address block
+//! (USPS prefers a sans-serif there), the access code and the footer. Sans
+//! Mono would suit the code but lacks the Vietnamese letters, and every extra
+//! face costs subsetting time on every letter; the code is instead set in
+//! fixed-width cells (see [`crate::layout`]). DejaVu covers Latin (with the
+//! Vietnamese extensions), Greek and Cyrillic, so every name intake accepts
+//! prints as typed.
+//!
+//! Widths come from the font's own advance table, the same numbers the PDF
+//! viewer uses, so wrapped lines never overrun their column. printpdf does no
+//! shaping on the path we use (no kerning or ligatures), which is why names
+//! are NFC-normalised at intake: precomposed letters have their own glyphs.
+
+use std::sync::OnceLock;
+
+use printpdf::{FontId, ParsedFont};
+
+/// A face used on the letter.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Face {
+    Serif,
+    SerifBold,
+    Sans,
+}
+
+impl Face {
+    pub const ALL: [Face; 3] = [Face::Serif, Face::SerifBold, Face::Sans];
+
+    /// The PDF resource name. It is fixed (not drawn from printpdf's counter)
+    /// and its first six letters become the subset tag, so the bytes of a
+    /// letter never depend on what the process rendered before.
+    pub fn pdf_id(self) -> FontId {
+        FontId(
+            match self {
+                Face::Serif => "ALSERF",
+                Face::SerifBold => "ALSRFB",
+                Face::Sans => "ALSANS",
+            }
+            .to_string(),
+        )
+    }
+
+    fn bytes(self) -> &'static [u8] {
+        match self {
+            Face::Serif => dejavu::serif::regular(),
+            Face::SerifBold => dejavu::serif::bold(),
+            Face::Sans => dejavu::sans::regular(),
+        }
+    }
+}
+
+/// One parsed face with the metrics layout needs, in ems.
+pub struct FaceMetrics {
+    pub parsed: ParsedFont,
+    /// Distance from baseline to the top of the tallest glyph, in ems.
+    pub ascent_em: f32,
+    /// Distance from baseline to the bottom of the lowest glyph, in ems (positive).
+    pub descent_em: f32,
+    units_per_em: f32,
+    ascii_advance_em: [f32; 128],
+    ascii_present: [bool; 128],
+}
+
+impl FaceMetrics {
+    fn load(face: Face) -> FaceMetrics {
+        let mut warnings = Vec::new();
+        let parsed = ParsedFont::from_bytes(face.bytes(), 0, &mut warnings)
+            .expect("the DejaVu fonts shipped in the dejavu crate parse");
+        let m = parsed.pdf_font_metrics;
+        let units_per_em = f32::from(m.units_per_em);
+        let mut metrics = FaceMetrics {
+            ascent_em: f32::from(m.ascender) / units_per_em,
+            descent_em: -f32::from(m.descender) / units_per_em,
+            units_per_em,
+            ascii_advance_em: [0.0; 128],
+            ascii_present: [false; 128],
+            parsed,
+        };
+        for b in 0u8..128 {
+            let c = char::from(b);
+            metrics.ascii_advance_em[b as usize] = metrics.advance_slow(c).unwrap_or(0.0);
+            metrics.ascii_present[b as usize] = metrics.has_glyph_slow(c);
+        }
+        metrics
+    }
+
+    fn advance_slow(&self, c: char) -> Option<f32> {
+        let glyph = self.parsed.lookup_glyph_index(c as u32)?;
+        Some(f32::from(self.parsed.get_horizontal_advance(glyph)) / self.units_per_em)
+    }
+
+    fn has_glyph_slow(&self, c: char) -> bool {
+        c == ' '
+            || self
+                .parsed
+                .lookup_glyph_index(c as u32)
+                .is_some_and(|g| g != 0)
+    }
+
+    /// Whether the face has a glyph for `c`.
+    pub fn has_glyph(&self, c: char) -> bool {
+        if c.is_ascii() {
+            self.ascii_present[c as usize]
+        } else {
+            self.has_glyph_slow(c)
+        }
+    }
+
+    /// Width of `text` set at `size_pt`, in points.
+    pub fn width_pt(&self, text: &str, size_pt: f32) -> f32 {
+        let ems: f32 = text
+            .chars()
+            .map(|c| {
+                if c.is_ascii() {
+                    self.ascii_advance_em[c as usize]
+                } else {
+                    self.advance_slow(c).unwrap_or(0.0)
+                }
+            })
+            .sum();
+        ems * size_pt
+    }
+
+    /// The first character of `text` this face cannot print, if any.
+    pub fn missing_glyph(&self, text: &str) -> Option<char> {
+        text.chars().find(|&c| !self.has_glyph(c))
+    }
+}
+
+/// All faces, parsed once and shared by every thread.
+pub struct Fonts {
+    faces: [FaceMetrics; 3],
+}
+
+impl Fonts {
+    pub fn get(&self, face: Face) -> &FaceMetrics {
+        &self.faces[face as usize]
+    }
+}
+
+/// The process-wide parsed fonts.
+pub fn fonts() -> &'static Fonts {
+    static FONTS: OnceLock<Fonts> = OnceLock::new();
+    FONTS.get_or_init(|| Fonts {
+        faces: Face::ALL.map(FaceMetrics::load),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_from_many_languages_have_glyphs_in_every_face() {
+        for face in Face::ALL {
+            let m = fonts().get(face);
+            for name in [
+                "NGUYỄN THỊ MINH KHAI",
+                "Łukasz Wróblewski",
+                "Dvořák",
+                "Núñez",
+                "Ødegård",
+            ] {
+                assert_eq!(m.missing_glyph(name), None, "{face:?} {name}");
+            }
+            assert_eq!(m.missing_glyph("漢"), Some('漢'));
+        }
+    }
+
+    #[test]
+    fn widths_come_from_the_advance_table() {
+        let sans = fonts().get(Face::Sans);
+        let w = sans.width_pt("W", 10.0);
+        assert!(w > 8.0 && w < 11.0, "{w}");
+        assert!(sans.width_pt("i", 10.0) < w / 2.0);
+        let serif = fonts().get(Face::Serif);
+        assert!(serif.width_pt("W", 10.0) > serif.width_pt("i", 10.0) * 2.0);
+        assert!(
+            (serif.width_pt("ab", 12.0) - serif.width_pt("a", 12.0) - serif.width_pt("b", 12.0))
+                .abs()
+                < 1e-4
+        );
+    }
+}

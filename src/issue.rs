@@ -1,0 +1,142 @@
+//! Issuing one access code: derive it, fingerprint it, print it.
+//!
+//! Shared by the nightly batch, `reissue` and `reprint`. Everything here is a
+//! pure function of its arguments, so it can run on any rayon thread, and a
+//! reprint recomputes exactly the bytes that were mailed.
+
+use chrono::NaiveDate;
+
+use crate::code::{derive, fingerprint};
+use crate::config::Mail;
+use crate::filing::{piece_id, Filing};
+use crate::imb::{self, Barcode, ImbError, ImbFields};
+use crate::key::Key;
+use crate::ledger::NewIssuance;
+use crate::letter::NoticeDates;
+use crate::manifest::BarcodeColumns;
+use crate::pdf::RenderedLetter;
+use crate::render::{LetterJob, RenderError, Renderer};
+
+/// Where a piece stands before its letter is made.
+#[derive(Clone, Debug)]
+pub struct Planned {
+    pub filing: Filing,
+    pub issue_no: u32,
+    /// Intelligent Mail serial number, when a mailer ID is configured.
+    pub serial: Option<u64>,
+}
+
+/// How many serial numbers a mailer ID allows: 9 digits with a 6-digit
+/// mailer ID, 6 digits with a 9-digit one.
+pub fn serial_modulus(mailer_id: &str) -> u64 {
+    if mailer_id.len() == 9 {
+        1_000_000
+    } else {
+        1_000_000_000
+    }
+}
+
+/// The barcode of a piece, or `None` when no mailer ID is configured.
+pub fn barcode(
+    mail: &Mail,
+    serial: Option<u64>,
+    filing: &Filing,
+) -> Result<Option<Barcode>, ImbError> {
+    let (Some(mailer_id), Some(serial)) = (mail.mailer_id(), serial) else {
+        return Ok(None);
+    };
+    let width = if mailer_id.len() == 9 { 6 } else { 9 };
+    let a = &filing.address;
+    let routing = format!("{}{}", a.zip5, a.zip4.as_deref().unwrap_or(""));
+    imb::encode(&ImbFields {
+        barcode_id: mail.barcode_id.clone(),
+        service_type: mail.service_type.clone(),
+        mailer_id: mailer_id.to_string(),
+        serial: format!("{serial:0width$}"),
+        routing,
+    })
+    .map(Some)
+}
+
+pub fn barcode_columns(b: Option<&Barcode>) -> BarcodeColumns {
+    b.map(|b| BarcodeColumns {
+        tracking: b.tracking.clone(),
+        routing: b.routing.clone(),
+        bars: b.bars.clone(),
+    })
+    .unwrap_or_default()
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum IssueError {
+    #[error("line {line}, receipt {receipt}: {source}")]
+    Render {
+        line: u64,
+        receipt: String,
+        source: RenderError,
+    },
+    #[error("receipt {receipt}: the Intelligent Mail barcode cannot be made: {source}")]
+    Barcode { receipt: String, source: ImbError },
+}
+
+/// Everything one issuance needs besides the filing.
+pub struct IssueContext<'a> {
+    pub key: &'a Key,
+    pub renderer: &'a Renderer,
+    pub batch_id: &'a str,
+    pub dates: NoticeDates,
+}
+
+/// Derives the code for `planned`, renders its letter and builds the ledger
+/// row. The code leaves this function only inside the letter's bytes.
+pub fn issue(
+    ctx: &IssueContext<'_>,
+    planned: &Planned,
+) -> Result<(NewIssuance, RenderedLetter), IssueError> {
+    let filing = &planned.filing;
+    let code = derive(ctx.key, &filing.receipt, planned.issue_no);
+    let barcode = barcode(&ctx.renderer.config.mail, planned.serial, filing).map_err(|source| {
+        IssueError::Barcode {
+            receipt: filing.receipt.to_string(),
+            source,
+        }
+    })?;
+    let letter = ctx
+        .renderer
+        .render(&LetterJob {
+            filing,
+            issue_no: planned.issue_no,
+            code: &code,
+            dates: ctx.dates,
+            barcode: barcode.as_ref(),
+            specimen: ctx.key.is_test(),
+        })
+        .map_err(|source| IssueError::Render {
+            line: filing.line,
+            receipt: filing.receipt.to_string(),
+            source,
+        })?;
+    let row = NewIssuance {
+        receipt: filing.receipt.clone(),
+        issue_no: planned.issue_no,
+        form: filing.form,
+        batch_id: ctx.batch_id.to_string(),
+        piece_id: piece_id(&filing.receipt, planned.issue_no),
+        key_id: ctx.key.id().to_string(),
+        fingerprint: fingerprint(ctx.key, &code).as_str().to_string(),
+        notice_date: ctx.dates.notice,
+        expires_on: ctx.dates.expires_on,
+        letter_sha256: letter.sha256.clone(),
+        pages: letter.pages,
+        imb_serial: planned.serial,
+        filing: filing.clone(),
+        reason: None,
+        forced: false,
+    };
+    Ok((row, letter))
+}
+
+/// The notice dates of a batch.
+pub fn dates_for(batch_date: NaiveDate, valid_days: u32) -> NoticeDates {
+    NoticeDates::new(batch_date, valid_days)
+}

@@ -1,0 +1,37 @@
+//! access-letters: the nightly job that mails one-time online access codes.
+//!
+//! Data flows through one module per stage:
+//!
+//! | stage | module |
+//! |---|---|
+//! | read and validate the filings CSV | [`intake`] (addresses: [`address`]) |
+//! | keys and access codes | [`key`], [`code`] |
+//! | the words of a letter | [`letter`] (templates in `templates/`) |
+//! | where things go on the page | [`layout`] (windows: [`envelope`]; barcode: [`imb`]) |
+//! | PDF bytes | [`pdf`] (fonts: [`fonts`]); one letter end to end: [`render`] |
+//! | what was issued | [`ledger`] |
+//! | the nightly batch and its outputs | [`batch`], [`manifest`], [`output`] |
+//!
+//! Every stage is a plain function of values; only intake and the batch's
+//! output step touch the disk, and the clock, key and configuration are passed
+//! in. The CLI in `src/cli/` is a thin layer over this library.
+
+pub mod address;
+pub mod batch;
+pub mod code;
+pub mod config;
+pub mod envelope;
+pub mod filing;
+pub mod fonts;
+pub mod gen;
+pub mod imb;
+pub mod intake;
+pub mod issue;
+pub mod key;
+pub mod layout;
+pub mod ledger;
+pub mod letter;
+pub mod manifest;
+pub mod output;
+pub mod pdf;
+pub mod render;

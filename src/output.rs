@@ -1,0 +1,190 @@
+//! Files on disk, written so a crash never leaves a half-written file under
+//! its final name.
+//!
+//! Every output goes to a temporary name in the same folder (`.NAME.tmp`) and
+//! is renamed into place once complete; a rename within one folder is atomic
+//! on POSIX file systems. A run that dies leaves at most some `.tmp` files,
+//! which the next run removes before it starts. Letters hold access codes, so
+//! every file is created readable by its owner only and every folder is
+//! private to its owner.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+const TMP_SUFFIX: &str = ".tmp";
+
+fn tmp_path(path: &Path) -> PathBuf {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    path.with_file_name(format!(".{name}{TMP_SUFFIX}"))
+}
+
+fn create_private(path: &Path) -> io::Result<File> {
+    let mut opts = OpenOptions::new();
+    opts.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    opts.open(path)
+}
+
+/// Creates `dir` (and parents) readable by the owner only.
+pub fn create_private_dir(dir: &Path) -> io::Result<()> {
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename. With
+/// `durable`, the file is flushed to disk before the rename.
+pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
+    let tmp = tmp_path(path);
+    let mut f = create_private(&tmp)?;
+    f.write_all(bytes)?;
+    if durable {
+        f.sync_all()?;
+    }
+    drop(f);
+    fs::rename(&tmp, path)
+}
+
+/// A file written in pieces and put in place by [`AtomicFile::commit`]; if it
+/// is dropped without a commit the temporary file is removed.
+pub struct AtomicFile {
+    path: PathBuf,
+    tmp: PathBuf,
+    writer: Option<BufWriter<File>>,
+}
+
+impl AtomicFile {
+    pub fn create(path: &Path) -> io::Result<AtomicFile> {
+        let tmp = tmp_path(path);
+        let file = create_private(&tmp)?;
+        Ok(AtomicFile {
+            path: path.to_path_buf(),
+            tmp,
+            writer: Some(BufWriter::with_capacity(256 * 1024, file)),
+        })
+    }
+
+    /// Flushes to disk and renames into place.
+    pub fn commit(mut self) -> io::Result<()> {
+        let writer = self.writer.take().expect("commit is called once");
+        let file = writer.into_inner().map_err(|e| e.into_error())?;
+        file.sync_all()?;
+        drop(file);
+        fs::rename(&self.tmp, &self.path)
+    }
+}
+
+impl Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.writer.as_mut().expect("not committed").write(buf)
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.writer.as_mut().expect("not committed").flush()
+    }
+}
+
+impl Drop for AtomicFile {
+    fn drop(&mut self) {
+        if self.writer.take().is_some() {
+            let _ = fs::remove_file(&self.tmp);
+        }
+    }
+}
+
+/// Removes temporary files left in `dir` by a run that was killed. Returns
+/// how many were removed.
+pub fn remove_stray_temps(dir: &Path) -> io::Result<usize> {
+    let mut removed = 0;
+    let entries = match fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(0),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') && name.ends_with(TMP_SUFFIX) {
+            fs::remove_file(entry.path())?;
+            removed += 1;
+        }
+    }
+    Ok(removed)
+}
+
+/// Flushes everything written under `dir`'s file system to disk: one call
+/// per chunk of letters instead of one fsync per letter.
+pub fn sync_dir(dir: &Path) -> io::Result<()> {
+    let f = File::open(dir)?;
+    #[cfg(target_os = "linux")]
+    {
+        use std::os::fd::AsRawFd;
+        // SAFETY: syncfs takes a valid open file descriptor, which `f` holds
+        // for the duration of the call.
+        if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(())
+    }
+    #[cfg(not(target_os = "linux"))]
+    {
+        f.sync_all()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn atomic_write_leaves_no_temp_and_is_private() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.pdf");
+        write_atomic(&p, b"hello", true).unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"hello");
+        assert!(!tmp_path(&p).exists());
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            assert_eq!(
+                fs::metadata(&p).unwrap().permissions().mode() & 0o777,
+                0o600
+            );
+        }
+    }
+
+    #[test]
+    fn uncommitted_file_is_removed_and_stray_temps_are_cleaned() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("manifest.csv");
+        {
+            let mut f = AtomicFile::create(&p).unwrap();
+            f.write_all(b"partial").unwrap();
+        }
+        assert!(!p.exists());
+        assert!(!tmp_path(&p).exists());
+        fs::write(dir.path().join(".x.pdf.tmp"), b"junk").unwrap();
+        fs::write(dir.path().join("keep.pdf"), b"ok").unwrap();
+        assert_eq!(remove_stray_temps(dir.path()).unwrap(), 1);
+        assert!(dir.path().join("keep.pdf").exists());
+        let mut f = AtomicFile::create(&p).unwrap();
+        f.write_all(b"whole").unwrap();
+        f.commit().unwrap();
+        assert_eq!(fs::read(&p).unwrap(), b"whole");
+        sync_dir(dir.path()).unwrap();
+    }
+}

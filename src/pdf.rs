@@ -1,0 +1,324 @@
+//! From laid-out pages to PDF bytes, deterministically.
+//!
+//! printpdf builds the document; three things it would otherwise take from
+//! process-wide state are fixed here so the same letter always gives the same
+//! bytes, on any thread, in any order, in any process:
+//!
+//! * fonts are registered under fixed resource names ([`Face::pdf_id`]),
+//!   which also fixes the subset tag;
+//! * the trailer `/ID` is a hash of the letter's content, not a counter;
+//! * document dates come from the batch date, never the clock.
+//!
+//! Fonts are embedded and subset (print vendors reject PDFs whose fonts are
+//! not embedded), and streams are compressed.
+
+use chrono::{Datelike, NaiveDate};
+use printpdf::{
+    Color, Greyscale, Op, PaintMode, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point,
+    Pt, TextItem, TextMatrix, TextRenderingMode,
+};
+use sha2::{Digest, Sha256};
+
+use crate::envelope::{PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
+use crate::fonts::{fonts, Face};
+use crate::layout::{Item, Page};
+
+/// Document information written into every letter.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PdfMeta {
+    pub title: String,
+    pub subject: String,
+    pub author: String,
+    /// Shown as the document's identifier (the piece ID).
+    pub identifier: String,
+    /// Creation and modification dates (midnight UTC of the batch date).
+    pub date: NaiveDate,
+}
+
+/// A finished letter: its bytes and what the manifest says about them.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RenderedLetter {
+    pub bytes: Vec<u8>,
+    /// Lowercase hex SHA-256 of `bytes`.
+    pub sha256: String,
+    pub pages: u32,
+}
+
+impl std::fmt::Debug for RenderedLetter {
+    // The bytes hold the access code; never dump them.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RenderedLetter")
+            .field("len", &self.bytes.len())
+            .field("sha256", &self.sha256)
+            .field("pages", &self.pages)
+            .finish()
+    }
+}
+
+/// Lowercase hex SHA-256.
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn gray(level: f32) -> Color {
+    Color::Greyscale(Greyscale {
+        percent: level,
+        icc_profile: None,
+    })
+}
+
+fn point(x: f32, y_from_top: f32) -> Point {
+    Point {
+        x: Pt(x),
+        y: Pt(PAGE_HEIGHT_PT - y_from_top),
+    }
+}
+
+fn page_ops(page: &Page) -> Vec<Op> {
+    let f = fonts();
+    let mut ops = Vec::with_capacity(page.items.len() * 6);
+    for item in &page.items {
+        match item {
+            Item::Text {
+                x,
+                baseline,
+                face,
+                size,
+                text,
+                gray: g,
+                stroke,
+            } => {
+                ops.push(Op::StartTextSection);
+                ops.push(Op::SetFillColor { col: gray(*g) });
+                if *stroke > 0.0 {
+                    ops.push(Op::SetTextRenderingMode {
+                        mode: TextRenderingMode::FillStroke,
+                    });
+                    ops.push(Op::SetOutlineColor { col: gray(*g) });
+                    ops.push(Op::SetOutlineThickness { pt: Pt(*stroke) });
+                }
+                ops.push(Op::SetFont {
+                    font: PdfFontHandle::External(face.pdf_id()),
+                    size: Pt(*size),
+                });
+                ops.push(Op::SetTextCursor {
+                    pos: point(*x, *baseline),
+                });
+                ops.push(Op::ShowText {
+                    items: vec![TextItem::Text(text.clone())],
+                });
+                if *stroke > 0.0 {
+                    ops.push(Op::SetTextRenderingMode {
+                        mode: TextRenderingMode::Fill,
+                    });
+                }
+                ops.push(Op::EndTextSection);
+            }
+            Item::CellText {
+                x,
+                baseline,
+                face,
+                size,
+                text,
+                cell,
+                stroke,
+            } => {
+                // One TJ array: each glyph followed by the offset that moves the
+                // pen to the centre of the next cell. Text extraction sees one word.
+                let m = f.get(*face);
+                let widths: Vec<f32> = text
+                    .chars()
+                    .map(|c| m.width_pt(c.encode_utf8(&mut [0; 4]), *size))
+                    .collect();
+                let mut tj = Vec::with_capacity(text.len() * 2);
+                for (i, c) in text.chars().enumerate() {
+                    tj.push(TextItem::Text(c.to_string()));
+                    if let Some(next_w) = widths.get(i + 1) {
+                        let pen_after = (*cell - widths[i]) / 2.0 + widths[i];
+                        let next_start = *cell + (*cell - next_w) / 2.0;
+                        tj.push(TextItem::Offset(-(next_start - pen_after) * 1000.0 / size));
+                    }
+                }
+                let first_w = widths.first().copied().unwrap_or(0.0);
+                ops.push(Op::StartTextSection);
+                ops.push(Op::SetFillColor { col: gray(0.0) });
+                if *stroke > 0.0 {
+                    ops.push(Op::SetTextRenderingMode {
+                        mode: TextRenderingMode::FillStroke,
+                    });
+                    ops.push(Op::SetOutlineColor { col: gray(0.0) });
+                    ops.push(Op::SetOutlineThickness { pt: Pt(*stroke) });
+                }
+                ops.push(Op::SetFont {
+                    font: PdfFontHandle::External(face.pdf_id()),
+                    size: Pt(*size),
+                });
+                ops.push(Op::SetTextCursor {
+                    pos: point(x + (cell - first_w) / 2.0, *baseline),
+                });
+                ops.push(Op::ShowText { items: tj });
+                if *stroke > 0.0 {
+                    ops.push(Op::SetTextRenderingMode {
+                        mode: TextRenderingMode::Fill,
+                    });
+                }
+                ops.push(Op::EndTextSection);
+            }
+            Item::Watermark {
+                text,
+                face,
+                size,
+                center_x,
+                center_y,
+                angle_deg,
+                gray: g,
+            } => {
+                let width = f.get(*face).width_pt(text, *size);
+                // Cap height of DejaVu is about 0.73 em; centre on it.
+                let height = 0.73 * size;
+                let (sin, cos) = angle_deg.to_radians().sin_cos();
+                let cx = *center_x;
+                let cy = PAGE_HEIGHT_PT - center_y;
+                let x0 = cx - width / 2.0 * cos + height / 2.0 * sin;
+                let y0 = cy - width / 2.0 * sin - height / 2.0 * cos;
+                ops.push(Op::StartTextSection);
+                ops.push(Op::SetFillColor { col: gray(*g) });
+                ops.push(Op::SetFont {
+                    font: PdfFontHandle::External(face.pdf_id()),
+                    size: Pt(*size),
+                });
+                ops.push(Op::SetTextMatrix {
+                    matrix: TextMatrix::Raw([cos, sin, -sin, cos, x0, y0]),
+                });
+                ops.push(Op::ShowText {
+                    items: vec![TextItem::Text(text.clone())],
+                });
+                ops.push(Op::EndTextSection);
+            }
+            Item::Rect { rect, fill, stroke } => {
+                let mode = match (fill, stroke) {
+                    (Some(_), Some(_)) => PaintMode::FillStroke,
+                    (Some(_), None) => PaintMode::Fill,
+                    _ => PaintMode::Stroke,
+                };
+                if let Some(g) = fill {
+                    ops.push(Op::SetFillColor { col: gray(*g) });
+                }
+                if let Some(w) = stroke {
+                    ops.push(Op::SetOutlineColor { col: gray(0.0) });
+                    ops.push(Op::SetOutlineThickness { pt: Pt(*w) });
+                }
+                ops.push(Op::DrawRectangle {
+                    rectangle: printpdf::Rect {
+                        x: Pt(rect.x),
+                        y: Pt(PAGE_HEIGHT_PT - rect.bottom()),
+                        width: Pt(rect.width),
+                        height: Pt(rect.height),
+                        mode: Some(mode),
+                        winding_order: None,
+                    },
+                });
+            }
+        }
+    }
+    ops
+}
+
+fn pdf_date(date: NaiveDate) -> printpdf::OffsetDateTime {
+    printpdf::OffsetDateTime::new_in_offset(
+        printpdf::Date {
+            year: date.year(),
+            month: date.month() as u8,
+            day: date.day() as u8,
+        },
+        printpdf::Time {
+            hour: 0,
+            minute: 0,
+            second: 0,
+            millisecond: 0,
+        },
+        printpdf::Offset {
+            hours: 0,
+            minutes: 0,
+            seconds: 0,
+            milliseconds: 0,
+        },
+    )
+}
+
+/// A stable hash of the letter's content, for the trailer `/ID`.
+fn content_id(pages: &[Page], meta: &PdfMeta) -> [u8; 16] {
+    use std::io::Write;
+    struct HashWriter(Sha256);
+    impl Write for HashWriter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            self.0.update(buf);
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut h = HashWriter(Sha256::new());
+    // Debug output of these plain values is stable for a given build.
+    let _ = write!(h, "{meta:?}{pages:?}");
+    let digest = h.0.finalize();
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&digest[..16]);
+    id
+}
+
+/// Renders laid-out pages to PDF bytes.
+pub fn render(pages: &[Page], meta: &PdfMeta) -> RenderedLetter {
+    let f = fonts();
+    let mut doc = PdfDocument::new(&meta.title);
+    for face in Face::ALL {
+        doc.resources.fonts.map.insert(
+            face.pdf_id(),
+            printpdf::PdfFont::new(f.get(face).parsed.clone()),
+        );
+    }
+    let info = &mut doc.metadata.info;
+    info.subject = meta.subject.clone();
+    info.author = meta.author.clone();
+    info.creator = "access-letters".into();
+    info.producer = format!("access-letters {} (printpdf)", env!("CARGO_PKG_VERSION"));
+    info.identifier = meta.identifier.clone();
+    info.creation_date = pdf_date(meta.date);
+    info.modification_date = pdf_date(meta.date);
+    info.metadata_date = pdf_date(meta.date);
+    let size = printpdf::Rect::from_wh(Pt(PAGE_WIDTH_PT), Pt(PAGE_HEIGHT_PT));
+    doc.pages = pages
+        .iter()
+        .map(|p| PdfPage {
+            media_box: size.clone(),
+            trim_box: size.clone(),
+            crop_box: size.clone(),
+            ops: page_ops(p),
+        })
+        .collect();
+    let opts = PdfSaveOptions {
+        optimize: true,
+        subset_fonts: true,
+        secure: true,
+        image_optimization: None,
+    };
+    let mut warnings = Vec::new();
+    let mut lo = printpdf::serialize::to_lopdf_doc(&doc, &opts, &mut warnings);
+    let id = lopdf::Object::String(
+        hex::encode(content_id(pages, meta)).into_bytes(),
+        lopdf::StringFormat::Literal,
+    );
+    lo.trailer
+        .set("ID", lopdf::Object::Array(vec![id.clone(), id]));
+    lo.compress();
+    let mut bytes = Vec::with_capacity(32 * 1024);
+    lo.save_to(&mut bytes)
+        .expect("writing a PDF to memory cannot fail");
+    let sha256 = sha256_hex(&bytes);
+    RenderedLetter {
+        bytes,
+        sha256,
+        pages: pages.len() as u32,
+    }
+}

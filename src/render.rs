@@ -1,0 +1,76 @@
+//! One letter, start to finish: words from the template, placement from the
+//! layout, bytes from the PDF stage.
+//!
+//! A letter is a pure function of (filing, access code, issue number, batch
+//! date, templates, configuration). That single property is what gives golden
+//! tests, byte-identical reprints and crash recovery by re-rendering, and it
+//! lets a run render letters on any thread in any order.
+
+use crate::code::AccessCode;
+use crate::config::Config;
+use crate::filing::{piece_id, Filing};
+use crate::imb::Barcode;
+use crate::layout::{layout, LayoutError, LetterParts};
+use crate::letter::{long_date, LetterError, NoticeDates, Templates};
+use crate::pdf::{render as render_pdf, PdfMeta, RenderedLetter};
+
+/// What a letter says besides the filing itself.
+pub struct LetterJob<'a> {
+    pub filing: &'a Filing,
+    pub issue_no: u32,
+    pub code: &'a AccessCode,
+    pub dates: NoticeDates,
+    pub barcode: Option<&'a Barcode>,
+    /// Made with a test key: the letter carries a SPECIMEN watermark.
+    pub specimen: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RenderError {
+    #[error(transparent)]
+    Letter(#[from] LetterError),
+    #[error(transparent)]
+    Layout(#[from] LayoutError),
+}
+
+/// Templates and configuration, loaded once and shared by every thread.
+pub struct Renderer {
+    pub templates: Templates,
+    pub config: Config,
+}
+
+impl Renderer {
+    pub fn new(templates: Templates, config: Config) -> Renderer {
+        Renderer { templates, config }
+    }
+
+    /// Renders one letter to PDF bytes.
+    pub fn render(&self, job: &LetterJob<'_>) -> Result<RenderedLetter, RenderError> {
+        let filing = job.filing;
+        let text = self.templates.render(filing, job.dates, &self.config)?;
+        let piece = piece_id(&filing.receipt, job.issue_no);
+        let notice_date = long_date(job.dates.notice, filing.language);
+        let expires_on = long_date(job.dates.expires_on, filing.language);
+        // The only place a code is revealed: it goes onto the page, nowhere else.
+        let code = job.code.reveal_for_letter();
+        let pages = layout(&LetterParts {
+            text: &text,
+            filing,
+            code: &code,
+            notice_date: &notice_date,
+            expires_on: &expires_on,
+            piece_id: &piece,
+            barcode: job.barcode,
+            specimen: job.specimen,
+            config: &self.config,
+        })?;
+        let meta = PdfMeta {
+            title: format!("{} {}", text.slot("title"), filing.receipt),
+            subject: format!("{} {}", filing.form, piece),
+            author: self.config.agency.name.clone(),
+            identifier: piece,
+            date: job.dates.notice,
+        };
+        Ok(render_pdf(&pages, &meta))
+    }
+}
