@@ -84,7 +84,7 @@ const SECONDARY_DESIGNATORS: [&str; 25] = [
 /// diacritics, general punctuation and the euro sign. Computed from the
 /// fonts' cmap tables (dejavu 2.37); `tests::font_table_matches_dejavu`
 /// re-checks it against the embedded font bytes.
-const FONT_RANGES: [(char, char); 53] = [
+pub(crate) const FONT_RANGES: [(char, char); 53] = [
     ('\u{0020}', '\u{007E}'),
     ('\u{00A0}', '\u{00AC}'),
     ('\u{00AE}', '\u{02CD}'),

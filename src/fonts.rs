@@ -15,7 +15,9 @@
 //! shaping on the path we use (no kerning or ligatures), which is why names
 //! are NFC-normalised at intake: precomposed letters have their own glyphs.
 
-use std::sync::OnceLock;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use printpdf::{FontId, ParsedFont};
 
@@ -53,6 +55,24 @@ impl Face {
     }
 }
 
+/// The face cut down, once per process, to the characters intake accepts
+/// ([`crate::address::FONT_RANGES`]: Latin, Greek, Cyrillic, diacritics,
+/// punctuation). Every letter's own subset is then cut from this much
+/// smaller font, which is most of the cost of a letter.
+fn repertoire_subset(full: &ParsedFont) -> ParsedFont {
+    let mut glyphs = BTreeMap::new();
+    for &(start, end) in crate::address::FONT_RANGES.iter() {
+        for c in start..=end {
+            if let Some(gid) = full.lookup_glyph_index(c as u32).filter(|&g| g != 0) {
+                glyphs.entry(gid).or_insert_with(|| c.to_string());
+            }
+        }
+    }
+    let subset = printpdf::subset_font(full, &glyphs)
+        .expect("the DejaVu fonts subset to the letter repertoire");
+    ParsedFont::from_bytes(&subset.bytes, 0, &mut Vec::new()).expect("a DejaVu subset parses")
+}
+
 /// One parsed face with the metrics layout needs, in ems.
 pub struct FaceMetrics {
     pub parsed: ParsedFont,
@@ -68,8 +88,9 @@ pub struct FaceMetrics {
 impl FaceMetrics {
     fn load(face: Face) -> FaceMetrics {
         let mut warnings = Vec::new();
-        let parsed = ParsedFont::from_bytes(face.bytes(), 0, &mut warnings)
+        let full = ParsedFont::from_bytes(face.bytes(), 0, &mut warnings)
             .expect("the DejaVu fonts shipped in the dejavu crate parse");
+        let parsed = repertoire_subset(&full);
         let m = parsed.pdf_font_metrics;
         let units_per_em = f32::from(m.units_per_em);
         let mut metrics = FaceMetrics {
@@ -131,15 +152,108 @@ impl FaceMetrics {
     }
 }
 
+/// Letters embed each face as a subset, and cutting a subset is most of the
+/// cost of a letter. So a letter's subset is not cut to its exact characters
+/// but rounded up: printable ASCII plus every repertoire character of each
+/// 64-code-point block the letter uses beyond ASCII (a Spanish letter pulls
+/// in U+00C0-U+00FF, a Vietnamese name two or three blocks of U+1E00-U+1EFF).
+/// Letters then share a few dozen distinct subsets, each cut once per process
+/// and reused. The rounding is a pure function of the letter's text, so the
+/// bytes never depend on what the cache holds.
+const LETTER_FONT_CACHE_ENTRIES: usize = 256;
+
+/// Characters per block when rounding a letter's subset up.
+pub const SUBSET_BLOCK_BITS: u32 = 6;
+
+/// The block of a character, for [`Fonts::letter_font`].
+pub fn subset_block(c: char) -> u32 {
+    u32::from(c) >> SUBSET_BLOCK_BITS
+}
+
+/// Subsets already cut, by face and blocks.
+type LetterFontCache = HashMap<(Face, Vec<u32>), Arc<LetterFont>>;
+
+/// A face cut down to the characters one letter uses (and printable ASCII).
+pub struct LetterFont {
+    /// The subset, named `TAG+PostScriptName` so readers know it is a subset.
+    pub parsed: ParsedFont,
+}
+
 /// All faces, parsed once and shared by every thread.
 pub struct Fonts {
     faces: [FaceMetrics; 3],
+    letter_fonts: Mutex<LetterFontCache>,
+    hits: AtomicU64,
+    misses: AtomicU64,
 }
 
 impl Fonts {
     pub fn get(&self, face: Face) -> &FaceMetrics {
         &self.faces[face as usize]
     }
+
+    /// The font to embed for `face` in a letter whose text in that face uses
+    /// characters beyond ASCII from the blocks `blocks` (see [`subset_block`]).
+    pub fn letter_font(&self, face: Face, blocks: &BTreeSet<u32>) -> Arc<LetterFont> {
+        let key = (face, blocks.iter().copied().collect::<Vec<u32>>());
+        if let Some(hit) = self.letter_fonts.lock().expect("font cache").get(&key) {
+            self.hits.fetch_add(1, Ordering::Relaxed);
+            return Arc::clone(hit);
+        }
+        self.misses.fetch_add(1, Ordering::Relaxed);
+        let font = Arc::new(self.cut(face, blocks));
+        let mut cache = self.letter_fonts.lock().expect("font cache");
+        if cache.len() >= LETTER_FONT_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key, Arc::clone(&font));
+        font
+    }
+
+    /// How often [`Fonts::letter_font`] found its subset ready, and how
+    /// often it had to cut one: for the benchmark.
+    pub fn cache_stats(&self) -> (u64, u64) {
+        (
+            self.hits.load(Ordering::Relaxed),
+            self.misses.load(Ordering::Relaxed),
+        )
+    }
+
+    fn cut(&self, face: Face, blocks: &BTreeSet<u32>) -> LetterFont {
+        let source = &self.get(face).parsed;
+        let mut glyphs = BTreeMap::new();
+        let from_blocks = crate::address::FONT_RANGES
+            .iter()
+            .flat_map(|&(start, end)| start..=end)
+            .filter(|c| blocks.contains(&subset_block(*c)));
+        for c in (' '..='~').chain(from_blocks) {
+            if let Some(gid) = source.lookup_glyph_index(c as u32).filter(|&g| g != 0) {
+                glyphs.entry(gid).or_insert_with(|| c.to_string());
+            }
+        }
+        let subset = printpdf::subset_font(source, &glyphs)
+            .expect("a DejaVu face subsets to the characters of a letter");
+        let mut parsed = ParsedFont::from_bytes(&subset.bytes, 0, &mut Vec::new())
+            .expect("a DejaVu subset parses");
+        let name = source.font_name.clone().unwrap_or_default();
+        parsed.font_name = Some(format!("{}+{name}", subset_tag(face, blocks)));
+        LetterFont { parsed }
+    }
+}
+
+/// Six capital letters naming a subset (ISO 32000-1, 9.6.4), derived from
+/// the face and the character set so that different subsets differ.
+fn subset_tag(face: Face, blocks: &BTreeSet<u32>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    h.update([face as u8]);
+    for b in blocks {
+        h.update(b.to_be_bytes());
+    }
+    h.finalize()[..6]
+        .iter()
+        .map(|b| char::from(b'A' + b % 26))
+        .collect()
 }
 
 /// The process-wide parsed fonts.
@@ -147,6 +261,9 @@ pub fn fonts() -> &'static Fonts {
     static FONTS: OnceLock<Fonts> = OnceLock::new();
     FONTS.get_or_init(|| Fonts {
         faces: Face::ALL.map(FaceMetrics::load),
+        letter_fonts: Mutex::new(HashMap::new()),
+        hits: AtomicU64::new(0),
+        misses: AtomicU64::new(0),
     })
 }
 

@@ -178,9 +178,8 @@ fn wrap(spans: &[Span], width: f32, size: f32, base_bold: bool) -> Vec<Line> {
     let mut space_pending = false;
     for span in spans {
         let face = face_for(span.bold, base_bold);
-        let mut words = span.text.split_whitespace().peekable();
         let mut first = true;
-        while let Some(word) = words.next() {
+        for word in span.text.split_whitespace() {
             let before = !first || space_pending || span.text.starts_with(char::is_whitespace);
             tokens.push((word, face, before));
             first = false;
@@ -871,8 +870,11 @@ mod tests {
         assert_eq!(lines.len(), 1);
         let faces: Vec<Face> = lines[0].iter().map(|r| r.face).collect();
         assert_eq!(faces, vec![Face::Serif, Face::SerifBold, Face::Serif]);
-        assert_eq!(line_text(&lines[0]), "Your |receipt number|, then");
-        assert!(lines[0][1].dx > lines[0][0].dx);
-        assert!(lines[0][2].dx > lines[0][1].dx);
+        assert_eq!(line_text(&lines[0]), "Your|receipt number|, then");
+        let (a, b, c) = (&lines[0][0], &lines[0][1], &lines[0][2]);
+        // A space stands between "Your" and "receipt", none before the comma.
+        let space = fonts().get(Face::SerifBold).width_pt(" ", 10.0);
+        assert!((b.dx - (a.dx + run_width(a, 10.0)) - space).abs() < 0.01);
+        assert!((c.dx - (b.dx + run_width(b, 10.0))).abs() < 0.01);
     }
 }

@@ -12,6 +12,9 @@
 //! Fonts are embedded and subset (print vendors reject PDFs whose fonts are
 //! not embedded), and streams are compressed.
 
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
 use chrono::{Datelike, NaiveDate};
 use printpdf::{
     Color, Greyscale, Op, PaintMode, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point,
@@ -268,14 +271,108 @@ fn content_id(pages: &[Page], meta: &PdfMeta) -> [u8; 16] {
     id
 }
 
+/// zlib level for page content. lopdf's own `compress` uses the best (and
+/// slowest) level, which made deflate over half of the time per letter.
+pub const CONTENT_DEFLATE_LEVEL: u32 = 1;
+/// zlib level for font programs: they are compressed once and reused (see
+/// `compressed_fonts`), so the best level costs nothing per letter.
+pub const FONT_DEFLATE_LEVEL: u32 = 9;
+
+/// Font programs repeat from letter to letter (see `Fonts::letter_font`), so
+/// their compressed bytes are kept, keyed by the hash of the raw bytes.
+const COMPRESSED_FONT_CACHE_ENTRIES: usize = 512;
+
+type CompressedFonts = Mutex<HashMap<[u8; 32], Arc<Vec<u8>>>>;
+
+fn compressed_fonts() -> &'static CompressedFonts {
+    static CACHE: OnceLock<CompressedFonts> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+fn deflate(raw: &[u8], level: u32) -> Vec<u8> {
+    use flate2::{write::ZlibEncoder, Compression};
+    use std::io::Write;
+    let mut enc = ZlibEncoder::new(Vec::with_capacity(raw.len() / 2), Compression::new(level));
+    enc.write_all(raw)
+        .and_then(|()| enc.finish())
+        .expect("compressing into memory cannot fail")
+}
+
+/// Deflates every stream that has no filter yet.
+pub fn compress_streams(doc: &mut lopdf::Document) {
+    for object in doc.objects.values_mut() {
+        if let lopdf::Object::Stream(stream) = object {
+            if stream.dict.get(b"Filter").is_ok() {
+                continue;
+            }
+            if stream.dict.get(b"Length1").is_ok() {
+                // An embedded font program.
+                let key: [u8; 32] = Sha256::digest(&stream.content).into();
+                let cached = compressed_fonts()
+                    .lock()
+                    .expect("font cache")
+                    .get(&key)
+                    .cloned();
+                let compressed = cached.unwrap_or_else(|| {
+                    let c = Arc::new(deflate(&stream.content, FONT_DEFLATE_LEVEL));
+                    let mut cache = compressed_fonts().lock().expect("font cache");
+                    if cache.len() >= COMPRESSED_FONT_CACHE_ENTRIES {
+                        cache.clear();
+                    }
+                    cache.insert(key, Arc::clone(&c));
+                    c
+                });
+                stream.dict.set("Filter", "FlateDecode");
+                stream.set_content(compressed.as_ref().clone());
+                continue;
+            }
+            let compressed = deflate(&stream.content, CONTENT_DEFLATE_LEVEL);
+            if compressed.len() < stream.content.len() {
+                stream.dict.set("Filter", "FlateDecode");
+                stream.set_content(compressed);
+            }
+        }
+    }
+}
+
 /// Renders laid-out pages to PDF bytes.
 pub fn render(pages: &[Page], meta: &PdfMeta) -> RenderedLetter {
+    let mut doc = build_document(pages, meta);
+    compress_streams(&mut doc);
+    save(doc, pages.len())
+}
+
+/// The PDF object tree of a letter: fonts subset, streams not yet compressed.
+pub fn build_document(pages: &[Page], meta: &PdfMeta) -> lopdf::Document {
     let f = fonts();
     let mut doc = PdfDocument::new(&meta.title);
-    for face in Face::ALL {
+    // Each face is embedded as a subset cut for this letter's characters (see
+    // `Fonts::letter_font`); printpdf embeds it as given, without cutting again.
+    let mut blocks: [BTreeSet<u32>; 3] = Default::default();
+    let mut used = [false; 3];
+    for item in pages.iter().flat_map(|p| &p.items) {
+        let (face, text) = match item {
+            Item::Text { face, text, .. }
+            | Item::CellText { face, text, .. }
+            | Item::Watermark { face, text, .. } => (*face, text),
+            Item::Rect { .. } => continue,
+        };
+        used[face as usize] = true;
+        blocks[face as usize].extend(
+            text.chars()
+                .filter(|c| !(' '..='~').contains(c))
+                .map(crate::fonts::subset_block),
+        );
+    }
+    for face in Face::ALL.into_iter().filter(|&face| used[face as usize]) {
+        let font = f.letter_font(face, &blocks[face as usize]);
+        let meta = printpdf::PrintpdfFontMeta {
+            requires_subsetting: false,
+            ..Default::default()
+        };
         doc.resources.fonts.map.insert(
             face.pdf_id(),
-            printpdf::PdfFont::new(f.get(face).parsed.clone()),
+            printpdf::PdfFont::with_meta(font.parsed.clone(), meta),
         );
     }
     let info = &mut doc.metadata.info;
@@ -311,14 +408,18 @@ pub fn render(pages: &[Page], meta: &PdfMeta) -> RenderedLetter {
     );
     lo.trailer
         .set("ID", lopdf::Object::Array(vec![id.clone(), id]));
-    lo.compress();
-    let mut bytes = Vec::with_capacity(32 * 1024);
-    lo.save_to(&mut bytes)
+    lo
+}
+
+/// Serialises a finished document.
+pub fn save(mut doc: lopdf::Document, pages: usize) -> RenderedLetter {
+    let mut bytes = Vec::with_capacity(64 * 1024);
+    doc.save_to(&mut bytes)
         .expect("writing a PDF to memory cannot fail");
     let sha256 = sha256_hex(&bytes);
     RenderedLetter {
         bytes,
         sha256,
-        pages: pages.len() as u32,
+        pages: pages as u32,
     }
 }
