@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use anyhow::Result;
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::{Args, Parser, Subcommand};
 
@@ -12,6 +12,7 @@ use access_letters::config::Config;
 use access_letters::key::KeyRing;
 use access_letters::ledger::{LedgerLock, SqliteLedger};
 use access_letters::letter::Templates;
+use access_letters::output::create_private_dir;
 use access_letters::render::Renderer;
 
 mod gen_fixtures;
@@ -84,6 +85,12 @@ impl Place {
     /// Opens the ledger for writing, refusing if another run holds it.
     pub fn open_ledger(&self) -> Result<(LedgerLock, SqliteLedger)> {
         let path = self.ledger_path();
+        // The ledger's folder (by default OUT) is made private like every
+        // other folder we create; the ledger would create it world-readable.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)
+                .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+        }
         let lock = LedgerLock::acquire(&path)?;
         let ledger = SqliteLedger::open(&path)?;
         Ok((lock, ledger))
@@ -175,7 +182,16 @@ fn init_logging(verbose: u8) {
 }
 
 pub fn main() -> ExitCode {
-    let cli = Cli::parse();
+    // clap exits with 2 on a usage error, which here means "finished with
+    // rejected rows": a scheduler would take a mistyped flag for a batch
+    // that ran. A usage error is a failure (1); help and version are not.
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_FAILED } else { EXIT_OK });
+        }
+    };
     init_logging(cli.verbose);
     let result = match cli.command {
         Command::Run(a) => run::execute(a),

@@ -1,0 +1,636 @@
+//! A work folder for the integration tests, in the style of xsv's
+//! `tests/workdir.rs`: each test gets a fresh temporary folder, writes its
+//! inputs there, runs the real `access-letters` binary and reads back what
+//! it wrote (batch folders, manifest, rejects, batch.json, letters, ledger).
+//!
+//! Commands get `--out <tmp>/output` and `--key fixtures/test.key` unless the
+//! test names them itself, so every run is isolated from the others and from
+//! the developer's own `output/`. Every command's stdout and stderr are kept
+//! in a transcript, so a test can check that no secret was ever printed.
+
+// Each test file uses a different part of this helper.
+#![allow(dead_code)]
+
+use std::cell::RefCell;
+use std::collections::{BTreeMap, BTreeSet};
+use std::ffi::{OsStr, OsString};
+use std::fmt;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use sha2::{Digest, Sha256};
+
+/// The binary under test.
+pub const BIN: &str = env!("CARGO_BIN_EXE_access-letters");
+
+/// The batch date the fixtures are written for.
+pub const BATCH_DATE: &str = "2026-11-25";
+
+/// Exit statuses the CLI promises.
+pub const EXIT_OK: i32 = 0;
+pub const EXIT_FAILED: i32 = 1;
+pub const EXIT_REJECTS: i32 = 2;
+pub const EXIT_NOT_VALID: i32 = 3;
+
+/// Rows in `fixtures/filings.csv`: 46 valid, 14 rejected.
+pub const FIXTURE_ROWS: u64 = 60;
+pub const FIXTURE_VALID: u64 = 46;
+pub const FIXTURE_REJECTED: u64 = 14;
+
+/// A file of the repository (`fixtures/filings.csv`, ...).
+pub fn repo_file(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
+
+pub fn fixtures_csv() -> PathBuf {
+    repo_file("fixtures/filings.csv")
+}
+
+pub fn test_key() -> PathBuf {
+    repo_file("fixtures/test.key")
+}
+
+/// Subcommands that take `--out DIR` (batch folders) and `--key FILE`.
+const TAKES_OUT_AND_KEY: &[&str] = &["run", "reprint", "reissue", "verify"];
+/// Subcommands that take `--out DIR` only.
+const TAKES_OUT: &[&str] = &["status"];
+/// Subcommands that take `--key FILE` only (their `--out` is a file).
+const TAKES_KEY: &[&str] = &["preview"];
+
+/// What a command did.
+#[derive(Clone)]
+pub struct Output {
+    pub args: String,
+    /// Exit status; -1 when killed by a signal.
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl fmt::Debug for Output {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "\n$ access-letters {}\nexit {}\n--- stdout\n{}--- stderr\n{}---",
+            self.args, self.code, self.stdout, self.stderr
+        )
+    }
+}
+
+impl Output {
+    /// Asserts the exit status, showing the whole output when it differs.
+    #[track_caller]
+    pub fn expect_code(&self, code: i32) -> &Output {
+        assert_eq!(self.code, code, "unexpected exit status:{self:?}");
+        self
+    }
+
+    /// stdout and stderr together.
+    pub fn all(&self) -> String {
+        format!("{}{}", self.stdout, self.stderr)
+    }
+
+    /// The batch folder named on the `output: DIR` line of `run`.
+    #[track_caller]
+    pub fn batch_dir(&self) -> PathBuf {
+        let line = self
+            .stdout
+            .lines()
+            .find_map(|l| l.strip_prefix("output: "))
+            .unwrap_or_else(|| panic!("no `output:` line:{self:?}"));
+        PathBuf::from(line.trim())
+    }
+
+    /// The counts on `run`'s summary line:
+    /// `read N = issued N + already issued N + rejected N`.
+    #[track_caller]
+    pub fn counts(&self) -> Counts {
+        let line = self
+            .stdout
+            .lines()
+            .find(|l| l.contains(": read "))
+            .unwrap_or_else(|| panic!("no counts line:{self:?}"));
+        let after = |label: &str| -> u64 {
+            let rest = &line[line
+                .find(label)
+                .unwrap_or_else(|| panic!("no '{label}' in {line:?}"))
+                + label.len()..];
+            rest.trim_start()
+                .split(|c: char| !c.is_ascii_digit())
+                .next()
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("no number after '{label}' in {line:?}"))
+        };
+        Counts {
+            read: after(": read "),
+            issued: after("= issued "),
+            already_issued: after("+ already issued "),
+            rejected: after("+ rejected "),
+        }
+    }
+}
+
+/// Row counts of a batch, from stdout or from batch.json.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Counts {
+    pub read: u64,
+    pub issued: u64,
+    pub already_issued: u64,
+    pub rejected: u64,
+}
+
+impl Counts {
+    #[track_caller]
+    pub fn assert_add_up(&self) {
+        assert_eq!(
+            self.read,
+            self.issued + self.already_issued + self.rejected,
+            "counts do not add up: {self:?}"
+        );
+    }
+}
+
+/// A fresh temporary folder holding the inputs and `output/` of one test.
+pub struct Workdir {
+    dir: tempfile::TempDir,
+    transcript: RefCell<Vec<Output>>,
+}
+
+impl Default for Workdir {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Workdir {
+    pub fn new() -> Workdir {
+        let dir = tempfile::Builder::new()
+            .prefix("access-letters-it-")
+            .tempdir()
+            .expect("a temporary folder");
+        Workdir {
+            dir,
+            transcript: RefCell::new(Vec::new()),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// A path inside the work folder.
+    pub fn path(&self, rel: impl AsRef<Path>) -> PathBuf {
+        self.root().join(rel)
+    }
+
+    /// The folder for batch folders passed as `--out`.
+    pub fn out(&self) -> PathBuf {
+        self.path("output")
+    }
+
+    /// The ledger: `--out`'s default, `OUT/ledger.sqlite`.
+    pub fn ledger(&self) -> PathBuf {
+        self.out().join("ledger.sqlite")
+    }
+
+    /// Writes an input file and returns its path.
+    pub fn write(&self, name: &str, contents: impl AsRef<[u8]>) -> PathBuf {
+        let p = self.path(name);
+        if let Some(dir) = p.parent() {
+            fs::create_dir_all(dir).unwrap();
+        }
+        fs::write(&p, contents).unwrap();
+        p
+    }
+
+    /// The binary with `args`, plus `--out` and `--key` for the subcommands
+    /// that take them, unless `args` already names them.
+    pub fn command<I, S>(&self, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.command_with(self.out(), args)
+    }
+
+    /// As [`Workdir::command`], with another `--out` folder.
+    pub fn command_with<I, S>(&self, out: PathBuf, args: I) -> Command
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        let mut args: Vec<OsString> = args.into_iter().map(|a| a.as_ref().to_owned()).collect();
+        let sub = args
+            .iter()
+            .map(|a| a.to_string_lossy().into_owned())
+            .find(|a| !a.starts_with('-'))
+            .unwrap_or_default();
+        let has = |flag: &str| args.iter().any(|a| a == flag);
+        let wants_out =
+            TAKES_OUT_AND_KEY.contains(&sub.as_str()) || TAKES_OUT.contains(&sub.as_str());
+        let wants_key =
+            TAKES_OUT_AND_KEY.contains(&sub.as_str()) || TAKES_KEY.contains(&sub.as_str());
+        let (add_out, add_key) = (wants_out && !has("--out"), wants_key && !has("--key"));
+        if add_out {
+            args.push("--out".into());
+            args.push(out.into());
+        }
+        if add_key {
+            args.push("--key".into());
+            args.push(test_key().into());
+        }
+        let mut cmd = Command::new(BIN);
+        cmd.args(&args)
+            .current_dir(self.root())
+            .env_remove("ACCESS_LETTERS_LOG")
+            .stdin(Stdio::null());
+        cmd
+    }
+
+    /// Runs a prepared command to the end and keeps its output.
+    pub fn output(&self, cmd: &mut Command) -> Output {
+        let args = cmd
+            .get_args()
+            .map(|a| a.to_string_lossy().into_owned())
+            .collect::<Vec<_>>()
+            .join(" ");
+        let out = cmd.output().expect("the binary runs");
+        let output = Output {
+            args,
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+            stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+        };
+        self.transcript.borrow_mut().push(output.clone());
+        output
+    }
+
+    /// Runs the binary with `args` (and the default `--out`/`--key`).
+    pub fn cmd<I, S>(&self, args: I) -> Output
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<OsStr>,
+    {
+        self.output(&mut self.command(args))
+    }
+
+    /// `run` over `input` on the fixtures' batch date.
+    pub fn run(&self, input: &Path) -> Output {
+        self.cmd([
+            OsStr::new("run"),
+            OsStr::new("--input"),
+            input.as_os_str(),
+            OsStr::new("--batch-date"),
+            OsStr::new(BATCH_DATE),
+        ])
+    }
+
+    /// `run` over `fixtures/filings.csv`, which must finish with rejects;
+    /// returns the output and the batch.
+    #[track_caller]
+    pub fn run_fixtures(&self) -> (Output, Batch) {
+        let out = self.run(&fixtures_csv());
+        out.expect_code(EXIT_REJECTS);
+        let batch = Batch::new(self.path(out.batch_dir()));
+        (out, batch)
+    }
+
+    /// Every command run so far, in order.
+    pub fn transcript(&self) -> Vec<Output> {
+        self.transcript.borrow().clone()
+    }
+
+    /// Batch folders under `output/` (folders other than `reprints`).
+    pub fn batch_dirs(&self) -> Vec<PathBuf> {
+        let Ok(entries) = fs::read_dir(self.out()) else {
+            return Vec::new();
+        };
+        let mut dirs: Vec<PathBuf> = entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.is_dir() && p.file_name() != Some(OsStr::new("reprints")))
+            .collect();
+        dirs.sort();
+        dirs
+    }
+
+    /// `gen-fixtures --rows N --seed S` into the work folder.
+    #[track_caller]
+    pub fn generate(&self, rows: u64, seed: u64) -> PathBuf {
+        let path = self.path(format!("generated-{rows}-{seed}.csv"));
+        self.cmd([
+            "gen-fixtures",
+            "--rows",
+            &rows.to_string(),
+            "--seed",
+            &seed.to_string(),
+            "--out",
+            path.to_str().unwrap(),
+        ])
+        .expect_code(EXIT_OK);
+        path
+    }
+
+    /// Makes a production key with `keygen` and returns its path.
+    #[track_caller]
+    pub fn production_key(&self, name: &str) -> PathBuf {
+        let path = self.path(name);
+        self.cmd([OsStr::new("keygen"), OsStr::new("--out"), path.as_os_str()])
+            .expect_code(EXIT_OK);
+        path
+    }
+}
+
+/// One batch folder: `letters/`, `manifest.csv`, `rejects.csv`, `batch.json`.
+#[derive(Clone, Debug)]
+pub struct Batch {
+    pub dir: PathBuf,
+}
+
+/// A CSV row by column name.
+pub type Row = BTreeMap<String, String>;
+
+impl Batch {
+    pub fn new(dir: PathBuf) -> Batch {
+        assert!(dir.is_dir(), "no batch folder {}", dir.display());
+        Batch { dir }
+    }
+
+    pub fn id(&self) -> String {
+        self.dir.file_name().unwrap().to_string_lossy().into_owned()
+    }
+
+    pub fn path(&self, rel: &str) -> PathBuf {
+        self.dir.join(rel)
+    }
+
+    pub fn read(&self, rel: &str) -> Vec<u8> {
+        fs::read(self.path(rel)).unwrap_or_else(|e| panic!("reading {rel}: {e}"))
+    }
+
+    pub fn is_complete(&self) -> bool {
+        self.path("batch.json").exists()
+    }
+
+    /// `batch.json`.
+    pub fn summary(&self) -> serde_json::Value {
+        serde_json::from_slice(&self.read("batch.json")).expect("batch.json is JSON")
+    }
+
+    /// The counts in `batch.json`.
+    pub fn counts(&self) -> Counts {
+        let s = self.summary();
+        let n = |k: &str| {
+            s["counts"][k]
+                .as_u64()
+                .unwrap_or_else(|| panic!("counts.{k}"))
+        };
+        Counts {
+            read: n("read"),
+            issued: n("issued"),
+            already_issued: n("already_issued"),
+            rejected: n("rejected"),
+        }
+    }
+
+    pub fn manifest(&self) -> Vec<Row> {
+        read_csv(&self.path("manifest.csv"))
+    }
+
+    pub fn rejects(&self) -> Vec<Row> {
+        read_csv(&self.path("rejects.csv"))
+    }
+
+    /// Letter files, relative to the batch folder (`letters/X.pdf`), sorted.
+    pub fn letter_files(&self) -> Vec<String> {
+        let Ok(entries) = fs::read_dir(self.path("letters")) else {
+            return Vec::new();
+        };
+        let mut v: Vec<String> = entries
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".pdf") && !n.starts_with('.'))
+            .map(|n| format!("letters/{n}"))
+            .collect();
+        v.sort();
+        v
+    }
+
+    /// The text of a letter (`letters/X.pdf`).
+    pub fn letter_text(&self, rel: &str) -> String {
+        pdf_text(&self.read(rel))
+    }
+
+    /// The access code printed on a letter.
+    #[track_caller]
+    pub fn letter_code(&self, rel: &str) -> String {
+        letter_code(&self.read(rel))
+    }
+
+    /// The manifest row of a receipt's letter.
+    #[track_caller]
+    pub fn row_for(&self, receipt: &str) -> Row {
+        self.manifest()
+            .into_iter()
+            .find(|r| r["piece_id"].starts_with(&format!("{receipt}-")))
+            .unwrap_or_else(|| panic!("{receipt} is not in {}", self.dir.display()))
+    }
+
+    /// The access code on a receipt's letter in this batch.
+    #[track_caller]
+    pub fn code_for(&self, receipt: &str) -> String {
+        self.letter_code(&self.row_for(receipt)["file"])
+    }
+}
+
+pub fn read_csv(path: &Path) -> Vec<Row> {
+    let mut r = csv::Reader::from_path(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let headers = r.headers().unwrap().clone();
+    r.records()
+        .map(|rec| {
+            let rec = rec.unwrap();
+            headers
+                .iter()
+                .zip(rec.iter())
+                .map(|(h, v)| (h.to_string(), v.to_string()))
+                .collect()
+        })
+        .collect()
+}
+
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+pub fn file_sha256(path: &Path) -> String {
+    sha256_hex(&fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display())))
+}
+
+/// The batch id `run` gives an input on a date: the date and the first six
+/// hex digits of the file's SHA-256.
+pub fn expected_batch_id(input: &Path, date: &str) -> String {
+    format!("{date}-{}", &file_sha256(input)[..6])
+}
+
+/// Every file under `dir`, by path relative to `dir`, with its SHA-256.
+pub fn snapshot(dir: &Path) -> BTreeMap<String, String> {
+    let mut out = BTreeMap::new();
+    for p in walk(dir) {
+        if p.is_file() {
+            let rel = p.strip_prefix(dir).unwrap().to_string_lossy().into_owned();
+            out.insert(rel, file_sha256(&p));
+        }
+    }
+    out
+}
+
+/// Every file and folder under `dir` (not `dir` itself), depth first.
+pub fn walk(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let Ok(entries) = fs::read_dir(dir) else {
+        return out;
+    };
+    let mut paths: Vec<PathBuf> = entries.map(|e| e.unwrap().path()).collect();
+    paths.sort();
+    for p in paths {
+        let is_dir = fs::symlink_metadata(&p).unwrap().is_dir();
+        out.push(p.clone());
+        if is_dir {
+            out.extend(walk(&p));
+        }
+    }
+    out
+}
+
+/// The text of every page of a PDF, page after page.
+pub fn pdf_text(bytes: &[u8]) -> String {
+    let doc = lopdf::Document::load_mem(bytes).expect("a PDF lopdf can read");
+    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    assert!(!pages.is_empty(), "a PDF without pages");
+    doc.extract_text(&pages).expect("text can be extracted")
+}
+
+/// Every `XXXX-XXXX-XXXX` group in `text` (0-9, A-Z), standing alone: not
+/// part of a longer run of letters, digits or hyphens.
+pub fn codes_in(text: &str) -> Vec<String> {
+    let chars: Vec<char> = text.chars().collect();
+    let sym = |c: char| c.is_ascii_digit() || c.is_ascii_uppercase();
+    let joined = |c: char| c.is_ascii_alphanumeric() || c == '-';
+    let mut found = Vec::new();
+    let mut i = 0;
+    while i + 14 <= chars.len() {
+        let w = &chars[i..i + 14];
+        let shape = w
+            .iter()
+            .enumerate()
+            .all(|(k, &c)| if k == 4 || k == 9 { c == '-' } else { sym(c) });
+        let before_ok = i == 0 || !joined(chars[i - 1]);
+        let after_ok = chars.get(i + 14).is_none_or(|&c| !joined(c));
+        if shape && before_ok && after_ok {
+            found.push(w.iter().collect());
+            i += 14;
+        } else {
+            i += 1;
+        }
+    }
+    found
+}
+
+/// The one access code printed on a letter (it may be printed more than once).
+#[track_caller]
+pub fn letter_code(pdf: &[u8]) -> String {
+    let text = pdf_text(pdf);
+    let codes: BTreeSet<String> = codes_in(&text).into_iter().collect();
+    assert_eq!(
+        codes.len(),
+        1,
+        "expected one access code in the letter, found {codes:?}:\n{text}"
+    );
+    codes.into_iter().next().unwrap()
+}
+
+/// The ways a code could show up if it leaked: as printed, without hyphens,
+/// with spaces, in lower case.
+pub fn code_forms(code: &str) -> Vec<String> {
+    let bare: String = code.chars().filter(|c| *c != '-').collect();
+    let spaced = code.replace('-', " ");
+    let mut forms = vec![code.to_string(), bare.clone(), spaced.clone()];
+    forms.extend([code, &bare, &spaced].map(|s| s.to_lowercase()));
+    forms
+}
+
+/// Does `haystack` contain `needle`?
+pub fn contains_bytes(haystack: &[u8], needle: &[u8]) -> bool {
+    !needle.is_empty() && haystack.windows(needle.len()).any(|w| w == needle)
+}
+
+/// Unix permission bits of a path.
+pub fn mode(path: &Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// One character of a code changed to another symbol of the alphabet.
+pub fn mistype(code: &str, position: usize) -> String {
+    const ALPHABET: &str = "0123456789ABCDEFGHJKMNPQRSTVWXYZ";
+    let mut chars: Vec<char> = code.chars().collect();
+    let idx = chars
+        .iter()
+        .enumerate()
+        .filter(|(_, c)| **c != '-')
+        .nth(position)
+        .map(|(i, _)| i)
+        .expect("position inside the code");
+    let at = ALPHABET.find(chars[idx]).expect("a code symbol");
+    chars[idx] = ALPHABET.as_bytes()[(at + 1) % ALPHABET.len()] as char;
+    chars.into_iter().collect()
+}
+
+/// Polls `f` every few milliseconds until it returns true or `timeout`
+/// passes; returns whether it did.
+pub fn wait_until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
+    let start = Instant::now();
+    loop {
+        if f() {
+            return true;
+        }
+        if start.elapsed() >= timeout {
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Counts issuances in a ledger file, opened directly with SQLite.
+pub fn ledger_rows(ledger: &Path) -> Vec<LedgerRow> {
+    let conn = rusqlite::Connection::open(ledger).expect("the ledger opens");
+    let mut stmt = conn
+        .prepare(
+            "SELECT receipt, issue_no, piece_id, batch_id, letter_sha256, status \
+             FROM issuances ORDER BY receipt, issue_no",
+        )
+        .unwrap();
+    stmt.query_map([], |r| {
+        Ok(LedgerRow {
+            receipt: r.get(0)?,
+            issue_no: r.get(1)?,
+            piece_id: r.get(2)?,
+            batch_id: r.get(3)?,
+            letter_sha256: r.get(4)?,
+            status: r.get(5)?,
+        })
+    })
+    .unwrap()
+    .map(Result::unwrap)
+    .collect()
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LedgerRow {
+    pub receipt: String,
+    pub issue_no: u32,
+    pub piece_id: String,
+    pub batch_id: String,
+    pub letter_sha256: String,
+    pub status: String,
+}

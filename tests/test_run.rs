@@ -1,0 +1,499 @@
+//! `access-letters run`: the nightly batch, end to end on the fixtures.
+
+mod common;
+
+use std::collections::BTreeSet;
+use std::fs;
+
+use common::*;
+
+#[test]
+fn fixtures_run_finishes_with_rejects_and_counts_add_up() {
+    let wd = Workdir::new();
+    let (out, batch) = wd.run_fixtures();
+
+    let printed = out.counts();
+    printed.assert_add_up();
+    assert_eq!(
+        printed,
+        Counts {
+            read: FIXTURE_ROWS,
+            issued: FIXTURE_VALID,
+            already_issued: 0,
+            rejected: FIXTURE_REJECTED,
+        }
+    );
+    assert_eq!(batch.counts(), printed, "batch.json and stdout disagree");
+    assert!(out.stdout.contains("TEST"), "{out:?}");
+    assert!(out.stdout.contains("rejects.csv"), "{out:?}");
+
+    assert_eq!(
+        batch.id(),
+        expected_batch_id(&fixtures_csv(), BATCH_DATE),
+        "batch id is the date and the input's hash"
+    );
+    assert_eq!(batch.dir, wd.out().join(batch.id()));
+    assert_eq!(wd.batch_dirs(), vec![batch.dir.clone()]);
+    assert!(
+        wd.ledger().is_file(),
+        "ledger defaults to OUT/ledger.sqlite"
+    );
+}
+
+#[test]
+fn every_manifest_row_has_its_letter_with_matching_sha256() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures();
+    let manifest = batch.manifest();
+    assert_eq!(manifest.len() as u64, FIXTURE_VALID);
+
+    let mut piece_ids = BTreeSet::new();
+    for row in &manifest {
+        let bytes = batch.read(&row["file"]);
+        assert_eq!(sha256_hex(&bytes), row["sha256"], "{}", row["file"]);
+        assert_eq!(row["file"], format!("letters/{}.pdf", row["piece_id"]));
+        assert!(piece_ids.insert(row["piece_id"].clone()), "duplicate piece");
+        assert_eq!(
+            row["pages"].parse::<u64>().unwrap(),
+            1,
+            "fixture letters fit one sheet"
+        );
+        assert_eq!(row["sheets"], row["pages"]);
+        assert!(bytes.starts_with(b"%PDF-"), "{} is not a PDF", row["file"]);
+    }
+    // No letter without a manifest row.
+    let files: BTreeSet<String> = batch.letter_files().into_iter().collect();
+    let listed: BTreeSet<String> = manifest.iter().map(|r| r["file"].clone()).collect();
+    assert_eq!(files, listed);
+}
+
+#[test]
+fn batch_json_totals_match_the_files() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures();
+    let s = batch.summary();
+    let manifest = batch.manifest();
+
+    assert_eq!(s["batch_id"], batch.id());
+    assert_eq!(s["batch_date"], BATCH_DATE);
+    assert_eq!(s["kind"], "nightly");
+    assert_eq!(s["mode"], "test", "the fixture key makes a test batch");
+    assert!(s["key_id"].as_str().unwrap().starts_with("test-"));
+    assert_eq!(s["input_file"], "filings.csv");
+    assert_eq!(s["input_sha256"], file_sha256(&fixtures_csv()));
+
+    let pages: u64 = manifest
+        .iter()
+        .map(|r| r["pages"].parse::<u64>().unwrap())
+        .sum();
+    let sheets: u64 = manifest
+        .iter()
+        .map(|r| r["sheets"].parse::<u64>().unwrap())
+        .sum();
+    assert_eq!(s["letters"].as_u64(), Some(manifest.len() as u64));
+    assert_eq!(s["pages"].as_u64(), Some(pages));
+    assert_eq!(s["sheets"].as_u64(), Some(sheets));
+
+    // Presort counts from the manifest's ZIPs.
+    let mut zip3 = std::collections::BTreeMap::<String, u64>::new();
+    let mut zip5 = std::collections::BTreeMap::<String, u64>::new();
+    for r in &manifest {
+        *zip5.entry(r["zip5"].clone()).or_default() += 1;
+        *zip3.entry(r["zip5"][..3].to_string()).or_default() += 1;
+    }
+    let as_map = |v: &serde_json::Value| -> std::collections::BTreeMap<String, u64> {
+        v.as_object()
+            .unwrap()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.as_u64().unwrap()))
+            .collect()
+    };
+    assert_eq!(as_map(&s["presort"]["zip5"]), zip5);
+    assert_eq!(as_map(&s["presort"]["zip3"]), zip3);
+
+    // The files list: manifest.csv, rejects.csv, then every letter in
+    // manifest order, each with the SHA-256 of the file on disk.
+    let files: Vec<(String, String)> = s["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f["path"].as_str().unwrap().to_string(),
+                f["sha256"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let mut expected = vec!["manifest.csv".to_string(), "rejects.csv".to_string()];
+    expected.extend(manifest.iter().map(|r| r["file"].clone()));
+    assert_eq!(
+        files.iter().map(|f| f.0.clone()).collect::<Vec<_>>(),
+        expected
+    );
+    for (path, sha) in &files {
+        assert_eq!(&file_sha256(&batch.path(path)), sha, "{path}");
+    }
+}
+
+#[test]
+fn rejects_csv_has_one_row_per_bad_line() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures();
+    let rejects = batch.rejects();
+    let lines: Vec<u64> = rejects.iter().map(|r| r["line"].parse().unwrap()).collect();
+    assert_eq!(
+        lines,
+        (48..=61).collect::<Vec<u64>>(),
+        "fixtures README: lines 48-61"
+    );
+
+    let fields: Vec<&str> = rejects.iter().map(|r| r["field"].as_str()).collect();
+    assert_eq!(
+        fields,
+        [
+            "receipt_number",
+            "form_type",
+            "received_date",
+            "family_name",
+            "state",
+            "zip",
+            "state",
+            "address_line1",
+            "receipt_number",
+            "language",
+            "family_name",
+            "given_name",
+            "a_number",
+            "zip",
+        ]
+    );
+    for r in &rejects {
+        assert!(!r["reason"].trim().is_empty(), "{r:?}");
+    }
+    let by_line = |n: &str| rejects.iter().find(|r| r["line"] == n).unwrap().clone();
+    assert!(by_line("49")["reason"].contains("I-130"));
+    assert!(by_line("52")["reason"].contains("'XX'"));
+    assert!(
+        by_line("56")["reason"].contains("line 2"),
+        "the duplicate names the first line"
+    );
+    assert_eq!(
+        by_line("56")["receipt_number"],
+        "IOE-0912345601",
+        "receipt as typed"
+    );
+}
+
+#[test]
+fn manifest_is_in_presort_order_with_sequence_from_one() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures();
+    let manifest = batch.manifest();
+    let seq: Vec<u64> = manifest
+        .iter()
+        .map(|r| r["sequence"].parse().unwrap())
+        .collect();
+    assert_eq!(seq, (1..=manifest.len() as u64).collect::<Vec<_>>());
+
+    let key = |r: &Row| (r["zip5"].clone(), r["zip4"].clone(), r["piece_id"].clone());
+    let keys: Vec<_> = manifest.iter().map(key).collect();
+    let mut sorted = keys.clone();
+    sorted.sort();
+    assert_eq!(keys, sorted, "manifest is sorted by zip5, zip4, receipt");
+    // Really spread out: territories first, military and the west later.
+    assert!(keys.first().unwrap().0 < keys.last().unwrap().0);
+}
+
+#[test]
+fn running_the_same_batch_again_changes_nothing() {
+    let wd = Workdir::new();
+    let (first, batch) = wd.run_fixtures();
+    let before = snapshot(&wd.out());
+    assert!(before.contains_key("ledger.sqlite"));
+
+    let again = wd.run(&fixtures_csv());
+    again.expect_code(first.code);
+    assert!(again.stdout.contains("already complete"), "{again:?}");
+    assert_eq!(again.counts(), first.counts());
+    assert_eq!(again.batch_dir(), first.batch_dir());
+    assert_eq!(
+        snapshot(&wd.out()),
+        before,
+        "a complete batch is left as it is"
+    );
+    assert_eq!(wd.batch_dirs(), vec![batch.dir]);
+}
+
+#[test]
+fn a_second_file_the_same_night_is_its_own_batch_and_skips_issued_receipts() {
+    let wd = Workdir::new();
+    let (_, first) = wd.run_fixtures();
+
+    // Lines 2-11 of the fixtures again, and one new filing: a copy of
+    // line 12 under a receipt number the ledger has not seen.
+    let text = fs::read_to_string(fixtures_csv()).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let line12 = lines[11];
+    let (receipt12, rest) = line12.split_once(',').unwrap();
+    assert_eq!(receipt12, "LIN2190000111");
+    let mut second = lines[..11].join("\n");
+    second.push_str(&format!("\nLIN2190099999,{rest}\n"));
+    let input = wd.write("second.csv", second);
+
+    let out = wd.run(&input);
+    out.expect_code(EXIT_OK);
+    let expected = Counts {
+        read: 11,
+        issued: 1,
+        already_issued: 10,
+        rejected: 0,
+    };
+    assert_eq!(out.counts(), expected);
+    let batch = Batch::new(wd.path(out.batch_dir()));
+    assert_ne!(batch.dir, first.dir);
+    assert_eq!(batch.id(), expected_batch_id(&input, BATCH_DATE));
+    assert_eq!(batch.counts(), expected);
+    let manifest = batch.manifest();
+    assert_eq!(manifest.len(), 1);
+    assert_eq!(manifest[0]["piece_id"], "LIN2190099999-01");
+    assert_eq!(batch.letter_files(), vec!["letters/LIN2190099999-01.pdf"]);
+    assert!(batch.rejects().is_empty());
+    // The first batch is untouched and still has its 46 letters.
+    assert_eq!(first.manifest().len() as u64, FIXTURE_VALID);
+    // The ledger: each receipt issued once, the new one in the new batch.
+    let rows = wd_ledger_rows(&wd);
+    assert_eq!(rows.len() as u64, FIXTURE_VALID + 1);
+    assert!(rows.iter().all(|r| r.issue_no == 1 && r.status == "active"));
+    let new = rows.iter().find(|r| r.receipt == "LIN2190099999").unwrap();
+    assert_eq!(new.batch_id, batch.id());
+}
+
+fn wd_ledger_rows(wd: &Workdir) -> Vec<LedgerRow> {
+    ledger_rows(&wd.ledger())
+}
+
+/// Asserts a failed run: exit 1, the file named, no batch marked complete
+/// and no letter written.
+#[track_caller]
+fn assert_fails_cleanly(wd: &Workdir, out: &Output, file_name: &str, message: &str) {
+    out.expect_code(EXIT_FAILED);
+    assert!(
+        out.stderr.contains(file_name),
+        "the message names the file:{out:?}"
+    );
+    assert!(out.stderr.contains(message), "expected '{message}':{out:?}");
+    for dir in wd.batch_dirs() {
+        assert!(
+            !dir.join("batch.json").exists(),
+            "{} marked complete",
+            dir.display()
+        );
+        let letters = Batch::new(dir).letter_files();
+        assert!(letters.is_empty(), "letters written: {letters:?}");
+    }
+}
+
+fn fixture_bytes() -> Vec<u8> {
+    fs::read(fixtures_csv()).unwrap()
+}
+
+#[test]
+fn a_file_that_is_not_utf8_early_on_fails_before_anything_is_written() {
+    let wd = Workdir::new();
+    let text = fixture_bytes();
+    // "José" on line 2 in Latin-1.
+    let pos = text
+        .windows(5)
+        .position(|w| w == "José".as_bytes())
+        .unwrap();
+    let mut bad = text[..pos].to_vec();
+    bad.extend_from_slice(b"Jos\xe9");
+    bad.extend_from_slice(&text[pos + 5..]);
+    let input = wd.write("latin1.csv", bad);
+    let out = wd.run(&input);
+    assert_fails_cleanly(&wd, &out, "latin1.csv", "UTF-8");
+    assert!(out.stderr.contains("line 2"), "{out:?}");
+}
+
+#[test]
+fn a_file_that_is_not_utf8_on_its_last_row_fails_before_any_letter() {
+    let wd = Workdir::new();
+    let mut bad = fixture_bytes();
+    while bad.last() == Some(&b'\n') || bad.last() == Some(&b'\r') {
+        bad.pop();
+    }
+    bad.extend_from_slice(b"\xff\n");
+    let input = wd.write("late.csv", bad);
+    let out = wd.run(&input);
+    assert_fails_cleanly(&wd, &out, "late.csv", "UTF-8");
+    assert!(out.stderr.contains("line 61"), "{out:?}");
+    // Not even the letters folder has anything in it.
+    if let Ok(entries) = fs::read_dir(wd.out()) {
+        for e in entries {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                assert!(
+                    walk(&p).iter().all(|f| f.is_dir()),
+                    "files in {}",
+                    p.display()
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn a_file_missing_a_required_column_fails() {
+    let wd = Workdir::new();
+    let text = String::from_utf8(fixture_bytes()).unwrap();
+    // Drop the `zip` column (the 13th of 14) from every line.
+    let cut: Vec<String> = text
+        .lines()
+        .map(|l| {
+            let mut cells: Vec<&str> = l.split(',').collect();
+            if cells.len() == 14 {
+                cells.remove(12);
+            }
+            cells.join(",")
+        })
+        .collect();
+    assert!(cut[0].ends_with("state,language"));
+    let input = wd.write("nozip.csv", cut.join("\n"));
+    let out = wd.run(&input);
+    assert_fails_cleanly(&wd, &out, "nozip.csv", "zip");
+}
+
+#[test]
+fn binary_garbage_fails() {
+    let wd = Workdir::new();
+    // A deterministic scramble of bytes, with NULs and high bytes.
+    let garbage: Vec<u8> = (0u32..4096)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let input = wd.write("garbage.bin", garbage);
+    let out = wd.run(&input);
+    assert_fails_cleanly(&wd, &out, "garbage.bin", "line 1");
+}
+
+#[test]
+fn a_missing_input_file_fails_with_its_name() {
+    let wd = Workdir::new();
+    let out = wd.run(&wd.path("nowhere.csv"));
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("nowhere.csv"), "{out:?}");
+}
+
+#[test]
+fn a_mistyped_flag_is_a_failure_not_a_batch_with_rejects() {
+    let wd = Workdir::new();
+    let out = wd.cmd(["run", "--imput", "x.csv"]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("--imput"), "{out:?}");
+    let help = wd.cmd(["run", "--help"]);
+    help.expect_code(EXIT_OK);
+    assert!(help.stdout.contains("--input"));
+}
+
+#[test]
+fn same_input_and_date_give_identical_letters_whatever_the_ledger_or_threads() {
+    let wd = Workdir::new();
+    let date_args = |out: &str, jobs: &str| {
+        let mut cmd = wd.command_with(
+            wd.path(out),
+            [
+                "run",
+                "--input",
+                fixtures_csv().to_str().unwrap(),
+                "--batch-date",
+                BATCH_DATE,
+                "--jobs",
+                jobs,
+            ],
+        );
+        let o = wd.output(&mut cmd);
+        o.expect_code(EXIT_REJECTS);
+        Batch::new(wd.path(o.batch_dir()))
+    };
+    let a = date_args("out-a", "2");
+    let b = date_args("out-b", "2");
+    let c = date_args("out-c", "1");
+    let sa = snapshot(&a.dir);
+    assert_eq!(
+        sa.keys().filter(|k| k.starts_with("letters/")).count() as u64,
+        FIXTURE_VALID
+    );
+    assert!(sa.contains_key("manifest.csv") && sa.contains_key("batch.json"));
+    assert_eq!(snapshot(&b.dir), sa, "fresh ledger, same bytes");
+    assert_eq!(snapshot(&c.dir), sa, "--jobs 1, same bytes");
+    // The ledgers really were separate.
+    assert!(wd.path("out-a/ledger.sqlite").exists() && wd.path("out-b/ledger.sqlite").exists());
+}
+
+#[test]
+fn outputs_are_private_to_their_owner() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures();
+    assert_eq!(mode(&wd.out()), 0o700, "the output folder the run created");
+    let all = walk(&wd.out());
+    assert!(all.len() > 50, "{} paths", all.len());
+    for p in all {
+        let want = if p.is_dir() { 0o700 } else { 0o600 };
+        assert_eq!(mode(&p), want, "{}", p.display());
+    }
+    assert_eq!(mode(&batch.path("letters")), 0o700);
+}
+
+#[test]
+fn a_production_key_makes_letters_without_specimen() {
+    let wd = Workdir::new();
+    let key = wd.production_key("prod.key");
+    let out = wd.cmd([
+        "run",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--batch-date",
+        BATCH_DATE,
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_REJECTS);
+    assert!(!out.stdout.contains("TEST"), "{out:?}");
+    let prod = Batch::new(wd.path(out.batch_dir()));
+    let s = prod.summary();
+    assert_eq!(s["mode"], "production");
+    assert!(s["key_id"].as_str().unwrap().starts_with("prod-"));
+
+    let test_wd = Workdir::new();
+    let (_, test) = test_wd.run_fixtures();
+    let receipt = "IOE0912345602";
+    let prod_text = prod.letter_text(&prod.row_for(receipt)["file"]);
+    let test_text = test.letter_text(&test.row_for(receipt)["file"]);
+    assert!(!prod_text.contains("SPECIMEN"), "{prod_text}");
+    assert!(test_text.contains("SPECIMEN"), "{test_text}");
+    // Both are real letters for the same applicant, with different codes.
+    assert!(prod_text.contains(receipt) && test_text.contains(receipt));
+    assert_ne!(prod.code_for(receipt), test.code_for(receipt));
+}
+
+#[test]
+fn letters_carry_the_filing_and_the_code() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures();
+    let row = batch.row_for("IOE0912345602");
+    let text = batch.letter_text(&row["file"]);
+    for want in [
+        "IOE0912345602",
+        "KHAI THỊ MINH NGUYỄN",
+        "8912 BOLSA AVE",
+        "WESTMINSTER CA 92683",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in\n{text}");
+    }
+    assert!(text.contains(&row["piece_id"]), "footer piece id");
+    // Every letter has exactly one code, and no two letters share one.
+    let mut codes = BTreeSet::new();
+    for f in batch.letter_files() {
+        assert!(codes.insert(batch.letter_code(&f)), "code reused in {f}");
+    }
+    assert_eq!(codes.len() as u64, FIXTURE_VALID);
+}
