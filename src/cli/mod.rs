@@ -206,8 +206,17 @@ pub fn main() -> ExitCode {
     match result {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            // The whole chain on one line; no error carries a code or a secret.
-            eprintln!("error: {e:#}");
+            // No error carries a code or a secret. Library errors often repeat
+            // their cause in their own sentence; print each cause only once.
+            let mut message = e.to_string();
+            for cause in e.chain().skip(1) {
+                let cause = cause.to_string();
+                if !message.contains(&cause) {
+                    message.push_str(": ");
+                    message.push_str(&cause);
+                }
+            }
+            eprintln!("error: {message}");
             ExitCode::from(EXIT_FAILED)
         }
     }
