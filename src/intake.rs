@@ -26,7 +26,9 @@
 //! A receipt number repeated inside one file: the first row that carries it
 //! wins, whether or not that row was valid, and later rows are rejected as
 //! duplicates naming the first line. Receipts seen are kept packed in a
-//! `u64` hash table, under 40 MB per million distinct receipts.
+//! `u64` hash table while there are few of them; past
+//! [`RECEIPTS_IN_MEMORY`] they move to a temporary on-disk SQLite table, so
+//! the memory of a run does not grow with the number of rows.
 //!
 //! Rows whose every cell is empty (spreadsheet exports often end with a few)
 //! are skipped and counted in [`Intake::blank_rows`], not rejected. Line
@@ -144,6 +146,14 @@ pub enum IntakeError {
         file: String,
         line: u64,
         name: String,
+    },
+    #[error(
+        "{file} line {line}: cannot keep track of receipt numbers in a temporary file: {cause}"
+    )]
+    Scratch {
+        file: String,
+        line: u64,
+        cause: String,
     },
     #[error("{file}: reading failed near line {line}: {cause}")]
     Read {
@@ -398,7 +408,17 @@ impl<R: Read> Iterator for Intake<R> {
                 for (col, c) in cells.iter_mut().enumerate() {
                     *c = cell(col);
                 }
-                validate_row(&cells, line, self.batch_date, &mut self.seen)
+                match validate_row(&cells, line, self.batch_date, &mut self.seen) {
+                    Ok(outcome) => outcome,
+                    Err(e) => {
+                        let error = IntakeError::Scratch {
+                            file: self.file.clone(),
+                            line,
+                            cause: e.to_string(),
+                        };
+                        return self.fail(error);
+                    }
+                }
             };
             match &outcome {
                 Outcome::Valid(_) => self.valid += 1,
@@ -549,10 +569,29 @@ fn shown(s: &str) -> String {
     out
 }
 
+/// How many receipts are tracked in memory before the index moves to a
+/// temporary file (about 2 MB of hash table).
+pub const RECEIPTS_IN_MEMORY: usize = 1 << 16;
+
 /// Receipts already claimed in this file: packed receipt → first line, with
-/// the low bit set when that row was rejected.
-#[derive(Default)]
-struct ReceiptIndex(HashMap<u64, u64>);
+/// the low bit set when that row was rejected. Small files stay in a hash
+/// table; large ones spill to a private temporary SQLite database (deleted
+/// when closed) whose page cache is bounded.
+struct ReceiptIndex {
+    memory: HashMap<u64, u64>,
+    disk: Option<rusqlite::Connection>,
+    memory_limit: usize,
+}
+
+impl Default for ReceiptIndex {
+    fn default() -> Self {
+        ReceiptIndex {
+            memory: HashMap::new(),
+            disk: None,
+            memory_limit: RECEIPTS_IN_MEMORY,
+        }
+    }
+}
 
 impl ReceiptIndex {
     /// Three letters and ten digits fit in 48 bits.
@@ -565,6 +604,53 @@ impl ReceiptIndex {
             }
         })
     }
+
+    fn get(&self, key: u64) -> rusqlite::Result<Option<u64>> {
+        use rusqlite::OptionalExtension;
+        match &self.disk {
+            None => Ok(self.memory.get(&key).copied()),
+            Some(db) => db
+                .prepare_cached("SELECT first FROM seen WHERE key = ?1")?
+                .query_row([key as i64], |row| row.get::<_, i64>(0))
+                .optional()
+                .map(|v| v.map(|v| v as u64)),
+        }
+    }
+
+    fn insert(&mut self, key: u64, first: u64) -> rusqlite::Result<()> {
+        if self.disk.is_none() && self.memory.len() >= self.memory_limit {
+            self.spill()?;
+        }
+        match &self.disk {
+            None => {
+                self.memory.insert(key, first);
+                Ok(())
+            }
+            Some(db) => db
+                .prepare_cached("INSERT INTO seen (key, first) VALUES (?1, ?2)")?
+                .execute([key as i64, first as i64])
+                .map(drop),
+        }
+    }
+
+    fn spill(&mut self) -> rusqlite::Result<()> {
+        // An empty path is a private temporary database on disk.
+        let db = rusqlite::Connection::open("")?;
+        db.execute_batch(
+            "PRAGMA journal_mode = OFF; PRAGMA synchronous = OFF; PRAGMA cache_size = -2048;
+             CREATE TABLE seen (key INTEGER PRIMARY KEY, first INTEGER NOT NULL);
+             BEGIN;",
+        )?;
+        {
+            let mut insert = db.prepare("INSERT INTO seen (key, first) VALUES (?1, ?2)")?;
+            for (k, v) in self.memory.drain() {
+                insert.execute([k as i64, v as i64])?;
+            }
+        }
+        self.memory = HashMap::new();
+        self.disk = Some(db);
+        Ok(())
+    }
 }
 
 fn validate_row(
@@ -572,7 +658,7 @@ fn validate_row(
     line: u64,
     batch_date: NaiveDate,
     seen: &mut ReceiptIndex,
-) -> Outcome {
+) -> rusqlite::Result<Outcome> {
     let reject = |p: FieldProblem| {
         Outcome::Rejected(Reject {
             line,
@@ -583,30 +669,30 @@ fn validate_row(
     };
     let receipt = match parse_receipt(cells[RECEIPT]) {
         Ok(r) => r,
-        Err(p) => return reject(p),
+        Err(p) => return Ok(reject(p)),
     };
     let key = ReceiptIndex::pack(&receipt);
-    if let Some(&first) = seen.0.get(&key) {
+    if let Some(first) = seen.get(key)? {
         let note = if first & 1 == 1 {
             " (that row was rejected)"
         } else {
             ""
         };
-        return reject(FieldProblem::new(
+        return Ok(reject(FieldProblem::new(
             "receipt_number",
             format!(
                 "receipt {receipt} already appears on line {}{note}; only the first row is used",
                 first >> 1
             ),
-        ));
+        )));
     }
     let outcome = match validate_rest(cells, line, receipt, batch_date) {
         Ok(filing) => Outcome::Valid(filing),
         Err(p) => reject(p),
     };
     let rejected_bit = u64::from(matches!(outcome, Outcome::Rejected(_)));
-    seen.0.insert(key, (line << 1) | rejected_bit);
-    outcome
+    seen.insert(key, (line << 1) | rejected_bit)?;
+    Ok(outcome)
 }
 
 fn validate_rest(
@@ -1589,6 +1675,54 @@ mod tests {
             row[col].1 = value;
             let (outcomes, ..) = run_bytes(&csv_of(&[row])).expect("file is fine");
             prop_assert_eq!(outcomes.len(), 1);
+        }
+    }
+
+    #[test]
+    fn receipt_index_spills_to_disk_and_keeps_every_first_line() {
+        let mut idx = ReceiptIndex {
+            memory_limit: 4,
+            ..ReceiptIndex::default()
+        };
+        for k in 0..10u64 {
+            assert_eq!(idx.get(k * 7).unwrap(), None);
+            idx.insert(k * 7, (k + 2) << 1 | (k % 2)).unwrap();
+        }
+        assert!(idx.disk.is_some(), "more than the limit must move to disk");
+        assert!(idx.memory.is_empty());
+        for k in 0..10u64 {
+            assert_eq!(idx.get(k * 7).unwrap(), Some((k + 2) << 1 | (k % 2)));
+        }
+        assert_eq!(idx.get(3).unwrap(), None);
+    }
+
+    #[test]
+    fn duplicates_are_found_after_the_index_spills() {
+        let mut csv = String::from(
+            "receipt_number,form_type,received_date,given_name,family_name,address_line1,city,state,zip\n",
+        );
+        for i in 0..12 {
+            csv.push_str(&format!(
+                "IOE09000000{i:02},I-485,2026-11-01,Ana,Diaz,1 Main St,Austin,TX,78701\n"
+            ));
+        }
+        csv.push_str("IOE0900000003,I-485,2026-11-01,Ana,Diaz,1 Main St,Austin,TX,78701\n");
+        let date = NaiveDate::from_ymd_opt(2026, 11, 25).unwrap();
+        let mut intake = Intake::new(csv.as_bytes(), "t.csv", date).unwrap();
+        intake.seen.memory_limit = 5;
+        let outcomes: Vec<Outcome> = intake.by_ref().map(|o| o.unwrap()).collect();
+        assert!(intake.seen.disk.is_some());
+        assert_eq!(intake.valid(), 12);
+        match outcomes.last().unwrap() {
+            Outcome::Rejected(r) => {
+                assert_eq!(r.line, 14);
+                assert!(
+                    r.reason.contains("already appears on line 5"),
+                    "{}",
+                    r.reason
+                );
+            }
+            other => panic!("expected a duplicate reject, got {other:?}"),
         }
     }
 }
