@@ -126,6 +126,32 @@ fn stages(root: &Path, date: NaiveDate) {
     );
 }
 
+fn codes(root: &Path) {
+    let key = Key::load(&root.join("fixtures/test.key")).expect("fixture key");
+    let receipts: Vec<access_letters::filing::ReceiptNumber> = (0..1000u64)
+        .map(|i| {
+            access_letters::filing::ReceiptNumber::parse(&format!("IOE{:010}", i)).expect("receipt")
+        })
+        .collect();
+    let rounds = 500;
+    let t = Instant::now();
+    let mut checksum = 0usize;
+    for issue in 0..rounds {
+        for r in &receipts {
+            let code = derive(&key, r, issue + 1);
+            checksum += access_letters::code::fingerprint(&key, &code)
+                .as_str()
+                .len();
+        }
+    }
+    let n = rounds as usize * receipts.len();
+    let secs = t.elapsed().as_secs_f64();
+    println!(
+        "codes, one thread: {n} derived and fingerprinted in {secs:.2} s = {:.0} codes/s ({checksum} fingerprint chars)",
+        n as f64 / secs
+    );
+}
+
 fn end_to_end(root: &Path, date: NaiveDate, rows: u64) {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("filings.csv");
@@ -174,6 +200,7 @@ fn main() {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(100_000);
+    codes(root);
     stages(root, date);
     if rows > 0 {
         end_to_end(root, date, rows);

@@ -232,6 +232,14 @@ pub fn run(
         }
     }
     ledger.start_batch(&record)?;
+    tracing::info!(
+        batch = %id,
+        key = %record.key_id,
+        test = record.is_test,
+        valid = total_valid,
+        stray_removed,
+        "batch started"
+    );
 
     let renderer = inputs.renderer;
     let ctx = IssueContext {
@@ -381,6 +389,11 @@ fn process_chunk(
     // The letters must be on disk before the ledger says they exist.
     sync_dir(letters_dir).map_err(io_err("cannot flush", letters_dir))?;
     ledger.record(&rows)?;
+    tracing::debug!(
+        letters = rows.len(),
+        first = %rows[0].piece_id,
+        "chunk committed"
+    );
     out.issued += rows.len() as u64;
     out.issued_now += rows.len() as u64;
     Ok(out)
@@ -432,6 +445,7 @@ fn finish_batch(
     write_summary(batch_dir, &summary)?;
     let json = serde_json::to_string(&summary).expect("a summary serialises");
     ledger.complete_batch(id, &json)?;
+    tracing::info!(batch = %id, letters = in_ledger, pages, "batch complete");
     Ok(RunReport {
         batch_id: id.clone(),
         batch_dir: batch_dir.to_path_buf(),

@@ -125,6 +125,18 @@ impl Config {
             ));
         }
         crate::envelope::PageWindows::from_envelope(&config.envelope).map_err(invalid)?;
+        if let Some(mailer_id) = config.mail.mailer_id() {
+            // Check the barcode fields now, not at the first letter of a run.
+            let serial_digits = if mailer_id.len() == 9 { 6 } else { 9 };
+            crate::imb::encode(&crate::imb::ImbFields {
+                barcode_id: config.mail.barcode_id.clone(),
+                service_type: config.mail.service_type.clone(),
+                mailer_id: mailer_id.to_string(),
+                serial: "0".repeat(serial_digits),
+                routing: String::new(),
+            })
+            .map_err(|e| invalid(format!("mail: {e}")))?;
+        }
         Ok(config)
     }
 }
@@ -148,6 +160,21 @@ mod tests {
         let err = Config::parse(&text, "x.toml").unwrap_err().to_string();
         assert!(err.contains("x.toml"), "{err}");
         assert!(err.contains("valid_dayz"), "{err}");
+    }
+
+    #[test]
+    fn barcode_settings_are_checked_when_a_mailer_id_is_set() {
+        let good = DEFAULT_CONFIG_TOML.replace("mailer_id = \"\"", "mailer_id = \"123456\"");
+        assert_eq!(
+            Config::parse(&good, "x.toml").unwrap().mail.mailer_id(),
+            Some("123456")
+        );
+        let bad = DEFAULT_CONFIG_TOML.replace("mailer_id = \"\"", "mailer_id = \"12345\"");
+        let err = Config::parse(&bad, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("mail:") && err.contains("mailer ID"), "{err}");
+        let bad_id = good.replace("barcode_id = \"00\"", "barcode_id = \"07\"");
+        let err = Config::parse(&bad_id, "x.toml").unwrap_err().to_string();
+        assert!(err.contains("barcode ID"), "{err}");
     }
 
     #[test]
