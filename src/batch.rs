@@ -269,6 +269,8 @@ pub fn run(
     let mut intake = Intake::open(inputs.input, inputs.batch_date)?;
     let chunk_size = inputs.chunk_size.max(1);
     let mut chunk: Vec<Filing> = Vec::with_capacity(chunk_size);
+    // Rows rendered and written but not yet committed (see `process_chunk`).
+    let mut pending: Vec<NewIssuance> = Vec::new();
     loop {
         let next = intake.next().transpose()?;
         let at_end = next.is_none();
@@ -287,14 +289,16 @@ pub fn run(
             None => {}
         }
         if !chunk.is_empty() {
-            let outcome = process_chunk(
+            let (outcome, rows) = process_chunk(
                 &ctx,
                 ledger,
                 &letters_dir,
                 &chunk,
+                std::mem::take(&mut pending),
                 &mut next_serial,
                 mailer_id.as_deref(),
             )?;
+            pending = rows;
             counts.issued += outcome.issued;
             counts.already_issued += outcome.already_issued;
             issued_now += outcome.issued_now;
@@ -305,6 +309,7 @@ pub fn run(
             break;
         }
     }
+    commit_chunk(ledger, &letters_dir, &pending)?;
     counts.read = intake.read();
     drop(intake);
     progress.finish();
@@ -332,14 +337,16 @@ struct ChunkOutcome {
     issued_now: u64,
 }
 
-fn process_chunk(
+/// Decides, for each filing of a chunk, whether it is issued here, was
+/// issued by an earlier (interrupted) run of this batch, or was issued by an
+/// earlier batch; and gives the new ones their issue and serial numbers.
+fn plan_chunk(
     ctx: &IssueContext<'_>,
-    ledger: &mut dyn Ledger,
-    letters_dir: &Path,
+    ledger: &dyn Ledger,
     chunk: &[Filing],
     next_serial: &mut Option<u64>,
     mailer_id: Option<&str>,
-) -> Result<ChunkOutcome, BatchError> {
+) -> Result<(ChunkOutcome, Vec<Planned>), BatchError> {
     let receipts: Vec<ReceiptNumber> = chunk.iter().map(|f| f.receipt.clone()).collect();
     let states = ledger.receipt_states(&receipts)?;
     let mut out = ChunkOutcome {
@@ -372,11 +379,19 @@ fn process_chunk(
             }
         }
     }
-    if planned.is_empty() {
-        return Ok(out);
-    }
-    // Render and write in parallel; results come back in input order.
-    let results: Vec<Result<NewIssuance, BatchError>> = planned
+    out.issued += planned.len() as u64;
+    out.issued_now += planned.len() as u64;
+    Ok((out, planned))
+}
+
+/// Renders and writes a chunk's letters in parallel; rows come back in
+/// input order, not yet in the ledger.
+fn render_chunk(
+    ctx: &IssueContext<'_>,
+    letters_dir: &Path,
+    planned: &[Planned],
+) -> Result<Vec<NewIssuance>, BatchError> {
+    planned
         .par_iter()
         .map(|p| {
             let (row, letter) = issue(ctx, p)?;
@@ -384,19 +399,52 @@ fn process_chunk(
             write_atomic(&path, &letter.bytes, false).map_err(io_err("cannot write", &path))?;
             Ok(row)
         })
-        .collect();
-    let rows = results.into_iter().collect::<Result<Vec<_>, _>>()?;
-    // The letters must be on disk before the ledger says they exist.
+        .collect()
+}
+
+/// Makes a chunk's letters durable, then records them: the letters must be
+/// on disk before the ledger says they exist.
+fn commit_chunk(
+    ledger: &mut dyn Ledger,
+    letters_dir: &Path,
+    rows: &[NewIssuance],
+) -> Result<(), BatchError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
     sync_dir(letters_dir).map_err(io_err("cannot flush", letters_dir))?;
-    ledger.record(&rows)?;
-    tracing::debug!(
-        letters = rows.len(),
-        first = %rows[0].piece_id,
-        "chunk committed"
-    );
-    out.issued += rows.len() as u64;
-    out.issued_now += rows.len() as u64;
-    Ok(out)
+    ledger.record(rows)?;
+    tracing::debug!(letters = rows.len(), first = %rows[0].piece_id, "chunk committed");
+    Ok(())
+}
+
+/// Plans and renders `chunk` while the previous chunk's rows (`pending`) are
+/// flushed and committed on another thread, so the disk and the ledger do not
+/// leave a core idle. Returns this chunk's rows, still to be committed.
+#[allow(clippy::too_many_arguments)]
+fn process_chunk(
+    ctx: &IssueContext<'_>,
+    ledger: &mut dyn Ledger,
+    letters_dir: &Path,
+    chunk: &[Filing],
+    pending: Vec<NewIssuance>,
+    next_serial: &mut Option<u64>,
+    mailer_id: Option<&str>,
+) -> Result<(ChunkOutcome, Vec<NewIssuance>), BatchError> {
+    // Planning reads the ledger before the commit thread borrows it. The
+    // pending rows belong to other receipts (a file names each receipt once),
+    // so their commit cannot change this plan.
+    let (outcome, planned) = plan_chunk(ctx, ledger, chunk, next_serial, mailer_id)?;
+    let (committed, rendered) = std::thread::scope(|scope| {
+        let committer = scope.spawn(|| commit_chunk(ledger, letters_dir, &pending));
+        let rendered = render_chunk(ctx, letters_dir, &planned);
+        let committed = committer
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+        (committed, rendered)
+    });
+    committed?;
+    Ok((outcome, rendered?))
 }
 
 /// Writes manifest.csv from the ledger in presort order, then batch.json.
