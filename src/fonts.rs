@@ -154,20 +154,29 @@ impl FaceMetrics {
 
 /// Letters embed each face as a subset, and cutting a subset is most of the
 /// cost of a letter. So a letter's subset is not cut to its exact characters
-/// but rounded up: printable ASCII plus every repertoire character of each
-/// 64-code-point block the letter uses beyond ASCII (a Spanish letter pulls
-/// in U+00C0-U+00FF, a Vietnamese name two or three blocks of U+1E00-U+1EFF).
+/// but rounded up to every repertoire character of each block it uses:
+/// 16-character blocks within ASCII (an address in capitals pulls in the
+/// capitals, not the small letters), 64-character blocks beyond (a Spanish
+/// letter pulls in U+00C0-U+00FF, a Vietnamese name two or three blocks of
+/// U+1E00-U+1EFF).
 /// Letters then share a few dozen distinct subsets, each cut once per process
 /// and reused. The rounding is a pure function of the letter's text, so the
 /// bytes never depend on what the cache holds.
 const LETTER_FONT_CACHE_ENTRIES: usize = 256;
 
-/// Characters per block when rounding a letter's subset up.
+/// log2 of the block size within ASCII and beyond it.
+pub const ASCII_BLOCK_BITS: u32 = 4;
 pub const SUBSET_BLOCK_BITS: u32 = 6;
+/// Marks ASCII block numbers so they never equal a 64-character block.
+const ASCII_BLOCK_FLAG: u32 = 1 << 31;
 
 /// The block of a character, for [`Fonts::letter_font`].
 pub fn subset_block(c: char) -> u32 {
-    u32::from(c) >> SUBSET_BLOCK_BITS
+    if c.is_ascii() {
+        ASCII_BLOCK_FLAG | (u32::from(c) >> ASCII_BLOCK_BITS)
+    } else {
+        u32::from(c) >> SUBSET_BLOCK_BITS
+    }
 }
 
 /// Subsets already cut, by face and blocks.
@@ -193,7 +202,7 @@ impl Fonts {
     }
 
     /// The font to embed for `face` in a letter whose text in that face uses
-    /// characters beyond ASCII from the blocks `blocks` (see [`subset_block`]).
+    /// characters from the blocks `blocks` (see [`subset_block`]).
     pub fn letter_font(&self, face: Face, blocks: &BTreeSet<u32>) -> Arc<LetterFont> {
         let key = (face, blocks.iter().copied().collect::<Vec<u32>>());
         if let Some(hit) = self.letter_fonts.lock().expect("font cache").get(&key) {
@@ -226,19 +235,78 @@ impl Fonts {
             .iter()
             .flat_map(|&(start, end)| start..=end)
             .filter(|c| blocks.contains(&subset_block(*c)));
-        for c in (' '..='~').chain(from_blocks) {
+        for c in std::iter::once(' ').chain(from_blocks) {
             if let Some(gid) = source.lookup_glyph_index(c as u32).filter(|&g| g != 0) {
                 glyphs.entry(gid).or_insert_with(|| c.to_string());
             }
         }
         let subset = printpdf::subset_font(source, &glyphs)
             .expect("a DejaVu face subsets to the characters of a letter");
-        let mut parsed = ParsedFont::from_bytes(&subset.bytes, 0, &mut Vec::new())
-            .expect("a DejaVu subset parses");
+        let bytes = without_tables(&subset.bytes, &[*b"name"]).unwrap_or(subset.bytes);
+        let mut parsed =
+            ParsedFont::from_bytes(&bytes, 0, &mut Vec::new()).expect("a DejaVu subset parses");
         let name = source.font_name.clone().unwrap_or_default();
         parsed.font_name = Some(format!("{}+{name}", subset_tag(face, blocks)));
         LetterFont { parsed }
     }
+}
+
+/// The sfnt font `font` without the tables tagged `drop`, or `None` if it is
+/// not a well-formed sfnt. Letters drop the `name` table: a third of each
+/// subset is DejaVu's licence text and names, which a PDF never reads (the
+/// font's name is in the font dictionary).
+fn without_tables(font: &[u8], drop: &[[u8; 4]]) -> Option<Vec<u8>> {
+    let be16 = |at: usize| Some(u16::from_be_bytes(font.get(at..at + 2)?.try_into().ok()?));
+    let be32 = |at: usize| Some(u32::from_be_bytes(font.get(at..at + 4)?.try_into().ok()?));
+    let checksum = |data: &[u8]| {
+        data.chunks(4).fold(0u32, |sum, c| {
+            let mut word = [0u8; 4];
+            word[..c.len()].copy_from_slice(c);
+            sum.wrapping_add(u32::from_be_bytes(word))
+        })
+    };
+    let count = usize::from(be16(4)?);
+    let mut tables = Vec::with_capacity(count);
+    for i in 0..count {
+        let rec = 12 + 16 * i;
+        let tag: [u8; 4] = font.get(rec..rec + 4)?.try_into().ok()?;
+        let offset = be32(rec + 8)? as usize;
+        let length = be32(rec + 12)? as usize;
+        if !drop.contains(&tag) {
+            tables.push((tag, font.get(offset..offset + length)?.to_vec()));
+        }
+    }
+    tables.sort_by_key(|(tag, _)| *tag);
+    let n = tables.len() as u16;
+    let entry_selector = 15 - n.leading_zeros() as u16;
+    let search_range = (1u16 << entry_selector) * 16;
+    let mut out = Vec::with_capacity(font.len());
+    out.extend_from_slice(font.get(0..4)?);
+    for v in [n, search_range, entry_selector, n * 16 - search_range] {
+        out.extend_from_slice(&v.to_be_bytes());
+    }
+    let mut offset = 12 + 16 * tables.len();
+    let mut head_at = None;
+    for (tag, data) in &mut tables {
+        if tag == b"head" && data.len() >= 12 {
+            data[8..12].fill(0); // checkSumAdjustment, set below
+            head_at = Some(offset);
+        }
+        out.extend_from_slice(tag.as_slice());
+        out.extend_from_slice(&checksum(data).to_be_bytes());
+        out.extend_from_slice(&(offset as u32).to_be_bytes());
+        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
+        offset += data.len().div_ceil(4) * 4;
+    }
+    for (_, data) in &tables {
+        out.extend_from_slice(data);
+        out.resize(out.len().div_ceil(4) * 4, 0);
+    }
+    if let Some(at) = head_at {
+        let adjust = 0xB1B0_AFBAu32.wrapping_sub(checksum(&out));
+        out[at + 8..at + 12].copy_from_slice(&adjust.to_be_bytes());
+    }
+    Some(out)
 }
 
 /// Six capital letters naming a subset (ISO 32000-1, 9.6.4), derived from
@@ -286,6 +354,39 @@ mod tests {
             }
             assert_eq!(m.missing_glyph("漢"), Some('漢'));
         }
+    }
+
+    #[test]
+    fn letter_fonts_drop_the_name_table_and_still_parse() {
+        let blocks = [subset_block('é')].into_iter().collect();
+        let font = fonts().letter_font(Face::Serif, &blocks);
+        let bytes = font.parsed.source_bytes().expect("subset keeps its bytes");
+        let bytes = bytes.as_slice();
+        let count = usize::from(u16::from_be_bytes([bytes[4], bytes[5]]));
+        let tags: Vec<&[u8]> = (0..count)
+            .map(|i| &bytes[12 + 16 * i..16 + 16 * i])
+            .collect();
+        assert!(!tags.contains(&b"name".as_slice()), "name table kept");
+        for needed in [b"glyf", b"head", b"hmtx", b"loca", b"maxp"] {
+            assert!(tags.contains(&needed.as_slice()), "{needed:?} missing");
+        }
+        // The whole-font checksum is the magic number the format requires.
+        let sum = bytes.chunks(4).fold(0u32, |s, c| {
+            let mut w = [0u8; 4];
+            w[..c.len()].copy_from_slice(c);
+            s.wrapping_add(u32::from_be_bytes(w))
+        });
+        assert_eq!(sum, 0xB1B0_AFBA);
+        assert!(font
+            .parsed
+            .lookup_glyph_index('é' as u32)
+            .is_some_and(|g| g != 0));
+        assert!(font
+            .parsed
+            .font_name
+            .as_deref()
+            .unwrap()
+            .ends_with("+DejaVuSerif"));
     }
 
     #[test]

@@ -358,11 +358,7 @@ pub fn build_document(pages: &[Page], meta: &PdfMeta) -> lopdf::Document {
             Item::Rect { .. } => continue,
         };
         used[face as usize] = true;
-        blocks[face as usize].extend(
-            text.chars()
-                .filter(|c| !(' '..='~').contains(c))
-                .map(crate::fonts::subset_block),
-        );
+        blocks[face as usize].extend(text.chars().map(crate::fonts::subset_block));
     }
     for face in Face::ALL.into_iter().filter(|&face| used[face as usize]) {
         let font = f.letter_font(face, &blocks[face as usize]);
