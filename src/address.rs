@@ -353,14 +353,27 @@ fn char_len(s: &str) -> usize {
     s.chars().count()
 }
 
+/// A printed line fits the window: at most [`MAX_LINE_CHARS`] characters,
+/// and no wider than the window at the smallest address print size (forty
+/// W's are wider than forty average letters).
+fn fits(line: &str) -> bool {
+    char_len(line) <= MAX_LINE_CHARS && crate::layout::address_line_fits(line)
+}
+
+/// "is 47 characters" or, for a line of 40 or fewer unusually wide letters,
+/// why it still does not fit.
+fn length_note(line: &str) -> String {
+    let n = char_len(line);
+    if n > MAX_LINE_CHARS {
+        format!("is {n} characters; the envelope window shows at most {MAX_LINE_CHARS}")
+    } else {
+        format!("is {n} characters but its letters are too wide for the envelope window even at the smallest print size")
+    }
+}
+
 fn too_long(field: &'static str, label: &str, line: &str, advice: &str) -> FieldProblem {
-    FieldProblem::new(
-        field,
-        format!(
-            "{label} '{line}' is {} characters after normalisation; the envelope window shows at most {MAX_LINE_CHARS}{advice}",
-            char_len(line)
-        ),
-    )
+    let note = length_note(line).replacen("characters", "characters after normalisation", 1);
+    FieldProblem::new(field, format!("{label} '{line}' {note}{advice}"))
 }
 
 /// The recipient name line: `GIVEN MIDDLE FAMILY` in uppercase. When it is
@@ -387,7 +400,7 @@ pub fn name_line(given: &str, middle: Option<&str>, family: &str) -> Result<Stri
             .join(" ")
     };
     let full = join(middle.as_deref());
-    if char_len(&full) <= MAX_LINE_CHARS {
+    if fits(&full) {
         return Ok(full);
     }
     if let Some(m) = &middle {
@@ -403,28 +416,34 @@ pub fn name_line(given: &str, middle: Option<&str>, family: &str) -> Result<Stri
             .collect::<Vec<_>>()
             .join(" ");
         let with_initials = join(Some(&initials));
-        if char_len(&with_initials) <= MAX_LINE_CHARS {
+        if fits(&with_initials) {
             return Ok(with_initials);
         }
         let without = join(None);
-        if char_len(&without) <= MAX_LINE_CHARS {
+        if fits(&without) {
             return Ok(without);
+        }
+        if char_len(&without) > MAX_LINE_CHARS {
+            return Err(FieldProblem::new(
+                "family_name",
+                format!(
+                    "the name '{full}' is {} characters, and {} even without the middle name; the envelope window shows at most {MAX_LINE_CHARS}",
+                    char_len(&full),
+                    char_len(&without)
+                ),
+            ));
         }
         return Err(FieldProblem::new(
             "family_name",
             format!(
-                "the name '{full}' is {} characters, and {} even without the middle name; the envelope window shows at most {MAX_LINE_CHARS}",
-                char_len(&full),
-                char_len(&without)
+                "the name '{without}' (without the middle name) {}",
+                length_note(&without)
             ),
         ));
     }
     Err(FieldProblem::new(
         "family_name",
-        format!(
-            "the name '{full}' is {} characters; the envelope window shows at most {MAX_LINE_CHARS}",
-            char_len(&full)
-        ),
+        format!("the name '{full}' {}", length_note(&full)),
     ))
 }
 
@@ -443,7 +462,7 @@ pub fn care_of_line(raw: &str) -> Result<Option<String>, FieldProblem> {
         return Ok(None);
     }
     let line = format!("C/O {name}");
-    if char_len(&line) > MAX_LINE_CHARS {
+    if !fits(&line) {
         return Err(too_long(FIELD, "the in-care-of line", &line, ""));
     }
     Ok(Some(line))
@@ -590,7 +609,7 @@ pub fn normalize_address(raw: &RawAddress<'_>) -> Result<Address, FieldProblem> 
             "address line 1 is missing",
         ));
     }
-    if char_len(&line1) > MAX_LINE_CHARS {
+    if !fits(&line1) {
         return Err(too_long(
             "address_line1",
             "address line 1",
@@ -601,7 +620,7 @@ pub fn normalize_address(raw: &RawAddress<'_>) -> Result<Address, FieldProblem> 
 
     check_printable("address_line2", "address line 2", raw.line2)?;
     let line2 = normalize_line(raw.line2);
-    if char_len(&line2) > MAX_LINE_CHARS {
+    if !fits(&line2) {
         return Err(too_long("address_line2", "address line 2", &line2, ""));
     }
 
@@ -662,11 +681,11 @@ pub fn normalize_address(raw: &RawAddress<'_>) -> Result<Address, FieldProblem> 
         zip4,
     };
     let last = address.last_line();
-    if char_len(&last) > MAX_LINE_CHARS {
+    if !fits(&last) {
         return Err(too_long("city", "the city-state-ZIP line", &last, ""));
     }
     if let Some(l2) = &address.line2 {
-        if is_secondary_unit(l2) && char_len(&address.line1) + 1 + char_len(l2) <= MAX_LINE_CHARS {
+        if is_secondary_unit(l2) && fits(&format!("{} {}", address.line1, l2)) {
             address.line1 = format!("{} {}", address.line1, l2);
             address.line2 = None;
         }

@@ -151,6 +151,20 @@ pub enum LayoutError {
     Envelope(String),
 }
 
+/// Whether `line` fits the default envelope's recipient window at the
+/// smallest address size. Intake rejects a line that does not, so that no
+/// row it accepts can fail the layout of its letter.
+pub fn address_line_fits(line: &str) -> bool {
+    static WIDTH: std::sync::OnceLock<f32> = std::sync::OnceLock::new();
+    let width = *WIDTH.get_or_init(|| {
+        PageWindows::from_envelope(&Config::default_config().envelope)
+            .map(|w| w.recipient_text.width)
+            .unwrap_or(0.0)
+    });
+    let smallest = ADDRESS_SIZES_PT[ADDRESS_SIZES_PT.len() - 1];
+    fonts().get(Face::Sans).width_pt(line, smallest) <= width
+}
+
 /// A positioned run of words on one line.
 #[derive(Clone, Debug, PartialEq)]
 struct Run {
@@ -547,10 +561,12 @@ impl Measured {
                 heading,
                 ..
             } => {
-                if *heading {
+                // A block of three lines or fewer cannot split two and two,
+                // so it must start whole; a longer one needs two lines.
+                if *heading || lines.len() <= 3 {
                     lines.len() as f32 * leading
                 } else {
-                    lines.len().min(2) as f32 * leading
+                    2.0 * leading
                 }
             }
             MeasuredKind::CodeBox => CODE_BOX_HEIGHT_PT,
