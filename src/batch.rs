@@ -43,7 +43,7 @@ use crate::issue::{
 use crate::key::KeyRing;
 use crate::ledger::{BatchKind, BatchRecord, Ledger, LedgerError, NewIssuance};
 use crate::manifest::{
-    letter_file, sheets_for, BatchSummary, Counts, FileEntry, ManifestRow, ManifestWriter, Presort,
+    letter_file, BatchSummary, Counts, FileEntry, ManifestRow, ManifestWriter, Presort,
     RejectsWriter,
 };
 use crate::output::{create_private_dir, remove_stray_temps, sync_dir, write_atomic, AtomicFile};
@@ -471,6 +471,7 @@ fn finish_batch(
         });
     }
     let (files, pages, presort) = write_manifest(record, batch_dir, ledger, renderer)?;
+    debug_assert_eq!(files.len(), 2);
     let summary = BatchSummary {
         batch_id: id.clone(),
         batch_date: record.batch_date.format("%Y-%m-%d").to_string(),
@@ -490,7 +491,7 @@ fn finish_batch(
         presort,
         files,
     };
-    write_summary(batch_dir, &summary)?;
+    write_summary(batch_dir, &summary, ledger)?;
     let json = serde_json::to_string(&summary).expect("a summary serialises");
     ledger.complete_batch(id, &json)?;
     tracing::info!(batch = %id, letters = in_ledger, pages, "batch complete");
@@ -507,7 +508,9 @@ fn finish_batch(
 }
 
 /// Writes `manifest.csv` for every letter of the batch, in presort order,
-/// and returns the file list for `batch.json`.
+/// and returns the manifest's and rejects' entries for `batch.json` (the
+/// letters' entries are streamed by [`write_summary`]), the page total and
+/// the presort counts.
 pub fn write_manifest(
     record: &BatchRecord,
     batch_dir: &Path,
@@ -518,7 +521,6 @@ pub fn write_manifest(
     let file =
         AtomicFile::create(&manifest_path).map_err(io_err("cannot create", &manifest_path))?;
     let mut manifest = ManifestWriter::new(file).map_err(csv_err("manifest.csv"))?;
-    let mut letters = Vec::new();
     let mut pages = 0u64;
     let mut presort = Presort::default();
     let mut seq = 0u64;
@@ -550,10 +552,6 @@ pub fn write_manifest(
         }
         pages += u64::from(iss.pages);
         presort.add(&iss.filing.address.zip5);
-        letters.push(FileEntry {
-            path: letter_file(&iss.piece_id),
-            sha256: iss.letter_sha256.clone(),
-        });
         Ok(())
     })?;
     if let Some(e) = failure {
@@ -575,17 +573,58 @@ pub fn write_manifest(
             sha256: file_sha256(&rejects_path)?,
         });
     }
-    files.extend(letters);
-    debug_assert_eq!(pages, pages.max(u64::from(sheets_for(0))));
     Ok((files, pages, presort))
 }
 
-/// Writes `batch.json`, last, atomically.
-pub fn write_summary(batch_dir: &Path, summary: &BatchSummary) -> Result<(), BatchError> {
+/// Writes `batch.json`, last, atomically: the summary, then the list of
+/// files (`summary.files`, then every letter of the batch in manifest
+/// order, streamed from the ledger).
+pub fn write_summary(
+    batch_dir: &Path,
+    summary: &BatchSummary,
+    ledger: &dyn Ledger,
+) -> Result<(), BatchError> {
     let path = summary_path(batch_dir);
-    let mut json = serde_json::to_vec_pretty(summary).expect("a summary serialises");
-    json.push(b'\n');
-    write_atomic(&path, &json, true).map_err(io_err("cannot write", &path))?;
+    let head = serde_json::to_string_pretty(summary).expect("a summary serialises");
+    // `head` ends with the closing brace of the object; the files go before it.
+    let head = head.strip_suffix('}').expect("a JSON object").trim_end();
+    let mut out = AtomicFile::create(&path).map_err(io_err("cannot create", &path))?;
+    let mut text = format!("{head},\n  \"files\": [");
+    let mut first = true;
+    let mut entry = |e: &FileEntry, text: &mut String| {
+        text.push_str(if first { "\n    " } else { ",\n    " });
+        first = false;
+        text.push_str(&serde_json::to_string(e).expect("a file entry serialises"));
+    };
+    for e in &summary.files {
+        entry(e, &mut text);
+    }
+    let mut failure = None;
+    ledger.for_each_in_batch(&summary.batch_id, &mut |iss| {
+        let e = FileEntry {
+            path: letter_file(&iss.piece_id),
+            sha256: iss.letter_sha256,
+        };
+        entry(&e, &mut text);
+        if text.len() > 64 * 1024 {
+            if let Err(err) = out.write_all(text.as_bytes()) {
+                failure.get_or_insert(err);
+            }
+            text.clear();
+        }
+        Ok(())
+    })?;
+    text.push_str("\n  ]\n}\n");
+    if let Some(err) = failure {
+        return Err(BatchError::Io {
+            action: "cannot write",
+            path: path.display().to_string(),
+            source: err,
+        });
+    }
+    out.write_all(text.as_bytes())
+        .map_err(io_err("cannot write", &path))?;
+    out.commit().map_err(io_err("cannot write", &path))?;
     sync_dir(batch_dir).map_err(io_err("cannot flush", batch_dir))
 }
 

@@ -251,6 +251,9 @@ pub struct BatchSummary {
     pub sheets: u64,
     pub presort: Presort,
     /// Every file of the batch with its SHA-256, letters in manifest order.
+    /// Not held here: [`crate::batch::write_summary`] streams the list into
+    /// `batch.json` from the ledger, so memory does not grow with the batch.
+    #[serde(skip)]
     pub files: Vec<FileEntry>,
 }
 

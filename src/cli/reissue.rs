@@ -148,7 +148,7 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
         presort,
         files,
     };
-    write_summary(&batch_dir, &summary)?;
+    write_summary(&batch_dir, &summary, &ledger)?;
     ledger.complete_batch(&batch_id, &serde_json::to_string(&summary)?)?;
     let previous = history
         .iter()
