@@ -1490,32 +1490,47 @@ fn fonts_are_embedded_and_subset_and_pages_are_us_letter() {
     }
 }
 
-/// Runs an external checker, failing (not skipping) when it is missing.
-fn run_tool(tool: &str, args: &[&str], file: &Path) -> std::process::Output {
+/// Runs an external checker. A missing tool fails the test in CI (CI is
+/// set; .ci/run installs the tools); on a developer's machine the cross-check
+/// is skipped with a note, and the in-process checks above still run.
+fn run_tool(tool: &str, args: &[&str], file: &Path) -> Option<std::process::Output> {
     match Command::new(tool).args(args).arg(file).output() {
-        Ok(out) => out,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => panic!(
-            "`{tool}` is not installed; this test needs it. Install poppler-utils and qpdf \
-             (Debian/Ubuntu: `apt-get install poppler-utils qpdf`; .ci/run does this in CI)."
-        ),
+        Ok(out) => Some(out),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let advice = "install poppler-utils and qpdf (Debian/Ubuntu: \
+                          `apt-get install poppler-utils qpdf`; .ci/run does this)";
+            if std::env::var_os("CI").is_some() {
+                panic!("`{tool}` is not installed; CI needs it: {advice}");
+            }
+            eprintln!("note: `{tool}` is not installed, so its cross-check is skipped: {advice}");
+            None
+        }
         Err(e) => panic!("running {tool}: {e}"),
     }
 }
 
 #[test]
 fn qpdf_and_pdffonts_accept_the_letters() {
+    if Command::new("qpdf").arg("--version").output().is_err()
+        || Command::new("pdffonts").arg("-v").output().is_err()
+    {
+        // Fails in CI, notes and returns elsewhere (see `run_tool`).
+        run_tool("qpdf", &["--version"], Path::new(""));
+        run_tool("pdffonts", &["-v"], Path::new(""));
+        return;
+    }
     let dir = tempfile::tempdir().unwrap();
     for (i, (label, bytes)) in structure_samples().into_iter().enumerate() {
         let path = dir.path().join(format!("letter-{i}.pdf"));
         fs::write(&path, &bytes).unwrap();
-        let out = run_tool("qpdf", &["--check"], &path);
+        let out = run_tool("qpdf", &["--check"], &path).expect("qpdf is installed");
         let stdout = String::from_utf8_lossy(&out.stdout);
         assert!(
             out.status.success() && stdout.contains("No syntax or stream encoding errors"),
             "{label}: qpdf --check:\n{stdout}{}",
             String::from_utf8_lossy(&out.stderr)
         );
-        let out = run_tool("pdffonts", &[], &path);
+        let out = run_tool("pdffonts", &[], &path).expect("pdffonts is installed");
         assert!(out.status.success(), "{label}: pdffonts failed");
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         let rows: Vec<&str> = stdout
