@@ -77,6 +77,42 @@ fn point(x: f32, y_from_top: f32) -> Point {
     }
 }
 
+/// How one text object is set: face, size, gray, optional outline, start.
+struct TextObject {
+    face: Face,
+    size: f32,
+    gray: f32,
+    /// Outline width drawn around the glyphs (0 for none), for emphasis.
+    stroke: f32,
+    at: Point,
+}
+
+/// One BT..ET text object at an absolute position, so every object stands
+/// on its own (and tests can read positions back without tracking state).
+fn text_object(ops: &mut Vec<Op>, t: TextObject, items: Vec<TextItem>) {
+    ops.push(Op::StartTextSection);
+    ops.push(Op::SetFillColor { col: gray(t.gray) });
+    if t.stroke > 0.0 {
+        ops.push(Op::SetTextRenderingMode {
+            mode: TextRenderingMode::FillStroke,
+        });
+        ops.push(Op::SetOutlineColor { col: gray(t.gray) });
+        ops.push(Op::SetOutlineThickness { pt: Pt(t.stroke) });
+    }
+    ops.push(Op::SetFont {
+        font: PdfFontHandle::External(t.face.pdf_id()),
+        size: Pt(t.size),
+    });
+    ops.push(Op::SetTextCursor { pos: t.at });
+    ops.push(Op::ShowText { items });
+    if t.stroke > 0.0 {
+        ops.push(Op::SetTextRenderingMode {
+            mode: TextRenderingMode::Fill,
+        });
+    }
+    ops.push(Op::EndTextSection);
+}
+
 fn page_ops(page: &Page) -> Vec<Op> {
     let f = fonts();
     let mut ops = Vec::with_capacity(page.items.len() * 6);
@@ -90,33 +126,17 @@ fn page_ops(page: &Page) -> Vec<Op> {
                 text,
                 gray: g,
                 stroke,
-            } => {
-                ops.push(Op::StartTextSection);
-                ops.push(Op::SetFillColor { col: gray(*g) });
-                if *stroke > 0.0 {
-                    ops.push(Op::SetTextRenderingMode {
-                        mode: TextRenderingMode::FillStroke,
-                    });
-                    ops.push(Op::SetOutlineColor { col: gray(*g) });
-                    ops.push(Op::SetOutlineThickness { pt: Pt(*stroke) });
-                }
-                ops.push(Op::SetFont {
-                    font: PdfFontHandle::External(face.pdf_id()),
-                    size: Pt(*size),
-                });
-                ops.push(Op::SetTextCursor {
-                    pos: point(*x, *baseline),
-                });
-                ops.push(Op::ShowText {
-                    items: vec![TextItem::Text(text.clone())],
-                });
-                if *stroke > 0.0 {
-                    ops.push(Op::SetTextRenderingMode {
-                        mode: TextRenderingMode::Fill,
-                    });
-                }
-                ops.push(Op::EndTextSection);
-            }
+            } => text_object(
+                &mut ops,
+                TextObject {
+                    face: *face,
+                    size: *size,
+                    gray: *g,
+                    stroke: *stroke,
+                    at: point(*x, *baseline),
+                },
+                vec![TextItem::Text(text.clone())],
+            ),
             Item::CellText {
                 x,
                 baseline,
@@ -143,29 +163,17 @@ fn page_ops(page: &Page) -> Vec<Op> {
                     }
                 }
                 let first_w = widths.first().copied().unwrap_or(0.0);
-                ops.push(Op::StartTextSection);
-                ops.push(Op::SetFillColor { col: gray(0.0) });
-                if *stroke > 0.0 {
-                    ops.push(Op::SetTextRenderingMode {
-                        mode: TextRenderingMode::FillStroke,
-                    });
-                    ops.push(Op::SetOutlineColor { col: gray(0.0) });
-                    ops.push(Op::SetOutlineThickness { pt: Pt(*stroke) });
-                }
-                ops.push(Op::SetFont {
-                    font: PdfFontHandle::External(face.pdf_id()),
-                    size: Pt(*size),
-                });
-                ops.push(Op::SetTextCursor {
-                    pos: point(x + (cell - first_w) / 2.0, *baseline),
-                });
-                ops.push(Op::ShowText { items: tj });
-                if *stroke > 0.0 {
-                    ops.push(Op::SetTextRenderingMode {
-                        mode: TextRenderingMode::Fill,
-                    });
-                }
-                ops.push(Op::EndTextSection);
+                text_object(
+                    &mut ops,
+                    TextObject {
+                        face: *face,
+                        size: *size,
+                        gray: 0.0,
+                        stroke: *stroke,
+                        at: point(x + (cell - first_w) / 2.0, *baseline),
+                    },
+                    tj,
+                );
             }
             Item::Watermark {
                 text,
