@@ -470,30 +470,12 @@ fn finish_batch(
             ),
         });
     }
-    let (files, pages, presort) = write_manifest(record, batch_dir, ledger, renderer)?;
-    debug_assert_eq!(files.len(), 2);
-    let summary = BatchSummary {
-        batch_id: id.clone(),
-        batch_date: record.batch_date.format("%Y-%m-%d").to_string(),
-        kind: record.kind.as_str().to_string(),
-        key_id: record.key_id.clone(),
-        mode: if record.is_test { "test" } else { "production" }.to_string(),
-        program_version: env!("CARGO_PKG_VERSION").to_string(),
-        input_file: input
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default(),
-        input_sha256: record.input_sha256.clone(),
-        counts,
-        letters: in_ledger,
-        pages,
-        sheets: pages,
-        presort,
-        files,
-    };
-    write_summary(batch_dir, &summary, ledger)?;
-    let json = serde_json::to_string(&summary).expect("a summary serialises");
-    ledger.complete_batch(id, &json)?;
+    let input_file = input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let summary = complete(record, &input_file, counts, batch_dir, ledger, renderer)?;
+    let pages = summary.pages;
     tracing::info!(batch = %id, letters = in_ledger, pages, "batch complete");
     Ok(RunReport {
         batch_id: id.clone(),
@@ -505,6 +487,41 @@ fn finish_batch(
         stray_removed,
         test_mode: record.is_test,
     })
+}
+
+/// Closes a batch whose letters are all in the ledger: writes the manifest,
+/// then `batch.json`, then marks the batch complete in the ledger. Used by
+/// the nightly run and by `reissue` (a batch of one letter).
+pub fn complete(
+    record: &BatchRecord,
+    input_file: &str,
+    counts: Counts,
+    batch_dir: &Path,
+    ledger: &mut dyn Ledger,
+    renderer: &Renderer,
+) -> Result<BatchSummary, BatchError> {
+    let letters = ledger.count_in_batch(&record.batch_id)?;
+    let (files, pages, presort) = write_manifest(record, batch_dir, ledger, renderer)?;
+    let summary = BatchSummary {
+        batch_id: record.batch_id.clone(),
+        batch_date: record.batch_date.format("%Y-%m-%d").to_string(),
+        kind: record.kind.as_str().to_string(),
+        key_id: record.key_id.clone(),
+        mode: if record.is_test { "test" } else { "production" }.to_string(),
+        program_version: env!("CARGO_PKG_VERSION").to_string(),
+        input_file: input_file.to_string(),
+        input_sha256: record.input_sha256.clone(),
+        counts,
+        letters,
+        pages,
+        sheets: pages,
+        presort,
+        files,
+    };
+    write_summary(batch_dir, &summary, ledger)?;
+    let json = serde_json::to_string(&summary).expect("a summary serialises");
+    ledger.complete_batch(&record.batch_id, &json)?;
+    Ok(summary)
 }
 
 /// Writes `manifest.csv` for every letter of the batch, in presort order,

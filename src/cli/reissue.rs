@@ -15,11 +15,11 @@ use chrono::NaiveDate;
 use clap::Args;
 use sha2::{Digest, Sha256};
 
-use access_letters::batch::{write_letter, write_manifest, write_summary};
+use access_letters::batch::{complete, write_letter};
 use access_letters::filing::IssuanceStatus;
 use access_letters::issue::{dates_for, issue, serial_modulus, IssueContext, Planned};
 use access_letters::ledger::{BatchKind, BatchRecord, Ledger};
-use access_letters::manifest::{letter_file, BatchSummary, Counts};
+use access_letters::manifest::{letter_file, Counts};
 
 use super::{display, parse_receipt, today, Keys, Look, Place, EXIT_OK};
 
@@ -126,30 +126,13 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
     row.forced = args.force;
     write_letter(&batch_dir.join(letter_file(&row.piece_id)), &letter)?;
     ledger.supersede_and_record(&row)?;
-    let (files, pages, presort) = write_manifest(&record, &batch_dir, &ledger, &renderer)?;
-    let summary = BatchSummary {
-        batch_id: batch_id.clone(),
-        batch_date: date.format("%Y-%m-%d").to_string(),
-        kind: BatchKind::Reissue.as_str().to_string(),
-        key_id: record.key_id.clone(),
-        mode: if record.is_test { "test" } else { "production" }.to_string(),
-        program_version: env!("CARGO_PKG_VERSION").to_string(),
-        input_file: String::new(),
-        input_sha256: record.input_sha256.clone(),
-        counts: Counts {
-            read: 1,
-            issued: 1,
-            already_issued: 0,
-            rejected: 0,
-        },
-        letters: 1,
-        pages,
-        sheets: pages,
-        presort,
-        files,
+    let counts = Counts {
+        read: 1,
+        issued: 1,
+        already_issued: 0,
+        rejected: 0,
     };
-    write_summary(&batch_dir, &summary, &ledger)?;
-    ledger.complete_batch(&batch_id, &serde_json::to_string(&summary)?)?;
+    complete(&record, "", counts, &batch_dir, &mut ledger, &renderer)?;
     let previous = history
         .iter()
         .filter(|i| i.status == IssuanceStatus::Active)
