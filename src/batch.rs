@@ -22,7 +22,10 @@
 //! is complete, and running it again changes nothing.
 //!
 //! Before any of that, a first pass reads the whole input through intake, so
-//! a malformed file fails before anything is written.
+//! a malformed file fails before anything is written. A filing whose address
+//! does not fit the configured envelope window (intake checks the default
+//! envelope) is rejected when its letter is laid out, like any bad row;
+//! every other rendering failure stops the run.
 //!
 //! Memory is bounded by the chunk size, not the number of rows: rows stream
 //! in, letters stream out, and the manifest is sorted by the ledger's index.
@@ -35,12 +38,13 @@ use chrono::NaiveDate;
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
 
-use crate::filing::{Filing, ReceiptNumber};
+use crate::filing::{Filing, ReceiptNumber, Reject};
 use crate::intake::{Intake, IntakeError, Outcome};
 use crate::issue::{
     barcode, barcode_columns, dates_for, issue, serial_modulus, IssueContext, IssueError, Planned,
 };
 use crate::key::KeyRing;
+use crate::layout::LayoutError;
 use crate::ledger::{BatchKind, BatchRecord, Ledger, LedgerError, NewIssuance};
 use crate::manifest::{
     letter_file, BatchSummary, Counts, FileEntry, ManifestRow, ManifestWriter, Presort,
@@ -48,6 +52,7 @@ use crate::manifest::{
 };
 use crate::output::{create_private_dir, remove_stray_temps, sync_dir, write_atomic, AtomicFile};
 use crate::pdf::{sha256_hex, RenderedLetter};
+use crate::render::RenderError;
 use crate::render::Renderer;
 
 /// Valid filings per chunk: the unit of parallel rendering and of a ledger
@@ -289,7 +294,7 @@ pub fn run(
             None => {}
         }
         if !chunk.is_empty() {
-            let (outcome, rows) = process_chunk(
+            let (outcome, rows, late_rejects) = process_chunk(
                 &ctx,
                 ledger,
                 &letters_dir,
@@ -299,6 +304,10 @@ pub fn run(
                 mailer_id.as_deref(),
             )?;
             pending = rows;
+            for r in &late_rejects {
+                rejects.write(r).map_err(csv_err("rejects.csv"))?;
+            }
+            counts.rejected += late_rejects.len() as u64;
             counts.issued += outcome.issued;
             counts.already_issued += outcome.already_issued;
             issued_now += outcome.issued_now;
@@ -384,20 +393,52 @@ fn plan_chunk(
     Ok((out, planned))
 }
 
-/// Renders and writes a chunk's letters in parallel; rows come back in
+/// One planned filing after rendering.
+// `Letter` is the common case; boxing it would cost an allocation per letter.
+#[allow(clippy::large_enum_variant)]
+enum Rendered {
+    /// The letter is on disk; the row still has to be committed.
+    Letter(NewIssuance),
+    /// The filing's address does not fit the configured envelope window: the
+    /// row is rejected like any other bad row instead of stopping the night.
+    Rejected(Reject),
+}
+
+/// Turns a row-specific rendering failure into a reject; anything else
+/// (templates, disk) stays an error that stops the run.
+fn reject_for(error: &IssueError) -> Option<Reject> {
+    match error {
+        IssueError::Render {
+            line,
+            receipt,
+            source: RenderError::Layout(LayoutError::AddressTooBig(why)),
+        } => Some(Reject {
+            line: *line,
+            receipt_number: Some(receipt.clone()),
+            field: "address".into(),
+            reason: format!("the address does not fit the envelope window: {why}"),
+        }),
+        _ => None,
+    }
+}
+
+/// Renders and writes a chunk's letters in parallel; results come back in
 /// input order, not yet in the ledger.
 fn render_chunk(
     ctx: &IssueContext<'_>,
     letters_dir: &Path,
     planned: &[Planned],
-) -> Result<Vec<NewIssuance>, BatchError> {
+) -> Result<Vec<Rendered>, BatchError> {
     planned
         .par_iter()
         .map(|p| {
-            let (row, letter) = issue(ctx, p)?;
+            let (row, letter) = match issue(ctx, p) {
+                Ok(done) => done,
+                Err(e) => return reject_for(&e).map(Rendered::Rejected).ok_or(e.into()),
+            };
             let path = letters_dir.join(format!("{}.pdf", row.piece_id));
             write_atomic(&path, &letter.bytes, false).map_err(io_err("cannot write", &path))?;
-            Ok(row)
+            Ok(Rendered::Letter(row))
         })
         .collect()
 }
@@ -430,7 +471,7 @@ fn process_chunk(
     pending: Vec<NewIssuance>,
     next_serial: &mut Option<u64>,
     mailer_id: Option<&str>,
-) -> Result<(ChunkOutcome, Vec<NewIssuance>), BatchError> {
+) -> Result<(ChunkOutcome, Vec<NewIssuance>, Vec<Reject>), BatchError> {
     // Planning reads the ledger before the commit thread borrows it. The
     // pending rows belong to other receipts (a file names each receipt once),
     // so their commit cannot change this plan.
@@ -444,7 +485,20 @@ fn process_chunk(
         (committed, rendered)
     });
     committed?;
-    Ok((outcome, rendered?))
+    let mut outcome = outcome;
+    let mut rows = Vec::with_capacity(planned.len());
+    let mut rejects = Vec::new();
+    for r in rendered? {
+        match r {
+            Rendered::Letter(row) => rows.push(row),
+            Rendered::Rejected(reject) => {
+                outcome.issued -= 1;
+                outcome.issued_now -= 1;
+                rejects.push(reject);
+            }
+        }
+    }
+    Ok((outcome, rows, rejects))
 }
 
 /// Writes manifest.csv from the ledger in presort order, then batch.json.

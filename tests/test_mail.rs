@@ -114,3 +114,48 @@ fn a_bad_mailer_id_fails_before_anything_is_written() {
     assert!(out.stderr.contains("mailer ID"), "{out:?}");
     assert!(w.batch_dirs().is_empty(), "a batch folder was made");
 }
+
+#[test]
+fn an_address_too_wide_for_a_configured_window_is_rejected_not_fatal() {
+    let w = Workdir::new();
+    // A narrower recipient window than the default #10 envelope's 4 in.
+    let text = std::fs::read_to_string(repo_file("templates/agency.toml"))
+        .unwrap()
+        .replace(
+            "recipient_window = { left_in = 0.625, bottom_in = 1.0, width_in = 4.0,",
+            "recipient_window = { left_in = 0.625, bottom_in = 1.0, width_in = 2.9,",
+        );
+    assert!(text.contains("width_in = 2.9"));
+    let config = w.write("agency.toml", text);
+    let out = run_with(&w, &fixtures_csv(), &config, "2026-11-25");
+    out.expect_code(2);
+    let batch = Batch::new(w.path(out.batch_dir()));
+    assert!(batch.is_complete(), "the night must finish:{out:?}");
+    let late: Vec<Row> = batch
+        .rejects()
+        .into_iter()
+        .filter(|r| r["field"] == "address")
+        .collect();
+    assert!(
+        !late.is_empty(),
+        "some fixture address must be too wide for 2.9 in"
+    );
+    let manifest = batch.manifest();
+    for r in &late {
+        assert!(
+            r["reason"].contains("does not fit the envelope window"),
+            "{r:?}"
+        );
+        assert!(r["line"].parse::<u64>().unwrap() >= 2, "{r:?}");
+        assert!(
+            manifest
+                .iter()
+                .all(|m| !m["piece_id"].starts_with(&r["receipt_number"])),
+            "a rejected row was mailed: {r:?}"
+        );
+    }
+    let c = out.counts();
+    assert_eq!(c.read, c.issued + c.already_issued + c.rejected, "{out:?}");
+    assert_eq!(c.rejected, 14 + late.len() as u64, "{out:?}");
+    assert_eq!(manifest.len() as u64, c.issued);
+}
