@@ -31,6 +31,7 @@ fn preview_writes_a_specimen_letter_and_no_ledger() {
     let out = preview(&wd, "IOE0912345601", to.to_str().unwrap(), &[]);
     out.expect_code(EXIT_OK);
     assert!(out.stdout.contains("preview.pdf"), "{out:?}");
+    assert_eq!(mode(&to), 0o600, "a preview is private like every letter");
     assert!(out.stdout.contains("1 page"), "{out:?}");
     let bytes = fs::read(&to).unwrap();
     assert!(out.stdout.contains(&sha256_hex(&bytes)), "{out:?}");

@@ -96,7 +96,8 @@ pub fn execute(args: PreviewArgs) -> Result<u8> {
         barcode: barcode.as_ref(),
         specimen: true,
     })?;
-    std::fs::write(&args.out, &letter.bytes)?;
+    // Private like every letter, although a preview only ever holds a test code.
+    access_letters::output::write_atomic(&args.out, &letter.bytes, true)?;
     println!(
         "wrote {} ({} page{}, {} bytes, sha256 {})",
         display(&args.out),
