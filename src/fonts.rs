@@ -242,71 +242,13 @@ impl Fonts {
         }
         let subset = printpdf::subset_font(source, &glyphs)
             .expect("a DejaVu face subsets to the characters of a letter");
-        let bytes = without_tables(&subset.bytes, &[*b"name"]).unwrap_or(subset.bytes);
+        let bytes = crate::sfnt::for_embedding(&subset.bytes).unwrap_or(subset.bytes);
         let mut parsed =
             ParsedFont::from_bytes(&bytes, 0, &mut Vec::new()).expect("a DejaVu subset parses");
         let name = source.font_name.clone().unwrap_or_default();
         parsed.font_name = Some(format!("{}+{name}", subset_tag(face, blocks)));
         LetterFont { parsed }
     }
-}
-
-/// The sfnt font `font` without the tables tagged `drop`, or `None` if it is
-/// not a well-formed sfnt. Letters drop the `name` table: a third of each
-/// subset is DejaVu's licence text and names, which a PDF never reads (the
-/// font's name is in the font dictionary).
-fn without_tables(font: &[u8], drop: &[[u8; 4]]) -> Option<Vec<u8>> {
-    let be16 = |at: usize| Some(u16::from_be_bytes(font.get(at..at + 2)?.try_into().ok()?));
-    let be32 = |at: usize| Some(u32::from_be_bytes(font.get(at..at + 4)?.try_into().ok()?));
-    let checksum = |data: &[u8]| {
-        data.chunks(4).fold(0u32, |sum, c| {
-            let mut word = [0u8; 4];
-            word[..c.len()].copy_from_slice(c);
-            sum.wrapping_add(u32::from_be_bytes(word))
-        })
-    };
-    let count = usize::from(be16(4)?);
-    let mut tables = Vec::with_capacity(count);
-    for i in 0..count {
-        let rec = 12 + 16 * i;
-        let tag: [u8; 4] = font.get(rec..rec + 4)?.try_into().ok()?;
-        let offset = be32(rec + 8)? as usize;
-        let length = be32(rec + 12)? as usize;
-        if !drop.contains(&tag) {
-            tables.push((tag, font.get(offset..offset + length)?.to_vec()));
-        }
-    }
-    tables.sort_by_key(|(tag, _)| *tag);
-    let n = tables.len() as u16;
-    let entry_selector = 15 - n.leading_zeros() as u16;
-    let search_range = (1u16 << entry_selector) * 16;
-    let mut out = Vec::with_capacity(font.len());
-    out.extend_from_slice(font.get(0..4)?);
-    for v in [n, search_range, entry_selector, n * 16 - search_range] {
-        out.extend_from_slice(&v.to_be_bytes());
-    }
-    let mut offset = 12 + 16 * tables.len();
-    let mut head_at = None;
-    for (tag, data) in &mut tables {
-        if tag == b"head" && data.len() >= 12 {
-            data[8..12].fill(0); // checkSumAdjustment, set below
-            head_at = Some(offset);
-        }
-        out.extend_from_slice(tag.as_slice());
-        out.extend_from_slice(&checksum(data).to_be_bytes());
-        out.extend_from_slice(&(offset as u32).to_be_bytes());
-        out.extend_from_slice(&(data.len() as u32).to_be_bytes());
-        offset += data.len().div_ceil(4) * 4;
-    }
-    for (_, data) in &tables {
-        out.extend_from_slice(data);
-        out.resize(out.len().div_ceil(4) * 4, 0);
-    }
-    if let Some(at) = head_at {
-        let adjust = 0xB1B0_AFBAu32.wrapping_sub(checksum(&out));
-        out[at + 8..at + 12].copy_from_slice(&adjust.to_be_bytes());
-    }
-    Some(out)
 }
 
 /// Six capital letters naming a subset (ISO 32000-1, 9.6.4), derived from
@@ -357,7 +299,7 @@ mod tests {
     }
 
     #[test]
-    fn letter_fonts_drop_the_name_table_and_still_parse() {
+    fn letter_fonts_are_slimmed_and_still_parse() {
         let blocks = [subset_block('é')].into_iter().collect();
         let font = fonts().letter_font(Face::Serif, &blocks);
         let bytes = font.parsed.source_bytes().expect("subset keeps its bytes");
@@ -366,7 +308,9 @@ mod tests {
         let tags: Vec<&[u8]> = (0..count)
             .map(|i| &bytes[12 + 16 * i..16 + 16 * i])
             .collect();
-        assert!(!tags.contains(&b"name".as_slice()), "name table kept");
+        for gone in [b"name", b"fpgm", b"prep", b"cvt "] {
+            assert!(!tags.contains(&gone.as_slice()), "{gone:?} kept");
+        }
         for needed in [b"glyf", b"head", b"hmtx", b"loca", b"maxp"] {
             assert!(tags.contains(&needed.as_slice()), "{needed:?} missing");
         }

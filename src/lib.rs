@@ -8,7 +8,7 @@
 //! | keys and access codes | [`key`], [`code`] |
 //! | the words of a letter | [`letter`] (templates in `templates/`) |
 //! | where things go on the page | [`layout`] (windows: [`envelope`]; barcode: [`imb`]) |
-//! | PDF bytes | [`pdf`] (fonts: [`fonts`]); one letter end to end: [`render`] |
+//! | PDF bytes | [`pdf`] (fonts: [`fonts`], [`sfnt`]); one letter end to end: [`render`] |
 //! | what was issued | [`ledger`] |
 //! | the nightly batch and its outputs | [`batch`], [`manifest`], [`output`] |
 //!
@@ -35,3 +35,4 @@ pub mod manifest;
 pub mod output;
 pub mod pdf;
 pub mod render;
+pub mod sfnt;
