@@ -19,11 +19,10 @@ use access_letters::code::derive;
 use access_letters::config::Config;
 use access_letters::filing::{piece_id, Filing};
 use access_letters::intake::{Intake, Outcome};
-use access_letters::issue::dates_for;
 use access_letters::key::{Key, KeyRing};
 use access_letters::layout::{layout, LetterParts};
 use access_letters::ledger::SqliteLedger;
-use access_letters::letter::{long_date, Templates};
+use access_letters::letter::{long_date, NoticeDates, Templates};
 use access_letters::pdf::{build_document, compress_streams, save, PdfMeta};
 use access_letters::render::Renderer;
 use chrono::NaiveDate;
@@ -52,7 +51,7 @@ fn stages(root: &Path, date: NaiveDate) {
             Outcome::Rejected(_) => None,
         })
         .collect();
-    let dates = dates_for(date, config.codes.valid_days);
+    let dates = NoticeDates::new(date, config.codes.valid_days);
     let rounds = 20;
     let (mut t_words, mut t_layout, mut t_tree, mut t_deflate, mut t_save) = Default::default();
     let mut bytes = 0usize;

@@ -31,7 +31,7 @@
 //! in, letters stream out, and the manifest is sorted by the ledger's index.
 
 use std::fs::File;
-use std::io::{BufReader, Read, Write};
+use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -41,11 +41,12 @@ use sha2::{Digest, Sha256};
 use crate::filing::{Filing, ReceiptNumber, Reject};
 use crate::intake::{Intake, IntakeError, Outcome};
 use crate::issue::{
-    barcode, barcode_columns, dates_for, issue, serial_modulus, IssueContext, IssueError, Planned,
+    barcode, barcode_columns, issue, next_serial, serial_modulus, IssueContext, IssueError, Planned,
 };
 use crate::key::KeyRing;
 use crate::layout::LayoutError;
 use crate::ledger::{BatchKind, BatchRecord, Ledger, LedgerError, NewIssuance};
+use crate::letter::NoticeDates;
 use crate::manifest::{
     letter_file, BatchSummary, Counts, FileEntry, ManifestRow, ManifestWriter, Presort,
     RejectsWriter,
@@ -251,17 +252,10 @@ pub fn run(
         key,
         renderer,
         batch_id: &id,
-        dates: dates_for(inputs.batch_date, renderer.config.codes.valid_days),
+        dates: NoticeDates::new(inputs.batch_date, renderer.config.codes.valid_days),
     };
     let mailer_id = renderer.config.mail.mailer_id().map(str::to_string);
-    let mut next_serial = match &mailer_id {
-        Some(m) => Some(
-            ledger
-                .last_serial()?
-                .map_or(0, |s| (s + 1) % serial_modulus(m)),
-        ),
-        None => None,
-    };
+    let mut next_serial = next_serial(&renderer.config.mail, ledger)?;
 
     let rejects_path = batch_dir.join("rejects.csv");
     let rejects_file =
@@ -543,6 +537,15 @@ fn finish_batch(
     })
 }
 
+/// What `batch.json` needs from the manifest pass.
+pub struct ManifestTotals {
+    /// The manifest's and rejects' entries; letters are streamed later.
+    pub files: Vec<FileEntry>,
+    pub pages: u64,
+    pub sheets: u64,
+    pub presort: Presort,
+}
+
 /// Closes a batch whose letters are all in the ledger: writes the manifest,
 /// then `batch.json`, then marks the batch complete in the ledger. Used by
 /// the nightly run and by `reissue` (a batch of one letter).
@@ -555,7 +558,7 @@ pub fn complete(
     renderer: &Renderer,
 ) -> Result<BatchSummary, BatchError> {
     let letters = ledger.count_in_batch(&record.batch_id)?;
-    let (files, pages, presort) = write_manifest(record, batch_dir, ledger, renderer)?;
+    let totals = write_manifest(record, batch_dir, ledger, renderer)?;
     let summary = BatchSummary {
         batch_id: record.batch_id.clone(),
         batch_date: record.batch_date.format("%Y-%m-%d").to_string(),
@@ -567,10 +570,10 @@ pub fn complete(
         input_sha256: record.input_sha256.clone(),
         counts,
         letters,
-        pages,
-        sheets: pages,
-        presort,
-        files,
+        pages: totals.pages,
+        sheets: totals.sheets,
+        presort: totals.presort,
+        files: totals.files,
     };
     write_summary(batch_dir, &summary, ledger)?;
     let json = serde_json::to_string(&summary).expect("a summary serialises");
@@ -587,12 +590,13 @@ pub fn write_manifest(
     batch_dir: &Path,
     ledger: &dyn Ledger,
     renderer: &Renderer,
-) -> Result<(Vec<FileEntry>, u64, Presort), BatchError> {
+) -> Result<ManifestTotals, BatchError> {
     let manifest_path = batch_dir.join("manifest.csv");
     let file =
         AtomicFile::create(&manifest_path).map_err(io_err("cannot create", &manifest_path))?;
     let mut manifest = ManifestWriter::new(file).map_err(csv_err("manifest.csv"))?;
     let mut pages = 0u64;
+    let mut sheets = 0u64;
     let mut presort = Presort::default();
     let mut seq = 0u64;
     let mut failure: Option<BatchError> = None;
@@ -621,7 +625,8 @@ pub fn write_manifest(
                 message: e.to_string(),
             });
         }
-        pages += u64::from(iss.pages);
+        pages += u64::from(row.pages);
+        sheets += u64::from(row.sheets);
         presort.add(&iss.filing.address.zip5);
         Ok(())
     })?;
@@ -644,7 +649,12 @@ pub fn write_manifest(
             sha256: file_sha256(&rejects_path)?,
         });
     }
-    Ok((files, pages, presort))
+    Ok(ManifestTotals {
+        files,
+        pages,
+        sheets,
+        presort,
+    })
 }
 
 /// Writes `batch.json`, last, atomically: the summary, then the list of
@@ -707,21 +717,4 @@ pub fn write_letter(path: &Path, letter: &RenderedLetter) -> Result<(), BatchErr
     write_atomic(path, &letter.bytes, true).map_err(io_err("cannot write", path))?;
     debug_assert_eq!(sha256_hex(&letter.bytes), letter.sha256);
     Ok(())
-}
-
-/// Reads a file fully (small files only: a letter for verification).
-pub fn read_file(path: &Path) -> Result<Vec<u8>, BatchError> {
-    let mut v = Vec::new();
-    BufReader::new(File::open(path).map_err(io_err("cannot open", path))?)
-        .read_to_end(&mut v)
-        .map_err(io_err("cannot read", path))?;
-    Ok(v)
-}
-
-/// Writes `bytes` to a writer, mapping the error to the batch's.
-pub fn write_all(w: &mut dyn Write, bytes: &[u8], what: &str) -> Result<(), BatchError> {
-    w.write_all(bytes).map_err(|e| BatchError::Write {
-        what: what.to_string(),
-        message: e.to_string(),
-    })
 }

@@ -4,14 +4,12 @@
 //! pure function of its arguments, so it can run on any rayon thread, and a
 //! reprint recomputes exactly the bytes that were mailed.
 
-use chrono::NaiveDate;
-
 use crate::code::{derive, fingerprint};
 use crate::config::Mail;
 use crate::filing::{piece_id, Filing};
 use crate::imb::{self, Barcode, ImbError, ImbFields};
 use crate::key::Key;
-use crate::ledger::NewIssuance;
+use crate::ledger::{Ledger, LedgerError, NewIssuance};
 use crate::letter::NoticeDates;
 use crate::manifest::BarcodeColumns;
 use crate::pdf::RenderedLetter;
@@ -136,7 +134,13 @@ pub fn issue(
     Ok((row, letter))
 }
 
-/// The notice dates of a batch.
-pub fn dates_for(batch_date: NaiveDate, valid_days: u32) -> NoticeDates {
-    NoticeDates::new(batch_date, valid_days)
+/// The serial number for the next piece: one past the last the ledger
+/// recorded, so serials never repeat across batches until they wrap. `None`
+/// when no mailer ID is configured (no barcode, no serial).
+pub fn next_serial(mail: &Mail, ledger: &dyn Ledger) -> Result<Option<u64>, LedgerError> {
+    let Some(mailer_id) = mail.mailer_id() else {
+        return Ok(None);
+    };
+    let modulus = serial_modulus(mailer_id);
+    Ok(Some(ledger.last_serial()?.map_or(0, |s| (s + 1) % modulus)))
 }

@@ -253,15 +253,7 @@ fn push_line(items: &mut Vec<Item>, line: &Line, x: f32, baseline: f32, size: f3
 }
 
 fn text(x: f32, baseline: f32, face: Face, size: f32, s: &str) -> Item {
-    Item::Text {
-        x,
-        baseline,
-        face,
-        size,
-        text: s.to_string(),
-        gray: 0.0,
-        stroke: 0.0,
-    }
+    gray_text(x, baseline, face, size, s, 0.0)
 }
 
 fn gray_text(x: f32, baseline: f32, face: Face, size: f32, s: &str, gray: f32) -> Item {

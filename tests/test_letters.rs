@@ -250,7 +250,7 @@ fn fx() -> &'static Fixture {
             })
             .collect();
         assert_eq!(filings.len(), 46, "valid rows in fixtures/filings.csv");
-        let dates = issue::dates_for(date, 90);
+        let dates = access_letters::letter::NoticeDates::new(date, 90);
         assert_eq!(
             dates.expires_on,
             NaiveDate::from_ymd_opt(2027, 2, 23).unwrap()

@@ -11,8 +11,9 @@ use clap::Args;
 
 use access_letters::code::derive;
 use access_letters::intake::{Intake, Outcome};
-use access_letters::issue::{barcode, dates_for};
+use access_letters::issue::barcode;
 use access_letters::key::Key;
+use access_letters::letter::NoticeDates;
 use access_letters::render::LetterJob;
 
 use super::{display, parse_receipt, today, Look};
@@ -92,7 +93,7 @@ pub fn execute(args: PreviewArgs) -> Result<u8> {
         filing: &filing,
         issue_no: 1,
         code: &code,
-        dates: dates_for(batch_date, renderer.config.codes.valid_days),
+        dates: NoticeDates::new(batch_date, renderer.config.codes.valid_days),
         barcode: barcode.as_ref(),
         specimen: true,
     })?;

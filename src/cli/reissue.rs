@@ -17,8 +17,9 @@ use sha2::{Digest, Sha256};
 
 use access_letters::batch::{complete, write_letter};
 use access_letters::filing::IssuanceStatus;
-use access_letters::issue::{dates_for, issue, serial_modulus, IssueContext, Planned};
+use access_letters::issue::{issue, next_serial, IssueContext, Planned};
 use access_letters::ledger::{BatchKind, BatchRecord, Ledger};
+use access_letters::letter::NoticeDates;
 use access_letters::manifest::{letter_file, Counts};
 
 use super::{display, parse_receipt, today, Keys, Look, Place, EXIT_OK};
@@ -85,14 +86,7 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
         }
     }
     let issue_no = latest.issue_no + 1;
-    let serial = match renderer.config.mail.mailer_id() {
-        Some(m) => Some(
-            ledger
-                .last_serial()?
-                .map_or(0, |s| (s + 1) % serial_modulus(m)),
-        ),
-        None => None,
-    };
+    let serial = next_serial(&renderer.config.mail, &ledger)?;
     let batch_id = format!(
         "{}-reissue-{}-{:02}",
         date.format("%Y-%m-%d"),
@@ -114,7 +108,7 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
         key,
         renderer: &renderer,
         batch_id: &batch_id,
-        dates: dates_for(date, renderer.config.codes.valid_days),
+        dates: NoticeDates::new(date, renderer.config.codes.valid_days),
     };
     let planned = Planned {
         filing: latest.filing.clone(),
