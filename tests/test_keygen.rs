@@ -82,15 +82,7 @@ fn keygen_takes_a_key_id() {
         "prod-2026-q4",
     ])
     .expect_code(EXIT_OK);
-    let out = wd.cmd([
-        "run",
-        "--input",
-        fixtures_csv().to_str().unwrap(),
-        "--batch-date",
-        BATCH_DATE,
-        "--key",
-        path.to_str().unwrap(),
-    ]);
+    let out = wd.run_fixtures_with_key(&path);
     out.expect_code(EXIT_REJECTS);
     let batch = Batch::new(wd.path(out.batch_dir()));
     assert_eq!(batch.summary()["key_id"], "prod-2026-q4");
@@ -105,15 +97,7 @@ fn a_key_others_can_read_is_refused_with_a_chmod_hint() {
     let secret = secret_of(&fs::read_to_string(&path).unwrap());
     fs::set_permissions(&path, fs::Permissions::from_mode(0o644)).unwrap();
 
-    let out = wd.cmd([
-        "run",
-        "--input",
-        fixtures_csv().to_str().unwrap(),
-        "--batch-date",
-        BATCH_DATE,
-        "--key",
-        path.to_str().unwrap(),
-    ]);
+    let out = wd.run_fixtures_with_key(&path);
     out.expect_code(EXIT_FAILED);
     assert!(
         out.stderr
@@ -125,14 +109,5 @@ fn a_key_others_can_read_is_refused_with_a_chmod_hint() {
 
     // Fixed as the message says, it works.
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
-    wd.cmd([
-        "run",
-        "--input",
-        fixtures_csv().to_str().unwrap(),
-        "--batch-date",
-        BATCH_DATE,
-        "--key",
-        path.to_str().unwrap(),
-    ])
-    .expect_code(EXIT_REJECTS);
+    wd.run_fixtures_with_key(&path).expect_code(EXIT_REJECTS);
 }

@@ -447,15 +447,7 @@ fn outputs_are_private_to_their_owner() {
 fn a_production_key_makes_letters_without_specimen() {
     let wd = Workdir::new();
     let key = wd.production_key("prod.key");
-    let out = wd.cmd([
-        "run",
-        "--input",
-        fixtures_csv().to_str().unwrap(),
-        "--batch-date",
-        BATCH_DATE,
-        "--key",
-        key.to_str().unwrap(),
-    ]);
+    let out = wd.run_fixtures_with_key(&key);
     out.expect_code(EXIT_REJECTS);
     assert!(!out.stdout.contains("TEST"), "{out:?}");
     let prod = Batch::new(wd.path(out.batch_dir()));

@@ -287,6 +287,19 @@ impl Workdir {
         ])
     }
 
+    /// `run` over `fixtures/filings.csv` with the key file `key`.
+    pub fn run_fixtures_with_key(&self, key: &Path) -> Output {
+        self.cmd([
+            OsStr::new("run"),
+            OsStr::new("--input"),
+            fixtures_csv().as_os_str(),
+            OsStr::new("--batch-date"),
+            OsStr::new(BATCH_DATE),
+            OsStr::new("--key"),
+            key.as_os_str(),
+        ])
+    }
+
     /// `run` over `fixtures/filings.csv`, which must finish with rejects;
     /// returns the output and the batch.
     #[track_caller]
