@@ -1,0 +1,50 @@
+#!/bin/sh
+# The nightly batch, as the scheduler runs it (systemd timer or cron).
+#
+# Takes every *.csv in the drop folder in name order, each as its own batch,
+# under one lock, with the production key, appending to a log file. Exit
+# status, for the scheduler and the alerting around it:
+#   0  done: every file's rows issued or already issued
+#   2  done, with rejected rows to review (rejects.csv in each batch folder)
+#   1  failed: alert someone (bad input file, no filings, ledger or key problem)
+# Every setting can be overridden from the environment (systemd's
+# EnvironmentFile, or the crontab line), so the script itself never changes.
+set -u
+
+BIN="${ACCESS_LETTERS_BIN:-/usr/local/bin/access-letters}"
+DROP="${ACCESS_LETTERS_DROP:-/var/spool/access-letters/incoming}"
+OUT="${ACCESS_LETTERS_OUT:-/var/lib/access-letters/output}"
+KEY="${ACCESS_LETTERS_KEY:-/etc/access-letters/production.key}"
+LEDGER_FILE="${ACCESS_LETTERS_LEDGER_FILE:-$OUT/ledger.sqlite}"
+LOG="${ACCESS_LETTERS_LOG:-/var/log/access-letters/nightly.log}"
+LOCK="${ACCESS_LETTERS_LOCK:-/run/lock/access-letters-nightly.lock}"
+
+log() { printf '%s access-letters-nightly: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >>"$LOG"; }
+
+# One nightly run at a time, whatever starts it (the ledger has its own lock
+# too; this one keeps a second scheduler from even starting).
+exec 9>>"$LOCK" || { echo "cannot open lock file $LOCK" >&2; exit 1; }
+if ! flock -n 9; then
+    log "another nightly run holds $LOCK; not starting"
+    exit 1
+fi
+
+worst=0
+found=0
+for input in "$DROP"/*.csv; do
+    [ -e "$input" ] || continue
+    found=$((found + 1))
+    log "batch for $input"
+    "$BIN" run --input "$input" --out "$OUT" --key "$KEY" --ledger "$LEDGER_FILE" >>"$LOG" 2>&1
+    status=$?
+    case "$status" in
+        0) log "done: $input" ;;
+        2) log "done with rejects to review: $input"; [ "$worst" -eq 1 ] || worst=2 ;;
+        *) log "FAILED (exit $status): $input"; worst=1 ;;
+    esac
+done
+if [ "$found" -eq 0 ]; then
+    log "no input files in $DROP: the upstream export did not arrive"
+    exit 1
+fi
+exit "$worst"
