@@ -32,6 +32,7 @@ pub mod layout;
 pub mod ledger;
 pub mod letter;
 pub mod manifest;
+pub mod metrics;
 pub mod output;
 pub mod pdf;
 pub mod render;

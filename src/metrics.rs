@@ -1,0 +1,179 @@
+//! The numbers of a finished run, for monitoring: a Prometheus text-format
+//! file (exposition format 0.0.4) that node_exporter's textfile collector
+//! reads, written atomically at the end of `run` so the collector never sees
+//! half a file.
+//!
+//! Only counts and timings: never a code, a name or an address. Rejects are
+//! counted by the input field at fault (`state`, `zip`...), which is a small,
+//! fixed set; the free-text reason stays in `rejects.csv`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::io;
+use std::path::Path;
+
+use crate::output::write_atomic;
+
+/// What one run did, in plain numbers.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RunMetrics {
+    pub batch_id: String,
+    /// True when the letters were made with a test key (SPECIMEN).
+    pub test_mode: bool,
+    pub read: u64,
+    pub issued: u64,
+    pub already_issued: u64,
+    pub rejected: u64,
+    /// Rejected rows by the field at fault.
+    pub rejected_by_field: BTreeMap<String, u64>,
+    pub pages: u64,
+    pub sheets: u64,
+    pub duration_seconds: f64,
+    /// When the run finished, in seconds since the Unix epoch (the clock of
+    /// the host: this file is monitoring, not a batch output).
+    pub finished_unix_seconds: i64,
+}
+
+impl RunMetrics {
+    /// Letters made per second of wall time (0 for an instant run).
+    pub fn letters_per_second(&self) -> f64 {
+        if self.duration_seconds > 0.0 {
+            self.issued as f64 / self.duration_seconds
+        } else {
+            0.0
+        }
+    }
+}
+
+/// A label value escaped as the exposition format asks (`\`, `"`, newline).
+fn label(value: &str) -> String {
+    value
+        .replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+fn family(out: &mut String, name: &str, kind: &str, help: &str) {
+    let _ = writeln!(out, "# HELP access_letters_{name} {help}");
+    let _ = writeln!(out, "# TYPE access_letters_{name} {kind}");
+}
+
+/// The metrics as Prometheus text: one family per number, each labelled with
+/// the batch id and whether it was a test batch.
+pub fn render(m: &RunMetrics) -> String {
+    let base = format!(
+        "batch=\"{}\",test=\"{}\"",
+        label(&m.batch_id),
+        if m.test_mode { "true" } else { "false" }
+    );
+    let mut out = String::new();
+    let gauges: [(&str, &str, String); 8] = [
+        (
+            "rows_read",
+            "Data rows read from the input.",
+            m.read.to_string(),
+        ),
+        (
+            "issued",
+            "Filings issued a code in this batch.",
+            m.issued.to_string(),
+        ),
+        (
+            "already_issued",
+            "Filings skipped: issued by an earlier batch.",
+            m.already_issued.to_string(),
+        ),
+        ("pages", "Pages printed in this batch.", m.pages.to_string()),
+        (
+            "sheets",
+            "Sheets of paper in this batch.",
+            m.sheets.to_string(),
+        ),
+        (
+            "duration_seconds",
+            "Wall time of the run.",
+            format!("{:.3}", m.duration_seconds),
+        ),
+        (
+            "letters_per_second",
+            "Letters made per second of wall time.",
+            format!("{:.1}", m.letters_per_second()),
+        ),
+        (
+            "last_success_timestamp_seconds",
+            "When the last run finished, Unix time.",
+            m.finished_unix_seconds.to_string(),
+        ),
+    ];
+    for (name, help, value) in gauges {
+        family(&mut out, name, "gauge", help);
+        let _ = writeln!(out, "access_letters_{name}{{{base}}} {value}");
+    }
+    family(
+        &mut out,
+        "rejected",
+        "gauge",
+        "Rows rejected, by the input field at fault.",
+    );
+    let _ = writeln!(
+        out,
+        "access_letters_rejected{{{base},field=\"all\"}} {}",
+        m.rejected
+    );
+    for (field, n) in &m.rejected_by_field {
+        let _ = writeln!(
+            out,
+            "access_letters_rejected{{{base},field=\"{}\"}} {n}",
+            label(field)
+        );
+    }
+    out
+}
+
+/// Writes the metrics file under a temporary name and renames it into place.
+pub fn write(path: &Path, m: &RunMetrics) -> io::Result<()> {
+    write_atomic(path, render(m).as_bytes(), false)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sample() -> RunMetrics {
+        RunMetrics {
+            batch_id: "2026-11-25-fa82dc".into(),
+            test_mode: true,
+            read: 10,
+            issued: 7,
+            already_issued: 1,
+            rejected: 2,
+            rejected_by_field: BTreeMap::from([("state".into(), 1), ("zip".into(), 1)]),
+            pages: 9,
+            sheets: 8,
+            duration_seconds: 2.0,
+            finished_unix_seconds: 1_795_000_000,
+        }
+    }
+
+    #[test]
+    fn every_sample_line_is_name_labels_value() {
+        let text = render(&sample());
+        for line in text.lines().filter(|l| !l.starts_with('#')) {
+            let (series, value) = line.rsplit_once(' ').unwrap();
+            assert!(value.parse::<f64>().is_ok(), "{line}");
+            assert!(
+                series.starts_with("access_letters_") && series.ends_with('}'),
+                "{line}"
+            );
+        }
+        assert!(text.contains(
+            "access_letters_letters_per_second{batch=\"2026-11-25-fa82dc\",test=\"true\"} 3.5"
+        ));
+        assert!(text.contains("field=\"zip\"} 1"));
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
