@@ -21,8 +21,15 @@ fn crontab_command() -> String {
         .collect();
     assert_eq!(lines.len(), 1, "deploy/crontab holds one schedule line");
     let fields: Vec<&str> = lines[0].split_whitespace().collect();
-    assert!(fields.len() > 5, "a crontab line is five time fields and a command");
-    assert_eq!(&fields[..5], &["30", "1", "*", "*", "*"], "every night at 01:30");
+    assert!(
+        fields.len() > 5,
+        "a crontab line is five time fields and a command"
+    );
+    assert_eq!(
+        &fields[..5],
+        &["30", "1", "*", "*", "*"],
+        "every night at 01:30"
+    );
     fields[5..].join(" ")
 }
 
@@ -75,7 +82,11 @@ impl Night {
 
     fn batches(&self) -> Vec<PathBuf> {
         let mut found: Vec<PathBuf> = fs::read_dir(self.path("out"))
-            .map(|rd| rd.map(|e| e.unwrap().path()).filter(|p| p.is_dir()).collect())
+            .map(|rd| {
+                rd.map(|e| e.unwrap().path())
+                    .filter(|p| p.is_dir())
+                    .collect()
+            })
             .unwrap_or_default();
         found.sort();
         found
@@ -92,7 +103,11 @@ fn the_crontab_line_runs_every_file_of_the_drop_as_its_own_batch() {
     let batches = night.batches();
     assert_eq!(batches.len(), 1, "{batches:?}");
     assert!(batches[0].join("batch.json").is_file());
-    assert!(night.log().contains("done with rejects to review"), "{}", night.log());
+    assert!(
+        night.log().contains("done with rejects to review"),
+        "{}",
+        night.log()
+    );
 
     // Run again: the same batch is complete, nothing new, still status 2.
     let again = night.run();
@@ -111,7 +126,11 @@ fn an_empty_drop_folder_is_a_failed_night() {
 #[test]
 fn a_bad_input_file_fails_the_night_and_says_which() {
     let night = Night::new();
-    fs::write(night.path("drop").join("b.csv"), "not,a,filings,file\n1,2,3,4\n").unwrap();
+    fs::write(
+        night.path("drop").join("b.csv"),
+        "not,a,filings,file\n1,2,3,4\n",
+    )
+    .unwrap();
     let out = night.run();
     assert_eq!(out.status.code(), Some(1), "log:\n{}", night.log());
     assert!(night.log().contains("FAILED (exit 1)"), "{}", night.log());
@@ -135,7 +154,11 @@ fn a_second_nightly_run_does_not_start_while_one_holds_the_lock() {
     holder.wait().ok();
     drop(lock);
     assert_eq!(out.status.code(), Some(1));
-    assert!(night.log().contains("another nightly run holds"), "{}", night.log());
+    assert!(
+        night.log().contains("another nightly run holds"),
+        "{}",
+        night.log()
+    );
     assert!(night.batches().is_empty(), "no batch started");
 }
 
@@ -151,7 +174,10 @@ fn systemd_units_verify() {
     let dir = tempfile::tempdir().unwrap();
     let deploy = repo().join("deploy");
     let mut units = Vec::new();
-    for name in ["access-letters-nightly.service", "access-letters-nightly.timer"] {
+    for name in [
+        "access-letters-nightly.service",
+        "access-letters-nightly.timer",
+    ] {
         let text = fs::read_to_string(deploy.join(name)).unwrap();
         let text = text.replace(INSTALLED_DIR, &format!("{}/", deploy.display()));
         fs::write(dir.path().join(name), text).unwrap();
@@ -166,5 +192,8 @@ fn systemd_units_verify() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "systemd-analyze verify: {stderr}");
     let service = fs::read_to_string(deploy.join("access-letters-nightly.service")).unwrap();
-    assert!(service.contains("SuccessExitStatus=2"), "rejects to review is not a failure");
+    assert!(
+        service.contains("SuccessExitStatus=2"),
+        "rejects to review is not a failure"
+    );
 }
