@@ -54,7 +54,6 @@ pub fn parse_typed(input: &str) -> Result<AccessCode, TypedCodeError> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use proptest::prelude::*;

@@ -21,6 +21,12 @@ pub enum Verdict {
     Superseded { issue_no: u32 },
     /// A code this receipt had, cancelled by an operator.
     Revoked { issue_no: u32 },
+    /// The active code, asked about before its notice date (the date on the
+    /// letter): a code cannot be good before the letter carrying it exists.
+    NotValidYet {
+        issue_no: u32,
+        valid_from: NaiveDate,
+    },
     /// The active code, past its last valid day.
     Expired {
         issue_no: u32,
@@ -53,6 +59,9 @@ impl Verdict {
             Verdict::Revoked { issue_no } => format!(
                 "revoked: the code from letter issue {issue_no} was cancelled; the applicant needs a new letter"
             ),
+            Verdict::NotValidYet { issue_no, valid_from } => format!(
+                "not valid yet: this code is not valid before {valid_from} (the date of letter issue {issue_no}); check today's date, or wait until then"
+            ),
             Verdict::Expired { issue_no, expired_on } => format!(
                 "expired: the code from letter issue {issue_no} could be used until {expired_on}; the applicant needs a new letter"
             ),
@@ -69,8 +78,8 @@ impl Verdict {
 ///
 /// Each issuance is compared by fingerprinting the typed code under the key
 /// that issuance names and comparing in constant time. A match decides the
-/// verdict by the issuance's status (an active one past `expires_on` is
-/// expired). An issuance under a key that is not loaded only matters when
+/// verdict by the issuance's status (an active one before its
+/// `notice_date` is not valid yet, one past `expires_on` is expired). An issuance under a key that is not loaded only matters when
 /// nothing else matched: then the answer is [`Verdict::UnknownKey`], because
 /// the code may be that issuance's.
 pub fn verify(
@@ -103,6 +112,10 @@ pub fn verify(
         }
         let issue_no = issuance.issue_no;
         return match issuance.status {
+            IssuanceStatus::Active if today < issuance.notice_date => Verdict::NotValidYet {
+                issue_no,
+                valid_from: issuance.notice_date,
+            },
             IssuanceStatus::Active if today > issuance.expires_on => Verdict::Expired {
                 issue_no,
                 expired_on: issuance.expires_on,
@@ -138,8 +151,41 @@ mod tests {
             key_id: key.id().to_string(),
             fingerprint: fingerprint(key, code).as_str().to_string(),
             status,
+            notice_date: date(2026, 11, 25),
             expires_on: date(2027, 2, 23),
         }
+    }
+
+    /// Issue 12, finding 7: a code verified as valid before its notice date.
+    #[test]
+    fn code_is_not_valid_before_its_notice_date() {
+        let key = fixture_key();
+        let ring = KeyRing::single(key.clone());
+        let r = receipt(778);
+        let code = derive(&key, &r, 1);
+        let history = vec![issuance(&key, &code, 1, IssuanceStatus::Active)];
+        let typed = code.reveal_for_letter();
+        let on = |today| verify(&ring, &r, &typed, &history, today);
+        let day_before = on(date(2026, 11, 24));
+        assert_eq!(
+            day_before,
+            Verdict::NotValidYet {
+                issue_no: 1,
+                valid_from: date(2026, 11, 25)
+            }
+        );
+        assert!(!day_before.is_valid());
+        assert!(day_before
+            .message()
+            .contains("this code is not valid before 2026-11-25"));
+        assert_eq!(on(date(2026, 11, 25)), Verdict::Valid { issue_no: 1 });
+        assert_eq!(on(date(2027, 2, 23)), Verdict::Valid { issue_no: 1 });
+        // Before its notice date a superseded code is still just superseded.
+        let old = vec![issuance(&key, &code, 1, IssuanceStatus::Superseded)];
+        assert_eq!(
+            verify(&ring, &r, &typed, &old, date(2020, 1, 1)),
+            Verdict::Superseded { issue_no: 1 }
+        );
     }
 
     #[test]
@@ -259,6 +305,13 @@ mod tests {
                     expired_on: date(2027, 2, 23),
                 },
                 "expired: the code from letter issue 1 could be used until 2027-02-23",
+            ),
+            (
+                Verdict::NotValidYet {
+                    issue_no: 1,
+                    valid_from: date(2026, 11, 25),
+                },
+                "not valid yet: this code is not valid before 2026-11-25",
             ),
             (Verdict::Unknown, "unknown: "),
             (
