@@ -254,6 +254,8 @@ pub struct IssuanceView {
     /// Hex HMAC fingerprint of the normalised code (see [`crate::code`]).
     pub fingerprint: String,
     pub status: IssuanceStatus,
+    /// The letter's date: the code is not valid before it.
+    pub notice_date: NaiveDate,
     pub expires_on: NaiveDate,
 }
 

@@ -226,6 +226,7 @@ impl Issuance {
             key_id: self.key_id.clone(),
             fingerprint: self.fingerprint.clone(),
             status: self.status,
+            notice_date: self.notice_date,
             expires_on: self.expires_on,
         }
     }
@@ -1382,6 +1383,7 @@ mod tests {
                 key_id: "test-2026".into(),
                 fingerprint: want.fingerprint.clone(),
                 status: IssuanceStatus::Active,
+                notice_date: got.notice_date,
                 expires_on: date("2027-02-23"),
             }
         );

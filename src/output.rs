@@ -132,12 +132,7 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     let f = File::open(dir)?;
     #[cfg(target_os = "linux")]
     {
-        use std::os::fd::AsRawFd;
-        // SAFETY: syncfs takes a valid open file descriptor, which `f` holds
-        // for the duration of the call.
-        if unsafe { libc::syncfs(f.as_raw_fd()) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
+        rustix::fs::syncfs(&f)?;
         Ok(())
     }
     #[cfg(not(target_os = "linux"))]
