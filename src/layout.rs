@@ -205,3 +205,107 @@ fn check_glyphs(pages: &[Page]) -> Result<(), LayoutError> {
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::POINTS_PER_INCH;
+    use crate::filing::{Address, FormType, Language, ReceiptNumber};
+    use crate::letter::{NoticeDates, Templates};
+    use chrono::NaiveDate;
+
+    /// The first row of `fixtures/filings.csv`, as intake validates it.
+    fn fixture_filing() -> Filing {
+        Filing {
+            line: 2,
+            receipt: ReceiptNumber::parse("IOE0912345601").unwrap(),
+            form: FormType::I485,
+            received_date: NaiveDate::from_ymd_opt(2026, 11, 3).unwrap(),
+            given_name: "José".into(),
+            middle_name: Some("Luis".into()),
+            family_name: "Ramírez Núñez".into(),
+            a_number: Some("A012345678".into()),
+            name_line: "JOSE LUIS RAMIREZ NUNEZ".into(),
+            address: Address {
+                in_care_of: None,
+                line1: "1234 ELM ST APT 4B".into(),
+                line2: None,
+                city: "LOS ANGELES".into(),
+                state: "CA".into(),
+                zip5: "90012".into(),
+                zip4: Some("3456".into()),
+            },
+            language: Language::En,
+        }
+    }
+
+    /// Lays out the fixture letter with `config`, and nothing else.
+    fn lay_out(config: &Config) -> Result<Vec<Page>, LayoutError> {
+        let filing = fixture_filing();
+        let dates = NoticeDates::new(NaiveDate::from_ymd_opt(2026, 11, 25).unwrap(), 90);
+        let text = Templates::builtin().render(&filing, dates, config).unwrap();
+        layout(&LetterParts {
+            text: &text,
+            filing: &filing,
+            code: "ABCD-EFGH-JKMN",
+            notice_date: "November 25, 2026",
+            expires_on: "February 23, 2027",
+            piece_id: "IOE0912345601-01",
+            barcode: None,
+            specimen: false,
+            config,
+        })
+    }
+
+    /// Where page 1 sets the text `s`: (x, baseline).
+    fn position(pages: &[Page], s: &str) -> (f32, f32) {
+        pages[0]
+            .items
+            .iter()
+            .find_map(|item| match item {
+                Item::Text {
+                    x, baseline, text, ..
+                } if text == s => Some((*x, *baseline)),
+                _ => None,
+            })
+            .unwrap_or_else(|| panic!("'{s}' is not on page 1"))
+    }
+
+    #[test]
+    fn layout_uses_the_envelope_and_agency_of_the_config_it_is_given() {
+        let shipped = Config::default_config();
+        let mut config = shipped.clone();
+        // A window 1/2 in further right and 1/4 in lower on the envelope
+        // (so 1/4 in further down the page), and another return address.
+        config.envelope.recipient_window.left_in += 0.5;
+        config.envelope.recipient_window.bottom_in -= 0.25;
+        config.agency.return_address = vec!["PO BOX 1".into(), "TESTVILLE KS 66001".into()];
+        let before = lay_out(&shipped).unwrap();
+        let after = lay_out(&config).unwrap();
+
+        let last_line = fixture_filing().address.last_line();
+        let (x0, y0) = position(&before, &last_line);
+        let (x1, y1) = position(&after, &last_line);
+        assert!(
+            (x1 - x0 - 0.5 * POINTS_PER_INCH).abs() < 0.01,
+            "{x0} -> {x1}"
+        );
+        assert!(
+            (y1 - y0 - 0.25 * POINTS_PER_INCH).abs() < 0.01,
+            "{y0} -> {y1}"
+        );
+        position(&after, "TESTVILLE KS 66001");
+        assert!(!format!("{after:?}").contains("LEES SUMMIT"));
+    }
+
+    #[test]
+    fn an_envelope_config_that_does_not_fit_the_page_is_a_layout_error() {
+        let mut config = Config::default_config();
+        config.envelope.recipient_window.bottom_in = 3.5;
+        let err = lay_out(&config).unwrap_err();
+        assert!(
+            matches!(&err, LayoutError::Envelope(m) if m.contains("recipient window")),
+            "{err}"
+        );
+    }
+}
