@@ -10,6 +10,10 @@ use std::path::Path;
 
 use serde::Deserialize;
 
+/// The envelope geometry is plain data owned by [`crate::envelope`]; it is
+/// re-exported here because it is read as part of the configuration.
+pub use crate::envelope::{Envelope, Window};
+
 /// The agency configuration shipped with the program.
 pub const DEFAULT_CONFIG_TOML: &str = include_str!("../templates/agency.toml");
 
@@ -56,27 +60,6 @@ impl Mail {
         let id = self.mailer_id.trim();
         (!id.is_empty()).then_some(id)
     }
-}
-
-/// A window cut in the envelope, measured from the envelope's lower-left corner.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Window {
-    pub left_in: f32,
-    pub bottom_in: f32,
-    pub width_in: f32,
-    pub height_in: f32,
-}
-
-/// Envelope size and windows; see [`crate::envelope`] for how they map onto the page.
-#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
-#[serde(deny_unknown_fields)]
-pub struct Envelope {
-    pub width_in: f32,
-    pub height_in: f32,
-    pub recipient_window: Window,
-    pub return_window: Window,
-    pub clearance_in: f32,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -152,6 +135,12 @@ mod tests {
         assert_eq!(c.agency.contact_center, "800-375-5283");
         assert_eq!(c.agency.contact_center_tty, "800-767-1833");
         assert_eq!(c.mail.mailer_id(), None);
+    }
+
+    #[test]
+    fn shipped_envelope_is_the_design_cards_number_10() {
+        let env = Config::default_config().envelope;
+        assert_eq!(env, crate::envelope::tests::number_10());
     }
 
     #[test]

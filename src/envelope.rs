@@ -11,10 +11,39 @@
 //! top-left corner, y growing downwards, which is how a person measures a
 //! printed sheet; [`crate::pdf`] flips them for PDF's bottom-left origin.
 
-use crate::config::{Envelope, Window};
+use serde::Deserialize;
 
+/// A window cut in the envelope, measured from the envelope's lower-left corner.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Window {
+    /// From the envelope's left edge to the window's left edge.
+    pub left_in: f32,
+    /// From the envelope's bottom edge to the window's bottom edge.
+    pub bottom_in: f32,
+    pub width_in: f32,
+    pub height_in: f32,
+}
+
+/// Envelope size and windows; [`PageWindows::from_envelope`] maps them onto the page.
+#[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Envelope {
+    pub width_in: f32,
+    pub height_in: f32,
+    /// The window that shows the recipient's address (and barcode).
+    pub recipient_window: Window,
+    /// The window that shows the agency's return address.
+    pub return_window: Window,
+    /// How far text keeps inside every window edge, so the insert may shift.
+    pub clearance_in: f32,
+}
+
+/// PDF user space units per inch.
 pub const POINTS_PER_INCH: f32 = 72.0;
+/// US Letter width, 8 1/2 in.
 pub const PAGE_WIDTH_PT: f32 = 612.0;
+/// US Letter height, 11 in.
 pub const PAGE_HEIGHT_PT: f32 = 792.0;
 /// The sheet is folded in three equal panels.
 pub const PANEL_HEIGHT_PT: f32 = PAGE_HEIGHT_PT / 3.0;
@@ -119,9 +148,30 @@ impl PageWindows {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
-    use crate::config::Config;
+
+    /// The design card's #10 double-window envelope (also the shipped
+    /// default in `templates/agency.toml`, checked in `config`'s tests).
+    pub(crate) fn number_10() -> Envelope {
+        Envelope {
+            width_in: 9.5,
+            height_in: 4.125,
+            recipient_window: Window {
+                left_in: 0.625,
+                bottom_in: 1.0,
+                width_in: 4.0,
+                height_in: 1.0,
+            },
+            return_window: Window {
+                left_in: 0.625,
+                bottom_in: 2.375,
+                width_in: 3.25,
+                height_in: 0.875,
+            },
+            clearance_in: 0.125,
+        }
+    }
 
     fn close(a: f32, b_in: f32) {
         assert!(
@@ -132,7 +182,7 @@ mod tests {
 
     #[test]
     fn default_envelope_matches_the_design_card() {
-        let w = PageWindows::from_envelope(&Config::default_config().envelope).unwrap();
+        let w = PageWindows::from_envelope(&number_10()).unwrap();
         // Recipient window x 0.125-4.125 in, y 1.667-2.667 in.
         close(w.recipient.x, 0.125);
         close(w.recipient.right(), 4.125);
@@ -150,7 +200,7 @@ mod tests {
 
     #[test]
     fn a_window_off_the_panel_is_refused() {
-        let mut env = Config::default_config().envelope;
+        let mut env = number_10();
         env.recipient_window.bottom_in = 3.5;
         let err = PageWindows::from_envelope(&env).unwrap_err();
         assert!(err.contains("recipient window"), "{err}");

@@ -22,7 +22,7 @@ use printpdf::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::envelope::{PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
+use crate::envelope::{Rect, PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::fonts::{fonts, Face};
 use crate::layout::{Item, Page};
 
@@ -113,9 +113,16 @@ fn text_object(ops: &mut Vec<Op>, t: TextObject, items: Vec<TextItem>) {
     ops.push(Op::EndTextSection);
 }
 
+/// PDF operators reserved per drawing item (a text object takes about six).
+const OPS_PER_ITEM: usize = 6;
+/// Text space units per em: TJ offsets are in thousandths of the font size.
+const TEXT_SPACE_UNITS_PER_EM: f32 = 1000.0;
+/// Cap height of DejaVu, in ems; the watermark is centred on it.
+const WATERMARK_CAP_HEIGHT_EM: f32 = 0.73;
+
+/// The operators that draw one page, item by item, in order.
 fn page_ops(page: &Page) -> Vec<Op> {
-    let f = fonts();
-    let mut ops = Vec::with_capacity(page.items.len() * 6);
+    let mut ops = Vec::with_capacity(page.items.len() * OPS_PER_ITEM);
     for item in &page.items {
         match item {
             Item::Text {
@@ -146,34 +153,15 @@ fn page_ops(page: &Page) -> Vec<Op> {
                 cell,
                 stroke,
             } => {
-                // One TJ array: each glyph followed by the offset that moves the
-                // pen to the centre of the next cell. Text extraction sees one word.
-                let m = f.get(*face);
-                let widths: Vec<f32> = text
-                    .chars()
-                    .map(|c| m.width_pt(c.encode_utf8(&mut [0; 4]), *size))
-                    .collect();
-                let mut tj = Vec::with_capacity(text.len() * 2);
-                for (i, c) in text.chars().enumerate() {
-                    tj.push(TextItem::Text(c.to_string()));
-                    if let Some(next_w) = widths.get(i + 1) {
-                        let pen_after = (*cell - widths[i]) / 2.0 + widths[i];
-                        let next_start = *cell + (*cell - next_w) / 2.0;
-                        tj.push(TextItem::Offset(-(next_start - pen_after) * 1000.0 / size));
-                    }
-                }
-                let first_w = widths.first().copied().unwrap_or(0.0);
-                text_object(
-                    &mut ops,
-                    TextObject {
-                        face: *face,
-                        size: *size,
-                        gray: 0.0,
-                        stroke: *stroke,
-                        at: point(x + (cell - first_w) / 2.0, *baseline),
-                    },
-                    tj,
-                );
+                let (tj, first_w) = cell_text_items(*face, *size, text, *cell);
+                let object = TextObject {
+                    face: *face,
+                    size: *size,
+                    gray: 0.0,
+                    stroke: *stroke,
+                    at: point(x + (cell - first_w) / 2.0, *baseline),
+                };
+                text_object(&mut ops, object, tj);
             }
             Item::Watermark {
                 text,
@@ -184,55 +172,104 @@ fn page_ops(page: &Page) -> Vec<Op> {
                 angle_deg,
                 gray: g,
             } => {
-                let width = f.get(*face).width_pt(text, *size);
-                // Cap height of DejaVu is about 0.73 em; centre on it.
-                let height = 0.73 * size;
-                let (sin, cos) = angle_deg.to_radians().sin_cos();
-                let cx = *center_x;
-                let cy = PAGE_HEIGHT_PT - center_y;
-                let x0 = cx - width / 2.0 * cos + height / 2.0 * sin;
-                let y0 = cy - width / 2.0 * sin - height / 2.0 * cos;
-                ops.push(Op::StartTextSection);
-                ops.push(Op::SetFillColor { col: gray(*g) });
-                ops.push(Op::SetFont {
-                    font: PdfFontHandle::External(face.pdf_id()),
-                    size: Pt(*size),
-                });
-                ops.push(Op::SetTextMatrix {
-                    matrix: TextMatrix::Raw([cos, sin, -sin, cos, x0, y0]),
-                });
-                ops.push(Op::ShowText {
-                    items: vec![TextItem::Text(text.clone())],
-                });
-                ops.push(Op::EndTextSection);
+                let matrix =
+                    rotated_text_matrix(*face, *size, text, (*center_x, *center_y), *angle_deg);
+                rotated_text_object(&mut ops, *face, *size, *g, matrix, text);
             }
-            Item::Rect { rect, fill, stroke } => {
-                let mode = match (fill, stroke) {
-                    (Some(_), Some(_)) => PaintMode::FillStroke,
-                    (Some(_), None) => PaintMode::Fill,
-                    _ => PaintMode::Stroke,
-                };
-                if let Some(g) = fill {
-                    ops.push(Op::SetFillColor { col: gray(*g) });
-                }
-                if let Some(w) = stroke {
-                    ops.push(Op::SetOutlineColor { col: gray(0.0) });
-                    ops.push(Op::SetOutlineThickness { pt: Pt(*w) });
-                }
-                ops.push(Op::DrawRectangle {
-                    rectangle: printpdf::Rect {
-                        x: Pt(rect.x),
-                        y: Pt(PAGE_HEIGHT_PT - rect.bottom()),
-                        width: Pt(rect.width),
-                        height: Pt(rect.height),
-                        mode: Some(mode),
-                        winding_order: None,
-                    },
-                });
-            }
+            Item::Rect { rect, fill, stroke } => rect_ops(&mut ops, rect, *fill, *stroke),
         }
     }
     ops
+}
+
+/// One TJ array for text set in even cells: each glyph followed by the
+/// offset that moves the pen to the centre of the next cell, so text
+/// extraction sees one word. Returns the array and the first glyph's width.
+fn cell_text_items(face: Face, size: f32, text: &str, cell: f32) -> (Vec<TextItem>, f32) {
+    let m = fonts().get(face);
+    let widths: Vec<f32> = text
+        .chars()
+        .map(|c| m.width_pt(c.encode_utf8(&mut [0; 4]), size))
+        .collect();
+    let mut tj = Vec::with_capacity(text.len() * 2);
+    for (i, c) in text.chars().enumerate() {
+        tj.push(TextItem::Text(c.to_string()));
+        if let Some(next_w) = widths.get(i + 1) {
+            let pen_after = (cell - widths[i]) / 2.0 + widths[i];
+            let next_start = cell + (cell - next_w) / 2.0;
+            tj.push(TextItem::Offset(
+                -(next_start - pen_after) * TEXT_SPACE_UNITS_PER_EM / size,
+            ));
+        }
+    }
+    (tj, widths.first().copied().unwrap_or(0.0))
+}
+
+/// The text matrix that sets `text` rotated by `angle_deg` about `center`
+/// (a point measured from the page's top-left corner).
+fn rotated_text_matrix(
+    face: Face,
+    size: f32,
+    text: &str,
+    center: (f32, f32),
+    angle_deg: f32,
+) -> TextMatrix {
+    let width = fonts().get(face).width_pt(text, size);
+    let height = WATERMARK_CAP_HEIGHT_EM * size;
+    let (sin, cos) = angle_deg.to_radians().sin_cos();
+    let cx = center.0;
+    let cy = PAGE_HEIGHT_PT - center.1;
+    let x0 = cx - width / 2.0 * cos + height / 2.0 * sin;
+    let y0 = cy - width / 2.0 * sin - height / 2.0 * cos;
+    TextMatrix::Raw([cos, sin, -sin, cos, x0, y0])
+}
+
+/// One text object set through a text matrix rather than a cursor.
+fn rotated_text_object(
+    ops: &mut Vec<Op>,
+    face: Face,
+    size: f32,
+    level: f32,
+    matrix: TextMatrix,
+    text: &str,
+) {
+    ops.push(Op::StartTextSection);
+    ops.push(Op::SetFillColor { col: gray(level) });
+    ops.push(Op::SetFont {
+        font: PdfFontHandle::External(face.pdf_id()),
+        size: Pt(size),
+    });
+    ops.push(Op::SetTextMatrix { matrix });
+    ops.push(Op::ShowText {
+        items: vec![TextItem::Text(text.to_string())],
+    });
+    ops.push(Op::EndTextSection);
+}
+
+/// A filled rectangle, an outline, or both.
+fn rect_ops(ops: &mut Vec<Op>, rect: &Rect, fill: Option<f32>, stroke: Option<f32>) {
+    let mode = match (fill, stroke) {
+        (Some(_), Some(_)) => PaintMode::FillStroke,
+        (Some(_), None) => PaintMode::Fill,
+        _ => PaintMode::Stroke,
+    };
+    if let Some(g) = fill {
+        ops.push(Op::SetFillColor { col: gray(g) });
+    }
+    if let Some(w) = stroke {
+        ops.push(Op::SetOutlineColor { col: gray(0.0) });
+        ops.push(Op::SetOutlineThickness { pt: Pt(w) });
+    }
+    ops.push(Op::DrawRectangle {
+        rectangle: printpdf::Rect {
+            x: Pt(rect.x),
+            y: Pt(PAGE_HEIGHT_PT - rect.bottom()),
+            width: Pt(rect.width),
+            height: Pt(rect.height),
+            mode: Some(mode),
+            winding_order: None,
+        },
+    });
 }
 
 fn pdf_date(date: NaiveDate) -> printpdf::OffsetDateTime {
@@ -352,42 +389,9 @@ pub fn render(pages: &[Page], meta: &PdfMeta) -> RenderedLetter {
 
 /// The PDF object tree of a letter: fonts subset, streams not yet compressed.
 pub fn build_document(pages: &[Page], meta: &PdfMeta) -> lopdf::Document {
-    let f = fonts();
     let mut doc = PdfDocument::new(&meta.title);
-    // Each face is embedded as a subset cut for this letter's characters (see
-    // `Fonts::letter_font`); printpdf embeds it as given, without cutting again.
-    let mut blocks: [BTreeSet<u32>; 3] = Default::default();
-    let mut used = [false; 3];
-    for item in pages.iter().flat_map(|p| &p.items) {
-        let (face, text) = match item {
-            Item::Text { face, text, .. }
-            | Item::CellText { face, text, .. }
-            | Item::Watermark { face, text, .. } => (*face, text),
-            Item::Rect { .. } => continue,
-        };
-        used[face as usize] = true;
-        blocks[face as usize].extend(text.chars().map(crate::fonts::subset_block));
-    }
-    for face in Face::ALL.into_iter().filter(|&face| used[face as usize]) {
-        let font = f.letter_font(face, &blocks[face as usize]);
-        let meta = printpdf::PrintpdfFontMeta {
-            requires_subsetting: false,
-            ..Default::default()
-        };
-        doc.resources.fonts.map.insert(
-            face.pdf_id(),
-            printpdf::PdfFont::with_meta(font.parsed.clone(), meta),
-        );
-    }
-    let info = &mut doc.metadata.info;
-    info.subject = meta.subject.clone();
-    info.author = meta.author.clone();
-    info.creator = "access-letters".into();
-    info.producer = format!("access-letters {} (printpdf)", env!("CARGO_PKG_VERSION"));
-    info.identifier = meta.identifier.clone();
-    info.creation_date = pdf_date(meta.date);
-    info.modification_date = pdf_date(meta.date);
-    info.metadata_date = pdf_date(meta.date);
+    embed_fonts(&mut doc, pages);
+    set_info(&mut doc, meta);
     let size = printpdf::Rect::from_wh(Pt(PAGE_WIDTH_PT), Pt(PAGE_HEIGHT_PT));
     doc.pages = pages
         .iter()
@@ -415,9 +419,55 @@ pub fn build_document(pages: &[Page], meta: &PdfMeta) -> lopdf::Document {
     lo
 }
 
+/// Registers each face the pages use, as a subset cut for this letter's
+/// characters (see `Fonts::letter_font`); printpdf embeds it as given,
+/// without cutting again.
+fn embed_fonts(doc: &mut PdfDocument, pages: &[Page]) {
+    let f = fonts();
+    let mut blocks: [BTreeSet<u32>; 3] = Default::default();
+    let mut used = [false; 3];
+    for item in pages.iter().flat_map(|p| &p.items) {
+        let (face, text) = match item {
+            Item::Text { face, text, .. }
+            | Item::CellText { face, text, .. }
+            | Item::Watermark { face, text, .. } => (*face, text),
+            Item::Rect { .. } => continue,
+        };
+        used[face as usize] = true;
+        blocks[face as usize].extend(text.chars().map(crate::fonts::subset_block));
+    }
+    for face in Face::ALL.into_iter().filter(|&face| used[face as usize]) {
+        let font = f.letter_font(face, &blocks[face as usize]);
+        let meta = printpdf::PrintpdfFontMeta {
+            requires_subsetting: false,
+            ..Default::default()
+        };
+        doc.resources.fonts.map.insert(
+            face.pdf_id(),
+            printpdf::PdfFont::with_meta(font.parsed.clone(), meta),
+        );
+    }
+}
+
+/// Document information; every date is the batch date, never the clock.
+fn set_info(doc: &mut PdfDocument, meta: &PdfMeta) {
+    let info = &mut doc.metadata.info;
+    info.subject = meta.subject.clone();
+    info.author = meta.author.clone();
+    info.creator = "access-letters".into();
+    info.producer = format!("access-letters {} (printpdf)", env!("CARGO_PKG_VERSION"));
+    info.identifier = meta.identifier.clone();
+    info.creation_date = pdf_date(meta.date);
+    info.modification_date = pdf_date(meta.date);
+    info.metadata_date = pdf_date(meta.date);
+}
+
+/// Bytes reserved for a letter's PDF (a one-page letter is about 36 KB).
+const LETTER_BYTES_ESTIMATE: usize = 64 * 1024;
+
 /// Serialises a finished document.
 pub fn save(mut doc: lopdf::Document, pages: usize) -> RenderedLetter {
-    let mut bytes = Vec::with_capacity(64 * 1024);
+    let mut bytes = Vec::with_capacity(LETTER_BYTES_ESTIMATE);
     doc.save_to(&mut bytes)
         .expect("writing a PDF to memory cannot fail");
     let sha256 = sha256_hex(&bytes);

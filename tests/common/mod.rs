@@ -11,6 +11,8 @@
 // Each test file uses a different part of this helper.
 #![allow(dead_code)]
 
+pub mod pdf;
+
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::ffi::{OsStr, OsString};
