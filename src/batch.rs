@@ -603,11 +603,11 @@ pub fn write_manifest(
     let mail = &renderer.config.mail;
     ledger.for_each_in_batch(&record.batch_id, &mut |iss| {
         seq += 1;
-        let barcode = match barcode(mail, iss.imb_serial, &iss.filing) {
+        let barcode = match barcode(mail, iss.issued.imb_serial, &iss.issued.filing) {
             Ok(b) => b,
             Err(source) => {
                 failure.get_or_insert(BatchError::Issue(IssueError::Barcode {
-                    receipt: iss.receipt.to_string(),
+                    receipt: iss.issued.receipt.to_string(),
                     source,
                 }));
                 None
@@ -627,7 +627,7 @@ pub fn write_manifest(
         }
         pages += u64::from(row.pages);
         sheets += u64::from(row.sheets);
-        presort.add(&iss.filing.address.zip5);
+        presort.add(&iss.issued.filing.address.zip5);
         Ok(())
     })?;
     if let Some(e) = failure {
@@ -683,8 +683,8 @@ pub fn write_summary(
     let mut failure = None;
     ledger.for_each_in_batch(&summary.batch_id, &mut |iss| {
         let e = FileEntry {
-            path: letter_file(&iss.piece_id),
-            sha256: iss.letter_sha256,
+            path: letter_file(&iss.issued.piece_id),
+            sha256: iss.issued.letter_sha256,
         };
         entry(&e, &mut text);
         if text.len() > 64 * 1024 {

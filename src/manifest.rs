@@ -87,15 +87,15 @@ impl ManifestRow {
         mail_class: &str,
         barcode: BarcodeColumns,
     ) -> ManifestRow {
-        let f = &iss.filing;
+        let f = &iss.issued.filing;
         let a = &f.address;
         ManifestRow {
             sequence,
-            piece_id: iss.piece_id.clone(),
-            file: letter_file(&iss.piece_id),
-            sha256: iss.letter_sha256.clone(),
-            pages: iss.pages,
-            sheets: sheets_for(iss.pages),
+            piece_id: iss.issued.piece_id.clone(),
+            file: letter_file(&iss.issued.piece_id),
+            sha256: iss.issued.letter_sha256.clone(),
+            pages: iss.issued.pages,
+            sheets: sheets_for(iss.issued.pages),
             mail_class: mail_class.to_string(),
             form: f.form.code().to_string(),
             language: f.language.code().to_string(),

@@ -67,7 +67,7 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
         );
     };
     if !args.force {
-        if let Some(last) = history.iter().map(|i| i.notice_date).max() {
+        if let Some(last) = history.iter().map(|i| i.issued.notice_date).max() {
             if last >= date {
                 bail!(
                     "receipt {receipt} already had a letter dated {last}; wait at least a day between letters, or use --force"
@@ -77,7 +77,7 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
         let window_start = date - chrono::Days::new(POLICY_WINDOW_DAYS);
         let recent = history
             .iter()
-            .filter(|i| i.notice_date > window_start)
+            .filter(|i| i.issued.notice_date > window_start)
             .count();
         if recent >= MAX_LETTERS_PER_WINDOW {
             bail!(
@@ -85,7 +85,7 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
             );
         }
     }
-    let issue_no = latest.issue_no + 1;
+    let issue_no = latest.issued.issue_no + 1;
     let serial = next_serial(&renderer.config.mail, &ledger)?;
     let batch_id = format!(
         "{}-reissue-{}-{:02}",
@@ -111,7 +111,7 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
         dates: NoticeDates::new(date, renderer.config.codes.valid_days),
     };
     let planned = Planned {
-        filing: latest.filing.clone(),
+        filing: latest.issued.filing.clone(),
         issue_no,
         serial,
     };
@@ -130,7 +130,7 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
     let previous = history
         .iter()
         .filter(|i| i.status == IssuanceStatus::Active)
-        .map(|i| format!("issue {} is now superseded", i.issue_no))
+        .map(|i| format!("issue {} is now superseded", i.issued.issue_no))
         .next()
         .unwrap_or_else(|| "no earlier code was active".into());
     println!(

@@ -44,7 +44,7 @@ pub fn execute(args: ReprintArgs) -> Result<u8> {
     let renderer = args.look.renderer()?;
     let history = ledger.history(&receipt)?;
     let chosen = match args.issue {
-        Some(n) => history.iter().find(|i| i.issue_no == n),
+        Some(n) => history.iter().find(|i| i.issued.issue_no == n),
         None => history
             .iter()
             .find(|i| i.status == access_letters::filing::IssuanceStatus::Active),
@@ -56,36 +56,36 @@ pub fn execute(args: ReprintArgs) -> Result<u8> {
             None => bail!("receipt {receipt} has no active code; name one with --issue"),
         }
     };
-    let Some(key) = ring.get(&iss.key_id) else {
+    let Some(key) = ring.get(&iss.issued.key_id) else {
         bail!(
             "issue {} of {receipt} was made with key {}; pass that key file with --key or --old-key",
-            iss.issue_no,
-            iss.key_id
+            iss.issued.issue_no,
+            iss.issued.key_id
         );
     };
     let ctx = IssueContext {
         key,
         renderer: &renderer,
-        batch_id: &iss.batch_id,
+        batch_id: &iss.issued.batch_id,
         dates: NoticeDates {
-            notice: iss.notice_date,
-            expires_on: iss.expires_on,
+            notice: iss.issued.notice_date,
+            expires_on: iss.issued.expires_on,
         },
     };
     let (_, letter) = issue(
         &ctx,
         &Planned {
-            filing: iss.filing.clone(),
-            issue_no: iss.issue_no,
-            serial: iss.imb_serial,
+            filing: iss.issued.filing.clone(),
+            issue_no: iss.issued.issue_no,
+            serial: iss.issued.imb_serial,
         },
     )?;
-    if letter.sha256 != iss.letter_sha256 {
+    if letter.sha256 != iss.issued.letter_sha256 {
         bail!(
             "the letter rebuilt for {} differs from the one mailed (sha256 {} recorded, {} now): \
 the templates, configuration or program changed since; nothing was written",
-            iss.piece_id,
-            iss.letter_sha256,
+            iss.issued.piece_id,
+            iss.issued.letter_sha256,
             letter.sha256
         );
     }
@@ -93,14 +93,14 @@ the templates, configuration or program changed since; nothing was written",
         args.place
             .out
             .join("reprints")
-            .join(format!("{}.pdf", iss.piece_id))
+            .join(format!("{}.pdf", iss.issued.piece_id))
     });
     write_letter(&to, &letter)
         .with_context(|| format!("writing the reprint to {}", display(&to)))?;
     println!(
         "reprinted {} (issue {} of {}, {}): identical to the letter mailed, sha256 {}",
         display(&to),
-        iss.issue_no,
+        iss.issued.issue_no,
         receipt,
         iss.status.as_str(),
         letter.sha256

@@ -27,7 +27,7 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
         println!("{receipt}: no code has been issued");
         return Ok(EXIT_OK);
     }
-    let first = &history[0].filing;
+    let first = &history[0].issued.filing;
     println!(
         "{receipt}: Form {}, {} ({} issuances)",
         first.form,
@@ -39,20 +39,20 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
         "issue", "status", "notice", "expires", "piece", "batch", "key"
     );
     for i in &history {
-        let reason = match (&i.reason, i.forced) {
+        let reason = match (&i.issued.reason, i.issued.forced) {
             (Some(r), true) => format!("{r} (forced)"),
             (Some(r), false) => r.clone(),
             (None, _) => String::new(),
         };
         println!(
             "{:<5} {:<10} {:<11} {:<11} {:<17} {:<36} {:<18} {}",
-            i.issue_no,
+            i.issued.issue_no,
             i.status.as_str(),
-            i.notice_date,
-            i.expires_on,
-            i.piece_id,
-            i.batch_id,
-            i.key_id,
+            i.issued.notice_date,
+            i.issued.expires_on,
+            i.issued.piece_id,
+            i.issued.batch_id,
+            i.issued.key_id,
             reason
         );
     }

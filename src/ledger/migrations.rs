@@ -1,0 +1,116 @@
+//! Schema versions. `MIGRATIONS[i]` takes `PRAGMA user_version` from `i` to
+//! `i + 1`; they run in order inside one transaction, so a failed upgrade
+//! leaves the file as it was. Append only: a released entry is never edited.
+
+use rusqlite::{Connection, TransactionBehavior};
+
+use super::LedgerError;
+
+/// One schema step: SQL, then an optional step in Rust in the same
+/// transaction (for values SQL cannot make).
+pub(super) struct Migration {
+    pub sql: &'static str,
+    pub then: Option<fn(&Connection) -> rusqlite::Result<()>>,
+}
+
+pub(super) const MIGRATIONS: &[Migration] = &[
+    // Version 1: the initial schema.
+    Migration {
+        sql: r#"
+    CREATE TABLE batches (
+        batch_id     TEXT PRIMARY KEY NOT NULL,
+        batch_date   TEXT NOT NULL,
+        key_id       TEXT NOT NULL,
+        is_test      INTEGER NOT NULL CHECK (is_test IN (0, 1)),
+        input_sha256 TEXT NOT NULL,
+        kind         TEXT NOT NULL CHECK (kind IN ('nightly', 'reissue')),
+        started_at   TEXT NOT NULL,
+        completed_at TEXT,
+        summary_json TEXT
+    ) STRICT;
+
+    CREATE TABLE issuances (
+        id                INTEGER PRIMARY KEY,
+        receipt           TEXT NOT NULL,
+        issue_no          INTEGER NOT NULL CHECK (issue_no >= 1),
+        form              TEXT NOT NULL,
+        batch_id          TEXT NOT NULL REFERENCES batches (batch_id),
+        piece_id          TEXT NOT NULL UNIQUE,
+        key_id            TEXT NOT NULL,
+        fingerprint       TEXT NOT NULL,
+        notice_date       TEXT NOT NULL,
+        expires_on        TEXT NOT NULL,
+        letter_sha256     TEXT NOT NULL,
+        pages             INTEGER NOT NULL,
+        imb_serial        INTEGER,
+        zip5              TEXT NOT NULL,
+        zip4              TEXT,
+        filing_json       TEXT NOT NULL,
+        reason            TEXT,
+        forced            INTEGER NOT NULL CHECK (forced IN (0, 1)),
+        status            TEXT NOT NULL
+                          CHECK (status IN ('active', 'superseded', 'revoked')),
+        recorded_at       TEXT NOT NULL,
+        status_changed_at TEXT,
+        UNIQUE (receipt, issue_no)
+    ) STRICT;
+
+    -- At most one live code per receipt, whatever the program does.
+    CREATE UNIQUE INDEX issuances_one_active ON issuances (receipt)
+        WHERE status = 'active';
+
+    -- Lets the manifest stream a batch in presort order without sorting.
+    CREATE INDEX issuances_presort
+        ON issuances (batch_id, zip5, zip4, receipt, issue_no);
+    "#,
+        then: None,
+    },
+];
+
+/// The schema version this program writes.
+pub(super) const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+
+pub(super) fn user_version(conn: &Connection, label: &str) -> Result<i64, LedgerError> {
+    conn.pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|source| super::rows::classify(label, "read its schema version", source))
+}
+
+/// Brings the schema up to date, or refuses a file from a newer program.
+pub(super) fn migrate(conn: &mut Connection, label: &str) -> Result<(), LedgerError> {
+    let found = user_version(conn, label)?;
+    if found > LATEST_VERSION {
+        return Err(LedgerError::TooNew {
+            ledger: label.to_string(),
+            found,
+            known: LATEST_VERSION,
+        });
+    }
+    if found == LATEST_VERSION {
+        return Ok(());
+    }
+    let migrate_err = |version: usize| {
+        move |source| {
+            super::rows::classify(
+                label,
+                format!("upgrade it to schema version {version} (the file was left as it was)"),
+                source,
+            )
+        }
+    };
+    let first = usize::try_from(found).unwrap_or(0);
+    let tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(migrate_err(first + 1))?;
+    for (index, step) in MIGRATIONS.iter().enumerate().skip(first) {
+        let version = index + 1;
+        tx.execute_batch(step.sql).map_err(migrate_err(version))?;
+        if let Some(then) = step.then {
+            then(&tx).map_err(migrate_err(version))?;
+        }
+        // user_version lives in the database header, so setting it is
+        // part of the transaction: a failed upgrade leaves no trace.
+        tx.pragma_update(None, "user_version", version as i64)
+            .map_err(migrate_err(version))?;
+    }
+    tx.commit().map_err(migrate_err(MIGRATIONS.len()))
+}

@@ -1,0 +1,279 @@
+//! Between Rust values and SQLite rows: inserts, reads, and SQLite errors
+//! turned into sentences about the ledger.
+
+use chrono::NaiveDate;
+use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
+
+use crate::filing::{Filing, FormType, IssuanceStatus, ReceiptNumber};
+
+use super::{BatchKind, BatchRecord, Issuance, LedgerError, NewIssuance};
+
+/// Dates are stored as ISO text so the file reads well in any SQLite tool.
+const DATE_FORMAT: &str = "%Y-%m-%d";
+
+/// The issuance columns in the order [`issuance_from_row`] reads them.
+pub(super) const ISSUANCE_COLUMNS: &str =
+    "receipt, issue_no, form, batch_id, piece_id, key_id, fingerprint, \
+     notice_date, expires_on, letter_sha256, pages, imb_serial, filing_json, reason, forced, \
+     status, recorded_at, status_changed_at";
+
+/// Inserts one active row inside the caller's transaction; a constraint
+/// failure is diagnosed into the error that says which rule was broken.
+pub(super) fn insert_active(
+    label: &str,
+    conn: &Connection,
+    row: &NewIssuance,
+    recorded_at: &str,
+) -> Result<(), LedgerError> {
+    // A Filing is plain strings and dates: encoding it cannot fail.
+    let filing_json = serde_json::to_string(&row.filing).expect("a filing serialises");
+    let mut stmt = conn
+        .prepare_cached(
+            "INSERT INTO issuances (receipt, issue_no, form, batch_id, piece_id, key_id, \
+             fingerprint, notice_date, expires_on, letter_sha256, pages, imb_serial, zip5, \
+             zip4, filing_json, reason, forced, status, recorded_at, status_changed_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
+             ?17, 'active', ?18, NULL)",
+        )
+        .map_err(|e| classify(label, "prepare to record issuances", e))?;
+    let result = stmt.execute(params![
+        row.receipt.as_str(),
+        row.issue_no,
+        row.form.code(),
+        row.batch_id,
+        row.piece_id,
+        row.key_id,
+        row.fingerprint,
+        date_text(row.notice_date),
+        date_text(row.expires_on),
+        row.letter_sha256,
+        row.pages,
+        row.imb_serial,
+        row.filing.address.zip5,
+        row.filing.address.zip4,
+        filing_json,
+        row.reason,
+        row.forced,
+        recorded_at,
+    ]);
+    match result {
+        Ok(_) => Ok(()),
+        Err(e) if e.sqlite_error_code() == Some(ErrorCode::ConstraintViolation) => {
+            Err(diagnose_constraint(label, conn, row, e))
+        }
+        Err(e) => Err(classify(label, "record issuances", e)),
+    }
+}
+
+/// Works out which rule an insert broke by asking the database, inside the
+/// still-open transaction (SQLite undoes only the failed statement), rather
+/// than parsing SQLite's message text.
+fn diagnose_constraint(
+    label: &str,
+    conn: &Connection,
+    row: &NewIssuance,
+    original: rusqlite::Error,
+) -> LedgerError {
+    let ledger = label.to_string();
+    let exists = |sql: &str, p: &[&dyn rusqlite::ToSql]| -> Option<Option<i64>> {
+        conn.query_row(sql, p, |r| r.get::<_, i64>(0))
+            .optional()
+            .ok()
+    };
+    let receipt = row.receipt.as_str();
+    if let Some(Some(_)) = exists(
+        "SELECT 1 FROM issuances WHERE receipt = ?1 AND issue_no = ?2",
+        &[&receipt, &row.issue_no],
+    ) {
+        return LedgerError::DuplicateIssuance {
+            ledger,
+            receipt: row.receipt.clone(),
+            issue_no: row.issue_no,
+        };
+    }
+    if let Some(Some(_)) = exists(
+        "SELECT 1 FROM issuances WHERE piece_id = ?1",
+        &[&row.piece_id],
+    ) {
+        return LedgerError::DuplicatePiece {
+            ledger,
+            piece_id: row.piece_id.clone(),
+            receipt: row.receipt.clone(),
+            issue_no: row.issue_no,
+        };
+    }
+    if let Some(Some(active)) = exists(
+        "SELECT issue_no FROM issuances WHERE receipt = ?1 AND status = 'active'",
+        &[&receipt],
+    ) {
+        return LedgerError::AlreadyActive {
+            ledger,
+            receipt: row.receipt.clone(),
+            issue_no: row.issue_no,
+            active_issue_no: u32::try_from(active).unwrap_or(0),
+        };
+    }
+    if let Some(None) = exists(
+        "SELECT 1 FROM batches WHERE batch_id = ?1",
+        &[&row.batch_id],
+    ) {
+        return LedgerError::UnknownBatch {
+            ledger,
+            batch_id: row.batch_id.clone(),
+        };
+    }
+    classify(label, "record issuances", original)
+}
+
+pub(super) fn classify(
+    label: &str,
+    action: impl Into<String>,
+    source: rusqlite::Error,
+) -> LedgerError {
+    use rusqlite::Error as E;
+    match &source {
+        E::SqliteFailure(e, _)
+            if matches!(e.code, ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) =>
+        {
+            LedgerError::Busy {
+                ledger: label.to_string(),
+            }
+        }
+        E::SqliteFailure(e, _)
+            if matches!(e.code, ErrorCode::DatabaseCorrupt | ErrorCode::NotADatabase) =>
+        {
+            LedgerError::Damaged {
+                ledger: label.to_string(),
+                detail: format!("SQLite: {source}"),
+            }
+        }
+        E::FromSqlConversionFailure(..)
+        | E::InvalidColumnType(..)
+        | E::IntegralValueOutOfRange(..) => LedgerError::Damaged {
+            ledger: label.to_string(),
+            detail: format!("a value cannot be read: {source}"),
+        },
+        _ => LedgerError::Sqlite {
+            ledger: label.to_string(),
+            action: action.into(),
+            source,
+        },
+    }
+}
+
+pub(super) fn date_text(date: NaiveDate) -> String {
+    date.format(DATE_FORMAT).to_string()
+}
+
+/// A conversion failure for column `idx`, reported as a corrupt ledger.
+fn bad_column(idx: usize, what: String) -> rusqlite::Error {
+    rusqlite::Error::FromSqlConversionFailure(
+        idx,
+        rusqlite::types::Type::Text,
+        Box::<dyn std::error::Error + Send + Sync>::from(what),
+    )
+}
+
+fn date_column(row: &Row<'_>, idx: usize) -> rusqlite::Result<NaiveDate> {
+    let text: String = row.get(idx)?;
+    NaiveDate::parse_from_str(&text, DATE_FORMAT)
+        .map_err(|_| bad_column(idx, format!("'{text}' is not a YYYY-MM-DD date")))
+}
+
+fn parse_form(code: &str) -> Option<FormType> {
+    [FormType::I485, FormType::I131, FormType::I765]
+        .into_iter()
+        .find(|f| f.code() == code)
+}
+
+pub(super) fn issuance_from_row(row: &Row<'_>) -> rusqlite::Result<Issuance> {
+    let receipt_text: String = row.get(0)?;
+    let receipt = ReceiptNumber::parse(&receipt_text).map_err(|e| bad_column(0, e))?;
+    let form_text: String = row.get(2)?;
+    let form = parse_form(&form_text)
+        .ok_or_else(|| bad_column(2, format!("unknown form '{form_text}'")))?;
+    let filing_json: String = row.get(12)?;
+    let filing: Filing = serde_json::from_str(&filing_json).map_err(|e| {
+        bad_column(
+            12,
+            format!("the stored filing of receipt {receipt} is not readable: {e}"),
+        )
+    })?;
+    let status_text: String = row.get(15)?;
+    let status = IssuanceStatus::parse(&status_text)
+        .ok_or_else(|| bad_column(15, format!("unknown status '{status_text}'")))?;
+    let issued = NewIssuance {
+        receipt,
+        issue_no: row.get(1)?,
+        form,
+        batch_id: row.get(3)?,
+        piece_id: row.get(4)?,
+        key_id: row.get(5)?,
+        fingerprint: row.get(6)?,
+        notice_date: date_column(row, 7)?,
+        expires_on: date_column(row, 8)?,
+        letter_sha256: row.get(9)?,
+        pages: row.get(10)?,
+        imb_serial: row.get(11)?,
+        filing,
+        reason: row.get(13)?,
+        forced: row.get(14)?,
+    };
+    Ok(Issuance {
+        issued,
+        status,
+        recorded_at: row.get(16)?,
+        status_changed_at: row.get(17)?,
+    })
+}
+
+pub(super) fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<(BatchRecord, Option<String>)> {
+    let kind_text: String = row.get(5)?;
+    let kind = BatchKind::parse(&kind_text)
+        .ok_or_else(|| bad_column(5, format!("unknown batch kind '{kind_text}'")))?;
+    Ok((
+        BatchRecord {
+            batch_id: row.get(0)?,
+            batch_date: date_column(row, 1)?,
+            key_id: row.get(2)?,
+            is_test: row.get(3)?,
+            input_sha256: row.get(4)?,
+            kind,
+        },
+        row.get(6)?,
+    ))
+}
+
+/// Names the fields in which a recorded batch differs from a new request.
+pub(super) fn batch_differences(old: &BatchRecord, new: &BatchRecord) -> Vec<String> {
+    let mut diffs = Vec::new();
+    if old.key_id != new.key_id {
+        diffs.push(format!("key (recorded {}, now {})", old.key_id, new.key_id));
+    }
+    if old.input_sha256 != new.input_sha256 {
+        diffs.push(format!(
+            "input file (recorded sha256 {}, now {})",
+            old.input_sha256, new.input_sha256
+        ));
+    }
+    if old.batch_date != new.batch_date {
+        diffs.push(format!(
+            "batch date (recorded {}, now {})",
+            old.batch_date, new.batch_date
+        ));
+    }
+    if old.is_test != new.is_test {
+        diffs.push(format!(
+            "test marking (recorded {}, now {})",
+            old.is_test, new.is_test
+        ));
+    }
+    if old.kind != new.kind {
+        diffs.push(format!(
+            "kind (recorded {}, now {})",
+            old.kind.as_str(),
+            new.kind.as_str()
+        ));
+    }
+    diffs
+}
