@@ -86,7 +86,7 @@
 //!
 //! * `symbols`: the alphabet, GF(32), the check symbol and [`AccessCode`],
 //!   with the exhaustive proofs above as tests;
-//! * `derive`: [`derive`] and the [`BLOCKLIST`];
+//! * `derive`: [`derive()`] and the [`BLOCKLIST`];
 //! * `typed`: [`parse_typed`];
 //! * `fingerprint`: [`Fingerprint`], what the ledger keeps;
 //! * `verify`: [`verify`] and its [`Verdict`]s: valid, mistyped, wrong,
