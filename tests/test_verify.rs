@@ -179,3 +179,21 @@ fn mistype_changes_exactly_one_symbol() {
     assert_eq!(mistype("0000-0000-000Z", 11), "0000-0000-0000");
     assert_eq!(mistype("0000-0000-0000", 4), "0000-1000-0000");
 }
+
+/// Issue 12, finding 7: a code verified as valid before its notice date.
+#[test]
+fn a_code_is_not_valid_before_its_notice_date() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures();
+    let code = batch.code_for(RECEIPT);
+    let out = verify(&wd, RECEIPT, &code, "2026-11-24");
+    out.expect_code(EXIT_NOT_VALID);
+    assert!(
+        out.stdout.starts_with(&format!(
+            "{RECEIPT}: not valid yet: this code is not valid before {BATCH_DATE}"
+        )),
+        "{out:?}"
+    );
+    assert!(!out.all().contains(&code), "{out:?}");
+    verify(&wd, RECEIPT, &code, BATCH_DATE).expect_code(EXIT_OK);
+}

@@ -81,6 +81,17 @@
 //! [`AccessCode`] has no `Display`, and its `Debug` prints
 //! `AccessCode(<redacted>)`. The clear text comes only from
 //! [`AccessCode::reveal_for_letter`], which only letter rendering calls.
+//!
+//! # Where the pieces are
+//!
+//! * `symbols`: the alphabet, GF(32), the check symbol and [`AccessCode`],
+//!   with the exhaustive proofs above as tests;
+//! * `derive`: [`derive()`] and the [`BLOCKLIST`];
+//! * `typed`: [`parse_typed`];
+//! * `fingerprint`: [`Fingerprint`], what the ledger keeps;
+//! * `verify`: [`verify`] and its [`Verdict`]s: valid, mistyped, wrong,
+//!   superseded, revoked, not valid yet (before the letter's date), expired,
+//!   unknown receipt, unknown key.
 
 mod derive;
 mod fingerprint;
