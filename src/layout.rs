@@ -105,6 +105,7 @@ pub enum Item {
     },
 }
 
+/// One page's drawing items, in painting order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Page {
     pub items: Vec<Item>,
