@@ -15,10 +15,10 @@
 //! [`crate::envelope`]). Output is a list of [`Page`]s of plain drawing
 //! items; [`crate::pdf`] turns them into PDF operators.
 //!
-//! One file per block: [`top_panel`] (return address, letterhead, reference
-//! block, fold marks), [`address_block`] (barcode and recipient address),
-//! [`body`] (measuring and pagination), [`code_box`], [`footer`], and
-//! [`wrap`] (line breaking and item builders they share).
+//! One file per block: `top_panel` (return address, letterhead, reference
+//! block, fold marks), `address_block` (barcode and recipient address),
+//! `body` (measuring and pagination), `code_box`, `footer`, and
+//! `wrap` (line breaking and item builders they share).
 
 mod address_block;
 mod body;
@@ -56,6 +56,8 @@ pub const WATERMARK_GRAY: f32 = 0.86;
 pub const WATERMARK_BELOW_CENTRE_PT: f32 = 30.0;
 /// The watermark's angle, counter-clockwise from the horizontal.
 pub const WATERMARK_ANGLE_DEG: f32 = 40.0;
+/// Gray level of ordinary text, rules and bars: black.
+pub const BLACK: f32 = 0.0;
 /// Gray level of labels and the department line (0 black, 1 white).
 pub const LABEL_GRAY: f32 = 0.35;
 
@@ -103,6 +105,7 @@ pub enum Item {
     },
 }
 
+/// One page's drawing items, in painting order.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Page {
     pub items: Vec<Item>,

@@ -265,54 +265,67 @@ fn numbered_marker(line: &str) -> Option<(&str, &str)> {
     Some((&line[..digits + 1], line[digits + 2..].trim()))
 }
 
+impl Open {
+    /// Ends the open block, if any, adding it to `blocks`.
+    fn flush(&mut self, blocks: &mut Vec<Block>) {
+        match std::mem::replace(self, Open::None) {
+            Open::None => {}
+            Open::Paragraph(t) => blocks.push(Block::Paragraph(spans(&t))),
+            Open::Step(m, t) => blocks.push(Block::Step {
+                marker: m,
+                spans: spans(&t),
+            }),
+            Open::Bullet(t) => blocks.push(Block::Bullet(spans(&t))),
+        }
+    }
+}
+
+/// One `@...` line: the code box, or a slot `@name: text`.
+fn directive(
+    directive: &str,
+    slots: &mut BTreeMap<String, String>,
+    blocks: &mut Vec<Block>,
+) -> Result<(), String> {
+    if directive == "code-box" {
+        blocks.push(Block::CodeBox);
+    } else if let Some((name, value)) = directive.split_once(':') {
+        let name = name.trim();
+        if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
+            return Err(format!("'@{name}' is not a slot name"));
+        }
+        slots.insert(name.to_string(), value.trim().to_string());
+    } else {
+        return Err(format!(
+            "'@{directive}' is neither '@code-box' nor '@name: text'"
+        ));
+    }
+    Ok(())
+}
+
 /// Reads the markup a template produced.
 pub fn parse_markup(text: &str, template: &str) -> Result<LetterText, LetterError> {
     let mut slots = BTreeMap::new();
     let mut blocks = Vec::new();
     let mut open = Open::None;
-    let flush = |open: &mut Open, blocks: &mut Vec<Block>| match std::mem::replace(open, Open::None)
-    {
-        Open::None => {}
-        Open::Paragraph(t) => blocks.push(Block::Paragraph(spans(&t))),
-        Open::Step(m, t) => blocks.push(Block::Step {
-            marker: m,
-            spans: spans(&t),
-        }),
-        Open::Bullet(t) => blocks.push(Block::Bullet(spans(&t))),
-    };
     for (idx, raw) in text.lines().enumerate() {
         let line = raw.trim();
-        let markup_err = |message: String| LetterError::Markup {
-            template: template.to_string(),
-            line: idx + 1,
-            message,
-        };
-        if let Some(directive) = line.strip_prefix('@') {
-            flush(&mut open, &mut blocks);
-            if directive == "code-box" {
-                blocks.push(Block::CodeBox);
-            } else if let Some((name, value)) = directive.split_once(':') {
-                let name = name.trim();
-                if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
-                {
-                    return Err(markup_err(format!("'@{name}' is not a slot name")));
-                }
-                slots.insert(name.to_string(), value.trim().to_string());
-            } else {
-                return Err(markup_err(format!(
-                    "'@{directive}' is neither '@code-box' nor '@name: text'"
-                )));
-            }
+        if let Some(d) = line.strip_prefix('@') {
+            open.flush(&mut blocks);
+            directive(d, &mut slots, &mut blocks).map_err(|message| LetterError::Markup {
+                template: template.to_string(),
+                line: idx + 1,
+                message,
+            })?;
         } else if line.is_empty() {
-            flush(&mut open, &mut blocks);
+            open.flush(&mut blocks);
         } else if let Some(h) = line.strip_prefix("# ") {
-            flush(&mut open, &mut blocks);
+            open.flush(&mut blocks);
             blocks.push(Block::Heading(spans(h.trim())));
         } else if let Some((marker, rest)) = numbered_marker(line) {
-            flush(&mut open, &mut blocks);
+            open.flush(&mut blocks);
             open = Open::Step(marker.to_string(), rest.to_string());
         } else if let Some(rest) = line.strip_prefix("- ") {
-            flush(&mut open, &mut blocks);
+            open.flush(&mut blocks);
             open = Open::Bullet(rest.trim().to_string());
         } else {
             match &mut open {
@@ -324,25 +337,27 @@ pub fn parse_markup(text: &str, template: &str) -> Result<LetterText, LetterErro
             }
         }
     }
-    flush(&mut open, &mut blocks);
-    for slot in REQUIRED_SLOTS {
-        if !slots.contains_key(*slot) {
-            return Err(LetterError::Markup {
-                template: template.to_string(),
-                line: 0,
-                message: format!("the slot '@{slot}:' is missing"),
-            });
-        }
+    open.flush(&mut blocks);
+    check_complete(&slots, &blocks).map_err(|message| LetterError::Markup {
+        template: template.to_string(),
+        line: 0,
+        message,
+    })?;
+    Ok(LetterText { slots, blocks })
+}
+
+/// Every required slot is there and the code box appears exactly once.
+fn check_complete(slots: &BTreeMap<String, String>, blocks: &[Block]) -> Result<(), String> {
+    if let Some(slot) = REQUIRED_SLOTS.iter().find(|s| !slots.contains_key(**s)) {
+        return Err(format!("the slot '@{slot}:' is missing"));
     }
     let code_boxes = blocks.iter().filter(|b| **b == Block::CodeBox).count();
     if code_boxes != 1 {
-        return Err(LetterError::Markup {
-            template: template.to_string(),
-            line: 0,
-            message: format!("'@code-box' must appear exactly once; it appears {code_boxes} times"),
-        });
+        return Err(format!(
+            "'@code-box' must appear exactly once; it appears {code_boxes} times"
+        ));
     }
-    Ok(LetterText { slots, blocks })
+    Ok(())
 }
 
 #[cfg(test)]

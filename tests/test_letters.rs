@@ -3,7 +3,8 @@
 //! Nothing here trusts the layout code's own numbers: window rectangles come
 //! from the envelope card in DESIGN.md, and every position, width and bar is
 //! read back out of the PDF's content stream (fonts' `/W` widths, their
-//! `FontDescriptor` ascent and descent, their `ToUnicode` maps).
+//! `FontDescriptor` ascent and descent, their `ToUnicode` maps). The reader
+//! and the card's window rectangles are in `tests/common/pdf.rs`.
 //!
 //! Golden letters live in `tests/golden/<piece-id>.pdf`; rewrite them with
 //! `UPDATE_GOLDEN=1 cargo test --test test_letters` and review the diff.

@@ -2,7 +2,7 @@
 //! configured) and the address lines, inside the recipient window.
 
 use super::wrap::{fit_size, text};
-use super::{Item, LayoutError, LetterParts};
+use super::{Item, LayoutError, LetterParts, BLACK};
 use crate::envelope::{PageWindows, Rect, POINTS_PER_INCH};
 use crate::fonts::{fonts, Face};
 use crate::imb::{self, Barcode};
@@ -56,7 +56,7 @@ fn barcode_bars(barcode: &Barcode, x: f32, bar_top: f32, items: &mut Vec<Item>) 
                 width: bar_w,
                 height: (hi - lo) * POINTS_PER_INCH,
             },
-            fill: Some(0.0),
+            fill: Some(BLACK),
             stroke: None,
         });
     }

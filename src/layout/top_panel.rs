@@ -1,7 +1,7 @@
 //! The top panel of page 1, the part that faces out of the envelope: the
 //! return address in the return window, the letterhead and the reference
 //! block to the right of the windows, and fold marks at the left edge. The
-//! recipient block in the recipient window is [`super::address_block`].
+//! recipient block in the recipient window is `address_block`.
 //!
 //! Baselines are measured from the top of the page, in points.
 

@@ -3,7 +3,7 @@
 //! Widths come from the real glyph advances of the embedded fonts, so a line
 //! that fits here fits on paper.
 
-use super::Item;
+use super::{Item, BLACK};
 use crate::envelope::Rect;
 use crate::fonts::{fonts, Face};
 use crate::letter::Span;
@@ -83,6 +83,7 @@ pub(super) fn wrap(spans: &[Span], width: f32, size: f32, base_bold: bool) -> Ve
     lines
 }
 
+/// Sets a wrapped line with its baseline at `baseline`, starting at `x`.
 pub(super) fn push_line(items: &mut Vec<Item>, line: &Line, x: f32, baseline: f32, size: f32) {
     for run in line {
         items.push(Item::Text {
@@ -91,16 +92,18 @@ pub(super) fn push_line(items: &mut Vec<Item>, line: &Line, x: f32, baseline: f3
             face: run.face,
             size,
             text: run.text.clone(),
-            gray: 0.0,
+            gray: BLACK,
             stroke: 0.0,
         });
     }
 }
 
+/// Black text with its baseline at `baseline`, starting at `x`.
 pub(super) fn text(x: f32, baseline: f32, face: Face, size: f32, s: &str) -> Item {
-    gray_text(x, baseline, face, size, s, 0.0)
+    gray_text(x, baseline, face, size, s, BLACK)
 }
 
+/// Text in gray `gray` (0 black, 1 white).
 pub(super) fn gray_text(x: f32, baseline: f32, face: Face, size: f32, s: &str, gray: f32) -> Item {
     Item::Text {
         x,
@@ -113,6 +116,7 @@ pub(super) fn gray_text(x: f32, baseline: f32, face: Face, size: f32, s: &str, g
     }
 }
 
+/// A black horizontal rule with its top edge at `y`.
 pub(super) fn rule(x: f32, y: f32, width: f32, thickness: f32) -> Item {
     Item::Rect {
         rect: Rect {
@@ -121,7 +125,7 @@ pub(super) fn rule(x: f32, y: f32, width: f32, thickness: f32) -> Item {
             width,
             height: thickness,
         },
-        fill: Some(0.0),
+        fill: Some(BLACK),
         stroke: None,
     }
 }

@@ -16,6 +16,7 @@ use lopdf::{Dictionary, Document, Object};
 // independently of src/envelope.rs.
 // ---------------------------------------------------------------------------
 
+/// PDF points per inch.
 pub const PT_PER_IN: f64 = 72.0;
 const PAGE_W_IN: f64 = 8.5;
 const PAGE_H_IN: f64 = 11.0;
@@ -173,10 +174,12 @@ fn window_on_page(w: &EnvelopeWindow) -> BoxPt {
     BoxPt::from_top_in(x0, x0 + w.width_in, top, top + w.height_in)
 }
 
+/// The recipient window on the page, from the card.
 pub fn recipient_window() -> BoxPt {
     window_on_page(&RECIPIENT_WINDOW)
 }
 
+/// The return window on the page, from the card.
 pub fn return_window() -> BoxPt {
     window_on_page(&RETURN_WINDOW)
 }
@@ -606,6 +609,8 @@ fn close_subpath(shapes: &mut Vec<(BoxPt, bool)>, subpath: &mut Vec<(f64, f64)>)
     }
 }
 
+/// Every page of a PDF, read back: text runs with their boxes, painted
+/// shapes, media box and extracted text.
 pub fn read_pdf(bytes: &[u8]) -> Vec<PageRead> {
     let doc = Document::load_mem(bytes).expect("a PDF lopdf can read");
     doc.get_pages()
