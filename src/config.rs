@@ -58,6 +58,28 @@ impl Mail {
     }
 }
 
+// TODO(merge): use imb::serial_modulus and imb::serial_digits, and delete
+// these two: the mailer-ID rule belongs with the barcode.
+
+/// How many digits the Intelligent Mail serial number has: a 9-digit mailer
+/// ID leaves 6 digits for the serial, a 6-digit one leaves 9.
+pub fn serial_digits(mailer_id: &str) -> usize {
+    const LONG_MAILER_ID_DIGITS: usize = 9;
+    const SERIAL_DIGITS_WITH_LONG_ID: usize = 6;
+    const SERIAL_DIGITS_WITH_SHORT_ID: usize = 9;
+    if mailer_id.len() == LONG_MAILER_ID_DIGITS {
+        SERIAL_DIGITS_WITH_LONG_ID
+    } else {
+        SERIAL_DIGITS_WITH_SHORT_ID
+    }
+}
+
+/// How many serial numbers a mailer ID allows (10 to the serial's digits);
+/// serials wrap around to 0 after the last.
+pub fn serial_modulus(mailer_id: &str) -> u64 {
+    10u64.pow(serial_digits(mailer_id) as u32)
+}
+
 /// A window cut in the envelope, measured from the envelope's lower-left corner.
 #[derive(Clone, Copy, Debug, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -127,12 +149,11 @@ impl Config {
         crate::envelope::PageWindows::from_envelope(&config.envelope).map_err(invalid)?;
         if let Some(mailer_id) = config.mail.mailer_id() {
             // Check the barcode fields now, not at the first letter of a run.
-            let serial_digits = if mailer_id.len() == 9 { 6 } else { 9 };
             crate::imb::encode(&crate::imb::ImbFields {
                 barcode_id: config.mail.barcode_id.clone(),
                 service_type: config.mail.service_type.clone(),
                 mailer_id: mailer_id.to_string(),
-                serial: "0".repeat(serial_digits),
+                serial: "0".repeat(serial_digits(mailer_id)),
                 routing: String::new(),
             })
             .map_err(|e| invalid(format!("mail: {e}")))?;
