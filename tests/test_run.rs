@@ -622,7 +622,6 @@ fn a_letter_that_cannot_be_made_again_is_named_and_the_batch_is_not_complete() {
     first.expect_code(EXIT_REJECTS);
     let batch = Batch::new(wd.path(first.batch_dir()));
     let lost = batch.letter_files()[0].clone();
-    fs::remove_file(batch.path("batch.json")).unwrap();
     fs::remove_file(batch.path(&lost)).unwrap();
 
     // ... and resumed with the built-in ones: the lost letter cannot be
@@ -631,14 +630,18 @@ fn a_letter_that_cannot_be_made_again_is_named_and_the_batch_is_not_complete() {
     again.expect_code(EXIT_FAILED);
     assert!(again.stderr.contains(&lost), "names the file:{again:?}");
     assert!(again.stderr.contains("not marked complete"), "{again:?}");
-    assert!(
-        !batch.is_complete(),
-        "batch.json written for a missing letter"
-    );
+    // batch.json listed the lost letter: it no longer says "complete".
+    assert!(!batch.is_complete(), "batch.json kept for a missing letter");
     assert!(
         !batch.path(&lost).exists(),
         "a letter with other bytes was written"
     );
+
+    // Again, now without batch.json: still refused, still not complete.
+    let third = wd.cmd(args(false));
+    third.expect_code(EXIT_FAILED);
+    assert!(third.stderr.contains(&lost), "names the file:{third:?}");
+    assert!(!batch.is_complete());
 }
 
 // --- Issue 12, finding 8: an empty night looks like a good night.

@@ -18,11 +18,14 @@ use crate::manifest::{Counts, RejectsWriter};
 use crate::output::{create_private_dir, remove_stray_temps, sync_dir, write_atomic, AtomicFile};
 use crate::pdf::{sha256_hex, RenderedLetter};
 
-/// Creates the batch folder and its `letters/` folder, and removes the
-/// temporary files a killed run left there. Returns how many it removed.
+/// Creates the batch folder and its `letters/` folder, withdraws a
+/// `batch.json` left from an earlier finish (the batch is not complete
+/// until it is finished again) and removes the temporary files a killed run
+/// left there. Returns how many temporary files it removed.
 pub fn prepare_folder(batch_dir: &Path) -> Result<usize, BatchError> {
     let letters_dir = batch_dir.join("letters");
     create_private_dir(&letters_dir).map_err(io_err("cannot create", &letters_dir))?;
+    super::finish::withdraw_summary(batch_dir)?;
     Ok(
         remove_stray_temps(batch_dir).map_err(io_err("cannot clean", batch_dir))?
             + remove_stray_temps(&letters_dir).map_err(io_err("cannot clean", &letters_dir))?,

@@ -28,6 +28,19 @@ fn summary_path(batch_dir: &Path) -> PathBuf {
     batch_dir.join("batch.json")
 }
 
+/// Removes a `batch.json` that no longer tells the truth: the batch is
+/// being run again, or a letter it lists is gone. Its presence means
+/// "complete", so it goes before anything else happens to the batch; the
+/// ledger keeps the totals, and finishing the batch writes it again.
+pub fn withdraw_summary(batch_dir: &Path) -> Result<(), BatchError> {
+    let path = summary_path(batch_dir);
+    match std::fs::remove_file(&path) {
+        Ok(()) => sync_dir(batch_dir).map_err(io_err("cannot flush", batch_dir)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("cannot remove", &path)(e)),
+    }
+}
+
 /// The report for a batch that is already complete (the ledger says so and
 /// its files are in `batch_dir`), after checking that every letter it
 /// lists is there (re-making any that are not). `None` when the batch still
@@ -51,7 +64,13 @@ pub fn if_already_complete(
             what: "batch summary".into(),
             message: e.to_string(),
         })?;
-    let remade = verify::ensure_letters(&checked.letter_check(batch_dir), ledger)?;
+    let remade = match verify::ensure_letters(&checked.letter_check(batch_dir), ledger) {
+        Ok(remade) => remade,
+        Err(e) => {
+            withdraw_summary(batch_dir)?;
+            return Err(e);
+        }
+    };
     Ok(Some(RunReport {
         batch_id: checked.batch_id.clone(),
         batch_dir: batch_dir.to_path_buf(),
@@ -392,4 +411,74 @@ pub fn write_summary(
         .map_err(io_err("cannot write", &path))?;
     out.commit().map_err(io_err("cannot write", &path))?;
     sync_dir(batch_dir).map_err(io_err("cannot flush", batch_dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout `batch.json` had when it was made by cutting the closing
+    /// brace off serde's pretty output and appending the files by hand.
+    fn layout_by_hand(summary: &BatchSummary, files: &[FileEntry]) -> String {
+        let head = serde_json::to_string_pretty(summary).unwrap();
+        let head = head.strip_suffix('}').unwrap().trim_end();
+        let entries: Vec<String> = files
+            .iter()
+            .map(|e| format!("\n    {}", serde_json::to_string(e).unwrap()))
+            .collect();
+        format!("{head},\n  \"files\": [{}\n  ]\n}}", entries.join(","))
+    }
+
+    #[test]
+    fn batch_json_layout_is_pretty_with_one_line_per_file() {
+        let mut presort = Presort::default();
+        presort.add("20001");
+        presort.add("96205");
+        let summary = BatchSummary {
+            batch_id: "2026-11-25-abcdef".into(),
+            batch_date: "2026-11-25".into(),
+            kind: "nightly".into(),
+            key_id: "test-1".into(),
+            mode: "test".into(),
+            program_version: "0.1.0".into(),
+            input_file: "filings.csv".into(),
+            input_sha256: "ab".repeat(32),
+            counts: Counts {
+                read: 3,
+                issued: 2,
+                already_issued: 0,
+                rejected: 1,
+            },
+            letters: 2,
+            pages: 2,
+            sheets: 2,
+            presort,
+            files: Vec::new(),
+        };
+        let files: Vec<FileEntry> = ["manifest.csv", "letters/A-01.pdf", "letters/B-01.pdf"]
+            .iter()
+            .map(|p| FileEntry {
+                path: p.to_string(),
+                sha256: "cd".repeat(32),
+            })
+            .collect();
+        #[derive(Serialize)]
+        struct Document<'a> {
+            #[serde(flatten)]
+            summary: &'a BatchSummary,
+            files: &'a [FileEntry],
+        }
+        let mut out = Vec::new();
+        let mut json = serde_json::Serializer::with_formatter(&mut out, SummaryFormatter::new());
+        Document {
+            summary: &summary,
+            files: &files,
+        }
+        .serialize(&mut json)
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            layout_by_hand(&summary, &files)
+        );
+    }
 }
