@@ -540,7 +540,7 @@ fn resume_with_another_out_makes_every_letter_again() {
     second.expect_code(EXIT_REJECTS);
     let b = Batch::new(wd.path(second.batch_dir()));
     assert_ne!(a.dir, b.dir);
-    let said = format!("made again {FIXTURE_VALID} letters");
+    let said = format!("made again: {FIXTURE_VALID}");
     assert!(
         second.stdout.contains(&said),
         "expected '{said}':{second:?}"
@@ -567,7 +567,7 @@ fn resume_after_deleting_batch_json_and_3_letters_brings_them_back() {
 
     let again = wd.run(&fixtures_csv());
     again.expect_code(EXIT_REJECTS);
-    assert!(again.stdout.contains("made again 3 letters"), "{again:?}");
+    assert!(again.stdout.contains("made again: 3"), "{again:?}");
     assert_eq!(again.counts(), first.counts());
     assert_eq!(
         snapshot(&batch.dir),
@@ -591,7 +591,7 @@ fn a_complete_batch_with_letters_deleted_gets_them_back_on_rerun() {
     let again = wd.run(&fixtures_csv());
     again.expect_code(EXIT_REJECTS);
     assert!(again.stdout.contains("already complete"), "{again:?}");
-    assert!(again.stdout.contains("made again 2 letters"), "{again:?}");
+    assert!(again.stdout.contains("made again: 2"), "{again:?}");
     assert_eq!(snapshot(&batch.dir), before);
 }
 

@@ -39,7 +39,7 @@ pub enum BatchError {
     Write { what: String, message: String },
     /// Letters the ledger lists that are missing or changed on disk and
     /// cannot be made again with the bytes the ledger recorded.
-    #[error("batch {batch_id} was not marked complete: {count} letters the ledger lists are missing or changed in {batch_dir} and cannot be made again with the SHA-256 the ledger recorded ({files}); run with the key, templates and configuration the batch was made with (see --old-key, --templates, --config), or restore the letters from backup")]
+    #[error("batch {batch_id} was not marked complete: letters the ledger lists are missing or changed in {batch_dir} and cannot be made again with the SHA-256 the ledger recorded ({files}; {count} in all); run with the key, templates and configuration the batch was made with (see --old-key, --templates, --config), or restore the letters from backup")]
     LettersMissing {
         batch_id: String,
         batch_dir: String,

@@ -132,10 +132,10 @@ pub fn execute(args: RunArgs) -> Result<u8> {
     let report = batch::run_checked(&checked, &mut ledger, &reporter)?;
     let c = report.counts;
     if report.remade > 0 {
+        let dir = display(&report.batch_dir);
         println!(
-            "made again {} letters that were missing or changed in {}",
-            report.remade,
-            display(&report.batch_dir)
+            "letters missing or changed in {dir}, made again: {}",
+            report.remade
         );
     }
     if report.already_complete {
