@@ -184,6 +184,14 @@ mod tests {
     }
 
     #[test]
+    fn a_longer_mailer_id_leaves_fewer_serial_digits() {
+        assert_eq!(serial_digits("123456"), 9);
+        assert_eq!(serial_modulus("123456"), 1_000_000_000);
+        assert_eq!(serial_digits("912345678"), 6);
+        assert_eq!(serial_modulus("912345678"), 1_000_000);
+    }
+
+    #[test]
     fn barcode_settings_are_checked_when_a_mailer_id_is_set() {
         let good = DEFAULT_CONFIG_TOML.replace("mailer_id = \"\"", "mailer_id = \"123456\"");
         assert_eq!(
