@@ -110,12 +110,11 @@ impl Config {
         crate::envelope::PageWindows::from_envelope(&config.envelope).map_err(invalid)?;
         if let Some(mailer_id) = config.mail.mailer_id() {
             // Check the barcode fields now, not at the first letter of a run.
-            let serial_digits = if mailer_id.len() == 9 { 6 } else { 9 };
             crate::imb::encode(&crate::imb::ImbFields {
                 barcode_id: config.mail.barcode_id.clone(),
                 service_type: config.mail.service_type.clone(),
                 mailer_id: mailer_id.to_string(),
-                serial: "0".repeat(serial_digits),
+                serial: "0".repeat(crate::imb::serial_digits(mailer_id)),
                 routing: String::new(),
             })
             .map_err(|e| invalid(format!("mail: {e}")))?;

@@ -2,16 +2,18 @@
 //!
 //! Shared by the nightly batch, `reissue` and `reprint`. Everything here is a
 //! pure function of its arguments, so it can run on any rayon thread, and a
-//! reprint recomputes exactly the bytes that were mailed.
+//! reprint recomputes exactly the bytes that were mailed. Nothing here reads
+//! or writes the ledger: the caller plans (issue and serial numbers, see
+//! [`crate::batch::next_serial`]) and records the returned row.
 
 use crate::code::{derive, fingerprint};
 use crate::config::Mail;
+use crate::imb::serial_digits;
 use crate::filing::{piece_id, Filing};
 use crate::imb::{self, Barcode, ImbError, ImbFields};
 use crate::key::Key;
-use crate::ledger::{Ledger, LedgerError, NewIssuance};
+use crate::ledger::NewIssuance;
 use crate::letter::NoticeDates;
-use crate::manifest::BarcodeColumns;
 use crate::pdf::RenderedLetter;
 use crate::render::{LetterJob, RenderError, Renderer};
 
@@ -24,16 +26,6 @@ pub struct Planned {
     pub serial: Option<u64>,
 }
 
-/// How many serial numbers a mailer ID allows: 9 digits with a 6-digit
-/// mailer ID, 6 digits with a 9-digit one.
-pub fn serial_modulus(mailer_id: &str) -> u64 {
-    if mailer_id.len() == 9 {
-        1_000_000
-    } else {
-        1_000_000_000
-    }
-}
-
 /// The barcode of a piece, or `None` when no mailer ID is configured.
 pub fn barcode(
     mail: &Mail,
@@ -43,7 +35,7 @@ pub fn barcode(
     let (Some(mailer_id), Some(serial)) = (mail.mailer_id(), serial) else {
         return Ok(None);
     };
-    let width = if mailer_id.len() == 9 { 6 } else { 9 };
+    let width = serial_digits(mailer_id);
     let a = &filing.address;
     let routing = format!("{}{}", a.zip5, a.zip4.as_deref().unwrap_or(""));
     imb::encode(&ImbFields {
@@ -54,15 +46,6 @@ pub fn barcode(
         routing,
     })
     .map(Some)
-}
-
-pub fn barcode_columns(b: Option<&Barcode>) -> BarcodeColumns {
-    b.map(|b| BarcodeColumns {
-        tracking: b.tracking.clone(),
-        routing: b.routing.clone(),
-        bars: b.bars.clone(),
-    })
-    .unwrap_or_default()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -132,15 +115,4 @@ pub fn issue(
         forced: false,
     };
     Ok((row, letter))
-}
-
-/// The serial number for the next piece: one past the last the ledger
-/// recorded, so serials never repeat across batches until they wrap. `None`
-/// when no mailer ID is configured (no barcode, no serial).
-pub fn next_serial(mail: &Mail, ledger: &dyn Ledger) -> Result<Option<u64>, LedgerError> {
-    let Some(mailer_id) = mail.mailer_id() else {
-        return Ok(None);
-    };
-    let modulus = serial_modulus(mailer_id);
-    Ok(Some(ledger.last_serial()?.map_or(0, |s| (s + 1) % modulus)))
 }

@@ -13,6 +13,7 @@ use std::io::Write;
 use serde::{Deserialize, Serialize};
 
 use crate::filing::Reject;
+use crate::imb::Barcode;
 use crate::ledger::Issuance;
 
 /// Makes a cell safe to open in a spreadsheet.
@@ -78,6 +79,19 @@ pub struct BarcodeColumns {
     pub tracking: String,
     pub routing: String,
     pub bars: String,
+}
+
+impl BarcodeColumns {
+    /// The columns of a printed barcode; empty when none was printed.
+    pub fn of(barcode: Option<&Barcode>) -> BarcodeColumns {
+        barcode
+            .map(|b| BarcodeColumns {
+                tracking: b.tracking.clone(),
+                routing: b.routing.clone(),
+                bars: b.bars.clone(),
+            })
+            .unwrap_or_default()
+    }
 }
 
 impl ManifestRow {
@@ -251,7 +265,7 @@ pub struct BatchSummary {
     pub sheets: u64,
     pub presort: Presort,
     /// Every file of the batch with its SHA-256, letters in manifest order.
-    /// Not held here: [`crate::batch::write_summary`] streams the list into
+    /// Not held here: `batch::write_summary` streams the list into
     /// `batch.json` from the ledger, so memory does not grow with the batch.
     #[serde(skip)]
     pub files: Vec<FileEntry>,

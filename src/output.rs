@@ -47,15 +47,19 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Writes `bytes` to `path` through a temporary file and a rename. With
 /// `durable`, the file is flushed to disk before the rename.
+/// On failure the temporary file is removed.
 pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
     let tmp = tmp_path(path);
     let mut f = create_private(&tmp)?;
-    f.write_all(bytes)?;
-    if durable {
-        f.sync_all()?;
-    }
+    let written = f
+        .write_all(bytes)
+        .and_then(|()| if durable { f.sync_all() } else { Ok(()) });
     drop(f);
-    fs::rename(&tmp, path)
+    written
+        .and_then(|()| fs::rename(&tmp, path))
+        .inspect_err(|_| {
+            let _ = fs::remove_file(&tmp);
+        })
 }
 
 /// A file written in pieces and put in place by [`AtomicFile::commit`]; if it
@@ -77,13 +81,18 @@ impl AtomicFile {
         })
     }
 
-    /// Flushes to disk and renames into place.
+    /// Flushes to disk and renames into place; on failure the temporary
+    /// file is removed.
     pub fn commit(mut self) -> io::Result<()> {
         let writer = self.writer.take().expect("commit is called once");
-        let file = writer.into_inner().map_err(|e| e.into_error())?;
-        file.sync_all()?;
-        drop(file);
-        fs::rename(&self.tmp, &self.path)
+        let committed = writer
+            .into_inner()
+            .map_err(|e| e.into_error())
+            .and_then(|file| file.sync_all())
+            .and_then(|()| fs::rename(&self.tmp, &self.path));
+        committed.inspect_err(|_| {
+            let _ = fs::remove_file(&self.tmp);
+        })
     }
 }
 

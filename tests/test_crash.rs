@@ -8,7 +8,7 @@ mod common;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Stdio};
+use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -337,4 +337,108 @@ fn runs_and_reissues_wait_for_the_lock_but_readers_do_not() {
     let after = wd.run(&fixtures_csv());
     after.expect_code(EXIT_REJECTS);
     assert!(after.stdout.contains("already complete"), "{after:?}");
+}
+
+// --- Killed on a small filesystem that fills up.
+
+/// A tmpfs mounted on a folder for as long as this value lives; the test
+/// is skipped, with the reason printed, where one cannot be mounted (not
+/// root, no mount permission in a container).
+struct SmallFs {
+    dir: PathBuf,
+}
+
+impl SmallFs {
+    fn mount(dir: &Path, size: &str) -> Option<SmallFs> {
+        fs::create_dir_all(dir).unwrap();
+        let mounted = Command::new("mount")
+            .args([
+                "-t",
+                "tmpfs",
+                "-o",
+                &format!("size={size},mode=0700"),
+                "tmpfs",
+            ])
+            .arg(dir)
+            .stdin(Stdio::null())
+            .output();
+        match mounted {
+            Ok(o) if o.status.success() => Some(SmallFs {
+                dir: dir.to_path_buf(),
+            }),
+            Ok(o) => {
+                eprintln!(
+                    "skipped: cannot mount a {size} tmpfs ({}); run as root to test a full filesystem",
+                    String::from_utf8_lossy(&o.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("skipped: cannot run mount ({e}); run as root to test a full filesystem");
+                None
+            }
+        }
+    }
+
+    fn resize(&self, size: &str) {
+        let status = Command::new("mount")
+            .args(["-o", &format!("remount,size={size}")])
+            .arg(&self.dir)
+            .status()
+            .unwrap();
+        assert!(status.success(), "remount to {size}");
+    }
+}
+
+impl Drop for SmallFs {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.dir).status();
+    }
+}
+
+/// What a failed or killed run left: every ledger row has its letter byte
+/// for byte, nothing is marked complete and no temporary file is left
+/// (unless the run was killed, which cannot clean up).
+#[track_caller]
+fn assert_nothing_half_written(wd: &Workdir, batch_dir: &Path, killed: bool) {
+    for r in ledger_rows_so_far(&wd.ledger()) {
+        let letter = batch_dir.join(format!("letters/{}.pdf", r.piece_id));
+        assert!(letter.exists(), "ledger row without its letter: {r:?}");
+        assert_eq!(file_sha256(&letter), r.letter_sha256, "{r:?}");
+    }
+    assert!(!batch_dir.join("batch.json").exists(), "marked complete");
+    if !killed {
+        assert_eq!(temp_files(&wd.out()), Vec::<PathBuf>::new());
+    }
+}
+
+#[test]
+fn killed_on_a_full_filesystem_then_resumed_with_room() {
+    let reference = reference();
+    let wd = Workdir::new();
+    let input = wd.generate(ROWS, SEED);
+    // Declared after `wd`, so it is unmounted before the folder is removed.
+    let Some(small) = SmallFs::mount(&wd.out(), "2m") else {
+        return;
+    };
+    let batch_dir = wd.out().join(expected_batch_id(&input, BATCH_DATE));
+
+    // 400 letters of ~36 KB do not fit in 2 MB: the run fails cleanly.
+    let full = wd.cmd(run_args(&input));
+    full.expect_code(EXIT_FAILED);
+    assert_nothing_half_written(&wd, &batch_dir, false);
+
+    // Killed while it fails again on the full disk.
+    let mut child = spawn_run(&wd, &input);
+    std::thread::sleep(Duration::from_millis(150));
+    let _ = child.kill();
+    child.wait().unwrap();
+    assert_nothing_half_written(&wd, &batch_dir, true);
+
+    // With room, the run finishes with the bytes of an uninterrupted run.
+    small.resize("64m");
+    let out = wd.cmd(run_args(&input));
+    out.expect_code(EXIT_REJECTS);
+    assert_eq!(&snapshot(&batch_dir), reference);
+    assert_eq!(temp_files(&wd.out()), Vec::<PathBuf>::new());
 }

@@ -489,3 +489,255 @@ fn letters_carry_the_filing_and_the_code() {
     }
     assert_eq!(codes.len() as u64, FIXTURE_VALID);
 }
+
+// --- Issue 12, finding 2: resume trusts the ledger without checking the letters.
+
+/// `run` over the fixtures with `--out out` and `--ledger ledger`.
+fn run_fixtures_into(wd: &Workdir, out: &str, ledger: &std::path::Path) -> Output {
+    let mut cmd = wd.command_with(
+        wd.path(out),
+        [
+            "run",
+            "--input",
+            fixtures_csv().to_str().unwrap(),
+            "--batch-date",
+            BATCH_DATE,
+            "--ledger",
+            ledger.to_str().unwrap(),
+        ],
+    );
+    wd.output(&mut cmd)
+}
+
+/// Every file batch.json lists is on disk with the SHA-256 it gives.
+#[track_caller]
+fn assert_batch_json_files_exist(batch: &Batch) {
+    let s = batch.summary();
+    let files = s["files"].as_array().unwrap();
+    assert!(files.len() as u64 >= FIXTURE_VALID);
+    for f in files {
+        let path = f["path"].as_str().unwrap();
+        assert!(
+            batch.path(path).is_file(),
+            "batch.json lists missing {path}"
+        );
+        assert_eq!(file_sha256(&batch.path(path)), f["sha256"], "{path}");
+    }
+}
+
+#[test]
+fn resume_with_another_out_makes_every_letter_again() {
+    let wd = Workdir::new();
+    let ledger = wd.path("ledger/ledger.sqlite");
+    fs::create_dir_all(ledger.parent().unwrap()).unwrap();
+    let first = run_fixtures_into(&wd, "out-a", &ledger);
+    first.expect_code(EXIT_REJECTS);
+    let a = Batch::new(wd.path(first.batch_dir()));
+
+    // Same input, same ledger, another output folder: the ledger says the
+    // batch is issued, but none of its letters are under out-b.
+    let second = run_fixtures_into(&wd, "out-b", &ledger);
+    second.expect_code(EXIT_REJECTS);
+    let b = Batch::new(wd.path(second.batch_dir()));
+    assert_ne!(a.dir, b.dir);
+    let said = format!("made again: {FIXTURE_VALID}");
+    assert!(
+        second.stdout.contains(&said),
+        "expected '{said}':{second:?}"
+    );
+    assert_eq!(second.counts(), first.counts());
+    // The same letters, byte for byte, and the same batch.
+    assert_eq!(snapshot(&b.dir), snapshot(&a.dir));
+    assert_batch_json_files_exist(&b);
+    // Nothing was issued twice.
+    assert_eq!(ledger_rows(&ledger).len() as u64, FIXTURE_VALID);
+}
+
+#[test]
+fn resume_after_deleting_batch_json_and_3_letters_brings_them_back() {
+    let wd = Workdir::new();
+    let (first, batch) = wd.run_fixtures();
+    let before = snapshot(&batch.dir);
+    let gone: Vec<String> = batch.letter_files().into_iter().take(3).collect();
+    assert_eq!(gone.len(), 3);
+    fs::remove_file(batch.path("batch.json")).unwrap();
+    for f in &gone {
+        fs::remove_file(batch.path(f)).unwrap();
+    }
+
+    let again = wd.run(&fixtures_csv());
+    again.expect_code(EXIT_REJECTS);
+    assert!(again.stdout.contains("made again: 3"), "{again:?}");
+    assert_eq!(again.counts(), first.counts());
+    assert_eq!(
+        snapshot(&batch.dir),
+        before,
+        "the same files, byte for byte"
+    );
+    assert_batch_json_files_exist(&batch);
+    assert_eq!(wd_ledger_rows(&wd).len() as u64, FIXTURE_VALID);
+}
+
+#[test]
+fn a_complete_batch_with_letters_deleted_gets_them_back_on_rerun() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures();
+    let before = snapshot(&batch.dir);
+    let damaged = batch.letter_files()[5].clone();
+    let deleted = batch.letter_files()[9].clone();
+    fs::write(batch.path(&damaged), b"%PDF-1.7 not the letter").unwrap();
+    fs::remove_file(batch.path(&deleted)).unwrap();
+
+    let again = wd.run(&fixtures_csv());
+    again.expect_code(EXIT_REJECTS);
+    assert!(again.stdout.contains("already complete"), "{again:?}");
+    assert!(again.stdout.contains("made again: 2"), "{again:?}");
+    assert_eq!(snapshot(&batch.dir), before);
+}
+
+#[test]
+fn a_letter_that_cannot_be_made_again_is_named_and_the_batch_is_not_complete() {
+    let wd = Workdir::new();
+    // The batch is made with edited templates ...
+    let templates = wd.path("templates");
+    fs::create_dir_all(&templates).unwrap();
+    for name in ["letter.en.tera", "letter.es.tera"] {
+        let text = fs::read_to_string(repo_file(&format!("templates/{name}"))).unwrap();
+        fs::write(templates.join(name), format!("{text}\nEdited.\n")).unwrap();
+    }
+    let args = |with_templates: bool| {
+        let mut a = vec![
+            "run".to_string(),
+            "--input".into(),
+            fixtures_csv().to_str().unwrap().into(),
+            "--batch-date".into(),
+            BATCH_DATE.into(),
+        ];
+        if with_templates {
+            a.extend(["--templates".into(), templates.to_str().unwrap().into()]);
+        }
+        a
+    };
+    let first = wd.cmd(args(true));
+    first.expect_code(EXIT_REJECTS);
+    let batch = Batch::new(wd.path(first.batch_dir()));
+    let lost = batch.letter_files()[0].clone();
+    fs::remove_file(batch.path(&lost)).unwrap();
+
+    // ... and resumed with the built-in ones: the lost letter cannot be
+    // made with the bytes the ledger recorded.
+    let again = wd.cmd(args(false));
+    again.expect_code(EXIT_FAILED);
+    assert!(again.stderr.contains(&lost), "names the file:{again:?}");
+    assert!(again.stderr.contains("not marked complete"), "{again:?}");
+    // batch.json listed the lost letter: it no longer says "complete".
+    assert!(!batch.is_complete(), "batch.json kept for a missing letter");
+    assert!(
+        !batch.path(&lost).exists(),
+        "a letter with other bytes was written"
+    );
+
+    // Again, now without batch.json: still refused, still not complete.
+    let third = wd.cmd(args(false));
+    third.expect_code(EXIT_FAILED);
+    assert!(third.stderr.contains(&lost), "names the file:{third:?}");
+    assert!(!batch.is_complete());
+}
+
+// --- Issue 12, finding 8: an empty night looks like a good night.
+
+#[test]
+fn an_input_with_a_header_and_no_rows_is_no_filings_with_exit_4() {
+    let wd = Workdir::new();
+    let header = String::from_utf8(fixture_bytes())
+        .unwrap()
+        .lines()
+        .next()
+        .unwrap()
+        .to_string();
+    for (name, text) in [
+        ("empty-night.csv", format!("{header}\n")),
+        ("blank-lines.csv", format!("{header}\n\n\n")),
+    ] {
+        let input = wd.write(name, text);
+        let out = wd.run(&input);
+        out.expect_code(4);
+        let said = format!("no filings in {}", input.display());
+        assert!(out.stderr.contains(&said), "expected '{said}':{out:?}");
+        assert!(!wd.out().exists(), "something was written for {name}");
+    }
+}
+
+// --- Issue 12, finding 9: loose ends.
+
+#[test]
+fn an_input_that_fails_as_a_whole_writes_no_folder_ledger_or_lock() {
+    let wd = Workdir::new();
+    let text = String::from_utf8(fixture_bytes()).unwrap();
+    let wrong_header = text.replacen("receipt_number", "receipt", 1);
+    let fixture = fixture_bytes();
+    let jose = fixture
+        .windows(5)
+        .position(|w| w == "José".as_bytes())
+        .unwrap();
+    let mut latin1 = fixture[..jose].to_vec();
+    latin1.extend_from_slice(b"Jos\xe9");
+    latin1.extend_from_slice(&fixture[jose + 5..]);
+    let garbage: Vec<u8> = (0u32..4096)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
+    let ledger_dir = wd.path("ledgers");
+    for (name, bytes) in [
+        ("wrong-header.csv", wrong_header.into_bytes()),
+        ("latin1.csv", latin1),
+        ("garbage.bin", garbage),
+        ("empty.csv", Vec::new()),
+    ] {
+        let input = wd.write(name, bytes);
+        let out = wd.run(&input);
+        out.expect_code(EXIT_FAILED);
+        assert!(out.stderr.contains(name), "names the file:{out:?}");
+        assert!(!wd.out().exists(), "{name}: the output folder was made");
+        // With the ledger named elsewhere: no ledger, no lock either.
+        let ledger = ledger_dir.join("ledger.sqlite");
+        let mut cmd = wd.command([
+            "run",
+            "--input",
+            input.to_str().unwrap(),
+            "--batch-date",
+            BATCH_DATE,
+            "--ledger",
+            ledger.to_str().unwrap(),
+        ]);
+        wd.output(&mut cmd).expect_code(EXIT_FAILED);
+        assert!(!ledger_dir.exists(), "{name}: the ledger folder was made");
+        assert!(!wd.out().exists(), "{name}: the output folder was made");
+    }
+}
+
+#[test]
+fn temporary_files_are_removed_when_a_run_fails() {
+    let wd = Workdir::new();
+    // A folder where a letter must go: its temporary file is written, then
+    // cannot be renamed into place, and the run fails.
+    let batch_dir = wd
+        .out()
+        .join(expected_batch_id(&fixtures_csv(), BATCH_DATE));
+    let blocker = batch_dir.join("letters/IOE0912345602-01.pdf");
+    fs::create_dir_all(blocker.join("in-the-way")).unwrap();
+
+    let out = wd.run(&fixtures_csv());
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("IOE0912345602-01.pdf"), "{out:?}");
+    let temps: Vec<_> = walk(&wd.out())
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(temps.is_empty(), "left behind: {temps:?}");
+    assert!(!batch_dir.join("batch.json").exists());
+
+    // Out of the way, the same run finishes and is whole.
+    fs::remove_dir_all(&blocker).unwrap();
+    wd.run(&fixtures_csv()).expect_code(EXIT_REJECTS);
+    assert_batch_json_files_exist(&Batch::new(batch_dir));
+}

@@ -15,9 +15,9 @@ use chrono::NaiveDate;
 use clap::Args;
 use sha2::{Digest, Sha256};
 
-use access_letters::batch::{complete, write_letter};
+use access_letters::batch::{complete, next_serial, write_letter};
 use access_letters::filing::IssuanceStatus;
-use access_letters::issue::{issue, next_serial, IssueContext, Planned};
+use access_letters::issue::{issue, IssueContext, Planned};
 use access_letters::ledger::{BatchKind, BatchRecord, Ledger};
 use access_letters::letter::NoticeDates;
 use access_letters::manifest::{letter_file, Counts};

@@ -15,9 +15,12 @@ use chrono::NaiveDate;
 use clap::Args;
 use indicatif::{ProgressBar, ProgressStyle};
 
-use access_letters::batch::{self, Progress, RunInputs, DEFAULT_CHUNK_SIZE};
+use access_letters::batch::{self, BatchError, Progress, RunInputs, DEFAULT_CHUNK_SIZE};
 
 use super::{display, today, Keys, Look, Place, EXIT_OK, EXIT_REJECTS};
+
+/// Exit status: the input has a header row but no filings.
+const EXIT_NO_FILINGS: u8 = 4;
 
 /// Run the nightly batch over a filings file.
 #[derive(Args, Debug)]
@@ -108,7 +111,6 @@ pub fn execute(args: RunArgs) -> Result<u8> {
     }
     let keys = args.keys.load()?;
     let renderer = args.look.renderer()?;
-    let (_lock, mut ledger) = args.place.open_ledger()?;
     let inputs = RunInputs {
         input: &args.input,
         batch_date: args.batch_date.unwrap_or_else(today),
@@ -117,9 +119,25 @@ pub fn execute(args: RunArgs) -> Result<u8> {
         renderer: &renderer,
         chunk_size: args.chunk_size,
     };
+    // The whole input is read before any folder, ledger or lock is made.
+    let checked = match batch::check(&inputs) {
+        Err(e @ BatchError::NoFilings { .. }) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_NO_FILINGS);
+        }
+        checked => checked?,
+    };
+    let (_lock, mut ledger) = args.place.open_ledger()?;
     let reporter = Reporter::new();
-    let report = batch::run(&inputs, &mut ledger, &reporter)?;
+    let report = batch::run_checked(&checked, &mut ledger, &reporter)?;
     let c = report.counts;
+    if report.remade > 0 {
+        let dir = display(&report.batch_dir);
+        println!(
+            "letters missing or changed in {dir}, made again: {}",
+            report.remade
+        );
+    }
     if report.already_complete {
         println!(
             "batch {} is already complete in {}: nothing to do",

@@ -1,0 +1,188 @@
+//! Commit: a chunk's letters made durable on disk, then its ledger rows
+//! recorded in one transaction, so the ledger never names a letter that is
+//! not there. The input is streamed chunk by chunk; while one chunk renders,
+//! the previous one is flushed and committed on another thread.
+
+use std::path::Path;
+
+use super::error::{csv_err, io_err};
+use super::plan::{Checked, ChunkOutcome, Planner};
+use super::render::{render_chunk, Rendered};
+use super::{BatchError, Progress};
+use crate::filing::{Filing, Reject};
+use crate::intake::{Intake, Outcome};
+use crate::issue::IssueContext;
+use crate::ledger::{Ledger, NewIssuance};
+use crate::letter::NoticeDates;
+use crate::manifest::{Counts, RejectsWriter};
+use crate::output::{create_private_dir, remove_stray_temps, sync_dir, write_atomic, AtomicFile};
+use crate::pdf::{sha256_hex, RenderedLetter};
+
+/// Creates the batch folder and its `letters/` folder, withdraws a
+/// `batch.json` left from an earlier finish (the batch is not complete
+/// until it is finished again) and removes the temporary files a killed run
+/// left there. Returns how many temporary files it removed.
+pub fn prepare_folder(batch_dir: &Path) -> Result<usize, BatchError> {
+    let letters_dir = batch_dir.join("letters");
+    create_private_dir(&letters_dir).map_err(io_err("cannot create", &letters_dir))?;
+    super::finish::withdraw_summary(batch_dir)?;
+    Ok(
+        remove_stray_temps(batch_dir).map_err(io_err("cannot clean", batch_dir))?
+            + remove_stray_temps(&letters_dir).map_err(io_err("cannot clean", &letters_dir))?,
+    )
+}
+
+/// What the chunks of a run added up to.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub counts: Counts,
+    /// Letters this invocation made.
+    pub issued_now: u64,
+}
+
+/// Streams the input in chunks: plans, renders and commits every valid
+/// filing and writes `rejects.csv`. When it returns, every letter of the
+/// batch that this input names is in the ledger.
+pub fn issue_all(
+    checked: &Checked<'_>,
+    batch_dir: &Path,
+    ledger: &mut dyn Ledger,
+    progress: &dyn Progress,
+) -> Result<Tally, BatchError> {
+    let inputs = checked.inputs;
+    let renderer = inputs.renderer;
+    let ctx = IssueContext {
+        key: inputs.keys.current(),
+        renderer,
+        batch_id: &checked.batch_id,
+        dates: NoticeDates::new(inputs.batch_date, renderer.config.codes.valid_days),
+    };
+    let letters_dir = batch_dir.join("letters");
+    let mut chunks = ChunkRunner {
+        planner: Planner::new(&checked.batch_id, &renderer.config.mail, ledger)?,
+        ctx,
+        letters_dir: &letters_dir,
+        pending: Vec::new(),
+    };
+    let rejects_path = batch_dir.join("rejects.csv");
+    let rejects_file =
+        AtomicFile::create(&rejects_path).map_err(io_err("cannot create", &rejects_path))?;
+    let mut rejects = RejectsWriter::new(rejects_file).map_err(csv_err("rejects.csv"))?;
+    let mut reject = |r: &Reject| rejects.write(r).map_err(csv_err("rejects.csv"));
+
+    progress.start(checked.valid);
+    let mut tally = Tally::default();
+    let mut intake = Intake::open(inputs.input, inputs.batch_date)?;
+    let chunk_size = inputs.chunk_size.max(1);
+    let mut chunk: Vec<Filing> = Vec::with_capacity(chunk_size);
+    loop {
+        let next = intake.next().transpose()?;
+        let at_end = next.is_none();
+        match next {
+            Some(Outcome::Rejected(r)) => {
+                tally.counts.rejected += 1;
+                reject(&r)?;
+                continue;
+            }
+            Some(Outcome::Valid(f)) => chunk.push(f),
+            None => {}
+        }
+        if chunk.len() >= chunk_size || (at_end && !chunk.is_empty()) {
+            let (outcome, late_rejects) = chunks.process(ledger, &chunk)?;
+            for r in &late_rejects {
+                reject(r)?;
+            }
+            tally.counts.rejected += late_rejects.len() as u64;
+            tally.counts.issued += outcome.issued;
+            tally.counts.already_issued += outcome.already_issued;
+            tally.issued_now += outcome.issued_now;
+            progress.advance(chunk.len() as u64);
+            chunk.clear();
+        }
+        if at_end {
+            break;
+        }
+    }
+    commit_chunk(ledger, &letters_dir, &chunks.pending)?;
+    tally.counts.read = intake.read();
+    progress.finish();
+    rejects
+        .finish()
+        .map_err(io_err("cannot write", &rejects_path))?
+        .commit()
+        .map_err(io_err("cannot write", &rejects_path))?;
+    Ok(tally)
+}
+
+/// Makes a chunk's letters durable, then records them: the letters must be
+/// on disk before the ledger says they exist.
+fn commit_chunk(
+    ledger: &mut dyn Ledger,
+    letters_dir: &Path,
+    rows: &[NewIssuance],
+) -> Result<(), BatchError> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    sync_dir(letters_dir).map_err(io_err("cannot flush", letters_dir))?;
+    ledger.record(rows)?;
+    tracing::debug!(letters = rows.len(), first = %rows[0].piece_id, "chunk committed");
+    Ok(())
+}
+
+/// Plans, renders and commits chunk after chunk, one chunk behind.
+struct ChunkRunner<'a> {
+    planner: Planner<'a>,
+    ctx: IssueContext<'a>,
+    letters_dir: &'a Path,
+    /// Rows rendered and written but not yet committed.
+    pending: Vec<NewIssuance>,
+}
+
+impl ChunkRunner<'_> {
+    /// Plans and renders `chunk` while the previous chunk's rows are flushed
+    /// and committed on another thread, so the disk and the ledger do not
+    /// leave a core idle. This chunk's rows become the pending ones.
+    fn process(
+        &mut self,
+        ledger: &mut dyn Ledger,
+        chunk: &[Filing],
+    ) -> Result<(ChunkOutcome, Vec<Reject>), BatchError> {
+        // Planning reads the ledger before the commit thread borrows it. The
+        // pending rows belong to other receipts (a file names each receipt
+        // once), so their commit cannot change this plan.
+        let (mut outcome, planned) = self.planner.plan(ledger, chunk)?;
+        let pending = std::mem::take(&mut self.pending);
+        let (committed, rendered) = std::thread::scope(|scope| {
+            let committer = scope.spawn(|| commit_chunk(ledger, self.letters_dir, &pending));
+            let rendered = render_chunk(&self.ctx, self.letters_dir, &planned);
+            let committed = committer
+                .join()
+                .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
+            (committed, rendered)
+        });
+        committed?;
+        let mut rejects = Vec::new();
+        for r in rendered? {
+            match r {
+                Rendered::Letter(row) => self.pending.push(row),
+                Rendered::Rejected(reject) => {
+                    outcome.issued -= 1;
+                    outcome.issued_now -= 1;
+                    rejects.push(reject);
+                }
+            }
+        }
+        Ok((outcome, rejects))
+    }
+}
+
+/// Writes one letter durably (used by reissue and reprint).
+pub fn write_letter(path: &Path, letter: &RenderedLetter) -> Result<(), BatchError> {
+    if let Some(dir) = path.parent() {
+        create_private_dir(dir).map_err(io_err("cannot create", dir))?;
+    }
+    write_atomic(path, &letter.bytes, true).map_err(io_err("cannot write", path))?;
+    debug_assert_eq!(sha256_hex(&letter.bytes), letter.sha256);
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! What can stop a batch, as sentences for the operator.
+
+use std::path::Path;
+
+use crate::intake::IntakeError;
+use crate::issue::IssueError;
+use crate::ledger::LedgerError;
+
+/// How many file names a message lists before it says "and N more".
+pub(crate) const FILES_NAMED_MAX: usize = 10;
+
+#[derive(Debug, thiserror::Error)]
+pub enum BatchError {
+    #[error(transparent)]
+    Intake(#[from] IntakeError),
+    #[error(transparent)]
+    Ledger(#[from] LedgerError),
+    #[error(transparent)]
+    Issue(#[from] IssueError),
+    #[error("{action} {path}: {source}")]
+    Io {
+        action: &'static str,
+        path: String,
+        source: std::io::Error,
+    },
+    /// The input has a header row and no data rows: most likely a broken
+    /// upstream export, so it is not a quiet night but its own outcome.
+    #[error("no filings in {path}: it has a header row but no rows below it, so no batch was started; check the export that made it")]
+    NoFilings { path: String },
+    #[error("batch {batch_id} was started with key {ledger_key} but this run uses key {run_key}; run it with the same key")]
+    KeyMismatch {
+        batch_id: String,
+        ledger_key: String,
+        run_key: String,
+    },
+    #[error("control totals do not add up for batch {batch_id}: {detail}; the batch was not marked complete")]
+    Totals { batch_id: String, detail: String },
+    #[error("cannot write {what}: {message}")]
+    Write { what: String, message: String },
+    /// Letters the ledger lists that are missing or changed on disk and
+    /// cannot be made again with the bytes the ledger recorded.
+    #[error("batch {batch_id} was not marked complete: letters the ledger lists are missing or changed in {batch_dir} and cannot be made again with the SHA-256 the ledger recorded ({files}; {count} in all); run with the key, templates and configuration the batch was made with (see --old-key, --templates, --config), or restore the letters from backup")]
+    LettersMissing {
+        batch_id: String,
+        batch_dir: String,
+        count: u64,
+        /// The first few files, comma-separated (`letters/X.pdf: why`).
+        files: String,
+    },
+}
+
+/// A list of file names for a message: the first [`FILES_NAMED_MAX`], then
+/// how many more.
+pub(crate) fn name_files(names: &[String], total: u64) -> String {
+    let shown = names.len().min(FILES_NAMED_MAX);
+    let mut text = names[..shown].join(", ");
+    let more = total.saturating_sub(shown as u64);
+    if more > 0 {
+        text.push_str(&format!(" and {more} more"));
+    }
+    text
+}
+
+pub(crate) fn io_err<'a>(
+    action: &'static str,
+    path: &'a Path,
+) -> impl FnOnce(std::io::Error) -> BatchError + 'a {
+    move |source| BatchError::Io {
+        action,
+        path: path.display().to_string(),
+        source,
+    }
+}
+
+pub(crate) fn csv_err(what: &str) -> impl FnOnce(csv::Error) -> BatchError + '_ {
+    move |e| BatchError::Write {
+        what: what.to_string(),
+        message: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn long_file_lists_are_cut_with_a_count() {
+        let names: Vec<String> = (0..12).map(|i| format!("letters/{i}.pdf")).collect();
+        let text = name_files(&names, 40);
+        assert!(text.starts_with("letters/0.pdf, letters/1.pdf"), "{text}");
+        assert!(text.ends_with("letters/9.pdf and 30 more"), "{text}");
+        assert_eq!(name_files(&names[..2], 2), "letters/0.pdf, letters/1.pdf");
+    }
+}

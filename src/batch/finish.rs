@@ -1,0 +1,484 @@
+//! Finish: once every letter of a batch is in the ledger (and on disk),
+//! write `manifest.csv` in presort order, then `batch.json`, then mark the
+//! batch complete in the ledger. Both files are streamed from the ledger, so
+//! memory does not grow with the batch.
+
+use std::cell::RefCell;
+use std::io::{self, Write};
+use std::path::{Path, PathBuf};
+
+use serde::ser::{Error as _, SerializeSeq};
+use serde::{Serialize, Serializer};
+use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
+
+use super::commit::Tally;
+use super::error::{csv_err, io_err};
+use super::plan::{file_sha256, Checked};
+use super::{verify, BatchError, RunReport};
+use crate::issue::{barcode, IssueError};
+use crate::ledger::{BatchRecord, Ledger, LedgerError};
+use crate::manifest::{
+    letter_file, BarcodeColumns, BatchSummary, Counts, FileEntry, ManifestRow, ManifestWriter,
+    Presort,
+};
+use crate::output::{sync_dir, AtomicFile};
+use crate::render::Renderer;
+
+fn summary_path(batch_dir: &Path) -> PathBuf {
+    batch_dir.join("batch.json")
+}
+
+/// Removes a `batch.json` that no longer tells the truth: the batch is
+/// being run again, or a letter it lists is gone. Its presence means
+/// "complete", so it goes before anything else happens to the batch; the
+/// ledger keeps the totals, and finishing the batch writes it again.
+pub fn withdraw_summary(batch_dir: &Path) -> Result<(), BatchError> {
+    let path = summary_path(batch_dir);
+    match std::fs::remove_file(&path) {
+        Ok(()) => sync_dir(batch_dir).map_err(io_err("cannot flush", batch_dir)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("cannot remove", &path)(e)),
+    }
+}
+
+/// The report for a batch that is already complete (the ledger says so and
+/// its files are in `batch_dir`), after checking that every letter it
+/// lists is there (re-making any that are not). `None` when the batch still
+/// has to be run or finished here.
+pub fn if_already_complete(
+    checked: &Checked<'_>,
+    batch_dir: &Path,
+    ledger: &dyn Ledger,
+) -> Result<Option<RunReport>, BatchError> {
+    let Some((record, Some(summary_json))) = ledger.batch(&checked.batch_id)? else {
+        return Ok(None);
+    };
+    let files_there = ["batch.json", "manifest.csv", "rejects.csv"]
+        .iter()
+        .all(|f| batch_dir.join(f).is_file());
+    if !files_there {
+        return Ok(None);
+    }
+    let summary: BatchSummary =
+        serde_json::from_str(&summary_json).map_err(|e| BatchError::Write {
+            what: "batch summary".into(),
+            message: e.to_string(),
+        })?;
+    let remade = match verify::ensure_letters(&checked.letter_check(batch_dir), ledger) {
+        Ok(remade) => remade,
+        Err(e) => {
+            withdraw_summary(batch_dir)?;
+            return Err(e);
+        }
+    };
+    Ok(Some(RunReport {
+        batch_id: checked.batch_id.clone(),
+        batch_dir: batch_dir.to_path_buf(),
+        counts: summary.counts,
+        issued_now: 0,
+        remade,
+        pages: summary.pages,
+        already_complete: true,
+        stray_removed: 0,
+        test_mode: record.is_test,
+    }))
+}
+
+/// What closing a nightly batch needs besides its tally and the ledger.
+pub struct Finishing<'a> {
+    pub record: &'a BatchRecord,
+    pub input: &'a Path,
+    pub batch_dir: &'a Path,
+    pub renderer: &'a Renderer,
+    pub stray_removed: usize,
+    pub remade: u64,
+}
+
+/// Checks the control totals against the ledger, then [`complete`]s the
+/// batch.
+pub fn finish_batch(
+    f: &Finishing<'_>,
+    tally: Tally,
+    ledger: &mut dyn Ledger,
+) -> Result<RunReport, BatchError> {
+    let id = &f.record.batch_id;
+    let counts = tally.counts;
+    let in_ledger = ledger.count_in_batch(id)?;
+    if !counts.add_up() || in_ledger != counts.issued {
+        return Err(BatchError::Totals {
+            batch_id: id.clone(),
+            detail: format!(
+                "read {} but issued {} + already issued {} + rejected {}; the ledger holds {} letters for the batch",
+                counts.read, counts.issued, counts.already_issued, counts.rejected, in_ledger
+            ),
+        });
+    }
+    let input_file = f
+        .input
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let summary = complete(
+        f.record,
+        &input_file,
+        counts,
+        f.batch_dir,
+        ledger,
+        f.renderer,
+    )?;
+    let pages = summary.pages;
+    tracing::info!(batch = %id, letters = in_ledger, pages, "batch complete");
+    Ok(RunReport {
+        batch_id: id.clone(),
+        batch_dir: f.batch_dir.to_path_buf(),
+        counts,
+        issued_now: tally.issued_now,
+        remade: f.remade,
+        pages,
+        already_complete: false,
+        stray_removed: f.stray_removed,
+        test_mode: f.record.is_test,
+    })
+}
+
+/// What `batch.json` needs from the manifest pass.
+pub struct ManifestTotals {
+    /// The manifest's and rejects' entries; letters are streamed later.
+    pub files: Vec<FileEntry>,
+    pub pages: u64,
+    pub sheets: u64,
+    pub presort: Presort,
+}
+
+/// Closes a batch whose letters are all in the ledger: writes the manifest,
+/// then `batch.json`, then marks the batch complete in the ledger. Used by
+/// the nightly run and by `reissue` (a batch of one letter).
+pub fn complete(
+    record: &BatchRecord,
+    input_file: &str,
+    counts: Counts,
+    batch_dir: &Path,
+    ledger: &mut dyn Ledger,
+    renderer: &Renderer,
+) -> Result<BatchSummary, BatchError> {
+    let letters = ledger.count_in_batch(&record.batch_id)?;
+    let totals = write_manifest(record, batch_dir, ledger, renderer)?;
+    let summary = BatchSummary {
+        batch_id: record.batch_id.clone(),
+        batch_date: record.batch_date.format("%Y-%m-%d").to_string(),
+        kind: record.kind.as_str().to_string(),
+        key_id: record.key_id.clone(),
+        mode: if record.is_test { "test" } else { "production" }.to_string(),
+        program_version: env!("CARGO_PKG_VERSION").to_string(),
+        input_file: input_file.to_string(),
+        input_sha256: record.input_sha256.clone(),
+        counts,
+        letters,
+        pages: totals.pages,
+        sheets: totals.sheets,
+        presort: totals.presort,
+        files: totals.files,
+    };
+    write_summary(batch_dir, &summary, ledger)?;
+    let json = serde_json::to_string(&summary).expect("a summary serialises");
+    ledger.complete_batch(&record.batch_id, &json)?;
+    Ok(summary)
+}
+
+/// Writes `manifest.csv` for every letter of the batch, in presort order,
+/// and returns the manifest's and rejects' entries for `batch.json` (the
+/// letters' entries are streamed by [`write_summary`]), the page total and
+/// the presort counts.
+pub fn write_manifest(
+    record: &BatchRecord,
+    batch_dir: &Path,
+    ledger: &dyn Ledger,
+    renderer: &Renderer,
+) -> Result<ManifestTotals, BatchError> {
+    let manifest_path = batch_dir.join("manifest.csv");
+    let file =
+        AtomicFile::create(&manifest_path).map_err(io_err("cannot create", &manifest_path))?;
+    let mut manifest = ManifestWriter::new(file).map_err(csv_err("manifest.csv"))?;
+    let mut pages = 0u64;
+    let mut sheets = 0u64;
+    let mut presort = Presort::default();
+    let mut seq = 0u64;
+    let mut failure: Option<BatchError> = None;
+    let mail = &renderer.config.mail;
+    ledger.for_each_in_batch(&record.batch_id, &mut |iss| {
+        seq += 1;
+        let barcode = match barcode(mail, iss.imb_serial, &iss.filing) {
+            Ok(b) => b,
+            Err(source) => {
+                failure.get_or_insert(BatchError::Issue(IssueError::Barcode {
+                    receipt: iss.receipt.to_string(),
+                    source,
+                }));
+                None
+            }
+        };
+        let columns = BarcodeColumns::of(barcode.as_ref());
+        let row = ManifestRow::from_issuance(seq, &iss, &mail.mail_class, columns);
+        if let Err(e) = manifest.write(&row) {
+            failure.get_or_insert(BatchError::Write {
+                what: "manifest.csv".into(),
+                message: e.to_string(),
+            });
+        }
+        pages += u64::from(row.pages);
+        sheets += u64::from(row.sheets);
+        presort.add(&iss.filing.address.zip5);
+        Ok(())
+    })?;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    manifest
+        .finish()
+        .map_err(io_err("cannot write", &manifest_path))?
+        .commit()
+        .map_err(io_err("cannot write", &manifest_path))?;
+    let mut files = vec![FileEntry {
+        path: "manifest.csv".into(),
+        sha256: file_sha256(&manifest_path)?,
+    }];
+    let rejects_path = batch_dir.join("rejects.csv");
+    if rejects_path.exists() {
+        files.push(FileEntry {
+            path: "rejects.csv".into(),
+            sha256: file_sha256(&rejects_path)?,
+        });
+    }
+    Ok(ManifestTotals {
+        files,
+        pages,
+        sheets,
+        presort,
+    })
+}
+
+/// `batch.json` as serde sees it: the summary's fields, then `files`.
+#[derive(Serialize)]
+struct SummaryDocument<'a> {
+    #[serde(flatten)]
+    summary: &'a BatchSummary,
+    files: FileList<'a>,
+}
+
+/// The batch's files: `head` (manifest, rejects), then every letter of the
+/// batch in manifest order, streamed from the ledger as serde asks for them.
+struct FileList<'a> {
+    head: &'a [FileEntry],
+    ledger: &'a dyn Ledger,
+    batch_id: &'a str,
+    /// A ledger failure met while streaming, kept with its type (serde can
+    /// only carry a message).
+    ledger_failure: RefCell<Option<LedgerError>>,
+}
+
+impl Serialize for FileList<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut seq = serializer.serialize_seq(None)?;
+        for entry in self.head {
+            seq.serialize_element(entry)?;
+        }
+        let mut failure: Option<S::Error> = None;
+        let walked = self.ledger.for_each_in_batch(self.batch_id, &mut |iss| {
+            let entry = FileEntry {
+                path: letter_file(&iss.piece_id),
+                sha256: iss.letter_sha256,
+            };
+            seq.serialize_element(&entry).map_err(|e| {
+                failure = Some(e);
+                LedgerError::Consumer("batch.json could not be written".into())
+            })
+        });
+        if let Some(e) = failure {
+            return Err(e);
+        }
+        if let Err(e) = walked {
+            let message = e.to_string();
+            *self.ledger_failure.borrow_mut() = Some(e);
+            return Err(S::Error::custom(message));
+        }
+        seq.end()
+    }
+}
+
+/// serde_json's pretty layout (two-space indent), except that an object
+/// inside an array (a file entry) is written compactly on one line, so a
+/// batch of 100,000 letters has 100,000 short lines, not 400,000.
+struct SummaryFormatter {
+    pretty: PrettyFormatter<'static>,
+    /// Arrays open in the pretty part of the document.
+    arrays: usize,
+    /// Objects open in the compact part.
+    compact: usize,
+}
+
+impl SummaryFormatter {
+    fn new() -> Self {
+        SummaryFormatter {
+            pretty: PrettyFormatter::new(),
+            arrays: 0,
+            compact: 0,
+        }
+    }
+}
+
+/// Sends a formatter call to the compact or the pretty formatter.
+macro_rules! either {
+    ($self:ident, $method:ident ($($arg:expr),*)) => {
+        if $self.compact > 0 {
+            CompactFormatter.$method($($arg),*)
+        } else {
+            $self.pretty.$method($($arg),*)
+        }
+    };
+}
+
+impl Formatter for SummaryFormatter {
+    fn begin_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        if self.compact == 0 {
+            self.arrays += 1;
+        }
+        either!(self, begin_array(w))
+    }
+    fn end_array<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        if self.compact == 0 {
+            self.arrays -= 1;
+        }
+        either!(self, end_array(w))
+    }
+    fn begin_array_value<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        either!(self, begin_array_value(w, first))
+    }
+    fn end_array_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        either!(self, end_array_value(w))
+    }
+    fn begin_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        if self.compact > 0 || self.arrays > 0 {
+            self.compact += 1;
+        }
+        either!(self, begin_object(w))
+    }
+    fn end_object<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        let result = either!(self, end_object(w));
+        self.compact = self.compact.saturating_sub(1);
+        result
+    }
+    fn begin_object_key<W: ?Sized + Write>(&mut self, w: &mut W, first: bool) -> io::Result<()> {
+        either!(self, begin_object_key(w, first))
+    }
+    fn end_object_key<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        either!(self, end_object_key(w))
+    }
+    fn begin_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        either!(self, begin_object_value(w))
+    }
+    fn end_object_value<W: ?Sized + Write>(&mut self, w: &mut W) -> io::Result<()> {
+        either!(self, end_object_value(w))
+    }
+}
+
+/// Writes `batch.json`, last, atomically: the summary, then the list of
+/// files (`summary.files`, then every letter of the batch in manifest
+/// order, streamed from the ledger).
+pub fn write_summary(
+    batch_dir: &Path,
+    summary: &BatchSummary,
+    ledger: &dyn Ledger,
+) -> Result<(), BatchError> {
+    let path = summary_path(batch_dir);
+    let document = SummaryDocument {
+        summary,
+        files: FileList {
+            head: &summary.files,
+            ledger,
+            batch_id: &summary.batch_id,
+            ledger_failure: RefCell::new(None),
+        },
+    };
+    let mut out = AtomicFile::create(&path).map_err(io_err("cannot create", &path))?;
+    let mut json = serde_json::Serializer::with_formatter(&mut out, SummaryFormatter::new());
+    if let Err(e) = document.serialize(&mut json) {
+        if let Some(ledger_error) = document.files.ledger_failure.take() {
+            return Err(ledger_error.into());
+        }
+        return Err(io_err("cannot write", &path)(e.into()));
+    }
+    out.write_all(b"\n")
+        .map_err(io_err("cannot write", &path))?;
+    out.commit().map_err(io_err("cannot write", &path))?;
+    sync_dir(batch_dir).map_err(io_err("cannot flush", batch_dir))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The layout `batch.json` had when it was made by cutting the closing
+    /// brace off serde's pretty output and appending the files by hand.
+    fn layout_by_hand(summary: &BatchSummary, files: &[FileEntry]) -> String {
+        let head = serde_json::to_string_pretty(summary).unwrap();
+        let head = head.strip_suffix('}').unwrap().trim_end();
+        let entries: Vec<String> = files
+            .iter()
+            .map(|e| format!("\n    {}", serde_json::to_string(e).unwrap()))
+            .collect();
+        format!("{head},\n  \"files\": [{}\n  ]\n}}", entries.join(","))
+    }
+
+    #[test]
+    fn batch_json_layout_is_pretty_with_one_line_per_file() {
+        let mut presort = Presort::default();
+        presort.add("20001");
+        presort.add("96205");
+        let summary = BatchSummary {
+            batch_id: "2026-11-25-abcdef".into(),
+            batch_date: "2026-11-25".into(),
+            kind: "nightly".into(),
+            key_id: "test-1".into(),
+            mode: "test".into(),
+            program_version: "0.1.0".into(),
+            input_file: "filings.csv".into(),
+            input_sha256: "ab".repeat(32),
+            counts: Counts {
+                read: 3,
+                issued: 2,
+                already_issued: 0,
+                rejected: 1,
+            },
+            letters: 2,
+            pages: 2,
+            sheets: 2,
+            presort,
+            files: Vec::new(),
+        };
+        let files: Vec<FileEntry> = ["manifest.csv", "letters/A-01.pdf", "letters/B-01.pdf"]
+            .iter()
+            .map(|p| FileEntry {
+                path: p.to_string(),
+                sha256: "cd".repeat(32),
+            })
+            .collect();
+        #[derive(Serialize)]
+        struct Document<'a> {
+            #[serde(flatten)]
+            summary: &'a BatchSummary,
+            files: &'a [FileEntry],
+        }
+        let mut out = Vec::new();
+        let mut json = serde_json::Serializer::with_formatter(&mut out, SummaryFormatter::new());
+        Document {
+            summary: &summary,
+            files: &files,
+        }
+        .serialize(&mut json)
+        .unwrap();
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            layout_by_hand(&summary, &files)
+        );
+    }
+}

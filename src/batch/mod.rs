@@ -1,0 +1,176 @@
+//! The nightly batch: every input row issued, skipped as already issued, or
+//! rejected, with the letters, manifest and control totals to prove it.
+//!
+//! # Exactly once, across crashes
+//!
+//! The batch id is the batch date plus a hash of the input file, so running
+//! the same file again continues the same batch. Rows are processed in
+//! chunks; for each chunk the letters are rendered in parallel, written under
+//! temporary names and renamed into place, flushed to disk, and only then are
+//! the chunk's ledger rows committed in one transaction. So:
+//!
+//! * a ledger row always has its letter on disk;
+//! * a letter without a ledger row (killed between the two) is simply made
+//!   again on the next run, with the same bytes, because a letter is a pure
+//!   function of its inputs;
+//! * a filing whose receipt already has an active issuance is not issued
+//!   again: in this batch it counts as issued (a resumed run), in an earlier
+//!   batch as already issued.
+//!
+//! The ledger is the truth, but the letters are what gets mailed: before a
+//! resumed or re-run batch is called complete, every letter the ledger lists
+//! for it must be on disk under this output folder with the SHA-256 the
+//! ledger recorded. A missing or changed letter is made again (same inputs,
+//! same bytes) and checked again; one that cannot be made with the recorded
+//! bytes (another key, other templates) stops the run with its file named.
+//!
+//! `manifest.csv`, `rejects.csv` and finally `batch.json` are written from the
+//! ledger once every chunk is committed; `batch.json` existing means the batch
+//! is complete, and running it again changes nothing.
+//!
+//! Before any of that, [`check`] reads the whole input through intake, so a
+//! malformed file (or one with no filings at all) fails before anything is
+//! written: the CLI calls it before it even opens the ledger. A filing whose
+//! address does not fit the configured envelope window (intake checks the
+//! default envelope) is rejected when its letter is laid out, like any bad
+//! row; every other rendering failure stops the run.
+//!
+//! Memory is bounded by the chunk size, not the number of rows: rows stream
+//! in, letters stream out, and the manifest and `batch.json` are streamed
+//! from the ledger's index.
+//!
+//! The steps, one module each: [`plan`] (read the input, new vs already
+//! issued), [`render`] (a chunk's letters in parallel), [`commit`] (letters
+//! to disk, then ledger rows), [`verify`] (letters on disk match the ledger)
+//! and [`finish`] (manifest and `batch.json`).
+
+use std::path::{Path, PathBuf};
+
+use chrono::NaiveDate;
+
+use crate::key::KeyRing;
+use crate::manifest::Counts;
+use crate::render::Renderer;
+
+pub mod commit;
+mod error;
+pub mod finish;
+pub mod plan;
+pub mod render;
+pub mod verify;
+
+pub use commit::write_letter;
+pub use error::BatchError;
+pub use finish::{complete, write_manifest, write_summary, ManifestTotals};
+pub use plan::{batch_id, check, file_sha256, next_serial, Checked};
+
+/// Valid filings per chunk: the unit of parallel rendering and of a ledger
+/// transaction. Large enough to keep both cores busy, small enough that
+/// memory stays a few megabytes.
+pub const DEFAULT_CHUNK_SIZE: usize = 512;
+
+/// Receives progress as letters are made.
+pub trait Progress: Sync {
+    /// `total` valid filings will be planned.
+    fn start(&self, total: u64);
+    /// `n` more filings are done (issued or skipped).
+    fn advance(&self, n: u64);
+    fn finish(&self);
+}
+
+/// Progress that reports nothing.
+pub struct NoProgress;
+
+impl Progress for NoProgress {
+    fn start(&self, _: u64) {}
+    fn advance(&self, _: u64) {}
+    fn finish(&self) {}
+}
+
+/// What a run needs.
+pub struct RunInputs<'a> {
+    pub input: &'a Path,
+    pub batch_date: NaiveDate,
+    /// Folder that holds batch folders (`output/`).
+    pub out_root: &'a Path,
+    pub keys: &'a KeyRing,
+    pub renderer: &'a Renderer,
+    pub chunk_size: usize,
+}
+
+/// What a run did.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RunReport {
+    pub batch_id: String,
+    pub batch_dir: PathBuf,
+    pub counts: Counts,
+    /// Letters this invocation made (the rest of `counts.issued` were made
+    /// by an earlier, interrupted run of the same batch).
+    pub issued_now: u64,
+    /// Letters the ledger lists that were missing or changed on disk and
+    /// were made again, byte for byte.
+    pub remade: u64,
+    pub pages: u64,
+    /// The batch was already complete: nothing was done but checking (and
+    /// re-making missing letters, see `remade`).
+    pub already_complete: bool,
+    /// Temporary files left by a killed run and removed.
+    pub stray_removed: usize,
+    pub test_mode: bool,
+}
+
+/// Runs (or resumes, or confirms) the batch for `inputs.input`: [`check`]
+/// then [`run_checked`].
+pub fn run(
+    inputs: &RunInputs<'_>,
+    ledger: &mut dyn crate::ledger::Ledger,
+    progress: &dyn Progress,
+) -> Result<RunReport, BatchError> {
+    let checked = check(inputs)?;
+    run_checked(&checked, ledger, progress)
+}
+
+/// Runs (or resumes, or confirms) the batch of an input [`check`] has read.
+pub fn run_checked(
+    checked: &Checked<'_>,
+    ledger: &mut dyn crate::ledger::Ledger,
+    progress: &dyn Progress,
+) -> Result<RunReport, BatchError> {
+    let inputs = checked.inputs;
+    let batch_dir = inputs.out_root.join(&checked.batch_id);
+    if let Some(report) = finish::if_already_complete(checked, &batch_dir, ledger)? {
+        return Ok(report);
+    }
+    let stray_removed = commit::prepare_folder(&batch_dir)?;
+    let record = checked.record();
+    let resumed = plan::start(ledger, &record)?;
+    tracing::info!(
+        batch = %record.batch_id,
+        key = %record.key_id,
+        test = record.is_test,
+        valid = checked.valid,
+        resumed,
+        stray_removed,
+        "batch started"
+    );
+    let tally = commit::issue_all(checked, &batch_dir, ledger, progress)?;
+    // Rows from an earlier run (or another output folder) are not proof
+    // that their letters are here: check them before calling it complete.
+    let remade = if resumed {
+        verify::ensure_letters(&checked.letter_check(&batch_dir), ledger)?
+    } else {
+        0
+    };
+    finish::finish_batch(
+        &finish::Finishing {
+            record: &record,
+            input: inputs.input,
+            batch_dir: &batch_dir,
+            renderer: inputs.renderer,
+            stray_removed,
+            remade,
+        },
+        tally,
+        ledger,
+    )
+}

@@ -1,0 +1,179 @@
+//! Plan: read the input, then decide for each filing whether it is new (to
+//! be issued here), was issued by an earlier interrupted run of this batch,
+//! or was issued by an earlier batch; and give the new ones their issue and
+//! serial numbers.
+
+use std::fs::File;
+use std::io::Read;
+
+use chrono::NaiveDate;
+use sha2::{Digest, Sha256};
+
+use super::error::io_err;
+use super::{BatchError, RunInputs};
+use crate::config::Mail;
+use crate::imb::serial_modulus;
+use crate::filing::{Filing, ReceiptNumber};
+use crate::intake::Intake;
+use crate::issue::Planned;
+use crate::ledger::{BatchKind, BatchRecord, Ledger, LedgerError};
+
+/// Bytes read at a time when hashing a file.
+const HASH_BUFFER_BYTES: usize = 256 * 1024;
+
+/// Hex SHA-256 of a file, streamed.
+pub fn file_sha256(path: &std::path::Path) -> Result<String, BatchError> {
+    let mut f = File::open(path).map_err(io_err("cannot open", path))?;
+    let mut h = Sha256::new();
+    let mut buf = vec![0u8; HASH_BUFFER_BYTES];
+    loop {
+        let n = f.read(&mut buf).map_err(io_err("cannot read", path))?;
+        if n == 0 {
+            break;
+        }
+        h.update(&buf[..n]);
+    }
+    Ok(hex::encode(h.finalize()))
+}
+
+/// `YYYY-MM-DD-xxxxxx`: the batch date and the start of the input's hash.
+pub fn batch_id(batch_date: NaiveDate, input_sha256: &str) -> String {
+    format!("{}-{}", batch_date.format("%Y-%m-%d"), &input_sha256[..6])
+}
+
+/// An input read through once: readable, well formed, with filings in it.
+pub struct Checked<'a> {
+    pub inputs: &'a RunInputs<'a>,
+    pub batch_id: String,
+    pub input_sha256: String,
+    /// Rows that passed intake (some may still be rejected at layout).
+    pub valid: u64,
+}
+
+/// Reads the whole input through intake and writes nothing: a malformed
+/// file (not CSV, wrong header, not UTF-8) or one with no filings fails
+/// here, before any folder, ledger or lock exists.
+pub fn check<'a>(inputs: &'a RunInputs<'a>) -> Result<Checked<'a>, BatchError> {
+    let input_sha256 = file_sha256(inputs.input)?;
+    let mut intake = Intake::open(inputs.input, inputs.batch_date)?;
+    for outcome in intake.by_ref() {
+        outcome?;
+    }
+    if intake.read() == 0 {
+        return Err(BatchError::NoFilings {
+            path: inputs.input.display().to_string(),
+        });
+    }
+    Ok(Checked {
+        inputs,
+        batch_id: batch_id(inputs.batch_date, &input_sha256),
+        valid: intake.valid(),
+        input_sha256,
+    })
+}
+
+impl Checked<'_> {
+    /// The batch as the ledger records it.
+    pub fn record(&self) -> BatchRecord {
+        let key = self.inputs.keys.current();
+        BatchRecord {
+            batch_id: self.batch_id.clone(),
+            batch_date: self.inputs.batch_date,
+            key_id: key.id().to_string(),
+            is_test: key.is_test(),
+            input_sha256: self.input_sha256.clone(),
+            kind: BatchKind::Nightly,
+        }
+    }
+}
+
+/// Records the batch in the ledger (or confirms a re-run matches it).
+/// Returns whether the ledger already holds letters of this batch: a
+/// resumed run, whose letters must be checked before it is complete.
+pub fn start(ledger: &mut dyn Ledger, record: &BatchRecord) -> Result<bool, BatchError> {
+    if let Some((existing, _)) = ledger.batch(&record.batch_id)? {
+        if existing.key_id != record.key_id {
+            return Err(BatchError::KeyMismatch {
+                batch_id: record.batch_id.clone(),
+                ledger_key: existing.key_id,
+                run_key: record.key_id.clone(),
+            });
+        }
+    }
+    ledger.start_batch(record)?;
+    Ok(ledger.count_in_batch(&record.batch_id)? > 0)
+}
+
+/// The serial number for the next piece: one past the last the ledger
+/// recorded, so serials never repeat across batches until they wrap. `None`
+/// when no mailer ID is configured (no barcode, no serial).
+pub fn next_serial(mail: &Mail, ledger: &dyn Ledger) -> Result<Option<u64>, LedgerError> {
+    let Some(mailer_id) = mail.mailer_id() else {
+        return Ok(None);
+    };
+    let modulus = serial_modulus(mailer_id);
+    Ok(Some(ledger.last_serial()?.map_or(0, |s| (s + 1) % modulus)))
+}
+
+/// How a chunk's filings were counted.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct ChunkOutcome {
+    /// Issued in this batch, now or by an earlier run of it.
+    pub issued: u64,
+    /// Issued by an earlier batch.
+    pub already_issued: u64,
+    /// Issued by this invocation.
+    pub issued_now: u64,
+}
+
+/// Plans chunk after chunk, handing out serial numbers in input order.
+pub struct Planner<'a> {
+    batch_id: &'a str,
+    next_serial: Option<u64>,
+    serial_modulus: u64,
+}
+
+impl<'a> Planner<'a> {
+    pub fn new(batch_id: &'a str, mail: &Mail, ledger: &dyn Ledger) -> Result<Self, BatchError> {
+        Ok(Planner {
+            batch_id,
+            next_serial: next_serial(mail, ledger)?,
+            serial_modulus: mail.mailer_id().map_or(1, serial_modulus),
+        })
+    }
+
+    fn take_serial(&mut self) -> Option<u64> {
+        let serial = self.next_serial;
+        self.next_serial = serial.map(|s| (s + 1) % self.serial_modulus);
+        serial
+    }
+
+    /// Decides, for each filing of a chunk, whether it is issued here, was
+    /// issued by an earlier (interrupted) run of this batch, or was issued
+    /// by an earlier batch; the new ones come back planned, in input order.
+    pub fn plan(
+        &mut self,
+        ledger: &dyn Ledger,
+        chunk: &[Filing],
+    ) -> Result<(ChunkOutcome, Vec<Planned>), BatchError> {
+        let receipts: Vec<ReceiptNumber> = chunk.iter().map(|f| f.receipt.clone()).collect();
+        let states = ledger.receipt_states(&receipts)?;
+        let mut out = ChunkOutcome::default();
+        let mut planned = Vec::new();
+        for filing in chunk {
+            let state = states.get(&filing.receipt);
+            match state.and_then(|s| s.active.as_ref()) {
+                Some(active) if active.batch_id == self.batch_id => out.issued += 1,
+                Some(_) => out.already_issued += 1,
+                None => planned.push(Planned {
+                    filing: filing.clone(),
+                    issue_no: state.map_or(0, |s| s.max_issue_no) + 1,
+                    serial: self.take_serial(),
+                }),
+            }
+        }
+        out.issued += planned.len() as u64;
+        out.issued_now += planned.len() as u64;
+        Ok((out, planned))
+    }
+}

@@ -1,0 +1,170 @@
+//! Verify: before a batch is called complete, every letter the ledger lists
+//! for it is on disk, under this output folder, with the SHA-256 the ledger
+//! recorded.
+//!
+//! A ledger row proves a letter was written once, not that it is still
+//! there: the run may be pointed at another `--out`, or letters may have
+//! been deleted or damaged since. A missing or different letter is made
+//! again from the filing the ledger keeps (a letter is a pure function of
+//! its inputs, so the bytes are the same) and checked against the recorded
+//! SHA-256 before it is written. A letter that cannot be made with those
+//! bytes (its key is not loaded, the templates or configuration changed)
+//! stops the batch with its file named; nothing is written over it.
+
+use std::path::Path;
+
+use rayon::prelude::*;
+
+use super::error::{io_err, name_files, FILES_NAMED_MAX};
+use super::plan::Checked;
+use super::render::letter_path;
+use super::BatchError;
+use crate::issue::{issue, IssueContext, Planned};
+use crate::key::KeyRing;
+use crate::ledger::{Issuance, Ledger, LedgerError};
+use crate::letter::NoticeDates;
+use crate::manifest::letter_file;
+use crate::output::{sync_dir, write_atomic};
+use crate::pdf::sha256_hex;
+use crate::render::Renderer;
+
+/// What checking (and re-making) a batch's letters needs.
+pub struct LetterCheck<'a> {
+    pub batch_id: &'a str,
+    pub batch_dir: &'a Path,
+    pub keys: &'a KeyRing,
+    pub renderer: &'a Renderer,
+    /// Letters checked in parallel at a time.
+    pub chunk_size: usize,
+}
+
+impl Checked<'_> {
+    /// The letter check for this input's batch in `batch_dir`.
+    pub fn letter_check<'b>(&'b self, batch_dir: &'b Path) -> LetterCheck<'b> {
+        LetterCheck {
+            batch_id: &self.batch_id,
+            batch_dir,
+            keys: self.inputs.keys,
+            renderer: self.inputs.renderer,
+            chunk_size: self.inputs.chunk_size.max(1),
+        }
+    }
+}
+
+/// One letter after checking.
+enum LetterState {
+    Good,
+    Remade,
+    /// Cannot be made with the recorded bytes; says why.
+    Lost(String),
+}
+
+/// Checks every letter of the batch and re-makes the missing or changed
+/// ones. Returns how many were re-made; fails, naming the files, if any
+/// cannot be made with the bytes the ledger recorded.
+pub fn ensure_letters(check: &LetterCheck<'_>, ledger: &dyn Ledger) -> Result<u64, BatchError> {
+    let letters_dir = check.batch_dir.join("letters");
+    let mut remade = 0u64;
+    let mut lost: Vec<String> = Vec::new();
+    let mut lost_count = 0u64;
+    let mut failure: Option<BatchError> = None;
+    let mut chunk: Vec<Issuance> = Vec::with_capacity(check.chunk_size);
+    let mut flush = |chunk: &mut Vec<Issuance>| -> Result<(), BatchError> {
+        let results: Vec<LetterState> = chunk
+            .par_iter()
+            .map(|iss| check_one(check, &letters_dir, iss))
+            .collect::<Result<_, _>>()?;
+        let mut remade_here = 0;
+        for (iss, r) in chunk.iter().zip(results) {
+            match r {
+                LetterState::Good => {}
+                LetterState::Remade => remade_here += 1,
+                LetterState::Lost(why) => {
+                    lost_count += 1;
+                    if lost.len() < FILES_NAMED_MAX {
+                        lost.push(format!("{}: {why}", letter_file(&iss.piece_id)));
+                    }
+                }
+            }
+        }
+        if remade_here > 0 {
+            sync_dir(&letters_dir).map_err(io_err("cannot flush", &letters_dir))?;
+        }
+        remade += remade_here;
+        chunk.clear();
+        Ok(())
+    };
+    let walked = ledger.for_each_in_batch(check.batch_id, &mut |iss| {
+        chunk.push(iss);
+        if chunk.len() >= check.chunk_size {
+            if let Err(e) = flush(&mut chunk) {
+                failure = Some(e);
+                return Err(LedgerError::Consumer("letter check stopped".into()));
+            }
+        }
+        Ok(())
+    });
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    walked?;
+    flush(&mut chunk)?;
+    if lost_count > 0 {
+        return Err(BatchError::LettersMissing {
+            batch_id: check.batch_id.to_string(),
+            batch_dir: check.batch_dir.display().to_string(),
+            count: lost_count,
+            files: name_files(&lost, lost_count),
+        });
+    }
+    if remade > 0 {
+        tracing::warn!(batch = %check.batch_id, remade, "letters missing or changed on disk were made again");
+    }
+    Ok(remade)
+}
+
+/// Checks one letter; re-makes it when it is missing or differs.
+fn check_one(
+    check: &LetterCheck<'_>,
+    letters_dir: &Path,
+    iss: &Issuance,
+) -> Result<LetterState, BatchError> {
+    let path = letter_path(letters_dir, &iss.piece_id);
+    match std::fs::read(&path) {
+        Ok(bytes) if sha256_hex(&bytes) == iss.letter_sha256 => return Ok(LetterState::Good),
+        Ok(_) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io_err("cannot read", &path)(e)),
+    }
+    let Some(key) = check.keys.get(&iss.key_id) else {
+        return Ok(LetterState::Lost(format!(
+            "made with key {}, which is not loaded",
+            iss.key_id
+        )));
+    };
+    let ctx = IssueContext {
+        key,
+        renderer: check.renderer,
+        batch_id: check.batch_id,
+        dates: NoticeDates {
+            notice: iss.notice_date,
+            expires_on: iss.expires_on,
+        },
+    };
+    let planned = Planned {
+        filing: iss.filing.clone(),
+        issue_no: iss.issue_no,
+        serial: iss.imb_serial,
+    };
+    let letter = match issue(&ctx, &planned) {
+        Ok((_, letter)) => letter,
+        Err(e) => return Ok(LetterState::Lost(format!("cannot be made again: {e}"))),
+    };
+    if letter.sha256 != iss.letter_sha256 {
+        return Ok(LetterState::Lost(
+            "made again, its bytes differ from the ones the ledger recorded".into(),
+        ));
+    }
+    write_atomic(&path, &letter.bytes, false).map_err(io_err("cannot write", &path))?;
+    Ok(LetterState::Remade)
+}
