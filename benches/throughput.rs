@@ -159,7 +159,8 @@ fn end_to_end(root: &Path, date: NaiveDate, rows: u64) {
     let keys = KeyRing::single(Key::load(&root.join("fixtures/test.key")).expect("fixture key"));
     let renderer = Renderer::new(Templates::builtin(), Config::default_config());
     let out = dir.path().join("output");
-    let mut ledger = SqliteLedger::open(&out.join("ledger.sqlite")).expect("ledger");
+    std::fs::create_dir_all(&out).expect("output folder");
+    let mut ledger = SqliteLedger::create(&out.join("ledger.sqlite")).expect("ledger");
     let inputs = RunInputs {
         input: &input,
         batch_date: date,

@@ -207,11 +207,11 @@ pub fn write_manifest(
     let mail = &renderer.config.mail;
     ledger.for_each_in_batch(&record.batch_id, &mut |iss| {
         seq += 1;
-        let barcode = match barcode(mail, iss.imb_serial, &iss.filing) {
+        let barcode = match barcode(mail, iss.issued.imb_serial, &iss.issued.filing) {
             Ok(b) => b,
             Err(source) => {
                 failure.get_or_insert(BatchError::Issue(IssueError::Barcode {
-                    receipt: iss.receipt.to_string(),
+                    receipt: iss.issued.receipt.to_string(),
                     source,
                 }));
                 None
@@ -227,7 +227,7 @@ pub fn write_manifest(
         }
         pages += u64::from(row.pages);
         sheets += u64::from(row.sheets);
-        presort.add(&iss.filing.address.zip5);
+        presort.add(&iss.issued.filing.address.zip5);
         Ok(())
     })?;
     if let Some(e) = failure {
@@ -285,8 +285,8 @@ impl Serialize for FileList<'_> {
         let mut failure: Option<S::Error> = None;
         let walked = self.ledger.for_each_in_batch(self.batch_id, &mut |iss| {
             let entry = FileEntry {
-                path: letter_file(&iss.piece_id),
-                sha256: iss.letter_sha256,
+                path: letter_file(&iss.issued.piece_id),
+                sha256: iss.issued.letter_sha256,
             };
             seq.serialize_element(&entry).map_err(|e| {
                 failure = Some(e);

@@ -82,7 +82,7 @@ pub fn ensure_letters(check: &LetterCheck<'_>, ledger: &dyn Ledger) -> Result<u6
                 LetterState::Lost(why) => {
                     lost_count += 1;
                     if lost.len() < FILES_NAMED_MAX {
-                        lost.push(format!("{}: {why}", letter_file(&iss.piece_id)));
+                        lost.push(format!("{}: {why}", letter_file(&iss.issued.piece_id)));
                     }
                 }
             }
@@ -129,17 +129,17 @@ fn check_one(
     letters_dir: &Path,
     iss: &Issuance,
 ) -> Result<LetterState, BatchError> {
-    let path = letter_path(letters_dir, &iss.piece_id);
+    let path = letter_path(letters_dir, &iss.issued.piece_id);
     match std::fs::read(&path) {
-        Ok(bytes) if sha256_hex(&bytes) == iss.letter_sha256 => return Ok(LetterState::Good),
+        Ok(bytes) if sha256_hex(&bytes) == iss.issued.letter_sha256 => return Ok(LetterState::Good),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err("cannot read", &path)(e)),
     }
-    let Some(key) = check.keys.get(&iss.key_id) else {
+    let Some(key) = check.keys.get(&iss.issued.key_id) else {
         return Ok(LetterState::Lost(format!(
             "made with key {}, which is not loaded",
-            iss.key_id
+            iss.issued.key_id
         )));
     };
     let ctx = IssueContext {
@@ -147,20 +147,20 @@ fn check_one(
         renderer: check.renderer,
         batch_id: check.batch_id,
         dates: NoticeDates {
-            notice: iss.notice_date,
-            expires_on: iss.expires_on,
+            notice: iss.issued.notice_date,
+            expires_on: iss.issued.expires_on,
         },
     };
     let planned = Planned {
-        filing: iss.filing.clone(),
-        issue_no: iss.issue_no,
-        serial: iss.imb_serial,
+        filing: iss.issued.filing.clone(),
+        issue_no: iss.issued.issue_no,
+        serial: iss.issued.imb_serial,
     };
     let letter = match issue(&ctx, &planned) {
         Ok((_, letter)) => letter,
         Err(e) => return Ok(LetterState::Lost(format!("cannot be made again: {e}"))),
     };
-    if letter.sha256 != iss.letter_sha256 {
+    if letter.sha256 != iss.issued.letter_sha256 {
         return Ok(LetterState::Lost(
             "made again, its bytes differ from the ones the ledger recorded".into(),
         ));

@@ -15,6 +15,7 @@ use access_letters::letter::Templates;
 use access_letters::output::create_private_dir;
 use access_letters::render::Renderer;
 
+mod backup;
 mod gen_fixtures;
 mod keygen;
 mod preview;
@@ -62,6 +63,7 @@ enum Command {
     Keygen(keygen::KeygenArgs),
     Preview(preview::PreviewArgs),
     GenFixtures(gen_fixtures::GenArgs),
+    Backup(backup::BackupArgs),
 }
 
 /// Where things live; every command that touches a batch shares these.
@@ -203,6 +205,7 @@ pub fn main() -> ExitCode {
         Command::Keygen(a) => keygen::execute(a),
         Command::Preview(a) => preview::execute(a),
         Command::GenFixtures(a) => gen_fixtures::execute(a),
+        Command::Backup(a) => backup::execute(a),
     };
     match result {
         Ok(code) => ExitCode::from(code),

@@ -17,11 +17,14 @@ pub enum LedgerError {
     #[error("there is no issuance ledger at {ledger}; check the ledger path, or restore the ledger from the last backup (access-letters backup) if it was lost")]
     Missing { ledger: String },
 
-    #[error("the issuance ledger {ledger} is empty (0 bytes): restore it from the last backup (access-letters backup) before running again; an empty file is never taken for a new ledger")]
+    #[error("the issuance ledger {ledger} is empty: restore it from the last backup (access-letters backup) before running again; an empty file is never taken for a new ledger")]
     Empty { ledger: String },
 
     #[error("cannot create a new issuance ledger at {ledger}: a file is already there; open it as the ledger, or choose another path")]
     Exists { ledger: String },
+
+    #[error("the backup file {} already exists; a backup never replaces a file, so name a new one (for example with the date in it)", path.display())]
+    BackupExists { path: PathBuf },
 
     #[error("the ledger {ledger} is damaged ({detail}): restore it from the last backup (access-letters backup) before running again")]
     Damaged { ledger: String, detail: String },

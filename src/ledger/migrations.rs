@@ -65,7 +65,42 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     "#,
         then: None,
     },
+    // Version 2: the ledger's identity, so a batch folder can name the
+    // ledger it belongs to. A ledger from version 1 gets its id here.
+    Migration {
+        sql: r#"
+    CREATE TABLE meta (
+        name  TEXT PRIMARY KEY NOT NULL,
+        value TEXT NOT NULL
+    ) STRICT;
+    "#,
+        then: Some(insert_ledger_id),
+    },
 ];
+
+/// The `meta` row that holds the ledger's identity.
+pub(super) const LEDGER_ID_KEY: &str = "ledger_id";
+
+/// Random bytes in a ledger id: 128 bits, so two ledgers never share one.
+const LEDGER_ID_BYTES: usize = 16;
+
+/// A new ledger id: 32 hex digits straight from the operating system's
+/// random source.
+fn new_ledger_id() -> Result<String, rand::rngs::SysError> {
+    use rand::TryRng;
+    let mut bytes = [0u8; LEDGER_ID_BYTES];
+    rand::rngs::SysRng.try_fill_bytes(&mut bytes)?;
+    Ok(hex::encode(bytes))
+}
+
+fn insert_ledger_id(conn: &Connection) -> rusqlite::Result<()> {
+    let id = new_ledger_id().map_err(|e| rusqlite::Error::ToSqlConversionFailure(Box::new(e)))?;
+    conn.execute(
+        "INSERT INTO meta (name, value) VALUES (?1, ?2)",
+        [LEDGER_ID_KEY, id.as_str()],
+    )
+    .map(|_| ())
+}
 
 /// The schema version this program writes.
 pub(super) const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;

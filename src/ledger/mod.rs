@@ -31,11 +31,30 @@
 //! issue number in a single transaction ([`Ledger::supersede_and_record`]),
 //! so there is never a moment with two live codes or none.
 //!
+//! # The ledger is the truth, so it is guarded
+//!
+//! Exactly-once holds only while the ledger is the one and only record of
+//! what was issued. So:
+//!
+//! - only one run may use a ledger at a time: take a [`LedgerLock`] first.
+//!   The lock belongs to the ledger's canonical path, so a symlink or a
+//!   relative spelling of the same file meets the same lock;
+//! - opening an existing ledger and creating a new one are different calls
+//!   ([`SqliteLedger::open_existing`], [`SqliteLedger::create`]): a missing
+//!   or empty file is never quietly taken for a new ledger, which would
+//!   issue every filing again as issue 1 and revive superseded codes;
+//! - an existing ledger is checked when opened (`PRAGMA quick_check`), and a
+//!   damaged one is refused with a sentence that says to restore the last
+//!   backup ([`SqliteLedger::backup_to`], `access-letters backup`);
+//!   [`SqliteLedger::integrity_check`] is the full check for an audit;
+//! - every ledger carries a random identity ([`Ledger::ledger_id`]), made
+//!   when it is created and kept by its backups, so a batch folder can say
+//!   which ledger it belongs to.
+//!
 //! # Storage
 //!
 //! [`SqliteLedger`] is one SQLite file (no server). It holds names and
-//! addresses, so its files have mode 0600. Only one run may use a ledger
-//! file at a time: take a [`LedgerLock`] first. It runs in WAL mode with
+//! addresses, so its files have mode 0600. It runs in WAL mode with
 //! `synchronous=FULL`: a commit is on disk when `record` returns, at a
 //! measured cost small next to rendering a PDF. The schema is versioned with
 //! `PRAGMA user_version`; migrations are applied in order inside one
@@ -61,6 +80,8 @@ mod types;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_guard;
 
 pub use error::LedgerError;
 pub use lock::LedgerLock;
@@ -79,6 +100,10 @@ const MIN_FINGERPRINT_HEX_CHARS: usize = 32;
 /// The ledger as the pipeline sees it. Object-safe and `Send`, so a shared
 /// database can replace [`SqliteLedger`] without touching callers.
 pub trait Ledger: Send {
+    /// The ledger's identity: random, made when the ledger was created, and
+    /// the same in every backup of it.
+    fn ledger_id(&self) -> Result<String, LedgerError>;
+
     /// Records a batch, or confirms that a re-run matches the batch already
     /// recorded under the same id (same key, input hash, date, kind).
     fn start_batch(&mut self, batch: &BatchRecord) -> Result<(), LedgerError>;

@@ -1,18 +1,18 @@
 //! [`SqliteLedger`]: the ledger in one SQLite file, no server.
 
 use std::collections::HashMap;
-use std::fs::OpenOptions;
 use std::io;
-use std::path::Path;
-use std::time::Duration;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
+use rusqlite::backup::{Backup, StepResult};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 
-use super::files::{create_parent_dir, restrict_to_owner};
-use super::migrations::migrate;
+use super::files::{canonical_path, create_private, folder_of, publish_no_clobber, temp_name};
+use super::migrations::{migrate, user_version, LEDGER_ID_KEY};
 use super::rows::{
     batch_differences, batch_from_row, classify, date_text, insert_active, issuance_from_row,
     ISSUANCE_COLUMNS,
@@ -21,6 +21,12 @@ use super::{
     ActiveRef, BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState,
     BUSY_TIMEOUT_MS,
 };
+
+/// How many of SQLite's findings a "damaged" sentence quotes.
+const MAX_PROBLEMS_SHOWN: u32 = 5;
+
+/// The pause before retrying a backup that met a writer's lock.
+const BACKUP_RETRY_MS: u64 = 100;
 
 /// The SQLite ledger: one file, no server.
 pub struct SqliteLedger {
@@ -39,8 +45,33 @@ impl std::fmt::Debug for SqliteLedger {
 }
 
 impl SqliteLedger {
-    /// Opens the ledger at `path`, creating it (and its folder) when new, and
-    /// brings its schema up to date. Take a [`LedgerLock`](super::LedgerLock) first.
+    /// Opens a ledger that must already exist, checks it (`PRAGMA
+    /// quick_check`) and brings its schema up to date. Refused, never
+    /// created or initialised: a missing file ([`LedgerError::Missing`]), a
+    /// missing folder ([`LedgerError::NoFolder`]), an empty file
+    /// ([`LedgerError::Empty`]), a damaged one ([`LedgerError::Damaged`]), one
+    /// from a newer program ([`LedgerError::TooNew`]). Take a
+    /// [`LedgerLock`](super::LedgerLock) first when writing.
+    pub fn open_existing(path: &Path) -> Result<Self, LedgerError> {
+        Self::open_existing_with(path, "FULL")
+    }
+
+    /// Creates a new, empty ledger with a new identity. Refused when a file
+    /// is already there ([`LedgerError::Exists`]) or the folder does not
+    /// exist ([`LedgerError::NoFolder`]). The file is built under a temporary
+    /// name and linked into place, so it appears complete (schema and
+    /// identity) or not at all, with mode 0600.
+    pub fn create(path: &Path) -> Result<Self, LedgerError> {
+        create_file(path)?;
+        Self::open_existing(path)
+    }
+
+    /// The first version's behaviour, kept until every caller says which it
+    /// means: [`open_existing`](Self::open_existing) when anything is at
+    /// `path`, [`create`](Self::create) when nothing is. Unlike the first
+    /// version it neither makes a missing folder nor takes an empty file for
+    /// a new ledger. New code should call one of the two explicitly: a new
+    /// ledger is right only when no batch has been issued from this place.
     pub fn open(path: &Path) -> Result<Self, LedgerError> {
         Self::open_with_synchronous(path, "FULL")
     }
@@ -49,33 +80,45 @@ impl SqliteLedger {
         path: &Path,
         synchronous: &str,
     ) -> Result<Self, LedgerError> {
-        create_parent_dir(path)?;
-        let mut options = OpenOptions::new();
-        options.write(true).create_new(true);
-        restrict_to_owner(&mut options);
-        // Create the file ourselves so it gets mode 0600 from the start;
-        // SQLite would create it with the umask's default (often 0644).
-        match options.open(path) {
-            Ok(_) => {}
-            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+        if std::fs::symlink_metadata(path).is_err() {
+            create_file(path)?;
+        }
+        Self::open_existing_with(path, synchronous)
+    }
+
+    fn open_existing_with(path: &Path, synchronous: &str) -> Result<Self, LedgerError> {
+        let label = path.display().to_string();
+        match std::fs::metadata(path) {
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                let folder = folder_of(path);
+                return Err(if folder.is_dir() {
+                    LedgerError::Missing { ledger: label }
+                } else {
+                    LedgerError::NoFolder { folder }
+                });
+            }
             Err(source) => {
                 return Err(LedgerError::File {
-                    action: "create the issuance ledger",
+                    action: "read the issuance ledger",
                     path: path.to_path_buf(),
                     source,
                 })
             }
+            Ok(m) if m.len() == 0 => return Err(LedgerError::Empty { ledger: label }),
+            Ok(_) => {}
         }
-        let label = path.display().to_string();
-        let conn = Connection::open(path).map_err(|e| classify(&label, "open it", e))?;
-        Self::configure(conn, label, synchronous)
+        // Never let SQLite create a file here: a missing ledger is an error.
+        let flags = OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE);
+        let conn =
+            Connection::open_with_flags(path, flags).map_err(|e| classify(&label, "open it", e))?;
+        Self::configure(conn, label, synchronous, Check::Quick)
     }
 
     /// A fresh ledger in memory, for tests.
     pub fn open_in_memory() -> Result<Self, LedgerError> {
         let label = "(in-memory ledger)".to_string();
         let conn = Connection::open_in_memory().map_err(|e| classify(&label, "open it", e))?;
-        Self::configure(conn, label, "FULL")
+        Self::configure(conn, label, "FULL", Check::None)
     }
 
     /// Replaces the clock used for audit timestamps (tests use a fixed one).
@@ -88,10 +131,20 @@ impl SqliteLedger {
         mut conn: Connection,
         label: String,
         synchronous: &str,
+        check: Check,
     ) -> Result<Self, LedgerError> {
         let open_err = |e| classify(&label, "open it", e);
         conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
             .map_err(open_err)?;
+        // Checked before anything is written to it.
+        if check == Check::Quick {
+            run_check(&conn, &label, "quick_check")?;
+            if user_version(&conn, &label)? == 0 {
+                // A database with no schema is not a ledger that lost its
+                // rows; whatever it is, it is not to be issued from.
+                return Err(LedgerError::Empty { ledger: label });
+            }
+        }
         // WAL lets `status` and `verify` read while a batch writes. The
         // returned mode is "memory" for an in-memory database; that is fine.
         conn.pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
@@ -108,6 +161,96 @@ impl SqliteLedger {
         })
     }
 
+    /// The full check for an audit: `PRAGMA integrity_check` (every page,
+    /// every index against its table) and `PRAGMA foreign_key_check`. Slow
+    /// on a big ledger (it reads everything); opening runs the quick one.
+    pub fn integrity_check(&self) -> Result<(), LedgerError> {
+        run_check(&self.conn, &self.label, "integrity_check")?;
+        let orphans: Vec<String> = self
+            .conn
+            .prepare("PRAGMA foreign_key_check")
+            .and_then(|mut stmt| {
+                stmt.query_map([], |r| {
+                    Ok(format!(
+                        "{} row {} has no {}",
+                        r.get::<_, String>(0)?,
+                        r.get::<_, i64>(1)?,
+                        r.get::<_, String>(2)?
+                    ))
+                })?
+                .collect()
+            })
+            .map_err(self.db_err("check its references"))?;
+        if orphans.is_empty() {
+            return Ok(());
+        }
+        Err(LedgerError::Damaged {
+            ledger: self.label.clone(),
+            detail: orphans.join("; "),
+        })
+    }
+
+    /// Copies the ledger to `dest` with SQLite's online backup: a consistent
+    /// snapshot, taken while batches may go on writing. The copy is written
+    /// under a temporary name with mode 0600, checked, and only then given
+    /// its name; a file already at `dest` is never replaced
+    /// ([`LedgerError::BackupExists`]). The copy keeps the ledger's identity.
+    pub fn backup_to(&self, dest: &Path) -> Result<(), LedgerError> {
+        let target = canonical_path(dest)?;
+        if std::fs::symlink_metadata(&target).is_ok() {
+            return Err(LedgerError::BackupExists {
+                path: dest.to_path_buf(),
+            });
+        }
+        let tmp = temp_name(&target, "backup");
+        remove_leftovers(&tmp);
+        let result = self.backup_into(&tmp, dest).and_then(|()| {
+            publish_no_clobber(&tmp, &target).map_err(|source| match source.kind() {
+                io::ErrorKind::AlreadyExists => LedgerError::BackupExists {
+                    path: dest.to_path_buf(),
+                },
+                _ => LedgerError::File {
+                    action: "write the backup",
+                    path: dest.to_path_buf(),
+                    source,
+                },
+            })
+        });
+        remove_leftovers(&tmp);
+        result
+    }
+
+    fn backup_into(&self, tmp: &Path, dest: &Path) -> Result<(), LedgerError> {
+        create_private(tmp).map_err(|source| LedgerError::File {
+            action: "create the backup",
+            path: dest.to_path_buf(),
+            source,
+        })?;
+        let dest_label = dest.display().to_string();
+        let action = "copy it into the backup";
+        let mut copy = Connection::open(tmp).map_err(self.db_err(action))?;
+        {
+            let backup = Backup::new(&self.conn, &mut copy).map_err(self.db_err(action))?;
+            // All pages in one step: one read transaction, one snapshot.
+            let deadline = Instant::now() + Duration::from_millis(BUSY_TIMEOUT_MS);
+            loop {
+                match backup.step(-1).map_err(self.db_err(action))? {
+                    StepResult::Done => break,
+                    _ if Instant::now() > deadline => {
+                        return Err(LedgerError::Busy {
+                            ledger: self.label.clone(),
+                        })
+                    }
+                    _ => std::thread::sleep(Duration::from_millis(BACKUP_RETRY_MS)),
+                }
+            }
+        }
+        // A backup that cannot be restored is worse than none: check it.
+        run_check(&copy, &dest_label, "quick_check")?;
+        copy.close()
+            .map_err(|(_, e)| classify(&dest_label, "finish the backup", e))
+    }
+
     fn now(&self) -> String {
         (self.clock)().to_rfc3339_opts(SecondsFormat::Millis, true)
     }
@@ -118,7 +261,100 @@ impl SqliteLedger {
     }
 }
 
+/// Which check opening runs.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Check {
+    /// A ledger just made in memory: nothing to check.
+    None,
+    /// `PRAGMA quick_check`: every page read and its structure checked.
+    Quick,
+}
+
+/// Runs `PRAGMA quick_check` or `integrity_check`; anything but "ok" is a
+/// damaged ledger, with SQLite's first findings in the sentence.
+fn run_check(conn: &Connection, label: &str, pragma: &str) -> Result<(), LedgerError> {
+    let problems: Vec<String> = conn
+        .prepare(&format!("PRAGMA {pragma}({MAX_PROBLEMS_SHOWN})"))
+        .and_then(|mut stmt| stmt.query_map([], |r| r.get(0))?.collect())
+        .map_err(|e| classify(label, "check it", e))?;
+    if problems.len() == 1 && problems[0] == "ok" {
+        return Ok(());
+    }
+    Err(LedgerError::Damaged {
+        ledger: label.to_string(),
+        detail: format!("SQLite: {}", problems.join("; ")),
+    })
+}
+
+/// Builds a new ledger file at `path` (its canonical name): schema and
+/// identity under a temporary name, in SQLite's rollback-journal mode so
+/// the finished file holds everything, then linked into place.
+fn create_file(path: &Path) -> Result<(), LedgerError> {
+    let label = path.display().to_string();
+    let target = canonical_path(path)?;
+    if std::fs::symlink_metadata(&target).is_ok() {
+        return Err(LedgerError::Exists { ledger: label });
+    }
+    let tmp = temp_name(&target, "new");
+    remove_leftovers(&tmp);
+    let result = build_new(&tmp, path, &label).and_then(|()| {
+        publish_no_clobber(&tmp, &target).map_err(|source| match source.kind() {
+            io::ErrorKind::AlreadyExists => LedgerError::Exists {
+                ledger: label.clone(),
+            },
+            _ => LedgerError::File {
+                action: "create the issuance ledger",
+                path: path.to_path_buf(),
+                source,
+            },
+        })
+    });
+    remove_leftovers(&tmp);
+    result
+}
+
+fn build_new(tmp: &Path, path: &Path, label: &str) -> Result<(), LedgerError> {
+    // Created by us so it has mode 0600 from the start; SQLite would use
+    // the umask's default (often 0644).
+    create_private(tmp).map_err(|source| LedgerError::File {
+        action: "create the issuance ledger",
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut conn = Connection::open(tmp).map_err(|e| classify(label, "create it", e))?;
+    conn.pragma_update(None, "synchronous", "FULL")
+        .map_err(|e| classify(label, "create it", e))?;
+    migrate(&mut conn, label)?;
+    conn.close()
+        .map_err(|(_, e)| classify(label, "create it", e))
+}
+
+/// Removes a temporary file and the companions SQLite may have left.
+fn remove_leftovers(tmp: &Path) {
+    for suffix in ["", "-journal", "-wal", "-shm"] {
+        let mut name = tmp.as_os_str().to_owned();
+        name.push(suffix);
+        let _ = std::fs::remove_file(PathBuf::from(name));
+    }
+}
+
 impl Ledger for SqliteLedger {
+    fn ledger_id(&self) -> Result<String, LedgerError> {
+        let id: Option<String> = self
+            .conn
+            .query_row(
+                "SELECT value FROM meta WHERE name = ?1",
+                [LEDGER_ID_KEY],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(self.db_err("read its identity"))?;
+        id.ok_or_else(|| LedgerError::Damaged {
+            ledger: self.label.clone(),
+            detail: "it has no ledger id".into(),
+        })
+    }
+
     fn start_batch(&mut self, batch: &BatchRecord) -> Result<(), LedgerError> {
         let now = self.now();
         let label = self.label.clone();

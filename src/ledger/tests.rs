@@ -6,28 +6,28 @@ use std::time::Duration;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::lock::lock_path_for;
-use super::migrations::user_version;
+use super::migrations::{user_version, LATEST_VERSION};
 use super::rows::ISSUANCE_COLUMNS;
 use super::*;
 use crate::filing::{
     Address, Filing, FormType, IssuanceStatus, IssuanceView, Language, ReceiptNumber,
 };
 
-fn fixed_clock() -> DateTime<Utc> {
+pub(super) fn fixed_clock() -> DateTime<Utc> {
     DateTime::parse_from_rfc3339("2026-11-26T03:04:05Z")
         .map(|d| d.with_timezone(&Utc))
         .unwrap_or_default()
 }
 
-fn receipt(n: u64) -> ReceiptNumber {
+pub(super) fn receipt(n: u64) -> ReceiptNumber {
     ReceiptNumber::parse(&format!("IOE{n:010}")).expect("valid receipt")
 }
 
-fn date(s: &str) -> NaiveDate {
+pub(super) fn date(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("valid date")
 }
 
-fn filing(n: u64, zip5: &str, zip4: Option<&str>) -> Filing {
+pub(super) fn filing(n: u64, zip5: &str, zip4: Option<&str>) -> Filing {
     Filing {
         line: n + 1,
         receipt: receipt(n),
@@ -51,15 +51,15 @@ fn filing(n: u64, zip5: &str, zip4: Option<&str>) -> Filing {
     }
 }
 
-fn fingerprint(n: u64, issue_no: u32) -> String {
+pub(super) fn fingerprint(n: u64, issue_no: u32) -> String {
     format!("{:064x}", n * 1000 + u64::from(issue_no))
 }
 
-fn new_row(n: u64, issue_no: u32, batch_id: &str) -> NewIssuance {
+pub(super) fn new_row(n: u64, issue_no: u32, batch_id: &str) -> NewIssuance {
     new_row_zip(n, issue_no, batch_id, "20001", None)
 }
 
-fn new_row_zip(
+pub(super) fn new_row_zip(
     n: u64,
     issue_no: u32,
     batch_id: &str,
@@ -85,7 +85,7 @@ fn new_row_zip(
     }
 }
 
-fn batch(id: &str, kind: BatchKind) -> BatchRecord {
+pub(super) fn batch(id: &str, kind: BatchKind) -> BatchRecord {
     BatchRecord {
         batch_id: id.into(),
         batch_date: date("2026-11-25"),
@@ -96,7 +96,7 @@ fn batch(id: &str, kind: BatchKind) -> BatchRecord {
     }
 }
 
-fn ledger_with_batch(id: &str) -> SqliteLedger {
+pub(super) fn ledger_with_batch(id: &str) -> SqliteLedger {
     let mut ledger = SqliteLedger::open_in_memory()
         .expect("open")
         .with_clock(fixed_clock);
@@ -106,7 +106,7 @@ fn ledger_with_batch(id: &str) -> SqliteLedger {
     ledger
 }
 
-fn statuses(ledger: &SqliteLedger, r: &ReceiptNumber) -> Vec<(u32, IssuanceStatus)> {
+pub(super) fn statuses(ledger: &SqliteLedger, r: &ReceiptNumber) -> Vec<(u32, IssuanceStatus)> {
     ledger
         .history(r)
         .expect("history")
@@ -118,7 +118,10 @@ fn statuses(ledger: &SqliteLedger, r: &ReceiptNumber) -> Vec<(u32, IssuanceStatu
 #[test]
 fn migrations_apply_to_an_empty_database() {
     let ledger = SqliteLedger::open_in_memory().expect("open");
-    assert_eq!(user_version(&ledger.conn, "test").expect("version"), 1);
+    assert_eq!(
+        user_version(&ledger.conn, "test").expect("version"),
+        LATEST_VERSION
+    );
     let mut names: Vec<String> = ledger
         .conn
         .prepare("SELECT name FROM sqlite_master WHERE type IN ('table', 'index') AND name NOT LIKE 'sqlite_%' ORDER BY name")
@@ -134,7 +137,8 @@ fn migrations_apply_to_an_empty_database() {
             "batches",
             "issuances",
             "issuances_one_active",
-            "issuances_presort"
+            "issuances_presort",
+            "meta"
         ]
     );
     let fk: i64 = ledger
@@ -147,7 +151,7 @@ fn migrations_apply_to_an_empty_database() {
 #[test]
 fn no_column_can_hold_a_code() {
     let ledger = SqliteLedger::open_in_memory().expect("open");
-    for table in ["batches", "issuances"] {
+    for table in ["batches", "issuances", "meta"] {
         let columns: Vec<String> = ledger
             .conn
             .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
@@ -223,7 +227,10 @@ fn reopening_a_file_keeps_its_data() {
             expires_on: date("2027-02-23"),
         }
     );
-    assert_eq!(user_version(&ledger.conn, "test").expect("version"), 1);
+    assert_eq!(
+        user_version(&ledger.conn, "test").expect("version"),
+        LATEST_VERSION
+    );
 }
 
 #[test]
@@ -243,7 +250,7 @@ fn a_ledger_from_a_newer_program_is_refused() {
             err,
             LedgerError::TooNew {
                 found: 99,
-                known: 1,
+                known: LATEST_VERSION,
                 ..
             }
         ),
@@ -600,36 +607,13 @@ fn start_batch_is_idempotent_and_refuses_a_different_input() {
     assert!(matches!(err, LedgerError::UnknownBatch { .. }), "{err}");
 }
 
-#[test]
-fn the_lock_is_exclusive_until_dropped() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("out").join("ledger.sqlite");
-    let first = LedgerLock::acquire(&path).expect("first lock");
-    assert_eq!(
-        first.lock_path(),
-        dir.path().join("out").join("ledger.sqlite.lock")
-    );
-    let err = LedgerLock::acquire(&path).expect_err("second must fail");
-    assert!(matches!(err, LedgerError::Locked { .. }), "{err}");
-    assert_eq!(
-        err.to_string(),
-        format!(
-            "another access-letters run is using the ledger {} (lock file {}.lock); wait for it to finish",
-            path.display(),
-            path.display()
-        )
-    );
-    drop(first);
-    LedgerLock::acquire(&path).expect("free again after drop");
-}
-
 #[cfg(unix)]
 #[test]
 fn a_new_ledger_file_is_private_to_its_owner() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().expect("tempdir");
-    let path = dir.path().join("nested").join("ledger.sqlite");
-    let mut ledger = SqliteLedger::open(&path).expect("open");
+    let path = dir.path().join("ledger.sqlite");
+    let mut ledger = SqliteLedger::create(&path).expect("create");
     ledger
         .start_batch(&batch("b1", BatchKind::Nightly))
         .expect("start");
@@ -637,7 +621,11 @@ fn a_new_ledger_file_is_private_to_its_owner() {
     let mut wal = path.as_os_str().to_owned();
     wal.push("-wal");
     let _lock = LedgerLock::acquire(&path).expect("lock");
-    for file in [path.clone(), PathBuf::from(wal), lock_path_for(&path)] {
+    for file in [
+        path.clone(),
+        PathBuf::from(wal),
+        lock_path_for(&std::fs::canonicalize(&path).expect("canonical")),
+    ] {
         let mode = std::fs::metadata(&file)
             .expect("metadata")
             .permissions()
