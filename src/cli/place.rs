@@ -1,0 +1,54 @@
+//! `--out` and `--ledger`: where batches and the ledger live.
+
+use std::path::PathBuf;
+
+use anyhow::{Context, Result};
+use clap::Args;
+
+use access_letters::ledger::{LedgerLock, SqliteLedger};
+use access_letters::output::create_private_dir;
+
+/// Where things live; every command that touches a batch shares these.
+#[derive(Args, Clone, Debug)]
+pub struct Place {
+    /// Folder for batch folders.
+    #[arg(long, value_name = "DIR", default_value = "output")]
+    pub out: PathBuf,
+    /// Issuance ledger (SQLite file) [default: OUT/ledger.sqlite].
+    #[arg(long, value_name = "FILE")]
+    pub ledger: Option<PathBuf>,
+}
+
+impl Place {
+    pub fn ledger_path(&self) -> PathBuf {
+        self.ledger
+            .clone()
+            .unwrap_or_else(|| self.out.join("ledger.sqlite"))
+    }
+
+    /// Opens the ledger for writing, refusing if another run holds it.
+    pub fn open_ledger(&self) -> Result<(LedgerLock, SqliteLedger)> {
+        let path = self.ledger_path();
+        // The ledger's folder (by default OUT) is made private like every
+        // other folder we create; the ledger would create it world-readable.
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            create_private_dir(dir)
+                .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+        }
+        let lock = LedgerLock::acquire(&path)?;
+        let ledger = SqliteLedger::open(&path)?;
+        Ok((lock, ledger))
+    }
+
+    /// Opens an existing ledger to read it.
+    pub fn read_ledger(&self) -> Result<SqliteLedger> {
+        let path = self.ledger_path();
+        if !path.exists() {
+            anyhow::bail!(
+                "no ledger at {}: nothing has been issued there yet (use --ledger to name another)",
+                path.display()
+            );
+        }
+        Ok(SqliteLedger::open(&path)?)
+    }
+}
