@@ -253,3 +253,142 @@ fn check_policy(
     }
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+    use crate::config::Config;
+    use crate::filing::Filing;
+    use crate::intake::{Intake, Outcome};
+    use crate::ledger::SqliteLedger;
+    use crate::letter::Templates;
+    use crate::ops::builtin_test_key;
+
+    /// When the ledger records the nightly letter.
+    fn recorded() -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339("2026-11-25T03:00:00Z")
+            .map(|d| d.with_timezone(&Utc))
+            .unwrap_or_default()
+    }
+
+    fn date(s: &str) -> NaiveDate {
+        s.parse().expect("a date")
+    }
+
+    fn fixture_filing() -> Filing {
+        let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/filings.csv");
+        Intake::open(&csv, date("2026-11-25"))
+            .expect("the fixtures open")
+            .find_map(|o| match o.expect("a row") {
+                Outcome::Valid(f) => Some(f),
+                Outcome::Rejected(_) => None,
+            })
+            .expect("a valid row")
+    }
+
+    /// A ledger holding issue 1 of one receipt, recorded at [`recorded`].
+    fn nightly(keys: &KeyRing, renderer: &Renderer) -> (SqliteLedger, ReceiptNumber) {
+        let mut ledger = SqliteLedger::open_in_memory()
+            .expect("a ledger")
+            .with_clock(recorded);
+        let record = BatchRecord {
+            batch_id: "2026-11-25-000000".into(),
+            batch_date: date("2026-11-25"),
+            key_id: keys.current().id().into(),
+            is_test: true,
+            input_sha256: "0".repeat(64),
+            kind: BatchKind::Nightly,
+        };
+        ledger.start_batch(&record).expect("a batch");
+        let ctx = IssueContext {
+            key: keys.current(),
+            renderer,
+            batch_id: &record.batch_id,
+            dates: NoticeDates::new(record.batch_date, 90),
+        };
+        let filing = fixture_filing();
+        let receipt = filing.receipt.clone();
+        let planned = Planned {
+            filing,
+            issue_no: 1,
+            serial: None,
+        };
+        let (row, _) = issue(&ctx, &planned).expect("issued");
+        ledger.record(&[row]).expect("recorded");
+        (ledger, receipt)
+    }
+
+    fn clock(hours_after_recorded: i64) -> Clock {
+        let now = recorded() + Duration::hours(hours_after_recorded);
+        Clock {
+            now,
+            today: now.date_naive(),
+        }
+    }
+
+    #[test]
+    fn the_policy_counts_real_time_not_the_date_typed() {
+        let keys = KeyRing::single(builtin_test_key());
+        let renderer = Renderer::new(Templates::builtin(), Config::default_config());
+        let (mut ledger, receipt) = nightly(&keys, &renderer);
+        let out = tempfile::tempdir().expect("a folder");
+        let request = |batch_date, force| ReissueRequest {
+            receipt: &receipt,
+            reason: "lost",
+            force,
+            batch_date,
+            out_root: out.path(),
+        };
+        // An hour later, dated tomorrow: too soon whatever the date says.
+        let soon = reissue(
+            &request(date("2026-11-26"), false),
+            clock(1),
+            &keys,
+            &renderer,
+            &mut ledger,
+        );
+        assert!(
+            matches!(soon, Err(ReissueError::TooSoon { .. })),
+            "{soon:?}"
+        );
+        // Dated ten days ahead: refused for the date.
+        let ahead = reissue(
+            &request(date("2026-12-05"), false),
+            clock(25),
+            &keys,
+            &renderer,
+            &mut ledger,
+        );
+        assert!(matches!(ahead, Err(ReissueError::Date(_))), "{ahead:?}");
+        // A day later, dated today: it goes out and supersedes issue 1.
+        let done = reissue(
+            &request(date("2026-11-26"), false),
+            clock(25),
+            &keys,
+            &renderer,
+            &mut ledger,
+        )
+        .expect("reissued");
+        assert_eq!(
+            (done.issue_no, done.superseded, done.forced),
+            (2, Some(1), false)
+        );
+        assert!(done
+            .batch_dir
+            .ends_with(format!("2026-11-26-reissue-{receipt}-02")));
+        // Dated before the active letter: refused even when forced.
+        let back = reissue(
+            &request(date("2026-11-25"), true),
+            clock(60),
+            &keys,
+            &renderer,
+            &mut ledger,
+        );
+        assert!(
+            matches!(back, Err(ReissueError::NoticeGoesBack { .. })),
+            "{back:?}"
+        );
+    }
+}
