@@ -148,3 +148,35 @@ fn reprint_needs_the_key_the_letter_was_made_with() {
     .expect_code(EXIT_OK);
     assert!(to.exists());
 }
+
+#[test]
+fn a_reprint_that_would_differ_from_the_letter_mailed_is_refused() {
+    let wd = Workdir::new();
+    wd.run_fixtures();
+    // Templates edited since the night's run.
+    for name in ["letter.en.tera", "letter.es.tera"] {
+        let text = fs::read_to_string(repo_file(&format!("templates/{name}"))).unwrap();
+        // One word more in the English body; Spanish unchanged.
+        let edited = text.replace(
+            "**online access code** below",
+            "**online access code** shown below",
+        );
+        wd.write(&format!("edited/{name}"), edited);
+    }
+    let to = wd.path("reprint.pdf");
+    let out = wd.cmd([
+        "reprint",
+        RECEIPT,
+        "--templates",
+        wd.path("edited").to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(
+        out.stderr.contains("differs from the one mailed"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("nothing was written"), "{out:?}");
+    assert!(!to.exists(), "no letter that differs from the record");
+}
