@@ -191,3 +191,26 @@ fn no_filings_exits_4() {
     assert!(out.stderr.contains("no filings in"), "{out:?}");
     assert!(out.stderr.contains("empty.csv"), "{out:?}");
 }
+
+/// Finding 12.8: a mistyped `--ledger` (a folder that does not exist) was
+/// created silently, and the run issued every filing again into it.
+#[test]
+fn finding_8_a_ledger_in_a_folder_that_does_not_exist_is_an_error() {
+    let wd = Workdir::new();
+    wd.run_fixtures();
+    let typo = wd.path("outptu/ledger.sqlite");
+    let input = fixtures_csv();
+    let out = wd.cmd([
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--date",
+        BATCH_DATE,
+        "--ledger",
+        typo.to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("does not exist"), "{out:?}");
+    assert!(out.stderr.contains("outptu"), "{out:?}");
+    assert!(!wd.path("outptu").exists(), "no folder made for a typo");
+}

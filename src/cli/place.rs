@@ -29,11 +29,19 @@ impl Place {
     /// Opens the ledger for writing, refusing if another run holds it.
     pub fn open_ledger(&self) -> Result<(LedgerLock, SqliteLedger)> {
         let path = self.ledger_path();
-        // The ledger's folder (by default OUT) is made private like every
-        // other folder we create; the ledger would create it world-readable.
-        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
-            create_private_dir(dir)
-                .with_context(|| format!("cannot create the folder {}", dir.display()))?;
+        let dir = path.parent().filter(|d| !d.as_os_str().is_empty());
+        match (&self.ledger, dir) {
+            // A named ledger in a folder that does not exist is a typo, not
+            // a new ledger: a new one would issue every filing again.
+            (Some(_), Some(dir)) if !dir.is_dir() => anyhow::bail!(
+                "the folder of --ledger {} does not exist; check the path (a new ledger is never made in a new folder)",
+                path.display()
+            ),
+            // OUT, made private like every folder we create (the ledger
+            // would create it world-readable).
+            (None, Some(dir)) => create_private_dir(dir)
+                .with_context(|| format!("cannot create the folder {}", dir.display()))?,
+            _ => {}
         }
         let lock = LedgerLock::acquire(&path)?;
         let ledger = SqliteLedger::open(&path)?;
