@@ -15,7 +15,8 @@ BIN="${ACCESS_LETTERS_BIN:-/usr/local/bin/access-letters}"
 DROP="${ACCESS_LETTERS_DROP:-/var/spool/access-letters/incoming}"
 OUT="${ACCESS_LETTERS_OUT:-/var/lib/access-letters/output}"
 KEY="${ACCESS_LETTERS_KEY:-/etc/access-letters/production.key}"
-LEDGER_FILE="${ACCESS_LETTERS_LEDGER_FILE:-$OUT/ledger.sqlite}"
+# The ledger defaults to OUT/ledger.sqlite, made on the very first night.
+LEDGER_FILE="${ACCESS_LETTERS_LEDGER_FILE:-}"
 LOG="${ACCESS_LETTERS_LOG:-/var/log/access-letters/nightly.log}"
 LOCK="${ACCESS_LETTERS_LOCK:-/run/lock/access-letters-nightly.lock}"
 
@@ -35,7 +36,7 @@ for input in "$DROP"/*.csv; do
     [ -e "$input" ] || continue
     found=$((found + 1))
     log "batch for $input"
-    "$BIN" run --input "$input" --out "$OUT" --key "$KEY" --ledger "$LEDGER_FILE" >>"$LOG" 2>&1
+    "$BIN" run --input "$input" --out "$OUT" --key "$KEY" ${LEDGER_FILE:+--ledger "$LEDGER_FILE"} >>"$LOG" 2>&1
     status=$?
     case "$status" in
         0) log "done: $input" ;;

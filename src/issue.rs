@@ -8,8 +8,8 @@
 
 use crate::code::{derive, fingerprint};
 use crate::config::Mail;
-use crate::imb::serial_digits;
 use crate::filing::{piece_id, Filing};
+use crate::imb::serial_digits;
 use crate::imb::{self, Barcode, ImbError, ImbFields};
 use crate::key::Key;
 use crate::ledger::NewIssuance;

@@ -11,6 +11,7 @@
 //! | PDF bytes | [`pdf`] (fonts: [`fonts`], [`sfnt`]); one letter end to end: [`render`] |
 //! | what was issued | [`ledger`] |
 //! | the nightly batch and its outputs | [`batch`], [`manifest`], [`output`] |
+//! | operator commands (reissue, reprint, preview) | [`ops`] |
 //!
 //! Every stage is a plain function of values; only intake and the batch's
 //! output step touch the disk, and the clock, key and configuration are passed
@@ -33,6 +34,7 @@ pub mod ledger;
 pub mod letter;
 pub mod manifest;
 pub mod metrics;
+pub mod ops;
 pub mod output;
 pub mod pdf;
 pub mod render;

@@ -153,11 +153,15 @@ fn kill_then_resume(ready: impl FnMut(&Path) -> bool) {
     out.expect_code(EXIT_REJECTS);
     assert_eq!(wd.path(out.batch_dir()), batch_dir);
     if !rows_before.is_empty() {
-        let said = format!("resumed: {} letters were already made", rows_before.len());
+        let letters = counted(rows_before.len(), "letter was", "letters were");
+        let said = format!("resumed: {letters} already made");
         assert!(out.stdout.contains(&said), "expected '{said}':{out:?}");
     }
     if temps_before > 0 {
-        let said = format!("removed {temps_before} temporary files");
+        let said = format!(
+            "removed {}",
+            counted(temps_before, "temporary file", "temporary files")
+        );
         assert!(out.stdout.contains(&said), "expected '{said}':{out:?}");
     }
     let batch = Batch::new(batch_dir.clone());

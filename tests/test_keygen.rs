@@ -1,4 +1,4 @@
-//! `access-letters keygen --out FILE`: a new production key, private to its
+//! `access-letters keygen --to FILE`: a new production key, private to its
 //! owner, never overwriting one, never printed.
 
 mod common;
@@ -25,7 +25,7 @@ fn secret_of(key_file: &str) -> String {
 fn keygen_writes_a_private_key_and_never_prints_it() {
     let wd = Workdir::new();
     let path = wd.path("prod.key");
-    let out = wd.cmd(["keygen", "--out", path.to_str().unwrap()]);
+    let out = wd.cmd(["keygen", "--to", path.to_str().unwrap()]);
     out.expect_code(EXIT_OK);
     assert_eq!(mode(&path), 0o600);
     let text = fs::read_to_string(&path).unwrap();
@@ -45,7 +45,7 @@ fn keygen_writes_a_private_key_and_never_prints_it() {
 
     // A second key is a different key.
     let other = wd.path("other.key");
-    wd.cmd(["keygen", "--out", other.to_str().unwrap()])
+    wd.cmd(["keygen", "--to", other.to_str().unwrap()])
         .expect_code(EXIT_OK);
     assert_ne!(secret_of(&fs::read_to_string(&other).unwrap()), secret);
 }
@@ -57,7 +57,7 @@ fn keygen_refuses_to_overwrite_a_file() {
     let before = fs::read(&path).unwrap();
     let secret = secret_of(&String::from_utf8(before.clone()).unwrap());
 
-    let out = wd.cmd(["keygen", "--out", path.to_str().unwrap()]);
+    let out = wd.cmd(["keygen", "--to", path.to_str().unwrap()]);
     out.expect_code(EXIT_FAILED);
     assert!(out.stderr.contains("already exists"), "{out:?}");
     assert!(!out.all().contains(&secret), "{out:?}");
@@ -65,7 +65,7 @@ fn keygen_refuses_to_overwrite_a_file() {
 
     // Nor any other file.
     let notes = wd.write("notes.txt", "keep me");
-    wd.cmd(["keygen", "--out", notes.to_str().unwrap()])
+    wd.cmd(["keygen", "--to", notes.to_str().unwrap()])
         .expect_code(EXIT_FAILED);
     assert_eq!(fs::read_to_string(&notes).unwrap(), "keep me");
 }
@@ -76,7 +76,7 @@ fn keygen_takes_a_key_id() {
     let path = wd.path("k.key");
     wd.cmd([
         "keygen",
-        "--out",
+        "--to",
         path.to_str().unwrap(),
         "--id",
         "prod-2026-q4",
@@ -110,4 +110,19 @@ fn a_key_others_can_read_is_refused_with_a_chmod_hint() {
     // Fixed as the message says, it works.
     fs::set_permissions(&path, fs::Permissions::from_mode(0o600)).unwrap();
     wd.run_fixtures_with_key(&path).expect_code(EXIT_REJECTS);
+}
+
+#[test]
+fn keygen_still_takes_the_old_out_spelling() {
+    let wd = Workdir::new();
+    let path = wd.path("old-style.key");
+    wd.cmd(["keygen", "--out", path.to_str().unwrap()])
+        .expect_code(EXIT_OK);
+    assert_eq!(mode(&path), 0o600);
+    let help = wd.cmd(["keygen", "--help"]);
+    assert!(help.stdout.contains("--to <FILE>"), "{help:?}");
+    assert!(
+        !help.stdout.contains("--out"),
+        "the old spelling is hidden:{help:?}"
+    );
 }

@@ -15,9 +15,9 @@ fn preview(wd: &Workdir, receipt: &str, to: &str, extra: &[&str]) -> Output {
         input.to_str().unwrap(),
         "--receipt",
         receipt,
-        "--out",
+        "--to",
         to,
-        "--batch-date",
+        "--date",
         BATCH_DATE,
     ];
     args.extend_from_slice(extra);
@@ -96,4 +96,32 @@ fn preview_of_a_receipt_not_in_the_file_fails_clearly() {
     assert!(out.stderr.contains("line 49"), "{out:?}");
     assert!(out.stderr.contains("I-130"), "{out:?}");
     assert!(!to.exists());
+}
+
+#[test]
+fn preview_works_from_any_folder_with_the_built_in_test_key() {
+    let wd = Workdir::new();
+    let to = wd.path("anywhere.pdf");
+    // No --key, run from a folder with no fixtures/: the built-in test key.
+    let mut cmd = std::process::Command::new(BIN);
+    cmd.args([
+        "preview",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--receipt",
+        "IOE0912345602",
+        "--out", // the old spelling of --to still works
+        to.to_str().unwrap(),
+        "--batch-date",
+        BATCH_DATE,
+    ])
+    .current_dir(wd.root());
+    wd.output(&mut cmd).expect_code(EXIT_OK);
+    let with_file = wd.path("with-file.pdf");
+    preview(&wd, "IOE0912345602", with_file.to_str().unwrap(), &[]).expect_code(EXIT_OK);
+    assert_eq!(
+        fs::read(&to).unwrap(),
+        fs::read(&with_file).unwrap(),
+        "the built-in key is fixtures/test.key"
+    );
 }

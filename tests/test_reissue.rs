@@ -1,20 +1,26 @@
 //! `access-letters reissue RECEIPT --reason TEXT`: a new code; the old one
 //! stops working; a letter, a one-row manifest and batch.json of its own; and
-//! a policy against flooding a receipt with letters.
+//! a policy against flooding a receipt with letters, counted in real time.
+//!
+//! The policy reads when each letter was recorded, so these tests let time
+//! pass by moving the ledger's audit times back ([`age_ledger`]).
 
 mod common;
 
+use chrono::Days;
 use common::*;
 
 const RECEIPT: &str = "IOE0912345602";
+const HOUR: i64 = 1;
+const DAY: i64 = 24 * HOUR;
 
-fn reissue(wd: &Workdir, date: &str, force: bool) -> Output {
+fn reissue_on(wd: &Workdir, date: &str, force: bool) -> Output {
     let mut args = vec![
         "reissue",
         RECEIPT,
         "--reason",
         "letter lost",
-        "--batch-date",
+        "--date",
         date,
     ];
     if force {
@@ -23,10 +29,15 @@ fn reissue(wd: &Workdir, date: &str, force: bool) -> Output {
     wd.cmd(args)
 }
 
-fn reissue_batch(wd: &Workdir, date: &str, issue_no: u32) -> Batch {
+/// A reissue dated today, as an operator would run it.
+fn reissue(wd: &Workdir, force: bool) -> Output {
+    reissue_on(wd, &today().to_string(), force)
+}
+
+fn reissue_batch(wd: &Workdir, issue_no: u32) -> Batch {
     Batch::new(
         wd.out()
-            .join(format!("{date}-reissue-{RECEIPT}-{issue_no:02}")),
+            .join(format!("{}-reissue-{RECEIPT}-{issue_no:02}", today())),
     )
 }
 
@@ -34,27 +45,35 @@ fn verify(wd: &Workdir, code: &str, date: &str) -> Output {
     wd.cmd(["verify", RECEIPT, code, "--date", date])
 }
 
+/// The fixtures' run, recorded two days ago.
+fn run_two_days_ago(wd: &Workdir) -> Batch {
+    let (_, batch) = wd.run_fixtures();
+    age_ledger(&wd.ledger(), 2 * DAY);
+    batch
+}
+
 #[test]
 fn a_reissue_supersedes_the_old_code() {
     let wd = Workdir::new();
-    let (_, batch) = wd.run_fixtures();
+    let batch = run_two_days_ago(&wd);
     let old_code = batch.code_for(RECEIPT);
     verify(&wd, &old_code, "2026-11-27").expect_code(EXIT_OK);
 
-    let out = reissue(&wd, "2026-11-28", false);
+    let out = reissue(&wd, false);
     out.expect_code(EXIT_OK);
     assert!(out.stdout.contains("issue 2"), "{out:?}");
     assert!(out.stdout.contains("issue 1 is now superseded"), "{out:?}");
     assert!(!out.stdout.contains("(forced)"), "{out:?}");
 
-    let re = reissue_batch(&wd, "2026-11-28", 2);
+    let re = reissue_batch(&wd, 2);
     let new_code = re.letter_code(&format!("letters/{RECEIPT}-02.pdf"));
     assert_ne!(new_code, old_code);
 
-    let old = verify(&wd, &old_code, "2026-11-28");
+    let now = today().to_string();
+    let old = verify(&wd, &old_code, &now);
     old.expect_code(EXIT_NOT_VALID);
     assert!(old.stdout.contains("superseded"), "{old:?}");
-    let new = verify(&wd, &new_code, "2026-11-28");
+    let new = verify(&wd, &new_code, &now);
     new.expect_code(EXIT_OK);
     assert!(new.stdout.contains("valid"), "{new:?}");
     assert!(new.stdout.contains("issue 2"), "{new:?}");
@@ -66,9 +85,9 @@ fn a_reissue_supersedes_the_old_code() {
 #[test]
 fn the_reissue_folder_has_one_letter_a_one_row_manifest_and_batch_json() {
     let wd = Workdir::new();
-    wd.run_fixtures();
-    reissue(&wd, "2026-11-28", false).expect_code(EXIT_OK);
-    let re = reissue_batch(&wd, "2026-11-28", 2);
+    run_two_days_ago(&wd);
+    reissue(&wd, false).expect_code(EXIT_OK);
+    let re = reissue_batch(&wd, 2);
 
     let letter = format!("letters/{RECEIPT}-02.pdf");
     assert_eq!(re.letter_files(), vec![letter.clone()]);
@@ -84,7 +103,7 @@ fn the_reissue_folder_has_one_letter_a_one_row_manifest_and_batch_json() {
     let s = re.summary();
     assert_eq!(s["kind"], "reissue");
     assert_eq!(s["batch_id"], re.id());
-    assert_eq!(s["batch_date"], "2026-11-28");
+    assert_eq!(s["batch_date"], today().to_string());
     assert_eq!(s["mode"], "test");
     assert_eq!(s["letters"], 1);
     assert_eq!(
@@ -113,7 +132,6 @@ fn the_reissue_folder_has_one_letter_a_one_row_manifest_and_batch_json() {
     assert_eq!(mode(&re.dir), 0o700);
     assert_eq!(mode(&re.path(&letter)), 0o600);
 
-    // The new letter says it is for the same applicant and shows the new date.
     let text = re.letter_text(&letter);
     assert!(
         text.contains(RECEIPT) && text.contains("SPECIMEN"),
@@ -123,13 +141,13 @@ fn the_reissue_folder_has_one_letter_a_one_row_manifest_and_batch_json() {
 }
 
 #[test]
-fn a_second_letter_on_the_same_date_is_refused_unless_forced() {
+fn a_second_letter_within_a_day_is_refused_unless_forced() {
     let wd = Workdir::new();
-    wd.run_fixtures();
+    wd.run_fixtures(); // recorded just now
     let before = snapshot(&wd.out());
-    let out = reissue(&wd, "2026-11-25", false);
+    let out = reissue(&wd, false);
     out.expect_code(EXIT_FAILED);
-    assert!(out.stderr.contains("2026-11-25"), "{out:?}");
+    assert!(out.stderr.contains("less than 24 hours ago"), "{out:?}");
     assert!(out.stderr.contains("--force"), "{out:?}");
     assert_eq!(
         snapshot(&wd.out()),
@@ -137,10 +155,10 @@ fn a_second_letter_on_the_same_date_is_refused_unless_forced() {
         "a refused reissue writes nothing"
     );
 
-    let forced = reissue(&wd, "2026-11-25", true);
+    let forced = reissue(&wd, true);
     forced.expect_code(EXIT_OK);
     assert!(forced.stdout.contains("(forced)"), "{forced:?}");
-    reissue_batch(&wd, "2026-11-25", 2);
+    reissue_batch(&wd, 2);
 
     let status = wd.cmd(["status", RECEIPT]);
     status.expect_code(EXIT_OK);
@@ -150,11 +168,14 @@ fn a_second_letter_on_the_same_date_is_refused_unless_forced() {
 #[test]
 fn a_fifth_letter_within_thirty_days_needs_force() {
     let wd = Workdir::new();
-    wd.run_fixtures(); // issue 1 on 2026-11-25
-    for date in ["2026-11-28", "2026-12-01", "2026-12-04"] {
-        reissue(&wd, date, false).expect_code(EXIT_OK); // issues 2-4
+    wd.run_fixtures(); // issue 1
+    for _ in 2..=4 {
+        age_ledger(&wd.ledger(), DAY + HOUR);
+        reissue(&wd, false).expect_code(EXIT_OK);
     }
-    let refused = reissue(&wd, "2026-12-07", false);
+    // Issues 1-4 were recorded 100, 75, 50 and 25 hours ago.
+    age_ledger(&wd.ledger(), DAY + HOUR);
+    let refused = reissue(&wd, false);
     refused.expect_code(EXIT_FAILED);
     assert!(
         refused.stderr.contains("4 letters in the last 30 days"),
@@ -163,17 +184,19 @@ fn a_fifth_letter_within_thirty_days_needs_force() {
     assert!(refused.stderr.contains("--force"), "{refused:?}");
     assert!(!wd
         .out()
-        .join(format!("2026-12-07-reissue-{RECEIPT}-05"))
+        .join(format!("{}-reissue-{RECEIPT}-05", today()))
         .exists());
 
-    let forced = reissue(&wd, "2026-12-07", true);
+    let forced = reissue(&wd, true);
     forced.expect_code(EXIT_OK);
     assert!(forced.stdout.contains("issue 5 (forced)"), "{forced:?}");
 
-    // Thirty days on, the window holds the letters of 11-28 to 12-07: still
-    // four. A day later, three.
-    reissue(&wd, "2026-12-27", false).expect_code(EXIT_FAILED);
-    reissue(&wd, "2026-12-28", false).expect_code(EXIT_OK);
+    // 630 hours on, issues 2-5 are inside the 720-hour window: still four.
+    // 30 hours later, issue 2 has left it: three.
+    age_ledger(&wd.ledger(), 630 * HOUR);
+    reissue(&wd, false).expect_code(EXIT_FAILED);
+    age_ledger(&wd.ledger(), 30 * HOUR);
+    reissue(&wd, false).expect_code(EXIT_OK);
 
     let status = wd.cmd(["status", RECEIPT]);
     status.expect_code(EXIT_OK);
@@ -198,12 +221,77 @@ fn a_fifth_letter_within_thirty_days_needs_force() {
     assert_eq!(mine.iter().filter(|r| r.status == "active").count(), 1);
 }
 
+/// Finding 12.7: a future `--batch-date` let a second and third reissue on
+/// the same real day pass the policy. The policy now counts real time, and a
+/// date after tomorrow needs --force.
+#[test]
+fn finding_7_reissue_dates_in_the_future_do_not_pass_the_policy() {
+    let wd = Workdir::new();
+    run_two_days_ago(&wd);
+    reissue(&wd, false).expect_code(EXIT_OK);
+    let before = snapshot(&wd.out());
+
+    // Dated ahead to look like days have passed: refused twice over.
+    let ahead = today().checked_add_days(Days::new(10)).unwrap().to_string();
+    let out = reissue_on(&wd, &ahead, false);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("after today"), "{out:?}");
+    assert!(out.stderr.contains("--force"), "{out:?}");
+    // Within the date rule, the real-time rule still holds.
+    let tomorrow = today().checked_add_days(Days::new(1)).unwrap().to_string();
+    let out = reissue_on(&wd, &tomorrow, false);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("less than 24 hours ago"), "{out:?}");
+    assert_eq!(snapshot(&wd.out()), before, "nothing written");
+
+    // Forced, it goes out and the ledger says so.
+    reissue_on(&wd, &ahead, true).expect_code(EXIT_OK);
+    let status = wd.cmd(["status", RECEIPT]);
+    assert!(status.stdout.contains("letter lost (forced)"), "{status:?}");
+}
+
+/// Finding 12.7: the active letter could carry an older notice date than a
+/// superseded one. Notice dates of a receipt never go backwards, forced or not.
+#[test]
+fn finding_7_notice_dates_of_a_receipt_never_go_backwards() {
+    let wd = Workdir::new();
+    run_two_days_ago(&wd); // notice date 2026-11-25
+    let before = snapshot(&wd.out());
+    for force in [false, true] {
+        let out = reissue_on(&wd, "2026-11-20", force);
+        out.expect_code(EXIT_FAILED);
+        assert!(out.stderr.contains("dated 2026-11-25"), "{out:?}");
+        assert!(out.stderr.contains("never go backwards"), "{out:?}");
+    }
+    assert_eq!(snapshot(&wd.out()), before, "nothing written");
+}
+
+/// Finding 12.7: `--batch-date 9999-12-31` was accepted (expiry +10000-03-30).
+#[test]
+fn finding_7_a_date_no_letter_can_carry_is_refused() {
+    let wd = Workdir::new();
+    run_two_days_ago(&wd);
+    let before = snapshot(&wd.out());
+    for args in [
+        ["--date", "9999-12-31", "--force"],
+        ["--batch-date", "9999-12-31", "--force"],
+    ] {
+        let mut all = vec!["reissue", RECEIPT, "--reason", "x"];
+        all.extend(args);
+        let out = wd.cmd(all);
+        out.expect_code(EXIT_FAILED);
+        assert!(out.stderr.contains("9999-12-31"), "{out:?}");
+        assert!(out.stderr.contains("2000-2099"), "{out:?}");
+    }
+    assert_eq!(snapshot(&wd.out()), before);
+}
+
 #[test]
 fn reason_is_required() {
     let wd = Workdir::new();
-    wd.run_fixtures();
+    run_two_days_ago(&wd);
     let before = snapshot(&wd.out());
-    let missing = wd.cmd(["reissue", RECEIPT, "--batch-date", "2026-12-01"]);
+    let missing = wd.cmd(["reissue", RECEIPT]);
     missing.expect_code(EXIT_FAILED);
     assert!(missing.stderr.contains("--reason"), "{missing:?}");
     assert!(
@@ -211,14 +299,7 @@ fn reason_is_required() {
         "a usage error:{missing:?}"
     );
 
-    let blank = wd.cmd([
-        "reissue",
-        RECEIPT,
-        "--reason",
-        "  ",
-        "--batch-date",
-        "2026-12-01",
-    ]);
+    let blank = wd.cmd(["reissue", RECEIPT, "--reason", "  "]);
     blank.expect_code(EXIT_FAILED);
     assert!(blank.stderr.contains("--reason"), "{blank:?}");
     assert_eq!(snapshot(&wd.out()), before);
@@ -227,15 +308,8 @@ fn reason_is_required() {
 #[test]
 fn a_receipt_never_issued_cannot_be_reissued() {
     let wd = Workdir::new();
-    wd.run_fixtures();
-    let out = wd.cmd([
-        "reissue",
-        "IOE0000000000",
-        "--reason",
-        "asked by phone",
-        "--batch-date",
-        "2026-12-01",
-    ]);
+    run_two_days_ago(&wd);
+    let out = wd.cmd(["reissue", "IOE0000000000", "--reason", "asked by phone"]);
     out.expect_code(EXIT_FAILED);
     assert!(out.stderr.contains("never been issued"), "{out:?}");
     assert_eq!(wd.batch_dirs().len(), 1);

@@ -87,16 +87,10 @@ fn after_a_reissue_both_letters_can_be_reprinted() {
     let wd = Workdir::new();
     let (_, batch) = wd.run_fixtures();
     let first = batch.read(&batch.row_for(RECEIPT)["file"]);
-    let re = wd.cmd([
-        "reissue",
-        RECEIPT,
-        "--reason",
-        "letter lost in the mail",
-        "--batch-date",
-        "2026-12-02",
-    ]);
+    age_ledger(&wd.ledger(), 48); // the reissue policy wants a day between letters
+    let re = wd.cmd(["reissue", RECEIPT, "--reason", "letter lost in the mail"]);
     re.expect_code(EXIT_OK);
-    let reissue = Batch::new(wd.out().join(format!("2026-12-02-reissue-{RECEIPT}-02")));
+    let reissue = Batch::new(wd.out().join(format!("{}-reissue-{RECEIPT}-02", today())));
     let second = reissue.read(&format!("letters/{RECEIPT}-02.pdf"));
     assert_ne!(first, second);
 
@@ -153,4 +147,36 @@ fn reprint_needs_the_key_the_letter_was_made_with() {
     ])
     .expect_code(EXIT_OK);
     assert!(to.exists());
+}
+
+#[test]
+fn a_reprint_that_would_differ_from_the_letter_mailed_is_refused() {
+    let wd = Workdir::new();
+    wd.run_fixtures();
+    // Templates edited since the night's run.
+    for name in ["letter.en.tera", "letter.es.tera"] {
+        let text = fs::read_to_string(repo_file(&format!("templates/{name}"))).unwrap();
+        // One word more in the English body; Spanish unchanged.
+        let edited = text.replace(
+            "**online access code** below",
+            "**online access code** shown below",
+        );
+        wd.write(&format!("edited/{name}"), edited);
+    }
+    let to = wd.path("reprint.pdf");
+    let out = wd.cmd([
+        "reprint",
+        RECEIPT,
+        "--templates",
+        wd.path("edited").to_str().unwrap(),
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(
+        out.stderr.contains("differs from the one mailed"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("nothing was written"), "{out:?}");
+    assert!(!to.exists(), "no letter that differs from the record");
 }

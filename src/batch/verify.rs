@@ -131,7 +131,9 @@ fn check_one(
 ) -> Result<LetterState, BatchError> {
     let path = letter_path(letters_dir, &iss.issued.piece_id);
     match std::fs::read(&path) {
-        Ok(bytes) if sha256_hex(&bytes) == iss.issued.letter_sha256 => return Ok(LetterState::Good),
+        Ok(bytes) if sha256_hex(&bytes) == iss.issued.letter_sha256 => {
+            return Ok(LetterState::Good)
+        }
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err("cannot read", &path)(e)),

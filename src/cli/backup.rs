@@ -15,7 +15,7 @@ use clap::Args;
 
 use access_letters::ledger::{Ledger, SqliteLedger};
 
-use super::{display, EXIT_OK};
+use super::common::{display, EXIT_OK};
 
 /// Copy the issuance ledger to a new file (SQLite online backup, mode 0600).
 #[derive(Args, Debug)]

@@ -11,7 +11,7 @@ use clap::Args;
 
 use access_letters::gen::generate;
 
-use super::{display, EXIT_OK};
+use super::common::*;
 
 /// Generate a filings CSV of N realistic rows (about 3% deliberately bad).
 #[derive(Args, Debug)]
@@ -23,21 +23,21 @@ pub struct GenArgs {
     #[arg(long, value_name = "S", default_value_t = 1)]
     seed: u64,
     /// Where to write the CSV.
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    #[arg(long, alias = "out", value_name = "FILE")]
+    to: PathBuf,
     /// Received dates fall in the 30 days before this date.
-    #[arg(long, value_name = "YYYY-MM-DD", default_value = "2026-11-25")]
-    batch_date: NaiveDate,
+    #[arg(long = "date", alias = "batch-date", value_name = "YYYY-MM-DD", default_value = "2026-11-25", value_parser = date_arg)]
+    date: NaiveDate,
 }
 
 pub fn execute(args: GenArgs) -> Result<u8> {
-    let out = BufWriter::new(File::create(&args.out)?);
-    let stats = generate(out, args.rows, args.seed, args.batch_date)?;
+    let out = BufWriter::new(File::create(&args.to)?);
+    let stats = generate(out, args.rows, args.seed, args.date)?;
     println!(
-        "wrote {} rows ({} deliberately bad) to {}",
-        stats.rows,
+        "wrote {} ({} deliberately bad) to {}",
+        count(stats.rows, "row", "rows"),
         stats.bad,
-        display(&args.out)
+        display(&args.to)
     );
     Ok(EXIT_OK)
 }

@@ -1,22 +1,15 @@
-//! `access-letters preview`: one letter for template authors, no ledger.
-//!
-//! Renders the letter a filing row would get, with the test key only, so a
-//! preview can never reveal a code that will really be mailed.
+//! `access-letters preview`: one letter for template authors, no ledger,
+//! test key only (see [`access_letters::ops::preview`]).
 
 use std::path::PathBuf;
 
-use anyhow::{bail, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use access_letters::code::derive;
-use access_letters::intake::{Intake, Outcome};
-use access_letters::issue::barcode;
-use access_letters::key::Key;
-use access_letters::letter::NoticeDates;
-use access_letters::render::LetterJob;
+use access_letters::ops::{preview, Clock, PreviewRequest};
 
-use super::{display, parse_receipt, today, Look};
+use super::common::*;
 
 /// Render one filing's letter to a file, without touching the ledger (test key only).
 #[derive(Args, Debug)]
@@ -28,14 +21,14 @@ pub struct PreviewArgs {
     #[arg(long, value_name = "RECEIPT")]
     receipt: String,
     /// Where to write the PDF.
-    #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    #[arg(long, alias = "out", value_name = "FILE")]
+    to: PathBuf,
     /// Date printed on the letter [default: today].
-    #[arg(long, value_name = "YYYY-MM-DD")]
-    batch_date: Option<NaiveDate>,
-    /// Test key file (a production key is refused).
-    #[arg(long, value_name = "FILE", default_value = "fixtures/test.key")]
-    key: PathBuf,
+    #[arg(long = "date", alias = "batch-date", value_name = "YYYY-MM-DD", value_parser = date_arg)]
+    date: Option<NaiveDate>,
+    /// Test key file (a production key is refused) [default: the built-in test key].
+    #[arg(long, value_name = "FILE")]
+    key: Option<PathBuf>,
     /// Intelligent Mail serial number to print (needs a mailer ID in the configuration).
     #[arg(long, value_name = "N")]
     serial: Option<u64>,
@@ -44,68 +37,23 @@ pub struct PreviewArgs {
 }
 
 pub fn execute(args: PreviewArgs) -> Result<u8> {
-    let key = Key::load(&args.key)?;
-    if !key.is_test() {
-        bail!(
-            "preview renders with a test key only, so it never shows a code that will be mailed; {} holds key {}",
-            display(&args.key),
-            key.id()
-        );
-    }
+    let key = load_key(args.key.as_deref())?;
     let receipt = parse_receipt(&args.receipt)?;
-    let batch_date = args.batch_date.unwrap_or_else(today);
     let renderer = args.look.renderer()?;
-    let mut found = None;
-    for outcome in Intake::open(&args.input, batch_date)? {
-        match outcome? {
-            Outcome::Valid(f) if f.receipt == receipt => {
-                found = Some(f);
-                break;
-            }
-            Outcome::Rejected(r)
-                if r.receipt_number
-                    .as_deref()
-                    .map(parse_receipt)
-                    .and_then(Result::ok)
-                    == Some(receipt.clone()) =>
-            {
-                bail!(
-                    "line {}: the row for {} is rejected: {}: {}",
-                    r.line,
-                    receipt,
-                    r.field,
-                    r.reason
-                );
-            }
-            _ => {}
-        }
-    }
-    let Some(filing) = found else {
-        bail!("receipt {} is not in {}", receipt, display(&args.input));
+    let request = PreviewRequest {
+        input: &args.input,
+        receipt: &receipt,
+        batch_date: args.date.unwrap_or_else(|| Clock::system().today),
+        serial: args.serial,
+        to: &args.to,
     };
-    let code = derive(&key, &filing.receipt, 1);
-    let serial = args
-        .serial
-        .or(Some(0))
-        .filter(|_| renderer.config.mail.mailer_id().is_some());
-    let barcode = barcode(&renderer.config.mail, serial, &filing)?;
-    let letter = renderer.render(&LetterJob {
-        filing: &filing,
-        issue_no: 1,
-        code: &code,
-        dates: NoticeDates::new(batch_date, renderer.config.codes.valid_days),
-        barcode: barcode.as_ref(),
-        specimen: true,
-    })?;
-    // Private like every letter, although a preview only ever holds a test code.
-    access_letters::output::write_atomic(&args.out, &letter.bytes, true)?;
+    let done = preview(&request, &key, &renderer)?;
     println!(
-        "wrote {} ({} page{}, {} bytes, sha256 {})",
-        display(&args.out),
-        letter.pages,
-        if letter.pages == 1 { "" } else { "s" },
-        letter.bytes.len(),
-        letter.sha256
+        "wrote {} ({}, {}, sha256 {})",
+        display(&args.to),
+        count(done.pages.into(), "page", "pages"),
+        count(done.bytes as u64, "byte", "bytes"),
+        done.sha256
     );
-    Ok(0)
+    Ok(EXIT_OK)
 }

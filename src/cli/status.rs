@@ -8,7 +8,7 @@ use clap::Args;
 
 use access_letters::ledger::Ledger;
 
-use super::{parse_receipt, Place, EXIT_OK};
+use super::common::*;
 
 /// Show the issuance history of a receipt (never the code).
 #[derive(Args, Debug)]
@@ -29,10 +29,10 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
     }
     let first = &history[0].issued.filing;
     println!(
-        "{receipt}: Form {}, {} ({} issuances)",
+        "{receipt}: Form {}, {} ({})",
         first.form,
         first.full_name(),
-        history.len()
+        count(history.len() as u64, "issuance", "issuances")
     );
     println!(
         "{:<5} {:<10} {:<11} {:<11} {:<17} {:<36} {:<18} reason",

@@ -10,8 +10,9 @@ use clap::Args;
 
 use access_letters::code::verify;
 use access_letters::ledger::Ledger;
+use access_letters::ops::Clock;
 
-use super::{parse_receipt, today, Keys, Place, EXIT_NOT_VALID, EXIT_OK};
+use super::common::*;
 
 /// Check a typed access code against the ledger (exit 0 only when valid).
 #[derive(Args, Debug)]
@@ -21,12 +22,12 @@ pub struct VerifyArgs {
     /// The code as typed (case, spaces and hyphens do not matter).
     code: String,
     /// Check as of this date [default: today].
-    #[arg(long, value_name = "YYYY-MM-DD")]
+    #[arg(long = "date", alias = "batch-date", value_name = "YYYY-MM-DD", value_parser = date_arg)]
     date: Option<NaiveDate>,
     #[command(flatten)]
     place: Place,
     #[command(flatten)]
-    keys: Keys,
+    keys: CheckKeys,
 }
 
 pub fn execute(args: VerifyArgs) -> Result<u8> {
@@ -34,13 +35,8 @@ pub fn execute(args: VerifyArgs) -> Result<u8> {
     let ledger = args.place.read_ledger()?;
     let ring = args.keys.load()?;
     let views: Vec<_> = ledger.history(&receipt)?.iter().map(|i| i.view()).collect();
-    let verdict = verify(
-        &ring,
-        &receipt,
-        &args.code,
-        &views,
-        args.date.unwrap_or_else(today),
-    );
+    let as_of = args.date.unwrap_or_else(|| Clock::system().today);
+    let verdict = verify(&ring, &receipt, &args.code, &views, as_of);
     println!("{receipt}: {}", verdict.message());
     Ok(if verdict.is_valid() {
         EXIT_OK

@@ -5,7 +5,9 @@
 //!
 //! Commands get `--out <tmp>/output` and `--key fixtures/test.key` unless the
 //! test names them itself, so every run is isolated from the others and from
-//! the developer's own `output/`. Every command's stdout and stderr are kept
+//! the developer's own `output/`. A `run` given a date also gets
+//! `--allow-any-date`, since the fixtures are dated [`BATCH_DATE`] whatever
+//! the day the tests run on. Every command's stdout and stderr are kept
 //! in a transcript, so a test can check that no secret was ever printed.
 
 // Each test file uses a different part of this helper.
@@ -35,6 +37,7 @@ pub const EXIT_OK: i32 = 0;
 pub const EXIT_FAILED: i32 = 1;
 pub const EXIT_REJECTS: i32 = 2;
 pub const EXIT_NOT_VALID: i32 = 3;
+pub const EXIT_NO_FILINGS: i32 = 4;
 
 /// Rows in `fixtures/filings.csv`: 46 valid, 14 rejected.
 pub const FIXTURE_ROWS: u64 = 60;
@@ -58,7 +61,7 @@ pub fn test_key() -> PathBuf {
 const TAKES_OUT_AND_KEY: &[&str] = &["run", "reprint", "reissue", "verify"];
 /// Subcommands that take `--out DIR` only.
 const TAKES_OUT: &[&str] = &["status"];
-/// Subcommands that take `--key FILE` only (their `--out` is a file).
+/// Subcommands that take `--key FILE` only (they write one file, `--to`).
 const TAKES_KEY: &[&str] = &["preview"];
 
 /// What a command did.
@@ -235,6 +238,10 @@ impl Workdir {
         let wants_key =
             TAKES_OUT_AND_KEY.contains(&sub.as_str()) || TAKES_KEY.contains(&sub.as_str());
         let (add_out, add_key) = (wants_out && !has("--out"), wants_key && !has("--key"));
+        let dated = has("--date") || has("--batch-date");
+        if sub == "run" && dated && !has("--allow-any-date") {
+            args.push("--allow-any-date".into());
+        }
         if add_out {
             args.push("--out".into());
             args.push(out.into());
@@ -340,7 +347,7 @@ impl Workdir {
             &rows.to_string(),
             "--seed",
             &seed.to_string(),
-            "--out",
+            "--to",
             path.to_str().unwrap(),
         ])
         .expect_code(EXIT_OK);
@@ -351,7 +358,7 @@ impl Workdir {
     #[track_caller]
     pub fn production_key(&self, name: &str) -> PathBuf {
         let path = self.path(name);
-        self.cmd([OsStr::new("keygen"), OsStr::new("--out"), path.as_os_str()])
+        self.cmd([OsStr::new("keygen"), OsStr::new("--to"), path.as_os_str()])
             .expect_code(EXIT_OK);
         path
     }
@@ -648,4 +655,28 @@ pub struct LedgerRow {
     pub batch_id: String,
     pub letter_sha256: String,
     pub status: String,
+}
+
+/// "1 row", "2 rows": how the CLI counts things in its messages.
+pub fn counted(n: impl TryInto<u64>, one: &str, many: &str) -> String {
+    let n: u64 = n.try_into().ok().expect("a count");
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// Today, as the binary's clock sees it (local time).
+pub fn today() -> chrono::NaiveDate {
+    chrono::Local::now().date_naive()
+}
+
+/// Moves the audit time of every issuance in `ledger` back by `hours`, as if
+/// its letters had been recorded that long ago: the reissue policy counts
+/// real time, so this is how a test lets time pass.
+pub fn age_ledger(ledger: &Path, hours: i64) {
+    let conn = rusqlite::Connection::open(ledger).expect("the ledger opens");
+    conn.execute(
+        "UPDATE issuances SET recorded_at = \
+         strftime('%Y-%m-%dT%H:%M:%fZ', recorded_at, ?1)",
+        [format!("-{hours} hours")],
+    )
+    .expect("the audit times move");
 }
