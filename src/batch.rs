@@ -23,8 +23,8 @@
 //!
 //! Before any of that, a first pass reads the whole input through intake, so
 //! a malformed file fails before anything is written. A filing whose address
-//! does not fit the configured envelope window (intake checks the default
-//! envelope) is rejected when its letter is laid out, like any bad row;
+//! does not fit the configured envelope window (intake checks the same
+//! window, so this is a safety net) is rejected when its letter is laid out, like any bad row;
 //! every other rendering failure stops the run.
 //!
 //! Memory is bounded by the chunk size, not the number of rows: rows stream
@@ -44,7 +44,7 @@ use crate::issue::{
     barcode, barcode_columns, issue, next_serial, serial_modulus, IssueContext, IssueError, Planned,
 };
 use crate::key::KeyRing;
-use crate::layout::LayoutError;
+use crate::layout::{window_fit, LayoutError};
 use crate::ledger::{BatchKind, BatchRecord, Ledger, LedgerError, NewIssuance};
 use crate::letter::NoticeDates;
 use crate::manifest::{
@@ -69,6 +69,8 @@ pub enum BatchError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Issue(#[from] IssueError),
+    #[error("the envelope in the configuration: {0}")]
+    Envelope(#[from] LayoutError),
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,
@@ -187,7 +189,8 @@ pub fn run(
     let batch_dir = inputs.out_root.join(&id);
 
     // First pass: the whole file must be readable before anything is written.
-    let mut prepass = Intake::open(inputs.input, inputs.batch_date)?;
+    let fit = window_fit(&inputs.renderer.config.envelope)?;
+    let mut prepass = Intake::open(inputs.input, inputs.batch_date, fit)?;
     for outcome in prepass.by_ref() {
         outcome?;
     }
@@ -265,7 +268,7 @@ pub fn run(
     progress.start(total_valid);
     let mut counts = Counts::default();
     let mut issued_now = 0u64;
-    let mut intake = Intake::open(inputs.input, inputs.batch_date)?;
+    let mut intake = Intake::open(inputs.input, inputs.batch_date, fit)?;
     let chunk_size = inputs.chunk_size.max(1);
     let mut chunk: Vec<Filing> = Vec::with_capacity(chunk_size);
     // Rows rendered and written but not yet committed (see `process_chunk`).

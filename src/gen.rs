@@ -723,6 +723,11 @@ mod tests {
         NaiveDate::from_ymd_opt(2026, 11, 25).expect("valid date")
     }
 
+    fn fit() -> crate::intake::WindowFit {
+        crate::layout::window_fit(&crate::config::Config::default_config().envelope)
+            .expect("the default envelope is valid")
+    }
+
     fn gen_bytes(rows: u64, seed: u64) -> (Vec<u8>, GenStats) {
         let mut out = Vec::new();
         let stats = generate(&mut out, rows, seed, batch()).expect("writes to memory");
@@ -734,7 +739,8 @@ mod tests {
         let (bytes, stats) = gen_bytes(2_000, 7);
         assert_eq!(stats.rows, 2_000);
         assert!((20..=100).contains(&stats.bad), "bad rows: {}", stats.bad);
-        let mut intake = Intake::new(&bytes[..], "generated.csv", batch()).expect("header ok");
+        let mut intake =
+            Intake::new(&bytes[..], "generated.csv", batch(), fit()).expect("header ok");
         let mut fields: HashMap<String, u64> = HashMap::new();
         let mut languages = HashSet::new();
         let mut states = HashSet::new();
@@ -817,7 +823,8 @@ mod tests {
     #[test]
     fn received_dates_fall_in_the_window() {
         let (bytes, _) = gen_bytes(500, 3);
-        let mut intake = Intake::new(&bytes[..], "generated.csv", batch()).expect("header ok");
+        let mut intake =
+            Intake::new(&bytes[..], "generated.csv", batch(), fit()).expect("header ok");
         let earliest = batch() - chrono::Duration::days(RECEIVED_WINDOW_DAYS as i64);
         for item in intake.by_ref() {
             if let Outcome::Valid(f) = item.expect("well-formed") {

@@ -13,6 +13,7 @@ use access_letters::code::derive;
 use access_letters::intake::{Intake, Outcome};
 use access_letters::issue::barcode;
 use access_letters::key::Key;
+use access_letters::layout::window_fit;
 use access_letters::letter::NoticeDates;
 use access_letters::render::LetterJob;
 
@@ -56,7 +57,8 @@ pub fn execute(args: PreviewArgs) -> Result<u8> {
     let batch_date = args.batch_date.unwrap_or_else(today);
     let renderer = args.look.renderer()?;
     let mut found = None;
-    for outcome in Intake::open(&args.input, batch_date)? {
+    let fit = window_fit(&renderer.config.envelope)?;
+    for outcome in Intake::open(&args.input, batch_date, fit)? {
         match outcome? {
             Outcome::Valid(f) if f.receipt == receipt => {
                 found = Some(f);
