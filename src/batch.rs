@@ -69,7 +69,7 @@ pub enum BatchError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Issue(#[from] IssueError),
-    #[error("the envelope in the configuration: {0}")]
+    #[error(transparent)]
     Envelope(#[from] LayoutError),
     #[error("{action} {path}: {source}")]
     Io {

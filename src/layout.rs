@@ -154,7 +154,7 @@ pub enum LayoutError {
 
 /// The recipient window as intake checks address lines against it: the
 /// text width of the configured envelope's recipient window and the
-/// smallest size [`recipient_block`] sets the address at. Built once at the
+/// smallest size the recipient block sets the address at. Built once at the
 /// edge (the batch, the CLI) and handed to [`crate::intake::Intake`], so
 /// that no row intake accepts can fail the layout of its letter.
 pub fn window_fit(envelope: &Envelope) -> Result<WindowFit, LayoutError> {

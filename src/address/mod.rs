@@ -45,9 +45,9 @@
 //! `crate::layout::window_fit`) and hands it in, so this module depends only
 //! on the font's metrics and plain data.
 //!
-//! Where things are: [`text`] normalises one line of text, [`lines`] builds
-//! the printed lines that must fit the window (name, `C/O`), [`state`] holds
-//! the USPS state codes and the military rules, [`zip`] the ZIP shapes and
+//! Where things are: `text` normalises one line of text, `lines` builds
+//! the printed lines that must fit the window (name, `C/O`), `state` holds
+//! the USPS state codes and the military rules, `zip` the ZIP shapes and
 //! the territory and military ZIP prefixes.
 //!
 //! Military mail: the state is `AA`, `AE` or `AP` exactly when the city is

@@ -1,7 +1,8 @@
 //! Streaming intake of the nightly filings CSV.
 //!
-//! [`Intake`] reads the file one row at a time (one reused `csv::ByteRecord`,
-//! never the whole file) and turns every data row into exactly one
+//! [`Intake`] reads the file one record at a time into fixed buffers (never
+//! the whole file, never more than [`MAX_RECORD_BYTES`] of one record) and
+//! turns every data row into exactly one
 //! [`Outcome`]: a validated [`Filing`] or a [`Reject`] that names the input
 //! line, the column at fault and a sentence a clerk can act on.
 //!
@@ -12,8 +13,11 @@
 //!   An unknown column fails the file rather than being ignored: a misspelt
 //!   `zip_code` would otherwise silently drop every ZIP.
 //! - **A row is wrong** ([`Reject`]): a bad receipt, an unknown form, a ZIP
-//!   with four digits, a row with too many or too few fields. One bad row
-//!   must not stop the night, so it becomes a reject and reading goes on.
+//!   with four digits, a row with too many or too few fields, a row over
+//!   [`MAX_RECORD_BYTES`] (typically a quote never closed, which joins every
+//!   line after it into one record). One bad row must not stop the night, so
+//!   it becomes a reject and reading goes on. Values quoted back in a reason
+//!   or the receipt column are clipped, so no reject copies a runaway cell.
 //!
 //! Each row is checked in column order (`receipt_number`, `form_type`,
 //! `received_date`, `given_name`, `middle_name`, `family_name` (then the
@@ -21,7 +25,9 @@
 //! `address_line2`, `city`, `state`, `zip`, `language`) and the first
 //! problem found is the row's one reject; cross-field checks are reported on
 //! the later column (military city vs state on `state`, territory ZIPs on
-//! `zip`). Address rules live in [`crate::address`].
+//! `zip`). Address rules live in [`crate::address`]. Every name and address
+//! field must fit its line of the recipient window on its own; the window is
+//! a [`WindowFit`] the caller builds from the configured envelope.
 //!
 //! A receipt number repeated inside one file: the first row that carries it
 //! wins, whether or not that row was valid, and later rows are rejected as
@@ -33,13 +39,18 @@
 //! Rows whose every cell is empty (spreadsheet exports often end with a few)
 //! are skipped and counted in [`Intake::blank_rows`], not rejected. Line
 //! numbers are physical, 1-based lines of the start of a row (the header is
-//! line 1), so a quoted cell spanning several lines is counted correctly.
-
+//! line 1), so a quoted cell spanning several lines, a CRLF file or a row
+//! swallowed by an unclosed quote is reported at the line where it starts.
+//!
+//! Every record after the header is counted exactly once
+//! ([`Intake::counts`]: `records == valid + rejected + blank`). A header
+//! with no data rows after it ([`IntakeCounts::has_no_data_rows`]) is not an
+//! error here: the batch turns it into "no filings in FILE".
 //!
 //! Where things are: this file holds the reader loop and the counters;
-//! [`header`](self) checks the header row, `reader` splits the bytes into
-//! records and finds their lines, `row` validates one row field by field,
-//! `seen` remembers the receipts already claimed.
+//! `header` checks the header row, `reader` splits the bytes into records
+//! and finds their lines, `row` validates one row field by field, `seen`
+//! remembers the receipts already claimed.
 
 mod header;
 mod reader;
