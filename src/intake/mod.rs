@@ -188,7 +188,7 @@ pub enum IntakeError {
         line: u64,
         cause: std::io::Error,
     },
-    #[error("{file} line {line}: the header row is longer than {} KB; this is not a filings CSV (or a quote in the header is never closed)", MAX_RECORD_BYTES / 1024)]
+    #[error("{file} line {line}: the header row is longer than {} KB or has more than {MAX_RECORD_FIELDS} columns; this is not a filings CSV (or a quote in the header is never closed)", MAX_RECORD_BYTES / 1024)]
     HeaderTooLong { file: String, line: u64 },
 }
 
