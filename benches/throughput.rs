@@ -44,13 +44,17 @@ fn stages(root: &Path, date: NaiveDate) {
     let key = Key::load(&root.join("fixtures/test.key")).expect("fixture key");
     let config = Config::default_config();
     let templates = Templates::builtin();
-    let filings: Vec<Filing> = Intake::open(&root.join("fixtures/filings.csv"), date)
-        .expect("fixtures")
-        .filter_map(|o| match o.expect("fixtures read") {
-            Outcome::Valid(f) => Some(f),
-            Outcome::Rejected(_) => None,
-        })
-        .collect();
+    let filings: Vec<Filing> = Intake::open(
+        &root.join("fixtures/filings.csv"),
+        date,
+        access_letters::layout::window_fit(&config.envelope).expect("default envelope"),
+    )
+    .expect("fixtures")
+    .filter_map(|o| match o.expect("fixtures read") {
+        Outcome::Valid(f) => Some(f),
+        Outcome::Rejected(_) => None,
+    })
+    .collect();
     let dates = NoticeDates::new(date, config.codes.valid_days);
     let rounds = 20;
     let (mut t_words, mut t_layout, mut t_tree, mut t_deflate, mut t_save) = Default::default();

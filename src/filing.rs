@@ -34,9 +34,16 @@ impl ReceiptNumber {
         if ok {
             Ok(ReceiptNumber(cleaned))
         } else {
+            // Quote at most this much of what was typed: a runaway cell
+            // must not be copied whole into a message.
+            const QUOTED_MAX_CHARS: usize = 40;
+            let typed = raw.trim();
+            let mut quoted: String = typed.chars().take(QUOTED_MAX_CHARS).collect();
+            if typed.chars().count() > QUOTED_MAX_CHARS {
+                quoted.push('…');
+            }
             Err(format!(
-                "receipt number '{}' is not three letters followed by ten digits (like IOE0912345678)",
-                raw.trim()
+                "receipt number '{quoted}' is not three letters followed by ten digits (like IOE0912345678)"
             ))
         }
     }

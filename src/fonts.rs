@@ -55,13 +55,82 @@ impl Face {
     }
 }
 
+/// glyph for, restricted to the Latin, Greek and Cyrillic blocks, combining
+/// diacritics, general punctuation and the euro sign. Computed from the
+/// fonts' cmap tables (dejavu 2.37); `tests::font_table_matches_dejavu`
+/// re-checks it against the embedded font bytes. Intake accepts only these
+/// characters ([`font_can_print`]), so a name never prints as an empty box,
+/// and every font is cut down to them once per process.
+pub const FONT_RANGES: [(char, char); 53] = [
+    ('\u{0020}', '\u{007E}'),
+    ('\u{00A0}', '\u{00AC}'),
+    ('\u{00AE}', '\u{02CD}'),
+    ('\u{02D0}', '\u{02D3}'),
+    ('\u{02D6}', '\u{02DE}'),
+    ('\u{02E0}', '\u{02E9}'),
+    ('\u{02EC}', '\u{02EC}'),
+    ('\u{02EE}', '\u{02EE}'),
+    ('\u{02F3}', '\u{02F3}'),
+    ('\u{02F7}', '\u{02F7}'),
+    ('\u{0300}', '\u{033F}'),
+    ('\u{0343}', '\u{0343}'),
+    ('\u{034F}', '\u{034F}'),
+    ('\u{0358}', '\u{0358}'),
+    ('\u{0360}', '\u{0361}'),
+    ('\u{0370}', '\u{0377}'),
+    ('\u{037A}', '\u{037F}'),
+    ('\u{0384}', '\u{038A}'),
+    ('\u{038C}', '\u{038C}'),
+    ('\u{038E}', '\u{03A1}'),
+    ('\u{03A3}', '\u{03E1}'),
+    ('\u{03F0}', '\u{045F}'),
+    ('\u{0462}', '\u{0465}'),
+    ('\u{046A}', '\u{046D}'),
+    ('\u{0470}', '\u{0477}'),
+    ('\u{048C}', '\u{048D}'),
+    ('\u{0490}', '\u{049B}'),
+    ('\u{049E}', '\u{04A7}'),
+    ('\u{04AA}', '\u{04B7}'),
+    ('\u{04BA}', '\u{04BB}'),
+    ('\u{04C0}', '\u{04C4}'),
+    ('\u{04C7}', '\u{04C8}'),
+    ('\u{04CB}', '\u{04CC}'),
+    ('\u{04CF}', '\u{04F9}'),
+    ('\u{1E00}', '\u{1EFB}'),
+    ('\u{1F00}', '\u{1F15}'),
+    ('\u{1F18}', '\u{1F1D}'),
+    ('\u{1F20}', '\u{1F45}'),
+    ('\u{1F48}', '\u{1F4D}'),
+    ('\u{1F50}', '\u{1F57}'),
+    ('\u{1F59}', '\u{1F59}'),
+    ('\u{1F5B}', '\u{1F5B}'),
+    ('\u{1F5D}', '\u{1F5D}'),
+    ('\u{1F5F}', '\u{1F7D}'),
+    ('\u{1F80}', '\u{1FB4}'),
+    ('\u{1FB6}', '\u{1FC4}'),
+    ('\u{1FC6}', '\u{1FD3}'),
+    ('\u{1FD6}', '\u{1FDB}'),
+    ('\u{1FDD}', '\u{1FEF}'),
+    ('\u{1FF2}', '\u{1FF4}'),
+    ('\u{1FF6}', '\u{1FFE}'),
+    ('\u{2010}', '\u{2026}'),
+    ('\u{20AC}', '\u{20AC}'),
+];
+
+/// True when every text face of the letter font has a glyph for `c`.
+pub fn font_can_print(c: char) -> bool {
+    // The table is sorted and disjoint: binary search by range start.
+    let idx = FONT_RANGES.partition_point(|&(start, _)| start <= c);
+    idx > 0 && c <= FONT_RANGES[idx - 1].1
+}
+
 /// The face cut down, once per process, to the characters intake accepts
-/// ([`crate::address::FONT_RANGES`]: Latin, Greek, Cyrillic, diacritics,
+/// ([`FONT_RANGES`]: Latin, Greek, Cyrillic, diacritics,
 /// punctuation). Every letter's own subset is then cut from this much
 /// smaller font, which is most of the cost of a letter.
 fn repertoire_subset(full: &ParsedFont) -> ParsedFont {
     let mut glyphs = BTreeMap::new();
-    for &(start, end) in crate::address::FONT_RANGES.iter() {
+    for &(start, end) in FONT_RANGES.iter() {
         for c in start..=end {
             if let Some(gid) = full.lookup_glyph_index(c as u32).filter(|&g| g != 0) {
                 glyphs.entry(gid).or_insert_with(|| c.to_string());
@@ -231,7 +300,7 @@ impl Fonts {
     fn cut(&self, face: Face, blocks: &BTreeSet<u32>) -> LetterFont {
         let source = &self.get(face).parsed;
         let mut glyphs = BTreeMap::new();
-        let from_blocks = crate::address::FONT_RANGES
+        let from_blocks = FONT_RANGES
             .iter()
             .flat_map(|&(start, end)| start..=end)
             .filter(|c| blocks.contains(&subset_block(*c)));
@@ -346,5 +415,88 @@ mod tests {
                 .abs()
                 < 1e-4
         );
+    }
+
+    #[test]
+    fn font_table() {
+        for c in ['A', 'é', 'ñ', 'Ł', 'ř', 'ễ', 'Ω', 'Ж', '\u{0301}', '’', '€'] {
+            assert!(font_can_print(c), "{c}");
+        }
+        for c in [
+            '\u{1F600}',
+            '中',
+            '\u{0378}',
+            '\u{2027}',
+            '\t',
+            '\u{00AD}',
+            'ᴀ',
+        ] {
+            assert!(!font_can_print(c), "{c:?}");
+        }
+        // Sorted, disjoint ranges: the binary search depends on it.
+        for w in FONT_RANGES.windows(2) {
+            assert!(w[0].0 <= w[0].1 && w[0].1 < w[1].0, "{w:?}");
+        }
+    }
+
+    /// Glyph id of `c` from a TrueType font's format-4 (BMP) cmap, or 0.
+    fn glyph_id(font: &[u8], c: char) -> u16 {
+        let u16_at = |o: usize| u16::from_be_bytes([font[o], font[o + 1]]);
+        let u32_at =
+            |o: usize| u32::from_be_bytes([font[o], font[o + 1], font[o + 2], font[o + 3]]);
+        let tables = u16_at(4) as usize;
+        let cmap = (0..tables)
+            .map(|i| 12 + 16 * i)
+            .find(|&rec| &font[rec..rec + 4] == b"cmap")
+            .map(|rec| u32_at(rec + 8) as usize)
+            .expect("font has a cmap table");
+        let sub = (0..u16_at(cmap + 2) as usize)
+            .map(|i| cmap + 4 + 8 * i)
+            .find(|&rec| u16_at(rec) == 3 && u16_at(rec + 2) == 1)
+            .map(|rec| cmap + u32_at(rec + 4) as usize)
+            .expect("font has a Windows Unicode BMP cmap");
+        assert_eq!(u16_at(sub), 4);
+        let seg_x2 = u16_at(sub + 6) as usize;
+        let ends = sub + 14;
+        let starts = ends + seg_x2 + 2;
+        let deltas = starts + seg_x2;
+        let range_offsets = deltas + seg_x2;
+        let code = u32::from(c) as u16;
+        for seg in 0..seg_x2 / 2 {
+            if code > u16_at(ends + 2 * seg) {
+                continue;
+            }
+            let start = u16_at(starts + 2 * seg);
+            if code < start {
+                return 0;
+            }
+            let delta = u16_at(deltas + 2 * seg);
+            let ro_at = range_offsets + 2 * seg;
+            let ro = u16_at(ro_at) as usize;
+            if ro == 0 {
+                return code.wrapping_add(delta);
+            }
+            let g = u16_at(ro_at + ro + 2 * (code - start) as usize);
+            return if g == 0 { 0 } else { g.wrapping_add(delta) };
+        }
+        0
+    }
+
+    #[test]
+    fn font_table_matches_dejavu() {
+        let faces = [
+            dejavu::sans::regular(),
+            dejavu::sans::bold(),
+            dejavu::serif::regular(),
+            dejavu::serif::bold(),
+        ];
+        for &(start, end) in &FONT_RANGES {
+            for c in start..=end {
+                for face in faces {
+                    assert_ne!(glyph_id(face, c), 0, "no glyph for U+{:04X}", u32::from(c));
+                }
+            }
+        }
+        assert_eq!(glyph_id(faces[0], '\u{4E2D}'), 0);
     }
 }

@@ -33,7 +33,8 @@ pub use code_box::*;
 pub use footer::*;
 pub use top_panel::*;
 
-use crate::config::Config;
+use crate::address::WindowFit;
+use crate::config::{Config, Envelope};
 use crate::envelope::{PageWindows, Rect, PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::filing::Filing;
 use crate::fonts::{fonts, Face};
@@ -140,18 +141,29 @@ pub enum LayoutError {
     Envelope(String),
 }
 
-/// Whether `line` fits the default envelope's recipient window at the
-/// smallest address size. Intake rejects a line that does not, so that no
-/// row it accepts can fail the layout of its letter.
-pub fn address_line_fits(line: &str) -> bool {
-    static WIDTH: std::sync::OnceLock<f32> = std::sync::OnceLock::new();
-    let width = *WIDTH.get_or_init(|| {
-        PageWindows::from_envelope(&Config::default_config().envelope)
-            .map(|w| w.recipient_text.width)
-            .unwrap_or(0.0)
-    });
-    let smallest = ADDRESS_SIZES_PT[ADDRESS_SIZES_PT.len() - 1];
-    fonts().get(Face::Sans).width_pt(line, smallest) <= width
+/// The recipient window as intake checks address lines against it: the
+/// text width of the configured envelope's recipient window and the
+/// smallest size the recipient block sets the address at. Built once at the
+/// edge (the batch, the CLI) and handed to [`crate::intake::Intake`], so
+/// that no row intake accepts can fail the layout of its letter.
+pub fn window_fit(envelope: &Envelope) -> Result<WindowFit, LayoutError> {
+    let windows = PageWindows::from_envelope(envelope).map_err(LayoutError::Envelope)?;
+    Ok(WindowFit {
+        max_line_width_pt: windows.recipient_text.width,
+        font_size_pt: ADDRESS_SIZES_PT[ADDRESS_SIZES_PT.len() - 1],
+        face: Face::Sans,
+    })
+}
+
+#[cfg(test)]
+mod window_fit_tests {
+    #[test]
+    fn default_envelope_fit_is_what_intake_tests_assume() {
+        let env = Config::default_config().envelope;
+        let fit = super::window_fit(&env).expect("default envelope");
+        assert_eq!(fit, crate::address::DEFAULT_WINDOW_FIT);
+    }
+    use crate::config::Config;
 }
 
 /// Lays out one letter. Pure: the same parts give the same pages.

@@ -72,11 +72,16 @@ fn barcode_config() -> Config {
     config
 }
 
+fn default_fit() -> access_letters::intake::WindowFit {
+    access_letters::layout::window_fit(&Config::default_config().envelope)
+        .expect("the default envelope is valid")
+}
+
 fn fx() -> &'static Fixture {
     static FIXTURE: OnceLock<Fixture> = OnceLock::new();
     FIXTURE.get_or_init(|| {
         let date = batch_date();
-        let filings: Vec<Filing> = Intake::open(&fixtures_csv(), date)
+        let filings: Vec<Filing> = Intake::open(&fixtures_csv(), date, default_fit())
             .expect("fixtures/filings.csv opens")
             .filter_map(|o| match o.expect("fixtures/filings.csv reads") {
                 Outcome::Valid(f) => Some(f),
@@ -1484,7 +1489,8 @@ fn intake_row(
         "receipt_number,form_type,received_date,given_name,family_name,address_line1,city,state,zip\n\
          IOE0999000003,I-485,2026-11-20,{given},{family},{line1},{city},{state},{zip}\n"
     );
-    let mut intake = Intake::new(csv.as_bytes(), "inline.csv", batch_date()).unwrap();
+    let mut intake =
+        Intake::new(csv.as_bytes(), "inline.csv", batch_date(), default_fit()).unwrap();
     intake.next().unwrap().unwrap()
 }
 

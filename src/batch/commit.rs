@@ -72,7 +72,7 @@ pub fn issue_all(
 
     progress.start(checked.valid);
     let mut tally = Tally::default();
-    let mut intake = Intake::open(inputs.input, inputs.batch_date)?;
+    let mut intake = Intake::open(inputs.input, inputs.batch_date, checked.fit)?;
     let chunk_size = inputs.chunk_size.max(1);
     let mut chunk: Vec<Filing> = Vec::with_capacity(chunk_size);
     loop {

@@ -4,6 +4,7 @@ use std::path::Path;
 
 use crate::intake::IntakeError;
 use crate::issue::IssueError;
+use crate::layout::LayoutError;
 use crate::ledger::LedgerError;
 
 /// How many file names a message lists before it says "and N more".
@@ -17,6 +18,9 @@ pub enum BatchError {
     Ledger(#[from] LedgerError),
     #[error(transparent)]
     Issue(#[from] IssueError),
+    /// The configured envelope gives no window to check addresses against.
+    #[error(transparent)]
+    Envelope(#[from] LayoutError),
     #[error("{action} {path}: {source}")]
     Io {
         action: &'static str,

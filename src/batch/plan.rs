@@ -14,8 +14,9 @@ use super::{BatchError, RunInputs};
 use crate::config::Mail;
 use crate::filing::{Filing, ReceiptNumber};
 use crate::imb::serial_modulus;
-use crate::intake::Intake;
+use crate::intake::{Intake, WindowFit};
 use crate::issue::Planned;
+use crate::layout::window_fit;
 use crate::ledger::{BatchKind, BatchRecord, Ledger, LedgerError};
 
 /// Bytes read at a time when hashing a file.
@@ -44,6 +45,8 @@ pub fn batch_id(batch_date: NaiveDate, input_sha256: &str) -> String {
 /// An input read through once: readable, well formed, with filings in it.
 pub struct Checked<'a> {
     pub inputs: &'a RunInputs<'a>,
+    /// The envelope window every address was checked against.
+    pub fit: WindowFit,
     pub batch_id: String,
     pub input_sha256: String,
     /// Rows that passed intake (some may still be rejected at layout).
@@ -55,7 +58,8 @@ pub struct Checked<'a> {
 /// here, before any folder, ledger or lock exists.
 pub fn check<'a>(inputs: &'a RunInputs<'a>) -> Result<Checked<'a>, BatchError> {
     let input_sha256 = file_sha256(inputs.input)?;
-    let mut intake = Intake::open(inputs.input, inputs.batch_date)?;
+    let fit = window_fit(&inputs.renderer.config.envelope)?;
+    let mut intake = Intake::open(inputs.input, inputs.batch_date, fit)?;
     for outcome in intake.by_ref() {
         outcome?;
     }
@@ -66,6 +70,7 @@ pub fn check<'a>(inputs: &'a RunInputs<'a>) -> Result<Checked<'a>, BatchError> {
     }
     Ok(Checked {
         inputs,
+        fit,
         batch_id: batch_id(inputs.batch_date, &input_sha256),
         valid: intake.valid(),
         input_sha256,

@@ -9,9 +9,10 @@ use std::path::{Path, PathBuf};
 use chrono::NaiveDate;
 
 use crate::filing::{Filing, ReceiptNumber};
-use crate::intake::{Intake, IntakeError, Outcome};
+use crate::intake::{Intake, IntakeError, Outcome, WindowFit};
 use crate::issue::{issue, IssueContext, IssueError, Planned};
 use crate::key::Key;
+use crate::layout::{window_fit, LayoutError};
 use crate::letter::NoticeDates;
 use crate::output::write_atomic;
 use crate::render::Renderer;
@@ -69,6 +70,8 @@ key {key_id} is not a test key"
     Intake(#[from] IntakeError),
     #[error(transparent)]
     Issue(#[from] IssueError),
+    #[error(transparent)]
+    Envelope(#[from] LayoutError),
 }
 
 /// Renders the letter of one row of `req.input` with a test key and writes
@@ -83,7 +86,8 @@ pub fn preview(
             key_id: key.id().to_string(),
         });
     }
-    let filing = find_filing(req.input, req.receipt, req.batch_date)?;
+    let fit = window_fit(&renderer.config.envelope)?;
+    let filing = find_filing(req.input, req.receipt, req.batch_date, fit)?;
     let ctx = IssueContext {
         key,
         renderer,
@@ -112,8 +116,9 @@ fn find_filing(
     input: &Path,
     receipt: &ReceiptNumber,
     batch_date: NaiveDate,
+    fit: WindowFit,
 ) -> Result<Filing, PreviewError> {
-    for outcome in Intake::open(input, batch_date)? {
+    for outcome in Intake::open(input, batch_date, fit)? {
         match outcome? {
             Outcome::Valid(f) if &f.receipt == receipt => return Ok(f),
             Outcome::Rejected(r)

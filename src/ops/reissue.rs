@@ -280,7 +280,7 @@ mod tests {
 
     fn fixture_filing() -> Filing {
         let csv = Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/filings.csv");
-        Intake::open(&csv, date("2026-11-25"))
+        Intake::open(&csv, date("2026-11-25"), crate::address::DEFAULT_WINDOW_FIT)
             .expect("the fixtures open")
             .find_map(|o| match o.expect("a row") {
                 Outcome::Valid(f) => Some(f),
