@@ -38,4 +38,5 @@ pub mod ops;
 pub mod output;
 pub mod pdf;
 pub mod render;
+pub mod report;
 pub mod sfnt;

@@ -254,6 +254,10 @@ pub struct BatchSummary {
     pub batch_date: String,
     pub kind: String,
     pub key_id: String,
+    /// The identity of the ledger that recorded this batch: a run refuses
+    /// an output folder holding batches of another ledger.
+    #[serde(default)]
+    pub ledger_id: String,
     /// `test` when made with a test key (letters carry SPECIMEN), else `production`.
     pub mode: String,
     pub program_version: String,

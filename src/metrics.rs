@@ -13,6 +13,7 @@ use std::io;
 use std::path::Path;
 
 use crate::output::write_atomic;
+use crate::report::{ReportData, ReportError};
 
 /// What one run did, in plain numbers.
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -58,56 +59,50 @@ fn family(out: &mut String, name: &str, kind: &str, help: &str) {
     let _ = writeln!(out, "# TYPE access_letters_{name} {kind}");
 }
 
-/// The metrics as Prometheus text: one family per number, each labelled with
-/// the batch id and whether it was a test batch.
-pub fn render(m: &RunMetrics) -> String {
-    let base = format!(
-        "batch=\"{}\",test=\"{}\"",
-        label(&m.batch_id),
-        if m.test_mode { "true" } else { "false" }
-    );
+/// A metric family: name, help text, and its value for one batch.
+type Family = (&'static str, &'static str, fn(&RunMetrics) -> String);
+
+/// The metrics of the batches of one run as Prometheus text: one family per
+/// number, each sample labelled with its batch id and test/production.
+pub fn render(batches: &[RunMetrics]) -> String {
     let mut out = String::new();
-    let gauges: [(&str, &str, String); 8] = [
-        (
-            "rows_read",
-            "Data rows read from the input.",
-            m.read.to_string(),
-        ),
-        (
-            "issued",
-            "Filings issued a code in this batch.",
-            m.issued.to_string(),
-        ),
+    let families: [Family; 8] = [
+        ("rows_read", "Data rows read from the input.", |m| {
+            m.read.to_string()
+        }),
+        ("issued", "Filings issued a code in this batch.", |m| {
+            m.issued.to_string()
+        }),
         (
             "already_issued",
             "Filings skipped: issued by an earlier batch.",
-            m.already_issued.to_string(),
+            |m| m.already_issued.to_string(),
         ),
-        ("pages", "Pages printed in this batch.", m.pages.to_string()),
-        (
-            "sheets",
-            "Sheets of paper in this batch.",
-            m.sheets.to_string(),
-        ),
-        (
-            "duration_seconds",
-            "Wall time of the run.",
-            format!("{:.3}", m.duration_seconds),
-        ),
+        ("pages", "Pages printed in this batch.", |m| {
+            m.pages.to_string()
+        }),
+        ("sheets", "Sheets of paper in this batch.", |m| {
+            m.sheets.to_string()
+        }),
+        ("duration_seconds", "Wall time of the run.", |m| {
+            format!("{:.3}", m.duration_seconds)
+        }),
         (
             "letters_per_second",
             "Letters made per second of wall time.",
-            format!("{:.1}", m.letters_per_second()),
+            |m| format!("{:.1}", m.letters_per_second()),
         ),
         (
             "last_success_timestamp_seconds",
             "When the last run finished, Unix time.",
-            m.finished_unix_seconds.to_string(),
+            |m| m.finished_unix_seconds.to_string(),
         ),
     ];
-    for (name, help, value) in gauges {
+    for (name, help, value) in families {
         family(&mut out, name, "gauge", help);
-        let _ = writeln!(out, "access_letters_{name}{{{base}}} {value}");
+        for m in batches {
+            let _ = writeln!(out, "access_letters_{name}{{{}}} {}", base(m), value(m));
+        }
     }
     family(
         &mut out,
@@ -115,24 +110,69 @@ pub fn render(m: &RunMetrics) -> String {
         "gauge",
         "Rows rejected, by the input field at fault.",
     );
-    let _ = writeln!(
-        out,
-        "access_letters_rejected{{{base},field=\"all\"}} {}",
-        m.rejected
-    );
-    for (field, n) in &m.rejected_by_field {
+    for m in batches {
+        let base = base(m);
         let _ = writeln!(
             out,
-            "access_letters_rejected{{{base},field=\"{}\"}} {n}",
-            label(field)
+            "access_letters_rejected{{{base},field=\"all\"}} {}",
+            m.rejected
         );
+        for (field, n) in &m.rejected_by_field {
+            let _ = writeln!(
+                out,
+                "access_letters_rejected{{{base},field=\"{}\"}} {n}",
+                label(field)
+            );
+        }
     }
     out
 }
 
+fn base(m: &RunMetrics) -> String {
+    format!(
+        "batch=\"{}\",test=\"{}\"",
+        label(&m.batch_id),
+        if m.test_mode { "true" } else { "false" }
+    )
+}
+
+/// The metrics of a finished batch folder, from its `batch.json` and
+/// `rejects.csv`; the duration and finishing time come from the caller.
+pub fn from_batch(
+    batch_dir: &Path,
+    duration_seconds: f64,
+    finished_unix_seconds: i64,
+) -> Result<RunMetrics, ReportError> {
+    let data = ReportData::load(batch_dir)?;
+    let s = &data.summary;
+    let n = |path: &[&str]| {
+        path.iter()
+            .try_fold(s, |v, k| v.get(k))
+            .and_then(|v| v.as_u64())
+            .unwrap_or(0)
+    };
+    Ok(RunMetrics {
+        batch_id: s["batch_id"].as_str().unwrap_or("").to_string(),
+        test_mode: s["mode"].as_str() == Some("test"),
+        read: n(&["counts", "read"]),
+        issued: n(&["counts", "issued"]),
+        already_issued: n(&["counts", "already_issued"]),
+        rejected: n(&["counts", "rejected"]),
+        rejected_by_field: data
+            .rejects
+            .iter()
+            .map(|(f, g)| (f.clone(), g.count))
+            .collect(),
+        pages: n(&["pages"]),
+        sheets: n(&["sheets"]),
+        duration_seconds,
+        finished_unix_seconds,
+    })
+}
+
 /// Writes the metrics file under a temporary name and renames it into place.
-pub fn write(path: &Path, m: &RunMetrics) -> io::Result<()> {
-    write_atomic(path, render(m).as_bytes(), false)
+pub fn write(path: &Path, batches: &[RunMetrics]) -> io::Result<()> {
+    write_atomic(path, render(batches).as_bytes(), false)
 }
 
 #[cfg(test)]
@@ -157,7 +197,7 @@ mod tests {
 
     #[test]
     fn every_sample_line_is_name_labels_value() {
-        let text = render(&sample());
+        let text = render(&[sample()]);
         for line in text.lines().filter(|l| !l.starts_with('#')) {
             let (series, value) = line.rsplit_once(' ').unwrap();
             assert!(value.parse::<f64>().is_ok(), "{line}");

@@ -39,7 +39,7 @@ const STAGES: &[(&str, u32)] = &[
     ("manifest", 80),
     ("batch", 90),
     ("metrics", 95),
-    ("report", 95),
+    ("report", 85),
     ("ops", 100),
     ("gen", 110),
     ("cli", 120),

@@ -39,6 +39,20 @@ pub enum BatchError {
     },
     #[error("control totals do not add up for batch {batch_id}: {detail}; the batch was not marked complete")]
     Totals { batch_id: String, detail: String },
+    #[error("{first} was recorded by another ledger than this one ({ledger_id}){}: restore the ledger those batches were made with, or use another --out", if *count > 1 { format!(", like {} more batch folders", count - 1) } else { String::new() })]
+    ForeignBatches {
+        ledger_id: String,
+        count: usize,
+        first: String,
+    },
+    #[error("no ledger at {ledger}, but {out} holds {count} batch folder(s) made with one (such as {first}): {advice}")]
+    LedgerMissing {
+        ledger: String,
+        out: String,
+        count: usize,
+        first: String,
+        advice: &'static str,
+    },
     #[error("cannot write {what}: {message}")]
     Write { what: String, message: String },
     /// Letters the ledger lists that are missing or changed on disk and

@@ -168,6 +168,7 @@ pub fn complete(
         batch_date: record.batch_date.format("%Y-%m-%d").to_string(),
         kind: record.kind.as_str().to_string(),
         key_id: record.key_id.clone(),
+        ledger_id: ledger.ledger_id()?,
         mode: if record.is_test { "test" } else { "production" }.to_string(),
         program_version: env!("CARGO_PKG_VERSION").to_string(),
         input_file: input_file.to_string(),
@@ -182,6 +183,11 @@ pub fn complete(
     write_summary(batch_dir, &summary, ledger)?;
     let json = serde_json::to_string(&summary).expect("a summary serialises");
     ledger.complete_batch(&record.batch_id, &json)?;
+    // The page for people comes last: it is made from the files above.
+    crate::report::write(batch_dir, Vec::new()).map_err(|e| BatchError::Write {
+        what: "report.html".into(),
+        message: e.to_string(),
+    })?;
     Ok(summary)
 }
 
@@ -439,6 +445,7 @@ mod tests {
             batch_date: "2026-11-25".into(),
             kind: "nightly".into(),
             key_id: "test-1".into(),
+            ledger_id: "0f".repeat(16),
             mode: "test".into(),
             program_version: "0.1.0".into(),
             input_file: "filings.csv".into(),

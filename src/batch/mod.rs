@@ -55,6 +55,7 @@ use crate::render::Renderer;
 pub mod commit;
 mod error;
 pub mod finish;
+pub mod guard;
 pub mod plan;
 pub mod render;
 pub mod verify;
@@ -62,6 +63,7 @@ pub mod verify;
 pub use commit::write_letter;
 pub use error::BatchError;
 pub use finish::{complete, write_manifest, write_summary, ManifestTotals};
+pub use guard::{batch_folders, check_out_folder, may_create_ledger};
 pub use plan::{batch_id, check, file_sha256, next_serial, Checked};
 
 /// Valid filings per chunk: the unit of parallel rendering and of a ledger

@@ -40,6 +40,9 @@ pub struct Cli {
     /// Show more detail on stderr (-v progress details, -vv debugging).
     #[arg(short, long, action = clap::ArgAction::Count, global = true)]
     verbose: u8,
+    /// Diagnostics on stderr as text lines or one JSON object per event.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    log_format: logging::LogFormat,
     #[command(subcommand)]
     command: Command,
 }
@@ -67,7 +70,7 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_FAILED } else { EXIT_OK });
         }
     };
-    logging::init(cli.verbose);
+    logging::init(cli.verbose, cli.log_format);
     let result = match cli.command {
         Command::Run(a) => run::execute(a),
         Command::Reprint(a) => reprint::execute(a),

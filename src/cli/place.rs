@@ -1,14 +1,13 @@
 //! `--out` and `--ledger`: where batches and the ledger live.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 use anyhow::{Context, Result};
 use clap::Args;
 
-use access_letters::ledger::{LedgerLock, SqliteLedger};
+use access_letters::batch;
+use access_letters::ledger::{Ledger, LedgerLock, SqliteLedger};
 use access_letters::output::create_private_dir;
-
-use super::common::count;
 
 /// Where things live; every command that touches a batch shares these.
 #[derive(Args, Clone, Debug)]
@@ -42,7 +41,9 @@ impl Place {
     pub fn open_or_create_ledger(&self, new_ledger: bool) -> Result<(LedgerLock, SqliteLedger)> {
         let path = self.ledger_path();
         if path.exists() || path.symlink_metadata().is_ok() {
-            return self.open_ledger();
+            let (lock, ledger) = self.open_ledger()?;
+            batch::check_out_folder(&self.out, &ledger.ledger_id()?)?;
+            return Ok((lock, ledger));
         }
         let folder = path.parent().filter(|d| !d.as_os_str().is_empty());
         if let (Some(_), Some(dir)) = (&self.ledger, folder) {
@@ -54,16 +55,7 @@ impl Place {
                 path.display()
             );
         }
-        let batches = batch_folders(&self.out);
-        if !batches.is_empty() && !new_ledger {
-            anyhow::bail!(
-                "no ledger at {}, but {} holds {} made with one (such as {}): restore the ledger from its last backup (access-letters backup), or pass --new-ledger to start a new one on purpose",
-                path.display(),
-                self.out.display(),
-                count(batches.len() as u64, "batch", "batches"),
-                batches[0].display()
-            );
-        }
+        batch::may_create_ledger(&path, &self.out, new_ledger)?;
         if self.ledger.is_none() {
             // OUT, made private like every folder we create.
             create_private_dir(&self.out)
@@ -85,24 +77,4 @@ impl Place {
         }
         Ok(SqliteLedger::open_existing(&path)?)
     }
-}
-
-/// Whether a folder holds at least one letter PDF.
-fn holds_letters(dir: &Path) -> bool {
-    std::fs::read_dir(dir).into_iter().flatten().any(|e| {
-        e.ok()
-            .is_some_and(|e| e.path().extension().is_some_and(|x| x == "pdf") && e.path().is_file())
-    })
-}
-
-/// Batch folders under OUT: folders holding a `batch.json` or letters.
-pub fn batch_folders(out: &Path) -> Vec<PathBuf> {
-    let mut found: Vec<PathBuf> = std::fs::read_dir(out)
-        .into_iter()
-        .flatten()
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.join("batch.json").is_file() || holds_letters(&p.join("letters")))
-        .collect();
-    found.sort();
-    found
 }

@@ -1,4 +1,5 @@
-//! `access-letters run --input FILE`: the nightly batch.
+//! `access-letters run --input FILE|DIR`: the nightly batch (a folder: each
+//! `*.csv` in name order, as its own batch).
 //!
 //! Every row of the input ends as issued, already issued (an earlier batch
 //! mailed it) or rejected (listed in rejects.csv with its line and reason).
@@ -17,14 +18,17 @@ use access_letters::ops::{dates::check_run_date, Clock};
 
 use super::common::*;
 use super::progress::Reporter;
-use super::summary::{exit_status, print_report};
+use super::summary::{exit_status, input_files, print_report, worse, write_metrics};
 
 /// Run the nightly batch over a filings file.
 #[derive(Args, Debug)]
 pub struct RunArgs {
-    /// Filings CSV (see fixtures/README.md for the columns).
-    #[arg(long, value_name = "FILE")]
+    /// Filings CSV (see fixtures/README.md), or a folder of them (the day's drop).
+    #[arg(long, value_name = "FILE|DIR")]
     input: PathBuf,
+    /// Write run metrics here (Prometheus text format, for node_exporter).
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
     /// Date printed on the letters; codes expire a fixed number of days after it [default: today].
     #[arg(long = "date", alias = "batch-date", value_name = "YYYY-MM-DD", value_parser = date_arg)]
     date: Option<NaiveDate>,
@@ -49,7 +53,6 @@ pub struct RunArgs {
 }
 
 pub fn execute(args: RunArgs) -> Result<u8> {
-    let started = Instant::now();
     let today = Clock::system().today;
     let batch_date = args.date.unwrap_or(today);
     check_run_date(batch_date, today, args.allow_any_date)?;
@@ -59,24 +62,34 @@ pub fn execute(args: RunArgs) -> Result<u8> {
             .build_global()?;
     }
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
-    let inputs = RunInputs {
-        input: &args.input,
-        batch_date,
-        out_root: &args.place.out,
-        keys: &keys,
-        renderer: &renderer,
-        chunk_size: args.chunk_size,
-    };
-    // The whole input is read before any folder, ledger or lock is made.
-    let checked = match batch::check(&inputs) {
-        Err(e @ BatchError::NoFilings { .. }) => {
-            eprintln!("error: {e}");
-            return Ok(EXIT_NO_FILINGS);
-        }
-        checked => checked?,
-    };
-    let (_lock, mut ledger) = args.place.open_or_create_ledger(args.new_ledger)?;
-    let report = batch::run_checked(&checked, &mut ledger, &Reporter::new())?;
-    print_report(&report, started);
-    Ok(exit_status(&report, &args.input))
+    let (mut status, mut done) = (EXIT_OK, Vec::new());
+    for input in input_files(&args.input)? {
+        let started = Instant::now();
+        let inputs = RunInputs {
+            input: &input,
+            batch_date,
+            out_root: &args.place.out,
+            keys: &keys,
+            renderer: &renderer,
+            chunk_size: args.chunk_size,
+        };
+        // The whole input is read before any folder, ledger or lock is made.
+        let checked = match batch::check(&inputs) {
+            Err(e @ BatchError::NoFilings { .. }) => {
+                eprintln!("error: {e}");
+                status = worse(status, EXIT_NO_FILINGS);
+                continue;
+            }
+            checked => checked?,
+        };
+        let (_lock, mut ledger) = args.place.open_or_create_ledger(args.new_ledger)?;
+        let report = batch::run_checked(&checked, &mut ledger, &Reporter::new())?;
+        print_report(&report, started);
+        status = worse(status, exit_status(&report, &input));
+        done.push((report.batch_dir, started.elapsed()));
+    }
+    if let Some(path) = &args.metrics {
+        write_metrics(path, &done)?;
+    }
+    Ok(status)
 }

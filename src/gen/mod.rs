@@ -201,7 +201,13 @@ mod tests {
         let (bytes, stats) = gen_bytes(2_000, 7);
         assert_eq!(stats.rows, 2_000);
         assert!((20..=100).contains(&stats.bad), "bad rows: {}", stats.bad);
-        let mut intake = Intake::new(&bytes[..], "generated.csv", batch(), crate::address::DEFAULT_WINDOW_FIT).expect("header ok");
+        let mut intake = Intake::new(
+            &bytes[..],
+            "generated.csv",
+            batch(),
+            crate::address::DEFAULT_WINDOW_FIT,
+        )
+        .expect("header ok");
         let mut fields: HashMap<String, u64> = HashMap::new();
         let mut languages = HashSet::new();
         let mut states = HashSet::new();
@@ -325,7 +331,13 @@ mod tests {
     #[test]
     fn received_dates_fall_in_the_window() {
         let (bytes, _) = gen_bytes(500, 3);
-        let mut intake = Intake::new(&bytes[..], "generated.csv", batch(), crate::address::DEFAULT_WINDOW_FIT).expect("header ok");
+        let mut intake = Intake::new(
+            &bytes[..],
+            "generated.csv",
+            batch(),
+            crate::address::DEFAULT_WINDOW_FIT,
+        )
+        .expect("header ok");
         let earliest = batch() - chrono::Duration::days(RECEIVED_WINDOW_DAYS as i64);
         for item in intake.by_ref() {
             if let Outcome::Valid(f) = item.expect("well-formed") {
