@@ -305,7 +305,6 @@ pub fn render(data: &ReportData) -> String {
         ("Batch date".into(), text(s, "batch_date").into()),
         ("Input file".into(), text(s, "input_file").into()),
         ("Key id".into(), text(s, "key_id").into()),
-        ("Ledger id".into(), text(s, "ledger_id").into()),
         (
             "Mode".into(),
             if test { "test" } else { "production" }.into(),
