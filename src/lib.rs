@@ -35,5 +35,6 @@ pub mod manifest;
 pub mod metrics;
 pub mod output;
 pub mod pdf;
+pub mod proof;
 pub mod render;
 pub mod sfnt;

@@ -18,6 +18,7 @@ use access_letters::render::Renderer;
 mod gen_fixtures;
 mod keygen;
 mod preview;
+mod proof;
 mod reissue;
 mod reprint;
 mod run;
@@ -61,6 +62,7 @@ enum Command {
     Status(status::StatusArgs),
     Keygen(keygen::KeygenArgs),
     Preview(preview::PreviewArgs),
+    Proof(proof::ProofArgs),
     GenFixtures(gen_fixtures::GenArgs),
 }
 
@@ -202,6 +204,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::execute(a),
         Command::Keygen(a) => keygen::execute(a),
         Command::Preview(a) => preview::execute(a),
+        Command::Proof(a) => proof::execute(a),
         Command::GenFixtures(a) => gen_fixtures::execute(a),
     };
     match result {

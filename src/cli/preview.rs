@@ -14,6 +14,7 @@ use access_letters::intake::{Intake, Outcome};
 use access_letters::issue::barcode;
 use access_letters::key::Key;
 use access_letters::letter::NoticeDates;
+use access_letters::proof::{letter_png, ProofOptions};
 use access_letters::render::LetterJob;
 
 use super::{display, parse_receipt, today, Look};
@@ -28,8 +29,17 @@ pub struct PreviewArgs {
     #[arg(long, value_name = "RECEIPT")]
     receipt: String,
     /// Where to write the PDF.
+    #[arg(long, value_name = "FILE", required_unless_present = "png")]
+    out: Option<PathBuf>,
+    /// Also (or instead) write page 1 as a PNG picture, the code masked.
     #[arg(long, value_name = "FILE")]
-    out: PathBuf,
+    png: Option<PathBuf>,
+    /// Resolution of the PNG in dots per inch (20 to 600) [default: 100].
+    #[arg(long, value_name = "N", requires = "png")]
+    dpi: Option<u32>,
+    /// Show the test code in the PNG instead of XXXX-XXXX-XXXX.
+    #[arg(long, requires = "png")]
+    show_code: bool,
     /// Date printed on the letter [default: today].
     #[arg(long, value_name = "YYYY-MM-DD")]
     batch_date: Option<NaiveDate>,
@@ -89,19 +99,29 @@ pub fn execute(args: PreviewArgs) -> Result<u8> {
         .or(Some(0))
         .filter(|_| renderer.config.mail.mailer_id().is_some());
     let barcode = barcode(&renderer.config.mail, serial, &filing)?;
-    let letter = renderer.render(&LetterJob {
+    let job = LetterJob {
         filing: &filing,
         issue_no: 1,
         code: &code,
         dates: NoticeDates::new(batch_date, renderer.config.codes.valid_days),
         barcode: barcode.as_ref(),
         specimen: true,
-    })?;
+    };
+    if let Some(png) = &args.png {
+        let options = ProofOptions::new(args.dpi, args.show_code);
+        let bytes = letter_png(&renderer, &key, &job, &options)?;
+        access_letters::output::write_atomic(png, &bytes, true)?;
+        println!("wrote {} (page 1, {} dpi)", display(png), options.dpi);
+    }
+    let Some(out) = &args.out else {
+        return Ok(0);
+    };
+    let letter = renderer.render(&job)?;
     // Private like every letter, although a preview only ever holds a test code.
-    access_letters::output::write_atomic(&args.out, &letter.bytes, true)?;
+    access_letters::output::write_atomic(out, &letter.bytes, true)?;
     println!(
         "wrote {} ({} page{}, {} bytes, sha256 {})",
-        display(&args.out),
+        display(out),
         letter.pages,
         if letter.pages == 1 { "" } else { "s" },
         letter.bytes.len(),
