@@ -11,6 +11,7 @@
 //! | PDF bytes | [`pdf`] (fonts: [`fonts`], [`sfnt`]); one letter end to end: [`render`] |
 //! | what was issued | [`ledger`] |
 //! | the nightly batch and its outputs | [`batch`], [`manifest`], [`output`] |
+//! | pictures of letters (PNG proofs, code masked) | [`proof`] |
 //!
 //! Every stage is a plain function of values; only intake and the batch's
 //! output step touch the disk, and the clock, key and configuration are passed

@@ -36,11 +36,14 @@
 
 use std::sync::{Arc, Mutex};
 
+use hayro::hayro_interpret::util::TransformExt;
 use hayro::hayro_interpret::{InterpreterSettings, InterpreterWarning};
+use hayro::hayro_syntax::page::Page;
 use hayro::hayro_syntax::{LoadPdfError, Pdf};
+use hayro::kurbo::Affine;
 use hayro::vello_cpu::color::palette::css::WHITE;
-use hayro::vello_cpu::Pixmap;
-use hayro::{PixmapSettings, RenderCache, RenderSettings};
+use hayro::vello_cpu::{Pixmap, RasterizerSettings, RenderContext, Resources, TargetInit};
+use hayro::{render_into, RenderCache, RenderSettings};
 
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::issue::{issue, proof_pdf, IssueContext, IssueError, Planned};
@@ -307,18 +310,7 @@ pub fn png_of_page1(pdf: &[u8], dpi: u32) -> Result<Vec<u8>, ProofError> {
         warning_sink: Arc::new(move |w| sink.lock().unwrap_or_else(|p| p.into_inner()).push(w)),
         ..InterpreterSettings::default()
     };
-    let scale = dpi as f32 / PT_PER_IN;
-    let pixmap = hayro::render(
-        page,
-        &RenderCache::new(),
-        &settings,
-        &RenderSettings::default(),
-        &PixmapSettings {
-            x_scale: scale,
-            y_scale: scale,
-            bg_color: WHITE,
-        },
-    );
+    let pixmap = draw_page(page, &settings, dpi);
     let warnings = warnings.lock().unwrap_or_else(|p| p.into_inner());
     if let Some(w) = warnings.first() {
         // A font that cannot be loaded draws nothing: a proof missing lines
@@ -328,6 +320,37 @@ pub fn png_of_page1(pdf: &[u8], dpi: u32) -> Result<Vec<u8>, ProofError> {
         )));
     }
     encode_gray(&pixmap, dpi)
+}
+
+/// Draws `page` on white at `dpi`. The pixel size is rounded, not truncated
+/// (hayro's own `render` truncates, making US Letter 849 pixels wide at 100
+/// dpi), and the scale is exactly `dpi` / 72.
+fn draw_page(page: &Page<'_>, settings: &InterpreterSettings, dpi: u32) -> Pixmap {
+    let scale = f64::from(dpi) / f64::from(PT_PER_IN);
+    let (width_pt, height_pt) = page.render_dimensions();
+    // At most MAX_DPI: a US Letter page is 6600 pixels high, well inside u16.
+    let px = |pt: f32| (f64::from(pt) * scale).round() as u16;
+    let mut ctx = RenderContext::new(px(width_pt), px(height_pt));
+    let transform = Affine::scale(scale) * page.initial_transform(true).to_kurbo();
+    render_into(
+        page,
+        &RenderCache::new(),
+        settings,
+        &RenderSettings::default(),
+        &mut ctx,
+        transform,
+    );
+    ctx.flush();
+    let mut pixmap = Pixmap::new(ctx.width(), ctx.height());
+    ctx.render_with(
+        &mut pixmap,
+        &mut Resources::default(),
+        RasterizerSettings {
+            target_init: TargetInit::Clear(WHITE),
+            ..RasterizerSettings::default()
+        },
+    );
+    pixmap
 }
 
 /// Encodes an opaque pixmap as 8-bit grayscale PNG with its resolution and
