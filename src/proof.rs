@@ -386,3 +386,62 @@ fn encode_gray(pixmap: &Pixmap, dpi: u32) -> Result<Vec<u8>, ProofError> {
     writer.finish()?;
     Ok(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_proof_is_masked_at_100_dpi_unless_asked_otherwise() {
+        let default = ProofOptions::default();
+        assert_eq!(default, ProofOptions::new(None, false));
+        assert_eq!(default.dpi, DEFAULT_DPI);
+        assert!(!default.show_code());
+        let asked = ProofOptions::new(Some(300), true);
+        assert_eq!((asked.dpi, asked.code), (300, CodeDisplay::Shown));
+    }
+
+    #[test]
+    fn dpi_is_checked_at_both_ends() {
+        for (dpi, ok) in [
+            (MIN_DPI - 1, false),
+            (MIN_DPI, true),
+            (MAX_DPI, true),
+            (MAX_DPI + 1, false),
+        ] {
+            assert_eq!(
+                ProofOptions::new(Some(dpi), false).check_dpi().is_ok(),
+                ok,
+                "{dpi}"
+            );
+        }
+        assert!(matches!(
+            png_of_page1(b"%PDF-1.7", 0),
+            Err(ProofError::Dpi(0))
+        ));
+    }
+
+    #[test]
+    fn something_that_is_not_a_pdf_is_refused_with_a_sentence() {
+        let err = png_of_page1(b"not a pdf at all", DEFAULT_DPI).unwrap_err();
+        assert!(matches!(err, ProofError::Unreadable(_)), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("the letter's PDF cannot be drawn"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn show_code_is_refused_for_a_production_key_only() {
+        let show = ProofOptions::new(None, true);
+        let prod = Key::generate("prod-2026-11-25").unwrap();
+        let test = Key::from_parts("test-proof", [7; crate::key::SECRET_LEN_BYTES]).unwrap();
+        assert!(test.is_test());
+        assert!(show.check_key(&test, "a letter").is_ok());
+        let err = show.check_key(&prod, "IOE0912345601-01").unwrap_err();
+        assert!(err.to_string().contains("IOE0912345601-01"), "{err}");
+        assert!(err.to_string().contains("prod-2026-11-25"), "{err}");
+        assert!(ProofOptions::default().check_key(&prod, "a letter").is_ok());
+    }
+}
