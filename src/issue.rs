@@ -6,7 +6,7 @@
 //! or writes the ledger: the caller plans (issue and serial numbers, see
 //! [`crate::batch::next_serial`]) and records the returned row.
 
-use crate::code::{derive, fingerprint};
+use crate::code::{derive, fingerprint, AccessCode};
 use crate::config::Mail;
 use crate::filing::{piece_id, Filing};
 use crate::imb::serial_digits;
@@ -15,7 +15,7 @@ use crate::key::Key;
 use crate::ledger::NewIssuance;
 use crate::letter::NoticeDates;
 use crate::pdf::RenderedLetter;
-use crate::render::{LetterJob, RenderError, Renderer};
+use crate::render::{CodeDisplay, LetterJob, ProofPdf, RenderError, Renderer};
 
 /// Where a piece stands before its letter is made.
 #[derive(Clone, Debug)]
@@ -68,12 +68,14 @@ pub struct IssueContext<'a> {
     pub dates: NoticeDates,
 }
 
-/// Derives the code for `planned`, renders its letter and builds the ledger
-/// row. The code leaves this function only inside the letter's bytes.
-pub fn issue(
+/// Derives the code for `planned`, makes its barcode and hands the letter's
+/// job to `draw` (the letter or the proof path of the [`Renderer`]). Both
+/// paths share it, so a proof shows the letter that was issued.
+fn draw_job<T>(
     ctx: &IssueContext<'_>,
     planned: &Planned,
-) -> Result<(NewIssuance, RenderedLetter), IssueError> {
+    draw: impl FnOnce(&LetterJob<'_>) -> Result<T, RenderError>,
+) -> Result<(AccessCode, T), IssueError> {
     let filing = &planned.filing;
     let code = derive(ctx.key, &filing.receipt, planned.issue_no);
     let barcode = barcode(&ctx.renderer.config.mail, planned.serial, filing).map_err(|source| {
@@ -82,21 +84,40 @@ pub fn issue(
             source,
         }
     })?;
-    let letter = ctx
-        .renderer
-        .render(&LetterJob {
-            filing,
-            issue_no: planned.issue_no,
-            code: &code,
-            dates: ctx.dates,
-            barcode: barcode.as_ref(),
-            specimen: ctx.key.is_test(),
-        })
-        .map_err(|source| IssueError::Render {
-            line: filing.line,
-            receipt: filing.receipt.to_string(),
-            source,
-        })?;
+    let drawn = draw(&LetterJob {
+        filing,
+        issue_no: planned.issue_no,
+        code: &code,
+        dates: ctx.dates,
+        barcode: barcode.as_ref(),
+        specimen: ctx.key.is_test(),
+    })
+    .map_err(|source| IssueError::Render {
+        line: filing.line,
+        receipt: filing.receipt.to_string(),
+        source,
+    })?;
+    Ok((code, drawn))
+}
+
+/// The PDF behind a picture proof of `planned`'s letter, its code shown or
+/// masked (see [`crate::proof`]).
+pub fn proof_pdf(
+    ctx: &IssueContext<'_>,
+    planned: &Planned,
+    display: CodeDisplay,
+) -> Result<ProofPdf, IssueError> {
+    draw_job(ctx, planned, |job| ctx.renderer.render_proof(job, display)).map(|(_, pdf)| pdf)
+}
+
+/// Derives the code for `planned`, renders its letter and builds the ledger
+/// row. The code leaves this function only inside the letter's bytes.
+pub fn issue(
+    ctx: &IssueContext<'_>,
+    planned: &Planned,
+) -> Result<(NewIssuance, RenderedLetter), IssueError> {
+    let filing = &planned.filing;
+    let (code, letter) = draw_job(ctx, planned, |job| ctx.renderer.render(job))?;
     let row = NewIssuance {
         receipt: filing.receipt.clone(),
         issue_no: planned.issue_no,

@@ -12,6 +12,7 @@
 //! | what was issued | [`ledger`] |
 //! | the nightly batch and its outputs | [`batch`], [`manifest`], [`output`] |
 //! | operator commands (reissue, reprint, preview) | [`ops`] |
+//! | pictures of letters (PNG proofs, code masked) | [`proof`] |
 //!
 //! Every stage is a plain function of values; only intake and the batch's
 //! output step touch the disk, and the clock, key and configuration are passed
@@ -37,6 +38,7 @@ pub mod metrics;
 pub mod ops;
 pub mod output;
 pub mod pdf;
+pub mod proof;
 pub mod render;
 pub mod report;
 pub mod sfnt;

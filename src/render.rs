@@ -5,6 +5,11 @@
 //! date, templates, configuration). That single property is what gives golden
 //! tests, byte-identical reprints and crash recovery by re-rendering, and it
 //! lets a run render letters on any thread in any order.
+//!
+//! The same path also draws the PDF behind a picture proof
+//! ([`crate::proof`]): [`Renderer::render_proof`] can put [`MASKED_CODE`] in
+//! place of the code. Its output is a [`ProofPdf`], not a [`RenderedLetter`],
+//! so a masked render cannot be written, mailed or recorded as a letter.
 
 use crate::code::AccessCode;
 use crate::config::Config;
@@ -33,6 +38,46 @@ pub enum RenderError {
     Layout(#[from] LayoutError),
 }
 
+/// What a masked proof shows in place of the access code.
+pub const MASKED_CODE: &str = "XXXX-XXXX-XXXX";
+
+/// How the access code appears on the page.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum CodeDisplay {
+    /// The code itself, as on every letter that is mailed or reprinted.
+    #[default]
+    Shown,
+    /// [`MASKED_CODE`] in its place, for picture proofs only.
+    Masked,
+}
+
+/// The PDF of a letter drawn for a picture proof, never a letter itself:
+/// it has no place in a batch, the ledger or a reprint.
+pub struct ProofPdf {
+    bytes: Vec<u8>,
+    display: CodeDisplay,
+}
+
+impl ProofPdf {
+    pub fn bytes(&self) -> &[u8] {
+        &self.bytes
+    }
+
+    pub fn display(&self) -> CodeDisplay {
+        self.display
+    }
+}
+
+/// Its bytes may hold a code (when shown): only their length is printed.
+impl std::fmt::Debug for ProofPdf {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ProofPdf")
+            .field("bytes", &self.bytes.len())
+            .field("display", &self.display)
+            .finish()
+    }
+}
+
 /// Templates and configuration, loaded once and shared by every thread.
 pub struct Renderer {
     pub templates: Templates,
@@ -46,13 +91,38 @@ impl Renderer {
 
     /// Renders one letter to PDF bytes.
     pub fn render(&self, job: &LetterJob<'_>) -> Result<RenderedLetter, RenderError> {
+        self.draw(job, CodeDisplay::Shown)
+    }
+
+    /// Renders the PDF behind a picture proof: the letter of `job`, its code
+    /// shown or masked.
+    pub fn render_proof(
+        &self,
+        job: &LetterJob<'_>,
+        display: CodeDisplay,
+    ) -> Result<ProofPdf, RenderError> {
+        let letter = self.draw(job, display)?;
+        Ok(ProofPdf {
+            bytes: letter.bytes,
+            display,
+        })
+    }
+
+    fn draw(
+        &self,
+        job: &LetterJob<'_>,
+        display: CodeDisplay,
+    ) -> Result<RenderedLetter, RenderError> {
         let filing = job.filing;
         let text = self.templates.render(filing, job.dates, &self.config)?;
         let piece = piece_id(&filing.receipt, job.issue_no);
         let notice_date = long_date(job.dates.notice, filing.language);
         let expires_on = long_date(job.dates.expires_on, filing.language);
         // The only place a code is revealed: it goes onto the page, nowhere else.
-        let code = job.code.reveal_for_letter();
+        let code = match display {
+            CodeDisplay::Shown => job.code.reveal_for_letter(),
+            CodeDisplay::Masked => MASKED_CODE.to_string(),
+        };
         let pages = layout(&LetterParts {
             text: &text,
             filing,

@@ -36,6 +36,7 @@ const STAGES: &[(&str, u32)] = &[
     ("render", 51),
     ("ledger", 60),
     ("issue", 70),
+    ("proof", 75),
     ("manifest", 80),
     ("batch", 90),
     ("metrics", 95),

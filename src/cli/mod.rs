@@ -16,6 +16,7 @@ mod look;
 mod place;
 mod preview;
 mod progress;
+mod proof;
 mod reissue;
 mod reprint;
 mod run;
@@ -56,6 +57,7 @@ enum Command {
     Status(status::StatusArgs),
     Keygen(keygen::KeygenArgs),
     Preview(preview::PreviewArgs),
+    Proof(proof::ProofArgs),
     GenFixtures(gen_fixtures::GenArgs),
     Backup(backup::BackupArgs),
 }
@@ -79,6 +81,7 @@ pub fn main() -> ExitCode {
         Command::Status(a) => status::execute(a),
         Command::Keygen(a) => keygen::execute(a),
         Command::Preview(a) => preview::execute(a),
+        Command::Proof(a) => proof::execute(a),
         Command::GenFixtures(a) => gen_fixtures::execute(a),
         Command::Backup(a) => backup::execute(a),
     };

@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use clap::Args;
 
 use access_letters::ops::{preview, Clock, PreviewRequest};
+use access_letters::proof::ProofOptions;
 
 use super::common::*;
 
@@ -21,8 +22,22 @@ pub struct PreviewArgs {
     #[arg(long, value_name = "RECEIPT")]
     receipt: String,
     /// Where to write the PDF.
-    #[arg(long, alias = "out", value_name = "FILE")]
-    to: PathBuf,
+    #[arg(
+        long,
+        alias = "out",
+        value_name = "FILE",
+        required_unless_present = "png"
+    )]
+    to: Option<PathBuf>,
+    /// Write page 1 as a PNG picture, the code masked as XXXX-XXXX-XXXX.
+    #[arg(long, value_name = "FILE")]
+    png: Option<PathBuf>,
+    /// Resolution of the PNG in dots per inch (20 to 600) [default: 100].
+    #[arg(long, value_name = "N", requires = "png")]
+    dpi: Option<u32>,
+    /// Show the test code in the PNG.
+    #[arg(long, requires = "png")]
+    show_code: bool,
     /// Date printed on the letter [default: today].
     #[arg(long = "date", alias = "batch-date", value_name = "YYYY-MM-DD", value_parser = date_arg)]
     date: Option<NaiveDate>,
@@ -45,15 +60,21 @@ pub fn execute(args: PreviewArgs) -> Result<u8> {
         receipt: &receipt,
         batch_date: args.date.unwrap_or_else(|| Clock::system().today),
         serial: args.serial,
-        to: &args.to,
+        to: args.to.as_deref(),
+        png: (args.png.as_deref()).map(|p| (p, ProofOptions::new(args.dpi, args.show_code))),
     };
     let done = preview(&request, &key, &renderer)?;
-    println!(
-        "wrote {} ({}, {}, sha256 {})",
-        display(&args.to),
-        count(done.pages.into(), "page", "pages"),
-        count(done.bytes as u64, "byte", "bytes"),
-        done.sha256
-    );
+    if let Some(png) = &args.png {
+        println!("wrote {} (page 1)", display(png));
+    }
+    if let Some(to) = &args.to {
+        let (pages, bytes) = (done.pages.into(), done.bytes as u64);
+        let (pages, bytes) = (count(pages, "page", "pages"), count(bytes, "byte", "bytes"));
+        println!(
+            "wrote {} ({pages}, {bytes}, sha256 {})",
+            display(to),
+            done.sha256
+        );
+    }
     Ok(EXIT_OK)
 }

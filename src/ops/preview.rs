@@ -10,11 +10,12 @@ use chrono::NaiveDate;
 
 use crate::filing::{Filing, ReceiptNumber};
 use crate::intake::{Intake, IntakeError, Outcome, WindowFit};
-use crate::issue::{issue, IssueContext, IssueError, Planned};
+use crate::issue::{issue, proof_pdf, IssueContext, IssueError, Planned};
 use crate::key::Key;
 use crate::layout::{window_fit, LayoutError};
 use crate::letter::NoticeDates;
 use crate::output::write_atomic;
+use crate::proof::{png_of_page1, ProofError, ProofOptions};
 use crate::render::Renderer;
 
 /// The batch id a preview's letter is made under (it is printed nowhere).
@@ -30,8 +31,10 @@ pub struct PreviewRequest<'a> {
     pub batch_date: NaiveDate,
     /// Intelligent Mail serial to print (when a mailer ID is configured).
     pub serial: Option<u64>,
-    /// Where to write the PDF.
-    pub to: &'a Path,
+    /// Where to write the PDF, if anywhere.
+    pub to: Option<&'a Path>,
+    /// Where to write a picture of page 1, and how to draw it.
+    pub png: Option<(&'a Path, ProofOptions)>,
 }
 
 /// The preview written.
@@ -72,6 +75,8 @@ key {key_id} is not a test key"
     Issue(#[from] IssueError),
     #[error(transparent)]
     Envelope(#[from] LayoutError),
+    #[error(transparent)]
+    Proof(#[from] ProofError),
 }
 
 /// Renders the letter of one row of `req.input` with a test key and writes
@@ -99,15 +104,29 @@ pub fn preview(
         issue_no: 1,
         serial: Some(req.serial.unwrap_or(0)),
     };
+    if let Some((path, options)) = &req.png {
+        options.check_dpi()?;
+        options.check_key(key, &format!("the preview of {}", req.receipt))?;
+        let pdf = proof_pdf(&ctx, &planned, options.code)?;
+        let png = png_of_page1(pdf.bytes(), options.dpi)?;
+        write_private(path, &png)?;
+    }
     let (_, letter) = issue(&ctx, &planned)?;
-    write_atomic(req.to, &letter.bytes, true).map_err(|source| PreviewError::Write {
-        path: req.to.to_path_buf(),
-        source,
-    })?;
+    if let Some(to) = req.to {
+        write_private(to, &letter.bytes)?;
+    }
     Ok(Previewed {
         pages: letter.pages,
         bytes: letter.bytes.len(),
         sha256: letter.sha256,
+    })
+}
+
+/// Writes a file atomically with mode 0600, like every letter.
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), PreviewError> {
+    write_atomic(path, bytes, true).map_err(|source| PreviewError::Write {
+        path: path.to_path_buf(),
+        source,
     })
 }
 
