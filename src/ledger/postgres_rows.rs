@@ -86,9 +86,14 @@ pub(super) fn schema_version(
     label: &str,
 ) -> Result<i64, LedgerError> {
     let err = |e| pg_err(label, "read its schema version", e);
+    // A plain catalog query, not to_regclass(): the latter may answer from
+    // a cache that has not yet seen another process's just-committed
+    // migration (found by the test of several first uses at once).
     let exists: bool = client
         .query_one(
-            "SELECT to_regclass($1::text) IS NOT NULL",
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = $1 AND n.nspname = current_schema())",
             &[&VERSION_TABLE],
         )
         .map_err(err)?
