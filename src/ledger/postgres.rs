@@ -17,10 +17,9 @@
 //! the SQLite one, and the database itself enforces the rules: UNIQUE
 //! (receipt, issue_no), unique piece IDs, and a partial unique index that
 //! allows one `active` issuance per receipt. Each chunk is one transaction
-//! and one `INSERT ... SELECT FROM UNNEST(...)` statement (one round trip
-//! whatever the chunk size); its rows are sent in receipt order so two hosts
-//! inserting overlapping chunks take their index locks in the same order and
-//! never deadlock. When another host has issued a receipt first, the chunk
+//! and one binary `COPY` (one stream whatever the chunk size); its rows are
+//! sent in receipt order so two hosts inserting overlapping chunks take
+//! their index locks in the same order and never deadlock. When another host has issued a receipt first, the chunk
 //! is rolled back whole and the error names the receipt
 //! ([`LedgerError::DuplicateIssuance`] or [`LedgerError::AlreadyActive`]).
 //!
@@ -56,8 +55,8 @@ use sha2::{Digest, Sha256};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 
 use super::postgres_rows::{
-    batch_from_row, is_constraint, issuance_from_row, migrate, pg_err, Columns, BATCH_COLUMNS,
-    INSERT_UNNEST,
+    batch_from_row, copy_rows, is_constraint, issuance_from_row, migrate, pg_err, pg_ints,
+    BATCH_COLUMNS,
 };
 use super::rows::{batch_differences, ISSUANCE_COLUMNS};
 use super::{
@@ -198,7 +197,11 @@ impl PostgresLedger {
         })?;
         // Bounded waits for row locks, like SQLite's busy timeout.
         client
-            .batch_execute(&format!("SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'"))
+            // JIT compiling costs more than the ledger's short statements
+            // ever run, and the planner's cost guesses trigger it.
+            .batch_execute(&format!(
+                "SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'; SET jit = off"
+            ))
             .map_err(|e| pg_err(&label, "set up the connection", e))?;
         migrate(&mut client, &label)?;
         let schema: String = client
@@ -411,12 +414,18 @@ impl Ledger for PostgresLedger {
             receipts.iter().map(|r| (r.as_str(), r)).collect();
         let keys: Vec<&str> = wanted.keys().copied().collect();
         // One statement, one snapshot, one round trip for the whole chunk.
+        // One index probe per receipt: `receipt = ANY($1)` would do, but on
+        // a table filled faster than autovacuum analyses it (a first night)
+        // the planner guesses a sequential scan; the lateral subquery (kept
+        // apart by OFFSET 0) makes it probe the (receipt, issue_no) index.
         let rows = self
             .client
             .borrow_mut()
             .query(
-                "SELECT receipt, issue_no, status, batch_id FROM issuances \
-                 WHERE receipt = ANY($1)",
+                "SELECT i.receipt, i.issue_no, i.status, i.batch_id \
+                 FROM UNNEST($1::text[]) AS u(r) CROSS JOIN LATERAL \
+                 (SELECT receipt, issue_no, status, batch_id FROM issuances \
+                  WHERE receipt = u.r OFFSET 0) AS i",
                 &[&keys],
             )
             .map_err(self.err("look up receipts"))?;
@@ -466,10 +475,12 @@ impl Ledger for PostgresLedger {
         if let Some(e) = duplicate_within(&self.label, rows) {
             return Err(e);
         }
-        let c = Columns::from_rows(rows).map_err(|detail| LedgerError::Damaged {
-            ledger: self.label.clone(),
-            detail,
-        })?;
+        for row in rows {
+            pg_ints(row).map_err(|detail| LedgerError::Damaged {
+                ledger: self.label.clone(),
+                detail,
+            })?;
+        }
         let now = (self.clock)();
         let action = "record issuances";
         let result = {
@@ -477,29 +488,7 @@ impl Ledger for PostgresLedger {
             let label = &self.label;
             (|| {
                 let mut tx = client.transaction()?;
-                tx.execute(
-                    INSERT_UNNEST,
-                    &[
-                        &c.receipt,
-                        &c.issue_no,
-                        &c.form,
-                        &c.batch_id,
-                        &c.piece_id,
-                        &c.key_id,
-                        &c.fingerprint,
-                        &c.notice_date,
-                        &c.expires_on,
-                        &c.letter_sha256,
-                        &c.pages,
-                        &c.imb_serial,
-                        &c.zip5,
-                        &c.zip4,
-                        &c.filing_json,
-                        &c.reason,
-                        &c.forced,
-                        &now,
-                    ],
-                )?;
+                copy_rows(&mut tx, rows, now)?;
                 tx.commit()
             })()
             .map_err(|e| (label, e))
@@ -515,11 +504,9 @@ impl Ledger for PostgresLedger {
 
     fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<(), LedgerError> {
         row.check()?;
-        let c = Columns::from_rows(std::slice::from_ref(row)).map_err(|detail| {
-            LedgerError::Damaged {
-                ledger: self.label.clone(),
-                detail,
-            }
+        pg_ints(row).map_err(|detail| LedgerError::Damaged {
+            ledger: self.label.clone(),
+            detail,
         })?;
         let now = (self.clock)();
         let receipt_lock = lock_key(&["receipt", &self.schema, row.receipt.as_str()]);
@@ -557,29 +544,7 @@ impl Ledger for PostgresLedger {
             &[&row.receipt.as_str(), &now],
         )
         .map_err(err)?;
-        let inserted = tx.execute(
-            INSERT_UNNEST,
-            &[
-                &c.receipt,
-                &c.issue_no,
-                &c.form,
-                &c.batch_id,
-                &c.piece_id,
-                &c.key_id,
-                &c.fingerprint,
-                &c.notice_date,
-                &c.expires_on,
-                &c.letter_sha256,
-                &c.pages,
-                &c.imb_serial,
-                &c.zip5,
-                &c.zip4,
-                &c.filing_json,
-                &c.reason,
-                &c.forced,
-                &now,
-            ],
-        );
+        let inserted = copy_rows(&mut tx, std::slice::from_ref(row), now);
         match inserted.and_then(|_| tx.commit()) {
             Ok(()) => Ok(()),
             Err(e) if is_constraint(&e) => Err(self.diagnose(std::slice::from_ref(row), e)),

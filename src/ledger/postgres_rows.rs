@@ -8,8 +8,10 @@
 //! uses the "C" collation, so the order does not depend on the server's
 //! locale and matches SQLite's byte order.
 
+use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::error::SqlState;
-use ::postgres::{Client, GenericClient, Row};
+use ::postgres::types::Type;
+use ::postgres::{Client, GenericClient, Row, Transaction};
 use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
 
 use crate::filing::{Filing, FormType, IssuanceStatus, ReceiptNumber};
@@ -298,79 +300,93 @@ pub(super) fn batch_from_row(
     ))
 }
 
-/// One chunk of issuances as column arrays, for a single
-/// `INSERT ... SELECT FROM UNNEST(...)`: one statement and one round trip
-/// per chunk whatever its size.
-#[derive(Default)]
-pub(super) struct Columns {
-    pub receipt: Vec<String>,
-    pub issue_no: Vec<i32>,
-    pub form: Vec<String>,
-    pub batch_id: Vec<String>,
-    pub piece_id: Vec<String>,
-    pub key_id: Vec<String>,
-    pub fingerprint: Vec<String>,
-    pub notice_date: Vec<NaiveDate>,
-    pub expires_on: Vec<NaiveDate>,
-    pub letter_sha256: Vec<String>,
-    pub pages: Vec<i32>,
-    pub imb_serial: Vec<Option<i64>>,
-    pub zip5: Vec<String>,
-    pub zip4: Vec<Option<String>>,
-    pub filing_json: Vec<String>,
-    pub reason: Vec<Option<String>>,
-    pub forced: Vec<bool>,
-}
-
-pub(super) const INSERT_UNNEST: &str = "INSERT INTO issuances (receipt, issue_no, form, \
-     batch_id, piece_id, key_id, fingerprint, notice_date, expires_on, letter_sha256, pages, \
-     imb_serial, zip5, zip4, filing_json, reason, forced, status, recorded_at) \
-     SELECT u.*, 'active', $18::timestamptz FROM UNNEST($1::text[], $2::int4[], $3::text[], $4::text[], \
-     $5::text[], $6::text[], $7::text[], $8::date[], $9::date[], $10::text[], $11::int4[], \
-     $12::int8[], $13::text[], $14::text[], $15::text[], $16::text[], $17::bool[]) AS u";
-
-impl Columns {
-    /// The rows as columns, in (receipt, issue number) order so that
-    /// concurrent chunks take their index locks in the same order and
-    /// cannot deadlock.
-    pub fn from_rows(rows: &[NewIssuance]) -> Result<Columns, String> {
-        let mut sorted: Vec<&NewIssuance> = rows.iter().collect();
-        sorted.sort_by(|a, b| (&a.receipt, a.issue_no).cmp(&(&b.receipt, b.issue_no)));
-        let mut c = Columns::default();
-        for row in sorted {
-            let too_big = |what: &str| format!("receipt {} {what} is too large", row.receipt);
-            c.receipt.push(row.receipt.as_str().to_string());
-            c.issue_no
-                .push(i32::try_from(row.issue_no).map_err(|_| too_big("issue number"))?);
-            c.form.push(row.form.code().to_string());
-            c.batch_id.push(row.batch_id.clone());
-            c.piece_id.push(row.piece_id.clone());
-            c.key_id.push(row.key_id.clone());
-            c.fingerprint.push(row.fingerprint.clone());
-            c.notice_date.push(row.notice_date);
-            c.expires_on.push(row.expires_on);
-            c.letter_sha256.push(row.letter_sha256.clone());
-            c.pages
-                .push(i32::try_from(row.pages).map_err(|_| too_big("page count"))?);
-            let serial = row.imb_serial.map(i64::try_from).transpose();
-            c.imb_serial
-                .push(serial.map_err(|_| too_big("barcode serial"))?);
-            c.zip5.push(row.filing.address.zip5.clone());
-            c.zip4.push(row.filing.address.zip4.clone());
-            // A Filing is plain strings and dates: encoding it cannot fail.
-            c.filing_json
-                .push(serde_json::to_string(&row.filing).expect("a filing serialises"));
-            c.reason.push(row.reason.clone());
-            c.forced.push(row.forced);
-        }
-        Ok(c)
-    }
-}
-
 /// True for the errors a broken uniqueness or reference rule raises.
 pub(super) fn is_constraint(e: &::postgres::Error) -> bool {
     matches!(
         sql_state(e),
         Some(s) if *s == SqlState::UNIQUE_VIOLATION || *s == SqlState::FOREIGN_KEY_VIOLATION
     )
+}
+
+/// The columns [`copy_rows`] writes, in order.
+const COPY_SQL: &str = "COPY issuances (receipt, issue_no, form, batch_id, piece_id, key_id, \
+     fingerprint, notice_date, expires_on, letter_sha256, pages, imb_serial, zip5, zip4, \
+     filing_json, reason, forced, status, recorded_at) FROM STDIN (FORMAT binary)";
+
+const COPY_TYPES: [Type; 19] = [
+    Type::TEXT,
+    Type::INT4,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::DATE,
+    Type::DATE,
+    Type::TEXT,
+    Type::INT4,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BOOL,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+];
+
+/// The integer columns of a row in PostgreSQL's signed types.
+pub(super) fn pg_ints(row: &NewIssuance) -> Result<(i32, i32, Option<i64>), String> {
+    let too_big = |what: &str| format!("receipt {} {what} is too large", row.receipt);
+    Ok((
+        i32::try_from(row.issue_no).map_err(|_| too_big("issue number"))?,
+        i32::try_from(row.pages).map_err(|_| too_big("page count"))?,
+        row.imb_serial
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| too_big("barcode serial"))?,
+    ))
+}
+
+/// Streams a chunk into the table with one binary COPY inside the caller's
+/// transaction, in (receipt, issue number) order so that concurrent chunks
+/// take their index locks in the same order and cannot deadlock. Every row
+/// must have passed [`pg_ints`].
+pub(super) fn copy_rows(
+    tx: &mut Transaction<'_>,
+    rows: &[NewIssuance],
+    recorded_at: DateTime<Utc>,
+) -> Result<(), ::postgres::Error> {
+    let mut sorted: Vec<&NewIssuance> = rows.iter().collect();
+    sorted.sort_by(|a, b| (&a.receipt, a.issue_no).cmp(&(&b.receipt, b.issue_no)));
+    let sink = tx.copy_in(COPY_SQL)?;
+    let mut writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    let active = IssuanceStatus::Active.as_str();
+    for row in sorted {
+        let (issue_no, pages, serial) = pg_ints(row).unwrap_or((i32::MAX, i32::MAX, None));
+        // A Filing is plain strings and dates: encoding it cannot fail.
+        let filing_json = serde_json::to_string(&row.filing).expect("a filing serialises");
+        writer.write(&[
+            &row.receipt.as_str(),
+            &issue_no,
+            &row.form.code(),
+            &row.batch_id,
+            &row.piece_id,
+            &row.key_id,
+            &row.fingerprint,
+            &row.notice_date,
+            &row.expires_on,
+            &row.letter_sha256,
+            &pages,
+            &serial,
+            &row.filing.address.zip5,
+            &row.filing.address.zip4,
+            &filing_json,
+            &row.reason,
+            &row.forced,
+            &active,
+            &recorded_at,
+        ])?;
+    }
+    writer.finish().map(|_| ())
 }
