@@ -19,9 +19,10 @@
 //! allows one `active` issuance per receipt. Each chunk is one transaction
 //! and one binary `COPY` (one stream whatever the chunk size); its rows are
 //! sent in receipt order so two hosts inserting overlapping chunks take
-//! their index locks in the same order and never deadlock. When another host has issued a receipt first, the chunk
-//! is rolled back whole and the error names the receipt
-//! ([`LedgerError::DuplicateIssuance`] or [`LedgerError::AlreadyActive`]).
+//! their index locks in the same order and never deadlock. When another
+//! host has issued a receipt first, the chunk is rolled back whole and the
+//! error names the receipt ([`LedgerError::DuplicateIssuance`] or
+//! [`LedgerError::AlreadyActive`]).
 //!
 //! Migrations run on first use inside one transaction, behind a
 //! transaction-level advisory lock so that several hosts starting at once
