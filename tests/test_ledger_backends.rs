@@ -639,3 +639,76 @@ fn measure_insert_rate_100k() {
         println!("PostgreSQL/SQLite rate: {:.0}%", 100.0 * s / p);
     }
 }
+
+/// Two operators reissue the same receipt at the same moment: one gets
+/// issue 2, the other is told the next number has moved on; never two
+/// active codes.
+#[test]
+fn postgres_simultaneous_reissues_of_one_receipt_give_one_new_issue() {
+    let Some(schema) = PgSchema::create("reissue_race") else {
+        return;
+    };
+    {
+        let mut ledger = schema.connect();
+        ledger
+            .start_batch(&batch(BATCH, BatchKind::Nightly))
+            .expect("start");
+        ledger
+            .start_batch(&batch("reissue-1", BatchKind::Reissue))
+            .expect("start");
+        ledger.record(&[row(7, 1)]).expect("record");
+    }
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(2));
+    let handles: Vec<_> = (0..2)
+        .map(|_| {
+            let url = schema.url();
+            let barrier = barrier.clone();
+            std::thread::spawn(move || {
+                let mut ledger = PostgresLedger::connect(&url).expect("connect");
+                barrier.wait();
+                ledger.supersede_and_record(&row_zip(7, 2, "reissue-1", "20001", None))
+            })
+        })
+        .collect();
+    let results: Vec<_> = handles
+        .into_iter()
+        .map(|h| h.join().expect("thread"))
+        .collect();
+    let ok = results.iter().filter(|r| r.is_ok()).count();
+    assert_eq!(ok, 1, "{results:?}");
+    let refused = results
+        .iter()
+        .find_map(|r| r.as_ref().err())
+        .expect("one refused");
+    assert!(
+        matches!(refused, LedgerError::IssueOutOfOrder { expected: 3, .. }),
+        "{refused}"
+    );
+    assert_eq!(
+        statuses(&schema.connect(), 7),
+        vec![(1, IssuanceStatus::Superseded), (2, IssuanceStatus::Active)]
+    );
+}
+
+#[test]
+fn postgres_password_in_the_url_never_shows() {
+    let Some(schema) = PgSchema::create("password") else {
+        return;
+    };
+    // The throwaway cluster trusts local users, so the password is ignored
+    // by the server but still travels in the URL.
+    let url = format!("{}&password=hunter2secret", schema.url());
+    let ledger = PostgresLedger::connect(&url).expect("connect");
+    assert!(
+        !ledger.label().contains("hunter2secret"),
+        "{}",
+        ledger.label()
+    );
+    assert!(!format!("{ledger:?}").contains("hunter2secret"));
+    let mut ledger = ledger;
+    let err = ledger
+        .complete_batch("no-such-batch", "{}")
+        .expect_err("unknown batch");
+    assert!(!err.to_string().contains("hunter2secret"), "{err}");
+    assert!(err.to_string().contains(&schema.name), "{err}");
+}
