@@ -712,3 +712,68 @@ fn postgres_password_in_the_url_never_shows() {
     assert!(!err.to_string().contains("hunter2secret"), "{err}");
     assert!(err.to_string().contains(&schema.name), "{err}");
 }
+
+/// Set by [`postgres_a_killed_run_releases_its_batch_lock`] for the child
+/// process it starts and kills.
+const CHILD_URL_ENV: &str = "ACCESS_LETTERS_TEST_PG_CHILD_URL";
+
+/// The child of the kill -9 test: claims the batch, says so, and waits to
+/// be killed. Does nothing when run on its own.
+#[test]
+#[ignore = "run only as the child of postgres_a_killed_run_releases_its_batch_lock"]
+fn child_process_holds_the_batch_lock() {
+    let Ok(url) = std::env::var(CHILD_URL_ENV) else {
+        return;
+    };
+    let mut ledger = PostgresLedger::connect(&url).expect("connect");
+    ledger.lock_batch(BATCH).expect("claim");
+    println!("LOCKED");
+    std::thread::sleep(std::time::Duration::from_secs(60));
+}
+
+/// A run killed with SIGKILL while it holds its batch: the server sees the
+/// connection drop and the re-run may claim the batch.
+#[test]
+fn postgres_a_killed_run_releases_its_batch_lock() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+
+    let Some(schema) = PgSchema::create("kill9") else {
+        return;
+    };
+    let mut child = Command::new(std::env::current_exe().expect("test binary"))
+        .args([
+            "child_process_holds_the_batch_lock",
+            "--exact",
+            "--ignored",
+            "--nocapture",
+        ])
+        .env(CHILD_URL_ENV, schema.url())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the child run");
+    let stdout = child.stdout.take().expect("piped");
+    let locked = BufReader::new(stdout)
+        .lines()
+        .map_while(Result::ok)
+        .any(|l| l.trim() == "LOCKED");
+    assert!(locked, "the child never claimed the batch");
+
+    let mut rerun = schema.connect();
+    let err = rerun.lock_batch(BATCH).expect_err("the child holds it");
+    assert!(matches!(err, LedgerError::BatchBusy { .. }), "{err}");
+
+    child.kill().expect("kill -9 the child");
+    child.wait().expect("reap the child");
+    let deadline = Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match rerun.lock_batch(BATCH) {
+            Ok(()) => break,
+            Err(LedgerError::BatchBusy { .. }) if Instant::now() < deadline => {
+                std::thread::sleep(std::time::Duration::from_millis(20));
+            }
+            Err(e) => panic!("the killed run's claim outlived it: {e}"),
+        }
+    }
+}
