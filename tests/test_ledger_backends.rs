@@ -777,3 +777,50 @@ fn postgres_a_killed_run_releases_its_batch_lock() {
         }
     }
 }
+
+/// A wrong password: one sentence naming the host and database, never the
+/// password, and nothing written. `.ci/pg-cluster` makes the role
+/// `al_password_test` the one role that must give its password.
+#[test]
+fn postgres_wrong_password_names_the_host_never_the_password() {
+    let Some(schema) = PgSchema::create("wrong_password") else {
+        return;
+    };
+    let mut admin = schema.admin();
+    admin
+        .batch_execute(
+            "DO $$ BEGIN \
+             IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = 'al_password_test') \
+             THEN CREATE ROLE al_password_test LOGIN PASSWORD 'the-right-one'; END IF; END $$",
+        )
+        .expect("create the role");
+    let url = schema
+        .url()
+        .replacen("://postgres@", "://al_password_test:hunter2wrong@", 1);
+    assert!(
+        url.contains("al_password_test"),
+        "the test URL names user postgres: {url}"
+    );
+    match PostgresLedger::connect(&url) {
+        Ok(_) => println!(
+            "SKIPPED (PostgreSQL): this server does not ask al_password_test for a password \
+             (.ci/pg-cluster's servers do)"
+        ),
+        Err(err) => {
+            let msg = err.to_string();
+            assert!(matches!(err, LedgerError::Connect { .. }), "{msg}");
+            assert!(msg.contains("as user al_password_test"), "{msg}");
+            assert!(msg.contains("password authentication failed"), "{msg}");
+            assert!(!msg.contains("hunter2wrong"), "{msg}");
+            assert!(!format!("{err:?}").contains("hunter2wrong"));
+        }
+    }
+    let tables: i64 = admin
+        .query_one(
+            "SELECT count(*) FROM pg_tables WHERE schemaname = current_schema()",
+            &[],
+        )
+        .expect("read")
+        .get(0);
+    assert_eq!(tables, 0, "a failed connection writes nothing");
+}

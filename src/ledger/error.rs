@@ -114,10 +114,14 @@ pub enum LedgerError {
     #[error("could not connect to the PostgreSQL issuance ledger on {target}: {detail}; check that the server is running and reachable and that the user name and password are right (the password is never shown)")]
     Connect { target: String, detail: String },
 
-    #[error("the issuance ledger {ledger}: could not {action}: {source}; nothing from this step was saved, run again once the database is reachable")]
+    #[error("the issuance ledger {ledger}: could not {action}: {detail}; nothing from this step was saved, run again once the database is reachable")]
     Postgres {
         ledger: String,
         action: String,
+        /// The server's or driver's words (the driver's own Display says
+        /// only "db error").
+        detail: String,
+        #[source]
         source: postgres::Error,
     },
 

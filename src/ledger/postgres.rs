@@ -56,8 +56,8 @@ use sha2::{Digest, Sha256};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 
 use super::postgres_rows::{
-    batch_from_row, copy_rows, is_constraint, issuance_from_row, migrate, pg_err, pg_ints,
-    BATCH_COLUMNS,
+    batch_from_row, copy_rows, is_constraint, issuance_from_row, migrate, pg_detail, pg_err,
+    pg_ints, BATCH_COLUMNS,
 };
 use super::rows::{batch_differences, ISSUANCE_COLUMNS};
 use super::{
@@ -194,7 +194,7 @@ impl PostgresLedger {
         let target = describe_target(&config);
         let mut client = config.connect(NoTls).map_err(|e| LedgerError::Connect {
             target,
-            detail: e.to_string(),
+            detail: pg_detail(&e),
         })?;
         // Bounded waits for row locks, like SQLite's busy timeout.
         client

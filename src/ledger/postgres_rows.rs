@@ -177,18 +177,36 @@ pub(super) fn pg_err(
     action: impl Into<String>,
     source: ::postgres::Error,
 ) -> LedgerError {
+    let mut action = action.into();
     if source.is_closed() {
-        return LedgerError::Postgres {
-            ledger: label.to_string(),
-            action: format!("{} (the connection to the server was lost)", action.into()),
-            source,
-        };
+        action.push_str(" (the connection to the server was lost)");
     }
     LedgerError::Postgres {
         ledger: label.to_string(),
-        action: action.into(),
+        action,
+        detail: pg_detail(&source),
         source,
     }
+}
+
+/// What went wrong, in the server's words when it answered (its message,
+/// never its DETAIL line, which may quote row values), else the driver's
+/// and its causes'.
+pub(super) fn pg_detail(e: &::postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_string();
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let words = c.to_string();
+        if !text.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        cause = c.source();
+    }
+    text
 }
 
 /// The SQLSTATE of a server error, if it is one.
