@@ -111,6 +111,26 @@ pub enum LedgerError {
         filing_receipt: ReceiptNumber,
     },
 
+    #[error("the ledger address {ledger} is not a PostgreSQL URL this program can use ({detail}); write it as postgres://USER@HOST[:PORT]/DATABASE (the password is never shown)")]
+    BadUrl { ledger: String, detail: String },
+
+    #[error("could not connect to the PostgreSQL issuance ledger on {target}: {detail}; check that the server is running and reachable and that the user name and password are right (the password is never shown)")]
+    Connect { target: String, detail: String },
+
+    #[error("the issuance ledger {ledger}: could not {action}: {detail}; nothing from this step was saved, run again once the database is reachable")]
+    Postgres {
+        ledger: String,
+        action: String,
+        /// The server's or driver's words (the driver's own Display says
+        /// only "db error").
+        detail: String,
+        #[source]
+        source: postgres::Error,
+    },
+
+    #[error("batch {batch_id} is being run by another access-letters process on the issuance ledger {ledger}; wait for it to finish (its lock goes away when that process ends, even if it crashed)")]
+    BatchBusy { ledger: String, batch_id: String },
+
     /// An error raised by a [`Ledger::for_each_in_batch`](super::Ledger::for_each_in_batch)
     /// callback, passed through unchanged.
     #[error(transparent)]

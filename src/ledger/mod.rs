@@ -74,6 +74,9 @@ mod error;
 mod files;
 mod lock;
 mod migrations;
+mod open;
+mod postgres;
+mod postgres_rows;
 mod rows;
 mod sqlite;
 mod types;
@@ -83,8 +86,10 @@ mod tests;
 #[cfg(test)]
 mod tests_guard;
 
+pub use self::postgres::{redact_url, PostgresLedger};
 pub use error::LedgerError;
 pub use lock::LedgerLock;
+pub use open::{is_postgres_url, ledger_spec, open_any, LEDGER_ENV};
 pub use sqlite::SqliteLedger;
 pub use types::{ActiveRef, BatchKind, BatchRecord, Issuance, NewIssuance, ReceiptState};
 
@@ -155,4 +160,15 @@ pub trait Ledger: Send {
 
     /// How many issuances the batch has recorded.
     fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError>;
+
+    /// Claims the batch for this process until it ends, so that a second
+    /// run of the same batch refuses ([`LedgerError::BatchBusy`]) instead of
+    /// issuing alongside. The claim dies with the process (or its database
+    /// connection), so a crashed run never blocks the re-run. The default
+    /// does nothing: a SQLite ledger is already held by one run through its
+    /// [`LedgerLock`].
+    fn lock_batch(&mut self, batch_id: &str) -> Result<(), LedgerError> {
+        let _ = batch_id;
+        Ok(())
+    }
 }

@@ -1,0 +1,744 @@
+//! [`PostgresLedger`]: one ledger on a PostgreSQL server, shared by every
+//! host that issues, reissues or verifies.
+//!
+//! # Why the synchronous `postgres` client
+//!
+//! A run is a batch CLI with one database connection per process, used by
+//! one thread at a time between rendering chunks: there is nothing to
+//! overlap, so an async runtime in our own code would add a second
+//! programming model and gain nothing. The `postgres` crate is the
+//! maintained synchronous face of `tokio-postgres` (it drives a private
+//! single-threaded runtime inside), so callers stay plain blocking code,
+//! exactly as with SQLite.
+//!
+//! # The same guarantees as SQLite
+//!
+//! The schema has the same version number, tables, columns and statuses as
+//! the SQLite one, and the database itself enforces the rules: UNIQUE
+//! (receipt, issue_no), unique piece IDs, and a partial unique index that
+//! allows one `active` issuance per receipt. Each chunk is one transaction
+//! and one binary `COPY` (one stream whatever the chunk size); its rows are
+//! sent in receipt order so two hosts inserting overlapping chunks take
+//! their index locks in the same order and never deadlock. When another
+//! host has issued a receipt first, the chunk is rolled back whole and the
+//! error names the receipt ([`LedgerError::DuplicateIssuance`] or
+//! [`LedgerError::AlreadyActive`]).
+//!
+//! Migrations run on first use inside one transaction, behind a
+//! transaction-level advisory lock so that several hosts starting at once
+//! migrate once; a database whose schema is newer than this program is
+//! refused. A reissue takes a transaction-level advisory lock on its
+//! receipt so two operators cannot both compute the same next issue number.
+//!
+//! # One run per batch
+//!
+//! [`Ledger::lock_batch`] takes a session-level advisory lock on a hash of
+//! the schema and batch id: a second run of the same batch refuses while the
+//! first holds it, and the server releases it when the holder's connection
+//! drops, so a run killed with `kill -9` never leaves a stale lock.
+//!
+//! # Passwords
+//!
+//! The URL may carry a password. It is stripped ([`redact_url`]) before the
+//! URL is used in any message, and connection errors name the host, port,
+//! database and user only.
+
+use std::cell::RefCell;
+use std::collections::{HashMap, HashSet};
+use std::str::FromStr;
+use std::time::Duration;
+
+use ::postgres::config::Host;
+use ::postgres::{Client, Config, NoTls};
+use chrono::{DateTime, Utc};
+use sha2::{Digest, Sha256};
+
+use crate::filing::{IssuanceStatus, ReceiptNumber};
+
+use super::postgres_rows::{
+    batch_from_row, copy_rows, is_constraint, issuance_from_row, migrate, pg_detail, pg_err,
+    pg_ints, BATCH_COLUMNS,
+};
+use super::rows::{batch_differences, ISSUANCE_COLUMNS};
+use super::{
+    ActiveRef, BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState,
+    BUSY_TIMEOUT_MS,
+};
+
+/// How long connecting may take before the run gives up with a sentence.
+const CONNECT_TIMEOUT_S: u64 = 10;
+
+/// Rows fetched per round trip when a batch is walked in presort order.
+const PRESORT_PAGE_ROWS: i64 = 1_000;
+
+/// The PostgreSQL ledger. Reads take `&self` in the [`Ledger`] trait while a
+/// `postgres::Client` needs `&mut`, hence the `RefCell`; no borrow is held
+/// while a caller's closure runs.
+pub struct PostgresLedger {
+    client: RefCell<Client>,
+    /// The URL without its password, as shown in messages.
+    label: String,
+    /// The schema the tables live in (the first on the search path); part of
+    /// every advisory lock key so two ledgers in one database never collide.
+    schema: String,
+    clock: fn() -> DateTime<Utc>,
+}
+
+impl std::fmt::Debug for PostgresLedger {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresLedger")
+            .field("url", &self.label)
+            .field("schema", &self.schema)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The URL with any password removed, from the user-info part
+/// (`user:secret@host`) and from a `password=` query parameter, so that it
+/// can be shown in messages and logs.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let (before_query, query) = match rest.split_once('?') {
+        Some((b, q)) => (b, Some(q)),
+        None => (rest, None),
+    };
+    let (authority, path) = match before_query.find('/') {
+        Some(i) => before_query.split_at(i),
+        None => (before_query, ""),
+    };
+    let authority = match authority.rsplit_once('@') {
+        Some((userinfo, hosts)) => {
+            let user = userinfo.split(':').next().unwrap_or("");
+            format!("{user}@{hosts}")
+        }
+        None => authority.to_string(),
+    };
+    let mut out = format!("{scheme}://{authority}{path}");
+    if let Some(query) = query {
+        let kept: Vec<&str> = query
+            .split('&')
+            .filter(|p| !p.to_ascii_lowercase().starts_with("password="))
+            .collect();
+        if !kept.is_empty() {
+            out.push('?');
+            out.push_str(&kept.join("&"));
+        }
+    }
+    out
+}
+
+/// "host db.example.org port 5432, database ledger as user issuer": where
+/// a connection was going, without the password.
+fn describe_target(config: &Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|h| match h {
+            Host::Tcp(name) => name.clone(),
+            Host::Unix(path) => format!("socket folder {}", path.display()),
+        })
+        .collect();
+    let hosts = if hosts.is_empty() {
+        "localhost".to_string()
+    } else {
+        hosts.join(", ")
+    };
+    let port = match config.get_ports() {
+        [] => String::new(),
+        ports => format!(
+            " port {}",
+            ports
+                .iter()
+                .map(u16::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    let user = config.get_user().unwrap_or("(default user)");
+    let db = config.get_dbname().unwrap_or(user);
+    format!("host {hosts}{port}, database {db} as user {user}")
+}
+
+/// A stable 64-bit advisory lock key for `parts`.
+fn lock_key(parts: &[&str]) -> i64 {
+    let mut hasher = Sha256::new();
+    for part in parts {
+        hasher.update(part.as_bytes());
+        hasher.update([0u8]);
+    }
+    let digest = hasher.finalize();
+    let mut bytes = [0u8; 8];
+    bytes.copy_from_slice(&digest[..8]);
+    i64::from_be_bytes(bytes)
+}
+
+impl PostgresLedger {
+    /// Connects to the ledger at `url` (`postgres://` or `postgresql://`),
+    /// creating or upgrading its tables on first use.
+    pub fn connect(url: &str) -> Result<Self, LedgerError> {
+        let label = redact_url(url);
+        // The parser's message never holds the password, but may quote a
+        // value; the URL itself is shown only without it.
+        let mut config = Config::from_str(url).map_err(|e| LedgerError::BadUrl {
+            ledger: label.clone(),
+            detail: e.to_string(),
+        })?;
+        if config.get_connect_timeout().is_none() {
+            config.connect_timeout(Duration::from_secs(CONNECT_TIMEOUT_S));
+        }
+        if config.get_application_name().is_none() {
+            config.application_name("access-letters");
+        }
+        let target = describe_target(&config);
+        let mut client = config.connect(NoTls).map_err(|e| LedgerError::Connect {
+            target,
+            detail: pg_detail(&e),
+        })?;
+        // Bounded waits for row locks, like SQLite's busy timeout.
+        client
+            // JIT compiling costs more than the ledger's short statements
+            // ever run, and the planner's cost guesses trigger it.
+            .batch_execute(&format!(
+                "SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'; SET jit = off"
+            ))
+            .map_err(|e| pg_err(&label, "set up the connection", e))?;
+        migrate(&mut client, &label)?;
+        let schema: String = client
+            .query_one("SELECT current_schema()", &[])
+            .map_err(|e| pg_err(&label, "read its schema", e))?
+            .get(0);
+        Ok(PostgresLedger {
+            client: RefCell::new(client),
+            label,
+            schema,
+            clock: Utc::now,
+        })
+    }
+
+    /// Replaces the clock used for audit timestamps (tests use a fixed one).
+    pub fn with_clock(mut self, clock: fn() -> DateTime<Utc>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The URL as shown in messages (without the password).
+    pub fn label(&self) -> &str {
+        &self.label
+    }
+
+    fn err(&self, action: &'static str) -> impl Fn(::postgres::Error) -> LedgerError + '_ {
+        move |source| pg_err(&self.label, action, source)
+    }
+
+    /// Works out which rule a failed chunk broke, after its rollback, by
+    /// asking the database rather than parsing the server's message. The
+    /// first offending row in chunk order is named.
+    fn diagnose(&self, rows: &[NewIssuance], original: ::postgres::Error) -> LedgerError {
+        let ledger = self.label.clone();
+        if let Some(e) = duplicate_within(&ledger, rows) {
+            return e;
+        }
+        let mut client = self.client.borrow_mut();
+        let receipts: Vec<&str> = rows.iter().map(|r| r.receipt.as_str()).collect();
+        let pieces: Vec<&str> = rows.iter().map(|r| r.piece_id.as_str()).collect();
+        let taken = client.query(
+            "SELECT receipt, issue_no, piece_id, status FROM issuances \
+             WHERE receipt = ANY($1) OR piece_id = ANY($2)",
+            &[&receipts, &pieces],
+        );
+        let batches: Vec<&str> = rows.iter().map(|r| r.batch_id.as_str()).collect();
+        let known = client.query(
+            "SELECT batch_id FROM batches WHERE batch_id = ANY($1)",
+            &[&batches],
+        );
+        let (Ok(taken), Ok(known)) = (taken, known) else {
+            return pg_err(&self.label, "record issuances", original);
+        };
+        let taken: Vec<(String, i32, String, String)> = taken
+            .iter()
+            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+            .collect();
+        let known: HashSet<String> = known.iter().map(|r| r.get(0)).collect();
+        for row in rows {
+            let receipt = row.receipt.as_str();
+            let issue_no = i32::try_from(row.issue_no).unwrap_or(i32::MAX);
+            if taken.iter().any(|t| t.0 == receipt && t.1 == issue_no) {
+                return LedgerError::DuplicateIssuance {
+                    ledger,
+                    receipt: row.receipt.clone(),
+                    issue_no: row.issue_no,
+                };
+            }
+            if taken.iter().any(|t| t.2 == row.piece_id) {
+                return LedgerError::DuplicatePiece {
+                    ledger,
+                    piece_id: row.piece_id.clone(),
+                    receipt: row.receipt.clone(),
+                    issue_no: row.issue_no,
+                };
+            }
+            let active = IssuanceStatus::Active.as_str();
+            if let Some(t) = taken.iter().find(|t| t.0 == receipt && t.3 == active) {
+                return LedgerError::AlreadyActive {
+                    ledger,
+                    receipt: row.receipt.clone(),
+                    issue_no: row.issue_no,
+                    active_issue_no: u32::try_from(t.1).unwrap_or(0),
+                };
+            }
+            if !known.contains(&row.batch_id) {
+                return LedgerError::UnknownBatch {
+                    ledger,
+                    batch_id: row.batch_id.clone(),
+                };
+            }
+        }
+        pg_err(&self.label, "record issuances", original)
+    }
+}
+
+/// A chunk that breaks a uniqueness rule by itself, named the way the
+/// database would have named it had the rows been inserted one by one.
+fn duplicate_within(ledger: &str, rows: &[NewIssuance]) -> Option<LedgerError> {
+    let mut numbers = HashSet::new();
+    let mut pieces = HashSet::new();
+    let mut active: HashMap<&str, u32> = HashMap::new();
+    for row in rows {
+        if !numbers.insert((row.receipt.as_str(), row.issue_no)) {
+            return Some(LedgerError::DuplicateIssuance {
+                ledger: ledger.to_string(),
+                receipt: row.receipt.clone(),
+                issue_no: row.issue_no,
+            });
+        }
+        if !pieces.insert(row.piece_id.as_str()) {
+            return Some(LedgerError::DuplicatePiece {
+                ledger: ledger.to_string(),
+                piece_id: row.piece_id.clone(),
+                receipt: row.receipt.clone(),
+                issue_no: row.issue_no,
+            });
+        }
+        if let Some(first) = active.insert(row.receipt.as_str(), row.issue_no) {
+            return Some(LedgerError::AlreadyActive {
+                ledger: ledger.to_string(),
+                receipt: row.receipt.clone(),
+                issue_no: row.issue_no,
+                active_issue_no: first,
+            });
+        }
+    }
+    None
+}
+
+impl Ledger for PostgresLedger {
+    fn start_batch(&mut self, batch: &BatchRecord) -> Result<(), LedgerError> {
+        let now = (self.clock)();
+        let action = "start the batch";
+        let client = self.client.get_mut();
+        let label = &self.label;
+        let err = |e| pg_err(label, action, e);
+        // ON CONFLICT DO NOTHING: two hosts starting the same batch at once
+        // both succeed, and both then compare against the stored row.
+        client
+            .execute(
+                "INSERT INTO batches (batch_id, batch_date, key_id, is_test, input_sha256, \
+                 kind, started_at) VALUES ($1, $2, $3, $4, $5, $6, $7) \
+                 ON CONFLICT (batch_id) DO NOTHING",
+                &[
+                    &batch.batch_id,
+                    &batch.batch_date,
+                    &batch.key_id,
+                    &batch.is_test,
+                    &batch.input_sha256,
+                    &batch.kind.as_str(),
+                    &now,
+                ],
+            )
+            .map_err(err)?;
+        let row = client
+            .query_one(
+                &format!("SELECT {BATCH_COLUMNS} FROM batches WHERE batch_id = $1"),
+                &[&batch.batch_id],
+            )
+            .map_err(err)?;
+        let (old, _) = batch_from_row(label, &row)?;
+        let diffs = batch_differences(&old, batch);
+        if !diffs.is_empty() {
+            return Err(LedgerError::BatchConflict {
+                ledger: label.clone(),
+                batch_id: batch.batch_id.clone(),
+                differences: diffs.join(" and "),
+            });
+        }
+        Ok(())
+    }
+
+    fn batch(&self, batch_id: &str) -> Result<Option<(BatchRecord, Option<String>)>, LedgerError> {
+        let row = self
+            .client
+            .borrow_mut()
+            .query_opt(
+                &format!("SELECT {BATCH_COLUMNS} FROM batches WHERE batch_id = $1"),
+                &[&batch_id],
+            )
+            .map_err(self.err("read the batch"))?;
+        row.map(|r| batch_from_row(&self.label, &r)).transpose()
+    }
+
+    fn complete_batch(&mut self, batch_id: &str, summary_json: &str) -> Result<(), LedgerError> {
+        let now = (self.clock)();
+        let changed = self
+            .client
+            .get_mut()
+            .execute(
+                "UPDATE batches SET completed_at = $2, summary_json = $3 WHERE batch_id = $1",
+                &[&batch_id, &now, &summary_json],
+            )
+            .map_err(|e| pg_err(&self.label, "mark the batch complete", e))?;
+        if changed == 0 {
+            return Err(LedgerError::UnknownBatch {
+                ledger: self.label.clone(),
+                batch_id: batch_id.to_string(),
+            });
+        }
+        Ok(())
+    }
+
+    fn receipt_states(
+        &self,
+        receipts: &[ReceiptNumber],
+    ) -> Result<HashMap<ReceiptNumber, ReceiptState>, LedgerError> {
+        let wanted: HashMap<&str, &ReceiptNumber> =
+            receipts.iter().map(|r| (r.as_str(), r)).collect();
+        let keys: Vec<&str> = wanted.keys().copied().collect();
+        // One statement, one snapshot, one round trip for the whole chunk.
+        // One index probe per receipt: `receipt = ANY($1)` would do, but on
+        // a table filled faster than autovacuum analyses it (a first night)
+        // the planner guesses a sequential scan; the lateral subquery (kept
+        // apart by OFFSET 0) makes it probe the (receipt, issue_no) index.
+        let rows = self
+            .client
+            .borrow_mut()
+            .query(
+                "SELECT i.receipt, i.issue_no, i.status, i.batch_id \
+                 FROM UNNEST($1::text[]) AS u(r) CROSS JOIN LATERAL \
+                 (SELECT receipt, issue_no, status, batch_id FROM issuances \
+                  WHERE receipt = u.r OFFSET 0) AS i",
+                &[&keys],
+            )
+            .map_err(self.err("look up receipts"))?;
+        let mut states: HashMap<ReceiptNumber, ReceiptState> = HashMap::new();
+        for row in rows {
+            let text: String = row.get(0);
+            let Some(receipt) = wanted.get(text.as_str()) else {
+                continue;
+            };
+            let issue_no = u32::try_from(row.get::<_, i32>(1)).unwrap_or(0);
+            let status: String = row.get(2);
+            let s = states.entry((*receipt).clone()).or_insert(ReceiptState {
+                max_issue_no: 0,
+                active: None,
+            });
+            s.max_issue_no = s.max_issue_no.max(issue_no);
+            if status == IssuanceStatus::Active.as_str() {
+                s.active = Some(ActiveRef {
+                    issue_no,
+                    batch_id: row.get(3),
+                });
+            }
+        }
+        Ok(states)
+    }
+
+    fn ledger_id(&self) -> Result<String, LedgerError> {
+        let row = self
+            .client
+            .borrow_mut()
+            .query_opt("SELECT value FROM meta WHERE name = 'ledger_id'", &[])
+            .map_err(self.err("read its identity"))?;
+        row.map(|r| r.get::<_, String>(0))
+            .ok_or_else(|| LedgerError::Damaged {
+                ledger: self.label().to_string(),
+                detail: "it has no ledger id".into(),
+            })
+    }
+
+    fn last_serial(&self) -> Result<Option<u64>, LedgerError> {
+        let row = self
+            .client
+            .borrow_mut()
+            .query_opt(
+                "SELECT imb_serial FROM issuances WHERE imb_serial IS NOT NULL \
+                 ORDER BY id DESC LIMIT 1",
+                &[],
+            )
+            .map_err(self.err("read the last barcode serial"))?;
+        Ok(row.and_then(|r| u64::try_from(r.get::<_, i64>(0)).ok()))
+    }
+
+    fn record(&mut self, rows: &[NewIssuance]) -> Result<(), LedgerError> {
+        if rows.is_empty() {
+            return Ok(());
+        }
+        for row in rows {
+            row.check()?;
+        }
+        if let Some(e) = duplicate_within(&self.label, rows) {
+            return Err(e);
+        }
+        for row in rows {
+            pg_ints(row).map_err(|detail| LedgerError::Damaged {
+                ledger: self.label.clone(),
+                detail,
+            })?;
+        }
+        let now = (self.clock)();
+        let action = "record issuances";
+        let result = {
+            let client = self.client.get_mut();
+            let label = &self.label;
+            (|| {
+                let mut tx = client.transaction()?;
+                copy_rows(&mut tx, rows, now)?;
+                tx.commit()
+            })()
+            .map_err(|e| (label, e))
+        };
+        match result {
+            Ok(()) => Ok(()),
+            // The transaction was dropped, so rolled back: nothing of the
+            // chunk is in the ledger. Now find out which row was refused.
+            Err((_, e)) if is_constraint(&e) => Err(self.diagnose(rows, e)),
+            Err((label, e)) => Err(pg_err(label, action, e)),
+        }
+    }
+
+    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<(), LedgerError> {
+        row.check()?;
+        pg_ints(row).map_err(|detail| LedgerError::Damaged {
+            ledger: self.label.clone(),
+            detail,
+        })?;
+        let now = (self.clock)();
+        let receipt_lock = lock_key(&["receipt", &self.schema, row.receipt.as_str()]);
+        let label = self.label.clone();
+        let action = "record the reissue";
+        let client = self.client.get_mut();
+        let err = |e| pg_err(&label, action, e);
+        let mut tx = client.transaction().map_err(err)?;
+        // Serialise reissues of this receipt; the lock ends with the
+        // transaction, and every later statement sees the other's commit.
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&receipt_lock])
+            .map_err(err)?;
+        let max: Option<i32> = tx
+            .query_one(
+                "SELECT MAX(issue_no) FROM issuances WHERE receipt = $1",
+                &[&row.receipt.as_str()],
+            )
+            .map_err(err)?
+            .get(0);
+        let expected = max
+            .and_then(|m| u32::try_from(m).ok())
+            .unwrap_or(0)
+            .saturating_add(1);
+        if row.issue_no != expected {
+            return Err(LedgerError::IssueOutOfOrder {
+                ledger: label,
+                receipt: row.receipt.clone(),
+                issue_no: row.issue_no,
+                expected,
+            });
+        }
+        tx.execute(
+            "UPDATE issuances SET status = 'superseded', status_changed_at = $2 \
+             WHERE receipt = $1 AND status = 'active'",
+            &[&row.receipt.as_str(), &now],
+        )
+        .map_err(err)?;
+        let inserted = copy_rows(&mut tx, std::slice::from_ref(row), now);
+        match inserted.and_then(|_| tx.commit()) {
+            Ok(()) => Ok(()),
+            Err(e) if is_constraint(&e) => Err(self.diagnose(std::slice::from_ref(row), e)),
+            Err(e) => Err(pg_err(&self.label, action, e)),
+        }
+    }
+
+    fn history(&self, receipt: &ReceiptNumber) -> Result<Vec<Issuance>, LedgerError> {
+        let rows = self
+            .client
+            .borrow_mut()
+            .query(
+                &format!(
+                    "SELECT {ISSUANCE_COLUMNS} FROM issuances WHERE receipt = $1 \
+                     ORDER BY issue_no"
+                ),
+                &[&receipt.as_str()],
+            )
+            .map_err(self.err("read the receipt's history"))?;
+        rows.iter()
+            .map(|r| issuance_from_row(&self.label, r))
+            .collect()
+    }
+
+    fn issuance(
+        &self,
+        receipt: &ReceiptNumber,
+        issue_no: u32,
+    ) -> Result<Option<Issuance>, LedgerError> {
+        let issue_no = i32::try_from(issue_no).unwrap_or(i32::MAX);
+        let row = self
+            .client
+            .borrow_mut()
+            .query_opt(
+                &format!(
+                    "SELECT {ISSUANCE_COLUMNS} FROM issuances \
+                     WHERE receipt = $1 AND issue_no = $2"
+                ),
+                &[&receipt.as_str(), &issue_no],
+            )
+            .map_err(self.err("read the issuance"))?;
+        row.map(|r| issuance_from_row(&self.label, &r)).transpose()
+    }
+
+    fn for_each_in_batch(
+        &self,
+        batch_id: &str,
+        f: &mut dyn FnMut(Issuance) -> Result<(), LedgerError>,
+    ) -> Result<u64, LedgerError> {
+        // Keyset pages in presort order (a plain ZIP, read as '', before
+        // the ZIP+4s of its ZIP5): memory stays bounded by the page, and no
+        // borrow of the connection is held while `f` runs.
+        let sql = format!(
+            "SELECT {ISSUANCE_COLUMNS}, zip5, coalesce(zip4, '') FROM issuances \
+             WHERE batch_id = $1 AND (zip5, coalesce(zip4, ''), receipt, issue_no) > \
+             ($2, $3, $4, $5) ORDER BY zip5, coalesce(zip4, ''), receipt, issue_no LIMIT $6"
+        );
+        let mut after: (String, String, String, i32) = Default::default();
+        let mut count = 0u64;
+        loop {
+            let page = self
+                .client
+                .borrow_mut()
+                .query(
+                    &sql,
+                    &[
+                        &batch_id,
+                        &after.0,
+                        &after.1,
+                        &after.2,
+                        &after.3,
+                        &PRESORT_PAGE_ROWS,
+                    ],
+                )
+                .map_err(self.err("read the batch's issuances"))?;
+            let Some(last) = page.last() else {
+                return Ok(count);
+            };
+            after = (last.get(18), last.get(19), last.get(0), last.get(1));
+            let full = page.len() as i64 == PRESORT_PAGE_ROWS;
+            for row in &page {
+                f(issuance_from_row(&self.label, row)?)?;
+                count += 1;
+            }
+            if !full {
+                return Ok(count);
+            }
+        }
+    }
+
+    fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError> {
+        let n: i64 = self
+            .client
+            .borrow_mut()
+            .query_one(
+                "SELECT COUNT(*) FROM issuances WHERE batch_id = $1",
+                &[&batch_id],
+            )
+            .map_err(self.err("count the batch's issuances"))?
+            .get(0);
+        Ok(u64::try_from(n).unwrap_or(0))
+    }
+
+    fn lock_batch(&mut self, batch_id: &str) -> Result<(), LedgerError> {
+        let key = lock_key(&["batch", &self.schema, batch_id]);
+        let got: bool = self
+            .client
+            .get_mut()
+            .query_one("SELECT pg_try_advisory_lock($1)", &[&key])
+            .map_err(|e| pg_err(&self.label, "claim the batch", e))?
+            .get(0);
+        if got {
+            Ok(())
+        } else {
+            Err(LedgerError::BatchBusy {
+                ledger: self.label.clone(),
+                batch_id: batch_id.to_string(),
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn redact_url_removes_the_password_wherever_it_is() {
+        let cases = [
+            (
+                "postgres://issuer:s3cret@db.example.org:5432/ledger",
+                "postgres://issuer@db.example.org:5432/ledger",
+            ),
+            (
+                "postgresql://issuer:p%40ss:word@db/ledger?sslmode=disable&password=s3cret",
+                "postgresql://issuer@db/ledger?sslmode=disable",
+            ),
+            (
+                "postgresql://db/ledger?Password=s3cret",
+                "postgresql://db/ledger",
+            ),
+            ("postgres://issuer@db/ledger", "postgres://issuer@db/ledger"),
+        ];
+        for (url, want) in cases {
+            let got = redact_url(url);
+            assert_eq!(got, want);
+            assert!(!got.contains("s3cret") && !got.contains("word"), "{got}");
+        }
+    }
+
+    #[test]
+    fn connection_refused_names_the_host_never_the_password() {
+        // Port 1 on localhost: nothing listens there, so the refusal is
+        // immediate.
+        let url = "postgres://issuer:hunter2secret@127.0.0.1:1/ledger?connect_timeout=5";
+        let err = PostgresLedger::connect(url).expect_err("nothing listens on port 1");
+        let msg = err.to_string();
+        assert!(matches!(err, LedgerError::Connect { .. }), "{msg}");
+        assert!(msg.contains("host 127.0.0.1 port 1"), "{msg}");
+        assert!(msg.contains("database ledger as user issuer"), "{msg}");
+        assert!(!msg.contains("hunter2secret"), "{msg}");
+        assert!(!format!("{err:?}").contains("hunter2secret"));
+    }
+
+    #[test]
+    fn a_bad_url_is_refused_without_showing_the_password() {
+        let url = "postgres://issuer:hunter2secret@db:notaport/ledger";
+        let err = PostgresLedger::connect(url).expect_err("the port is not a number");
+        let msg = err.to_string();
+        assert!(matches!(err, LedgerError::BadUrl { .. }), "{msg}");
+        assert!(!msg.contains("hunter2secret"), "{msg}");
+    }
+
+    #[test]
+    fn lock_keys_differ_by_schema_and_batch() {
+        let a = lock_key(&["batch", "public", "2026-11-25-abc"]);
+        assert_eq!(a, lock_key(&["batch", "public", "2026-11-25-abc"]));
+        assert_ne!(a, lock_key(&["batch", "other", "2026-11-25-abc"]));
+        assert_ne!(a, lock_key(&["batch", "public", "2026-11-25-abd"]));
+        // The separator keeps ("ab", "c") apart from ("a", "bc").
+        assert_ne!(lock_key(&["ab", "c"]), lock_key(&["a", "bc"]));
+    }
+}

@@ -1,0 +1,420 @@
+//! The PostgreSQL side of the ledger's schema: migrations, and between Rust
+//! values and PostgreSQL rows.
+//!
+//! The schema has the same version numbers, tables, columns, statuses and
+//! constraints as the SQLite one (see [`super::migrations`]), written in
+//! PostgreSQL's native types: dates are `DATE`, audit times `TIMESTAMPTZ`,
+//! flags `BOOLEAN`. Text that is sorted or compared for the presort order
+//! uses the "C" collation, so the order does not depend on the server's
+//! locale and matches SQLite's byte order.
+
+use ::postgres::binary_copy::BinaryCopyInWriter;
+use ::postgres::error::SqlState;
+use ::postgres::types::Type;
+use ::postgres::{Client, GenericClient, Row, Transaction};
+use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+
+use crate::filing::{Filing, FormType, IssuanceStatus, ReceiptNumber};
+
+use super::migrations::{LATEST_VERSION, MIGRATIONS};
+use super::{BatchKind, BatchRecord, Issuance, LedgerError, NewIssuance};
+
+/// `PG_MIGRATIONS[i]` takes the schema from version `i` to `i + 1`, exactly
+/// like `MIGRATIONS[i]` does on SQLite. Append only.
+pub(super) const PG_MIGRATIONS: &[&str] = &[
+    // Version 1: the initial schema.
+    r#"
+    CREATE TABLE batches (
+        batch_id     TEXT COLLATE "C" PRIMARY KEY,
+        batch_date   DATE NOT NULL,
+        key_id       TEXT NOT NULL,
+        is_test      BOOLEAN NOT NULL,
+        input_sha256 TEXT NOT NULL,
+        kind         TEXT NOT NULL CHECK (kind IN ('nightly', 'reissue')),
+        started_at   TIMESTAMPTZ NOT NULL,
+        completed_at TIMESTAMPTZ,
+        summary_json TEXT
+    );
+
+    CREATE TABLE issuances (
+        id                BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        receipt           TEXT COLLATE "C" NOT NULL,
+        issue_no          INTEGER NOT NULL CHECK (issue_no >= 1),
+        form              TEXT NOT NULL,
+        batch_id          TEXT COLLATE "C" NOT NULL REFERENCES batches (batch_id),
+        piece_id          TEXT NOT NULL UNIQUE,
+        key_id            TEXT NOT NULL,
+        fingerprint       TEXT NOT NULL,
+        notice_date       DATE NOT NULL,
+        expires_on        DATE NOT NULL,
+        letter_sha256     TEXT NOT NULL,
+        pages             INTEGER NOT NULL,
+        imb_serial        BIGINT,
+        zip5              TEXT COLLATE "C" NOT NULL,
+        zip4              TEXT COLLATE "C",
+        filing_json       TEXT NOT NULL,
+        reason            TEXT,
+        forced            BOOLEAN NOT NULL,
+        status            TEXT NOT NULL
+                          CHECK (status IN ('active', 'superseded', 'revoked')),
+        recorded_at       TIMESTAMPTZ NOT NULL,
+        status_changed_at TIMESTAMPTZ,
+        UNIQUE (receipt, issue_no)
+    );
+
+    -- At most one live code per receipt, whatever the program does.
+    CREATE UNIQUE INDEX issuances_one_active ON issuances (receipt)
+        WHERE status = 'active';
+
+    -- Serves the manifest's presort order (plain ZIPs before ZIP+4s).
+    CREATE INDEX issuances_presort
+        ON issuances (batch_id, zip5, (coalesce(zip4, '')), receipt, issue_no);
+    "#,
+    // Version 2: the ledger's identity (32 hex digits from the server's
+    // random source, like SQLite's), recorded in every batch.json.
+    r#"
+    CREATE TABLE meta (
+        name  TEXT COLLATE "C" PRIMARY KEY,
+        value TEXT NOT NULL
+    );
+    INSERT INTO meta (name, value)
+        VALUES ('ledger_id', replace(gen_random_uuid()::text, '-', ''));
+    "#,
+];
+
+// Both backends must agree on what each schema version means.
+const _: () = assert!(PG_MIGRATIONS.len() == MIGRATIONS.len());
+
+/// The one-row table that holds the schema version (SQLite keeps it in
+/// `PRAGMA user_version`).
+const VERSION_TABLE: &str = "ledger_schema_version";
+
+/// Advisory lock key that serialises first use by several processes at once.
+const MIGRATION_LOCK_KEY: i64 = 0x0061_6c5f_6d69_6772; // "al_migr"
+
+/// The schema version found in the database (0 for a new one).
+pub(super) fn schema_version(
+    client: &mut impl GenericClient,
+    label: &str,
+) -> Result<i64, LedgerError> {
+    let err = |e| pg_err(label, "read its schema version", e);
+    // A plain catalog query, not to_regclass(): the latter may answer from
+    // a cache that has not yet seen another process's just-committed
+    // migration (found by the test of several first uses at once).
+    let exists: bool = client
+        .query_one(
+            "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_class c \
+             JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace \
+             WHERE c.relname = $1 AND n.nspname = current_schema())",
+            &[&VERSION_TABLE],
+        )
+        .map_err(err)?
+        .get(0);
+    if !exists {
+        return Ok(0);
+    }
+    let row = client
+        .query_opt(&format!("SELECT version FROM {VERSION_TABLE}"), &[])
+        .map_err(err)?;
+    Ok(row.map(|r| i64::from(r.get::<_, i32>(0))).unwrap_or(0))
+}
+
+/// Brings the schema up to date in one transaction, or refuses a database
+/// written by a newer program. Several processes may call it at once.
+pub(super) fn migrate(client: &mut Client, label: &str) -> Result<(), LedgerError> {
+    let found = schema_version(client, label)?;
+    if found > LATEST_VERSION {
+        return Err(too_new(label, found));
+    }
+    if found == LATEST_VERSION {
+        return Ok(());
+    }
+    let first = usize::try_from(found).unwrap_or(0);
+    let err = |version: usize| {
+        move |e| {
+            pg_err(
+                label,
+                format!("upgrade it to schema version {version} (the database was left as it was)"),
+                e,
+            )
+        }
+    };
+    let mut tx = client.transaction().map_err(err(first + 1))?;
+    // Another process may be migrating: wait for it, then look again.
+    tx.execute("SELECT pg_advisory_xact_lock($1)", &[&MIGRATION_LOCK_KEY])
+        .map_err(err(first + 1))?;
+    let found = schema_version(&mut tx, label)?;
+    if found > LATEST_VERSION {
+        return Err(too_new(label, found));
+    }
+    let first = usize::try_from(found).unwrap_or(0);
+    if first == MIGRATIONS.len() {
+        return Ok(());
+    }
+    tx.batch_execute(&format!(
+        "CREATE TABLE IF NOT EXISTS {VERSION_TABLE} (\
+         one_row BOOLEAN PRIMARY KEY DEFAULT TRUE CHECK (one_row), \
+         version INTEGER NOT NULL)"
+    ))
+    .map_err(err(first + 1))?;
+    for (index, sql) in PG_MIGRATIONS.iter().enumerate().skip(first) {
+        let version = index + 1;
+        tx.batch_execute(sql).map_err(err(version))?;
+        let v = i32::try_from(version).unwrap_or(i32::MAX);
+        tx.execute(
+            &format!(
+                "INSERT INTO {VERSION_TABLE} (one_row, version) VALUES (TRUE, $1) \
+                 ON CONFLICT (one_row) DO UPDATE SET version = EXCLUDED.version"
+            ),
+            &[&v],
+        )
+        .map_err(err(version))?;
+    }
+    tx.commit().map_err(err(MIGRATIONS.len()))
+}
+
+fn too_new(label: &str, found: i64) -> LedgerError {
+    LedgerError::TooNew {
+        ledger: label.to_string(),
+        found,
+        known: LATEST_VERSION,
+    }
+}
+
+/// Turns a PostgreSQL error into a sentence about this ledger.
+pub(super) fn pg_err(
+    label: &str,
+    action: impl Into<String>,
+    source: ::postgres::Error,
+) -> LedgerError {
+    let mut action = action.into();
+    if source.is_closed() {
+        action.push_str(" (the connection to the server was lost)");
+    }
+    LedgerError::Postgres {
+        ledger: label.to_string(),
+        action,
+        detail: pg_detail(&source),
+        source,
+    }
+}
+
+/// What went wrong, in the server's words when it answered (its message,
+/// never its DETAIL line, which may quote row values), else the driver's
+/// and its causes'.
+pub(super) fn pg_detail(e: &::postgres::Error) -> String {
+    if let Some(db) = e.as_db_error() {
+        return db.message().to_string();
+    }
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        let words = c.to_string();
+        if !text.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        cause = c.source();
+    }
+    text
+}
+
+/// The SQLSTATE of a server error, if it is one.
+pub(super) fn sql_state(e: &::postgres::Error) -> Option<&SqlState> {
+    e.code()
+}
+
+fn damaged(label: &str, detail: String) -> LedgerError {
+    LedgerError::Damaged {
+        ledger: label.to_string(),
+        detail,
+    }
+}
+
+fn get<'a, T: ::postgres::types::FromSql<'a>>(
+    label: &str,
+    row: &'a Row,
+    idx: usize,
+) -> Result<T, LedgerError> {
+    row.try_get(idx)
+        .map_err(|e| damaged(label, format!("a value cannot be read: {e}")))
+}
+
+/// A stored count that must fit a `u32` (issue numbers, pages).
+fn get_u32(label: &str, row: &Row, idx: usize) -> Result<u32, LedgerError> {
+    let v: i32 = get(label, row, idx)?;
+    u32::try_from(v).map_err(|_| damaged(label, format!("a negative count ({v})")))
+}
+
+pub(super) fn timestamp_text(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+fn parse_form(code: &str) -> Option<FormType> {
+    [FormType::I485, FormType::I131, FormType::I765]
+        .into_iter()
+        .find(|f| f.code() == code)
+}
+
+/// Reads a row selected with the ledger's `ISSUANCE_COLUMNS`.
+pub(super) fn issuance_from_row(label: &str, row: &Row) -> Result<Issuance, LedgerError> {
+    let receipt_text: String = get(label, row, 0)?;
+    let receipt = ReceiptNumber::parse(&receipt_text).map_err(|e| damaged(label, e))?;
+    let form_text: String = get(label, row, 2)?;
+    let form = parse_form(&form_text)
+        .ok_or_else(|| damaged(label, format!("unknown form '{form_text}'")))?;
+    let filing_json: String = get(label, row, 12)?;
+    let filing: Filing = serde_json::from_str(&filing_json).map_err(|e| {
+        damaged(
+            label,
+            format!("the stored filing of receipt {receipt} is not readable: {e}"),
+        )
+    })?;
+    let status_text: String = get(label, row, 15)?;
+    let status = IssuanceStatus::parse(&status_text)
+        .ok_or_else(|| damaged(label, format!("unknown status '{status_text}'")))?;
+    let imb_serial: Option<i64> = get(label, row, 11)?;
+    let imb_serial = imb_serial
+        .map(|s| u64::try_from(s).map_err(|_| damaged(label, format!("negative serial {s}"))))
+        .transpose()?;
+    let issued = NewIssuance {
+        receipt,
+        issue_no: get_u32(label, row, 1)?,
+        form,
+        batch_id: get(label, row, 3)?,
+        piece_id: get(label, row, 4)?,
+        key_id: get(label, row, 5)?,
+        fingerprint: get(label, row, 6)?,
+        notice_date: get::<NaiveDate>(label, row, 7)?,
+        expires_on: get::<NaiveDate>(label, row, 8)?,
+        letter_sha256: get(label, row, 9)?,
+        pages: get_u32(label, row, 10)?,
+        imb_serial,
+        filing,
+        reason: get(label, row, 13)?,
+        forced: get(label, row, 14)?,
+    };
+    let recorded_at: DateTime<Utc> = get(label, row, 16)?;
+    let status_changed_at: Option<DateTime<Utc>> = get(label, row, 17)?;
+    Ok(Issuance {
+        issued,
+        status,
+        recorded_at: timestamp_text(recorded_at),
+        status_changed_at: status_changed_at.map(timestamp_text),
+    })
+}
+
+/// The batch columns in the order [`batch_from_row`] reads them.
+pub(super) const BATCH_COLUMNS: &str =
+    "batch_id, batch_date, key_id, is_test, input_sha256, kind, summary_json";
+
+pub(super) fn batch_from_row(
+    label: &str,
+    row: &Row,
+) -> Result<(BatchRecord, Option<String>), LedgerError> {
+    let kind_text: String = get(label, row, 5)?;
+    let kind = BatchKind::parse(&kind_text)
+        .ok_or_else(|| damaged(label, format!("unknown batch kind '{kind_text}'")))?;
+    Ok((
+        BatchRecord {
+            batch_id: get(label, row, 0)?,
+            batch_date: get(label, row, 1)?,
+            key_id: get(label, row, 2)?,
+            is_test: get(label, row, 3)?,
+            input_sha256: get(label, row, 4)?,
+            kind,
+        },
+        get(label, row, 6)?,
+    ))
+}
+
+/// True for the errors a broken uniqueness or reference rule raises.
+pub(super) fn is_constraint(e: &::postgres::Error) -> bool {
+    matches!(
+        sql_state(e),
+        Some(s) if *s == SqlState::UNIQUE_VIOLATION || *s == SqlState::FOREIGN_KEY_VIOLATION
+    )
+}
+
+/// The columns [`copy_rows`] writes, in order.
+const COPY_SQL: &str = "COPY issuances (receipt, issue_no, form, batch_id, piece_id, key_id, \
+     fingerprint, notice_date, expires_on, letter_sha256, pages, imb_serial, zip5, zip4, \
+     filing_json, reason, forced, status, recorded_at) FROM STDIN (FORMAT binary)";
+
+const COPY_TYPES: [Type; 19] = [
+    Type::TEXT,
+    Type::INT4,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::DATE,
+    Type::DATE,
+    Type::TEXT,
+    Type::INT4,
+    Type::INT8,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::TEXT,
+    Type::BOOL,
+    Type::TEXT,
+    Type::TIMESTAMPTZ,
+];
+
+/// The integer columns of a row in PostgreSQL's signed types.
+pub(super) fn pg_ints(row: &NewIssuance) -> Result<(i32, i32, Option<i64>), String> {
+    let too_big = |what: &str| format!("receipt {} {what} is too large", row.receipt);
+    Ok((
+        i32::try_from(row.issue_no).map_err(|_| too_big("issue number"))?,
+        i32::try_from(row.pages).map_err(|_| too_big("page count"))?,
+        row.imb_serial
+            .map(i64::try_from)
+            .transpose()
+            .map_err(|_| too_big("barcode serial"))?,
+    ))
+}
+
+/// Streams a chunk into the table with one binary COPY inside the caller's
+/// transaction, in (receipt, issue number) order so that concurrent chunks
+/// take their index locks in the same order and cannot deadlock. Every row
+/// must have passed [`pg_ints`].
+pub(super) fn copy_rows(
+    tx: &mut Transaction<'_>,
+    rows: &[NewIssuance],
+    recorded_at: DateTime<Utc>,
+) -> Result<(), ::postgres::Error> {
+    let mut sorted: Vec<&NewIssuance> = rows.iter().collect();
+    sorted.sort_by(|a, b| (&a.receipt, a.issue_no).cmp(&(&b.receipt, b.issue_no)));
+    let sink = tx.copy_in(COPY_SQL)?;
+    let mut writer = BinaryCopyInWriter::new(sink, &COPY_TYPES);
+    let active = IssuanceStatus::Active.as_str();
+    for row in sorted {
+        let (issue_no, pages, serial) = pg_ints(row).unwrap_or((i32::MAX, i32::MAX, None));
+        // A Filing is plain strings and dates: encoding it cannot fail.
+        let filing_json = serde_json::to_string(&row.filing).expect("a filing serialises");
+        writer.write(&[
+            &row.receipt.as_str(),
+            &issue_no,
+            &row.form.code(),
+            &row.batch_id,
+            &row.piece_id,
+            &row.key_id,
+            &row.fingerprint,
+            &row.notice_date,
+            &row.expires_on,
+            &row.letter_sha256,
+            &pages,
+            &serial,
+            &row.filing.address.zip5,
+            &row.filing.address.zip4,
+            &filing_json,
+            &row.reason,
+            &row.forced,
+            &active,
+            &recorded_at,
+        ])?;
+    }
+    writer.finish().map(|_| ())
+}
