@@ -11,6 +11,8 @@ use std::path::{Path, PathBuf};
 
 /// Most lines a source file may have, unit tests included.
 const MAX_FILE_LINES: usize = 800;
+/// Most lines a file of the command line (`src/cli/`) may have.
+const MAX_CLI_FILE_LINES: usize = 80;
 /// Most lines a function may have outside test code.
 const MAX_FN_LINES: usize = 80;
 
@@ -221,6 +223,23 @@ fn no_source_file_is_over_the_limit() {
     assert!(
         long.is_empty(),
         "files over {MAX_FILE_LINES} lines (split them by concern):\n{}",
+        long.join("\n")
+    );
+}
+
+#[test]
+fn command_files_stay_thin() {
+    // A command file parses flags, calls one library function and prints.
+    let long: Vec<String> = all_sources()
+        .into_iter()
+        .filter(|(rel, _)| rel.starts_with("cli/"))
+        .map(|(rel, text)| (rel, text.lines().count()))
+        .filter(|(_, n)| *n > MAX_CLI_FILE_LINES)
+        .map(|(rel, n)| format!("src/{rel}: {n} lines"))
+        .collect();
+    assert!(
+        long.is_empty(),
+        "command files over {MAX_CLI_FILE_LINES} lines (move the logic into the library):\n{}",
         long.join("\n")
     );
 }

@@ -1,24 +1,20 @@
 //! `access-letters run --input FILE|DIR`: the nightly batch (a folder: each
-//! `*.csv` in name order, as its own batch).
-//!
-//! Every row of the input ends as issued, already issued (an earlier batch
-//! mailed it) or rejected (listed in rejects.csv with its line and reason).
-//! Safe to run again after a crash: the same file and date continue the same
-//! batch, and a finished batch is left as it is.
+//! `*.csv` in name order, as its own batch). Every row ends issued, already
+//! issued or rejected; the same file and date continue the same batch.
 
 use std::path::PathBuf;
 use std::time::Instant;
 
+use access_letters::batch::{self, RunInputs, DEFAULT_CHUNK_SIZE};
 use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use access_letters::batch::{self, BatchError, RunInputs, DEFAULT_CHUNK_SIZE};
-use access_letters::ops::{dates::check_run_date, Clock};
-
 use super::common::*;
+use super::metrics_file::write_metrics;
+use super::night::{check_input, input_files, start, worse};
 use super::progress::Reporter;
-use super::summary::{exit_status, input_files, print_report, worse, write_metrics};
+use super::summary::{exit_status, print_report};
 
 /// Run the nightly batch over a filings file.
 #[derive(Args, Debug)]
@@ -53,14 +49,7 @@ pub struct RunArgs {
 }
 
 pub fn execute(args: RunArgs) -> Result<u8> {
-    let today = Clock::system().today;
-    let batch_date = args.date.unwrap_or(today);
-    check_run_date(batch_date, today, args.allow_any_date)?;
-    if let Some(jobs) = args.jobs {
-        rayon::ThreadPoolBuilder::new()
-            .num_threads(jobs)
-            .build_global()?;
-    }
+    let batch_date = start(args.date, args.allow_any_date, args.jobs)?;
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
     let (mut status, mut done) = (EXIT_OK, Vec::new());
     for input in input_files(&args.input)? {
@@ -74,13 +63,9 @@ pub fn execute(args: RunArgs) -> Result<u8> {
             chunk_size: args.chunk_size,
         };
         // The whole input is read before any folder, ledger or lock is made.
-        let checked = match batch::check(&inputs) {
-            Err(e @ BatchError::NoFilings { .. }) => {
-                eprintln!("error: {e}");
-                status = worse(status, EXIT_NO_FILINGS);
-                continue;
-            }
-            checked => checked?,
+        let Some(checked) = check_input(&inputs)? else {
+            status = worse(status, EXIT_NO_FILINGS);
+            continue;
         };
         let (_lock, mut ledger) = args.place.open_or_create_ledger(args.new_ledger)?;
         let report = batch::run_checked(&checked, &mut ledger, &Reporter::new())?;

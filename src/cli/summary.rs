@@ -1,13 +1,9 @@
 //! What `run` says when it is done: the counts that must add up.
 
-use std::path::{Path, PathBuf};
-use std::time::Duration;
-
-use anyhow::{Context, Result};
+use std::path::Path;
 use std::time::Instant;
 
 use access_letters::batch::RunReport;
-use access_letters::metrics;
 
 use super::common::*;
 
@@ -79,46 +75,4 @@ pub fn exit_status(report: &RunReport, input: &Path) -> u8 {
     } else {
         EXIT_OK
     }
-}
-
-/// The more serious of two exit statuses: failed, no filings, rejects, done.
-pub fn worse(a: u8, b: u8) -> u8 {
-    let rank = |s: u8| {
-        [EXIT_OK, EXIT_REJECTS, EXIT_NO_FILINGS, EXIT_FAILED]
-            .iter()
-            .position(|x| *x == s)
-    };
-    if rank(b) > rank(a) {
-        b
-    } else {
-        a
-    }
-}
-
-/// The filings files of `--input`: the file itself, or a folder's `*.csv`
-/// files in name order.
-pub fn input_files(input: &Path) -> Result<Vec<PathBuf>> {
-    if !input.is_dir() {
-        return Ok(vec![input.to_path_buf()]);
-    }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(input)
-        .with_context(|| format!("cannot read the folder {}", display(input)))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "csv"))
-        .collect();
-    files.sort();
-    anyhow::ensure!(!files.is_empty(), "no .csv files in {}", display(input));
-    Ok(files)
-}
-
-/// Writes the metrics of the batches made by this run, atomically.
-pub fn write_metrics(path: &Path, done: &[(PathBuf, Duration)]) -> Result<()> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs() as i64);
-    let batches = done
-        .iter()
-        .map(|(dir, took)| metrics::from_batch(dir, took.as_secs_f64(), now))
-        .collect::<Result<Vec<_>, _>>()?;
-    metrics::write(path, &batches).with_context(|| format!("cannot write {}", display(path)))
 }

@@ -9,12 +9,14 @@
 //! This is the last library stage: it may use every stage before it
 //! (intake, issue, ledger, batch, manifest), and nothing but the CLI uses it.
 
+pub mod audit;
 pub mod dates;
 pub mod preview;
 pub mod reissue;
 pub mod reprint;
 pub mod test_key;
 
+pub use audit::{audit, Audit, AuditError};
 pub use dates::{Clock, DateError};
 pub use preview::{preview, PreviewError, PreviewRequest, Previewed};
 pub use reissue::{reissue, ReissueError, ReissueRequest, Reissued};

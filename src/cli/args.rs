@@ -1,0 +1,42 @@
+//! The command line's shape: global flags and one subcommand per file.
+
+use clap::{Parser, Subcommand};
+
+use super::*;
+
+#[derive(Parser)]
+#[command(
+    name = "access-letters",
+    version,
+    about = "Print-and-mail batch for one-time online access code letters",
+    long_about = "Reads the day's receipted filings (Forms I-485, I-131, I-765), issues one \
+online access code per filing, renders each letter as a print-ready PDF, and writes a \
+manifest for the mail vendor and a ledger of every issuance.\n\n\
+Exit status: 0 done; 2 done, but some rows were rejected (see rejects.csv); \
+1 failed; 3 (verify only) the code is not valid; 4 (run only) no filings in the input."
+)]
+pub struct Cli {
+    /// Show more detail on stderr (-v progress details, -vv debugging).
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+    /// Diagnostics on stderr as text lines or one JSON object per event.
+    #[arg(long, value_enum, default_value = "text", global = true)]
+    pub log_format: logging::LogFormat,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Subcommand)]
+pub enum Command {
+    Run(run::RunArgs),
+    Reprint(reprint::ReprintArgs),
+    Reissue(reissue::ReissueArgs),
+    Verify(verify::VerifyArgs),
+    Status(status::StatusArgs),
+    Keygen(keygen::KeygenArgs),
+    Preview(preview::PreviewArgs),
+    Proof(proof::ProofArgs),
+    GenFixtures(gen_fixtures::GenArgs),
+    Backup(backup::BackupArgs),
+    Audit(audit::AuditArgs),
+}
