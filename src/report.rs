@@ -15,6 +15,8 @@ use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::Path;
 
+use base64::prelude::{Engine as _, BASE64_STANDARD};
+
 use crate::output::write_atomic;
 
 /// Rejected lines shown under each reason group.
@@ -49,8 +51,17 @@ pub struct ReportData {
     pub by_form: BTreeMap<String, u64>,
     pub by_language: BTreeMap<String, u64>,
     pub rejects: BTreeMap<String, RejectGroup>,
+    /// What the caller adds: stage times and sample pictures.
+    pub extras: ReportExtras,
+}
+
+/// What a report shows beyond the batch's own files.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReportExtras {
     /// Seconds per stage, when the caller measured them.
     pub timings: Vec<(String, f64)>,
+    /// One PNG picture of a letter per language (code masked).
+    pub thumbnails: Vec<(String, Vec<u8>)>,
 }
 
 fn csv_reader(path: &Path) -> Result<csv::Reader<BufReader<File>>, ReportError> {
@@ -194,7 +205,8 @@ h1{font-size:22px}h2{font-size:17px;margin-top:1.6em;border-bottom:1px solid #cc
 table{border-collapse:collapse}th,td{padding:2px 10px;text-align:left;border-bottom:1px solid #eee}\
 td.n,th.n{text-align:right;white-space:nowrap}.test{background:#fde2e1;padding:4px 8px;display:inline-block}\
 .ok{color:#0a6b2d}.bad{color:#b50909;font-weight:bold}.chart rect{fill:#1a4480}\
-.chart text{font-size:12px}.lbl{fill:#1b1b1b}.val{fill:#555}";
+.chart text{font-size:12px}.lbl{fill:#1b1b1b}.val{fill:#555}\
+.samples{display:flex;gap:16px}figure{margin:0}img{border:1px solid #bbb}";
 
 fn counts_section(s: &serde_json::Value) -> String {
     let c = |k: &str| number(s, &["counts", k]);
@@ -275,14 +287,35 @@ fn breakdown_section(data: &ReportData) -> String {
         })
         .unwrap_or_default();
     out.push_str(&bar_chart("zip3-chart", &zip3));
-    if !data.timings.is_empty() {
-        out.push_str("<h2>Time per stage</h2>");
-        let rows: Vec<(String, String)> = data
+    out.push_str(&extras_section(&data.extras));
+    out
+}
+
+/// Sample letters and stage times. The times sit between two comments, so
+/// a comparison of two runs' reports can leave them out.
+fn extras_section(extras: &ReportExtras) -> String {
+    let mut out = String::new();
+    if !extras.thumbnails.is_empty() {
+        out.push_str("<h2>Sample letters (code masked)</h2><div class=\"samples\">");
+        for (language, png) in &extras.thumbnails {
+            let _ = write!(
+                out,
+                "<figure><img alt=\"page 1 of a letter in {l}\" src=\"data:image/png;base64,{}\"><figcaption>{l}</figcaption></figure>",
+                BASE64_STANDARD.encode(png),
+                l = escape(language)
+            );
+        }
+        out.push_str("</div>");
+    }
+    if !extras.timings.is_empty() {
+        out.push_str("<!--timings--><h2>Time per stage</h2>");
+        let rows: Vec<(String, String)> = extras
             .timings
             .iter()
             .map(|(stage, secs)| (stage.clone(), format!("{secs:.2} s")))
             .collect();
         out.push_str(&table(&rows));
+        out.push_str("<!--/timings-->");
     }
     out
 }
@@ -319,9 +352,9 @@ pub fn render(data: &ReportData) -> String {
 }
 
 /// Makes `report.html` in a finished batch folder.
-pub fn write(batch_dir: &Path, timings: Vec<(String, f64)>) -> Result<(), ReportError> {
+pub fn write(batch_dir: &Path, extras: &ReportExtras) -> Result<(), ReportError> {
     let mut data = ReportData::load(batch_dir)?;
-    data.timings = timings;
+    data.extras = extras.clone();
     let path = batch_dir.join("report.html");
     write_atomic(&path, render(&data).as_bytes(), false).map_err(|source| ReportError::Io {
         path: path.display().to_string(),

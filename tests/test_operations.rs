@@ -215,6 +215,21 @@ fn report_html_renders_in_chromium_and_shows_the_counts_of_batch_json() {
         "the report fetches nothing from the network"
     );
     assert!(!html.contains("<script"), "no script in the report");
+    // One masked sample letter per language of the batch, and stage times.
+    let languages: std::collections::BTreeSet<String> = batch
+        .manifest()
+        .iter()
+        .map(|r| r["language"].clone())
+        .collect();
+    assert_eq!(
+        html.matches("src=\"data:image/png;base64,").count(),
+        languages.len(),
+        "one picture per language {languages:?}"
+    );
+    for language in &languages {
+        assert!(html.contains(&format!("<figcaption>{language}</figcaption>")));
+    }
+    assert!(html.contains("Time per stage"), "stage times are shown");
     let summary = batch.summary();
     let c = &summary["counts"];
     let expected = format!(

@@ -184,7 +184,7 @@ pub fn complete(
     let json = serde_json::to_string(&summary).expect("a summary serialises");
     ledger.complete_batch(&record.batch_id, &json)?;
     // The page for people comes last: it is made from the files above.
-    crate::report::write(batch_dir, Vec::new()).map_err(|e| BatchError::Write {
+    crate::report::write(batch_dir, &Default::default()).map_err(|e| BatchError::Write {
         what: "report.html".into(),
         message: e.to_string(),
     })?;

@@ -58,6 +58,7 @@ pub mod finish;
 pub mod guard;
 pub mod plan;
 pub mod render;
+pub mod sample;
 pub mod verify;
 
 pub use commit::write_letter;
@@ -143,6 +144,7 @@ pub fn run_checked(
     if let Some(report) = finish::if_already_complete(checked, &batch_dir, ledger)? {
         return Ok(report);
     }
+    let started = std::time::Instant::now();
     let stray_removed = commit::prepare_folder(&batch_dir)?;
     let record = checked.record();
     let resumed = plan::start(ledger, &record)?;
@@ -156,6 +158,7 @@ pub fn run_checked(
         "batch started"
     );
     let tally = commit::issue_all(checked, &batch_dir, ledger, progress)?;
+    let letters_made = started.elapsed();
     // Rows from an earlier run (or another output folder) are not proof
     // that their letters are here: check them before calling it complete.
     let remade = if resumed {
@@ -163,7 +166,7 @@ pub fn run_checked(
     } else {
         0
     };
-    finish::finish_batch(
+    let report = finish::finish_batch(
         &finish::Finishing {
             record: &record,
             input: inputs.input,
@@ -174,5 +177,26 @@ pub fn run_checked(
         },
         tally,
         ledger,
-    )
+    )?;
+    let timings = vec![
+        ("read and check the input".to_string(), checked.read_seconds),
+        (
+            "issue, render and commit letters".to_string(),
+            letters_made.as_secs_f64(),
+        ),
+        (
+            "check letters on disk, manifest, batch.json".to_string(),
+            (started.elapsed() - letters_made).as_secs_f64(),
+        ),
+    ];
+    let (keys, renderer) = (inputs.keys, inputs.renderer);
+    sample::write_report(
+        &batch_dir,
+        &record.batch_id,
+        ledger,
+        keys,
+        renderer,
+        timings,
+    )?;
+    Ok(report)
 }

@@ -47,6 +47,8 @@ pub struct Checked<'a> {
     pub inputs: &'a RunInputs<'a>,
     /// The envelope window every address was checked against.
     pub fit: WindowFit,
+    /// Seconds the whole-input pass took (for the report).
+    pub read_seconds: f64,
     pub batch_id: String,
     pub input_sha256: String,
     /// Rows that passed intake (some may still be rejected at layout).
@@ -57,6 +59,7 @@ pub struct Checked<'a> {
 /// file (not CSV, wrong header, not UTF-8) or one with no filings fails
 /// here, before any folder, ledger or lock exists.
 pub fn check<'a>(inputs: &'a RunInputs<'a>) -> Result<Checked<'a>, BatchError> {
+    let started = std::time::Instant::now();
     let input_sha256 = file_sha256(inputs.input)?;
     let fit = window_fit(&inputs.renderer.config.envelope)?;
     let mut intake = Intake::open(inputs.input, inputs.batch_date, fit)?;
@@ -71,6 +74,7 @@ pub fn check<'a>(inputs: &'a RunInputs<'a>) -> Result<Checked<'a>, BatchError> {
     Ok(Checked {
         inputs,
         fit,
+        read_seconds: started.elapsed().as_secs_f64(),
         batch_id: batch_id(inputs.batch_date, &input_sha256),
         valid: intake.valid(),
         input_sha256,
