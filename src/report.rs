@@ -5,9 +5,10 @@
 //! `batch.json` for the counts and control totals, `manifest.csv` for letters
 //! by form and language, `rejects.csv` for rejects grouped by the field at
 //! fault. The files are read as a stream, so a million-row night takes the
-//! same memory as a small one. Nothing secret is in any of them, and the page
-//! shows no name or address: counts, receipt numbers of rejected rows and the
-//! reasons a clerk acts on.
+//! same memory as a small one. No code is on the page: the sample letters
+//! the caller adds are pictures with the code masked. Those pictures show
+//! one applicant's name and address per language, like the letters beside
+//! them, so the page is written private (mode 0600) like every letter.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
