@@ -263,3 +263,49 @@ fn report_html_renders_in_chromium_and_shows_the_counts_of_batch_json() {
         fs::copy(&shot, repo_file("docs/report.png")).unwrap();
     }
 }
+
+#[test]
+fn run_input_folder_makes_one_batch_per_file_in_name_order() {
+    let wd = Workdir::new();
+    let drop = wd.path("drop");
+    fs::create_dir(&drop).unwrap();
+    fs::copy(fixtures_csv(), drop.join("b-filings.csv")).unwrap();
+    let generated = wd.generate(30, 7);
+    fs::copy(&generated, drop.join("a-generated.csv")).unwrap();
+    fs::write(drop.join("notes.txt"), "not a filings file").unwrap();
+    let out = wd.cmd([
+        "run",
+        "--input",
+        drop.to_str().unwrap(),
+        "--date",
+        BATCH_DATE,
+    ]);
+    out.expect_code(EXIT_REJECTS);
+    let dirs = wd.batch_dirs();
+    assert_eq!(dirs.len(), 2, "{dirs:?}");
+    for d in &dirs {
+        assert!(d.join("batch.json").is_file(), "{d:?} is complete");
+    }
+    // Name order: the generated file's batch is reported first.
+    let first = out
+        .stdout
+        .find(&expected_batch_id(&generated, BATCH_DATE))
+        .unwrap();
+    let second = out
+        .stdout
+        .find(&expected_batch_id(&fixtures_csv(), BATCH_DATE))
+        .unwrap();
+    assert!(first < second, "{out:?}");
+
+    let empty = wd.path("empty-drop");
+    fs::create_dir(&empty).unwrap();
+    let none = wd.cmd([
+        "run",
+        "--input",
+        empty.to_str().unwrap(),
+        "--date",
+        BATCH_DATE,
+    ]);
+    none.expect_code(EXIT_FAILED);
+    assert!(none.stderr.contains("no .csv files"), "{none:?}");
+}
