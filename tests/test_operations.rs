@@ -145,6 +145,19 @@ fn json_logs_parse_line_by_line_and_hold_no_code_or_name() {
         }
     }
     assert!(saw_complete, "the batch's end is an event: {out:?}");
+    let finished: serde_json::Value = lines
+        .iter()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).unwrap())
+        .find(|e| e["fields"]["message"] == "run finished")
+        .expect("a run-finished event");
+    let f = &finished["fields"];
+    assert_eq!(f["stage"], "run");
+    assert_eq!(f["batch"], batch.id());
+    let counts = &batch.summary()["counts"];
+    for key in ["read", "issued", "already_issued", "rejected"] {
+        assert_eq!(f[key], counts[key], "{key} in the event equals batch.json");
+    }
+    assert!(f["elapsed_s"].as_f64().unwrap() > 0.0);
     let names: Vec<String> = batch
         .manifest()
         .iter()

@@ -189,6 +189,18 @@ pub fn run_checked(
             (started.elapsed() - letters_made).as_secs_f64(),
         ),
     ];
+    let c = report.counts;
+    tracing::info!(
+        batch = %record.batch_id,
+        stage = "run",
+        read = c.read,
+        issued = c.issued,
+        already_issued = c.already_issued,
+        rejected = c.rejected,
+        pages = report.pages,
+        elapsed_s = started.elapsed().as_secs_f64() + checked.read_seconds,
+        "run finished"
+    );
     let (keys, renderer) = (inputs.keys, inputs.renderer);
     sample::write_report(
         &batch_dir,
