@@ -26,6 +26,17 @@ pub struct Planned {
     pub serial: Option<u64>,
 }
 
+impl Planned {
+    /// The plan that makes a recorded issuance's letter again, as it was.
+    pub fn recorded(issued: &NewIssuance) -> Planned {
+        Planned {
+            filing: issued.filing.clone(),
+            issue_no: issued.issue_no,
+            serial: issued.imb_serial,
+        }
+    }
+}
+
 /// The barcode of a piece, or `None` when no mailer ID is configured.
 pub fn barcode(
     mail: &Mail,
@@ -66,6 +77,22 @@ pub struct IssueContext<'a> {
     pub renderer: &'a Renderer,
     pub batch_id: &'a str,
     pub dates: NoticeDates,
+}
+
+impl<'a> IssueContext<'a> {
+    /// The context a recorded issuance was made in: its batch and dates,
+    /// with `key`, the key it was made with.
+    pub fn recorded(issued: &'a NewIssuance, key: &'a Key, renderer: &'a Renderer) -> Self {
+        IssueContext {
+            key,
+            renderer,
+            batch_id: &issued.batch_id,
+            dates: NoticeDates {
+                notice: issued.notice_date,
+                expires_on: issued.expires_on,
+            },
+        }
+    }
 }
 
 /// Derives the code for `planned`, makes its barcode and hands the letter's

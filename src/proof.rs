@@ -49,7 +49,6 @@ use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::issue::{issue, proof_pdf, IssueContext, IssueError, Planned};
 use crate::key::{Key, KeyRing};
 use crate::ledger::{Issuance, Ledger, LedgerError};
-use crate::letter::NoticeDates;
 use crate::render::{LetterJob, RenderError, Renderer};
 
 pub use crate::render::{CodeDisplay, ProofPdf, MASKED_CODE};
@@ -216,20 +215,8 @@ pub fn issued_proof(
         });
     };
     options.check_key(key, &issued.piece_id)?;
-    let ctx = IssueContext {
-        key,
-        renderer: source.renderer,
-        batch_id: &issued.batch_id,
-        dates: NoticeDates {
-            notice: issued.notice_date,
-            expires_on: issued.expires_on,
-        },
-    };
-    let planned = Planned {
-        filing: issued.filing.clone(),
-        issue_no: issued.issue_no,
-        serial: issued.imb_serial,
-    };
+    let ctx = IssueContext::recorded(issued, key, source.renderer);
+    let planned = Planned::recorded(issued);
     let (_, letter) = issue(&ctx, &planned)?;
     if letter.sha256 != issued.letter_sha256 {
         return Err(ProofError::Differs {

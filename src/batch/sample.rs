@@ -9,7 +9,6 @@ use super::BatchError;
 use crate::issue::{IssueContext, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger};
-use crate::letter::NoticeDates;
 use crate::proof::thumbnail_png;
 use crate::render::Renderer;
 use crate::report::{self, ReportExtras};
@@ -29,20 +28,8 @@ fn samples(ledger: &dyn Ledger, batch_id: &str) -> Result<Vec<Issuance>, BatchEr
 /// loaded (the report then simply has no picture for that language).
 fn thumbnail(iss: &Issuance, keys: &KeyRing, renderer: &Renderer) -> Option<Vec<u8>> {
     let key = keys.get(&iss.issued.key_id)?;
-    let ctx = IssueContext {
-        key,
-        renderer,
-        batch_id: &iss.issued.batch_id,
-        dates: NoticeDates {
-            notice: iss.issued.notice_date,
-            expires_on: iss.issued.expires_on,
-        },
-    };
-    let planned = Planned {
-        filing: iss.issued.filing.clone(),
-        issue_no: iss.issued.issue_no,
-        serial: iss.issued.imb_serial,
-    };
+    let ctx = IssueContext::recorded(&iss.issued, key, renderer);
+    let planned = Planned::recorded(&iss.issued);
     match thumbnail_png(&ctx, &planned) {
         Ok(png) => Some(png),
         Err(e) => {

@@ -22,7 +22,6 @@ use super::BatchError;
 use crate::issue::{issue, IssueContext, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger, LedgerError};
-use crate::letter::NoticeDates;
 use crate::manifest::letter_file;
 use crate::output::{sync_dir, write_atomic};
 use crate::pdf::sha256_hex;
@@ -144,20 +143,8 @@ fn check_one(
             iss.issued.key_id
         )));
     };
-    let ctx = IssueContext {
-        key,
-        renderer: check.renderer,
-        batch_id: check.batch_id,
-        dates: NoticeDates {
-            notice: iss.issued.notice_date,
-            expires_on: iss.issued.expires_on,
-        },
-    };
-    let planned = Planned {
-        filing: iss.issued.filing.clone(),
-        issue_no: iss.issued.issue_no,
-        serial: iss.issued.imb_serial,
-    };
+    let ctx = IssueContext::recorded(&iss.issued, key, check.renderer);
+    let planned = Planned::recorded(&iss.issued);
     let letter = match issue(&ctx, &planned) {
         Ok((_, letter)) => letter,
         Err(e) => return Ok(LetterState::Lost(format!("cannot be made again: {e}"))),

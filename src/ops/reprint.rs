@@ -13,7 +13,6 @@ use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::issue::{issue, IssueContext, IssueError, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger, LedgerError};
-use crate::letter::NoticeDates;
 use crate::render::Renderer;
 
 /// What the operator asked for.
@@ -94,20 +93,8 @@ pub fn reprint(
             key_id: iss.issued.key_id.clone(),
         });
     };
-    let ctx = IssueContext {
-        key,
-        renderer,
-        batch_id: &iss.issued.batch_id,
-        dates: NoticeDates {
-            notice: iss.issued.notice_date,
-            expires_on: iss.issued.expires_on,
-        },
-    };
-    let planned = Planned {
-        filing: iss.issued.filing.clone(),
-        issue_no: iss.issued.issue_no,
-        serial: iss.issued.imb_serial,
-    };
+    let ctx = IssueContext::recorded(&iss.issued, key, renderer);
+    let planned = Planned::recorded(&iss.issued);
     let (_, letter) = issue(&ctx, &planned)?;
     if letter.sha256 != iss.issued.letter_sha256 {
         return Err(ReprintError::Differs {
