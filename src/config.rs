@@ -42,6 +42,21 @@ pub struct Agency {
 pub struct Codes {
     /// Days after the notice date during which a code may be used.
     pub valid_days: u32,
+    /// Wrong or mistyped codes `verify` takes for a receipt within
+    /// `lockout_minutes` before it locks the receipt for that long.
+    #[serde(default = "default_max_wrong_codes")]
+    pub max_wrong_codes: u32,
+    /// The window wrong codes are counted in, and the length of a lock.
+    #[serde(default = "default_lockout_minutes")]
+    pub lockout_minutes: u32,
+}
+
+fn default_max_wrong_codes() -> u32 {
+    5
+}
+
+fn default_lockout_minutes() -> u32 {
+    10
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -100,6 +115,14 @@ impl Config {
             return Err(invalid(format!(
                 "codes.valid_days is {}; it must be between 1 and 365",
                 config.codes.valid_days
+            )));
+        }
+        if !(1..=100).contains(&config.codes.max_wrong_codes)
+            || !(1..=24 * 60).contains(&config.codes.lockout_minutes)
+        {
+            return Err(invalid(format!(
+                "codes.max_wrong_codes is {} and codes.lockout_minutes is {}; they must be 1 to 100 codes and 1 to 1440 minutes",
+                config.codes.max_wrong_codes, config.codes.lockout_minutes
             )));
         }
         if config.agency.return_address.is_empty() || config.agency.return_address.len() > 4 {
@@ -167,6 +190,16 @@ mod tests {
 
     #[test]
     fn validity_bounds_are_checked() {
+        // An agency.toml from before the wrong-code limit gets the defaults.
+        let old = DEFAULT_CONFIG_TOML
+            .replace("max_wrong_codes = 5\n", "")
+            .replace("lockout_minutes = 10\n", "");
+        assert!(!old.contains("lockout_minutes ="));
+        let c = Config::parse(&old, "old agency.toml").expect("parses");
+        assert_eq!((c.codes.max_wrong_codes, c.codes.lockout_minutes), (5, 10));
+        let text = DEFAULT_CONFIG_TOML.replace("lockout_minutes = 10", "lockout_minutes = 0");
+        let err = Config::parse(&text, "agency.toml").unwrap_err().to_string();
+        assert!(err.contains("lockout_minutes is 0"), "{err}");
         let text = DEFAULT_CONFIG_TOML.replace("valid_days = 90", "valid_days = 0");
         let err = Config::parse(&text, "x.toml").unwrap_err().to_string();
         assert!(err.contains("valid_days is 0"), "{err}");

@@ -14,11 +14,14 @@ use std::time::Instant;
 
 use access_letters::filing::{Address, Filing, FormType, IssuanceStatus, Language, ReceiptNumber};
 use access_letters::ledger::{
-    BatchKind, BatchRecord, Ledger, LedgerError, NewIssuance, PostgresLedger, SqliteLedger,
+    AttemptKind, AttemptLimit, BatchKind, BatchRecord, Gate, Ledger, LedgerError, NewIssuance,
+    PostgresLedger, SqliteLedger,
 };
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-const PG_ENV: &str = "ACCESS_LETTERS_TEST_PG";
+mod common;
+use common::pg::PgSchema;
+
 const BATCH: &str = "2026-11-25-abc123";
 const FIXED_NOW: &str = "2026-11-26T03:04:05.000Z";
 
@@ -116,64 +119,11 @@ fn with_sqlite(case: fn(&mut dyn Ledger)) {
     case(&mut ledger);
 }
 
-/// A schema of its own on the test server, dropped when the test ends.
-struct PgSchema {
-    base: String,
-    name: String,
-}
-
-impl PgSchema {
-    /// `None` (after saying so) when no test server is configured.
-    fn create(test: &str) -> Option<PgSchema> {
-        let Ok(base) = std::env::var(PG_ENV) else {
-            println!(
-                "SKIPPED (PostgreSQL): {PG_ENV} is not set; .ci/run starts a throwaway cluster"
-            );
-            return None;
-        };
-        let name = format!("t_{}_{}", test, std::process::id());
-        let mut admin = ::postgres::Client::connect(&base, ::postgres::NoTls)
-            .unwrap_or_else(|e| panic!("{PG_ENV} is set but the server refused: {e}"));
-        admin
-            .batch_execute(&format!(
-                "DROP SCHEMA IF EXISTS {name} CASCADE; CREATE SCHEMA {name}"
-            ))
-            .expect("create the test schema");
-        Some(PgSchema { base, name })
-    }
-
-    /// The server URL with this schema first on the search path.
-    fn url(&self) -> String {
-        let sep = if self.base.contains('?') { '&' } else { '?' };
-        format!("{}{sep}options=-csearch_path%3D{}", self.base, self.name)
-    }
-
-    fn connect(&self) -> PostgresLedger {
-        PostgresLedger::connect(&self.url())
-            .expect("connect to the test schema")
-            .with_clock(fixed_clock)
-    }
-
-    fn admin(&self) -> ::postgres::Client {
-        let mut c = ::postgres::Client::connect(&self.url(), ::postgres::NoTls).expect("connect");
-        c.batch_execute("SET lock_timeout = '5s'").expect("set");
-        c
-    }
-}
-
-impl Drop for PgSchema {
-    fn drop(&mut self) {
-        if let Ok(mut admin) = ::postgres::Client::connect(&self.base, ::postgres::NoTls) {
-            let _ = admin.batch_execute(&format!("DROP SCHEMA IF EXISTS {} CASCADE", self.name));
-        }
-    }
-}
-
 fn with_postgres(test: &str, case: fn(&mut dyn Ledger)) {
     let Some(schema) = PgSchema::create(test) else {
         return;
     };
-    let mut ledger = schema.connect();
+    let mut ledger = schema.connect().with_clock(fixed_clock);
     case(&mut ledger);
 }
 
@@ -199,12 +149,131 @@ on_both_backends!(
     start_and_complete_batch,
     lock_batch_succeeds_for_the_first_claim,
     ledger_id_is_32_hex_digits_and_stable,
+    wrong_codes_lock_the_receipt_for_one_window,
+    attempts_are_per_receipt_and_real_codes_are_not_counted,
 );
 
 // ---------------------------------------------------------------- cases
 
 mod cases {
     use super::*;
+
+    const LIMIT: AttemptLimit = AttemptLimit {
+        max_wrong: 5,
+        window: TimeDelta::minutes(10),
+    };
+
+    fn minute(m: i64) -> DateTime<Utc> {
+        fixed_clock() + TimeDelta::minutes(m)
+    }
+
+    fn attempt(ledger: &mut dyn Ledger, n: u64, kind: AttemptKind, at: DateTime<Utc>) -> Gate {
+        ledger
+            .gate_attempt(&receipt(n), kind, at, LIMIT)
+            .expect("count the attempt")
+    }
+
+    pub fn wrong_codes_lock_the_receipt_for_one_window(ledger: &mut dyn Ledger) {
+        // Four wrong or mistyped codes in the window leave it open...
+        for (i, kind) in [AttemptKind::Wrong, AttemptKind::Mistyped]
+            .repeat(2)
+            .into_iter()
+            .enumerate()
+        {
+            let gate = attempt(ledger, 1, kind, minute(i as i64));
+            assert_eq!(
+                gate,
+                Gate::Open {
+                    wrong_in_window: i as u32 + 1,
+                    locked_until: None
+                }
+            );
+        }
+        // ...the fifth locks it for ten minutes from then...
+        assert_eq!(
+            attempt(ledger, 1, AttemptKind::Wrong, minute(4)),
+            Gate::Open {
+                wrong_in_window: 5,
+                locked_until: Some(minute(14))
+            }
+        );
+        // ...and while locked even the right code is refused, uncounted.
+        for at in [minute(4), minute(10), minute(13)] {
+            assert_eq!(
+                attempt(ledger, 1, AttemptKind::NotCounted, at),
+                Gate::Locked { until: minute(14) }
+            );
+        }
+        let s = ledger
+            .attempt_summary(&receipt(1), minute(13), LIMIT)
+            .expect("summary");
+        assert_eq!((s.wrong_total, s.refused_total, s.locks_total), (5, 3, 1));
+        assert_eq!(s.locked_until, Some(minute(14)));
+        assert_eq!(s.last_attempt, Some(minute(13)));
+        // When the lock ends the five are out of the window: open again.
+        assert_eq!(
+            attempt(ledger, 1, AttemptKind::NotCounted, minute(14)),
+            Gate::Open {
+                wrong_in_window: 0,
+                locked_until: None
+            }
+        );
+        assert_eq!(
+            attempt(ledger, 1, AttemptKind::Wrong, minute(15)),
+            Gate::Open {
+                wrong_in_window: 1,
+                locked_until: None
+            }
+        );
+        let s = ledger
+            .attempt_summary(&receipt(1), minute(15), LIMIT)
+            .expect("summary");
+        assert_eq!(
+            (s.wrong_in_window, s.wrong_total, s.locked_until),
+            (1, 6, None)
+        );
+    }
+
+    pub fn attempts_are_per_receipt_and_real_codes_are_not_counted(ledger: &mut dyn Ledger) {
+        for m in 0..5 {
+            attempt(ledger, 1, AttemptKind::Wrong, minute(m));
+        }
+        assert!(matches!(
+            attempt(ledger, 1, AttemptKind::Wrong, minute(5)),
+            Gate::Locked { .. }
+        ));
+        // Another receipt is not held up, and real codes never add up.
+        for m in 0..20 {
+            assert_eq!(
+                attempt(ledger, 2, AttemptKind::NotCounted, minute(m)),
+                Gate::Open {
+                    wrong_in_window: 0,
+                    locked_until: None
+                }
+            );
+        }
+        // Wrong codes spread wider than the window never lock.
+        for m in 0..10 {
+            let gate = attempt(ledger, 3, AttemptKind::Mistyped, minute(m * 3));
+            assert!(
+                matches!(
+                    gate,
+                    Gate::Open {
+                        locked_until: None,
+                        ..
+                    }
+                ),
+                "{gate:?}"
+            );
+        }
+        let s = ledger
+            .attempt_summary(&receipt(2), minute(20), LIMIT)
+            .expect("summary");
+        assert_eq!(
+            (s.wrong_total, s.refused_total, s.last_attempt),
+            (0, 0, None)
+        );
+    }
 
     fn started(ledger: &mut dyn Ledger) {
         ledger

@@ -30,11 +30,23 @@ fn the_code_on_the_letter_is_valid() {
     }
 }
 
+/// An agency.toml that allows `max` wrong codes, for tests that type many.
+fn config_allowing(wd: &Workdir, max: u32) -> String {
+    let text = std::fs::read_to_string(repo_file("templates/agency.toml")).unwrap();
+    assert!(text.contains("max_wrong_codes = 5"));
+    let text = text.replace("max_wrong_codes = 5", &format!("max_wrong_codes = {max}"));
+    wd.write("agency.toml", text).to_str().unwrap().to_string()
+}
+
 #[test]
 fn a_mistyped_code_is_reported_as_mistyped() {
     let wd = Workdir::new();
     let (_, batch) = wd.run_fixtures();
     let code = batch.code_for(RECEIPT);
+    let config = config_allowing(&wd, 100);
+    let verify = |wd: &Workdir, receipt: &str, code: &str, date: &str| {
+        wd.cmd(["verify", receipt, code, "--date", date, "--config", &config])
+    };
     for position in 0..12 {
         let typo = mistype(&code, position);
         assert_ne!(typo, code);

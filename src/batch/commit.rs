@@ -7,12 +7,13 @@ use std::path::Path;
 
 use super::error::{csv_err, io_err};
 use super::plan::{Checked, ChunkOutcome, Planner};
-use super::render::{render_chunk, Rendered};
+use super::render::{letter_path, render_chunk, Rendered};
 use super::{BatchError, Progress};
+use crate::filing::ReceiptNumber;
 use crate::filing::{Filing, Reject};
 use crate::intake::{Intake, Outcome};
 use crate::issue::IssueContext;
-use crate::ledger::{Ledger, NewIssuance};
+use crate::ledger::{Ledger, LedgerError, NewIssuance};
 use crate::letter::NoticeDates;
 use crate::manifest::{Counts, RejectsWriter};
 use crate::output::{create_private_dir, remove_stray_temps, sync_dir, write_atomic, AtomicFile};
@@ -38,6 +39,17 @@ pub struct Tally {
     pub counts: Counts,
     /// Letters this invocation made.
     pub issued_now: u64,
+}
+
+impl Tally {
+    /// Adds a chunk's counts; filings another run recorded first (counted
+    /// as issued by an earlier chunk) move to already issued.
+    fn add(&mut self, chunk: &ChunkOutcome) {
+        let taken = chunk.taken_by_others;
+        self.counts.issued = self.counts.issued + chunk.issued - taken;
+        self.counts.already_issued += chunk.already_issued + taken;
+        self.issued_now = self.issued_now + chunk.issued_now - taken;
+    }
 }
 
 /// Streams the input in chunks: plans, renders and commits every valid
@@ -93,9 +105,7 @@ pub fn issue_all(
                 reject(r)?;
             }
             tally.counts.rejected += late_rejects.len() as u64;
-            tally.counts.issued += outcome.issued;
-            tally.counts.already_issued += outcome.already_issued;
-            tally.issued_now += outcome.issued_now;
+            tally.add(&outcome);
             progress.advance(chunk.len() as u64);
             chunk.clear();
         }
@@ -103,7 +113,11 @@ pub fn issue_all(
             break;
         }
     }
-    commit_chunk(ledger, &letters_dir, &chunks.pending)?;
+    let taken_by_others = commit_chunk(ledger, &letters_dir, &chunks.pending)?;
+    tally.add(&ChunkOutcome {
+        taken_by_others,
+        ..ChunkOutcome::default()
+    });
     tally.counts.read = intake.read();
     progress.finish();
     rejects
@@ -116,18 +130,46 @@ pub fn issue_all(
 
 /// Makes a chunk's letters durable, then records them: the letters must be
 /// on disk before the ledger says they exist.
+///
+/// On a shared ledger another host may record one of these receipts between
+/// this chunk's plan and its commit (the same filing in two input files).
+/// The database refuses the chunk; the rows another run got first are then
+/// dropped, their letters withdrawn (never mailed twice), and the rest
+/// recorded. Returns how many were dropped: they count as already issued.
 fn commit_chunk(
     ledger: &mut dyn Ledger,
     letters_dir: &Path,
     rows: &[NewIssuance],
-) -> Result<(), BatchError> {
+) -> Result<u64, BatchError> {
     if rows.is_empty() {
-        return Ok(());
+        return Ok(0);
     }
     sync_dir(letters_dir).map_err(io_err("cannot flush", letters_dir))?;
-    ledger.record(rows)?;
-    tracing::debug!(letters = rows.len(), first = %rows[0].piece_id, "chunk committed");
-    Ok(())
+    let refused = match ledger.record(rows) {
+        Ok(()) => {
+            tracing::debug!(letters = rows.len(), first = %rows[0].piece_id, "chunk committed");
+            return Ok(0);
+        }
+        Err(e @ (LedgerError::DuplicateIssuance { .. } | LedgerError::AlreadyActive { .. })) => e,
+        Err(e) => return Err(e.into()),
+    };
+    let receipts: Vec<ReceiptNumber> = rows.iter().map(|r| r.filing.receipt.clone()).collect();
+    let states = ledger.receipt_states(&receipts)?;
+    let (taken, keep): (Vec<&NewIssuance>, Vec<&NewIssuance>) = rows.iter().partition(|r| {
+        states
+            .get(&r.filing.receipt)
+            .is_some_and(|s| s.max_issue_no >= r.issue_no || s.active.is_some())
+    });
+    if taken.is_empty() {
+        return Err(refused.into());
+    }
+    for row in &taken {
+        let path = letter_path(letters_dir, &row.piece_id);
+        std::fs::remove_file(&path).map_err(io_err("cannot withdraw", &path))?;
+        tracing::info!(piece = %row.piece_id, "issued meanwhile by another run; letter withdrawn");
+    }
+    let keep: Vec<NewIssuance> = keep.into_iter().cloned().collect();
+    Ok(taken.len() as u64 + commit_chunk(ledger, letters_dir, &keep)?)
 }
 
 /// Plans, renders and commits chunk after chunk, one chunk behind.
@@ -161,7 +203,7 @@ impl ChunkRunner<'_> {
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
             (committed, rendered)
         });
-        committed?;
+        outcome.taken_by_others = committed?;
         let mut rejects = Vec::new();
         for r in rendered? {
             match r {

@@ -140,6 +140,8 @@ pub fn run_checked(
     progress: &dyn Progress,
 ) -> Result<RunReport, BatchError> {
     let inputs = checked.inputs;
+    // A second run of this batch on a shared ledger refuses here.
+    ledger.lock_batch(&checked.batch_id)?;
     let batch_dir = inputs.out_root.join(&checked.batch_id);
     if let Some(report) = finish::if_already_complete(checked, &batch_dir, ledger)? {
         return Ok(report);

@@ -133,6 +133,9 @@ pub struct ChunkOutcome {
     pub already_issued: u64,
     /// Issued by this invocation.
     pub issued_now: u64,
+    /// Planned and made by this invocation, but recorded first by another
+    /// run on a shared ledger (counted in an earlier `issued`).
+    pub taken_by_others: u64,
 }
 
 /// Plans chunk after chunk, handing out serial numbers in input order.

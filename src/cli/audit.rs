@@ -19,7 +19,7 @@ pub struct AuditArgs {
 
 pub fn execute(args: AuditArgs) -> Result<u8> {
     let ledger = args.place.read_ledger()?;
-    let found = audit(&ledger, &args.place.out)?;
+    let found = audit(ledger.as_ref(), &args.place.out)?;
     for problem in &found.problems {
         println!("problem: {problem}");
     }

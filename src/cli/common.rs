@@ -9,7 +9,7 @@ use access_letters::filing::ReceiptNumber;
 use access_letters::ops;
 
 pub use super::inputs::{load_key, CheckKeys, NewKeys};
-pub use super::look::Look;
+pub use super::look::{agency_config, Look};
 pub use super::place::Place;
 
 /// Exit status: every row issued or already issued; the code is valid.
@@ -22,6 +22,8 @@ pub const EXIT_REJECTS: u8 = 2;
 pub const EXIT_NOT_VALID: u8 = 3;
 /// Exit status of `run`: the input had a header and no filings.
 pub const EXIT_NO_FILINGS: u8 = 4;
+/// Exit status of `verify`: the receipt is locked after too many wrong codes.
+pub const EXIT_LOCKED: u8 = 5;
 
 /// clap parser for `--date`: YYYY-MM-DD, in words when it is not.
 pub fn date_arg(text: &str) -> Result<NaiveDate, String> {

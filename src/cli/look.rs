@@ -1,6 +1,6 @@
 //! `--config` and `--templates`: the agency's settings and wording.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
@@ -22,14 +22,19 @@ pub struct Look {
 
 impl Look {
     pub fn renderer(&self) -> Result<Renderer> {
-        let config = match &self.config {
-            Some(p) => Config::load(p)?,
-            None => Config::default_config(),
-        };
+        let config = agency_config(self.config.as_deref())?;
         let templates = match &self.templates {
             Some(d) => Templates::from_dir(d)?,
             None => Templates::builtin(),
         };
         Ok(Renderer::new(templates, config))
     }
+}
+
+/// The agency configuration at `path`, else the built-in one.
+pub fn agency_config(path: Option<&Path>) -> Result<Config> {
+    Ok(match path {
+        Some(p) => Config::load(p)?,
+        None => Config::default_config(),
+    })
 }

@@ -17,6 +17,7 @@ mod logging;
 mod look;
 mod metrics_file;
 mod night;
+mod open_ledger;
 mod place;
 mod preview;
 mod progress;

@@ -1,13 +1,15 @@
 //! `--out` and `--ledger`: where batches and the ledger live.
+//!
+//! `--ledger` (or `ACCESS_LETTERS_LEDGER`) names a SQLite file or a
+//! PostgreSQL URL; opening it, with the guards that go with each, is in
+//! [`super::open_ledger`].
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
-use access_letters::batch;
-use access_letters::ledger::{Ledger, LedgerLock, SqliteLedger};
-use access_letters::output::create_private_dir;
+use access_letters::ledger::{is_postgres_url, ledger_spec, Ledger, PostgresLedger, SqliteLedger};
 
 /// Where things live; every command that touches a batch shares these.
 #[derive(Args, Clone, Debug)]
@@ -15,66 +17,50 @@ pub struct Place {
     /// Folder for batch folders.
     #[arg(long, value_name = "DIR", default_value = "output")]
     pub out: PathBuf,
-    /// Issuance ledger (SQLite file) [default: OUT/ledger.sqlite].
-    #[arg(long, value_name = "FILE")]
-    pub ledger: Option<PathBuf>,
+    /// Issuance ledger: a SQLite file, or a postgres:// URL shared by several
+    /// hosts [default: $ACCESS_LETTERS_LEDGER, else OUT/ledger.sqlite].
+    #[arg(long, value_name = "FILE|URL")]
+    pub ledger: Option<String>,
+}
+
+/// The ledger a command was pointed at.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LedgerAt {
+    /// A SQLite file; `named` when the user gave it (flag or environment).
+    File { path: PathBuf, named: bool },
+    /// A PostgreSQL server (the URL may hold a password: never print it).
+    Server { url: String },
 }
 
 impl Place {
-    pub fn ledger_path(&self) -> PathBuf {
-        self.ledger
-            .clone()
-            .unwrap_or_else(|| self.out.join("ledger.sqlite"))
+    /// The flag, else the environment, else `OUT/ledger.sqlite`.
+    pub fn ledger_at(&self) -> LedgerAt {
+        match ledger_spec(self.ledger.as_deref()) {
+            Some(spec) if is_postgres_url(&spec) => LedgerAt::Server { url: spec },
+            Some(spec) => LedgerAt::File {
+                path: PathBuf::from(spec),
+                named: true,
+            },
+            None => LedgerAt::File {
+                path: self.out.join("ledger.sqlite"),
+                named: false,
+            },
+        }
     }
 
-    /// Opens the existing ledger for writing, refusing if another run holds it.
-    pub fn open_ledger(&self) -> Result<(LedgerLock, SqliteLedger)> {
-        let path = self.ledger_path();
-        let lock = LedgerLock::acquire(&path)?;
-        let ledger = SqliteLedger::open_existing(&path)?;
-        Ok((lock, ledger))
-    }
-
-    /// Opens the ledger for a run. A missing ledger is created only when
-    /// `--out` holds no batches (a first run), or when `new_ledger` says so:
-    /// a ledger lost next to finished batches would issue every filing again.
-    pub fn open_or_create_ledger(&self, new_ledger: bool) -> Result<(LedgerLock, SqliteLedger)> {
-        let path = self.ledger_path();
-        if path.exists() || path.symlink_metadata().is_ok() {
-            let (lock, ledger) = self.open_ledger()?;
-            batch::check_out_folder(&self.out, &ledger.ledger_id()?)?;
-            return Ok((lock, ledger));
+    /// Opens an existing ledger to read it (or, for `verify`, to count a
+    /// wrong code): no lock, so it works while a batch runs.
+    pub fn read_ledger(&self) -> Result<Box<dyn Ledger>> {
+        match self.ledger_at() {
+            LedgerAt::Server { url } => Ok(Box::new(PostgresLedger::connect(&url)?)),
+            LedgerAt::File { path, .. } => {
+                anyhow::ensure!(
+                    path.exists(),
+                    "no ledger at {}: nothing has been issued there yet (use --ledger to name another)",
+                    path.display()
+                );
+                Ok(Box::new(SqliteLedger::open_existing(&path)?))
+            }
         }
-        let folder = path.parent().filter(|d| !d.as_os_str().is_empty());
-        if let (Some(_), Some(dir)) = (&self.ledger, folder) {
-            // A named ledger in a folder that does not exist is a typo, not
-            // a new ledger: a new one would issue every filing again.
-            anyhow::ensure!(
-                dir.is_dir(),
-                "the folder of --ledger {} does not exist; check the path (a new ledger is never made in a new folder)",
-                path.display()
-            );
-        }
-        batch::may_create_ledger(&path, &self.out, new_ledger)?;
-        if self.ledger.is_none() {
-            // OUT, made private like every folder we create.
-            create_private_dir(&self.out)
-                .with_context(|| format!("cannot create the folder {}", self.out.display()))?;
-        }
-        let lock = LedgerLock::acquire(&path)?;
-        let ledger = SqliteLedger::create(&path)?;
-        Ok((lock, ledger))
-    }
-
-    /// Opens an existing ledger to read it.
-    pub fn read_ledger(&self) -> Result<SqliteLedger> {
-        let path = self.ledger_path();
-        if !path.exists() {
-            anyhow::bail!(
-                "no ledger at {}: nothing has been issued there yet (use --ledger to name another)",
-                path.display()
-            );
-        }
-        Ok(SqliteLedger::open_existing(&path)?)
     }
 }

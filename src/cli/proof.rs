@@ -49,7 +49,7 @@ pub fn execute(args: ProofArgs) -> Result<u8> {
     let renderer = args.look.renderer()?;
     let options = ProofOptions::new(args.dpi, args.show_code);
     let source = LedgerSource {
-        ledger: &ledger,
+        ledger: ledger.as_ref(),
         keys: &keys,
         renderer: &renderer,
     };

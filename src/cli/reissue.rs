@@ -36,7 +36,7 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
     let receipt = parse_receipt(&args.receipt)?;
     let clock = Clock::system();
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
-    let (_lock, mut ledger) = args.place.open_ledger()?;
+    let mut opened = args.place.open_ledger()?;
     let request = ReissueRequest {
         receipt: &receipt,
         reason: &args.reason,
@@ -44,7 +44,7 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
         batch_date: args.date.unwrap_or(clock.today),
         out_root: &args.place.out,
     };
-    let done = reissue(&request, clock, &keys, &renderer, &mut ledger)?;
+    let done = reissue(&request, clock, &keys, &renderer, opened.ledger.as_mut())?;
     let previous = match done.superseded {
         Some(n) => format!("issue {n} is now superseded"),
         None => "no earlier code was active".into(),

@@ -39,7 +39,7 @@ pub fn execute(args: ReprintArgs) -> Result<u8> {
         to: args.to.as_deref(),
         out_root: &args.place.out,
     };
-    let done = reprint(&request, &keys, &renderer, &ledger)?;
+    let done = reprint(&request, &keys, &renderer, ledger.as_ref())?;
     println!(
         "reprinted {} (issue {} of {receipt}, {}): identical to the letter mailed, sha256 {}",
         display(&done.path),

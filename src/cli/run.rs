@@ -67,8 +67,8 @@ pub fn execute(args: RunArgs) -> Result<u8> {
             status = worse(status, EXIT_NO_FILINGS);
             continue;
         };
-        let (_lock, mut ledger) = args.place.open_or_create_ledger(args.new_ledger)?;
-        let report = batch::run_checked(&checked, &mut ledger, &Reporter::new())?;
+        let mut opened = args.place.open_or_create_ledger(args.new_ledger)?;
+        let report = batch::run_checked(&checked, opened.ledger.as_mut(), &Reporter::new())?;
         print_report(&report, started);
         status = worse(status, exit_status(&report, &input));
         done.push((report.batch_dir, started.elapsed()));

@@ -3,10 +3,13 @@
 //! Shows what the ledger knows (issue numbers, batches, dates, status, piece
 //! IDs, keys, reasons). The ledger never holds a code, so neither does this.
 
+use std::path::PathBuf;
+
 use anyhow::Result;
 use clap::Args;
 
-use access_letters::ledger::Ledger;
+use access_letters::ledger::{AttemptLimit, AttemptSummary};
+use access_letters::ops::{attempt_limit, Clock};
 
 use super::common::*;
 
@@ -17,14 +20,20 @@ pub struct StatusArgs {
     receipt: String,
     #[command(flatten)]
     place: Place,
+    /// Agency configuration (TOML), for the wrong-code limit [default: the built-in templates/agency.toml].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 pub fn execute(args: StatusArgs) -> Result<u8> {
     let receipt = parse_receipt(&args.receipt)?;
     let ledger = args.place.read_ledger()?;
     let history = ledger.history(&receipt)?;
+    let limit = attempt_limit(&agency_config(args.config.as_deref())?.codes);
+    let tries = ledger.attempt_summary(&receipt, Clock::system().now, limit)?;
     if history.is_empty() {
         println!("{receipt}: no code has been issued");
+        print_attempts(&tries, limit);
         return Ok(EXIT_OK);
     }
     let first = &history[0].issued.filing;
@@ -56,5 +65,13 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
             reason
         );
     }
+    print_attempts(&tries, limit);
     Ok(EXIT_OK)
+}
+
+/// The wrong-code line, when `verify` was ever wrong or refused.
+fn print_attempts(t: &AttemptSummary, limit: AttemptLimit) {
+    if t.wrong_total + t.refused_total > 0 {
+        println!("{}", t.describe(limit));
+    }
 }

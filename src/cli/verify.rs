@@ -1,16 +1,17 @@
 //! `access-letters verify RECEIPT CODE`: is a typed code good for a receipt?
 //!
 //! Answers valid, mistyped, wrong code, superseded, revoked, expired or
-//! unknown, in words a support agent can read to the caller. The typed code
-//! is never printed back.
+//! unknown, in words a support agent can read to the caller; or "locked
+//! until HH:MM UTC" once too many wrong codes were tried (exit 5). The typed
+//! code is never printed back, nor stored.
+
+use std::path::PathBuf;
 
 use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use access_letters::code::verify;
-use access_letters::ledger::Ledger;
-use access_letters::ops::Clock;
+use access_letters::ops::{attempt_limit, verify_code, Answer, Clock, VerifyRequest};
 
 use super::common::*;
 
@@ -28,19 +29,41 @@ pub struct VerifyArgs {
     place: Place,
     #[command(flatten)]
     keys: CheckKeys,
+    /// Agency configuration (TOML), for the wrong-code limit [default: the built-in templates/agency.toml].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
 }
 
 pub fn execute(args: VerifyArgs) -> Result<u8> {
     let receipt = parse_receipt(&args.receipt)?;
-    let ledger = args.place.read_ledger()?;
+    let limit = attempt_limit(&agency_config(args.config.as_deref())?.codes);
+    let mut ledger = args.place.read_ledger()?;
     let ring = args.keys.load()?;
-    let views: Vec<_> = ledger.history(&receipt)?.iter().map(|i| i.view()).collect();
-    let as_of = args.date.unwrap_or_else(|| Clock::system().today);
-    let verdict = verify(&ring, &receipt, &args.code, &views, as_of);
-    println!("{receipt}: {}", verdict.message());
-    Ok(if verdict.is_valid() {
-        EXIT_OK
-    } else {
-        EXIT_NOT_VALID
+    let clock = Clock::system();
+    let request = VerifyRequest {
+        receipt: &receipt,
+        typed: &args.code,
+        as_of: args.date.unwrap_or(clock.today),
+        now: clock.now,
+        limit,
+    };
+    let answer = verify_code(&request, &ring, ledger.as_mut())?;
+    let (max, minutes) = (limit.max_wrong, limit.window.num_minutes());
+    match &answer {
+        Answer::Locked { until } => println!(
+            "{receipt}: locked until {} UTC: too many wrong codes were tried for this receipt, so no code is checked until then (the limit is {max} in {minutes} minutes)",
+            until.format("%H:%M")
+        ),
+        Answer::Checked { verdict, locked_until: Some(until), .. } => println!(
+            "{receipt}: {}; that was wrong code {max} of {max} in {minutes} minutes, so the receipt is now locked until {} UTC",
+            verdict.message(),
+            until.format("%H:%M")
+        ),
+        Answer::Checked { verdict, .. } => println!("{receipt}: {}", verdict.message()),
+    }
+    Ok(match answer {
+        Answer::Locked { .. } => EXIT_LOCKED,
+        a if a.is_valid() => EXIT_OK,
+        _ => EXIT_NOT_VALID,
     })
 }

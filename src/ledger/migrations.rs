@@ -76,6 +76,30 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     "#,
         then: Some(insert_ledger_id),
     },
+    // Version 3: the wrong-code limit. Attempts are counted per receipt,
+    // never with what was typed; a lock ends at `locked_until`.
+    Migration {
+        sql: r#"
+    CREATE TABLE verify_attempts (
+        id           INTEGER PRIMARY KEY,
+        receipt      TEXT NOT NULL,
+        attempted_at TEXT NOT NULL,
+        outcome      TEXT NOT NULL
+                     CHECK (outcome IN ('wrong', 'mistyped', 'refused'))
+    ) STRICT;
+    CREATE INDEX verify_attempts_by_receipt
+        ON verify_attempts (receipt, attempted_at);
+
+    CREATE TABLE verify_locks (
+        id           INTEGER PRIMARY KEY,
+        receipt      TEXT NOT NULL,
+        locked_at    TEXT NOT NULL,
+        locked_until TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX verify_locks_by_receipt ON verify_locks (receipt, locked_until);
+    "#,
+        then: None,
+    },
 ];
 
 /// The `meta` row that holds the ledger's identity.

@@ -68,14 +68,18 @@
 
 use std::collections::HashMap;
 
+use chrono::{DateTime, Utc};
+
 use crate::filing::ReceiptNumber;
 
+mod attempts;
 mod error;
 mod files;
 mod lock;
 mod migrations;
 mod open;
 mod postgres;
+mod postgres_attempts;
 mod postgres_rows;
 mod rows;
 mod sqlite;
@@ -87,6 +91,7 @@ mod tests;
 mod tests_guard;
 
 pub use self::postgres::{redact_url, PostgresLedger};
+pub use attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 pub use error::LedgerError;
 pub use lock::LedgerLock;
 pub use open::{is_postgres_url, ledger_spec, open_any, LEDGER_ENV};
@@ -169,6 +174,32 @@ pub trait Ledger: Send {
     /// [`LedgerLock`].
     fn lock_batch(&mut self, batch_id: &str) -> Result<(), LedgerError> {
         let _ = batch_id;
+        Ok(())
+    }
+
+    /// Counts a `verify` attempt against the wrong-code limit and says
+    /// whether its verdict may be given; see [`Gate`]. Deciding and
+    /// recording are one transaction, serialised per receipt, so attempts
+    /// made at the same moment from many processes are counted exactly.
+    fn gate_attempt(
+        &mut self,
+        receipt: &ReceiptNumber,
+        kind: AttemptKind,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<Gate, LedgerError>;
+
+    /// A receipt's attempts and locks as of `now`, for `status`.
+    fn attempt_summary(
+        &self,
+        receipt: &ReceiptNumber,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<AttemptSummary, LedgerError>;
+
+    /// The full storage check an audit runs (SQLite's `integrity_check`).
+    /// The default does nothing: a database server checks its own pages.
+    fn full_check(&self) -> Result<(), LedgerError> {
         Ok(())
     }
 }

@@ -55,6 +55,8 @@ use sha2::{Digest, Sha256};
 
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 
+use super::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
+use super::postgres_attempts;
 use super::postgres_rows::{
     batch_from_row, copy_rows, is_constraint, issuance_from_row, migrate, pg_detail, pg_err,
     pg_ints, BATCH_COLUMNS,
@@ -334,6 +336,28 @@ fn duplicate_within(ledger: &str, rows: &[NewIssuance]) -> Option<LedgerError> {
 }
 
 impl Ledger for PostgresLedger {
+    fn gate_attempt(
+        &mut self,
+        receipt: &ReceiptNumber,
+        kind: AttemptKind,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<Gate, LedgerError> {
+        let key = lock_key(&["verify", &self.schema, receipt.as_str()]);
+        let client = self.client.get_mut();
+        postgres_attempts::gate(client, &self.label, key, (receipt, kind), now, limit)
+    }
+
+    fn attempt_summary(
+        &self,
+        receipt: &ReceiptNumber,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<AttemptSummary, LedgerError> {
+        let mut client = self.client.borrow_mut();
+        postgres_attempts::summary(&mut client, &self.label, receipt, now, limit)
+    }
+
     fn start_batch(&mut self, batch: &BatchRecord) -> Result<(), LedgerError> {
         let now = (self.clock)();
         let action = "start the batch";

@@ -80,6 +80,26 @@ pub(super) const PG_MIGRATIONS: &[&str] = &[
     INSERT INTO meta (name, value)
         VALUES ('ledger_id', replace(gen_random_uuid()::text, '-', ''));
     "#,
+    // Version 3: the wrong-code limit (see SQLite's version 3).
+    r#"
+    CREATE TABLE verify_attempts (
+        id           BIGSERIAL PRIMARY KEY,
+        receipt      TEXT COLLATE "C" NOT NULL,
+        attempted_at TIMESTAMPTZ NOT NULL,
+        outcome      TEXT NOT NULL
+                     CHECK (outcome IN ('wrong', 'mistyped', 'refused'))
+    );
+    CREATE INDEX verify_attempts_by_receipt
+        ON verify_attempts (receipt, attempted_at);
+
+    CREATE TABLE verify_locks (
+        id           BIGSERIAL PRIMARY KEY,
+        receipt      TEXT COLLATE "C" NOT NULL,
+        locked_at    TIMESTAMPTZ NOT NULL,
+        locked_until TIMESTAMPTZ NOT NULL
+    );
+    CREATE INDEX verify_locks_by_receipt ON verify_locks (receipt, locked_until);
+    "#,
 ];
 
 // Both backends must agree on what each schema version means.

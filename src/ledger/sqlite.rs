@@ -11,6 +11,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 
+use super::attempts::{self, AttemptKind, AttemptLimit, AttemptSummary, Gate};
 use super::files::{canonical_path, create_private, folder_of, publish_no_clobber, temp_name};
 use super::migrations::{migrate, user_version, LEDGER_ID_KEY};
 use super::rows::{
@@ -339,6 +340,29 @@ fn remove_leftovers(tmp: &Path) {
 }
 
 impl Ledger for SqliteLedger {
+    fn gate_attempt(
+        &mut self,
+        receipt: &ReceiptNumber,
+        kind: AttemptKind,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<Gate, LedgerError> {
+        attempts::sqlite_gate(&mut self.conn, &self.label, receipt, kind, now, limit)
+    }
+
+    fn attempt_summary(
+        &self,
+        receipt: &ReceiptNumber,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<AttemptSummary, LedgerError> {
+        attempts::sqlite_summary(&self.conn, &self.label, receipt, now, limit)
+    }
+
+    fn full_check(&self) -> Result<(), LedgerError> {
+        self.integrity_check()
+    }
+
     fn ledger_id(&self) -> Result<String, LedgerError> {
         let id: Option<String> = self
             .conn

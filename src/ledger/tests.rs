@@ -138,7 +138,11 @@ fn migrations_apply_to_an_empty_database() {
             "issuances",
             "issuances_one_active",
             "issuances_presort",
-            "meta"
+            "meta",
+            "verify_attempts",
+            "verify_attempts_by_receipt",
+            "verify_locks",
+            "verify_locks_by_receipt"
         ]
     );
     let fk: i64 = ledger

@@ -1,6 +1,6 @@
 //! `audit`: the full check an operator runs before trusting an output
 //! folder, or after restoring a ledger from backup. It runs SQLite's full
-//! integrity check on the ledger, then cross-checks every finished batch
+//! integrity check on a SQLite ledger (a PostgreSQL server checks its own pages), then cross-checks every finished batch
 //! folder under `--out` against it: the batch is in this ledger, its
 //! `batch.json` names this ledger, its letter count is the ledger's, and
 //! every file it lists is on disk with the SHA-256 it recorded.
@@ -10,7 +10,7 @@
 use std::path::Path;
 
 use crate::batch::{batch_folders, file_sha256};
-use crate::ledger::{Ledger, LedgerError, SqliteLedger};
+use crate::ledger::{Ledger, LedgerError};
 
 /// What `audit` found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -30,8 +30,8 @@ pub enum AuditError {
 }
 
 /// Checks `ledger` in full and every finished batch folder under `out`.
-pub fn audit(ledger: &SqliteLedger, out: &Path) -> Result<Audit, AuditError> {
-    ledger.integrity_check()?;
+pub fn audit(ledger: &dyn Ledger, out: &Path) -> Result<Audit, AuditError> {
+    ledger.full_check()?;
     let ledger_id = ledger.ledger_id()?;
     let mut found = Audit::default();
     for dir in batch_folders(out) {
@@ -44,7 +44,7 @@ pub fn audit(ledger: &SqliteLedger, out: &Path) -> Result<Audit, AuditError> {
 }
 
 fn check_batch(
-    ledger: &SqliteLedger,
+    ledger: &dyn Ledger,
     ledger_id: &str,
     dir: &Path,
     found: &mut Audit,

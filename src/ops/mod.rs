@@ -15,6 +15,7 @@ pub mod preview;
 pub mod reissue;
 pub mod reprint;
 pub mod test_key;
+pub mod verify;
 
 pub use audit::{audit, Audit, AuditError};
 pub use dates::{Clock, DateError};
@@ -22,6 +23,7 @@ pub use preview::{preview, PreviewError, PreviewRequest, Previewed};
 pub use reissue::{reissue, ReissueError, ReissueRequest, Reissued};
 pub use reprint::{reprint, ReprintError, ReprintRequest, Reprinted};
 pub use test_key::builtin_test_key;
+pub use verify::{attempt_limit, verify_code, Answer, VerifyRequest};
 
 /// Rendering threads per core at most: more only adds memory and switching.
 pub const MAX_JOBS_PER_CORE: usize = 4;

@@ -14,6 +14,7 @@
 #![allow(dead_code)]
 
 pub mod pdf;
+pub mod pg;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
@@ -254,6 +255,7 @@ impl Workdir {
         cmd.args(&args)
             .current_dir(self.root())
             .env_remove("ACCESS_LETTERS_LOG")
+            .env_remove("ACCESS_LETTERS_LEDGER")
             .stdin(Stdio::null());
         cmd
     }

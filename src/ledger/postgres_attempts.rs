@@ -1,0 +1,93 @@
+//! The wrong-code limit on PostgreSQL (the rule is in [`super::attempts`]).
+//!
+//! Each attempt runs in one transaction that first takes a
+//! transaction-scoped advisory lock on the receipt, so attempts on one
+//! receipt from any number of hosts queue one behind the other and the
+//! count is never read stale. Other receipts are not held up.
+
+use ::postgres::Client;
+use chrono::{DateTime, Utc};
+
+use super::attempts::{decide, AttemptKind, AttemptLimit, AttemptSummary, Gate};
+use super::postgres_rows::pg_err;
+use super::LedgerError;
+use crate::filing::ReceiptNumber;
+
+/// The lock in force (latest end) and the counted attempts in the window.
+fn state(
+    client: &mut impl ::postgres::GenericClient,
+    receipt: &ReceiptNumber,
+    now: DateTime<Utc>,
+    limit: AttemptLimit,
+) -> Result<(Option<DateTime<Utc>>, u32), ::postgres::Error> {
+    let row = client.query_one(
+        "SELECT (SELECT MAX(locked_until) FROM verify_locks WHERE receipt = $1), \
+                (SELECT COUNT(*) FROM verify_attempts WHERE receipt = $1 \
+                   AND outcome IN ('wrong', 'mistyped') AND attempted_at > $2)",
+        &[&receipt.as_str(), &(now - limit.window)],
+    )?;
+    let wrong: i64 = row.get(1);
+    Ok((row.get(0), u32::try_from(wrong).unwrap_or(u32::MAX)))
+}
+
+/// [`Ledger::gate_attempt`](super::Ledger::gate_attempt) on PostgreSQL.
+pub(super) fn gate(
+    client: &mut Client,
+    label: &str,
+    lock_key: i64,
+    (receipt, kind): (&ReceiptNumber, AttemptKind),
+    now: DateTime<Utc>,
+    limit: AttemptLimit,
+) -> Result<Gate, LedgerError> {
+    let mut run = || -> Result<Gate, ::postgres::Error> {
+        let mut tx = client.transaction()?;
+        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key])?;
+        let (locked_until, wrong_before) = state(&mut tx, receipt, now, limit)?;
+        let decision = decide(kind, locked_until, wrong_before, now, limit);
+        if let Some(outcome) = decision.record {
+            tx.execute(
+                "INSERT INTO verify_attempts (receipt, attempted_at, outcome) VALUES ($1, $2, $3)",
+                &[&receipt.as_str(), &now, &outcome],
+            )?;
+        }
+        if let Some(until) = decision.lock_until {
+            tx.execute(
+                "INSERT INTO verify_locks (receipt, locked_at, locked_until) VALUES ($1, $2, $3)",
+                &[&receipt.as_str(), &now, &until],
+            )?;
+        }
+        tx.commit()?;
+        Ok(decision.gate)
+    };
+    run().map_err(|e| pg_err(label, "count a verify attempt", e))
+}
+
+/// [`Ledger::attempt_summary`](super::Ledger::attempt_summary) on PostgreSQL.
+pub(super) fn summary(
+    client: &mut Client,
+    label: &str,
+    receipt: &ReceiptNumber,
+    now: DateTime<Utc>,
+    limit: AttemptLimit,
+) -> Result<AttemptSummary, LedgerError> {
+    let mut run = || -> Result<AttemptSummary, ::postgres::Error> {
+        let (locked_until, wrong_in_window) = state(client, receipt, now, limit)?;
+        let row = client.query_one(
+            "SELECT COUNT(*) FILTER (WHERE outcome IN ('wrong', 'mistyped')), \
+                    COUNT(*) FILTER (WHERE outcome = 'refused'), MAX(attempted_at), \
+                    (SELECT COUNT(*) FROM verify_locks WHERE receipt = $1) \
+             FROM verify_attempts WHERE receipt = $1",
+            &[&receipt.as_str()],
+        )?;
+        let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
+        Ok(AttemptSummary {
+            wrong_in_window,
+            wrong_total: count(0),
+            refused_total: count(1),
+            locks_total: count(3),
+            locked_until: locked_until.filter(|u| *u > now),
+            last_attempt: row.get(2),
+        })
+    };
+    run().map_err(|e| pg_err(label, "read the receipt's attempts", e))
+}

@@ -1,0 +1,94 @@
+//! `verify`: a typed code checked against the ledger, under the wrong-code
+//! limit (see [`crate::ledger::AttemptLimit`]).
+//!
+//! The verdict itself is [`crate::code::verify`] (pure); this adds the
+//! limit: a wrong or mistyped code is counted, and once a receipt has had
+//! too many within the window every answer is "locked" until the lock ends,
+//! the right code included, so a locked receipt tells a guesser nothing.
+
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
+use crate::code::{verify, Verdict};
+use crate::config::Codes;
+use crate::filing::ReceiptNumber;
+use crate::key::KeyRing;
+use crate::ledger::{AttemptKind, AttemptLimit, Gate, Ledger, LedgerError};
+
+/// The limit the agency configured (`[codes]` in agency.toml).
+pub fn attempt_limit(codes: &Codes) -> AttemptLimit {
+    AttemptLimit {
+        max_wrong: codes.max_wrong_codes,
+        window: TimeDelta::minutes(i64::from(codes.lockout_minutes)),
+    }
+}
+
+/// One `verify` question.
+pub struct VerifyRequest<'a> {
+    pub receipt: &'a ReceiptNumber,
+    /// The code as typed; never stored, never printed.
+    pub typed: &'a str,
+    /// The date validity is judged on (normally today).
+    pub as_of: NaiveDate,
+    /// The time the attempt is counted at.
+    pub now: DateTime<Utc>,
+    pub limit: AttemptLimit,
+}
+
+/// The answer to one `verify`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answer {
+    /// The receipt is not locked: here is the verdict. A counted attempt
+    /// says how many wrong codes are now in the window, and whether this
+    /// one locked the receipt.
+    Checked {
+        verdict: Verdict,
+        wrong_in_window: u32,
+        locked_until: Option<DateTime<Utc>>,
+    },
+    /// Locked: no code was checked.
+    Locked { until: DateTime<Utc> },
+}
+
+impl Answer {
+    /// True only for a valid code on an unlocked receipt.
+    pub fn is_valid(&self) -> bool {
+        matches!(self, Answer::Checked { verdict, .. } if verdict.is_valid())
+    }
+}
+
+/// Which verdicts are guesses the limit counts: a code that is not this
+/// receipt's, or not a code at all. A real code (superseded, expired...)
+/// or an unknown receipt is not a guess at a live code.
+fn kind_of(verdict: &Verdict) -> AttemptKind {
+    match verdict {
+        Verdict::WrongCode => AttemptKind::Wrong,
+        Verdict::Mistyped(_) => AttemptKind::Mistyped,
+        _ => AttemptKind::NotCounted,
+    }
+}
+
+/// Checks the typed code and counts the attempt.
+pub fn verify_code(
+    req: &VerifyRequest<'_>,
+    ring: &KeyRing,
+    ledger: &mut dyn Ledger,
+) -> Result<Answer, LedgerError> {
+    let views: Vec<_> = ledger
+        .history(req.receipt)?
+        .iter()
+        .map(|i| i.view())
+        .collect();
+    let verdict = verify(ring, req.receipt, req.typed, &views, req.as_of);
+    let gate = ledger.gate_attempt(req.receipt, kind_of(&verdict), req.now, req.limit)?;
+    Ok(match gate {
+        Gate::Locked { until } => Answer::Locked { until },
+        Gate::Open {
+            wrong_in_window,
+            locked_until,
+        } => Answer::Checked {
+            verdict,
+            wrong_in_window,
+            locked_until,
+        },
+    })
+}
