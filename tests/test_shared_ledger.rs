@@ -93,12 +93,14 @@ fn manifest_receipts(batch: &Batch) -> BTreeSet<String> {
         .collect()
 }
 
-/// Issuances per receipt recorded more than once (should be none).
+/// Receipts that nightly batches issued more than once (should be none;
+/// a reissue is a second issuance on purpose).
 fn doubled_receipts(schema: &PgSchema) -> Vec<String> {
     schema
         .admin()
         .query(
-            "SELECT receipt FROM issuances GROUP BY receipt HAVING COUNT(*) > 1",
+            "SELECT receipt FROM issuances JOIN batches USING (batch_id) \
+             WHERE kind = 'nightly' GROUP BY receipt HAVING COUNT(*) > 1",
             &[],
         )
         .expect("query")
@@ -273,7 +275,7 @@ fn postgres_the_same_batch_twice_at_once_refuses_the_second() {
     };
     let wd = Workdir::new();
     let url = schema.url();
-    let input = wd.generate(400, 21);
+    let input = wd.generate(1500, 21);
     let out = wd.out();
     let mut first = spawn(run_on(&wd, &out, &url, &input, "2"));
     assert!(
@@ -281,6 +283,36 @@ fn postgres_the_same_batch_twice_at_once_refuses_the_second() {
         "the first run ended before it was under way"
     );
     let second = wd.output(&mut run_on(&wd, &out, &url, &input, "2"));
+    // While the batch runs, the desk verifies and an operator reissues a
+    // letter of an earlier batch made on another host.
+    let desk = wd.path("desk");
+    let earlier = wd.output(&mut run_on(&wd, &desk, &url, &fixtures_csv(), "16"));
+    earlier.expect_code(EXIT_REJECTS);
+    let code = Batch::new(earlier.batch_dir()).code_for("IOE0912345601");
+    let verify = wd.output(&mut on_ledger(
+        &wd,
+        &desk,
+        &url,
+        &["verify", "IOE0912345601", &code],
+    ));
+    verify.expect_code(EXIT_OK);
+    let reissue = on_ledger(
+        &wd,
+        &desk,
+        &url,
+        &[
+            "reissue",
+            "IOE0912345601",
+            "--reason",
+            "returned by the post office",
+            "--force",
+        ],
+    );
+    wd.output(&mut { reissue }).expect_code(EXIT_OK);
+    assert!(
+        first.try_wait().expect("poll").is_none(),
+        "the batch ended before the desk was done; make it longer"
+    );
     second.expect_code(EXIT_FAILED);
     assert!(
         second
@@ -335,6 +367,38 @@ fn postgres_killed_run_then_resume_gives_each_filing_one_letter() {
         .filter(|f| f.file_name().to_string_lossy().starts_with('.'))
         .count();
     assert_eq!(temps, 0, "temporary files left behind");
+}
+
+#[test]
+fn postgres_a_ledger_from_a_newer_program_is_refused_and_backup_is_sqlite_only() {
+    let Some(schema) = PgSchema::create("cli_too_new") else {
+        return;
+    };
+    let wd = Workdir::new();
+    let (url, out) = (schema.url(), wd.out());
+    let status = wd.output(&mut on_ledger(
+        &wd,
+        &out,
+        &url,
+        &["status", "IOE0912345601"],
+    ));
+    status.expect_code(EXIT_OK);
+    schema
+        .admin()
+        .batch_execute("UPDATE ledger_schema_version SET version = 99")
+        .expect("pretend a newer program wrote it");
+    let run = wd.output(&mut run_on(&wd, &out, &url, &fixtures_csv(), "8"));
+    run.expect_code(EXIT_FAILED);
+    assert!(run.stderr.contains("newer access-letters"), "{run:?}");
+    assert!(wd.batch_dirs().is_empty(), "{:?}", wd.batch_dirs());
+    let backup = wd.output(&mut on_ledger(
+        &wd,
+        &out,
+        &url,
+        &["backup", "--to", "copy.sqlite"],
+    ));
+    backup.expect_code(EXIT_FAILED);
+    assert!(backup.stderr.contains("pg_dump"), "{backup:?}");
 }
 
 #[test]

@@ -13,7 +13,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use access_letters::ledger::{Ledger, SqliteLedger};
+use access_letters::ledger::{is_postgres_url, Ledger, SqliteLedger};
 
 use super::common::{display, EXIT_OK};
 
@@ -29,6 +29,10 @@ pub struct BackupArgs {
 }
 
 pub fn execute(args: BackupArgs) -> Result<u8> {
+    anyhow::ensure!(
+        !is_postgres_url(&args.ledger.to_string_lossy()),
+        "backup copies a SQLite ledger file; back up a PostgreSQL ledger with the server's own tools (pg_dump)"
+    );
     let ledger = SqliteLedger::open_existing(&args.ledger)?;
     ledger
         .backup_to(&args.to)
