@@ -165,7 +165,12 @@ fn a_second_nightly_run_does_not_start_while_one_holds_the_lock() {
 #[test]
 fn systemd_units_verify() {
     let Ok(probe) = Command::new("systemd-analyze").arg("--version").output() else {
-        eprintln!("SKIPPED systemd_units_verify: systemd-analyze is not installed here");
+        // Straight to stderr, so `cargo test` shows it without --nocapture.
+        use std::io::Write;
+        let _ = writeln!(
+            std::io::stderr(),
+            "SKIPPED systemd_units_verify: systemd-analyze is not installed here"
+        );
         return;
     };
     assert!(probe.status.success());

@@ -879,9 +879,9 @@ fn postgres_wrong_password_names_the_host_never_the_password() {
         "the test URL names user postgres: {url}"
     );
     match PostgresLedger::connect(&url) {
-        Ok(_) => println!(
-            "SKIPPED (PostgreSQL): this server does not ask al_password_test for a password \
-             (.ci/pg-cluster's servers do)"
+        Ok(_) => common::skipped(
+            "the wrong-password test: this server does not ask al_password_test for a password \
+             (.ci/pg-cluster's servers do)",
         ),
         Err(err) => {
             let msg = err.to_string();

@@ -256,7 +256,7 @@ fn report_html_renders_in_chromium_and_shows_the_counts_of_batch_json() {
         }
     }
     let Some(browser) = chromium() else {
-        eprintln!("SKIPPED the Chromium half: chromium is not installed (apt-get install chromium; .ci/run does)");
+        skipped("the Chromium half of the report test: chromium is not installed (apt-get install chromium; .ci/run does)");
         return;
     };
     let profile = tempfile::tempdir().unwrap();

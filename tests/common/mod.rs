@@ -45,6 +45,21 @@ pub const FIXTURE_ROWS: u64 = 60;
 pub const FIXTURE_VALID: u64 = 46;
 pub const FIXTURE_REJECTED: u64 = 14;
 
+/// Says, on the terminal even when the test's output is captured, that a
+/// part of a test was skipped and why (each reason once per test binary).
+/// libtest captures `println!` and `eprintln!`, not writes to the stderr
+/// handle, so `cargo test` shows these lines without `--nocapture`.
+pub fn skipped(reason: &str) {
+    use std::io::Write;
+    use std::sync::Mutex;
+    static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
+    if !said.iter().any(|r| r == reason) {
+        said.push(reason.to_string());
+        let _ = writeln!(std::io::stderr(), "SKIPPED {reason}");
+    }
+}
+
 /// A file of the repository (`fixtures/filings.csv`, ...).
 pub fn repo_file(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)

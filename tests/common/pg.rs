@@ -18,9 +18,9 @@ impl PgSchema {
     /// `None` (after saying so) when no test server is configured.
     pub fn create(test: &str) -> Option<PgSchema> {
         let Ok(base) = std::env::var(PG_ENV) else {
-            println!(
-                "SKIPPED (PostgreSQL): {PG_ENV} is not set; .ci/run starts a throwaway cluster"
-            );
+            super::skipped(&format!(
+                "the PostgreSQL tests: {PG_ENV} is not set (.ci/run starts a throwaway cluster and sets it)"
+            ));
             return None;
         };
         let name = format!("t_{}_{}", test, std::process::id());
