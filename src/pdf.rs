@@ -416,7 +416,26 @@ pub fn build_document(pages: &[Page], meta: &PdfMeta) -> lopdf::Document {
     );
     lo.trailer
         .set("ID", lopdf::Object::Array(vec![id.clone(), id]));
+    drop_conformance_claim(&mut lo);
     lo
+}
+
+/// printpdf writes `/GTS_PDFXVersion` into every document information
+/// dictionary, empty when no conformance was chosen. A letter makes no
+/// PDF/X claim (it has no OutputIntent, ICC profile or bleed box), so the
+/// key is removed rather than left as a half-claim a preflight reads as
+/// "PDF/X, broken". See `conformance_claims` in the tests.
+fn drop_conformance_claim(doc: &mut lopdf::Document) {
+    let Ok(info_id) = doc
+        .trailer
+        .get(b"Info")
+        .and_then(lopdf::Object::as_reference)
+    else {
+        return;
+    };
+    if let Ok(info) = doc.get_dictionary_mut(info_id) {
+        info.remove(b"GTS_PDFXVersion");
+    }
 }
 
 /// Registers each face the pages use, as a subset cut for this letter's
