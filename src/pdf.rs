@@ -23,7 +23,7 @@ use printpdf::{
 use sha2::{Digest, Sha256};
 
 use crate::envelope::{Rect, PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
-use crate::fonts::{fonts, Face};
+use crate::fonts::{fonts, Face, LetterFont};
 use crate::layout::{Item, Page};
 
 /// Document information written into every letter.
@@ -121,7 +121,7 @@ const TEXT_SPACE_UNITS_PER_EM: f32 = 1000.0;
 const WATERMARK_CAP_HEIGHT_EM: f32 = 0.73;
 
 /// The operators that draw one page, item by item, in order.
-fn page_ops(page: &Page) -> Vec<Op> {
+pub(crate) fn page_ops(page: &Page) -> Vec<Op> {
     let mut ops = Vec::with_capacity(page.items.len() * OPS_PER_ITEM);
     for item in &page.items {
         match item {
@@ -343,6 +343,11 @@ fn deflate(raw: &[u8], level: u32) -> Vec<u8> {
         .expect("compressing into memory cannot fail")
 }
 
+/// A page content stream deflated as in a letter (for print files).
+pub fn deflate_content(raw: &[u8]) -> Vec<u8> {
+    deflate(raw, CONTENT_DEFLATE_LEVEL)
+}
+
 /// Deflates every stream that has no filter yet.
 pub fn compress_streams(doc: &mut lopdf::Document) {
     for object in doc.objects.values_mut() {
@@ -438,10 +443,9 @@ fn drop_conformance_claim(doc: &mut lopdf::Document) {
     }
 }
 
-/// Registers each face the pages use, as a subset cut for this letter's
-/// characters (see `Fonts::letter_font`); printpdf embeds it as given,
-/// without cutting again.
-fn embed_fonts(doc: &mut PdfDocument, pages: &[Page]) {
+/// The font each face the pages use is embedded as: a subset cut for this
+/// letter's characters (see `Fonts::letter_font`), indexed by `Face as usize`.
+pub fn letter_fonts(pages: &[Page]) -> [Option<Arc<LetterFont>>; 3] {
     let f = fonts();
     let mut blocks: [BTreeSet<u32>; 3] = Default::default();
     let mut used = [false; 3];
@@ -455,17 +459,31 @@ fn embed_fonts(doc: &mut PdfDocument, pages: &[Page]) {
         used[face as usize] = true;
         blocks[face as usize].extend(text.chars().map(crate::fonts::subset_block));
     }
-    for face in Face::ALL.into_iter().filter(|&face| used[face as usize]) {
-        let font = f.letter_font(face, &blocks[face as usize]);
-        let meta = printpdf::PrintpdfFontMeta {
-            requires_subsetting: false,
-            ..Default::default()
-        };
-        doc.resources.fonts.map.insert(
-            face.pdf_id(),
-            printpdf::PdfFont::with_meta(font.parsed.clone(), meta),
-        );
+    Face::ALL.map(|face| used[face as usize].then(|| f.letter_font(face, &blocks[face as usize])))
+}
+
+/// Registers each face the pages use, as a subset cut for this letter's
+/// characters ([`letter_fonts`]); printpdf embeds it as given, without
+/// cutting again.
+fn embed_fonts(doc: &mut PdfDocument, pages: &[Page]) {
+    for (face, font) in Face::ALL.into_iter().zip(letter_fonts(pages)) {
+        if let Some(font) = font {
+            register_font(doc, face, &font);
+        }
     }
+}
+
+/// Registers `font` under the fixed resource name of `face`, as it is
+/// (printpdf does not cut it again).
+pub(crate) fn register_font(doc: &mut PdfDocument, face: Face, font: &LetterFont) {
+    let meta = printpdf::PrintpdfFontMeta {
+        requires_subsetting: false,
+        ..Default::default()
+    };
+    doc.resources.fonts.map.insert(
+        face.pdf_id(),
+        printpdf::PdfFont::with_meta(font.parsed.clone(), meta),
+    );
 }
 
 /// Document information; every date is the batch date, never the clock.

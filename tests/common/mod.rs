@@ -13,6 +13,7 @@
 // Each test file uses a different part of this helper.
 #![allow(dead_code)]
 
+pub mod conformance;
 pub mod pdf;
 
 use std::cell::RefCell;

@@ -1,0 +1,544 @@
+//! Print files: many letters in one PDF, in the order the press runs them.
+//!
+//! A print vendor takes a few large PDFs whose pages are already in mailing
+//! order rather than one file per letter. A print file here is assembled
+//! directly with lopdf from parts that are each made once:
+//!
+//! * each page's content stream is drawn by [`draw_letter`] from the laid-out
+//!   page, with the same operators, numbers and glyph codes printpdf writes
+//!   for the standalone letter, so the page content of a letter is the same
+//!   bytes in its standalone PDF and in a print file (a test holds the two
+//!   together);
+//! * a letter's glyph codes are those of its font subset (see
+//!   `Fonts::letter_font`), and letters share a few dozen subsets: a print
+//!   file embeds each subset its letters use once, with widths and a
+//!   `ToUnicode` map covering every character the file's letters draw in it;
+//! * pages that use the same fonts share one resource dictionary.
+//!
+//! What the press prints of a letter is therefore named by its **content
+//! digest** ([`content_digest`]): SHA-256 over each page's font resources
+//! (name and subset font name) and uncompressed content stream. It is the
+//! same computed from the drawn letter, from its standalone PDF
+//! ([`digest_of_letter_pdf`]) or from its pages in a print file
+//! ([`digest_of_pages`]); the ledger records it, and `reprint` proves a
+//! standalone letter is the printed one by comparing it.
+//!
+//! A print file's bytes depend only on its letters and the batch date: no
+//! clock, object numbers in order, and a trailer `/ID` from the letters'
+//! digests. Print files make no PDF/X claim (see `tests/test_conformance.rs`).
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::Arc;
+
+use chrono::NaiveDate;
+use lopdf::content::{Content, Operation};
+use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat};
+use printpdf::{Color, Op, PaintMode, TextItem};
+use sha2::{Digest, Sha256};
+
+use crate::envelope::{PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
+use crate::fonts::{Face, LetterFont};
+use crate::layout::Page;
+use crate::pdf::{compress_streams, letter_fonts, page_ops, register_font};
+use crate::render::{CodeDisplay, LetterJob, RenderError, Renderer};
+
+/// How the ledger marks a content digest (a print-mode letter, which has no
+/// file of its own) apart from a letter file's SHA-256.
+pub const CONTENT_DIGEST_PREFIX: &str = "content-sha256:";
+
+/// What the ledger's `letter_sha256` proves: the bytes of a letter file, or
+/// the content of a letter printed in a print file.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RecordedProof<'a> {
+    FileSha256(&'a str),
+    ContentDigest(&'a str),
+}
+
+impl<'a> RecordedProof<'a> {
+    pub fn of(recorded: &'a str) -> Self {
+        match recorded.strip_prefix(CONTENT_DIGEST_PREFIX) {
+            Some(digest) => RecordedProof::ContentDigest(digest),
+            None => RecordedProof::FileSha256(recorded),
+        }
+    }
+}
+
+/// A letter drawn for a print file: its pages' content streams and fonts.
+/// The content holds the access code: it is never logged (see `Debug`).
+pub struct DrawnLetter {
+    /// Each page's content stream, uncompressed.
+    pub pages: Vec<Vec<u8>>,
+    /// The subset each face is embedded as, indexed by `Face as usize`.
+    pub fonts: [Option<Arc<LetterFont>>; 3],
+    /// The characters drawn in each face.
+    pub chars: [BTreeSet<char>; 3],
+    /// [`content_digest`] of the letter, lowercase hex.
+    pub digest: String,
+}
+
+impl std::fmt::Debug for DrawnLetter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DrawnLetter")
+            .field("pages", &self.pages.len())
+            .field("digest", &self.digest)
+            .finish()
+    }
+}
+
+impl DrawnLetter {
+    /// (resource name, subset font name) of each face used, by face.
+    pub fn font_names(&self) -> Vec<(String, String)> {
+        Face::ALL
+            .iter()
+            .zip(&self.fonts)
+            .filter_map(|(face, font)| {
+                let font = font.as_ref()?;
+                Some((face.pdf_id().0, subset_name(font)))
+            })
+            .collect()
+    }
+}
+
+fn subset_name(font: &LetterFont) -> String {
+    font.parsed.font_name.clone().unwrap_or_default()
+}
+
+/// Lays out and draws the letter of `job` for a print file.
+pub fn draw_letter(renderer: &Renderer, job: &LetterJob<'_>) -> Result<DrawnLetter, RenderError> {
+    let (pages, _meta) = renderer.lay_out(job, CodeDisplay::Shown)?;
+    Ok(draw_pages(&pages))
+}
+
+/// Draws laid-out pages: content streams, fonts, characters and digest.
+pub fn draw_pages(pages: &[Page]) -> DrawnLetter {
+    let fonts = letter_fonts(pages);
+    let mut chars: [BTreeSet<char>; 3] = Default::default();
+    let contents: Vec<Vec<u8>> = pages
+        .iter()
+        .map(|p| page_content(&page_ops(p), &fonts, &mut chars))
+        .collect();
+    let mut letter = DrawnLetter {
+        pages: contents,
+        fonts,
+        chars,
+        digest: String::new(),
+    };
+    let names = letter.font_names();
+    letter.digest = content_digest(
+        letter
+            .pages
+            .iter()
+            .map(|c| (names.as_slice(), c.as_slice())),
+    );
+    letter
+}
+
+/// SHA-256 (hex) over each page's font resources, sorted by resource name
+/// (`name=subset font name`, one a line), then the length and bytes of its
+/// uncompressed content stream.
+pub fn content_digest<'a>(
+    pages: impl IntoIterator<Item = (&'a [(String, String)], &'a [u8])>,
+) -> String {
+    let mut h = Sha256::new();
+    for (fonts, content) in pages {
+        let mut fonts = fonts.to_vec();
+        fonts.sort();
+        for (name, base) in &fonts {
+            h.update(name.as_bytes());
+            h.update(b"=");
+            h.update(base.as_bytes());
+            h.update(b"\n");
+        }
+        h.update((content.len() as u64).to_be_bytes());
+        h.update(content);
+    }
+    hex::encode(h.finalize())
+}
+
+/// The [`content_digest`] of pages of a parsed PDF (a letter's own, or its
+/// page range in a print file).
+pub fn digest_of_pages(doc: &Document, page_ids: &[ObjectId]) -> Result<String, lopdf::Error> {
+    let mut pages = Vec::with_capacity(page_ids.len());
+    for &id in page_ids {
+        let fonts = doc
+            .get_page_fonts(id)?
+            .into_iter()
+            .map(|(name, dict)| {
+                let base = dict
+                    .get(b"BaseFont")
+                    .and_then(Object::as_name)
+                    .unwrap_or_default();
+                (
+                    String::from_utf8_lossy(&name).into_owned(),
+                    String::from_utf8_lossy(base).into_owned(),
+                )
+            })
+            .collect::<Vec<_>>();
+        pages.push((fonts, page_content_of(doc, id)));
+    }
+    Ok(content_digest(
+        pages.iter().map(|(f, c)| (f.as_slice(), c.as_slice())),
+    ))
+}
+
+/// A page's content streams, uncompressed and joined (unlike lopdf's
+/// `get_page_content`, with nothing added between or after them).
+fn page_content_of(doc: &Document, page_id: ObjectId) -> Vec<u8> {
+    let mut content = Vec::new();
+    for id in doc.get_page_contents(page_id) {
+        if let Ok(stream) = doc.get_object(id).and_then(Object::as_stream) {
+            match stream.decompressed_content() {
+                Ok(data) => content.extend_from_slice(&data),
+                Err(_) => content.extend_from_slice(&stream.content),
+            }
+        }
+    }
+    content
+}
+
+/// The [`content_digest`] of every page of a standalone letter's PDF.
+pub fn digest_of_letter_pdf(bytes: &[u8]) -> Result<String, lopdf::Error> {
+    let doc = Document::load_mem(bytes)?;
+    let ids: Vec<ObjectId> = doc.get_pages().into_values().collect();
+    digest_of_pages(&doc, &ids)
+}
+
+fn real(v: f32) -> Object {
+    Object::Real(v)
+}
+
+fn gray_of(col: &Color) -> Vec<Object> {
+    col.into_vec().into_iter().map(real).collect()
+}
+
+/// Glyph codes of `text` in `font`, as printpdf encodes them for an
+/// embedded font: the glyph id, two bytes big-endian, 0 when missing.
+fn glyph_codes(font: Option<&LetterFont>, text: &str) -> Object {
+    let bytes = text
+        .chars()
+        .flat_map(|c| {
+            font.and_then(|f| f.parsed.lookup_glyph_index(c as u32))
+                .unwrap_or(0)
+                .to_be_bytes()
+        })
+        .collect();
+    Object::String(bytes, StringFormat::Hexadecimal)
+}
+
+/// A page's content stream: the operators of [`page_ops`] written as
+/// printpdf writes them (`translate_operations` in printpdf 0.12.8), for
+/// the operators a letter uses. Records the characters drawn per face.
+fn page_content(
+    ops: &[Op],
+    fonts: &[Option<Arc<LetterFont>>; 3],
+    chars: &mut [BTreeSet<char>; 3],
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(ops.len());
+    let mut face: Option<Face> = None;
+    for op in ops {
+        let (name, operands) = match op {
+            Op::StartTextSection => ("BT", vec![]),
+            Op::EndTextSection => ("ET", vec![]),
+            Op::SetFillColor { col } => ("g", gray_of(col)),
+            Op::SetOutlineColor { col } => ("G", gray_of(col)),
+            Op::SetOutlineThickness { pt } => ("w", vec![real(pt.0)]),
+            Op::SetTextRenderingMode { mode } => ("Tr", vec![Object::Integer(mode.id())]),
+            Op::SetFont { font, size } => {
+                let id = font.get_resource_name();
+                face = Face::ALL.into_iter().find(|f| f.pdf_id().0 == id);
+                ("Tf", vec![Object::Name(id.into_bytes()), real(size.0)])
+            }
+            Op::SetTextCursor { pos } => ("Td", vec![real(pos.x.0), real(pos.y.0)]),
+            Op::SetTextMatrix { matrix } => ("Tm", matrix.as_array().map(real).to_vec()),
+            Op::ShowText { items } => show_text(items, face, fonts, chars),
+            Op::DrawRectangle { rectangle: r } => {
+                out.push(Operation::new(
+                    "re",
+                    vec![real(r.x.0), real(r.y.0), real(r.width.0), real(r.height.0)],
+                ));
+                let paint = match r.mode {
+                    Some(PaintMode::Fill) => "f",
+                    Some(PaintMode::FillStroke) => "B",
+                    _ => "S",
+                };
+                (paint, vec![])
+            }
+            other => unreachable!("a letter page does not use {other:?}"),
+        };
+        out.push(Operation::new(name, operands));
+    }
+    Content { operations: out }
+        .encode()
+        .expect("encoding content into memory cannot fail")
+}
+
+/// `Tj` for one run of text, `TJ` for runs with offsets between them.
+fn show_text(
+    items: &[TextItem],
+    face: Option<Face>,
+    fonts: &[Option<Arc<LetterFont>>; 3],
+    chars: &mut [BTreeSet<char>; 3],
+) -> (&'static str, Vec<Object>) {
+    let font = face.and_then(|f| fonts[f as usize].as_deref());
+    let mut array = Vec::with_capacity(items.len());
+    for item in items {
+        match item {
+            TextItem::Text(text) => {
+                if let Some(f) = face {
+                    chars[f as usize].extend(text.chars());
+                }
+                array.push(glyph_codes(font, text));
+            }
+            TextItem::Offset(o) => array.push(real(*o)),
+            TextItem::GlyphIds(_) => unreachable!("letters show text, not glyph ids"),
+        }
+    }
+    let plain = matches!(items, [TextItem::Text(_)]);
+    if plain {
+        ("Tj", array)
+    } else {
+        ("TJ", vec![Object::Array(array)])
+    }
+}
+
+/// A letter ready to go into a print file: its drawing, with each page's
+/// content already compressed.
+pub struct PrintLetter {
+    pub drawn: DrawnLetter,
+    pub compressed: Vec<Vec<u8>>,
+}
+
+impl PrintLetter {
+    pub fn new(drawn: DrawnLetter) -> Self {
+        let compressed = drawn
+            .pages
+            .iter()
+            .map(|c| crate::pdf::deflate_content(c))
+            .collect();
+        PrintLetter { drawn, compressed }
+    }
+}
+
+/// What a print file says about itself.
+#[derive(Clone, Debug)]
+pub struct PrintFileMeta {
+    /// The file's name, which is also its title.
+    pub name: String,
+    pub author: String,
+    /// The batch date: every date in the file.
+    pub date: NaiveDate,
+}
+
+/// Builds one print file from `letters`, pages in the order given.
+pub fn build_print_file(letters: &[PrintLetter], meta: &PrintFileMeta) -> Vec<u8> {
+    let mut doc = Document::with_version("1.4");
+    let pages_id = doc.new_object_id();
+    let font_ids = embed_file_fonts(&mut doc, letters);
+    let mut resources: HashMap<Vec<String>, ObjectId> = HashMap::new();
+    let mut kids = Vec::new();
+    let media_box = Object::Array(
+        [0.0, 0.0, PAGE_WIDTH_PT, PAGE_HEIGHT_PT]
+            .into_iter()
+            .map(real)
+            .collect(),
+    );
+    for letter in letters {
+        let names = letter.drawn.font_names();
+        let key: Vec<String> = names.iter().map(|(_, base)| base.clone()).collect();
+        let res_id = *resources.entry(key).or_insert_with(|| {
+            let mut font_dict = Dictionary::new();
+            for (name, base) in &names {
+                font_dict.set(name.as_bytes().to_vec(), Object::Reference(font_ids[base]));
+            }
+            let mut res = Dictionary::new();
+            res.set("Font", Object::Dictionary(font_dict));
+            doc.add_object(res)
+        });
+        for content in &letter.compressed {
+            let mut sd = Dictionary::new();
+            sd.set("Filter", Object::Name(b"FlateDecode".to_vec()));
+            let content_id = doc.add_object(Stream::new(sd, content.clone()));
+            let mut page = Dictionary::new();
+            page.set("Type", Object::Name(b"Page".to_vec()));
+            page.set("Parent", Object::Reference(pages_id));
+            page.set("MediaBox", media_box.clone());
+            page.set("TrimBox", media_box.clone());
+            page.set("Resources", Object::Reference(res_id));
+            page.set("Contents", Object::Reference(content_id));
+            kids.push(Object::Reference(doc.add_object(page)));
+        }
+    }
+    finish_document(&mut doc, pages_id, kids, letters, meta);
+    let mut bytes = Vec::new();
+    doc.save_to(&mut bytes)
+        .expect("writing a PDF to memory cannot fail");
+    bytes
+}
+
+/// The page tree, catalog, document information and trailer `/ID`.
+fn finish_document(
+    doc: &mut Document,
+    pages_id: ObjectId,
+    kids: Vec<Object>,
+    letters: &[PrintLetter],
+    meta: &PrintFileMeta,
+) {
+    let mut pages = Dictionary::new();
+    pages.set("Type", Object::Name(b"Pages".to_vec()));
+    pages.set("Count", Object::Integer(kids.len() as i64));
+    pages.set("Kids", Object::Array(kids));
+    doc.objects.insert(pages_id, Object::Dictionary(pages));
+    let mut catalog = Dictionary::new();
+    catalog.set("Type", Object::Name(b"Catalog".to_vec()));
+    catalog.set("Pages", Object::Reference(pages_id));
+    let catalog_id = doc.add_object(catalog);
+    let date = format!("D:{}000000+00'00'", meta.date.format("%Y%m%d"));
+    let mut info = Dictionary::new();
+    for (key, value) in [
+        ("Title", meta.name.as_str()),
+        ("Author", meta.author.as_str()),
+        ("Creator", "access-letters"),
+        ("CreationDate", date.as_str()),
+        ("ModDate", date.as_str()),
+    ] {
+        info.set(key, Object::string_literal(value));
+    }
+    let producer = format!("access-letters {} print file", env!("CARGO_PKG_VERSION"));
+    info.set("Producer", Object::string_literal(producer));
+    let info_id = doc.add_object(info);
+    let mut h = Sha256::new();
+    h.update(meta.name.as_bytes());
+    for l in letters {
+        h.update(l.drawn.digest.as_bytes());
+    }
+    let id = Object::String(
+        hex::encode(&h.finalize()[..16]).into_bytes(),
+        StringFormat::Literal,
+    );
+    doc.trailer.set("Root", Object::Reference(catalog_id));
+    doc.trailer.set("Info", Object::Reference(info_id));
+    doc.trailer.set("ID", Object::Array(vec![id.clone(), id]));
+}
+
+/// Embeds every subset the letters use, once, with widths and `ToUnicode`
+/// covering every character drawn in it; returns the font dictionary of
+/// each, by subset font name.
+fn embed_file_fonts(doc: &mut Document, letters: &[PrintLetter]) -> BTreeMap<String, ObjectId> {
+    let mut used: BTreeMap<String, (Face, Arc<LetterFont>, BTreeSet<char>)> = BTreeMap::new();
+    for letter in letters {
+        for face in Face::ALL {
+            let Some(font) = &letter.drawn.fonts[face as usize] else {
+                continue;
+            };
+            let entry = used
+                .entry(subset_name(font))
+                .or_insert_with(|| (face, Arc::clone(font), BTreeSet::new()));
+            entry
+                .2
+                .extend(letter.drawn.chars[face as usize].iter().copied());
+        }
+    }
+    used.into_iter()
+        .map(|(name, (face, font, chars))| {
+            let id = font_object(doc, face, &font, &chars);
+            (name, id)
+        })
+        .collect()
+}
+
+/// The font dictionary printpdf writes for `font` when a page draws `chars`
+/// in it, copied into `doc`.
+fn font_object(
+    doc: &mut Document,
+    face: Face,
+    font: &LetterFont,
+    chars: &BTreeSet<char>,
+) -> ObjectId {
+    let mut pdf = printpdf::PdfDocument::new("fonts");
+    register_font(&mut pdf, face, font);
+    let size = printpdf::Pt(10.0);
+    let ops = vec![
+        Op::StartTextSection,
+        Op::SetFont {
+            font: printpdf::PdfFontHandle::External(face.pdf_id()),
+            size,
+        },
+        Op::ShowText {
+            items: vec![TextItem::Text(chars.iter().collect())],
+        },
+        Op::EndTextSection,
+    ];
+    pdf.pages = vec![printpdf::PdfPage::new(
+        printpdf::Mm(100.0),
+        printpdf::Mm(100.0),
+        ops,
+    )];
+    let opts = printpdf::PdfSaveOptions {
+        optimize: true,
+        subset_fonts: true,
+        secure: true,
+        image_optimization: None,
+    };
+    let mut src = printpdf::serialize::to_lopdf_doc(&pdf, &opts, &mut Vec::new());
+    compress_streams(&mut src);
+    let page = *src.get_pages().values().next().expect("one page");
+    let fonts = src.get_page_fonts(page).expect("the page has fonts");
+    let dict = fonts
+        .get(face.pdf_id().0.as_bytes())
+        .expect("the face is on the page");
+    let copied = copy_object(
+        &src,
+        &Object::Dictionary((*dict).clone()),
+        doc,
+        &mut HashMap::new(),
+    );
+    doc.add_object(copied)
+}
+
+/// A deep copy of `obj` from `src` into `dst`, with new object numbers.
+fn copy_object(
+    src: &Document,
+    obj: &Object,
+    dst: &mut Document,
+    seen: &mut HashMap<ObjectId, ObjectId>,
+) -> Object {
+    match obj {
+        Object::Reference(id) => {
+            if let Some(new) = seen.get(id) {
+                return Object::Reference(*new);
+            }
+            let new = dst.new_object_id();
+            seen.insert(*id, new);
+            let target = src.get_object(*id).cloned().unwrap_or(Object::Null);
+            let copied = copy_object(src, &target, dst, seen);
+            dst.objects.insert(new, copied);
+            Object::Reference(new)
+        }
+        Object::Array(items) => Object::Array(
+            items
+                .iter()
+                .map(|o| copy_object(src, o, dst, seen))
+                .collect(),
+        ),
+        Object::Dictionary(d) => Object::Dictionary(copy_dict(src, d, dst, seen)),
+        Object::Stream(s) => {
+            let mut s = s.clone();
+            s.dict = copy_dict(src, &s.dict, dst, seen);
+            Object::Stream(s)
+        }
+        other => other.clone(),
+    }
+}
+
+fn copy_dict(
+    src: &Document,
+    d: &Dictionary,
+    dst: &mut Document,
+    seen: &mut HashMap<ObjectId, ObjectId>,
+) -> Dictionary {
+    let mut out = Dictionary::new();
+    for (k, v) in d.iter() {
+        out.set(k.clone(), copy_object(src, v, dst, seen));
+    }
+    out
+}
