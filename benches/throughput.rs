@@ -172,6 +172,7 @@ fn end_to_end(root: &Path, date: NaiveDate, rows: u64) {
         keys: &keys,
         renderer: &renderer,
         chunk_size: DEFAULT_CHUNK_SIZE,
+        output: Default::default(),
     };
     let rss_before = peak_rss_mb();
     let t = Instant::now();

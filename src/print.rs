@@ -39,7 +39,7 @@ use sha2::{Digest, Sha256};
 use crate::envelope::{PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::fonts::{Face, LetterFont};
 use crate::layout::Page;
-use crate::pdf::{compress_streams, letter_fonts, page_ops, register_font};
+use crate::pdf::{compress_streams, letter_fonts, page_ops, register_font, RenderedLetter};
 use crate::render::{CodeDisplay, LetterJob, RenderError, Renderer};
 
 /// How the ledger marks a content digest (a print-mode letter, which has no
@@ -88,15 +88,19 @@ impl std::fmt::Debug for DrawnLetter {
 impl DrawnLetter {
     /// (resource name, subset font name) of each face used, by face.
     pub fn font_names(&self) -> Vec<(String, String)> {
-        Face::ALL
-            .iter()
-            .zip(&self.fonts)
-            .filter_map(|(face, font)| {
-                let font = font.as_ref()?;
-                Some((face.pdf_id().0, subset_name(font)))
-            })
-            .collect()
+        font_names(&self.fonts)
     }
+}
+
+fn font_names(fonts: &[Option<Arc<LetterFont>>; 3]) -> Vec<(String, String)> {
+    Face::ALL
+        .iter()
+        .zip(fonts)
+        .filter_map(|(face, font)| {
+            let font = font.as_ref()?;
+            Some((face.pdf_id().0, subset_name(font)))
+        })
+        .collect()
 }
 
 fn subset_name(font: &LetterFont) -> String {
@@ -203,6 +207,19 @@ pub fn digest_of_letter_pdf(bytes: &[u8]) -> Result<String, lopdf::Error> {
     digest_of_pages(&doc, &ids)
 }
 
+/// `letter`'s proof in the form `recorded` takes: its SHA-256 for a
+/// letter file, its content digest (prefixed) for a letter printed in a
+/// print file. Equal to `recorded` when `letter` is the recorded letter.
+pub fn proof_like(recorded: &str, letter: &RenderedLetter) -> String {
+    match RecordedProof::of(recorded) {
+        RecordedProof::FileSha256(_) => letter.sha256.clone(),
+        RecordedProof::ContentDigest(_) => match digest_of_letter_pdf(&letter.bytes) {
+            Ok(digest) => format!("{CONTENT_DIGEST_PREFIX}{digest}"),
+            Err(e) => format!("(the rebuilt PDF cannot be read back: {e})"),
+        },
+    }
+}
+
 fn real(v: f32) -> Object {
     Object::Real(v)
 }
@@ -301,10 +318,13 @@ fn show_text(
     }
 }
 
-/// A letter ready to go into a print file: its drawing, with each page's
-/// content already compressed.
+/// A letter ready to go into a print file: its drawing with each page's
+/// content compressed (the uncompressed content is not kept, so a file's
+/// worth of letters stays small).
 pub struct PrintLetter {
-    pub drawn: DrawnLetter,
+    pub fonts: [Option<Arc<LetterFont>>; 3],
+    pub chars: [BTreeSet<char>; 3],
+    pub digest: String,
     pub compressed: Vec<Vec<u8>>,
 }
 
@@ -315,7 +335,16 @@ impl PrintLetter {
             .iter()
             .map(|c| crate::pdf::deflate_content(c))
             .collect();
-        PrintLetter { drawn, compressed }
+        PrintLetter {
+            fonts: drawn.fonts,
+            chars: drawn.chars,
+            digest: drawn.digest,
+            compressed,
+        }
+    }
+
+    pub fn pages(&self) -> usize {
+        self.compressed.len()
     }
 }
 
@@ -343,7 +372,7 @@ pub fn build_print_file(letters: &[PrintLetter], meta: &PrintFileMeta) -> Vec<u8
             .collect(),
     );
     for letter in letters {
-        let names = letter.drawn.font_names();
+        let names = font_names(&letter.fonts);
         let key: Vec<String> = names.iter().map(|(_, base)| base.clone()).collect();
         let res_id = *resources.entry(key).or_insert_with(|| {
             let mut font_dict = Dictionary::new();
@@ -409,7 +438,7 @@ fn finish_document(
     let mut h = Sha256::new();
     h.update(meta.name.as_bytes());
     for l in letters {
-        h.update(l.drawn.digest.as_bytes());
+        h.update(l.digest.as_bytes());
     }
     let id = Object::String(
         hex::encode(&h.finalize()[..16]).into_bytes(),
@@ -427,15 +456,13 @@ fn embed_file_fonts(doc: &mut Document, letters: &[PrintLetter]) -> BTreeMap<Str
     let mut used: BTreeMap<String, (Face, Arc<LetterFont>, BTreeSet<char>)> = BTreeMap::new();
     for letter in letters {
         for face in Face::ALL {
-            let Some(font) = &letter.drawn.fonts[face as usize] else {
+            let Some(font) = &letter.fonts[face as usize] else {
                 continue;
             };
             let entry = used
                 .entry(subset_name(font))
                 .or_insert_with(|| (face, Arc::clone(font), BTreeSet::new()));
-            entry
-                .2
-                .extend(letter.drawn.chars[face as usize].iter().copied());
+            entry.2.extend(letter.chars[face as usize].iter().copied());
         }
     }
     used.into_iter()

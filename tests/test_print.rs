@@ -14,8 +14,8 @@ use access_letters::intake::{Intake, Outcome};
 use access_letters::key::Key;
 use access_letters::letter::{NoticeDates, Templates};
 use access_letters::print::{
-    build_print_file, digest_of_letter_pdf, digest_of_pages, draw_letter, PrintFileMeta,
-    PrintLetter,
+    build_print_file, digest_of_letter_pdf, digest_of_pages, draw_letter, DrawnLetter,
+    PrintFileMeta, PrintLetter,
 };
 use access_letters::render::{LetterJob, Renderer};
 use chrono::NaiveDate;
@@ -57,7 +57,7 @@ fn fx() -> &'static Fixture {
 }
 
 /// The standalone PDF and the print drawing of a filing's letter.
-fn both(filing: &Filing) -> (Vec<u8>, PrintLetter) {
+fn both(filing: &Filing) -> (Vec<u8>, DrawnLetter) {
     let f = fx();
     let code = derive(&f.key, &filing.receipt, 1);
     let job = LetterJob {
@@ -70,11 +70,11 @@ fn both(filing: &Filing) -> (Vec<u8>, PrintLetter) {
     };
     let standalone = f.renderer.render(&job).unwrap().bytes;
     let drawn = draw_letter(&f.renderer, &job).unwrap();
-    (standalone, PrintLetter::new(drawn))
+    (standalone, drawn)
 }
 
-fn fixture_letters() -> &'static [(Filing, Vec<u8>, PrintLetter)] {
-    static LETTERS: OnceLock<Vec<(Filing, Vec<u8>, PrintLetter)>> = OnceLock::new();
+fn fixture_letters() -> &'static [(Filing, Vec<u8>, DrawnLetter)] {
+    static LETTERS: OnceLock<Vec<(Filing, Vec<u8>, DrawnLetter)>> = OnceLock::new();
     LETTERS.get_or_init(|| {
         fx().filings
             .par_iter()
@@ -99,12 +99,12 @@ fn drawn_pages_are_the_standalone_letters_content_byte_for_byte() {
     for (filing, standalone, printed) in fixture_letters() {
         let doc = Document::load_mem(standalone).unwrap();
         let pages: Vec<_> = doc.get_pages().into_values().collect();
-        assert_eq!(pages.len(), printed.drawn.pages.len(), "{}", filing.receipt);
+        assert_eq!(pages.len(), printed.pages.len(), "{}", filing.receipt);
         for (i, id) in pages.iter().enumerate() {
             let mut content = doc.get_page_content(*id);
             assert_eq!(content.pop(), Some(b'\n'), "lopdf adds a newline");
             assert!(
-                content == printed.drawn.pages[i],
+                content == printed.pages[i],
                 "{} page {}: content differs from the standalone letter",
                 filing.receipt,
                 i + 1
@@ -112,7 +112,7 @@ fn drawn_pages_are_the_standalone_letters_content_byte_for_byte() {
         }
         assert_eq!(
             digest_of_letter_pdf(standalone).unwrap(),
-            printed.drawn.digest,
+            printed.digest,
             "{}",
             filing.receipt
         );
@@ -122,16 +122,19 @@ fn drawn_pages_are_the_standalone_letters_content_byte_for_byte() {
 #[test]
 fn a_print_file_holds_every_letter_with_its_digest_in_order() {
     let letters = fixture_letters();
-    let printed: Vec<PrintLetter> = letters.iter().map(|(f, _, _)| both(f).1).collect();
+    let printed: Vec<PrintLetter> = letters
+        .iter()
+        .map(|(f, _, _)| PrintLetter::new(both(f).1))
+        .collect();
     let bytes = build_print_file(&printed, &meta());
     assert_eq!(bytes, build_print_file(&printed, &meta()), "deterministic");
     let doc = Document::load_mem(&bytes).unwrap();
     let pages: Vec<_> = doc.get_pages().into_values().collect();
     let mut at = 0;
     for (filing, _, p) in letters {
-        let n = p.drawn.pages.len();
+        let n = p.pages.len();
         let digest = digest_of_pages(&doc, &pages[at..at + n]).unwrap();
-        assert_eq!(digest, p.drawn.digest, "{}", filing.receipt);
+        assert_eq!(digest, p.digest, "{}", filing.receipt);
         let text = doc
             .extract_text(&((at as u32 + 1)..=(at + n) as u32).collect::<Vec<_>>())
             .unwrap();
