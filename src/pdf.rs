@@ -448,6 +448,8 @@ fn drop_conformance_claim(doc: &mut lopdf::Document) {
 pub fn letter_fonts(pages: &[Page]) -> [Option<Arc<LetterFont>>; 3] {
     let f = fonts();
     let mut blocks: [BTreeSet<u32>; 3] = Default::default();
+    // ASCII blocks as bits (most characters are ASCII), the rest in the set.
+    let mut ascii_blocks = [0u8; 3];
     let mut used = [false; 3];
     for item in pages.iter().flat_map(|p| &p.items) {
         let (face, text) = match item {
@@ -456,8 +458,23 @@ pub fn letter_fonts(pages: &[Page]) -> [Option<Arc<LetterFont>>; 3] {
             | Item::Watermark { face, text, .. } => (*face, text),
             Item::Rect { .. } => continue,
         };
-        used[face as usize] = true;
-        blocks[face as usize].extend(text.chars().map(crate::fonts::subset_block));
+        let i = face as usize;
+        used[i] = true;
+        for c in text.chars() {
+            if c.is_ascii() {
+                ascii_blocks[i] |= 1 << (c as u32 >> crate::fonts::ASCII_BLOCK_BITS);
+            } else {
+                blocks[i].insert(crate::fonts::subset_block(c));
+            }
+        }
+    }
+    for (i, set) in blocks.iter_mut().enumerate() {
+        let ascii = (0u8..8).filter(|b| ascii_blocks[i] & (1 << b) != 0);
+        set.extend(
+            ascii.map(|b| {
+                crate::fonts::subset_block(char::from(b << crate::fonts::ASCII_BLOCK_BITS))
+            }),
+        );
     }
     Face::ALL.map(|face| used[face as usize].then(|| f.letter_font(face, &blocks[face as usize])))
 }

@@ -31,7 +31,6 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
-use lopdf::content::{Content, Operation};
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat};
 use printpdf::{Color, Op, PaintMode, TextItem};
 use sha2::{Digest, Sha256};
@@ -71,7 +70,7 @@ pub struct DrawnLetter {
     /// The subset each face is embedded as, indexed by `Face as usize`.
     pub fonts: [Option<Arc<LetterFont>>; 3],
     /// The characters drawn in each face.
-    pub chars: [BTreeSet<char>; 3],
+    pub chars: [CharSet; 3],
     /// [`content_digest`] of the letter, lowercase hex.
     pub digest: String,
 }
@@ -116,7 +115,7 @@ pub fn draw_letter(renderer: &Renderer, job: &LetterJob<'_>) -> Result<DrawnLett
 /// Draws laid-out pages: content streams, fonts, characters and digest.
 pub fn draw_pages(pages: &[Page]) -> DrawnLetter {
     let fonts = letter_fonts(pages);
-    let mut chars: [BTreeSet<char>; 3] = Default::default();
+    let mut chars: [CharSet; 3] = Default::default();
     let contents: Vec<Vec<u8>> = pages
         .iter()
         .map(|p| page_content(&page_ops(p), &fonts, &mut chars))
@@ -224,98 +223,193 @@ fn real(v: f32) -> Object {
     Object::Real(v)
 }
 
-fn gray_of(col: &Color) -> Vec<Object> {
-    col.into_vec().into_iter().map(real).collect()
+/// A set of characters: ASCII as bits, the rest in a tree.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CharSet {
+    ascii: u128,
+    other: BTreeSet<char>,
 }
 
-/// Glyph codes of `text` in `font`, as printpdf encodes them for an
-/// embedded font: the glyph id, two bytes big-endian, 0 when missing.
-fn glyph_codes(font: Option<&LetterFont>, text: &str) -> Object {
-    let bytes = text
-        .chars()
-        .flat_map(|c| {
-            font.and_then(|f| f.parsed.lookup_glyph_index(c as u32))
-                .unwrap_or(0)
-                .to_be_bytes()
-        })
-        .collect();
-    Object::String(bytes, StringFormat::Hexadecimal)
+impl CharSet {
+    pub fn insert(&mut self, c: char) {
+        if c.is_ascii() {
+            self.ascii |= 1 << (c as u32);
+        } else {
+            self.other.insert(c);
+        }
+    }
+
+    pub fn extend_from(&mut self, other: &CharSet) {
+        self.ascii |= other.ascii;
+        self.other.extend(other.other.iter().copied());
+    }
+
+    /// The characters, in order.
+    pub fn chars(&self) -> impl Iterator<Item = char> + '_ {
+        (0u8..128)
+            .filter(|&b| self.ascii & (1 << b) != 0)
+            .map(char::from)
+            .chain(self.other.iter().copied())
+    }
+}
+
+/// A content stream written as lopdf's `Content::encode` writes it (one
+/// operation a line, each operand followed by a space), without building
+/// its objects first.
+struct ContentWriter {
+    out: Vec<u8>,
+    started: bool,
+}
+
+const HEX_DIGITS: &[u8; 16] = b"0123456789ABCDEF";
+
+impl ContentWriter {
+    fn op(&mut self, operator: &str) {
+        self.out.extend_from_slice(operator.as_bytes());
+    }
+
+    /// Starts an operation: a line break after the previous one.
+    fn begin(&mut self) -> &mut Self {
+        if self.started {
+            self.out.push(b'\n');
+        }
+        self.started = true;
+        self
+    }
+
+    fn real(&mut self, v: f32) -> &mut Self {
+        use std::io::Write;
+        let _ = write!(self.out, "{v}");
+        self.out.push(b' ');
+        self
+    }
+
+    fn int(&mut self, v: i64) -> &mut Self {
+        self.out.extend_from_slice(v.to_string().as_bytes());
+        self.out.push(b' ');
+        self
+    }
+
+    /// A name of plain letters (resource names), needing no escapes.
+    fn name(&mut self, name: &str) -> &mut Self {
+        self.out.push(b'/');
+        self.out.extend_from_slice(name.as_bytes());
+        self.out.push(b' ');
+        self
+    }
+
+    /// `text` as a hex string of two-byte glyph codes in `font`.
+    fn glyphs(&mut self, font: Option<&LetterFont>, text: &str) {
+        self.out.push(b'<');
+        for c in text.chars() {
+            let g = font.map_or(0, |f| f.glyph(c));
+            for byte in g.to_be_bytes() {
+                self.out.push(HEX_DIGITS[usize::from(byte >> 4)]);
+                self.out.push(HEX_DIGITS[usize::from(byte & 15)]);
+            }
+        }
+        self.out.push(b'>');
+    }
 }
 
 /// A page's content stream: the operators of [`page_ops`] written as
-/// printpdf writes them (`translate_operations` in printpdf 0.12.8), for
-/// the operators a letter uses. Records the characters drawn per face.
+/// printpdf writes them (`translate_operations` in printpdf 0.12.8, then
+/// lopdf's `Content::encode`), for the operators a letter uses. Records the
+/// characters drawn per face.
 fn page_content(
     ops: &[Op],
     fonts: &[Option<Arc<LetterFont>>; 3],
-    chars: &mut [BTreeSet<char>; 3],
+    chars: &mut [CharSet; 3],
 ) -> Vec<u8> {
-    let mut out = Vec::with_capacity(ops.len());
+    let mut w = ContentWriter {
+        out: Vec::with_capacity(ops.len() * 24),
+        started: false,
+    };
     let mut face: Option<Face> = None;
     for op in ops {
-        let (name, operands) = match op {
-            Op::StartTextSection => ("BT", vec![]),
-            Op::EndTextSection => ("ET", vec![]),
-            Op::SetFillColor { col } => ("g", gray_of(col)),
-            Op::SetOutlineColor { col } => ("G", gray_of(col)),
-            Op::SetOutlineThickness { pt } => ("w", vec![real(pt.0)]),
-            Op::SetTextRenderingMode { mode } => ("Tr", vec![Object::Integer(mode.id())]),
+        match op {
+            Op::StartTextSection => w.begin().op("BT"),
+            Op::EndTextSection => w.begin().op("ET"),
+            Op::SetFillColor { col } => w.begin().real(gray_level(col)).op("g"),
+            Op::SetOutlineColor { col } => w.begin().real(gray_level(col)).op("G"),
+            Op::SetOutlineThickness { pt } => w.begin().real(pt.0).op("w"),
+            Op::SetTextRenderingMode { mode } => w.begin().int(mode.id()).op("Tr"),
             Op::SetFont { font, size } => {
                 let id = font.get_resource_name();
                 face = Face::ALL.into_iter().find(|f| f.pdf_id().0 == id);
-                ("Tf", vec![Object::Name(id.into_bytes()), real(size.0)])
+                w.begin().name(&id).real(size.0).op("Tf");
             }
-            Op::SetTextCursor { pos } => ("Td", vec![real(pos.x.0), real(pos.y.0)]),
-            Op::SetTextMatrix { matrix } => ("Tm", matrix.as_array().map(real).to_vec()),
-            Op::ShowText { items } => show_text(items, face, fonts, chars),
+            Op::SetTextCursor { pos } => w.begin().real(pos.x.0).real(pos.y.0).op("Td"),
+            Op::SetTextMatrix { matrix } => {
+                w.begin();
+                for v in matrix.as_array() {
+                    w.real(v);
+                }
+                w.op("Tm");
+            }
+            Op::ShowText { items } => {
+                let f = face.and_then(|f| fonts[f as usize].as_deref());
+                if let Some(face) = face {
+                    for item in items {
+                        if let TextItem::Text(text) = item {
+                            text.chars().for_each(|c| chars[face as usize].insert(c));
+                        }
+                    }
+                }
+                show_text(w.begin(), items, f);
+            }
             Op::DrawRectangle { rectangle: r } => {
-                out.push(Operation::new(
-                    "re",
-                    vec![real(r.x.0), real(r.y.0), real(r.width.0), real(r.height.0)],
-                ));
+                w.begin()
+                    .real(r.x.0)
+                    .real(r.y.0)
+                    .real(r.width.0)
+                    .real(r.height.0);
+                w.op("re");
                 let paint = match r.mode {
                     Some(PaintMode::Fill) => "f",
                     Some(PaintMode::FillStroke) => "B",
                     _ => "S",
                 };
-                (paint, vec![])
+                w.begin().op(paint);
             }
             other => unreachable!("a letter page does not use {other:?}"),
-        };
-        out.push(Operation::new(name, operands));
+        }
     }
-    Content { operations: out }
-        .encode()
-        .expect("encoding content into memory cannot fail")
+    w.out
 }
 
-/// `Tj` for one run of text, `TJ` for runs with offsets between them.
-fn show_text(
-    items: &[TextItem],
-    face: Option<Face>,
-    fonts: &[Option<Arc<LetterFont>>; 3],
-    chars: &mut [BTreeSet<char>; 3],
-) -> (&'static str, Vec<Object>) {
-    let font = face.and_then(|f| fonts[f as usize].as_deref());
-    let mut array = Vec::with_capacity(items.len());
-    for item in items {
+fn gray_level(col: &Color) -> f32 {
+    match col {
+        Color::Greyscale(g) => g.percent,
+        other => unreachable!("letters are drawn in gray, not {other:?}"),
+    }
+}
+
+/// `Tj` for one run of text, `TJ` for runs with offsets between them (a
+/// number is set off by a space, a string is not, as lopdf writes arrays).
+fn show_text(w: &mut ContentWriter, items: &[TextItem], font: Option<&LetterFont>) {
+    if let [TextItem::Text(text)] = items {
+        w.glyphs(font, text);
+        w.out.push(b' ');
+        w.op("Tj");
+        return;
+    }
+    w.out.push(b'[');
+    for (i, item) in items.iter().enumerate() {
         match item {
-            TextItem::Text(text) => {
-                if let Some(f) = face {
-                    chars[f as usize].extend(text.chars());
+            TextItem::Text(text) => w.glyphs(font, text),
+            TextItem::Offset(o) => {
+                use std::io::Write;
+                if i > 0 {
+                    w.out.push(b' ');
                 }
-                array.push(glyph_codes(font, text));
+                let _ = write!(w.out, "{o}");
             }
-            TextItem::Offset(o) => array.push(real(*o)),
             TextItem::GlyphIds(_) => unreachable!("letters show text, not glyph ids"),
         }
     }
-    let plain = matches!(items, [TextItem::Text(_)]);
-    if plain {
-        ("Tj", array)
-    } else {
-        ("TJ", vec![Object::Array(array)])
-    }
+    w.out.extend_from_slice(b"] ");
+    w.op("TJ");
 }
 
 /// A letter ready to go into a print file: its drawing with each page's
@@ -323,7 +417,7 @@ fn show_text(
 /// worth of letters stays small).
 pub struct PrintLetter {
     pub fonts: [Option<Arc<LetterFont>>; 3],
-    pub chars: [BTreeSet<char>; 3],
+    pub chars: [CharSet; 3],
     pub digest: String,
     pub compressed: Vec<Vec<u8>>,
 }
@@ -453,7 +547,7 @@ fn finish_document(
 /// covering every character drawn in it; returns the font dictionary of
 /// each, by subset font name.
 fn embed_file_fonts(doc: &mut Document, letters: &[PrintLetter]) -> BTreeMap<String, ObjectId> {
-    let mut used: BTreeMap<String, (Face, Arc<LetterFont>, BTreeSet<char>)> = BTreeMap::new();
+    let mut used: BTreeMap<String, (Face, Arc<LetterFont>, CharSet)> = BTreeMap::new();
     for letter in letters {
         for face in Face::ALL {
             let Some(font) = &letter.fonts[face as usize] else {
@@ -461,8 +555,8 @@ fn embed_file_fonts(doc: &mut Document, letters: &[PrintLetter]) -> BTreeMap<Str
             };
             let entry = used
                 .entry(subset_name(font))
-                .or_insert_with(|| (face, Arc::clone(font), BTreeSet::new()));
-            entry.2.extend(letter.chars[face as usize].iter().copied());
+                .or_insert_with(|| (face, Arc::clone(font), CharSet::default()));
+            entry.2.extend_from(&letter.chars[face as usize]);
         }
     }
     used.into_iter()
@@ -475,12 +569,7 @@ fn embed_file_fonts(doc: &mut Document, letters: &[PrintLetter]) -> BTreeMap<Str
 
 /// The font dictionary printpdf writes for `font` when a page draws `chars`
 /// in it, copied into `doc`.
-fn font_object(
-    doc: &mut Document,
-    face: Face,
-    font: &LetterFont,
-    chars: &BTreeSet<char>,
-) -> ObjectId {
+fn font_object(doc: &mut Document, face: Face, font: &LetterFont, chars: &CharSet) -> ObjectId {
     let mut pdf = printpdf::PdfDocument::new("fonts");
     register_font(&mut pdf, face, font);
     let size = printpdf::Pt(10.0);
@@ -491,7 +580,7 @@ fn font_object(
             size,
         },
         Op::ShowText {
-            items: vec![TextItem::Text(chars.iter().collect())],
+            items: vec![TextItem::Text(chars.chars().collect())],
         },
         Op::EndTextSection,
     ];

@@ -23,6 +23,9 @@ fn golden_letters_make_no_pdfx_claim_they_do_not_meet() {
         }
     }
     assert!(seen >= 9, "{seen} golden PDFs");
+    let print = common::repo_file("tests/golden/print/fixtures-001.pdf");
+    let problems = conformance_problems(&std::fs::read(&print).unwrap());
+    assert!(problems.is_empty(), "{}: {problems:?}", print.display());
 }
 
 #[test]

@@ -197,16 +197,16 @@ fn golden_print_file_matches_byte_for_byte() {
         .find(|p| p.to_string_lossy().ends_with("-001.pdf"))
         .unwrap();
     let bytes = std::fs::read(first).unwrap();
-    let golden = repo_file("tests/golden/print-fixtures-001.pdf");
+    let golden = repo_file("tests/golden/print/fixtures-001.pdf");
     if std::env::var_os("UPDATE_GOLDEN").is_some_and(|v| v == "1") {
         std::fs::write(&golden, &bytes).unwrap();
     }
     let expected = std::fs::read(&golden).expect(
-        "tests/golden/print-fixtures-001.pdf: run `UPDATE_GOLDEN=1 cargo test --test test_print_run`",
+        "tests/golden/print/fixtures-001.pdf: run `UPDATE_GOLDEN=1 cargo test --test test_print_run`",
     );
     assert!(
         bytes == expected,
-        "the first print file of the fixtures differs from tests/golden/print-fixtures-001.pdf; \
+        "the first print file of the fixtures differs from tests/golden/print/fixtures-001.pdf; \
          if the change is intended run `UPDATE_GOLDEN=1 cargo test --test test_print_run` and review"
     );
 }
