@@ -185,8 +185,9 @@ fn print_stages(
         author: "bench".into(),
         date: dates.notice,
     };
+    let count = letters.len();
     let t = Instant::now();
-    let file = build_print_file(&letters, &meta);
+    let file = build_print_file(letters, &meta);
     let t_file = t.elapsed();
     println!("print file stages, one thread, {n} letters:");
     println!("  template + layout            {}", per_letter(t_lay, n));
@@ -196,13 +197,12 @@ fn print_stages(
         per_letter(t_deflate, n)
     );
     println!(
-        "  file of {} letters (fonts once, lopdf save) {}",
-        letters.len(),
-        per_letter(t_file, letters.len())
+        "  file of {count} letters (fonts once, lopdf save) {}",
+        per_letter(t_file, count)
     );
     println!(
         "  size per letter in the file  {:>8.1} KB (the fixtures use many font subsets; generated rows fewer)",
-        file.len() as f64 / letters.len() as f64 / 1024.0
+        file.len() as f64 / count as f64 / 1024.0
     );
 }
 

@@ -453,10 +453,25 @@ pub struct PrintFileMeta {
 }
 
 /// Builds one print file from `letters`, pages in the order given.
-pub fn build_print_file(letters: &[PrintLetter], meta: &PrintFileMeta) -> Vec<u8> {
+pub fn build_print_file(letters: Vec<PrintLetter>, meta: &PrintFileMeta) -> Vec<u8> {
+    let mut bytes = Vec::new();
+    write_print_file(letters, meta, &mut bytes).expect("writing a PDF to memory cannot fail");
+    bytes
+}
+
+/// Writes one print file from `letters` to `out`, pages in the order given.
+/// The letters' compressed content moves into the file, and the file is
+/// written out as it is serialised, so a file's worth of letters is held
+/// once, not twice.
+pub fn write_print_file(
+    mut letters: Vec<PrintLetter>,
+    meta: &PrintFileMeta,
+    out: &mut impl std::io::Write,
+) -> std::io::Result<()> {
     let mut doc = Document::with_version("1.4");
     let pages_id = doc.new_object_id();
-    let font_ids = embed_file_fonts(&mut doc, letters);
+    let font_ids = embed_file_fonts(&mut doc, &letters);
+    let id = file_id(&letters, meta);
     let mut resources: HashMap<Vec<String>, ObjectId> = HashMap::new();
     let mut kids = Vec::new();
     let media_box = Object::Array(
@@ -465,7 +480,7 @@ pub fn build_print_file(letters: &[PrintLetter], meta: &PrintFileMeta) -> Vec<u8
             .map(real)
             .collect(),
     );
-    for letter in letters {
+    for letter in &mut letters {
         let names = font_names(&letter.fonts);
         let key: Vec<String> = names.iter().map(|(_, base)| base.clone()).collect();
         let res_id = *resources.entry(key).or_insert_with(|| {
@@ -477,10 +492,10 @@ pub fn build_print_file(letters: &[PrintLetter], meta: &PrintFileMeta) -> Vec<u8
             res.set("Font", Object::Dictionary(font_dict));
             doc.add_object(res)
         });
-        for content in &letter.compressed {
+        for content in std::mem::take(&mut letter.compressed) {
             let mut sd = Dictionary::new();
             sd.set("Filter", Object::Name(b"FlateDecode".to_vec()));
-            let content_id = doc.add_object(Stream::new(sd, content.clone()));
+            let content_id = doc.add_object(Stream::new(sd, content));
             let mut page = Dictionary::new();
             page.set("Type", Object::Name(b"Page".to_vec()));
             page.set("Parent", Object::Reference(pages_id));
@@ -491,11 +506,23 @@ pub fn build_print_file(letters: &[PrintLetter], meta: &PrintFileMeta) -> Vec<u8
             kids.push(Object::Reference(doc.add_object(page)));
         }
     }
-    finish_document(&mut doc, pages_id, kids, letters, meta);
-    let mut bytes = Vec::new();
-    doc.save_to(&mut bytes)
-        .expect("writing a PDF to memory cannot fail");
-    bytes
+    drop(letters);
+    finish_document(&mut doc, pages_id, kids, id, meta);
+    doc.save_to(out)
+}
+
+/// The trailer `/ID` of a print file: a hash of its name and its letters'
+/// digests.
+fn file_id(letters: &[PrintLetter], meta: &PrintFileMeta) -> Object {
+    let mut h = Sha256::new();
+    h.update(meta.name.as_bytes());
+    for l in letters {
+        h.update(l.digest.as_bytes());
+    }
+    Object::String(
+        hex::encode(&h.finalize()[..16]).into_bytes(),
+        StringFormat::Literal,
+    )
 }
 
 /// The page tree, catalog, document information and trailer `/ID`.
@@ -503,7 +530,7 @@ fn finish_document(
     doc: &mut Document,
     pages_id: ObjectId,
     kids: Vec<Object>,
-    letters: &[PrintLetter],
+    id: Object,
     meta: &PrintFileMeta,
 ) {
     let mut pages = Dictionary::new();
@@ -529,15 +556,6 @@ fn finish_document(
     let producer = format!("access-letters {} print file", env!("CARGO_PKG_VERSION"));
     info.set("Producer", Object::string_literal(producer));
     let info_id = doc.add_object(info);
-    let mut h = Sha256::new();
-    h.update(meta.name.as_bytes());
-    for l in letters {
-        h.update(l.digest.as_bytes());
-    }
-    let id = Object::String(
-        hex::encode(&h.finalize()[..16]).into_bytes(),
-        StringFormat::Literal,
-    );
     doc.trailer.set("Root", Object::Reference(catalog_id));
     doc.trailer.set("Info", Object::Reference(info_id));
     doc.trailer.set("ID", Object::Array(vec![id.clone(), id]));

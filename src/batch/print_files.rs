@@ -13,9 +13,11 @@
 //! this run does not write (another `--pieces-per-file`) are removed.
 
 use std::collections::BTreeSet;
+use std::io::Write;
 use std::path::Path;
 
 use rayon::prelude::*;
+use sha2::{Digest, Sha256};
 
 use super::error::io_err;
 use super::plan::Checked;
@@ -24,9 +26,8 @@ use crate::issue::{issue_printed, IssueContext, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger, LedgerError};
 use crate::manifest::PrintFileEntry;
-use crate::output::{sync_dir, write_atomic};
-use crate::pdf::sha256_hex;
-use crate::print::{build_print_file, PrintFileMeta, PrintLetter, RecordedProof};
+use crate::output::{sync_dir, AtomicFile};
+use crate::print::{write_print_file, PrintFileMeta, PrintLetter, RecordedProof};
 use crate::render::Renderer;
 
 /// What writing a batch's print files needs.
@@ -119,18 +120,43 @@ fn write_file(
         author: run.renderer.config.agency.name.clone(),
         date: run.batch_date,
     };
-    let bytes = build_print_file(&letters, &meta);
+    let pages = letters.iter().map(|l| l.pages() as u64).sum();
+    let pieces = letters.len() as u64;
     let path = dir.join(&name);
-    write_atomic(&path, &bytes, true).map_err(io_err("cannot write", &path))?;
+    let mut file = HashingWriter {
+        inner: AtomicFile::create(&path).map_err(io_err("cannot create", &path))?,
+        sha256: Sha256::new(),
+    };
+    write_print_file(letters, &meta, &mut file).map_err(io_err("cannot write", &path))?;
+    let sha256 = hex::encode(file.sha256.finalize());
+    file.inner.commit().map_err(io_err("cannot write", &path))?;
     let zip = |iss: &Issuance| iss.issued.filing.address.zip5.clone();
     Ok(PrintFileEntry {
         path: format!("print/{name}"),
-        pages: letters.iter().map(|l| l.pages() as u64).sum(),
-        pieces: letters.len() as u64,
+        pages,
+        pieces,
         first_zip: group.first().map(zip).unwrap_or_default(),
         last_zip: group.last().map(zip).unwrap_or_default(),
-        sha256: sha256_hex(&bytes),
+        sha256,
     })
+}
+
+/// Passes bytes on and hashes them, so a file's SHA-256 needs no second read.
+struct HashingWriter<W> {
+    inner: W,
+    sha256: Sha256,
+}
+
+impl<W: Write> Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.sha256.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
 }
 
 /// Draws a recorded letter again and checks it is the one recorded.
