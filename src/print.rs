@@ -454,75 +454,123 @@ pub struct PrintFileMeta {
 
 /// Builds one print file from `letters`, pages in the order given.
 pub fn build_print_file(letters: Vec<PrintLetter>, meta: &PrintFileMeta) -> Vec<u8> {
+    let mut file = PrintFile::new(meta);
+    for letter in letters {
+        file.add(letter);
+    }
     let mut bytes = Vec::new();
-    write_print_file(letters, meta, &mut bytes).expect("writing a PDF to memory cannot fail");
+    file.write(&mut bytes)
+        .expect("writing a PDF to memory cannot fail");
     bytes
 }
 
-/// Writes one print file from `letters` to `out`, pages in the order given.
-/// The letters' compressed content moves into the file, and the file is
-/// written out as it is serialised, so a file's worth of letters is held
-/// once, not twice.
-pub fn write_print_file(
-    mut letters: Vec<PrintLetter>,
-    meta: &PrintFileMeta,
-    out: &mut impl std::io::Write,
-) -> std::io::Result<()> {
-    let mut doc = Document::with_version("1.4");
-    let pages_id = doc.new_object_id();
-    let font_ids = embed_file_fonts(&mut doc, &letters);
-    let id = file_id(&letters, meta);
-    let mut resources: HashMap<Vec<String>, ObjectId> = HashMap::new();
-    let mut kids = Vec::new();
-    let media_box = Object::Array(
-        [0.0, 0.0, PAGE_WIDTH_PT, PAGE_HEIGHT_PT]
-            .into_iter()
-            .map(real)
-            .collect(),
-    );
-    for letter in &mut letters {
-        let names = font_names(&letter.fonts);
-        let key: Vec<String> = names.iter().map(|(_, base)| base.clone()).collect();
-        let res_id = *resources.entry(key).or_insert_with(|| {
-            let mut font_dict = Dictionary::new();
-            for (name, base) in &names {
-                font_dict.set(name.as_bytes().to_vec(), Object::Reference(font_ids[base]));
-            }
-            let mut res = Dictionary::new();
-            res.set("Font", Object::Dictionary(font_dict));
-            doc.add_object(res)
-        });
-        for content in std::mem::take(&mut letter.compressed) {
+/// A print file being assembled, letter by letter, in page order.
+///
+/// Letters are added as they are drawn (a few at a time, in parallel, by
+/// the caller), so the drawing of a whole file is never held at once: the
+/// file keeps only each page's compressed content, copied into memory of
+/// its own so that what the drawing threads freed is free again.
+pub struct PrintFile {
+    doc: Document,
+    meta: PrintFileMeta,
+    pages_id: ObjectId,
+    kids: Vec<Object>,
+    /// Each subset used, by subset font name: its font dictionary's object
+    /// (written last) and the characters drawn in it.
+    fonts: BTreeMap<String, (ObjectId, Face, Arc<LetterFont>, CharSet)>,
+    /// Resource dictionaries shared by pages using the same fonts.
+    resources: HashMap<Vec<String>, ObjectId>,
+    /// Hash of the name and every letter's digest: the trailer `/ID`.
+    id: Sha256,
+}
+
+impl PrintFile {
+    pub fn new(meta: &PrintFileMeta) -> Self {
+        let mut doc = Document::with_version("1.4");
+        let pages_id = doc.new_object_id();
+        let mut id = Sha256::new();
+        id.update(meta.name.as_bytes());
+        PrintFile {
+            doc,
+            meta: meta.clone(),
+            pages_id,
+            kids: Vec::new(),
+            fonts: BTreeMap::new(),
+            resources: HashMap::new(),
+            id,
+        }
+    }
+
+    /// Adds a letter's pages after the pages added before.
+    pub fn add(&mut self, letter: PrintLetter) {
+        self.id.update(letter.digest.as_bytes());
+        let res_id = self.resources_for(&letter);
+        let media_box = Object::Array(
+            [0.0, 0.0, PAGE_WIDTH_PT, PAGE_HEIGHT_PT]
+                .into_iter()
+                .map(real)
+                .collect(),
+        );
+        for content in &letter.compressed {
             let mut sd = Dictionary::new();
             sd.set("Filter", Object::Name(b"FlateDecode".to_vec()));
-            let content_id = doc.add_object(Stream::new(sd, content));
+            let content_id = self.doc.add_object(Stream::new(sd, content.to_vec()));
             let mut page = Dictionary::new();
             page.set("Type", Object::Name(b"Page".to_vec()));
-            page.set("Parent", Object::Reference(pages_id));
+            page.set("Parent", Object::Reference(self.pages_id));
             page.set("MediaBox", media_box.clone());
             page.set("TrimBox", media_box.clone());
             page.set("Resources", Object::Reference(res_id));
             page.set("Contents", Object::Reference(content_id));
-            kids.push(Object::Reference(doc.add_object(page)));
+            self.kids.push(Object::Reference(self.doc.add_object(page)));
         }
     }
-    drop(letters);
-    finish_document(&mut doc, pages_id, kids, id, meta);
-    doc.save_to(out)
-}
 
-/// The trailer `/ID` of a print file: a hash of its name and its letters'
-/// digests.
-fn file_id(letters: &[PrintLetter], meta: &PrintFileMeta) -> Object {
-    let mut h = Sha256::new();
-    h.update(meta.name.as_bytes());
-    for l in letters {
-        h.update(l.digest.as_bytes());
+    /// The resource dictionary for the fonts `letter` uses (shared), noting
+    /// the characters it draws in each.
+    fn resources_for(&mut self, letter: &PrintLetter) -> ObjectId {
+        let mut key = Vec::with_capacity(3);
+        let mut font_dict = Dictionary::new();
+        for face in Face::ALL {
+            let Some(font) = &letter.fonts[face as usize] else {
+                continue;
+            };
+            let name = subset_name(font);
+            let doc = &mut self.doc;
+            let entry = self.fonts.entry(name.clone()).or_insert_with(|| {
+                (
+                    doc.new_object_id(),
+                    face,
+                    Arc::clone(font),
+                    CharSet::default(),
+                )
+            });
+            entry.3.extend_from(&letter.chars[face as usize]);
+            font_dict.set(face.pdf_id().0.into_bytes(), Object::Reference(entry.0));
+            key.push(name);
+        }
+        let doc = &mut self.doc;
+        *self.resources.entry(key).or_insert_with(|| {
+            let mut res = Dictionary::new();
+            res.set("Font", Object::Dictionary(font_dict));
+            doc.add_object(res)
+        })
     }
-    Object::String(
-        hex::encode(&h.finalize()[..16]).into_bytes(),
-        StringFormat::Literal,
-    )
+
+    /// Embeds the fonts, closes the document and writes it to `out`.
+    pub fn write(mut self, out: &mut impl std::io::Write) -> std::io::Result<()> {
+        for (id, face, font, chars) in std::mem::take(&mut self.fonts).into_values() {
+            let dict = font_object(&mut self.doc, face, &font, &chars);
+            self.doc.objects.insert(id, dict);
+        }
+        let id = Object::String(
+            hex::encode(&self.id.clone().finalize()[..16]).into_bytes(),
+            StringFormat::Literal,
+        );
+        let kids = std::mem::take(&mut self.kids);
+        finish_document(&mut self.doc, self.pages_id, kids, id, &self.meta);
+        self.doc.save_to(out)
+    }
 }
 
 /// The page tree, catalog, document information and trailer `/ID`.
@@ -561,33 +609,9 @@ fn finish_document(
     doc.trailer.set("ID", Object::Array(vec![id.clone(), id]));
 }
 
-/// Embeds every subset the letters use, once, with widths and `ToUnicode`
-/// covering every character drawn in it; returns the font dictionary of
-/// each, by subset font name.
-fn embed_file_fonts(doc: &mut Document, letters: &[PrintLetter]) -> BTreeMap<String, ObjectId> {
-    let mut used: BTreeMap<String, (Face, Arc<LetterFont>, CharSet)> = BTreeMap::new();
-    for letter in letters {
-        for face in Face::ALL {
-            let Some(font) = &letter.fonts[face as usize] else {
-                continue;
-            };
-            let entry = used
-                .entry(subset_name(font))
-                .or_insert_with(|| (face, Arc::clone(font), CharSet::default()));
-            entry.2.extend_from(&letter.chars[face as usize]);
-        }
-    }
-    used.into_iter()
-        .map(|(name, (face, font, chars))| {
-            let id = font_object(doc, face, &font, &chars);
-            (name, id)
-        })
-        .collect()
-}
-
 /// The font dictionary printpdf writes for `font` when a page draws `chars`
 /// in it, copied into `doc`.
-fn font_object(doc: &mut Document, face: Face, font: &LetterFont, chars: &CharSet) -> ObjectId {
+fn font_object(doc: &mut Document, face: Face, font: &LetterFont, chars: &CharSet) -> Object {
     let mut pdf = printpdf::PdfDocument::new("fonts");
     register_font(&mut pdf, face, font);
     let size = printpdf::Pt(10.0);
@@ -620,13 +644,12 @@ fn font_object(doc: &mut Document, face: Face, font: &LetterFont, chars: &CharSe
     let dict = fonts
         .get(face.pdf_id().0.as_bytes())
         .expect("the face is on the page");
-    let copied = copy_object(
+    copy_object(
         &src,
         &Object::Dictionary((*dict).clone()),
         doc,
         &mut HashMap::new(),
-    );
-    doc.add_object(copied)
+    )
 }
 
 /// A deep copy of `obj` from `src` into `dst`, with new object numbers.

@@ -27,7 +27,7 @@ use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger, LedgerError};
 use crate::manifest::PrintFileEntry;
 use crate::output::{sync_dir, AtomicFile};
-use crate::print::{write_print_file, PrintFileMeta, PrintLetter, RecordedProof};
+use crate::print::{PrintFile, PrintFileMeta, PrintLetter, RecordedProof};
 use crate::render::Renderer;
 
 /// What writing a batch's print files needs.
@@ -103,38 +103,51 @@ pub fn write_print_files(
     Ok(files)
 }
 
-/// Draws a group of letters in parallel and writes them as one print file.
+/// Letters drawn in parallel at a time while a print file is assembled: a
+/// few per thread, so the drawing never holds a whole file.
+const DRAWN_AT_A_TIME: usize = 64;
+
+/// Draws a group of letters, a few at a time in parallel, and writes them
+/// as one print file.
 fn write_file(
     run: &PrintRun<'_>,
     dir: &Path,
     number: usize,
     group: &[Issuance],
 ) -> Result<PrintFileEntry, BatchError> {
-    let letters: Vec<PrintLetter> = group
-        .par_iter()
-        .map(|iss| draw_recorded(run, iss))
-        .collect::<Result<_, _>>()?;
     let name = print_file_name(run.batch_id, number);
     let meta = PrintFileMeta {
         name: name.clone(),
         author: run.renderer.config.agency.name.clone(),
         date: run.batch_date,
     };
-    let pages = letters.iter().map(|l| l.pages() as u64).sum();
-    let pieces = letters.len() as u64;
+    let mut print = PrintFile::new(&meta);
+    let mut pages = 0u64;
+    for part in group.chunks(DRAWN_AT_A_TIME) {
+        let letters: Vec<PrintLetter> = part
+            .par_iter()
+            .map(|iss| draw_recorded(run, iss))
+            .collect::<Result<_, _>>()?;
+        for letter in letters {
+            pages += letter.pages() as u64;
+            print.add(letter);
+        }
+    }
     let path = dir.join(&name);
     let mut file = HashingWriter {
         inner: AtomicFile::create(&path).map_err(io_err("cannot create", &path))?,
         sha256: Sha256::new(),
     };
-    write_print_file(letters, &meta, &mut file).map_err(io_err("cannot write", &path))?;
+    print
+        .write(&mut file)
+        .map_err(io_err("cannot write", &path))?;
     let sha256 = hex::encode(file.sha256.finalize());
     file.inner.commit().map_err(io_err("cannot write", &path))?;
     let zip = |iss: &Issuance| iss.issued.filing.address.zip5.clone();
     Ok(PrintFileEntry {
         path: format!("print/{name}"),
         pages,
-        pieces,
+        pieces: group.len() as u64,
         first_zip: group.first().map(zip).unwrap_or_default(),
         last_zip: group.last().map(zip).unwrap_or_default(),
         sha256,
