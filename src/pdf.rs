@@ -343,9 +343,33 @@ fn deflate(raw: &[u8], level: u32) -> Vec<u8> {
         .expect("compressing into memory cannot fail")
 }
 
-/// A page content stream deflated as in a letter (for print files).
+/// A page content stream deflated at the letters' level, for print files.
+///
+/// Each thread keeps one compressor and resets it: a fresh one allocates a
+/// few hundred kilobytes of state for every page, which the allocator then
+/// serves from a heap it does not give back.
 pub fn deflate_content(raw: &[u8]) -> Vec<u8> {
-    deflate(raw, CONTENT_DEFLATE_LEVEL)
+    use flate2::{Compress, Compression, FlushCompress, Status};
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Compress> =
+            std::cell::RefCell::new(Compress::new(Compression::new(CONTENT_DEFLATE_LEVEL), true));
+    }
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        c.reset();
+        let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+        loop {
+            let consumed = c.total_in() as usize;
+            let status = c
+                .compress_vec(&raw[consumed..], &mut out, FlushCompress::Finish)
+                .expect("compressing into memory cannot fail");
+            if status == Status::StreamEnd {
+                break;
+            }
+            out.reserve(out.capacity().max(1024));
+        }
+        out
+    })
 }
 
 /// Deflates every stream that has no filter yet.
