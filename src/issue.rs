@@ -162,6 +162,15 @@ pub fn issue_printed(
     Ok((row, drawn))
 }
 
+/// Draws `planned`'s letter for a print file again, as it was issued (no
+/// ledger row: the row is already recorded).
+pub fn redraw_printed(
+    ctx: &IssueContext<'_>,
+    planned: &Planned,
+) -> Result<DrawnLetter, IssueError> {
+    draw_job(ctx, planned, |job| draw_letter(ctx.renderer, job)).map(|(_, drawn)| drawn)
+}
+
 /// The ledger row of an issuance whose letter is proven by `proof`.
 fn issuance_row(
     ctx: &IssueContext<'_>,

@@ -22,7 +22,7 @@ use sha2::{Digest, Sha256};
 use super::error::io_err;
 use super::plan::Checked;
 use super::{BatchError, OutputChoice};
-use crate::issue::{issue_printed, IssueContext, Planned};
+use crate::issue::{redraw_printed, IssueContext, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger, LedgerError};
 use crate::manifest::PrintFileEntry;
@@ -187,7 +187,7 @@ fn draw_recorded(run: &PrintRun<'_>, iss: &Issuance) -> Result<PrintLetter, Batc
         )));
     };
     let ctx = IssueContext::recorded(issued, key, run.renderer);
-    let (_, drawn) = issue_printed(&ctx, &Planned::recorded(issued))?;
+    let drawn = redraw_printed(&ctx, &Planned::recorded(issued))?;
     if let RecordedProof::ContentDigest(recorded) = RecordedProof::of(&issued.letter_sha256) {
         if recorded != drawn.digest {
             return Err(differs(
