@@ -4,17 +4,24 @@
 //!    reports the time per letter of each stage (template, layout, PDF
 //!    object tree with font subsetting, compression, serialisation) and the
 //!    size per letter.
-//! 2. End to end: generates a filings file (100,000 rows by default; pass a
-//!    number, or set BENCH_ROWS) and runs the whole batch in-process on all
-//!    cores against a fresh ledger, reporting letters per second and the
-//!    process's peak resident memory.
+//! 2. The same letters drawn for a print file (content streams drawn
+//!    directly, compression) and the size per letter in one print file.
+//! 3. End to end: generates a filings file (100,000 rows by default; pass a
+//!    number, or set BENCH_ROWS) and runs the whole batch on all cores
+//!    against a fresh ledger, once with `--output print` and once with
+//!    `--output pieces`, each in a child process of its own (so the peak
+//!    resident memory is that mode's), BENCH_RUNS times each (default 1;
+//!    the table shows the median run): letters per second, bytes per
+//!    letter written, and peak RSS.
 //!
 //! Not a test: it asserts nothing about speed, it measures.
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use access_letters::batch::{run, NoProgress, RunInputs, DEFAULT_CHUNK_SIZE};
+use access_letters::batch::{
+    run, NoProgress, OutputChoice, OutputMode, RunInputs, DEFAULT_CHUNK_SIZE,
+};
 use access_letters::code::derive;
 use access_letters::config::Config;
 use access_letters::filing::{piece_id, Filing};
@@ -24,7 +31,8 @@ use access_letters::layout::{layout, LetterParts};
 use access_letters::ledger::SqliteLedger;
 use access_letters::letter::{long_date, NoticeDates, Templates};
 use access_letters::pdf::{build_document, compress_streams, save, PdfMeta};
-use access_letters::render::Renderer;
+use access_letters::print::{build_print_file, draw_pages, PrintFileMeta, PrintLetter};
+use access_letters::render::{CodeDisplay, LetterJob, Renderer};
 use chrono::NaiveDate;
 
 fn peak_rss_mb() -> f64 {
@@ -127,6 +135,75 @@ fn stages(root: &Path, date: NaiveDate) {
         "  size per letter              {:>8.1} KB",
         bytes as f64 / n as f64 / 1024.0
     );
+    print_stages(&filings, &key, &renderer_for(config), dates, rounds);
+}
+
+fn renderer_for(config: Config) -> Renderer {
+    Renderer::new(Templates::builtin(), config)
+}
+
+/// The same letters drawn for a print file: template and layout, content
+/// streams, compression; then the size per letter of one file of them.
+fn print_stages(
+    filings: &[Filing],
+    key: &Key,
+    renderer: &Renderer,
+    dates: NoticeDates,
+    rounds: usize,
+) {
+    let (mut t_lay, mut t_draw, mut t_deflate) = <(Duration, Duration, Duration)>::default();
+    let mut letters = Vec::new();
+    for round in 0..rounds {
+        for f in filings {
+            let code = derive(key, &f.receipt, 1);
+            let job = LetterJob {
+                filing: f,
+                issue_no: 1,
+                code: &code,
+                dates,
+                barcode: None,
+                specimen: true,
+            };
+            let t0 = Instant::now();
+            let (pages, _) = renderer.lay_out(&job, CodeDisplay::Shown).expect("layout");
+            let t1 = Instant::now();
+            let drawn = draw_pages(&pages);
+            let t2 = Instant::now();
+            let letter = PrintLetter::new(drawn);
+            let t3 = Instant::now();
+            t_lay += t1 - t0;
+            t_draw += t2 - t1;
+            t_deflate += t3 - t2;
+            if round == 0 {
+                letters.push(letter);
+            }
+        }
+    }
+    let n = filings.len() * rounds;
+    let meta = PrintFileMeta {
+        name: "bench-001.pdf".into(),
+        author: "bench".into(),
+        date: dates.notice,
+    };
+    let count = letters.len();
+    let t = Instant::now();
+    let file = build_print_file(letters, &meta);
+    let t_file = t.elapsed();
+    println!("print file stages, one thread, {n} letters:");
+    println!("  template + layout            {}", per_letter(t_lay, n));
+    println!("  content streams (direct)     {}", per_letter(t_draw, n));
+    println!(
+        "  deflate content              {}",
+        per_letter(t_deflate, n)
+    );
+    println!(
+        "  file of {count} letters (fonts once, lopdf save) {}",
+        per_letter(t_file, count)
+    );
+    println!(
+        "  size per letter in the file  {:>8.1} KB (the fixtures use many font subsets; generated rows fewer)",
+        file.len() as f64 / count as f64 / 1024.0
+    );
 }
 
 fn codes(root: &Path) {
@@ -155,7 +232,9 @@ fn codes(root: &Path) {
     );
 }
 
-fn end_to_end(root: &Path, date: NaiveDate, rows: u64) {
+/// One end-to-end run of `mode` in this process; prints a `RESULT` line for
+/// the parent.
+fn end_to_end(root: &Path, date: NaiveDate, rows: u64, mode: OutputMode) {
     let dir = tempfile::tempdir().expect("tempdir");
     let input = dir.path().join("filings.csv");
     let file = std::io::BufWriter::new(std::fs::File::create(&input).expect("create input"));
@@ -172,24 +251,82 @@ fn end_to_end(root: &Path, date: NaiveDate, rows: u64) {
         keys: &keys,
         renderer: &renderer,
         chunk_size: DEFAULT_CHUNK_SIZE,
+        output: OutputChoice {
+            mode,
+            ..Default::default()
+        },
     };
     let rss_before = peak_rss_mb();
     let t = Instant::now();
     let report = run(&inputs, &mut ledger, &NoProgress).expect("run");
     let secs = t.elapsed().as_secs_f64();
     let c = report.counts;
-    println!(
-        "end to end, {} threads: {rows} rows ({} bad) -> {} letters in {secs:.1} s = {:.0} letters/s; peak RSS {:.0} MB (before the run {:.0} MB)",
-        rayon::current_num_threads(),
-        stats.bad,
-        c.issued,
-        c.issued as f64 / secs,
-        peak_rss_mb(),
-        rss_before
-    );
-    let (hits, misses) = access_letters::fonts::fonts().cache_stats();
-    println!("  letter font subsets: {hits} reused, {misses} cut");
     assert!(c.add_up(), "counts must add up");
+    let folder = if mode == OutputMode::Print {
+        "print"
+    } else {
+        "letters"
+    };
+    let bytes: u64 = std::fs::read_dir(report.batch_dir.join(folder))
+        .expect("output folder")
+        .map(|e| e.expect("entry").metadata().expect("size").len())
+        .sum();
+    let (hits, misses) = access_letters::fonts::fonts().cache_stats();
+    eprintln!(
+        "  {}: {rows} rows ({} bad) -> {} letters in {secs:.1} s; RSS before the run {rss_before:.0} MB; font subsets {hits} reused, {misses} cut",
+        mode.as_str(),
+        stats.bad,
+        c.issued
+    );
+    println!(
+        "RESULT {} {} {secs} {bytes} {}",
+        mode.as_str(),
+        c.issued,
+        peak_rss_mb()
+    );
+}
+
+/// One mode's run in a child process: (letters, seconds, bytes, peak RSS MB).
+fn child_run(rows: u64, mode: OutputMode) -> (f64, f64, f64, f64) {
+    let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
+        .env("BENCH_CHILD", mode.as_str())
+        .env("BENCH_ROWS", rows.to_string())
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .expect("the bench runs itself");
+    assert!(out.status.success(), "the {} run failed", mode.as_str());
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find_map(|l| l.strip_prefix("RESULT "))
+        .expect("a RESULT line");
+    let v: Vec<f64> = line
+        .split_whitespace()
+        .skip(1)
+        .map(|x| x.parse().expect("a number"))
+        .collect();
+    (v[0], v[1], v[2], v[3])
+}
+
+fn end_to_end_table(rows: u64, runs: usize) {
+    println!(
+        "end to end, {} threads, {rows} generated rows, median of {runs} run(s), each mode in its own process:",
+        rayon::current_num_threads()
+    );
+    println!("  mode     letters/s   bytes/letter   peak RSS");
+    for mode in [OutputMode::Print, OutputMode::Pieces] {
+        let mut results: Vec<(f64, f64, f64, f64)> =
+            (0..runs).map(|_| child_run(rows, mode)).collect();
+        results.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
+        let (letters, secs, bytes, rss) = results[results.len() / 2];
+        println!(
+            "  {:<7} {:>10.0}   {:>12.0}   {:>5.0} MB",
+            mode.as_str(),
+            letters / secs,
+            bytes / letters,
+            rss
+        );
+    }
 }
 
 fn main() {
@@ -204,9 +341,21 @@ fn main() {
                 .and_then(|v| v.parse().ok())
         })
         .unwrap_or(100_000);
+    if let Some(mode) = std::env::var("BENCH_CHILD")
+        .ok()
+        .and_then(|m| OutputMode::parse(&m))
+    {
+        end_to_end(root, date, rows, mode);
+        return;
+    }
+    let runs = std::env::var("BENCH_RUNS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(1usize)
+        .max(1);
     codes(root);
     stages(root, date);
     if rows > 0 {
-        end_to_end(root, date, rows);
+        end_to_end_table(rows, runs);
     }
 }

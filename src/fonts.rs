@@ -255,6 +255,30 @@ type LetterFontCache = HashMap<(Face, Vec<u32>), Arc<LetterFont>>;
 pub struct LetterFont {
     /// The subset, named `TAG+PostScriptName` so readers know it is a subset.
     pub parsed: ParsedFont,
+    /// The glyph of each ASCII character (0 when none), looked up once.
+    ascii_glyphs: [u16; 128],
+}
+
+impl LetterFont {
+    fn new(parsed: ParsedFont) -> Self {
+        let mut ascii_glyphs = [0u16; 128];
+        for (c, g) in ascii_glyphs.iter_mut().enumerate() {
+            *g = parsed.lookup_glyph_index(c as u32).unwrap_or(0);
+        }
+        LetterFont {
+            parsed,
+            ascii_glyphs,
+        }
+    }
+
+    /// The glyph id of `c` in this subset, 0 (.notdef) when it has none:
+    /// what printpdf writes for `c` in a content stream.
+    pub fn glyph(&self, c: char) -> u16 {
+        match self.ascii_glyphs.get(c as usize) {
+            Some(&g) => g,
+            None => self.parsed.lookup_glyph_index(c as u32).unwrap_or(0),
+        }
+    }
 }
 
 /// All faces, parsed once and shared by every thread.
@@ -316,7 +340,7 @@ impl Fonts {
             ParsedFont::from_bytes(&bytes, 0, &mut Vec::new()).expect("a DejaVu subset parses");
         let name = source.font_name.clone().unwrap_or_default();
         parsed.font_name = Some(format!("{}+{name}", subset_tag(face, blocks)));
-        LetterFont { parsed }
+        LetterFont::new(parsed)
     }
 }
 

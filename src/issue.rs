@@ -15,6 +15,7 @@ use crate::key::Key;
 use crate::ledger::NewIssuance;
 use crate::letter::NoticeDates;
 use crate::pdf::RenderedLetter;
+use crate::print::{draw_letter, DrawnLetter, CONTENT_DIGEST_PREFIX};
 use crate::render::{CodeDisplay, LetterJob, ProofPdf, RenderError, Renderer};
 
 /// Where a piece stands before its letter is made.
@@ -143,24 +144,57 @@ pub fn issue(
     ctx: &IssueContext<'_>,
     planned: &Planned,
 ) -> Result<(NewIssuance, RenderedLetter), IssueError> {
-    let filing = &planned.filing;
     let (code, letter) = draw_job(ctx, planned, |job| ctx.renderer.render(job))?;
-    let row = NewIssuance {
+    let row = issuance_row(ctx, planned, &code, letter.sha256.clone(), letter.pages);
+    Ok((row, letter))
+}
+
+/// Derives the code for `planned` and draws its letter for a print file
+/// (no PDF of its own); the row records the letter's content digest
+/// (see [`crate::print`]) in place of a file's SHA-256.
+pub fn issue_printed(
+    ctx: &IssueContext<'_>,
+    planned: &Planned,
+) -> Result<(NewIssuance, DrawnLetter), IssueError> {
+    let (code, drawn) = draw_job(ctx, planned, |job| draw_letter(ctx.renderer, job))?;
+    let proof = format!("{CONTENT_DIGEST_PREFIX}{}", drawn.digest);
+    let row = issuance_row(ctx, planned, &code, proof, drawn.pages.len() as u32);
+    Ok((row, drawn))
+}
+
+/// Draws `planned`'s letter for a print file again, as it was issued (no
+/// ledger row: the row is already recorded).
+pub fn redraw_printed(
+    ctx: &IssueContext<'_>,
+    planned: &Planned,
+) -> Result<DrawnLetter, IssueError> {
+    draw_job(ctx, planned, |job| draw_letter(ctx.renderer, job)).map(|(_, drawn)| drawn)
+}
+
+/// The ledger row of an issuance whose letter is proven by `proof`.
+fn issuance_row(
+    ctx: &IssueContext<'_>,
+    planned: &Planned,
+    code: &AccessCode,
+    proof: String,
+    pages: u32,
+) -> NewIssuance {
+    let filing = &planned.filing;
+    NewIssuance {
         receipt: filing.receipt.clone(),
         issue_no: planned.issue_no,
         form: filing.form,
         batch_id: ctx.batch_id.to_string(),
         piece_id: piece_id(&filing.receipt, planned.issue_no),
         key_id: ctx.key.id().to_string(),
-        fingerprint: fingerprint(ctx.key, &code).as_str().to_string(),
+        fingerprint: fingerprint(ctx.key, code).as_str().to_string(),
         notice_date: ctx.dates.notice,
         expires_on: ctx.dates.expires_on,
-        letter_sha256: letter.sha256.clone(),
-        pages: letter.pages,
+        letter_sha256: proof,
+        pages,
         imb_serial: planned.serial,
         filing: filing.clone(),
         reason: None,
         forced: false,
-    };
-    Ok((row, letter))
+    }
 }

@@ -46,6 +46,8 @@ pub const MANIFEST_HEADER: &[&str] = &[
     "imb_tracking",
     "imb_routing",
     "imb_bars",
+    "print_file",
+    "first_page",
 ];
 
 /// One mail piece, as the vendor needs it.
@@ -71,6 +73,10 @@ pub struct ManifestRow {
     pub imb_tracking: String,
     pub imb_routing: String,
     pub imb_bars: String,
+    /// The print file the piece is in (`print/<batch>-NNN.pdf`), if any.
+    pub print_file: String,
+    /// Its first page in that file (from 1); its pages follow it.
+    pub first_page: Option<u64>,
 }
 
 /// The intelligent-mail columns of a piece, when a barcode was printed.
@@ -124,6 +130,8 @@ impl ManifestRow {
             imb_tracking: barcode.tracking,
             imb_routing: barcode.routing,
             imb_bars: barcode.bars,
+            print_file: String::new(),
+            first_page: None,
         }
     }
 
@@ -150,6 +158,8 @@ impl ManifestRow {
             n(&self.imb_tracking),
             n(&self.imb_routing),
             n(&self.imb_bars),
+            n(&self.print_file),
+            self.first_page.map(|p| p.to_string()).unwrap_or_default(),
         ]
     }
 }
@@ -247,6 +257,19 @@ pub struct FileEntry {
     pub sha256: String,
 }
 
+/// One print file of the batch (see [`crate::print`]).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PrintFileEntry {
+    /// Inside the batch folder: `print/<batch>-NNN.pdf`.
+    pub path: String,
+    pub pages: u64,
+    pub pieces: u64,
+    /// ZIP of the first and the last piece (presort order).
+    pub first_zip: String,
+    pub last_zip: String,
+    pub sha256: String,
+}
+
 /// `batch.json`: written last; its presence means the batch is complete.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchSummary {
@@ -268,6 +291,16 @@ pub struct BatchSummary {
     pub pages: u64,
     pub sheets: u64,
     pub presort: Presort,
+    /// How letters were written (`print`, `pieces`, `both`); nightly batches.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    /// Letters per print file at most, when print files were written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pieces_per_file: Option<u64>,
+    /// The print files, in order; their pages and pieces add up to the
+    /// batch's.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub print_files: Vec<PrintFileEntry>,
     /// Every file of the batch with its SHA-256, letters in manifest order.
     /// Not held here: `batch::write_summary` streams the list into
     /// `batch.json` from the ledger, so memory does not grow with the batch.

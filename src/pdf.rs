@@ -23,7 +23,7 @@ use printpdf::{
 use sha2::{Digest, Sha256};
 
 use crate::envelope::{Rect, PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
-use crate::fonts::{fonts, Face};
+use crate::fonts::{fonts, Face, LetterFont};
 use crate::layout::{Item, Page};
 
 /// Document information written into every letter.
@@ -121,7 +121,7 @@ const TEXT_SPACE_UNITS_PER_EM: f32 = 1000.0;
 const WATERMARK_CAP_HEIGHT_EM: f32 = 0.73;
 
 /// The operators that draw one page, item by item, in order.
-fn page_ops(page: &Page) -> Vec<Op> {
+pub(crate) fn page_ops(page: &Page) -> Vec<Op> {
     let mut ops = Vec::with_capacity(page.items.len() * OPS_PER_ITEM);
     for item in &page.items {
         match item {
@@ -343,6 +343,35 @@ fn deflate(raw: &[u8], level: u32) -> Vec<u8> {
         .expect("compressing into memory cannot fail")
 }
 
+/// A page content stream deflated at the letters' level, for print files.
+///
+/// Each thread keeps one compressor and resets it: a fresh one allocates a
+/// few hundred kilobytes of state for every page, which the allocator then
+/// serves from a heap it does not give back.
+pub fn deflate_content(raw: &[u8]) -> Vec<u8> {
+    use flate2::{Compress, Compression, FlushCompress, Status};
+    thread_local! {
+        static COMPRESSOR: std::cell::RefCell<Compress> =
+            std::cell::RefCell::new(Compress::new(Compression::new(CONTENT_DEFLATE_LEVEL), true));
+    }
+    COMPRESSOR.with(|c| {
+        let mut c = c.borrow_mut();
+        c.reset();
+        let mut out = Vec::with_capacity(raw.len() / 2 + 64);
+        loop {
+            let consumed = c.total_in() as usize;
+            let status = c
+                .compress_vec(&raw[consumed..], &mut out, FlushCompress::Finish)
+                .expect("compressing into memory cannot fail");
+            if status == Status::StreamEnd {
+                break;
+            }
+            out.reserve(out.capacity().max(1024));
+        }
+        out
+    })
+}
+
 /// Deflates every stream that has no filter yet.
 pub fn compress_streams(doc: &mut lopdf::Document) {
     for object in doc.objects.values_mut() {
@@ -416,15 +445,35 @@ pub fn build_document(pages: &[Page], meta: &PdfMeta) -> lopdf::Document {
     );
     lo.trailer
         .set("ID", lopdf::Object::Array(vec![id.clone(), id]));
+    drop_conformance_claim(&mut lo);
     lo
 }
 
-/// Registers each face the pages use, as a subset cut for this letter's
-/// characters (see `Fonts::letter_font`); printpdf embeds it as given,
-/// without cutting again.
-fn embed_fonts(doc: &mut PdfDocument, pages: &[Page]) {
+/// printpdf writes `/GTS_PDFXVersion` into every document information
+/// dictionary, empty when no conformance was chosen. A letter makes no
+/// PDF/X claim (it has no OutputIntent, ICC profile or bleed box), so the
+/// key is removed rather than left as a half-claim a preflight reads as
+/// "PDF/X, broken". See `conformance_claims` in the tests.
+fn drop_conformance_claim(doc: &mut lopdf::Document) {
+    let Ok(info_id) = doc
+        .trailer
+        .get(b"Info")
+        .and_then(lopdf::Object::as_reference)
+    else {
+        return;
+    };
+    if let Ok(info) = doc.get_dictionary_mut(info_id) {
+        info.remove(b"GTS_PDFXVersion");
+    }
+}
+
+/// The font each face the pages use is embedded as: a subset cut for this
+/// letter's characters (see `Fonts::letter_font`), indexed by `Face as usize`.
+pub fn letter_fonts(pages: &[Page]) -> [Option<Arc<LetterFont>>; 3] {
     let f = fonts();
     let mut blocks: [BTreeSet<u32>; 3] = Default::default();
+    // ASCII blocks as bits (most characters are ASCII), the rest in the set.
+    let mut ascii_blocks = [0u8; 3];
     let mut used = [false; 3];
     for item in pages.iter().flat_map(|p| &p.items) {
         let (face, text) = match item {
@@ -433,20 +482,49 @@ fn embed_fonts(doc: &mut PdfDocument, pages: &[Page]) {
             | Item::Watermark { face, text, .. } => (*face, text),
             Item::Rect { .. } => continue,
         };
-        used[face as usize] = true;
-        blocks[face as usize].extend(text.chars().map(crate::fonts::subset_block));
+        let i = face as usize;
+        used[i] = true;
+        for c in text.chars() {
+            if c.is_ascii() {
+                ascii_blocks[i] |= 1 << (c as u32 >> crate::fonts::ASCII_BLOCK_BITS);
+            } else {
+                blocks[i].insert(crate::fonts::subset_block(c));
+            }
+        }
     }
-    for face in Face::ALL.into_iter().filter(|&face| used[face as usize]) {
-        let font = f.letter_font(face, &blocks[face as usize]);
-        let meta = printpdf::PrintpdfFontMeta {
-            requires_subsetting: false,
-            ..Default::default()
-        };
-        doc.resources.fonts.map.insert(
-            face.pdf_id(),
-            printpdf::PdfFont::with_meta(font.parsed.clone(), meta),
+    for (i, set) in blocks.iter_mut().enumerate() {
+        let ascii = (0u8..8).filter(|b| ascii_blocks[i] & (1 << b) != 0);
+        set.extend(
+            ascii.map(|b| {
+                crate::fonts::subset_block(char::from(b << crate::fonts::ASCII_BLOCK_BITS))
+            }),
         );
     }
+    Face::ALL.map(|face| used[face as usize].then(|| f.letter_font(face, &blocks[face as usize])))
+}
+
+/// Registers each face the pages use, as a subset cut for this letter's
+/// characters ([`letter_fonts`]); printpdf embeds it as given, without
+/// cutting again.
+fn embed_fonts(doc: &mut PdfDocument, pages: &[Page]) {
+    for (face, font) in Face::ALL.into_iter().zip(letter_fonts(pages)) {
+        if let Some(font) = font {
+            register_font(doc, face, &font);
+        }
+    }
+}
+
+/// Registers `font` under the fixed resource name of `face`, as it is
+/// (printpdf does not cut it again).
+pub(crate) fn register_font(doc: &mut PdfDocument, face: Face, font: &LetterFont) {
+    let meta = printpdf::PrintpdfFontMeta {
+        requires_subsetting: false,
+        ..Default::default()
+    };
+    doc.resources.fonts.map.insert(
+        face.pdf_id(),
+        printpdf::PdfFont::with_meta(font.parsed.clone(), meta),
+    );
 }
 
 /// Document information; every date is the batch date, never the clock.

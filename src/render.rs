@@ -15,7 +15,7 @@ use crate::code::AccessCode;
 use crate::config::Config;
 use crate::filing::{piece_id, Filing};
 use crate::imb::Barcode;
-use crate::layout::{layout, LayoutError, LetterParts};
+use crate::layout::{layout, LayoutError, LetterParts, Page};
 use crate::letter::{long_date, LetterError, NoticeDates, Templates};
 use crate::pdf::{render as render_pdf, PdfMeta, RenderedLetter};
 
@@ -113,6 +113,17 @@ impl Renderer {
         job: &LetterJob<'_>,
         display: CodeDisplay,
     ) -> Result<RenderedLetter, RenderError> {
+        let (pages, meta) = self.lay_out(job, display)?;
+        Ok(render_pdf(&pages, &meta))
+    }
+
+    /// The letter of `job` laid out in pages, with its document information:
+    /// everything but the PDF bytes (a print file draws these pages itself).
+    pub fn lay_out(
+        &self,
+        job: &LetterJob<'_>,
+        display: CodeDisplay,
+    ) -> Result<(Vec<Page>, PdfMeta), RenderError> {
         let filing = job.filing;
         let text = self.templates.render(filing, job.dates, &self.config)?;
         let piece = piece_id(&filing.receipt, job.issue_no);
@@ -141,6 +152,6 @@ impl Renderer {
             identifier: piece,
             date: job.dates.notice,
         };
-        Ok(render_pdf(&pages, &meta))
+        Ok((pages, meta))
     }
 }

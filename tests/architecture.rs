@@ -36,6 +36,7 @@ const STAGES: &[(&str, u32)] = &[
     ("layout", 40),
     ("pdf", 50),
     ("render", 51),
+    ("print", 52),
     ("ledger", 60),
     ("issue", 70),
     ("proof", 75),

@@ -634,7 +634,16 @@ mod racing {
 
 #[test]
 fn receipts_another_host_recorded_first_count_as_already_issued_and_their_letters_go() {
-    use access_letters::batch::{run, NoProgress, RunInputs};
+    racing_run(access_letters::batch::OutputMode::Pieces);
+}
+
+#[test]
+fn in_a_print_run_receipts_another_host_recorded_first_are_left_out_of_the_print_files() {
+    racing_run(access_letters::batch::OutputMode::Print);
+}
+
+fn racing_run(mode: access_letters::batch::OutputMode) {
+    use access_letters::batch::{run, NoProgress, OutputChoice, RunInputs};
     use access_letters::config::Config;
     use access_letters::key::{Key, KeyRing};
     use access_letters::letter::Templates;
@@ -657,6 +666,10 @@ fn receipts_another_host_recorded_first_count_as_already_issued_and_their_letter
         keys: &keys,
         renderer: &renderer,
         chunk_size: 8,
+        output: OutputChoice {
+            mode,
+            ..OutputChoice::default()
+        },
     };
     let report = run(&inputs, &mut ledger, &NoProgress).expect("the run finishes");
     assert_eq!(ledger.raced.len(), 2, "the race happened");
@@ -666,7 +679,12 @@ fn receipts_another_host_recorded_first_count_as_already_issued_and_their_letter
         (FIXTURE_ROWS, FIXTURE_VALID - 2, 2, FIXTURE_REJECTED)
     );
     let batch = Batch::new(report.batch_dir);
-    assert_whole(&batch);
+    if mode.pieces() {
+        assert_whole(&batch);
+    } else {
+        assert!(batch.letter_files().is_empty());
+        assert_eq!(batch.manifest().len() as u64, c.issued);
+    }
     let ours = manifest_receipts(&batch);
     for receipt in &ledger.raced {
         assert!(
@@ -690,4 +708,75 @@ fn receipts_another_host_recorded_first_count_as_already_issued_and_their_letter
             rejected: c.rejected
         }
     );
+}
+
+#[test]
+fn postgres_print_run_killed_then_resumed_gives_each_filing_one_page_range() {
+    let Some(schema) = PgSchema::create("cli_print_kill") else {
+        return;
+    };
+    let wd = Workdir::new();
+    let url = schema.url();
+    let input = wd.generate(2000, 41);
+    let out = wd.out();
+    let input_arg = input.to_str().expect("utf-8 path");
+    let print_run = || {
+        let args = [
+            "run",
+            "--input",
+            input_arg,
+            "--date",
+            BATCH_DATE,
+            "--chunk-size",
+            "4",
+        ];
+        let print = ["--output", "print", "--pieces-per-file", "50"];
+        on_ledger(&wd, &out, &url, &[&args[..], &print[..]].concat())
+    };
+    let mut child = spawn(print_run());
+    // Polled before the first run has made the tables: no table, no rows.
+    let recorded = || {
+        let n = schema
+            .admin()
+            .query_one("SELECT COUNT(*) FROM issuances", &[])
+            .map(|r| r.get::<_, i64>(0));
+        n.unwrap_or(0)
+    };
+    let ready = wait_for(&mut child, || recorded() >= 40);
+    child.kill().expect("SIGKILL");
+    let early = finish(&wd, child, "print run");
+    assert!(
+        ready,
+        "the run finished before it could be killed:{early:?}"
+    );
+    let resumed = wd.output(&mut print_run());
+    assert!(
+        resumed.code == EXIT_OK || resumed.code == EXIT_REJECTS,
+        "{resumed:?}"
+    );
+    let batch = Batch::new(resumed.batch_dir());
+    let rows = batch.manifest();
+    assert_eq!(rows.len() as u64, batch.counts().issued);
+    assert_eq!(
+        count_rows(&schema, "SELECT COUNT(*) FROM issuances") as u64,
+        batch.counts().issued
+    );
+    let mut ranges = BTreeSet::new();
+    for r in &rows {
+        assert!(r["print_file"].starts_with("print/"), "{r:?}");
+        assert!(batch.path(&r["print_file"]).is_file(), "{r:?}");
+        assert!(ranges.insert((r["print_file"].clone(), r["first_page"].clone())));
+    }
+    let listed = batch.summary()["print_files"]
+        .as_array()
+        .expect("print files")
+        .len();
+    let on_disk = std::fs::read_dir(batch.path("print"))
+        .expect("print")
+        .count();
+    assert_eq!(
+        listed, on_disk,
+        "a print file not listed, or a temporary file left"
+    );
+    assert!(batch.letter_files().is_empty());
 }

@@ -8,7 +8,7 @@ use std::path::Path;
 use super::error::{csv_err, io_err};
 use super::plan::{Checked, ChunkOutcome, Planner};
 use super::render::{letter_path, render_chunk, Rendered};
-use super::{BatchError, Progress};
+use super::{BatchError, OutputMode, Progress};
 use crate::filing::ReceiptNumber;
 use crate::filing::{Filing, Reject};
 use crate::intake::{Intake, Outcome};
@@ -19,18 +19,31 @@ use crate::manifest::{Counts, RejectsWriter};
 use crate::output::{create_private_dir, remove_stray_temps, sync_dir, write_atomic, AtomicFile};
 use crate::pdf::{sha256_hex, RenderedLetter};
 
-/// Creates the batch folder and its `letters/` folder, withdraws a
-/// `batch.json` left from an earlier finish (the batch is not complete
-/// until it is finished again) and removes the temporary files a killed run
-/// left there. Returns how many temporary files it removed.
-pub fn prepare_folder(batch_dir: &Path) -> Result<usize, BatchError> {
-    let letters_dir = batch_dir.join("letters");
-    create_private_dir(&letters_dir).map_err(io_err("cannot create", &letters_dir))?;
+/// Creates the batch folder and its `letters/` or `print/` folder (or both,
+/// as `mode` says), withdraws a `batch.json` left from an earlier finish
+/// (the batch is not complete until it is finished again) and removes the
+/// temporary files a killed run left there. Returns how many temporary
+/// files it removed.
+pub fn prepare_folder(batch_dir: &Path, mode: OutputMode) -> Result<usize, BatchError> {
+    create_private_dir(batch_dir).map_err(io_err("cannot create", batch_dir))?;
+    for (wanted, name) in [(mode.pieces(), "letters"), (mode.print(), "print")] {
+        if wanted {
+            let dir = batch_dir.join(name);
+            create_private_dir(&dir).map_err(io_err("cannot create", &dir))?;
+        }
+    }
     super::finish::withdraw_summary(batch_dir)?;
-    Ok(
-        remove_stray_temps(batch_dir).map_err(io_err("cannot clean", batch_dir))?
-            + remove_stray_temps(&letters_dir).map_err(io_err("cannot clean", &letters_dir))?,
-    )
+    let mut removed = 0;
+    for dir in [
+        batch_dir.to_path_buf(),
+        batch_dir.join("letters"),
+        batch_dir.join("print"),
+    ] {
+        if dir.is_dir() {
+            removed += remove_stray_temps(&dir).map_err(io_err("cannot clean", &dir))?;
+        }
+    }
+    Ok(removed)
 }
 
 /// What the chunks of a run added up to.
@@ -74,6 +87,7 @@ pub fn issue_all(
         planner: Planner::new(&checked.batch_id, &renderer.config.mail, ledger)?,
         ctx,
         letters_dir: &letters_dir,
+        write_pieces: inputs.output.mode.pieces(),
         pending: Vec::new(),
     };
     let rejects_path = batch_dir.join("rejects.csv");
@@ -144,7 +158,9 @@ fn commit_chunk(
     if rows.is_empty() {
         return Ok(0);
     }
-    sync_dir(letters_dir).map_err(io_err("cannot flush", letters_dir))?;
+    if letters_dir.is_dir() {
+        sync_dir(letters_dir).map_err(io_err("cannot flush", letters_dir))?;
+    }
     let refused = match ledger.record(rows) {
         Ok(()) => {
             tracing::debug!(letters = rows.len(), first = %rows[0].piece_id, "chunk committed");
@@ -164,8 +180,14 @@ fn commit_chunk(
         return Err(refused.into());
     }
     for row in &taken {
+        // Print runs write no letter files: there is nothing to withdraw.
         let path = letter_path(letters_dir, &row.piece_id);
-        std::fs::remove_file(&path).map_err(io_err("cannot withdraw", &path))?;
+        match std::fs::remove_file(&path) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => {
+                return Err(io_err("cannot withdraw", &path)(e));
+            }
+            _ => {}
+        }
         tracing::info!(piece = %row.piece_id, "issued meanwhile by another run; letter withdrawn");
     }
     let keep: Vec<NewIssuance> = keep.into_iter().cloned().collect();
@@ -177,6 +199,8 @@ struct ChunkRunner<'a> {
     planner: Planner<'a>,
     ctx: IssueContext<'a>,
     letters_dir: &'a Path,
+    /// Letters get a PDF file each (else they are only drawn, for print files).
+    write_pieces: bool,
     /// Rows rendered and written but not yet committed.
     pending: Vec<NewIssuance>,
 }
@@ -197,7 +221,7 @@ impl ChunkRunner<'_> {
         let pending = std::mem::take(&mut self.pending);
         let (committed, rendered) = std::thread::scope(|scope| {
             let committer = scope.spawn(|| commit_chunk(ledger, self.letters_dir, &pending));
-            let rendered = render_chunk(&self.ctx, self.letters_dir, &planned);
+            let rendered = render_chunk(&self.ctx, self.letters_dir, &planned, self.write_pieces);
             let committed = committer
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));

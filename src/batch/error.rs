@@ -53,6 +53,13 @@ pub enum BatchError {
         first: String,
         advice: &'static str,
     },
+    /// A letter of a print file cannot be drawn as the ledger recorded it.
+    #[error("batch {batch_id} was not marked complete: piece {piece_id} cannot be printed as the ledger recorded it ({why}); run with the key, templates and configuration the batch was made with (see --old-key, --templates, --config)")]
+    PrintDiffers {
+        batch_id: String,
+        piece_id: String,
+        why: String,
+    },
     #[error("cannot write {what}: {message}")]
     Write { what: String, message: String },
     /// Letters the ledger lists that are missing or changed on disk and

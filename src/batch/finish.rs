@@ -14,12 +14,13 @@ use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 use super::commit::Tally;
 use super::error::{csv_err, io_err};
 use super::plan::{file_sha256, Checked};
-use super::{verify, BatchError, RunReport};
+use super::print_files::{print_file_name, print_file_number};
+use super::{verify, BatchError, OutputChoice, RunReport};
 use crate::issue::{barcode, IssueError};
 use crate::ledger::{BatchRecord, Ledger, LedgerError};
 use crate::manifest::{
     letter_file, BarcodeColumns, BatchSummary, Counts, FileEntry, ManifestRow, ManifestWriter,
-    Presort,
+    Presort, PrintFileEntry,
 };
 use crate::output::{sync_dir, AtomicFile};
 use crate::render::Renderer;
@@ -64,12 +65,22 @@ pub fn if_already_complete(
             what: "batch summary".into(),
             message: e.to_string(),
         })?;
-    let remade = match verify::ensure_letters(&checked.letter_check(batch_dir), ledger) {
-        Ok(remade) => remade,
-        Err(e) => {
-            withdraw_summary(batch_dir)?;
-            return Err(e);
+    if !print_files_intact(batch_dir, &summary.print_files)? {
+        // Written again by running the batch: the same bytes.
+        withdraw_summary(batch_dir)?;
+        return Ok(None);
+    }
+    let pieces = summary.output.as_deref().is_none_or(|m| m != "print");
+    let remade = if pieces {
+        match verify::ensure_letters(&checked.letter_check(batch_dir), ledger) {
+            Ok(remade) => remade,
+            Err(e) => {
+                withdraw_summary(batch_dir)?;
+                return Err(e);
+            }
         }
+    } else {
+        0
     };
     Ok(Some(RunReport {
         batch_id: checked.batch_id.clone(),
@@ -84,6 +95,17 @@ pub fn if_already_complete(
     }))
 }
 
+/// Whether every print file `batch.json` lists is there with its SHA-256.
+fn print_files_intact(batch_dir: &Path, files: &[PrintFileEntry]) -> Result<bool, BatchError> {
+    for f in files {
+        let path = batch_dir.join(&f.path);
+        if !path.is_file() || file_sha256(&path)? != f.sha256 {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
 /// What closing a nightly batch needs besides its tally and the ledger.
 pub struct Finishing<'a> {
     pub record: &'a BatchRecord,
@@ -92,6 +114,15 @@ pub struct Finishing<'a> {
     pub renderer: &'a Renderer,
     pub stray_removed: usize,
     pub remade: u64,
+    pub output: OutputChoice,
+    /// The print files written, in order (empty without print files).
+    pub print_files: Vec<PrintFileEntry>,
+}
+
+/// How a batch's letters were written, for the manifest and `batch.json`.
+pub struct Written {
+    pub output: OutputChoice,
+    pub print_files: Vec<PrintFileEntry>,
 }
 
 /// Checks the control totals against the ledger, then [`complete`]s the
@@ -118,13 +149,17 @@ pub fn finish_batch(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let summary = complete(
+    let written = Written {
+        output: f.output,
+        print_files: f.print_files.clone(),
+    };
+    let summary = complete_written(
         f.record,
-        &input_file,
-        counts,
+        (&input_file, counts),
         f.batch_dir,
         ledger,
         f.renderer,
+        Some(&written),
     )?;
     let pages = summary.pages;
     tracing::info!(batch = %id, letters = in_ledger, pages, "batch complete");
@@ -150,9 +185,9 @@ pub struct ManifestTotals {
     pub presort: Presort,
 }
 
-/// Closes a batch whose letters are all in the ledger: writes the manifest,
-/// then `batch.json`, then marks the batch complete in the ledger. Used by
-/// the nightly run and by `reissue` (a batch of one letter).
+/// Closes a batch whose letters are all in the ledger, one PDF each:
+/// writes the manifest, then `batch.json`, then marks the batch complete in
+/// the ledger. Used by `reissue` (a batch of one letter).
 pub fn complete(
     record: &BatchRecord,
     input_file: &str,
@@ -161,8 +196,28 @@ pub fn complete(
     ledger: &mut dyn Ledger,
     renderer: &Renderer,
 ) -> Result<BatchSummary, BatchError> {
+    let head = (input_file, counts);
+    complete_written(record, head, batch_dir, ledger, renderer, None)
+}
+
+/// [`complete`] for a batch whose letters were written as `written` says
+/// (`None`: one PDF each, and `batch.json` says nothing of print files).
+pub fn complete_written(
+    record: &BatchRecord,
+    (input_file, counts): (&str, Counts),
+    batch_dir: &Path,
+    ledger: &mut dyn Ledger,
+    renderer: &Renderer,
+    written: Option<&Written>,
+) -> Result<BatchSummary, BatchError> {
     let letters = ledger.count_in_batch(&record.batch_id)?;
-    let totals = write_manifest(record, batch_dir, ledger, renderer)?;
+    let mut totals = write_manifest_written(record, batch_dir, ledger, renderer, written)?;
+    let print_files = written.map(|w| w.print_files.clone()).unwrap_or_default();
+    check_print_totals(&record.batch_id, &print_files, letters, totals.pages)?;
+    totals.files.extend(print_files.iter().map(|f| FileEntry {
+        path: f.path.clone(),
+        sha256: f.sha256.clone(),
+    }));
     let summary = BatchSummary {
         batch_id: record.batch_id.clone(),
         batch_date: record.batch_date.format("%Y-%m-%d").to_string(),
@@ -178,9 +233,15 @@ pub fn complete(
         pages: totals.pages,
         sheets: totals.sheets,
         presort: totals.presort,
+        output: written.map(|w| w.output.mode.as_str().to_string()),
+        pieces_per_file: written
+            .filter(|w| w.output.mode.print())
+            .map(|w| w.output.pieces_per_file as u64),
+        print_files,
         files: totals.files,
     };
-    write_summary(batch_dir, &summary, ledger)?;
+    let letter_files = written.is_none_or(|w| w.output.mode.pieces());
+    write_summary_of(batch_dir, &summary, ledger, letter_files)?;
     let json = serde_json::to_string(&summary).expect("a summary serialises");
     ledger.complete_batch(&record.batch_id, &json)?;
     // The page for people comes last: it is made from the files above.
@@ -189,6 +250,29 @@ pub fn complete(
         message: e.to_string(),
     })?;
     Ok(summary)
+}
+
+/// The print files hold every letter of the batch and every page, once.
+fn check_print_totals(
+    batch_id: &str,
+    files: &[PrintFileEntry],
+    letters: u64,
+    pages: u64,
+) -> Result<(), BatchError> {
+    if files.is_empty() {
+        return Ok(());
+    }
+    let in_files: u64 = files.iter().map(|f| f.pieces).sum();
+    let pages_in_files: u64 = files.iter().map(|f| f.pages).sum();
+    if in_files != letters || pages_in_files != pages {
+        return Err(BatchError::Totals {
+            batch_id: batch_id.to_string(),
+            detail: format!(
+                "the print files hold {in_files} letters and {pages_in_files} pages; the ledger holds {letters} letters of {pages} pages"
+            ),
+        });
+    }
+    Ok(())
 }
 
 /// Writes `manifest.csv` for every letter of the batch, in presort order,
@@ -201,6 +285,53 @@ pub fn write_manifest(
     ledger: &dyn Ledger,
     renderer: &Renderer,
 ) -> Result<ManifestTotals, BatchError> {
+    write_manifest_written(record, batch_dir, ledger, renderer, None)
+}
+
+/// Where each piece is in the print files: the file of the `seq`th piece
+/// (from 1, presort order) and its first page there.
+struct PrintPlace {
+    pieces_per_file: usize,
+    file: usize,
+    next_page: u64,
+}
+
+impl PrintPlace {
+    /// `None` when the batch has no print files.
+    fn of(written: Option<&Written>) -> Option<PrintPlace> {
+        let w = written.filter(|w| w.output.mode.print())?;
+        Some(PrintPlace {
+            pieces_per_file: w.output.pieces_per_file.max(1),
+            file: 0,
+            next_page: 1,
+        })
+    }
+
+    fn place(&mut self, batch_id: &str, seq: u64, pages: u32) -> (String, Option<u64>) {
+        let file = print_file_number(seq - 1, self.pieces_per_file);
+        if file != self.file {
+            self.file = file;
+            self.next_page = 1;
+        }
+        let first = self.next_page;
+        self.next_page += u64::from(pages);
+        let path = format!("print/{}", print_file_name(batch_id, file));
+        (path, Some(first))
+    }
+}
+
+/// [`write_manifest`] for a batch whose letters were written as `written`
+/// says: rows name their print file and first page, and their letter file
+/// only when there is one.
+pub fn write_manifest_written(
+    record: &BatchRecord,
+    batch_dir: &Path,
+    ledger: &dyn Ledger,
+    renderer: &Renderer,
+    written: Option<&Written>,
+) -> Result<ManifestTotals, BatchError> {
+    let letter_files = written.is_none_or(|w| w.output.mode.pieces());
+    let mut place = PrintPlace::of(written);
     let manifest_path = batch_dir.join("manifest.csv");
     let file =
         AtomicFile::create(&manifest_path).map_err(io_err("cannot create", &manifest_path))?;
@@ -224,7 +355,14 @@ pub fn write_manifest(
             }
         };
         let columns = BarcodeColumns::of(barcode.as_ref());
-        let row = ManifestRow::from_issuance(seq, &iss, &mail.mail_class, columns);
+        let mut row = ManifestRow::from_issuance(seq, &iss, &mail.mail_class, columns);
+        if !letter_files {
+            row.file.clear();
+            row.sha256.clear();
+        }
+        if let Some(place) = place.as_mut() {
+            (row.print_file, row.first_page) = place.place(&record.batch_id, seq, row.pages);
+        }
         if let Err(e) = manifest.write(&row) {
             failure.get_or_insert(BatchError::Write {
                 what: "manifest.csv".into(),
@@ -277,6 +415,8 @@ struct FileList<'a> {
     head: &'a [FileEntry],
     ledger: &'a dyn Ledger,
     batch_id: &'a str,
+    /// Letters have files of their own to list.
+    letter_files: bool,
     /// A ledger failure met while streaming, kept with its type (serde can
     /// only carry a message).
     ledger_failure: RefCell<Option<LedgerError>>,
@@ -287,6 +427,9 @@ impl Serialize for FileList<'_> {
         let mut seq = serializer.serialize_seq(None)?;
         for entry in self.head {
             seq.serialize_element(entry)?;
+        }
+        if !self.letter_files {
+            return seq.end();
         }
         let mut failure: Option<S::Error> = None;
         let walked = self.ledger.for_each_in_batch(self.batch_id, &mut |iss| {
@@ -395,6 +538,17 @@ pub fn write_summary(
     summary: &BatchSummary,
     ledger: &dyn Ledger,
 ) -> Result<(), BatchError> {
+    write_summary_of(batch_dir, summary, ledger, true)
+}
+
+/// [`write_summary`], listing the letters' own files only with
+/// `letter_files` (a batch of print files has none).
+fn write_summary_of(
+    batch_dir: &Path,
+    summary: &BatchSummary,
+    ledger: &dyn Ledger,
+    letter_files: bool,
+) -> Result<(), BatchError> {
     let path = summary_path(batch_dir);
     let document = SummaryDocument {
         summary,
@@ -402,6 +556,7 @@ pub fn write_summary(
             head: &summary.files,
             ledger,
             batch_id: &summary.batch_id,
+            letter_files,
             ledger_failure: RefCell::new(None),
         },
     };
@@ -460,6 +615,9 @@ mod tests {
             pages: 2,
             sheets: 2,
             presort,
+            output: None,
+            pieces_per_file: None,
+            print_files: Vec::new(),
             files: Vec::new(),
         };
         let files: Vec<FileEntry> = ["manifest.csv", "letters/A-01.pdf", "letters/B-01.pdf"]

@@ -57,6 +57,7 @@ mod error;
 pub mod finish;
 pub mod guard;
 pub mod plan;
+pub mod print_files;
 pub mod render;
 pub mod sample;
 pub mod verify;
@@ -71,6 +72,64 @@ pub use plan::{batch_id, check, file_sha256, next_serial, Checked};
 /// transaction. Large enough to keep both cores busy, small enough that
 /// memory stays a few megabytes.
 pub const DEFAULT_CHUNK_SIZE: usize = 512;
+
+/// Letters per print file unless `--pieces-per-file` says otherwise.
+pub const DEFAULT_PIECES_PER_FILE: usize = 2000;
+
+/// How a batch writes its letters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum OutputMode {
+    /// Print files in presort order (`print/<batch>-NNN.pdf`), no letter files.
+    #[default]
+    Print,
+    /// One PDF per letter (`letters/<piece>.pdf`).
+    Pieces,
+    /// Both.
+    Both,
+}
+
+impl OutputMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputMode::Print => "print",
+            OutputMode::Pieces => "pieces",
+            OutputMode::Both => "both",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [OutputMode::Print, OutputMode::Pieces, OutputMode::Both]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+
+    /// Writes one PDF per letter.
+    pub fn pieces(self) -> bool {
+        self != OutputMode::Print
+    }
+
+    /// Writes print files.
+    pub fn print(self) -> bool {
+        self != OutputMode::Pieces
+    }
+}
+
+/// What a batch writes, as `batch.json` records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct OutputChoice {
+    pub mode: OutputMode,
+    /// Letters per print file at most (a file never splits a letter).
+    pub pieces_per_file: usize,
+}
+
+impl Default for OutputChoice {
+    fn default() -> Self {
+        OutputChoice {
+            mode: OutputMode::default(),
+            pieces_per_file: DEFAULT_PIECES_PER_FILE,
+        }
+    }
+}
 
 /// Receives progress as letters are made.
 pub trait Progress: Sync {
@@ -99,6 +158,7 @@ pub struct RunInputs<'a> {
     pub keys: &'a KeyRing,
     pub renderer: &'a Renderer,
     pub chunk_size: usize,
+    pub output: OutputChoice,
 }
 
 /// What a run did.
@@ -133,6 +193,31 @@ pub fn run(
     run_checked(&checked, ledger, progress)
 }
 
+/// Once every letter is in the ledger: checks (and re-makes) the letter
+/// files of a resumed batch, and writes the print files. Returns how many
+/// letters were re-made, and the print files.
+fn letters_out(
+    checked: &Checked<'_>,
+    batch_dir: &Path,
+    resumed: bool,
+    ledger: &mut dyn crate::ledger::Ledger,
+) -> Result<(u64, Vec<crate::manifest::PrintFileEntry>), BatchError> {
+    let mode = checked.inputs.output.mode;
+    // Rows from an earlier run (or another output folder) are not proof
+    // that their letters are here: check them before calling it complete.
+    let remade = if resumed && mode.pieces() {
+        verify::ensure_letters(&checked.letter_check(batch_dir), ledger)?
+    } else {
+        0
+    };
+    let print_files = if mode.print() {
+        print_files::write_print_files(&checked.print_run(batch_dir), ledger)?
+    } else {
+        Vec::new()
+    };
+    Ok((remade, print_files))
+}
+
 /// Runs (or resumes, or confirms) the batch of an input [`check`] has read.
 pub fn run_checked(
     checked: &Checked<'_>,
@@ -147,7 +232,8 @@ pub fn run_checked(
         return Ok(report);
     }
     let started = std::time::Instant::now();
-    let stray_removed = commit::prepare_folder(&batch_dir)?;
+    let output = inputs.output;
+    let stray_removed = commit::prepare_folder(&batch_dir, output.mode)?;
     let record = checked.record();
     let resumed = plan::start(ledger, &record)?;
     tracing::info!(
@@ -161,13 +247,7 @@ pub fn run_checked(
     );
     let tally = commit::issue_all(checked, &batch_dir, ledger, progress)?;
     let letters_made = started.elapsed();
-    // Rows from an earlier run (or another output folder) are not proof
-    // that their letters are here: check them before calling it complete.
-    let remade = if resumed {
-        verify::ensure_letters(&checked.letter_check(&batch_dir), ledger)?
-    } else {
-        0
-    };
+    let (remade, print_files) = letters_out(checked, &batch_dir, resumed, ledger)?;
     let report = finish::finish_batch(
         &finish::Finishing {
             record: &record,
@@ -176,6 +256,8 @@ pub fn run_checked(
             renderer: inputs.renderer,
             stray_removed,
             remade,
+            output,
+            print_files,
         },
         tally,
         ledger,
@@ -183,7 +265,7 @@ pub fn run_checked(
     let timings = vec![
         ("read and check the input".to_string(), checked.read_seconds),
         (
-            "issue, render and commit letters".to_string(),
+            "issue, render and commit letters, write print files".to_string(),
             letters_made.as_secs_f64(),
         ),
         (

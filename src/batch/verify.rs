@@ -25,6 +25,7 @@ use crate::ledger::{Issuance, Ledger, LedgerError};
 use crate::manifest::letter_file;
 use crate::output::{sync_dir, write_atomic};
 use crate::pdf::sha256_hex;
+use crate::print::RecordedProof;
 use crate::render::Renderer;
 
 /// What checking (and re-making) a batch's letters needs.
@@ -128,6 +129,11 @@ fn check_one(
     letters_dir: &Path,
     iss: &Issuance,
 ) -> Result<LetterState, BatchError> {
+    if let RecordedProof::ContentDigest(_) = RecordedProof::of(&iss.issued.letter_sha256) {
+        return Ok(LetterState::Lost(
+            "printed in a print file, it has no letter file of its own (the batch was run with --output print)".into(),
+        ));
+    }
     let path = letter_path(letters_dir, &iss.issued.piece_id);
     match std::fs::read(&path) {
         Ok(bytes) if sha256_hex(&bytes) == iss.issued.letter_sha256 => {

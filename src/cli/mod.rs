@@ -28,6 +28,7 @@ mod run;
 mod status;
 mod summary;
 mod verify;
+mod written;
 
 use args::{Cli, Command};
 use common::{EXIT_FAILED, EXIT_OK};

@@ -40,12 +40,11 @@ pub fn execute(args: ReprintArgs) -> Result<u8> {
         out_root: &args.place.out,
     };
     let done = reprint(&request, &keys, &renderer, ledger.as_ref())?;
-    println!(
-        "reprinted {} (issue {} of {receipt}, {}): identical to the letter mailed, sha256 {}",
-        display(&done.path),
-        done.issue_no,
-        done.status.as_str(),
-        done.sha256
-    );
+    let proof = match &done.printed_digest {
+        Some(d) => format!("the letter printed: same page content, digest {d}"),
+        None => format!("identical to the letter mailed, sha256 {}", done.sha256),
+    };
+    let (path, issue, status) = (display(&done.path), done.issue_no, done.status.as_str());
+    println!("reprinted {path} (issue {issue} of {receipt}, {status}): {proof}");
     Ok(EXIT_OK)
 }

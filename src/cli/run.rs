@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::time::Instant;
 
-use access_letters::batch::{self, RunInputs, DEFAULT_CHUNK_SIZE};
+use access_letters::batch::{self, RunInputs};
 use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
@@ -14,7 +14,7 @@ use super::common::*;
 use super::metrics_file::write_metrics;
 use super::night::{check_input, input_files, start, worse};
 use super::progress::Reporter;
-use super::summary::{exit_status, print_report};
+use super::{summary::*, written::WrittenArgs};
 
 /// Run the nightly batch over a filings file.
 #[derive(Args, Debug)]
@@ -43,9 +43,8 @@ pub struct RunArgs {
     /// Rendering threads, 1 to 4 per core [default: one per core].
     #[arg(long, value_name = "N", value_parser = jobs_arg)]
     jobs: Option<usize>,
-    /// Filings per chunk (one ledger transaction each).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNK_SIZE, hide = true)]
-    chunk_size: usize,
+    #[command(flatten)]
+    written: WrittenArgs,
 }
 
 pub fn execute(args: RunArgs) -> Result<u8> {
@@ -60,7 +59,8 @@ pub fn execute(args: RunArgs) -> Result<u8> {
             out_root: &args.place.out,
             keys: &keys,
             renderer: &renderer,
-            chunk_size: args.chunk_size,
+            chunk_size: args.written.chunk_size,
+            output: args.written.choice(),
         };
         // The whole input is read before any folder, ledger or lock is made.
         let Some(checked) = check_input(&inputs)? else {

@@ -5,6 +5,10 @@
 //! the one recorded when it was mailed. Only an identical letter is written:
 //! if templates or configuration have changed since, the reprint is refused
 //! rather than mailing something that differs from the record.
+//!
+//! A letter printed in a print file has no file of its own to match: the
+//! ledger holds the digest of its page content instead (see
+//! [`crate::print`]), and the rebuilt PDF must have that same content.
 
 use std::path::{Path, PathBuf};
 
@@ -13,6 +17,7 @@ use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::issue::{issue, IssueContext, IssueError, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger, LedgerError};
+use crate::print::{proof_like, RecordedProof};
 use crate::render::Renderer;
 
 /// What the operator asked for.
@@ -35,6 +40,9 @@ pub struct Reprinted {
     pub piece_id: String,
     pub status: IssuanceStatus,
     pub sha256: String,
+    /// For a letter printed in a print file: the content digest it was
+    /// proven by (the standalone PDF's own bytes never went to the press).
+    pub printed_digest: Option<String>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -96,13 +104,20 @@ pub fn reprint(
     let ctx = IssueContext::recorded(&iss.issued, key, renderer);
     let planned = Planned::recorded(&iss.issued);
     let (_, letter) = issue(&ctx, &planned)?;
-    if letter.sha256 != iss.issued.letter_sha256 {
+    // A letter file's SHA-256, or for a letter printed in a print file the
+    // digest of its page content, which the standalone PDF shares.
+    let now = proof_like(&iss.issued.letter_sha256, &letter);
+    if now != iss.issued.letter_sha256 {
         return Err(ReprintError::Differs {
             piece_id: iss.issued.piece_id.clone(),
             recorded: iss.issued.letter_sha256.clone(),
-            now: letter.sha256,
+            now,
         });
     }
+    let printed_digest = match RecordedProof::of(&iss.issued.letter_sha256) {
+        RecordedProof::ContentDigest(d) => Some(d.to_string()),
+        RecordedProof::FileSha256(_) => None,
+    };
     let path = req.to.map_or_else(
         || default_path(req.out_root, &iss.issued.piece_id),
         Path::to_path_buf,
@@ -117,6 +132,7 @@ pub fn reprint(
         piece_id: iss.issued.piece_id.clone(),
         status: iss.status,
         sha256: letter.sha256,
+        printed_digest,
     })
 }
 

@@ -13,6 +13,7 @@
 // Each test file uses a different part of this helper.
 #![allow(dead_code)]
 
+pub mod conformance;
 pub mod pdf;
 pub mod pg;
 
@@ -255,8 +256,15 @@ impl Workdir {
             TAKES_OUT_AND_KEY.contains(&sub.as_str()) || TAKES_KEY.contains(&sub.as_str());
         let (add_out, add_key) = (wants_out && !has("--out"), wants_key && !has("--key"));
         let dated = has("--date") || has("--batch-date");
+        let output_named = has("--output");
         if sub == "run" && dated && !has("--allow-any-date") {
             args.push("--allow-any-date".into());
+        }
+        // The tests written before print files check one PDF per letter;
+        // tests of print files say `--output print` (or `both`).
+        if sub == "run" && !output_named {
+            args.push("--output".into());
+            args.push("pieces".into());
         }
         if add_out {
             args.push("--out".into());

@@ -1,0 +1,41 @@
+//! `run`'s flags for how letters are written: print files, one PDF per
+//! letter, or both (recorded in batch.json).
+
+use access_letters::batch::{
+    OutputChoice, OutputMode, DEFAULT_CHUNK_SIZE, DEFAULT_PIECES_PER_FILE,
+};
+use clap::Args;
+
+#[derive(Args, Debug)]
+pub struct WrittenArgs {
+    /// print: print files in presort order (print/<batch>-NNN.pdf); pieces:
+    /// one PDF per letter (letters/<piece>.pdf); both.
+    #[arg(long, value_name = "print|pieces|both", default_value = "print", value_parser = mode_arg)]
+    output: OutputMode,
+    /// Letters per print file at most (a file never splits a letter).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_PIECES_PER_FILE, value_parser = pieces_arg)]
+    pieces_per_file: usize,
+    /// Filings per chunk (one ledger transaction each).
+    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNK_SIZE, hide = true)]
+    pub chunk_size: usize,
+}
+
+fn mode_arg(text: &str) -> Result<OutputMode, String> {
+    OutputMode::parse(text).ok_or_else(|| format!("'{text}' is not print, pieces or both"))
+}
+
+fn pieces_arg(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if n > 0 => Ok(n),
+        _ => Err(format!("'{text}' is not a number of letters (1 or more)")),
+    }
+}
+
+impl WrittenArgs {
+    pub fn choice(&self) -> OutputChoice {
+        OutputChoice {
+            mode: self.output,
+            pieces_per_file: self.pieces_per_file,
+        }
+    }
+}
