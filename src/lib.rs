@@ -8,7 +8,7 @@
 //! | keys and access codes | [`key`], [`code`] |
 //! | the words of a letter | [`letter`] (templates in `templates/`) |
 //! | where things go on the page | [`layout`] (windows: [`envelope`]; barcode: [`imb`]) |
-//! | PDF bytes | [`pdf`] (fonts: [`fonts`], [`sfnt`]); one letter end to end: [`render`]; many letters in one print file: [`print`] |
+//! | PDF bytes | [`pdf`] (fonts: [`fonts`], [`sfnt`]); one letter end to end: [`render`]; many letters in one print file: [`print`](mod@print) |
 //! | what was issued | [`ledger`] |
 //! | the nightly batch and its outputs | [`batch`], [`manifest`], [`output`] |
 //! | operator commands (reissue, reprint, preview) | [`ops`] |

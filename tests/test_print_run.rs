@@ -390,3 +390,16 @@ fn killed_while_starting_then_run_again() {
         start.elapsed() >= Duration::from_millis(30)
     });
 }
+
+#[test]
+fn a_complete_print_batch_run_again_as_pieces_is_refused_not_called_complete() {
+    let wd = Workdir::new();
+    let (_, batch) = print_fixtures(&wd, &[]);
+    let before = snapshot(&batch.dir);
+    let mut args = print_args(&fixtures_csv(), FIXTURE_PIECES_PER_FILE);
+    args[6] = "pieces".into();
+    let out = wd.cmd(args);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.all().contains("written with --output print"), "{out:?}");
+    assert_eq!(snapshot(&batch.dir), before, "nothing changed");
+}

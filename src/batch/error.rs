@@ -60,6 +60,13 @@ pub enum BatchError {
         piece_id: String,
         why: String,
     },
+    /// A complete batch run again asking for its letters written otherwise.
+    #[error("batch {batch_id} is complete, written with --output {made}; it was not made again with --output {asked} (its letters are in the ledger once, as they were written)")]
+    OutputMismatch {
+        batch_id: String,
+        made: String,
+        asked: String,
+    },
     #[error("cannot write {what}: {message}")]
     Write { what: String, message: String },
     /// Letters the ledger lists that are missing or changed on disk and

@@ -65,6 +65,14 @@ pub fn if_already_complete(
             what: "batch summary".into(),
             message: e.to_string(),
         })?;
+    let asked = checked.inputs.output.mode.as_str();
+    if let Some(made) = summary.output.as_deref().filter(|m| *m != asked) {
+        return Err(BatchError::OutputMismatch {
+            batch_id: checked.batch_id.clone(),
+            made: made.to_string(),
+            asked: asked.to_string(),
+        });
+    }
     if !print_files_intact(batch_dir, &summary.print_files)? {
         // Written again by running the batch: the same bytes.
         withdraw_summary(batch_dir)?;
