@@ -329,6 +329,11 @@ fn end_to_end_table(rows: u64, runs: usize) {
     }
 }
 
+/// The same allocator as the `access-letters` binary (see src/main.rs), so
+/// the memory and speed measured here are the binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
     let date = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
