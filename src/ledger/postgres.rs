@@ -163,6 +163,24 @@ fn describe_target(config: &Config) -> String {
     format!("host {hosts}{port}, database {db} as user {user}")
 }
 
+/// One keyset page of a batch in presort order, read by walking the presort
+/// index. Right after a batch's rows are copied in, the table's statistics
+/// are stale and the planner would sort the whole rest of the batch for
+/// every page (63 ms a page at 100,000 rows, against 1.5 ms on the index),
+/// so the page is read in a transaction that rules out sorting and bitmap
+/// scans.
+fn presort_page(
+    client: &mut Client,
+    sql: &str,
+    params: &[&(dyn ::postgres::types::ToSql + Sync)],
+) -> Result<Vec<::postgres::Row>, ::postgres::Error> {
+    let mut tx = client.transaction()?;
+    tx.batch_execute("SET LOCAL enable_sort = off; SET LOCAL enable_bitmapscan = off")?;
+    let page = tx.query(sql, params)?;
+    tx.commit()?;
+    Ok(page)
+}
+
 /// A stable 64-bit advisory lock key for `parts`.
 fn lock_key(parts: &[&str]) -> i64 {
     let mut hasher = Sha256::new();
@@ -643,20 +661,15 @@ impl Ledger for PostgresLedger {
         let mut after: (String, String, String, i32) = Default::default();
         let mut count = 0u64;
         loop {
-            let page = self
-                .client
-                .borrow_mut()
-                .query(
-                    &sql,
-                    &[
-                        &batch_id,
-                        &after.0,
-                        &after.1,
-                        &after.2,
-                        &after.3,
-                        &PRESORT_PAGE_ROWS,
-                    ],
-                )
+            let params: [&(dyn ::postgres::types::ToSql + Sync); 6] = [
+                &batch_id,
+                &after.0,
+                &after.1,
+                &after.2,
+                &after.3,
+                &PRESORT_PAGE_ROWS,
+            ];
+            let page = presort_page(&mut self.client.borrow_mut(), &sql, &params)
                 .map_err(self.err("read the batch's issuances"))?;
             let Some(last) = page.last() else {
                 return Ok(count);
