@@ -403,3 +403,23 @@ fn a_complete_print_batch_run_again_as_pieces_is_refused_not_called_complete() {
     assert!(out.all().contains("written with --output print"), "{out:?}");
     assert_eq!(snapshot(&batch.dir), before, "nothing changed");
 }
+
+#[test]
+fn a_complete_print_batch_run_again_with_another_file_size_is_refused() {
+    let wd = Workdir::new();
+    let (_, batch) = print_fixtures(&wd, &[]);
+    let before = snapshot(&batch.dir);
+    let other = (FIXTURE_PIECES_PER_FILE.parse::<u64>().unwrap() + 1).to_string();
+    let out = wd.cmd(print_args(&fixtures_csv(), &other));
+    out.expect_code(EXIT_FAILED);
+    assert!(
+        out.all()
+            .contains(&format!("print files of {FIXTURE_PIECES_PER_FILE} pieces")),
+        "{out:?}"
+    );
+    assert_eq!(snapshot(&batch.dir), before, "nothing changed");
+    // The same size again is the same complete batch.
+    let again = wd.cmd(print_args(&fixtures_csv(), FIXTURE_PIECES_PER_FILE));
+    again.expect_code(EXIT_REJECTS);
+    assert_eq!(snapshot(&batch.dir), before, "nothing changed");
+}

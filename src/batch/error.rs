@@ -67,6 +67,13 @@ pub enum BatchError {
         made: String,
         asked: String,
     },
+    /// A complete print batch run again asking for another file size.
+    #[error("batch {batch_id} is complete, written as print files of {made} pieces; it was not made again with --pieces-per-file {asked} (its print files and manifest page ranges stay as the vendor has them)")]
+    PiecesPerFileMismatch {
+        batch_id: String,
+        made: u64,
+        asked: u64,
+    },
     #[error("cannot write {what}: {message}")]
     Write { what: String, message: String },
     /// Letters the ledger lists that are missing or changed on disk and

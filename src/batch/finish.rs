@@ -73,6 +73,14 @@ pub fn if_already_complete(
             asked: asked.to_string(),
         });
     }
+    let per_file = checked.inputs.output.pieces_per_file as u64;
+    if let Some(made) = summary.pieces_per_file.filter(|n| *n != per_file) {
+        return Err(BatchError::PiecesPerFileMismatch {
+            batch_id: checked.batch_id.clone(),
+            made,
+            asked: per_file,
+        });
+    }
     if !print_files_intact(batch_dir, &summary.print_files)? {
         // Written again by running the batch: the same bytes.
         withdraw_summary(batch_dir)?;
