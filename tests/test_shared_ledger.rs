@@ -43,16 +43,14 @@ fn run_on(wd: &Workdir, out: &Path, ledger: &str, input: &Path, chunk: &str) -> 
     )
 }
 
-fn finish(wd: &Workdir, child: Child, args: &str) -> Output {
+fn finish(child: Child, args: &str) -> Output {
     let done = child.wait_with_output().expect("wait for the child");
-    let out = Output {
+    Output {
         args: args.to_string(),
         code: done.status.code().unwrap_or(-1),
         stdout: String::from_utf8_lossy(&done.stdout).into_owned(),
         stderr: String::from_utf8_lossy(&done.stderr).into_owned(),
-    };
-    let _ = wd;
-    out
+    }
 }
 
 fn spawn(mut cmd: Command) -> Child {
@@ -216,7 +214,7 @@ fn postgres_two_hosts_with_overlapping_receipts_issue_each_once() {
     let (out_a, out_b) = (wd.path("host-a"), wd.path("host-b"));
     let child_a = spawn(run_on(&wd, &out_a, &url, &a, "4"));
     let child_b = spawn(run_on(&wd, &out_b, &url, &b, "4"));
-    let (ra, rb) = (finish(&wd, child_a, "run A"), finish(&wd, child_b, "run B"));
+    let (ra, rb) = (finish(child_a, "run A"), finish(child_b, "run B"));
     for r in [&ra, &rb] {
         assert!(
             r.code == EXIT_OK || r.code == EXIT_REJECTS,
@@ -320,7 +318,7 @@ fn postgres_the_same_batch_twice_at_once_refuses_the_second() {
             .contains("is being run by another access-letters process"),
         "{second:?}"
     );
-    let first = finish(&wd, first, "first run");
+    let first = finish(first, "first run");
     assert!(
         first.code == EXIT_OK || first.code == EXIT_REJECTS,
         "{first:?}"
@@ -461,7 +459,7 @@ fn fifty_wrong_verifies_lock_after_exactly_five(ledger: &str, wd: &Workdir, batc
         .collect();
     let results: Vec<Output> = children
         .into_iter()
-        .map(|c| finish(wd, c, "verify (wrong)"))
+        .map(|c| finish(c, "verify (wrong)"))
         .collect();
     let wrong_answers = results.iter().filter(|o| o.code == EXIT_NOT_VALID).count();
     let locked = results.iter().filter(|o| o.code == EXIT_LOCKED).count();
@@ -744,7 +742,7 @@ fn postgres_print_run_killed_then_resumed_gives_each_filing_one_page_range() {
     };
     let ready = wait_for(&mut child, || recorded() >= 40);
     child.kill().expect("SIGKILL");
-    let early = finish(&wd, child, "print run");
+    let early = finish(child, "print run");
     assert!(
         ready,
         "the run finished before it could be killed:{early:?}"

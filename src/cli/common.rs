@@ -9,7 +9,7 @@ use access_letters::filing::ReceiptNumber;
 use access_letters::ops;
 
 pub use super::inputs::{load_key, CheckKeys, NewKeys};
-pub use super::look::{agency_config, Look};
+pub use super::look::{LimitConfig, Look};
 pub use super::place::Place;
 
 /// Exit status: every row issued or already issued; the code is valid.

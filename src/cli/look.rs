@@ -6,7 +6,9 @@ use anyhow::Result;
 use clap::Args;
 
 use access_letters::config::Config;
+use access_letters::ledger::AttemptLimit;
 use access_letters::letter::Templates;
+use access_letters::ops::attempt_limit;
 use access_letters::render::Renderer;
 
 /// Wording and agency settings.
@@ -37,4 +39,19 @@ pub fn agency_config(path: Option<&Path>) -> Result<Config> {
         Some(p) => Config::load(p)?,
         None => Config::default_config(),
     })
+}
+
+/// `--config` on commands that need only the wrong-code limit from it.
+#[derive(Args, Clone, Debug)]
+pub struct LimitConfig {
+    /// Agency configuration (TOML), for the wrong-code limit [default: the built-in templates/agency.toml].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+}
+
+impl LimitConfig {
+    /// The wrong-code limit of `[codes]`.
+    pub fn limit(&self) -> Result<AttemptLimit> {
+        Ok(attempt_limit(&agency_config(self.config.as_deref())?.codes))
+    }
 }

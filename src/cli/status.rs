@@ -3,13 +3,11 @@
 //! Shows what the ledger knows (issue numbers, batches, dates, status, piece
 //! IDs, keys, reasons). The ledger never holds a code, so neither does this.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use clap::Args;
 
 use access_letters::ledger::{AttemptLimit, AttemptSummary};
-use access_letters::ops::{attempt_limit, Clock};
+use access_letters::ops::Clock;
 
 use super::common::*;
 
@@ -20,16 +18,15 @@ pub struct StatusArgs {
     receipt: String,
     #[command(flatten)]
     place: Place,
-    /// Agency configuration (TOML), for the wrong-code limit [default: the built-in templates/agency.toml].
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    limit: LimitConfig,
 }
 
 pub fn execute(args: StatusArgs) -> Result<u8> {
     let receipt = parse_receipt(&args.receipt)?;
     let ledger = args.place.read_ledger()?;
     let history = ledger.history(&receipt)?;
-    let limit = attempt_limit(&agency_config(args.config.as_deref())?.codes);
+    let limit = args.limit.limit()?;
     let tries = ledger.attempt_summary(&receipt, Clock::system().now, limit)?;
     if history.is_empty() {
         println!("{receipt}: no code has been issued");

@@ -5,13 +5,11 @@
 //! until HH:MM UTC" once too many wrong codes were tried (exit 5). The typed
 //! code is never printed back, nor stored.
 
-use std::path::PathBuf;
-
 use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use access_letters::ops::{attempt_limit, verify_code, Answer, Clock, VerifyRequest};
+use access_letters::ops::{verify_code, Answer, Clock, VerifyRequest};
 
 use super::common::*;
 
@@ -29,14 +27,13 @@ pub struct VerifyArgs {
     place: Place,
     #[command(flatten)]
     keys: CheckKeys,
-    /// Agency configuration (TOML), for the wrong-code limit [default: the built-in templates/agency.toml].
-    #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    #[command(flatten)]
+    limit: LimitConfig,
 }
 
 pub fn execute(args: VerifyArgs) -> Result<u8> {
     let receipt = parse_receipt(&args.receipt)?;
-    let limit = attempt_limit(&agency_config(args.config.as_deref())?.codes);
+    let limit = args.limit.limit()?;
     let mut ledger = args.place.read_ledger()?;
     let ring = args.keys.load()?;
     let clock = Clock::system();
