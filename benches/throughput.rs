@@ -19,9 +19,7 @@
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use access_letters::batch::{
-    run, NoProgress, OutputChoice, OutputMode, RunInputs, DEFAULT_CHUNK_SIZE,
-};
+use access_letters::batch::{run, NoProgress, OutputChoice, OutputMode, RunInputs};
 use access_letters::code::derive;
 use access_letters::config::Config;
 use access_letters::filing::{piece_id, Filing};
@@ -250,7 +248,7 @@ fn end_to_end(root: &Path, date: NaiveDate, rows: u64, mode: OutputMode) {
         out_root: &out,
         keys: &keys,
         renderer: &renderer,
-        chunk_size: DEFAULT_CHUNK_SIZE,
+        chunk_size: mode.default_chunk_size(),
         output: OutputChoice {
             mode,
             ..Default::default()

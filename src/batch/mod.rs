@@ -68,10 +68,17 @@ pub use finish::{complete, write_manifest, write_summary, ManifestTotals};
 pub use guard::{batch_folders, check_out_folder, may_create_ledger};
 pub use plan::{batch_id, check, file_sha256, next_serial, Checked};
 
-/// Valid filings per chunk: the unit of parallel rendering and of a ledger
-/// transaction. Large enough to keep both cores busy, small enough that
-/// memory stays a few megabytes.
+/// Valid filings per chunk when letters get a PDF file each: the unit of
+/// parallel rendering and of a ledger transaction (and a folder flush).
+/// Large enough to keep both cores busy, small enough that memory stays a
+/// few megabytes.
 pub const DEFAULT_CHUNK_SIZE: usize = 512;
+
+/// Valid filings per chunk in a print run. Its chunks hold ledger rows, not
+/// PDFs, so a chunk of 4096 is still a few megabytes, and eight times fewer
+/// ledger commits (each one a disk flush) keep the commits from holding up
+/// the drawing: at 512, a 100,000-row print run spent 3.7 s more issuing.
+pub const PRINT_CHUNK_SIZE: usize = 4096;
 
 /// Letters per print file unless `--pieces-per-file` says otherwise.
 pub const DEFAULT_PIECES_PER_FILE: usize = 2000;
@@ -101,6 +108,14 @@ impl OutputMode {
         [OutputMode::Print, OutputMode::Pieces, OutputMode::Both]
             .into_iter()
             .find(|m| m.as_str() == s)
+    }
+
+    /// Valid filings per chunk unless told otherwise.
+    pub fn default_chunk_size(self) -> usize {
+        match self {
+            OutputMode::Print => PRINT_CHUNK_SIZE,
+            OutputMode::Pieces | OutputMode::Both => DEFAULT_CHUNK_SIZE,
+        }
     }
 
     /// Writes one PDF per letter.

@@ -59,7 +59,7 @@ pub fn execute(args: RunArgs) -> Result<u8> {
             out_root: &args.place.out,
             keys: &keys,
             renderer: &renderer,
-            chunk_size: args.written.chunk_size,
+            chunk_size: args.written.chunk_size(),
             output: args.written.choice(),
         };
         // The whole input is read before any folder, ledger or lock is made.

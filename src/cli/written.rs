@@ -1,9 +1,7 @@
 //! `run`'s flags for how letters are written: print files, one PDF per
 //! letter, or both (recorded in batch.json).
 
-use access_letters::batch::{
-    OutputChoice, OutputMode, DEFAULT_CHUNK_SIZE, DEFAULT_PIECES_PER_FILE,
-};
+use access_letters::batch::{OutputChoice, OutputMode, DEFAULT_PIECES_PER_FILE};
 use clap::Args;
 
 #[derive(Args, Debug)]
@@ -15,9 +13,10 @@ pub struct WrittenArgs {
     /// Letters per print file at most (a file never splits a letter).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PIECES_PER_FILE, value_parser = pieces_arg)]
     pieces_per_file: usize,
-    /// Filings per chunk (one ledger transaction each).
-    #[arg(long, value_name = "N", default_value_t = DEFAULT_CHUNK_SIZE, hide = true)]
-    pub chunk_size: usize,
+    /// Filings per chunk (one ledger transaction each) [default: 4096 for
+    /// print, 512 otherwise].
+    #[arg(long, value_name = "N", hide = true)]
+    chunk_size: Option<usize>,
 }
 
 fn mode_arg(text: &str) -> Result<OutputMode, String> {
@@ -32,6 +31,10 @@ fn pieces_arg(text: &str) -> Result<usize, String> {
 }
 
 impl WrittenArgs {
+    pub fn chunk_size(&self) -> usize {
+        self.chunk_size.unwrap_or(self.output.default_chunk_size())
+    }
+
     pub fn choice(&self) -> OutputChoice {
         OutputChoice {
             mode: self.output,
