@@ -15,7 +15,7 @@ use crate::key::Key;
 use crate::ledger::NewIssuance;
 use crate::letter::NoticeDates;
 use crate::pdf::RenderedLetter;
-use crate::print::{draw_letter, DrawnLetter, CONTENT_DIGEST_PREFIX};
+use crate::print::{draw_letter, DrawnLetter, NOT_YET_PRINTED};
 use crate::render::{CodeDisplay, LetterJob, ProofPdf, RenderError, Renderer};
 
 /// Where a piece stands before its letter is made.
@@ -149,22 +149,32 @@ pub fn issue(
     Ok((row, letter))
 }
 
-/// Derives the code for `planned` and draws its letter for a print file
-/// (no PDF of its own); the row records the letter's content digest
-/// (see [`crate::print`]) in place of a file's SHA-256.
-pub fn issue_printed(
+/// Derives the code for `planned` and lays its letter out, for a print run:
+/// the layout gives the page count and refuses an address that does not fit
+/// the window, but nothing is drawn yet. The row records
+/// [`NOT_YET_PRINTED`]; the letter is drawn once, in presort order, into its
+/// print file, and the digest of what was printed is recorded then.
+pub fn issue_for_print(
     ctx: &IssueContext<'_>,
     planned: &Planned,
-) -> Result<(NewIssuance, DrawnLetter), IssueError> {
-    let (code, drawn) = draw_job(ctx, planned, |job| draw_letter(ctx.renderer, job))?;
-    let proof = format!("{CONTENT_DIGEST_PREFIX}{}", drawn.digest);
-    let row = issuance_row(ctx, planned, &code, proof, drawn.pages.len() as u32);
-    Ok((row, drawn))
+) -> Result<NewIssuance, IssueError> {
+    let (code, pages) = draw_job(ctx, planned, |job| {
+        ctx.renderer
+            .lay_out(job, CodeDisplay::Shown)
+            .map(|(pages, _)| pages.len() as u32)
+    })?;
+    Ok(issuance_row(
+        ctx,
+        planned,
+        &code,
+        NOT_YET_PRINTED.to_string(),
+        pages,
+    ))
 }
 
-/// Draws `planned`'s letter for a print file again, as it was issued (no
-/// ledger row: the row is already recorded).
-pub fn redraw_printed(
+/// Draws `planned`'s letter for a print file, as it was issued (no ledger
+/// row: the row is already recorded).
+pub fn draw_for_print(
     ctx: &IssueContext<'_>,
     planned: &Planned,
 ) -> Result<DrawnLetter, IssueError> {

@@ -22,7 +22,7 @@ fn tmp_path(path: &Path) -> PathBuf {
     path.with_file_name(format!(".{name}{TMP_SUFFIX}"))
 }
 
-fn create_private(path: &Path) -> io::Result<File> {
+pub fn create_private(path: &Path) -> io::Result<File> {
     let mut opts = OpenOptions::new();
     opts.write(true).create(true).truncate(true);
     #[cfg(unix)]

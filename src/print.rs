@@ -45,20 +45,35 @@ use crate::render::{CodeDisplay, LetterJob, RenderError, Renderer};
 /// file of its own) apart from a letter file's SHA-256.
 pub const CONTENT_DIGEST_PREFIX: &str = "content-sha256:";
 
+/// What the ledger's `letter_sha256` holds for a letter of a print run from
+/// its issue until its print file is written; then the digest of what was
+/// printed replaces it (`Ledger::record_printed`).
+pub const NOT_YET_PRINTED: &str = "not-yet-printed";
+
 /// What the ledger's `letter_sha256` proves: the bytes of a letter file, or
-/// the content of a letter printed in a print file.
+/// the content of a letter printed in a print file, or nothing yet (a letter
+/// of a print run whose print file is not written yet).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum RecordedProof<'a> {
     FileSha256(&'a str),
     ContentDigest(&'a str),
+    NotYetPrinted,
 }
 
 impl<'a> RecordedProof<'a> {
     pub fn of(recorded: &'a str) -> Self {
+        if recorded == NOT_YET_PRINTED {
+            return RecordedProof::NotYetPrinted;
+        }
         match recorded.strip_prefix(CONTENT_DIGEST_PREFIX) {
             Some(digest) => RecordedProof::ContentDigest(digest),
             None => RecordedProof::FileSha256(recorded),
         }
+    }
+
+    /// The letter went (or goes) into a print file, not a file of its own.
+    pub fn in_print_file(self) -> bool {
+        !matches!(self, RecordedProof::FileSha256(_))
     }
 }
 
@@ -216,6 +231,8 @@ pub fn proof_like(recorded: &str, letter: &RenderedLetter) -> String {
             Ok(digest) => format!("{CONTENT_DIGEST_PREFIX}{digest}"),
             Err(e) => format!("(the rebuilt PDF cannot be read back: {e})"),
         },
+        // Nothing was printed, so nothing can be proven against it.
+        RecordedProof::NotYetPrinted => "(not printed yet)".to_string(),
     }
 }
 

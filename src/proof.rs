@@ -106,6 +106,11 @@ or --old-key"
         key_id: String,
     },
     #[error(
+        "the letter {piece_id} is not printed yet: batch {batch_id} stopped before its print files \
+were written; run that batch again to finish it, then make the proof"
+    )]
+    NotPrinted { piece_id: String, batch_id: String },
+    #[error(
         "the letter rebuilt for {piece_id} differs from the one mailed (sha256 {recorded} \
 recorded, {now} now): the templates, configuration or program changed since, so a proof would \
 not show what was mailed; nothing was written"
@@ -215,6 +220,14 @@ pub fn issued_proof(
         });
     };
     options.check_key(key, &issued.piece_id)?;
+    if crate::print::RecordedProof::of(&issued.letter_sha256)
+        == crate::print::RecordedProof::NotYetPrinted
+    {
+        return Err(ProofError::NotPrinted {
+            piece_id: issued.piece_id.clone(),
+            batch_id: issued.batch_id.clone(),
+        });
+    }
     let ctx = IssueContext::recorded(issued, key, source.renderer);
     let planned = Planned::recorded(issued);
     let (_, letter) = issue(&ctx, &planned)?;

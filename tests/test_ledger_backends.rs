@@ -17,6 +17,7 @@ use access_letters::ledger::{
     AttemptKind, AttemptLimit, BatchKind, BatchRecord, Gate, Ledger, LedgerError, NewIssuance,
     PostgresLedger, SqliteLedger,
 };
+use access_letters::print::NOT_YET_PRINTED;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 mod common;
@@ -151,6 +152,7 @@ on_both_backends!(
     ledger_id_is_32_hex_digits_and_stable,
     wrong_codes_lock_the_receipt_for_one_window,
     attempts_are_per_receipt_and_real_codes_are_not_counted,
+    printed_letters_are_recorded_once_and_never_rewritten,
 );
 
 // ---------------------------------------------------------------- cases
@@ -279,6 +281,76 @@ mod cases {
         ledger
             .start_batch(&batch(BATCH, BatchKind::Nightly))
             .expect("start batch");
+    }
+
+    fn proof_of(ledger: &dyn Ledger, n: u64) -> String {
+        ledger.history(&receipt(n)).expect("history")[0]
+            .issued
+            .letter_sha256
+            .clone()
+    }
+
+    fn printed(pairs: &[(u64, &str)]) -> Vec<(String, String)> {
+        pairs
+            .iter()
+            .map(|(n, proof)| (format!("IOE{n:010}-01"), proof.to_string()))
+            .collect()
+    }
+
+    pub fn printed_letters_are_recorded_once_and_never_rewritten(ledger: &mut dyn Ledger) {
+        started(ledger);
+        let mut rows: Vec<NewIssuance> = (1..=5).map(|n| row(n, 1)).collect();
+        for n in [1, 2, 5] {
+            rows[n - 1].letter_sha256 = NOT_YET_PRINTED.into();
+        }
+        ledger.record(&rows).expect("record");
+        ledger
+            .record_printed(
+                BATCH,
+                &printed(&[(1, "content-sha256:aa"), (2, "content-sha256:bb")]),
+            )
+            .expect("record what was printed");
+        assert_eq!(proof_of(ledger, 1), "content-sha256:aa");
+        assert_eq!(proof_of(ledger, 2), "content-sha256:bb");
+        // The same print again (a print file written again) is fine.
+        ledger
+            .record_printed(BATCH, &printed(&[(1, "content-sha256:aa")]))
+            .expect("the same print again");
+        // Another print of a recorded letter, a letter with a file of its
+        // own, an unknown letter or another batch's letter refuse the whole
+        // group: letter 5, first in each group, stays not printed.
+        for (bad, batch_id, named) in [
+            (
+                printed(&[(5, "content-sha256:ff"), (2, "content-sha256:cc")]),
+                BATCH,
+                2,
+            ),
+            (
+                printed(&[(5, "content-sha256:ff"), (3, "content-sha256:dd")]),
+                BATCH,
+                3,
+            ),
+            (
+                printed(&[(5, "content-sha256:ff"), (9, "content-sha256:ee")]),
+                BATCH,
+                9,
+            ),
+            (printed(&[(5, "content-sha256:ff")]), "another-batch", 5),
+        ] {
+            let err = ledger.record_printed(batch_id, &bad).expect_err("refused");
+            let want = format!("IOE{named:010}-01");
+            assert!(
+                matches!(&err, LedgerError::PrintedDiffers { piece_id, .. } if *piece_id == want),
+                "{err}"
+            );
+            assert_eq!(proof_of(ledger, 5), NOT_YET_PRINTED, "{err}");
+        }
+        assert_eq!(proof_of(ledger, 1), "content-sha256:aa");
+        assert_eq!(proof_of(ledger, 2), "content-sha256:bb");
+        assert_eq!(proof_of(ledger, 3), format!("{:064x}", 3));
+        ledger
+            .record_printed(BATCH, &[])
+            .expect("nothing to record");
     }
 
     pub fn record_then_history_round_trips_every_field(ledger: &mut dyn Ledger) {

@@ -13,7 +13,7 @@ use std::process::{Child, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use access_letters::print::{digest_of_letter_pdf, digest_of_pages};
+use access_letters::print::{digest_of_letter_pdf, digest_of_pages, NOT_YET_PRINTED};
 use lopdf::Document;
 
 use common::*;
@@ -231,6 +231,32 @@ fn a_piece_printed_in_a_file_is_reprinted_and_proven() {
     assert!(out.stdout.contains(&printed), "{out:?}");
 }
 
+/// Until its print file is written, a letter of a print run has nothing
+/// printed to prove it by (a run killed before then leaves its rows so):
+/// reprint refuses it, and says how to finish the batch.
+#[test]
+fn a_letter_not_printed_yet_is_not_reprinted() {
+    let wd = Workdir::new();
+    let (_, batch) = print_fixtures(&wd, &[]);
+    let row = batch.manifest()[5].clone();
+    let receipt = &row["piece_id"][..13];
+    let conn = rusqlite::Connection::open(wd.ledger()).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE issuances SET letter_sha256 = ?1 WHERE piece_id = ?2",
+            [NOT_YET_PRINTED, row["piece_id"].as_str()],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(conn);
+    let out = wd.cmd(["reprint", receipt]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("is not printed yet"), "{out:?}");
+    assert!(out.stderr.contains(&batch.id()), "names the batch: {out:?}");
+    let reprint = wd.out().join(format!("reprints/{}.pdf", row["piece_id"]));
+    assert!(!reprint.exists(), "nothing written");
+}
+
 #[test]
 fn print_files_are_the_same_bytes_on_one_or_two_threads_and_in_both_mode() {
     let snapshots: Vec<BTreeMap<String, String>> = [["--jobs", "1"], ["--jobs", "2"]]
@@ -305,6 +331,19 @@ fn ledger_count(ledger: &Path) -> usize {
         .map_or(0, |n| n as usize)
 }
 
+/// Ledger rows without the digest of what was printed.
+fn unproven_count(ledger: &Path) -> usize {
+    let conn =
+        rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    conn.query_row(
+        "SELECT count(*) FROM issuances WHERE letter_sha256 NOT LIKE 'content-sha256:%'",
+        [],
+        |r| r.get::<_, i64>(0),
+    )
+    .unwrap() as usize
+}
+
 fn print_files_on_disk(batch_dir: &Path) -> usize {
     std::fs::read_dir(batch_dir.join("print")).map_or(0, |d| {
         d.filter(|e| {
@@ -364,6 +403,11 @@ fn kill_then_rerun(what: &str, mut ready: impl FnMut(&Workdir, &Path) -> bool) {
     assert_eq!(unique.len(), order.len(), "{what}: a receipt printed twice");
     assert_eq!(order.len() as u64, out.counts().issued);
     assert_eq!(ledger_count(&wd.ledger()), order.len());
+    assert_eq!(
+        unproven_count(&wd.ledger()),
+        0,
+        "{what}: every letter's print is recorded"
+    );
     assert_eq!(temp_files(&wd.out()), Vec::<PathBuf>::new(), "{what}");
     assert_eq!(
         &snapshot(&batch_dir),

@@ -607,6 +607,13 @@ mod racing {
         ) -> Result<u64, LedgerError> {
             self.inner.for_each_in_batch(id, f)
         }
+        fn record_printed(
+            &mut self,
+            id: &str,
+            printed: &[(String, String)],
+        ) -> Result<(), LedgerError> {
+            self.inner.record_printed(id, printed)
+        }
         fn count_in_batch(&self, id: &str) -> Result<u64, LedgerError> {
             self.inner.count_in_batch(id)
         }

@@ -1,20 +1,32 @@
 //! Print files: once every letter of the batch is in the ledger, the
-//! letters are drawn again in presort order (the ledger's index walks the
-//! batch by ZIP, ZIP+4, receipt) and written `pieces_per_file` at a time into
+//! letters are drawn in presort order (the ledger's index walks the batch by
+//! ZIP, ZIP+4, receipt) and written `pieces_per_file` at a time into
 //! `print/<batch>-NNN.pdf` (see [`crate::print`]).
 //!
-//! Memory holds one file's letters, never the batch. Each file is written
-//! under a temporary name, flushed and renamed, so a file that exists is
-//! complete; a killed run's temporary files are removed when the batch is
-//! run again, and every print file is then written again: a letter is a pure
-//! function of what the ledger recorded, so the bytes are the same, and each
-//! letter's content digest is checked against the one recorded when it was
-//! issued before its file is written. Files left from an earlier run that
-//! this run does not write (another `--pieces-per-file`) are removed.
+//! A walker thread reads the ledger and hands over one file's letters at a
+//! time; as many files as there are rendering threads are drawn and written
+//! at once, each file on one thread, so assembling one file never leaves a
+//! core idle. Memory holds those files' letters, never the batch.
+//!
+//! Each letter is drawn once, here. The digest of what was printed (see
+//! [`crate::print::content_digest`]) is recorded in the ledger after the
+//! files are written and flushed, so the ledger never proves a letter by a
+//! file that is not on disk; until then a row says
+//! [`NOT_YET_PRINTED`](crate::ledger::NOT_YET_PRINTED). The digests wait in
+//! a temporary file meanwhile, so memory does not grow with the batch.
+//!
+//! Each file is written under a temporary name, flushed and renamed, so a
+//! file that exists is complete; a killed run's temporary files are removed
+//! when the batch is run again, and every print file is then written again:
+//! a letter is a pure function of what the ledger recorded, so the bytes are
+//! the same, and a letter whose digest was already recorded is checked
+//! against it. Files left from an earlier run that this run does not write
+//! (another `--pieces-per-file`) are removed.
 
 use std::collections::BTreeSet;
-use std::io::Write;
+use std::io::{BufRead, Write};
 use std::path::Path;
+use std::sync::mpsc;
 
 use rayon::prelude::*;
 use sha2::{Digest, Sha256};
@@ -22,12 +34,12 @@ use sha2::{Digest, Sha256};
 use super::error::io_err;
 use super::plan::Checked;
 use super::{BatchError, OutputChoice};
-use crate::issue::{redraw_printed, IssueContext, Planned};
+use crate::issue::{draw_for_print, IssueContext, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger, LedgerError};
 use crate::manifest::PrintFileEntry;
-use crate::output::{sync_dir, AtomicFile};
-use crate::print::{PrintFile, PrintFileMeta, PrintLetter, RecordedProof};
+use crate::output::{create_private, sync_dir, AtomicFile};
+use crate::print::{PrintFile, PrintFileMeta, PrintLetter, RecordedProof, CONTENT_DIGEST_PREFIX};
 use crate::render::Renderer;
 
 /// What writing a batch's print files needs.
@@ -65,56 +77,102 @@ pub fn print_file_number(index: u64, pieces_per_file: usize) -> usize {
     (index / pieces_per_file.max(1) as u64) as usize + 1
 }
 
-/// Writes every print file of the batch, in presort order; returns them in
-/// order.
+/// Writes every print file of the batch, in presort order, then records
+/// what was printed; returns the files in order.
 pub fn write_print_files(
     run: &PrintRun<'_>,
-    ledger: &dyn Ledger,
+    ledger: &mut dyn Ledger,
 ) -> Result<Vec<PrintFileEntry>, BatchError> {
     let dir = run.batch_dir.join("print");
     let per_file = run.output.pieces_per_file.max(1);
-    let mut group: Vec<Issuance> = Vec::with_capacity(per_file);
-    let mut files: Vec<PrintFileEntry> = Vec::new();
-    let mut failure: Option<BatchError> = None;
-    let walked = ledger.for_each_in_batch(run.batch_id, &mut |iss| {
-        group.push(iss);
-        if group.len() >= per_file {
-            match write_file(run, &dir, files.len() + 1, &group) {
-                Ok(entry) => files.push(entry),
-                Err(e) => {
-                    failure = Some(e);
-                    return Err(LedgerError::Consumer("print files stopped".into()));
-                }
+    let at_once = rayon::current_num_threads().max(1);
+    let mut spill = PrintedSpill::create(run.batch_dir)?;
+    // The walker has the ledger to itself until the files are written.
+    let walking: &mut dyn Ledger = &mut *ledger;
+    let files = std::thread::scope(|scope| {
+        let (groups, handed) = mpsc::sync_channel::<Vec<Issuance>>(at_once);
+        let walker = scope.spawn(move || walk_in_groups(walking, run.batch_id, per_file, groups));
+        let mut files: Vec<PrintFileEntry> = Vec::new();
+        let mut round: Vec<Vec<Issuance>> = Vec::with_capacity(at_once);
+        // On an error `handed` is dropped on return, which stops the walker.
+        for group in handed.iter() {
+            round.push(group);
+            if round.len() == at_once {
+                write_round(run, &dir, &mut round, &mut files, &mut spill)?;
             }
-            group.clear();
         }
-        Ok(())
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    walked?;
-    if !group.is_empty() {
-        files.push(write_file(run, &dir, files.len() + 1, &group)?);
-    }
+        write_round(run, &dir, &mut round, &mut files, &mut spill)?;
+        walker
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        Ok::<_, BatchError>(files)
+    })?;
     remove_others(&dir, &files)?;
     sync_dir(&dir).map_err(io_err("cannot flush", &dir))?;
-    tracing::info!(batch = %run.batch_id, files = files.len(), "print files written");
+    let recorded = spill.record(ledger, run.batch_id)?;
+    tracing::info!(batch = %run.batch_id, files = files.len(), recorded, "print files written");
     Ok(files)
 }
 
-/// Letters drawn in parallel at a time while a print file is assembled: a
-/// few per thread, so the drawing never holds a whole file.
-const DRAWN_AT_A_TIME: usize = 64;
+/// Reads the batch in presort order and sends it on a file's worth of
+/// letters at a time.
+fn walk_in_groups(
+    ledger: &dyn Ledger,
+    batch_id: &str,
+    per_file: usize,
+    groups: mpsc::SyncSender<Vec<Issuance>>,
+) -> Result<(), BatchError> {
+    let stopped = || LedgerError::Consumer("print files stopped".into());
+    let mut group: Vec<Issuance> = Vec::with_capacity(per_file);
+    ledger.for_each_in_batch(batch_id, &mut |iss| {
+        group.push(iss);
+        if group.len() >= per_file {
+            let full = std::mem::replace(&mut group, Vec::with_capacity(per_file));
+            groups.send(full).map_err(|_| stopped())?;
+        }
+        Ok(())
+    })?;
+    if !group.is_empty() {
+        // The receiver only goes away on an error, which it reports.
+        let _ = groups.send(group);
+    }
+    Ok(())
+}
 
-/// Draws a group of letters, a few at a time in parallel, and writes them
-/// as one print file.
+/// Writes a round of files at once, one file per thread, and notes their
+/// letters' digests.
+fn write_round(
+    run: &PrintRun<'_>,
+    dir: &Path,
+    round: &mut Vec<Vec<Issuance>>,
+    files: &mut Vec<PrintFileEntry>,
+    spill: &mut PrintedSpill,
+) -> Result<(), BatchError> {
+    let first = files.len() + 1;
+    let written: Vec<(PrintFileEntry, Vec<Printed>)> = round
+        .par_iter()
+        .enumerate()
+        .map(|(i, group)| write_file(run, dir, first + i, group))
+        .collect::<Result<_, _>>()?;
+    round.clear();
+    for (entry, printed) in written {
+        files.push(entry);
+        spill.add(&printed)?;
+    }
+    Ok(())
+}
+
+/// A letter's piece id and the proof of what was printed, to be recorded.
+type Printed = (String, String);
+
+/// Draws a group of letters one after the other and writes them as one
+/// print file; returns the file and the proofs its letters need recorded.
 fn write_file(
     run: &PrintRun<'_>,
     dir: &Path,
     number: usize,
     group: &[Issuance],
-) -> Result<PrintFileEntry, BatchError> {
+) -> Result<(PrintFileEntry, Vec<Printed>), BatchError> {
     let name = print_file_name(run.batch_id, number);
     let meta = PrintFileMeta {
         name: name.clone(),
@@ -123,15 +181,15 @@ fn write_file(
     };
     let mut print = PrintFile::new(&meta);
     let mut pages = 0u64;
-    for part in group.chunks(DRAWN_AT_A_TIME) {
-        let letters: Vec<PrintLetter> = part
-            .par_iter()
-            .map(|iss| draw_recorded(run, iss))
-            .collect::<Result<_, _>>()?;
-        for letter in letters {
-            pages += letter.pages() as u64;
-            print.add(letter);
+    let mut printed = Vec::new();
+    for iss in group {
+        let letter = draw_recorded(run, iss)?;
+        if RecordedProof::of(&iss.issued.letter_sha256) == RecordedProof::NotYetPrinted {
+            let proof = format!("{CONTENT_DIGEST_PREFIX}{}", letter.digest);
+            printed.push((iss.issued.piece_id.clone(), proof));
         }
+        pages += letter.pages() as u64;
+        print.add(letter);
     }
     let path = dir.join(&name);
     let mut file = HashingWriter {
@@ -144,14 +202,74 @@ fn write_file(
     let sha256 = hex::encode(file.sha256.finalize());
     file.inner.commit().map_err(io_err("cannot write", &path))?;
     let zip = |iss: &Issuance| iss.issued.filing.address.zip5.clone();
-    Ok(PrintFileEntry {
+    let entry = PrintFileEntry {
         path: format!("print/{name}"),
         pages,
         pieces: group.len() as u64,
         first_zip: group.first().map(zip).unwrap_or_default(),
         last_zip: group.last().map(zip).unwrap_or_default(),
         sha256,
-    })
+    };
+    Ok((entry, printed))
+}
+
+/// The proofs of what was printed, waiting in `.printed.tmp` in the batch
+/// folder until every print file is on disk (a killed run's file is removed
+/// with the other temporary files, and the next run prints again).
+struct PrintedSpill {
+    path: std::path::PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+}
+
+/// Proofs recorded in one ledger transaction.
+const RECORDED_AT_A_TIME: usize = 4096;
+
+impl PrintedSpill {
+    fn create(batch_dir: &Path) -> Result<Self, BatchError> {
+        let path = batch_dir.join(".printed.tmp");
+        let file = create_private(&path).map_err(io_err("cannot create", &path))?;
+        Ok(PrintedSpill {
+            out: std::io::BufWriter::new(file),
+            path,
+        })
+    }
+
+    fn add(&mut self, printed: &[Printed]) -> Result<(), BatchError> {
+        for (piece_id, proof) in printed {
+            writeln!(self.out, "{piece_id} {proof}").map_err(io_err("cannot write", &self.path))?;
+        }
+        Ok(())
+    }
+
+    /// Records every proof in the ledger, then removes the file. Returns how
+    /// many were recorded.
+    fn record(self, ledger: &mut dyn Ledger, batch_id: &str) -> Result<u64, BatchError> {
+        let PrintedSpill { path, out } = self;
+        let file = out
+            .into_inner()
+            .map_err(|e| io_err("cannot write", &path)(e.into_error()))?;
+        drop(file);
+        let read = std::fs::File::open(&path).map_err(io_err("cannot read", &path))?;
+        let mut chunk: Vec<Printed> = Vec::with_capacity(RECORDED_AT_A_TIME);
+        let mut recorded = 0u64;
+        for line in std::io::BufReader::new(read).lines() {
+            let line = line.map_err(io_err("cannot read", &path))?;
+            if let Some((piece_id, proof)) = line.split_once(' ') {
+                chunk.push((piece_id.to_string(), proof.to_string()));
+            }
+            if chunk.len() >= RECORDED_AT_A_TIME {
+                ledger.record_printed(batch_id, &chunk)?;
+                recorded += chunk.len() as u64;
+                chunk.clear();
+            }
+        }
+        if !chunk.is_empty() {
+            ledger.record_printed(batch_id, &chunk)?;
+            recorded += chunk.len() as u64;
+        }
+        std::fs::remove_file(&path).map_err(io_err("cannot remove", &path))?;
+        Ok(recorded)
+    }
 }
 
 /// Passes bytes on and hashes them, so a file's SHA-256 needs no second read.
@@ -172,7 +290,8 @@ impl<W: Write> Write for HashingWriter<W> {
     }
 }
 
-/// Draws a recorded letter again and checks it is the one recorded.
+/// Draws a recorded letter; one already printed before (a print file written
+/// again) is checked to be the same.
 fn draw_recorded(run: &PrintRun<'_>, iss: &Issuance) -> Result<PrintLetter, BatchError> {
     let issued = &iss.issued;
     let differs = |why: String| BatchError::PrintDiffers {
@@ -187,7 +306,7 @@ fn draw_recorded(run: &PrintRun<'_>, iss: &Issuance) -> Result<PrintLetter, Batc
         )));
     };
     let ctx = IssueContext::recorded(issued, key, run.renderer);
-    let drawn = redraw_printed(&ctx, &Planned::recorded(issued))?;
+    let drawn = draw_for_print(&ctx, &Planned::recorded(issued))?;
     if let RecordedProof::ContentDigest(recorded) = RecordedProof::of(&issued.letter_sha256) {
         if recorded != drawn.digest {
             return Err(differs(

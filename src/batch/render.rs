@@ -8,7 +8,7 @@ use rayon::prelude::*;
 use super::error::io_err;
 use super::BatchError;
 use crate::filing::Reject;
-use crate::issue::{issue, issue_printed, IssueContext, IssueError, Planned};
+use crate::issue::{issue, issue_for_print, IssueContext, IssueError, Planned};
 use crate::layout::LayoutError;
 use crate::ledger::NewIssuance;
 use crate::output::write_atomic;
@@ -50,8 +50,8 @@ pub fn letter_path(letters_dir: &Path, piece_id: &str) -> std::path::PathBuf {
 
 /// Renders and writes a chunk's letters in parallel; results come back in
 /// input order, not yet in the ledger. Without `write_pieces` the letters
-/// are only drawn (their rows record a content digest, see
-/// [`crate::print`]): print files are made from the ledger afterwards.
+/// are only laid out: print files are drawn from the ledger afterwards (see
+/// [`super::print_files`]).
 pub fn render_chunk(
     ctx: &IssueContext<'_>,
     letters_dir: &Path,
@@ -62,8 +62,8 @@ pub fn render_chunk(
         .par_iter()
         .map(|p| {
             if !write_pieces {
-                return match issue_printed(ctx, p) {
-                    Ok((row, _drawn)) => Ok(Rendered::Letter(row)),
+                return match issue_for_print(ctx, p) {
+                    Ok(row) => Ok(Rendered::Letter(row)),
                     Err(e) => reject_for(&e).map(Rendered::Rejected).ok_or(e.into()),
                 };
             }

@@ -129,7 +129,7 @@ fn check_one(
     letters_dir: &Path,
     iss: &Issuance,
 ) -> Result<LetterState, BatchError> {
-    if let RecordedProof::ContentDigest(_) = RecordedProof::of(&iss.issued.letter_sha256) {
+    if RecordedProof::of(&iss.issued.letter_sha256).in_print_file() {
         return Ok(LetterState::Lost(
             "printed in a print file, it has no letter file of its own (the batch was run with --output print)".into(),
         ));

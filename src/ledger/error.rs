@@ -131,6 +131,13 @@ pub enum LedgerError {
     #[error("batch {batch_id} is being run by another access-letters process on the issuance ledger {ledger}; wait for it to finish (its lock goes away when that process ends, even if it crashed)")]
     BatchBusy { ledger: String, batch_id: String },
 
+    #[error("letter {piece_id} of batch {batch_id} cannot be marked printed in the issuance ledger {ledger}: the ledger does not hold it in that batch, or already records another print of it; nothing from this print file was recorded")]
+    PrintedDiffers {
+        ledger: String,
+        batch_id: String,
+        piece_id: String,
+    },
+
     /// An error raised by a [`Ledger::for_each_in_batch`](super::Ledger::for_each_in_batch)
     /// callback, passed through unchanged.
     #[error(transparent)]

@@ -163,6 +163,17 @@ pub trait Ledger: Send {
         f: &mut dyn FnMut(Issuance) -> Result<(), LedgerError>,
     ) -> Result<u64, LedgerError>;
 
+    /// Records, in one transaction, what was printed for letters of a print
+    /// run, as `(piece_id, proof)` pairs: each letter must be in `batch_id`
+    /// and still [`NOT_YET_PRINTED`](crate::print::NOT_YET_PRINTED), or already hold the same proof (its
+    /// print file written again). Anything else refuses the whole group
+    /// ([`LedgerError::PrintedDiffers`]).
+    fn record_printed(
+        &mut self,
+        batch_id: &str,
+        printed: &[(String, String)],
+    ) -> Result<(), LedgerError>;
+
     /// How many issuances the batch has recorded.
     fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError>;
 

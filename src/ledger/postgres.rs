@@ -59,7 +59,7 @@ use super::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 use super::postgres_attempts;
 use super::postgres_rows::{
     batch_from_row, copy_rows, is_constraint, issuance_from_row, migrate, pg_detail, pg_err,
-    pg_ints, BATCH_COLUMNS,
+    pg_ints, record_printed_pg, BATCH_COLUMNS,
 };
 use super::rows::{batch_differences, ISSUANCE_COLUMNS};
 use super::{
@@ -684,6 +684,15 @@ impl Ledger for PostgresLedger {
                 return Ok(count);
             }
         }
+    }
+
+    fn record_printed(
+        &mut self,
+        batch_id: &str,
+        printed: &[(String, String)],
+    ) -> Result<(), LedgerError> {
+        let label = self.label.clone();
+        record_printed_pg(self.client.get_mut(), &label, batch_id, printed)
     }
 
     fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError> {

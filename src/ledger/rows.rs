@@ -7,6 +7,7 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 use crate::filing::{Filing, FormType, IssuanceStatus, ReceiptNumber};
 
 use super::{BatchKind, BatchRecord, Issuance, LedgerError, NewIssuance};
+use crate::print::NOT_YET_PRINTED;
 
 /// Dates are stored as ISO text so the file reads well in any SQLite tool.
 const DATE_FORMAT: &str = "%Y-%m-%d";
@@ -123,6 +124,36 @@ fn diagnose_constraint(
         };
     }
     classify(label, "record issuances", original)
+}
+
+/// Marks letters of `batch_id` printed (see `Ledger::record_printed`),
+/// inside the caller's transaction.
+pub(super) fn record_printed_in(
+    conn: &Connection,
+    label: &str,
+    batch_id: &str,
+    printed: &[(String, String)],
+) -> Result<(), LedgerError> {
+    let err = |e| classify(label, "record what was printed", e);
+    let mut stmt = conn
+        .prepare_cached(
+            "UPDATE issuances SET letter_sha256 = ?3 \
+             WHERE batch_id = ?1 AND piece_id = ?2 AND letter_sha256 IN (?3, ?4)",
+        )
+        .map_err(err)?;
+    for (piece_id, proof) in printed {
+        let changed = stmt
+            .execute(params![batch_id, piece_id, proof, NOT_YET_PRINTED])
+            .map_err(err)?;
+        if changed != 1 {
+            return Err(LedgerError::PrintedDiffers {
+                ledger: label.to_string(),
+                batch_id: batch_id.to_string(),
+                piece_id: piece_id.clone(),
+            });
+        }
+    }
+    Ok(())
 }
 
 pub(super) fn classify(

@@ -16,7 +16,7 @@ use super::files::{canonical_path, create_private, folder_of, publish_no_clobber
 use super::migrations::{migrate, user_version, LEDGER_ID_KEY};
 use super::rows::{
     batch_differences, batch_from_row, classify, date_text, insert_active, issuance_from_row,
-    ISSUANCE_COLUMNS,
+    record_printed_in, ISSUANCE_COLUMNS,
 };
 use super::{
     ActiveRef, BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState,
@@ -632,6 +632,21 @@ impl Ledger for SqliteLedger {
             count += 1;
         }
         Ok(count)
+    }
+
+    fn record_printed(
+        &mut self,
+        batch_id: &str,
+        printed: &[(String, String)],
+    ) -> Result<(), LedgerError> {
+        let label = self.label.clone();
+        let err = |e| classify(&label, "record what was printed", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        record_printed_in(&tx, &label, batch_id, printed)?;
+        tx.commit().map_err(err)
     }
 
     fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError> {

@@ -47,7 +47,9 @@ pub struct BatchRecord {
     pub kind: BatchKind,
 }
 
-/// An issuance about to be recorded; its letter file already exists on disk.
+/// An issuance about to be recorded; its letter file already exists on
+/// disk, or (in a print run) it will be drawn into a print file once the
+/// whole batch is recorded.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct NewIssuance {
     pub receipt: ReceiptNumber,

@@ -73,6 +73,10 @@ pub enum ReprintError {
         recorded: String,
         now: String,
     },
+    #[error(
+        "the letter {piece_id} is not printed yet: batch {batch_id} stopped before its print files were written; run that batch again to finish it, then reprint"
+    )]
+    NotPrinted { piece_id: String, batch_id: String },
     #[error("writing the reprint to {}: {source}", path.display())]
     Write {
         path: PathBuf,
@@ -101,6 +105,12 @@ pub fn reprint(
             key_id: iss.issued.key_id.clone(),
         });
     };
+    if RecordedProof::of(&iss.issued.letter_sha256) == RecordedProof::NotYetPrinted {
+        return Err(ReprintError::NotPrinted {
+            piece_id: iss.issued.piece_id.clone(),
+            batch_id: iss.issued.batch_id.clone(),
+        });
+    }
     let ctx = IssueContext::recorded(&iss.issued, key, renderer);
     let planned = Planned::recorded(&iss.issued);
     let (_, letter) = issue(&ctx, &planned)?;
@@ -116,7 +126,7 @@ pub fn reprint(
     }
     let printed_digest = match RecordedProof::of(&iss.issued.letter_sha256) {
         RecordedProof::ContentDigest(d) => Some(d.to_string()),
-        RecordedProof::FileSha256(_) => None,
+        RecordedProof::FileSha256(_) | RecordedProof::NotYetPrinted => None,
     };
     let path = req.to.map_or_else(
         || default_path(req.out_root, &iss.issued.piece_id),
