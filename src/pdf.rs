@@ -26,6 +26,9 @@ use crate::envelope::{Rect, PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::fonts::{fonts, Face, LetterFont};
 use crate::layout::{Item, Page};
 
+mod content;
+pub use content::{page_content, CharSet};
+
 /// Document information written into every letter.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PdfMeta {

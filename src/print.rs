@@ -27,18 +27,21 @@
 //! clock, object numbers in order, and a trailer `/ID` from the letters'
 //! digests. Print files make no PDF/X claim (see `tests/test_conformance.rs`).
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use chrono::NaiveDate;
 use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat};
-use printpdf::{Color, Op, PaintMode, TextItem};
+use printpdf::{Op, TextItem};
 use sha2::{Digest, Sha256};
 
 use crate::envelope::{PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::fonts::{Face, LetterFont};
 use crate::layout::Page;
-use crate::pdf::{compress_streams, letter_fonts, page_ops, register_font, RenderedLetter};
+pub use crate::pdf::CharSet;
+use crate::pdf::{
+    compress_streams, letter_fonts, page_content, page_ops, register_font, RenderedLetter,
+};
 use crate::render::{CodeDisplay, LetterJob, RenderError, Renderer};
 
 /// How the ledger marks a content digest (a print-mode letter, which has no
@@ -238,195 +241,6 @@ pub fn proof_like(recorded: &str, letter: &RenderedLetter) -> String {
 
 fn real(v: f32) -> Object {
     Object::Real(v)
-}
-
-/// A set of characters: ASCII as bits, the rest in a tree.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct CharSet {
-    ascii: u128,
-    other: BTreeSet<char>,
-}
-
-impl CharSet {
-    pub fn insert(&mut self, c: char) {
-        if c.is_ascii() {
-            self.ascii |= 1 << (c as u32);
-        } else {
-            self.other.insert(c);
-        }
-    }
-
-    pub fn extend_from(&mut self, other: &CharSet) {
-        self.ascii |= other.ascii;
-        self.other.extend(other.other.iter().copied());
-    }
-
-    /// The characters, in order.
-    pub fn chars(&self) -> impl Iterator<Item = char> + '_ {
-        (0u8..128)
-            .filter(|&b| self.ascii & (1 << b) != 0)
-            .map(char::from)
-            .chain(self.other.iter().copied())
-    }
-}
-
-/// A content stream written as lopdf's `Content::encode` writes it (one
-/// operation a line, each operand followed by a space), without building
-/// its objects first.
-struct ContentWriter {
-    out: Vec<u8>,
-    started: bool,
-}
-
-const HEX_DIGITS: &[u8; 16] = b"0123456789ABCDEF";
-
-impl ContentWriter {
-    fn op(&mut self, operator: &str) {
-        self.out.extend_from_slice(operator.as_bytes());
-    }
-
-    /// Starts an operation: a line break after the previous one.
-    fn begin(&mut self) -> &mut Self {
-        if self.started {
-            self.out.push(b'\n');
-        }
-        self.started = true;
-        self
-    }
-
-    fn real(&mut self, v: f32) -> &mut Self {
-        use std::io::Write;
-        let _ = write!(self.out, "{v}");
-        self.out.push(b' ');
-        self
-    }
-
-    fn int(&mut self, v: i64) -> &mut Self {
-        self.out.extend_from_slice(v.to_string().as_bytes());
-        self.out.push(b' ');
-        self
-    }
-
-    /// A name of plain letters (resource names), needing no escapes.
-    fn name(&mut self, name: &str) -> &mut Self {
-        self.out.push(b'/');
-        self.out.extend_from_slice(name.as_bytes());
-        self.out.push(b' ');
-        self
-    }
-
-    /// `text` as a hex string of two-byte glyph codes in `font`.
-    fn glyphs(&mut self, font: Option<&LetterFont>, text: &str) {
-        self.out.push(b'<');
-        for c in text.chars() {
-            let g = font.map_or(0, |f| f.glyph(c));
-            for byte in g.to_be_bytes() {
-                self.out.push(HEX_DIGITS[usize::from(byte >> 4)]);
-                self.out.push(HEX_DIGITS[usize::from(byte & 15)]);
-            }
-        }
-        self.out.push(b'>');
-    }
-}
-
-/// A page's content stream: the operators of [`page_ops`] written as
-/// printpdf writes them (`translate_operations` in printpdf 0.12.8, then
-/// lopdf's `Content::encode`), for the operators a letter uses. Records the
-/// characters drawn per face.
-fn page_content(
-    ops: &[Op],
-    fonts: &[Option<Arc<LetterFont>>; 3],
-    chars: &mut [CharSet; 3],
-) -> Vec<u8> {
-    let mut w = ContentWriter {
-        out: Vec::with_capacity(ops.len() * 24),
-        started: false,
-    };
-    let mut face: Option<Face> = None;
-    for op in ops {
-        match op {
-            Op::StartTextSection => w.begin().op("BT"),
-            Op::EndTextSection => w.begin().op("ET"),
-            Op::SetFillColor { col } => w.begin().real(gray_level(col)).op("g"),
-            Op::SetOutlineColor { col } => w.begin().real(gray_level(col)).op("G"),
-            Op::SetOutlineThickness { pt } => w.begin().real(pt.0).op("w"),
-            Op::SetTextRenderingMode { mode } => w.begin().int(mode.id()).op("Tr"),
-            Op::SetFont { font, size } => {
-                let id = font.get_resource_name();
-                face = Face::ALL.into_iter().find(|f| f.pdf_id().0 == id);
-                w.begin().name(&id).real(size.0).op("Tf");
-            }
-            Op::SetTextCursor { pos } => w.begin().real(pos.x.0).real(pos.y.0).op("Td"),
-            Op::SetTextMatrix { matrix } => {
-                w.begin();
-                for v in matrix.as_array() {
-                    w.real(v);
-                }
-                w.op("Tm");
-            }
-            Op::ShowText { items } => {
-                let f = face.and_then(|f| fonts[f as usize].as_deref());
-                if let Some(face) = face {
-                    for item in items {
-                        if let TextItem::Text(text) = item {
-                            text.chars().for_each(|c| chars[face as usize].insert(c));
-                        }
-                    }
-                }
-                show_text(w.begin(), items, f);
-            }
-            Op::DrawRectangle { rectangle: r } => {
-                w.begin()
-                    .real(r.x.0)
-                    .real(r.y.0)
-                    .real(r.width.0)
-                    .real(r.height.0);
-                w.op("re");
-                let paint = match r.mode {
-                    Some(PaintMode::Fill) => "f",
-                    Some(PaintMode::FillStroke) => "B",
-                    _ => "S",
-                };
-                w.begin().op(paint);
-            }
-            other => unreachable!("a letter page does not use {other:?}"),
-        }
-    }
-    w.out
-}
-
-fn gray_level(col: &Color) -> f32 {
-    match col {
-        Color::Greyscale(g) => g.percent,
-        other => unreachable!("letters are drawn in gray, not {other:?}"),
-    }
-}
-
-/// `Tj` for one run of text, `TJ` for runs with offsets between them (a
-/// number is set off by a space, a string is not, as lopdf writes arrays).
-fn show_text(w: &mut ContentWriter, items: &[TextItem], font: Option<&LetterFont>) {
-    if let [TextItem::Text(text)] = items {
-        w.glyphs(font, text);
-        w.out.push(b' ');
-        w.op("Tj");
-        return;
-    }
-    w.out.push(b'[');
-    for (i, item) in items.iter().enumerate() {
-        match item {
-            TextItem::Text(text) => w.glyphs(font, text),
-            TextItem::Offset(o) => {
-                use std::io::Write;
-                if i > 0 {
-                    w.out.push(b' ');
-                }
-                let _ = write!(w.out, "{o}");
-            }
-            TextItem::GlyphIds(_) => unreachable!("letters show text, not glyph ids"),
-        }
-    }
-    w.out.extend_from_slice(b"] ");
-    w.op("TJ");
 }
 
 /// A letter ready to go into a print file: its drawing with each page's
