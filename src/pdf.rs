@@ -428,10 +428,10 @@ pub fn render(pages: &[Page], meta: &PdfMeta) -> RenderedLetter {
 /// for the page's operators at a fraction of the cost.
 pub fn build_document(pages: &[Page], meta: &PdfMeta) -> lopdf::Document {
     let mut doc = PdfDocument::new(&meta.title);
-    embed_fonts(&mut doc, pages);
+    let fonts = letter_fonts(pages);
+    embed_fonts(&mut doc, &fonts);
     set_info(&mut doc, meta);
     let size = printpdf::Rect::from_wh(Pt(PAGE_WIDTH_PT), Pt(PAGE_HEIGHT_PT));
-    let fonts = letter_fonts(pages);
     let mut chars: [CharSet; 3] = Default::default();
     let mut contents = Vec::with_capacity(pages.len());
     doc.pages = pages
@@ -579,13 +579,13 @@ pub fn letter_fonts(pages: &[Page]) -> [Option<Arc<LetterFont>>; 3] {
     Face::ALL.map(|face| used[face as usize].then(|| f.letter_font(face, &blocks[face as usize])))
 }
 
-/// Registers each face the pages use, as a subset cut for this letter's
+/// Registers each face the letter uses, as a subset cut for its
 /// characters ([`letter_fonts`]); printpdf embeds it as given, without
 /// cutting again.
-fn embed_fonts(doc: &mut PdfDocument, pages: &[Page]) {
-    for (face, font) in Face::ALL.into_iter().zip(letter_fonts(pages)) {
+fn embed_fonts(doc: &mut PdfDocument, fonts: &[Option<Arc<LetterFont>>; 3]) {
+    for (face, font) in Face::ALL.into_iter().zip(fonts) {
         if let Some(font) = font {
-            register_font(doc, face, &font);
+            register_font(doc, face, font);
         }
     }
 }
