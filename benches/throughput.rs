@@ -28,7 +28,9 @@ use access_letters::key::{Key, KeyRing};
 use access_letters::layout::{layout, LetterParts};
 use access_letters::ledger::SqliteLedger;
 use access_letters::letter::{long_date, NoticeDates, Templates};
-use access_letters::pdf::{build_document, compress_streams, save, PdfMeta};
+use access_letters::pdf::{
+    build_document_with, compress_letter_streams, letter_fonts, save, PdfMeta,
+};
 use access_letters::print::{build_print_file, draw_pages, PrintFileMeta, PrintLetter};
 use access_letters::render::{CodeDisplay, LetterJob, Renderer};
 use chrono::NaiveDate;
@@ -96,9 +98,10 @@ fn stages(root: &Path, date: NaiveDate) {
                 identifier: piece.clone(),
                 date,
             };
-            let mut doc = build_document(&pages, &meta);
+            let fonts = letter_fonts(&pages);
+            let mut doc = build_document_with(&pages, &meta, &fonts);
             let t3 = Instant::now();
-            compress_streams(&mut doc);
+            compress_letter_streams(&mut doc, &fonts);
             let t4 = Instant::now();
             let letter = save(doc, pages.len());
             let t5 = Instant::now();

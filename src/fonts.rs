@@ -257,6 +257,8 @@ pub struct LetterFont {
     pub parsed: ParsedFont,
     /// The glyph of each ASCII character (0 when none), looked up once.
     ascii_glyphs: [u16; 128],
+    /// The font program compressed, once for every letter that embeds it.
+    compressed: std::sync::OnceLock<std::sync::Arc<Vec<u8>>>,
 }
 
 impl LetterFont {
@@ -268,7 +270,28 @@ impl LetterFont {
         LetterFont {
             parsed,
             ascii_glyphs,
+            compressed: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Whether `bytes` are this font's program as embedded (the subset's
+    /// bytes).
+    pub fn program_is(&self, bytes: &[u8]) -> bool {
+        self.parsed
+            .source_bytes()
+            .is_some_and(|b| b.as_slice() == bytes)
+    }
+
+    /// The font program compressed by `compress`, made on first use and
+    /// kept with the font.
+    pub fn compressed_program(
+        &self,
+        compress: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> std::sync::Arc<Vec<u8>> {
+        std::sync::Arc::clone(self.compressed.get_or_init(|| {
+            let program = self.parsed.source_bytes();
+            std::sync::Arc::new(compress(program.as_ref().map_or(&[], |b| b.as_slice())))
+        }))
     }
 
     /// The glyph id of `c` in this subset, 0 (.notdef) when it has none:

@@ -377,6 +377,14 @@ pub fn deflate_content(raw: &[u8]) -> Vec<u8> {
 
 /// Deflates every stream that has no filter yet.
 pub fn compress_streams(doc: &mut lopdf::Document) {
+    compress_letter_streams(doc, &Default::default());
+}
+
+/// Deflates every stream that has no filter yet; a font program that is
+/// one of `fonts` (the letter's, see [`letter_fonts`]) gets the compressed
+/// bytes kept with that font, found by comparing bytes rather than hashing
+/// them.
+pub fn compress_letter_streams(doc: &mut lopdf::Document, fonts: &[Option<Arc<LetterFont>>; 3]) {
     for object in doc.objects.values_mut() {
         if let lopdf::Object::Stream(stream) = object {
             if stream.dict.get(b"Filter").is_ok() {
@@ -384,6 +392,17 @@ pub fn compress_streams(doc: &mut lopdf::Document) {
             }
             if stream.dict.get(b"Length1").is_ok() {
                 // An embedded font program.
+                let known = fonts
+                    .iter()
+                    .flatten()
+                    .find(|f| f.program_is(&stream.content));
+                if let Some(font) = known {
+                    let compressed =
+                        font.compressed_program(|raw| deflate(raw, FONT_DEFLATE_LEVEL));
+                    stream.dict.set("Filter", "FlateDecode");
+                    stream.set_content(compressed.as_ref().clone());
+                    continue;
+                }
                 let key: [u8; 32] = Sha256::digest(&stream.content).into();
                 let cached = compressed_fonts()
                     .lock()
@@ -414,8 +433,9 @@ pub fn compress_streams(doc: &mut lopdf::Document) {
 
 /// Renders laid-out pages to PDF bytes.
 pub fn render(pages: &[Page], meta: &PdfMeta) -> RenderedLetter {
-    let mut doc = build_document(pages, meta);
-    compress_streams(&mut doc);
+    let fonts = letter_fonts(pages);
+    let mut doc = build_document_with(pages, meta, &fonts);
+    compress_letter_streams(&mut doc, &fonts);
     save(doc, pages.len())
 }
 
@@ -427,9 +447,17 @@ pub fn render(pages: &[Page], meta: &PdfMeta) -> RenderedLetter {
 /// written directly ([`page_content`]), the same bytes printpdf would write
 /// for the page's operators at a fraction of the cost.
 pub fn build_document(pages: &[Page], meta: &PdfMeta) -> lopdf::Document {
+    build_document_with(pages, meta, &letter_fonts(pages))
+}
+
+/// [`build_document`] with the letter's fonts already cut.
+pub fn build_document_with(
+    pages: &[Page],
+    meta: &PdfMeta,
+    fonts: &[Option<Arc<LetterFont>>; 3],
+) -> lopdf::Document {
     let mut doc = PdfDocument::new(&meta.title);
-    let fonts = letter_fonts(pages);
-    embed_fonts(&mut doc, &fonts);
+    embed_fonts(&mut doc, fonts);
     set_info(&mut doc, meta);
     let size = printpdf::Rect::from_wh(Pt(PAGE_WIDTH_PT), Pt(PAGE_HEIGHT_PT));
     let mut chars: [CharSet; 3] = Default::default();
@@ -438,7 +466,7 @@ pub fn build_document(pages: &[Page], meta: &PdfMeta) -> lopdf::Document {
         .iter()
         .map(|p| {
             let ops = page_ops(p);
-            contents.push(page_content(&ops, &fonts, &mut chars));
+            contents.push(page_content(&ops, fonts, &mut chars));
             PdfPage {
                 media_box: size.clone(),
                 trim_box: size.clone(),
@@ -471,15 +499,16 @@ pub fn build_document(pages: &[Page], meta: &PdfMeta) -> lopdf::Document {
 /// order of its last use (printpdf keeps, for a glyph drawn for several
 /// characters, the last one).
 fn text_shown(ops: &[Op]) -> Vec<Op> {
-    let mut used: Vec<(&printpdf::PdfFontHandle, Vec<char>)> = Vec::new();
+    let mut used: Vec<(&printpdf::PdfFontHandle, LastUse)> = Vec::new();
     let mut current: Option<usize> = None;
+    let mut position = 0u32;
     for op in ops {
         match op {
             Op::SetFont { font, .. } => {
                 current = Some(match used.iter().position(|(f, _)| *f == font) {
                     Some(i) => i,
                     None => {
-                        used.push((font, Vec::new()));
+                        used.push((font, LastUse::default()));
                         used.len() - 1
                     }
                 });
@@ -488,7 +517,10 @@ fn text_shown(ops: &[Op]) -> Vec<Op> {
                 let Some(i) = current else { continue };
                 for item in items {
                     if let TextItem::Text(text) = item {
-                        used[i].1.extend(text.chars());
+                        for c in text.chars() {
+                            position += 1;
+                            used[i].1.note(c, position);
+                        }
                     }
                 }
             }
@@ -496,19 +528,54 @@ fn text_shown(ops: &[Op]) -> Vec<Op> {
         }
     }
     let mut shown = Vec::with_capacity(used.len() * 2);
-    for (font, all) in used {
-        let mut seen = BTreeSet::new();
-        let mut last_use: Vec<char> = all.into_iter().rev().filter(|c| seen.insert(*c)).collect();
-        last_use.reverse();
+    for (font, last) in used {
         shown.push(Op::SetFont {
             font: font.clone(),
             size: Pt(10.0),
         });
         shown.push(Op::ShowText {
-            items: vec![TextItem::Text(last_use.into_iter().collect())],
+            items: vec![TextItem::Text(last.in_order())],
         });
     }
     shown
+}
+
+/// Where each character was last used (positions from 1; 0 is unused).
+struct LastUse {
+    ascii: [u32; 128],
+    other: Vec<(char, u32)>,
+}
+
+impl Default for LastUse {
+    fn default() -> Self {
+        LastUse {
+            ascii: [0; 128],
+            other: Vec::new(),
+        }
+    }
+}
+
+impl LastUse {
+    fn note(&mut self, c: char, position: u32) {
+        if c.is_ascii() {
+            self.ascii[c as usize] = position;
+        } else if let Some(entry) = self.other.iter_mut().find(|(o, _)| *o == c) {
+            entry.1 = position;
+        } else {
+            self.other.push((c, position));
+        }
+    }
+
+    /// Each character once, by its last use.
+    fn in_order(self) -> String {
+        let mut all: Vec<(u32, char)> = (0u8..128)
+            .filter(|&b| self.ascii[usize::from(b)] != 0)
+            .map(|b| (self.ascii[usize::from(b)], char::from(b)))
+            .chain(self.other.into_iter().map(|(c, p)| (p, c)))
+            .collect();
+        all.sort_unstable();
+        all.into_iter().map(|(_, c)| c).collect()
+    }
 }
 
 /// Puts each page's content stream in place of the one printpdf wrote.
@@ -629,5 +696,52 @@ pub fn save(mut doc: lopdf::Document, pages: usize) -> RenderedLetter {
         bytes,
         sha256,
         pages: pages as u32,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn show(text: &str) -> Op {
+        Op::ShowText {
+            items: vec![TextItem::Text(text.into())],
+        }
+    }
+
+    fn set(face: Face) -> Op {
+        Op::SetFont {
+            font: printpdf::PdfFontHandle::External(face.pdf_id()),
+            size: Pt(11.0),
+        }
+    }
+
+    fn shown_text(ops: &[Op]) -> Vec<String> {
+        text_shown(ops)
+            .iter()
+            .filter_map(|op| match op {
+                Op::ShowText { items } => match items.as_slice() {
+                    [TextItem::Text(t)] => Some(t.clone()),
+                    _ => None,
+                },
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn text_shown_gives_each_font_its_characters_once_by_last_use() {
+        let ops = [
+            set(Face::Serif),
+            show("abca"),
+            set(Face::SerifBold),
+            show("yxé"),
+            set(Face::Serif),
+            show("bñ"),
+            Op::EndTextSection,
+            show("zz"),
+        ];
+        // Serif: c (3), a (4), b (8), ñ (9), z (11); bold: y, x, é.
+        assert_eq!(shown_text(&ops), ["cabñz", "yxé"].map(String::from));
     }
 }
