@@ -10,7 +10,8 @@
 //!    number, or set BENCH_ROWS) and runs the whole batch on all cores
 //!    against a fresh ledger, once with `--output print` and once with
 //!    `--output pieces`, each in a child process of its own (so the peak
-//!    resident memory is that mode's), BENCH_RUNS times each (default 1;
+//!    resident memory is that mode's, and the disk is flushed before the
+//!    clock starts), BENCH_RUNS times each (default 1;
 //!    the table shows the median run): letters per second, bytes per
 //!    letter written, and peak RSS.
 //!
@@ -257,6 +258,10 @@ fn end_to_end(root: &Path, date: NaiveDate, rows: u64, mode: OutputMode) {
             ..Default::default()
         },
     };
+    // Start on a quiet disk: what earlier runs (and the input just
+    // generated) left to write back would otherwise be flushed by this run's
+    // first folder flush and counted as its time.
+    rustix::fs::sync();
     let rss_before = peak_rss_mb();
     let t = Instant::now();
     let report = run(&inputs, &mut ledger, &NoProgress).expect("run");
