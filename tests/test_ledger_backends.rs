@@ -304,17 +304,18 @@ mod cases {
             rows[n - 1].letter_sha256 = NOT_YET_PRINTED.into();
         }
         ledger.record(&rows).expect("record");
-        ledger
+        let recorded = ledger
             .record_printed(
                 BATCH,
-                &printed(&[(1, "content-sha256:aa"), (2, "content-sha256:bb")]),
+                &mut printed(&[(1, "content-sha256:aa"), (2, "content-sha256:bb")]).into_iter(),
             )
             .expect("record what was printed");
+        assert_eq!(recorded, 2);
         assert_eq!(proof_of(ledger, 1), "content-sha256:aa");
         assert_eq!(proof_of(ledger, 2), "content-sha256:bb");
         // The same print again (a print file written again) is fine.
         ledger
-            .record_printed(BATCH, &printed(&[(1, "content-sha256:aa")]))
+            .record_printed(BATCH, &mut printed(&[(1, "content-sha256:aa")]).into_iter())
             .expect("the same print again");
         // Another print of a recorded letter, a letter with a file of its
         // own, an unknown letter or another batch's letter refuse the whole
@@ -337,7 +338,9 @@ mod cases {
             ),
             (printed(&[(5, "content-sha256:ff")]), "another-batch", 5),
         ] {
-            let err = ledger.record_printed(batch_id, &bad).expect_err("refused");
+            let err = ledger
+                .record_printed(batch_id, &mut bad.into_iter())
+                .expect_err("refused");
             let want = format!("IOE{named:010}-01");
             assert!(
                 matches!(&err, LedgerError::PrintedDiffers { piece_id, .. } if *piece_id == want),
@@ -348,9 +351,24 @@ mod cases {
         assert_eq!(proof_of(ledger, 1), "content-sha256:aa");
         assert_eq!(proof_of(ledger, 2), "content-sha256:bb");
         assert_eq!(proof_of(ledger, 3), format!("{:064x}", 3));
-        ledger
-            .record_printed(BATCH, &[])
-            .expect("nothing to record");
+        let nothing = ledger.record_printed(BATCH, &mut std::iter::empty());
+        assert_eq!(nothing.expect("nothing to record"), 0);
+        // A batch's worth, more than one group of the PostgreSQL backend,
+        // streamed in one call.
+        let many: Vec<NewIssuance> = (100..5_100)
+            .map(|n| NewIssuance {
+                letter_sha256: NOT_YET_PRINTED.into(),
+                ..row(n, 1)
+            })
+            .collect();
+        ledger.record(&many).expect("record");
+        let mut proofs =
+            (100..5_100u64).map(|n| (format!("IOE{n:010}-01"), format!("content-sha256:{n:064x}")));
+        let recorded = ledger.record_printed(BATCH, &mut proofs);
+        assert_eq!(recorded.expect("record a batch's worth"), 5_000);
+        for n in [100, 4_195, 4_196, 5_099] {
+            assert_eq!(proof_of(ledger, n), format!("content-sha256:{n:064x}"));
+        }
     }
 
     pub fn record_then_history_round_trips_every_field(ledger: &mut dyn Ledger) {

@@ -610,8 +610,8 @@ mod racing {
         fn record_printed(
             &mut self,
             id: &str,
-            printed: &[(String, String)],
-        ) -> Result<(), LedgerError> {
+            printed: &mut dyn Iterator<Item = (String, String)>,
+        ) -> Result<u64, LedgerError> {
             self.inner.record_printed(id, printed)
         }
         fn count_in_batch(&self, id: &str) -> Result<u64, LedgerError> {

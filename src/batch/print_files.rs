@@ -221,9 +221,6 @@ struct PrintedSpill {
     out: std::io::BufWriter<std::fs::File>,
 }
 
-/// Proofs recorded in one ledger transaction.
-const RECORDED_AT_A_TIME: usize = 4096;
-
 impl PrintedSpill {
     fn create(batch_dir: &Path) -> Result<Self, BatchError> {
         let path = batch_dir.join(".printed.tmp");
@@ -241,8 +238,8 @@ impl PrintedSpill {
         Ok(())
     }
 
-    /// Records every proof in the ledger, then removes the file. Returns how
-    /// many were recorded.
+    /// Records every proof in the ledger (one transaction, streamed from
+    /// the file), then removes the file. Returns how many were recorded.
     fn record(self, ledger: &mut dyn Ledger, batch_id: &str) -> Result<u64, BatchError> {
         let PrintedSpill { path, out } = self;
         let file = out
@@ -250,23 +247,22 @@ impl PrintedSpill {
             .map_err(|e| io_err("cannot write", &path)(e.into_error()))?;
         drop(file);
         let read = std::fs::File::open(&path).map_err(io_err("cannot read", &path))?;
-        let mut chunk: Vec<Printed> = Vec::with_capacity(RECORDED_AT_A_TIME);
-        let mut recorded = 0u64;
-        for line in std::io::BufReader::new(read).lines() {
-            let line = line.map_err(io_err("cannot read", &path))?;
-            if let Some((piece_id, proof)) = line.split_once(' ') {
-                chunk.push((piece_id.to_string(), proof.to_string()));
-            }
-            if chunk.len() >= RECORDED_AT_A_TIME {
-                ledger.record_printed(batch_id, &chunk)?;
-                recorded += chunk.len() as u64;
-                chunk.clear();
-            }
+        let mut failure: Option<std::io::Error> = None;
+        let mut lines = std::io::BufReader::new(read)
+            .lines()
+            .map_while(|line| line.map_err(|e| failure = Some(e)).ok())
+            .filter_map(|line| {
+                line.split_once(' ')
+                    .map(|(piece_id, proof)| (piece_id.to_string(), proof.to_string()))
+            });
+        let recorded = ledger.record_printed(batch_id, &mut lines);
+        drop(lines);
+        if let Some(e) = failure {
+            // Whatever was recorded is true, but not every letter is: the
+            // batch is not complete, and a re-run prints it again.
+            return Err(io_err("cannot read", &path)(e));
         }
-        if !chunk.is_empty() {
-            ledger.record_printed(batch_id, &chunk)?;
-            recorded += chunk.len() as u64;
-        }
+        let recorded = recorded?;
         std::fs::remove_file(&path).map_err(io_err("cannot remove", &path))?;
         Ok(recorded)
     }

@@ -165,14 +165,16 @@ pub trait Ledger: Send {
 
     /// Records, in one transaction, what was printed for letters of a print
     /// run, as `(piece_id, proof)` pairs: each letter must be in `batch_id`
-    /// and still [`NOT_YET_PRINTED`](crate::print::NOT_YET_PRINTED), or already hold the same proof (its
-    /// print file written again). Anything else refuses the whole group
-    /// ([`LedgerError::PrintedDiffers`]).
+    /// and still [`NOT_YET_PRINTED`](crate::print::NOT_YET_PRINTED), or
+    /// already hold the same proof (its print file written again). Anything
+    /// else refuses them all ([`LedgerError::PrintedDiffers`]). The pairs are
+    /// streamed (a batch's worth need not fit in memory). Returns how many
+    /// were recorded.
     fn record_printed(
         &mut self,
         batch_id: &str,
-        printed: &[(String, String)],
-    ) -> Result<(), LedgerError>;
+        printed: &mut dyn Iterator<Item = (String, String)>,
+    ) -> Result<u64, LedgerError>;
 
     /// How many issuances the batch has recorded.
     fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError>;

@@ -689,8 +689,8 @@ impl Ledger for PostgresLedger {
     fn record_printed(
         &mut self,
         batch_id: &str,
-        printed: &[(String, String)],
-    ) -> Result<(), LedgerError> {
+        printed: &mut dyn Iterator<Item = (String, String)>,
+    ) -> Result<u64, LedgerError> {
         let label = self.label.clone();
         record_printed_pg(self.client.get_mut(), &label, batch_id, printed)
     }

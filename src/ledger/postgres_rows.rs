@@ -441,41 +441,50 @@ pub(super) fn copy_rows(
 }
 
 /// Marks letters of `batch_id` printed (see `Ledger::record_printed`) in one
-/// transaction: one statement finds a letter that may not be marked, one
-/// marks them all.
+/// transaction, a few thousand at a time: for each group one statement
+/// finds a letter that may not be marked, one marks them all.
 pub(super) fn record_printed_pg(
     client: &mut Client,
     label: &str,
     batch_id: &str,
-    printed: &[(String, String)],
-) -> Result<(), LedgerError> {
+    printed: &mut dyn Iterator<Item = (String, String)>,
+) -> Result<u64, LedgerError> {
     let err = |e| pg_err(label, "record what was printed", e);
-    let (pieces, proofs): (Vec<&str>, Vec<&str>) = printed
-        .iter()
-        .map(|(piece, proof)| (piece.as_str(), proof.as_str()))
-        .unzip();
     let mut tx = client.transaction().map_err(err)?;
-    let refused = tx
-        .query_opt(
-            "SELECT p.piece_id FROM unnest($2::text[], $3::text[]) AS p(piece_id, proof) \
-             LEFT JOIN issuances i ON i.piece_id = p.piece_id AND i.batch_id = $1 \
-             WHERE i.piece_id IS NULL OR i.letter_sha256 NOT IN (p.proof, $4) LIMIT 1",
-            &[&batch_id, &pieces, &proofs, &NOT_YET_PRINTED],
+    let mut recorded = 0u64;
+    loop {
+        let group: Vec<(String, String)> = (&mut *printed).take(4096).collect();
+        if group.is_empty() {
+            break;
+        }
+        let (pieces, proofs): (Vec<&str>, Vec<&str>) = group
+            .iter()
+            .map(|(piece, proof)| (piece.as_str(), proof.as_str()))
+            .unzip();
+        let refused = tx
+            .query_opt(
+                "SELECT p.piece_id FROM unnest($2::text[], $3::text[]) AS p(piece_id, proof) \
+                 LEFT JOIN issuances i ON i.piece_id = p.piece_id AND i.batch_id = $1 \
+                 WHERE i.piece_id IS NULL OR i.letter_sha256 NOT IN (p.proof, $4) LIMIT 1",
+                &[&batch_id, &pieces, &proofs, &NOT_YET_PRINTED],
+            )
+            .map_err(err)?;
+        if let Some(row) = refused {
+            return Err(LedgerError::PrintedDiffers {
+                ledger: label.to_string(),
+                batch_id: batch_id.to_string(),
+                piece_id: row.get(0),
+            });
+        }
+        tx.execute(
+            "UPDATE issuances AS i SET letter_sha256 = p.proof \
+             FROM unnest($2::text[], $3::text[]) AS p(piece_id, proof) \
+             WHERE i.batch_id = $1 AND i.piece_id = p.piece_id",
+            &[&batch_id, &pieces, &proofs],
         )
         .map_err(err)?;
-    if let Some(row) = refused {
-        return Err(LedgerError::PrintedDiffers {
-            ledger: label.to_string(),
-            batch_id: batch_id.to_string(),
-            piece_id: row.get(0),
-        });
+        recorded += group.len() as u64;
     }
-    tx.execute(
-        "UPDATE issuances AS i SET letter_sha256 = p.proof \
-         FROM unnest($2::text[], $3::text[]) AS p(piece_id, proof) \
-         WHERE i.batch_id = $1 AND i.piece_id = p.piece_id",
-        &[&batch_id, &pieces, &proofs],
-    )
-    .map_err(err)?;
-    tx.commit().map_err(err)
+    tx.commit().map_err(err)?;
+    Ok(recorded)
 }

@@ -637,16 +637,17 @@ impl Ledger for SqliteLedger {
     fn record_printed(
         &mut self,
         batch_id: &str,
-        printed: &[(String, String)],
-    ) -> Result<(), LedgerError> {
+        printed: &mut dyn Iterator<Item = (String, String)>,
+    ) -> Result<u64, LedgerError> {
         let label = self.label.clone();
         let err = |e| classify(&label, "record what was printed", e);
         let tx = self
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(err)?;
-        record_printed_in(&tx, &label, batch_id, printed)?;
-        tx.commit().map_err(err)
+        let recorded = record_printed_in(&tx, &label, batch_id, printed)?;
+        tx.commit().map_err(err)?;
+        Ok(recorded)
     }
 
     fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError> {
