@@ -183,11 +183,8 @@ fn write_file(
     let mut pages = 0u64;
     let mut printed = Vec::new();
     for iss in group {
-        let letter = draw_recorded(run, iss)?;
-        if RecordedProof::of(&iss.issued.letter_sha256) == RecordedProof::NotYetPrinted {
-            let proof = format!("{CONTENT_DIGEST_PREFIX}{}", letter.digest);
-            printed.push((iss.issued.piece_id.clone(), proof));
-        }
+        let (letter, to_record) = draw_recorded(run, iss)?;
+        printed.extend(to_record);
         pages += letter.pages() as u64;
         print.add(letter);
     }
@@ -287,8 +284,12 @@ impl<W: Write> Write for HashingWriter<W> {
 }
 
 /// Draws a recorded letter; one already printed before (a print file written
-/// again) is checked to be the same.
-fn draw_recorded(run: &PrintRun<'_>, iss: &Issuance) -> Result<PrintLetter, BatchError> {
+/// again) is checked to be the same, and one not printed yet comes with the
+/// proof of its print, to be recorded.
+fn draw_recorded(
+    run: &PrintRun<'_>,
+    iss: &Issuance,
+) -> Result<(PrintLetter, Option<Printed>), BatchError> {
     let issued = &iss.issued;
     let differs = |why: String| BatchError::PrintDiffers {
         batch_id: run.batch_id.to_string(),
@@ -303,13 +304,18 @@ fn draw_recorded(run: &PrintRun<'_>, iss: &Issuance) -> Result<PrintLetter, Batc
     };
     let ctx = IssueContext::recorded(issued, key, run.renderer);
     let drawn = draw_for_print(&ctx, &Planned::recorded(issued))?;
-    if let RecordedProof::ContentDigest(recorded) = RecordedProof::of(&issued.letter_sha256) {
-        if recorded != drawn.digest {
+    let to_record = match RecordedProof::of(&issued.letter_sha256) {
+        RecordedProof::ContentDigest(recorded) if recorded != drawn.digest => {
             return Err(differs(
                 "drawn again, its content differs from what the ledger recorded".into(),
             ));
         }
-    }
+        RecordedProof::NotYetPrinted => Some((
+            issued.piece_id.clone(),
+            format!("{CONTENT_DIGEST_PREFIX}{}", drawn.digest),
+        )),
+        RecordedProof::ContentDigest(_) | RecordedProof::FileSha256(_) => None,
+    };
     if drawn.pages.len() as u32 != issued.pages {
         return Err(differs(format!(
             "drawn again it has {} pages, the ledger recorded {}",
@@ -317,7 +323,7 @@ fn draw_recorded(run: &PrintRun<'_>, iss: &Issuance) -> Result<PrintLetter, Batc
             issued.pages
         )));
     }
-    Ok(PrintLetter::new(drawn))
+    Ok((PrintLetter::new(drawn), to_record))
 }
 
 /// Removes print files this run did not write (left by a run with another
