@@ -1,5 +1,5 @@
 //! Content streams written directly: the operators of a letter's pages
-//! (see [`super::page_ops`]) as printpdf 0.12.8 writes them
+//! (see `pdf::page_ops`) as printpdf 0.12.8 writes them
 //! (`translate_operations`, then lopdf's `Content::encode`), byte for byte,
 //! without building printpdf's operation objects first. Standalone letters
 //! and print files both use it; `tests/test_print.rs` checks the bytes
@@ -101,7 +101,7 @@ impl ContentWriter {
     }
 }
 
-/// A page's content stream: the operators of [`super::page_ops`] written as
+/// A page's content stream: the operators of `pdf::page_ops` written as
 /// printpdf writes them (`translate_operations` in printpdf 0.12.8, then
 /// lopdf's `Content::encode`), for the operators a letter uses. Records the
 /// characters drawn per face.
