@@ -22,10 +22,10 @@ use printpdf::{
 };
 use sha2::{Digest, Sha256};
 
-use crate::digest::Sha256Hex;
 use crate::envelope::{Rect, PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::fonts::{fonts, Face, LetterFont};
 use crate::layout::{Item, Page};
+use crate::letter_proof::Sha256Hex;
 
 mod content;
 pub use content::{page_content, CharSet};

@@ -356,20 +356,16 @@ pub fn write_manifest_written(
     let mut sheets = 0u64;
     let mut presort = Presort::default();
     let mut seq = 0u64;
-    let mut failure: Option<BatchError> = None;
     let mail = &renderer.config.mail;
-    ledger.for_each_in_batch(&record.batch_id, &mut |iss| {
+    ledger.walk_batch(&record.batch_id, |iss| {
         seq += 1;
-        let barcode = match barcode(mail, iss.issued.imb_serial, &iss.issued.filing) {
-            Ok(b) => b,
-            Err(source) => {
-                failure.get_or_insert(BatchError::Issue(IssueError::Barcode {
+        let barcode =
+            barcode(mail, iss.issued.imb_serial, &iss.issued.filing).map_err(|source| {
+                BatchError::Issue(IssueError::Barcode {
                     receipt: iss.issued.receipt.to_string(),
                     source,
-                }));
-                None
-            }
-        };
+                })
+            })?;
         let columns = BarcodeColumns::of(barcode.as_ref());
         let mut row = ManifestRow::from_issuance(seq, &iss, &mail.mail_class, columns);
         if !letter_files {
@@ -379,20 +375,15 @@ pub fn write_manifest_written(
         if let Some(place) = place.as_mut() {
             (row.print_file, row.first_page) = place.place(&record.batch_id, seq, row.pages);
         }
-        if let Err(e) = manifest.write(&row) {
-            failure.get_or_insert(BatchError::Write {
-                what: "manifest.csv".into(),
-                message: e.to_string(),
-            });
-        }
+        manifest.write(&row).map_err(|e| BatchError::Write {
+            what: "manifest.csv".into(),
+            message: e.to_string(),
+        })?;
         pages += u64::from(row.pages);
         sheets += u64::from(row.sheets);
         presort.add(&iss.issued.filing.address.zip5);
-        Ok(())
-    })?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
+        Ok::<_, BatchError>(())
+    })??;
     manifest
         .finish()
         .map_err(io_err("cannot write", &manifest_path))?
@@ -447,25 +438,20 @@ impl Serialize for FileList<'_> {
         if !self.letter_files {
             return seq.end();
         }
-        let mut failure: Option<S::Error> = None;
-        let walked = self.ledger.for_each_in_batch(self.batch_id, &mut |iss| {
-            let entry = FileEntry {
+        let walked = self.ledger.walk_batch(self.batch_id, |iss| {
+            seq.serialize_element(&FileEntry {
                 path: letter_file(&iss.issued.piece_id),
                 sha256: iss.issued.proof.to_string(),
-            };
-            seq.serialize_element(&entry).map_err(|e| {
-                failure = Some(e);
-                LedgerError::Consumer("batch.json could not be written".into())
             })
         });
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        if let Err(e) = walked {
-            let message = e.to_string();
-            *self.ledger_failure.borrow_mut() = Some(e);
-            return Err(S::Error::custom(message));
-        }
+        match walked {
+            Ok(written) => written?,
+            Err(e) => {
+                let message = e.to_string();
+                *self.ledger_failure.borrow_mut() = Some(e);
+                return Err(S::Error::custom(message));
+            }
+        };
         seq.end()
     }
 }

@@ -6,7 +6,6 @@
 use anyhow::Result;
 use clap::Args;
 
-use access_letters::filing::IssuanceStatus;
 use access_letters::ledger::{AttemptLimit, AttemptSummary};
 use access_letters::ops::Clock;
 
@@ -63,22 +62,8 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
             reason
         );
     }
-    for i in &history {
-        if let Some(r) = &i.redemption {
-            println!(
-                "issue {} redeemed at {} UTC: linked to an online account (the account is not shown)",
-                i.issued.issue_no,
-                r.at.format("%Y-%m-%d %H:%M:%S")
-            );
-        }
-        if i.status == IssuanceStatus::Revoked {
-            let at = i
-                .status_changed_at
-                .map(|t| format!(" at {} UTC", t.format("%Y-%m-%d %H:%M:%S")))
-                .unwrap_or_default();
-            let why = i.status_reason.as_deref().unwrap_or("no reason recorded");
-            println!("issue {} revoked{at}: {why}", i.issued.issue_no);
-        }
+    for line in history.iter().filter_map(|i| i.after_the_envelope()) {
+        println!("{line}");
     }
     print_attempts(&tries, limit);
     Ok(EXIT_OK)
