@@ -138,6 +138,22 @@ const ISSUANCE_COLUMNS: &str = "receipt, issue_no, form, batch_id, piece_id, key
      notice_date, expires_on, proof_kind, proof_digest, pages, imb_serial, filing_json, reason, \
      forced, status, recorded_at, status_changed_at, status_reason, redeemed_at, redeemed_by";
 
+/// The rule for a reissue's number, the same on both backends: `row` must
+/// be the next issue after the highest recorded one (`max`), so two
+/// operators reissuing at once cannot both record the same number.
+fn check_next_issue(label: &str, row: &NewIssuance, max: Option<u32>) -> Result<(), LedgerError> {
+    let expected = max.unwrap_or(0).saturating_add(1);
+    if row.issue_no == expected {
+        return Ok(());
+    }
+    Err(LedgerError::IssueOutOfOrder {
+        ledger: label.to_string(),
+        receipt: row.receipt.clone(),
+        issue_no: row.issue_no,
+        expected,
+    })
+}
+
 /// A stored form code read back; `None` is a damaged row.
 fn parse_form(code: &str) -> Option<FormType> {
     [FormType::I485, FormType::I131, FormType::I765]

@@ -63,6 +63,7 @@ use self::rows::{
 use self::url::describe_target;
 pub use self::url::redact_url;
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
+use crate::ledger::check_next_issue;
 use crate::ledger::redeem::{RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
 use crate::ledger::{
@@ -549,18 +550,7 @@ impl Ledger for PostgresLedger {
             )
             .map_err(err)?
             .get(0);
-        let expected = max
-            .and_then(|m| u32::try_from(m).ok())
-            .unwrap_or(0)
-            .saturating_add(1);
-        if row.issue_no != expected {
-            return Err(LedgerError::IssueOutOfOrder {
-                ledger: label,
-                receipt: row.receipt.clone(),
-                issue_no: row.issue_no,
-                expected,
-            });
-        }
+        check_next_issue(&label, row, max.and_then(|m| u32::try_from(m).ok()))?;
         tx.execute(
             "UPDATE issuances SET status = 'superseded', status_changed_at = $2 \
              WHERE receipt = $1 AND status = 'active'",

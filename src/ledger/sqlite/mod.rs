@@ -17,6 +17,7 @@ use self::rows::{
     batch_from_row, classify, date_text, insert_active, issuance_from_row, record_printed_in,
 };
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
+use crate::ledger::check_next_issue;
 use crate::ledger::files::{
     canonical_path, create_private, folder_of, publish_no_clobber, temp_name,
 };
@@ -588,15 +589,7 @@ impl Ledger for SqliteLedger {
                 |r| r.get(0),
             )
             .map_err(|e| classify(&label, action, e))?;
-        let expected = max.unwrap_or(0).saturating_add(1);
-        if row.issue_no != expected {
-            return Err(LedgerError::IssueOutOfOrder {
-                ledger: label,
-                receipt: row.receipt.clone(),
-                issue_no: row.issue_no,
-                expected,
-            });
-        }
+        check_next_issue(&label, row, max)?;
         tx.execute(
             "UPDATE issuances SET status = 'superseded', status_changed_at = ?2 \
              WHERE receipt = ?1 AND status = 'active'",
