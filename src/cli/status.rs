@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use access_letters::ledger::{AttemptLimit, AttemptSummary};
-use access_letters::ops::Clock;
+use access_letters::ops::{history_table, Clock};
 
 use super::common::*;
 
@@ -40,27 +40,8 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
         first.full_name(),
         count(history.len() as u64, "issuance", "issuances")
     );
-    println!(
-        "{:<5} {:<10} {:<11} {:<11} {:<17} {:<36} {:<18} reason",
-        "issue", "status", "notice", "expires", "piece", "batch", "key"
-    );
-    for i in &history {
-        let reason = match (&i.issued.reason, i.issued.forced) {
-            (Some(r), true) => format!("{r} (forced)"),
-            (Some(r), false) => r.clone(),
-            (None, _) => String::new(),
-        };
-        println!(
-            "{:<5} {:<10} {:<11} {:<11} {:<17} {:<36} {:<18} {}",
-            i.issued.issue_no,
-            i.status.as_str(),
-            i.issued.notice_date,
-            i.issued.expires_on,
-            i.issued.piece_id,
-            i.issued.batch_id,
-            i.issued.key_id,
-            reason
-        );
+    for line in history_table(&history) {
+        println!("{line}");
     }
     for line in history.iter().filter_map(|i| i.after_the_envelope()) {
         println!("{line}");
