@@ -2,11 +2,9 @@
 //! deleted file, a batch of another ledger and a damaged ledger are each
 //! named, with exit status 1.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn a_finished_batch_passes_the_audit() {

@@ -5,8 +5,6 @@
 //! killed at any point then run again ends with every valid filing in
 //! exactly one page range of exactly one complete, listed print file.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -16,7 +14,7 @@ use std::time::Duration;
 use access_letters::print::{digest_of_letter_pdf, digest_of_pages, NOT_YET_PRINTED};
 use lopdf::Document;
 
-use common::*;
+use crate::support::*;
 
 /// Print files of the fixtures: 46 letters, 10 to a file.
 const FIXTURE_PIECES_PER_FILE: &str = "10";
@@ -144,7 +142,7 @@ fn fixtures_print_in_presort_order_and_pass_qpdf_and_pdffonts() {
     for f in walk(&batch.path("print")) {
         tools_accept(&f);
         let bytes = std::fs::read(&f).unwrap();
-        let problems = common::conformance::conformance_problems(&bytes);
+        let problems = crate::support::conformance::conformance_problems(&bytes);
         assert!(problems.is_empty(), "{problems:?}");
     }
     // No secret in the manifest or batch.json: codes only on the pages.
@@ -202,12 +200,12 @@ fn golden_print_file_matches_byte_for_byte() {
         std::fs::write(&golden, &bytes).unwrap();
     }
     let expected = std::fs::read(&golden).expect(
-        "tests/golden/print/fixtures-001.pdf: run `UPDATE_GOLDEN=1 cargo test --test test_print_run`",
+        "tests/golden/print/fixtures-001.pdf: run `UPDATE_GOLDEN=1 cargo test --test it print_run::`",
     );
     assert!(
         bytes == expected,
         "the first print file of the fixtures differs from tests/golden/print/fixtures-001.pdf; \
-         if the change is intended run `UPDATE_GOLDEN=1 cargo test --test test_print_run` and review"
+         if the change is intended run `UPDATE_GOLDEN=1 cargo test --test it print_run::` and review"
     );
 }
 

@@ -6,15 +6,13 @@
 //!
 //! The wrong-code limit is checked on both backends.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::pg::PgSchema;
-use common::*;
+use crate::support::pg::PgSchema;
+use crate::support::*;
 
 const EXIT_LOCKED: i32 = 5;
 

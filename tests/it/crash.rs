@@ -3,8 +3,6 @@
 //! exactly one letter and one ledger row, nothing temporary is left, and the
 //! totals add up. Also: two runs never use one ledger at once.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs::{self, OpenOptions};
 use std::path::{Path, PathBuf};
@@ -12,7 +10,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use common::*;
+use crate::support::*;
 
 const ROWS: u64 = 400;
 const SEED: u64 = 7;

@@ -4,12 +4,10 @@
 //! from the envelope card in DESIGN.md, and every position, width and bar is
 //! read back out of the PDF's content stream (fonts' `/W` widths, their
 //! `FontDescriptor` ascent and descent, their `ToUnicode` maps). The reader
-//! and the card's window rectangles are in `tests/common/pdf.rs`.
+//! and the card's window rectangles are in `tests/it/support/pdf.rs`.
 //!
 //! Golden letters live in `tests/golden/<piece-id>.pdf`; rewrite them with
-//! `UPDATE_GOLDEN=1 cargo test --test test_letters` and review the diff.
-
-mod common;
+//! `UPDATE_GOLDEN=1 cargo test --test it letters::` and review the diff.
 
 use std::collections::BTreeSet;
 use std::fs;
@@ -30,11 +28,11 @@ use chrono::NaiveDate;
 use lopdf::Document;
 use rayon::prelude::*;
 
-use common::pdf::{
+use crate::support::pdf::{
     deref, dict_get, name, read_pdf, recipient_window, return_window, BoxPt, PageRead, Run,
     CLEARANCE_IN, EPS, PT_PER_IN,
 };
-use common::{codes_in, fixtures_csv, repo_file, test_key, BATCH_DATE};
+use crate::support::{codes_in, fixtures_csv, repo_file, test_key, BATCH_DATE};
 
 // ---------------------------------------------------------------------------
 // Fixtures: intake of fixtures/filings.csv, the test key, the renderers.
@@ -142,7 +140,7 @@ fn render_letter(
             specimen: key.is_test(),
         })
         .unwrap_or_else(|e| panic!("{}: {e}", filing.receipt));
-    assert_eq!(letter.sha256, common::sha256_hex(&letter.bytes));
+    assert_eq!(letter.sha256, crate::support::sha256_hex(&letter.bytes));
     letter.bytes
 }
 
@@ -574,7 +572,7 @@ fn golden_letters_match_byte_for_byte() {
     assert!(
         problems.is_empty(),
         "golden letters differ from what the code renders now:\n{}\n\nIf the change is intended, \
-         run `UPDATE_GOLDEN=1 cargo test --test test_letters` and review the diff of tests/golden \
+         run `UPDATE_GOLDEN=1 cargo test --test it letters::` and review the diff of tests/golden \
          (for example with pdftotext and pdftoppm) like code.",
         problems.join("\n")
     );

@@ -1,11 +1,9 @@
 //! `access-letters keygen --to FILE`: a new production key, private to its
 //! owner, never overwriting one, never printed.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::support::*;
 
 /// The secret in a key file (`secret = "<hex>"`).
 fn secret_of(key_file: &str) -> String {

@@ -2,8 +2,6 @@
 //! in a print file carry the same content as its standalone PDF, and the
 //! file is one a press accepts (qpdf, pdffonts, text in order).
 
-mod common;
-
 use std::process::Command;
 use std::sync::OnceLock;
 
@@ -22,7 +20,7 @@ use chrono::NaiveDate;
 use lopdf::Document;
 use rayon::prelude::*;
 
-use common::{fixtures_csv, test_key, BATCH_DATE};
+use crate::support::{fixtures_csv, test_key, BATCH_DATE};
 
 struct Fixture {
     key: Key,
@@ -149,7 +147,7 @@ fn a_print_file_holds_every_letter_with_its_digest_in_order() {
     std::fs::write(&path, &bytes).unwrap();
     check_with_tools(&path);
     std::fs::remove_file(&path).unwrap();
-    let problems = common::conformance::conformance_problems(&bytes);
+    let problems = crate::support::conformance::conformance_problems(&bytes);
     assert!(problems.is_empty(), "{problems:?}");
 }
 

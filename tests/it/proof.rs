@@ -3,11 +3,9 @@
 //!
 //! The reference picture `tests/golden/proof-<piece-id>.png` is the masked
 //! proof of a golden letter; rewrite it with
-//! `UPDATE_GOLDEN=1 cargo test --test test_proof` and look at it before
+//! `UPDATE_GOLDEN=1 cargo test --test it proof::` and look at it before
 //! committing. Pictures are compared with a small tolerance, since a
 //! rasterizer may round a few edge pixels differently on another CPU.
-
-mod common;
 
 use std::ffi::OsString;
 use std::fs;
@@ -28,8 +26,8 @@ use access_letters::proof::{
 use access_letters::render::{LetterJob, Renderer};
 use chrono::NaiveDate;
 
-use common::pdf::{read_pdf, BoxPt};
-use common::*;
+use crate::support::pdf::{read_pdf, BoxPt};
+use crate::support::*;
 
 /// The golden letter whose proof is the reference picture (Spanish, I-485).
 const RECEIPT: &str = "IOE0912345601";

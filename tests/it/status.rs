@@ -1,9 +1,7 @@
 //! `access-letters status RECEIPT`: the issuance history from the ledger,
 //! never the code.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 const RECEIPT: &str = "IOE0912345602";
 

@@ -1,10 +1,8 @@
 //! `access-letters reprint RECEIPT`: the mailed letter again, byte for byte.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::support::*;
 
 const RECEIPT: &str = "IOE0912345602";
 

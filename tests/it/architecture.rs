@@ -145,7 +145,7 @@ fn every_module_has_a_place_in_the_stage_order() {
         .collect();
     assert!(
         unknown.is_empty(),
-        "modules missing from STAGES in tests/architecture.rs: {unknown:?}"
+        "modules missing from STAGES in tests/it/architecture.rs: {unknown:?}"
     );
 }
 

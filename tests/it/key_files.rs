@@ -5,13 +5,11 @@
 //! Every command here runs under a memory limit and a time limit, so a
 //! regression fails the test instead of taking the host down.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 
 /// Address space the probed binary may use (`ulimit -v`, in KiB): far more
 /// than a run of the fixtures needs, far less than the machine has.

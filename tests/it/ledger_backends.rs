@@ -20,8 +20,7 @@ use access_letters::ledger::{
 use access_letters::print::NOT_YET_PRINTED;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-mod common;
-use common::pg::PgSchema;
+use crate::support::pg::PgSchema;
 
 const BATCH: &str = "2026-11-25-abc123";
 const FIXED_NOW: &str = "2026-11-26T03:04:05.000Z";
@@ -761,7 +760,7 @@ fn postgres_concurrent_overlapping_runs_issue_each_receipt_once() {
 
 /// Rows per second for 100,000 issuances in chunks of 512 on both
 /// backends, one right after the other. Run with
-/// `cargo test --test test_ledger_backends -- --ignored --nocapture`.
+/// `cargo test --test it ledger_backends:: -- --ignored --nocapture`.
 #[test]
 #[ignore = "a measurement, not a check"]
 fn measure_insert_rate_100k() {
@@ -969,7 +968,7 @@ fn postgres_wrong_password_names_the_host_never_the_password() {
         "the test URL names user postgres: {url}"
     );
     match PostgresLedger::connect(&url) {
-        Ok(_) => common::skipped(
+        Ok(_) => crate::support::skipped(
             "the wrong-password test: this server does not ask al_password_test for a password \
              (.ci/pg-cluster's servers do)",
         ),

@@ -3,14 +3,12 @@
 //! file, and JSON log lines; their numbers equal batch.json's, and none of
 //! them holds a code or a name.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs;
 use std::path::Path;
 use std::process::Command;
 
-use common::*;
+use crate::support::*;
 
 /// A minimal parser of the Prometheus text format: `name{labels} value`
 /// lines, `#` lines skipped; fails on anything else.

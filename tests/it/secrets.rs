@@ -3,13 +3,11 @@
 //! any other file the program wrote or in anything it printed, in any form a
 //! person or a grep might find it.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::PathBuf;
 
-use common::*;
+use crate::support::*;
 
 const RECEIPT: &str = "IOE0912345602";
 

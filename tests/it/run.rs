@@ -1,11 +1,9 @@
 //! `access-letters run`: the nightly batch, end to end on the fixtures.
 
-mod common;
-
 use std::collections::BTreeSet;
 use std::fs;
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn fixtures_run_finishes_with_rejects_and_counts_add_up() {

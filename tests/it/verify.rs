@@ -1,9 +1,7 @@
 //! `access-letters verify RECEIPT CODE`: is a typed code good for a receipt
 //! now, and if not, why not (in words a support agent can read out).
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 const RECEIPT: &str = "IOE0912345602";
 
