@@ -642,16 +642,14 @@ fn postgres_second_run_of_a_batch_refuses_until_the_first_connection_drops() {
     // The server ends the dropped session asynchronously: allow it a
     // moment, bounded.
     drop(first);
-    let deadline = Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let freed = crate::support::wait_until(std::time::Duration::from_secs(10), || {
         match second.lock_batch(BATCH) {
-            Ok(()) => break,
-            Err(LedgerError::BatchBusy { .. }) if Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("still held after the first connection closed: {e}"),
+            Ok(()) => true,
+            Err(LedgerError::BatchBusy { .. }) => false,
+            Err(e) => panic!("claiming the batch again: {e}"),
         }
-    }
+    });
+    assert!(freed, "still held 10 s after the first connection closed");
 }
 
 #[test]
@@ -892,7 +890,8 @@ fn postgres_password_in_the_url_never_shows() {
 const CHILD_URL_ENV: &str = "ACCESS_LETTERS_TEST_PG_CHILD_URL";
 
 /// The child of the kill -9 test: claims the batch, says so, and waits to
-/// be killed. Does nothing when run on its own.
+/// be killed (reading its stdin, which ends if the parent dies first). Does
+/// nothing when run on its own.
 #[test]
 #[ignore = "run only as the child of postgres_a_killed_run_releases_its_batch_lock"]
 fn child_process_holds_the_batch_lock() {
@@ -902,7 +901,7 @@ fn child_process_holds_the_batch_lock() {
     let mut ledger = PostgresLedger::connect(&url).expect("connect");
     ledger.lock_batch(BATCH).expect("claim");
     println!("LOCKED");
-    std::thread::sleep(std::time::Duration::from_secs(60));
+    let _ = std::io::stdin().read_line(&mut String::new());
 }
 
 /// A run killed with SIGKILL while it holds its batch: the server sees the
@@ -917,12 +916,14 @@ fn postgres_a_killed_run_releases_its_batch_lock() {
     };
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([
-            "child_process_holds_the_batch_lock",
+            // The test's full name in the one test binary.
+            "ledger_backends::child_process_holds_the_batch_lock",
             "--exact",
             "--ignored",
             "--nocapture",
         ])
         .env(CHILD_URL_ENV, schema.url())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -940,16 +941,14 @@ fn postgres_a_killed_run_releases_its_batch_lock() {
 
     child.kill().expect("kill -9 the child");
     child.wait().expect("reap the child");
-    let deadline = Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let freed = crate::support::wait_until(std::time::Duration::from_secs(10), || {
         match rerun.lock_batch(BATCH) {
-            Ok(()) => break,
-            Err(LedgerError::BatchBusy { .. }) if Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("the killed run's claim outlived it: {e}"),
+            Ok(()) => true,
+            Err(LedgerError::BatchBusy { .. }) => false,
+            Err(e) => panic!("claiming the batch again: {e}"),
         }
-    }
+    });
+    assert!(freed, "the killed run's claim outlived it by 10 s");
 }
 
 /// A wrong password: one sentence naming the host and database, never the
