@@ -19,8 +19,7 @@ use access_letters::ledger::{
 };
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-mod common;
-use common::pg::PgSchema;
+use crate::support::pg::PgSchema;
 
 const BATCH: &str = "2026-11-25-abc123";
 const FIXED_NOW: &str = "2026-11-26T03:04:05.000Z";
@@ -478,6 +477,10 @@ mod cases {
 
         let mut clear_code = row(6, 1);
         clear_code.fingerprint = "ABCD-EFGH-JKMN".into();
+        assert!(
+            clear_code.fingerprint.contains("ABCD"),
+            "control: the clear code holds what the check looks for"
+        );
         let err = ledger.record(&[clear_code]).expect_err("not a fingerprint");
         assert!(!err.to_string().contains("ABCD"), "{err}");
 
@@ -633,16 +636,14 @@ fn postgres_second_run_of_a_batch_refuses_until_the_first_connection_drops() {
     // The server ends the dropped session asynchronously: allow it a
     // moment, bounded.
     drop(first);
-    let deadline = Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let freed = crate::support::wait_until(std::time::Duration::from_secs(10), || {
         match second.lock_batch(BATCH) {
-            Ok(()) => break,
-            Err(LedgerError::BatchBusy { .. }) if Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("still held after the first connection closed: {e}"),
+            Ok(()) => true,
+            Err(LedgerError::BatchBusy { .. }) => false,
+            Err(e) => panic!("claiming the batch again: {e}"),
         }
-    }
+    });
+    assert!(freed, "still held 10 s after the first connection closed");
 }
 
 #[test]
@@ -755,7 +756,7 @@ fn postgres_concurrent_overlapping_runs_issue_each_receipt_once() {
 
 /// Rows per second for 100,000 issuances in chunks of 512 on both
 /// backends, one right after the other. Run with
-/// `cargo test --test test_ledger_backends -- --ignored --nocapture`.
+/// `cargo test --test it ledger_backends:: -- --ignored --nocapture`.
 #[test]
 #[ignore = "a measurement, not a check"]
 fn measure_insert_rate_100k() {
@@ -859,6 +860,10 @@ fn postgres_password_in_the_url_never_shows() {
     // The throwaway cluster trusts local users, so the password is ignored
     // by the server but still travels in the URL.
     let url = format!("{}&password=hunter2secret", schema.url());
+    assert!(
+        url.contains("hunter2secret"),
+        "control: the password is in the URL"
+    );
     let ledger = PostgresLedger::connect(&url).expect("connect");
     assert!(
         !ledger.label().contains("hunter2secret"),
@@ -879,7 +884,8 @@ fn postgres_password_in_the_url_never_shows() {
 const CHILD_URL_ENV: &str = "ACCESS_LETTERS_TEST_PG_CHILD_URL";
 
 /// The child of the kill -9 test: claims the batch, says so, and waits to
-/// be killed. Does nothing when run on its own.
+/// be killed (reading its stdin, which ends if the parent dies first). Does
+/// nothing when run on its own.
 #[test]
 #[ignore = "run only as the child of postgres_a_killed_run_releases_its_batch_lock"]
 fn child_process_holds_the_batch_lock() {
@@ -889,7 +895,7 @@ fn child_process_holds_the_batch_lock() {
     let mut ledger = PostgresLedger::connect(&url).expect("connect");
     ledger.lock_batch(BATCH).expect("claim");
     println!("LOCKED");
-    std::thread::sleep(std::time::Duration::from_secs(60));
+    let _ = std::io::stdin().read_line(&mut String::new());
 }
 
 /// A run killed with SIGKILL while it holds its batch: the server sees the
@@ -904,12 +910,14 @@ fn postgres_a_killed_run_releases_its_batch_lock() {
     };
     let mut child = Command::new(std::env::current_exe().expect("test binary"))
         .args([
-            "child_process_holds_the_batch_lock",
+            // The test's full name in the one test binary.
+            "ledger_backends::child_process_holds_the_batch_lock",
             "--exact",
             "--ignored",
             "--nocapture",
         ])
         .env(CHILD_URL_ENV, schema.url())
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
         .spawn()
@@ -927,16 +935,14 @@ fn postgres_a_killed_run_releases_its_batch_lock() {
 
     child.kill().expect("kill -9 the child");
     child.wait().expect("reap the child");
-    let deadline = Instant::now() + std::time::Duration::from_secs(10);
-    loop {
+    let freed = crate::support::wait_until(std::time::Duration::from_secs(10), || {
         match rerun.lock_batch(BATCH) {
-            Ok(()) => break,
-            Err(LedgerError::BatchBusy { .. }) if Instant::now() < deadline => {
-                std::thread::sleep(std::time::Duration::from_millis(20));
-            }
-            Err(e) => panic!("the killed run's claim outlived it: {e}"),
+            Ok(()) => true,
+            Err(LedgerError::BatchBusy { .. }) => false,
+            Err(e) => panic!("claiming the batch again: {e}"),
         }
-    }
+    });
+    assert!(freed, "the killed run's claim outlived it by 10 s");
 }
 
 /// A wrong password: one sentence naming the host and database, never the
@@ -962,10 +968,15 @@ fn postgres_wrong_password_names_the_host_never_the_password() {
         url.contains("al_password_test"),
         "the test URL names user postgres: {url}"
     );
+    assert!(
+        url.contains("hunter2wrong"),
+        "control: the password is in the URL"
+    );
     match PostgresLedger::connect(&url) {
-        Ok(_) => common::skipped(
-            "the wrong-password test: this server does not ask al_password_test for a password \
-             (.ci/pg-cluster's servers do)",
+        Ok(_) => crate::support::skip(
+            "the wrong-password test",
+            "this server does not ask al_password_test for a password (.ci/pg-cluster's servers do)",
+            crate::support::InCi::Fails,
         ),
         Err(err) => {
             let msg = err.to_string();

@@ -3,12 +3,10 @@
 //! 65-bar string; serial numbers never repeat, within a batch or across
 //! batches; batch.json counts pieces per ZIP3 and ZIP5 for trays.
 
-mod common;
-
 use std::collections::{BTreeMap, HashSet};
 use std::ffi::OsStr;
 
-use common::*;
+use crate::support::*;
 
 fn mailer_config(w: &Workdir) -> std::path::PathBuf {
     let text = std::fs::read_to_string(repo_file("templates/agency.toml")).unwrap();

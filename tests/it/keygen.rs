@@ -1,11 +1,9 @@
 //! `access-letters keygen --to FILE`: a new production key, private to its
 //! owner, never overwriting one, never printed.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::support::*;
 
 /// The secret in a key file (`secret = "<hex>"`).
 fn secret_of(key_file: &str) -> String {
@@ -35,13 +33,18 @@ fn keygen_writes_a_private_key_and_never_prints_it() {
     assert!(text.contains("key_id = \"prod-"), "{text}");
     assert!(out.stdout.contains("prod-"), "names the key id:{out:?}");
     assert!(out.stdout.contains("prod.key"), "{out:?}");
-    for form in [
+    // The search finds the secret where it belongs: in the key file.
+    assert!(contains_bytes(text.as_bytes(), secret.as_bytes()));
+    let forms = [
         secret.clone(),
         secret.to_uppercase(),
         secret[..16].to_string(),
-    ] {
-        assert!(!out.all().contains(&form), "secret printed:{out:?}");
-    }
+    ];
+    assert_none_in(
+        &forms,
+        out.all().as_bytes(),
+        &format!("the output of keygen:{out:?}"),
+    );
 
     // A second key is a different key.
     let other = wd.path("other.key");
@@ -60,7 +63,15 @@ fn keygen_refuses_to_overwrite_a_file() {
     let out = wd.cmd(["keygen", "--to", path.to_str().unwrap()]);
     out.expect_code(EXIT_FAILED);
     assert!(out.stderr.contains("already exists"), "{out:?}");
-    assert!(!out.all().contains(&secret), "{out:?}");
+    assert!(
+        contains_bytes(&before, secret.as_bytes()),
+        "control: the secret is in the key"
+    );
+    assert_none_in(
+        &[secret],
+        out.all().as_bytes(),
+        &format!("the output:{out:?}"),
+    );
     assert_eq!(fs::read(&path).unwrap(), before, "the key is untouched");
 
     // Nor any other file.
@@ -104,7 +115,16 @@ fn a_key_others_can_read_is_refused_with_a_chmod_hint() {
             .contains(&format!("chmod 600 {}", path.display())),
         "{out:?}"
     );
-    assert!(!out.all().contains(&secret), "{out:?}");
+    let key_text = fs::read(&path).unwrap();
+    assert!(
+        contains_bytes(&key_text, secret.as_bytes()),
+        "control: the secret is in the key"
+    );
+    assert_none_in(
+        std::slice::from_ref(&secret),
+        out.all().as_bytes(),
+        &format!("the output:{out:?}"),
+    );
     assert!(!wd.out().exists(), "nothing was written");
 
     // Fixed as the message says, it works.

@@ -1,17 +1,34 @@
-//! `access-letters reprint RECEIPT`: the mailed letter again, byte for byte.
-
-mod common;
+//! `access-letters reprint RECEIPT`: the mailed letter again. A letter
+//! printed in a print file (the default) comes back with the same page
+//! content, proven by its digest; a letter file (pieces mode) byte for byte.
 
 use std::fs;
 
-use common::*;
+use crate::support::*;
 
 const RECEIPT: &str = "IOE0912345602";
 
 #[test]
-fn reprint_writes_the_mailed_letter_byte_for_byte() {
+fn reprint_writes_the_printed_letter_again() {
     let wd = Workdir::new();
     let (_, batch) = wd.run_fixtures();
+    let row = batch.row_for(RECEIPT);
+    let printed = batch.printed_digest_for(RECEIPT);
+
+    let out = wd.cmd(["reprint", RECEIPT]);
+    out.expect_code(EXIT_OK);
+    assert!(out.stdout.contains("the letter printed"), "{out:?}");
+    assert!(out.stdout.contains(&printed), "{out:?}");
+    let default_path = wd.out().join(format!("reprints/{}.pdf", row["piece_id"]));
+    assert!(out.stdout.contains("reprints"), "{out:?}");
+    assert_eq!(letter_digest(&fs::read(&default_path).unwrap()), printed);
+    assert_eq!(mode(&default_path), 0o600);
+}
+
+#[test]
+fn reprint_writes_the_mailed_letter_byte_for_byte_in_pieces_mode() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures_as_pieces();
     let row = batch.row_for(RECEIPT);
 
     let out = wd.cmd(["reprint", RECEIPT]);
@@ -33,8 +50,8 @@ fn reprint_to_a_chosen_path() {
     out.expect_code(EXIT_OK);
     assert!(out.stdout.contains("copy.pdf"), "{out:?}");
     assert_eq!(
-        fs::read(&to).unwrap(),
-        batch.read(&batch.row_for(RECEIPT)["file"])
+        letter_digest(&fs::read(&to).unwrap()),
+        batch.printed_digest_for(RECEIPT)
     );
     assert!(
         !wd.out().join("reprints").exists(),
@@ -50,8 +67,8 @@ fn the_receipt_may_be_typed_loosely() {
     wd.cmd(["reprint", "ioe-0912345602", "--to", to.to_str().unwrap()])
         .expect_code(EXIT_OK);
     assert_eq!(
-        fs::read(&to).unwrap(),
-        batch.read(&batch.row_for(RECEIPT)["file"])
+        letter_digest(&fs::read(&to).unwrap()),
+        batch.printed_digest_for(RECEIPT)
     );
 }
 
@@ -86,13 +103,13 @@ fn reprint_without_a_ledger_says_so() {
 fn after_a_reissue_both_letters_can_be_reprinted() {
     let wd = Workdir::new();
     let (_, batch) = wd.run_fixtures();
-    let first = batch.read(&batch.row_for(RECEIPT)["file"]);
+    let first = batch.printed_digest_for(RECEIPT);
     age_ledger(&wd.ledger(), 48); // the reissue policy wants a day between letters
     let re = wd.cmd(["reissue", RECEIPT, "--reason", "letter lost in the mail"]);
     re.expect_code(EXIT_OK);
     let reissue = Batch::new(wd.out().join(format!("{}-reissue-{RECEIPT}-02", today())));
     let second = reissue.read(&format!("letters/{RECEIPT}-02.pdf"));
-    assert_ne!(first, second);
+    assert_ne!(first, letter_digest(&second));
 
     // The superseded letter, by issue number.
     let old = wd.path("issue1.pdf");
@@ -106,7 +123,7 @@ fn after_a_reissue_both_letters_can_be_reprinted() {
     ]);
     out.expect_code(EXIT_OK);
     assert!(out.stdout.contains("superseded"), "{out:?}");
-    assert_eq!(fs::read(&old).unwrap(), first);
+    assert_eq!(letter_digest(&fs::read(&old).unwrap()), first);
 
     // By default, the active one: the reissued letter.
     let new = wd.path("active.pdf");

@@ -5,10 +5,8 @@
 //! The policy reads when each letter was recorded, so these tests let time
 //! pass by moving the ledger's audit times back ([`age_ledger`]).
 
-mod common;
-
+use crate::support::*;
 use chrono::Days;
-use common::*;
 
 const RECEIPT: &str = "IOE0912345602";
 const HOUR: i64 = 1;

@@ -5,8 +5,6 @@
 //! killed at any point then run again ends with every valid filing in
 //! exactly one page range of exactly one complete, listed print file.
 
-mod common;
-
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
@@ -16,7 +14,7 @@ use std::time::Duration;
 use access_letters::print::{digest_of_letter_pdf, digest_of_pages};
 use lopdf::Document;
 
-use common::*;
+use crate::support::*;
 
 /// Print files of the fixtures: 46 letters, 10 to a file.
 const FIXTURE_PIECES_PER_FILE: &str = "10";
@@ -46,94 +44,12 @@ fn print_fixtures(wd: &Workdir, extra: &[&str]) -> (Output, Batch) {
     (out, batch)
 }
 
-/// The page ids of a PDF, in order.
-fn page_ids(doc: &Document) -> Vec<lopdf::ObjectId> {
-    doc.get_pages().into_values().collect()
-}
-
-/// Checks every print file of `batch` against `batch.json` and the
-/// manifest: listed files are exactly the files there, complete, with their
-/// SHA-256; every manifest row names a page range of one file; the ranges
-/// of a file follow each other from page 1 to its last page. Returns the
-/// receipts in print order.
-fn check_print_files(batch: &Batch) -> Vec<String> {
-    let summary = batch.summary();
-    assert_eq!(summary["output"], "print");
-    let listed = summary["print_files"].as_array().expect("print_files");
-    let on_disk: BTreeSet<String> = walk(&batch.path("print"))
-        .iter()
-        .map(|p| format!("print/{}", p.file_name().unwrap().to_string_lossy()))
-        .collect();
-    let names: BTreeSet<String> = listed
-        .iter()
-        .map(|f| f["path"].as_str().unwrap().to_string())
-        .collect();
-    assert_eq!(
-        on_disk, names,
-        "the print folder holds exactly the listed files"
-    );
-    assert!(
-        !batch.path("letters").exists(),
-        "print mode writes no letter files"
-    );
-    let manifest = batch.manifest();
-    let mut order = Vec::new();
-    let (mut pieces, mut pages) = (0u64, 0u64);
-    for f in listed {
-        let path = f["path"].as_str().unwrap();
-        assert_eq!(file_sha256(&batch.path(path)), f["sha256"], "{path}");
-        let doc = Document::load(batch.path(path)).unwrap();
-        let ids = page_ids(&doc);
-        assert_eq!(ids.len() as u64, f["pages"].as_u64().unwrap(), "{path}");
-        let rows: Vec<&Row> = manifest
-            .iter()
-            .filter(|r| r["print_file"] == path)
-            .collect();
-        assert_eq!(rows.len() as u64, f["pieces"].as_u64().unwrap(), "{path}");
-        assert_eq!(rows[0]["zip5"], f["first_zip"].as_str().unwrap());
-        assert_eq!(
-            rows[rows.len() - 1]["zip5"],
-            f["last_zip"].as_str().unwrap()
-        );
-        let mut next = 1usize;
-        for r in rows {
-            let first: usize = r["first_page"].parse().unwrap();
-            let n: usize = r["pages"].parse().unwrap();
-            assert_eq!(
-                first, next,
-                "{path}: {} starts where the last ended",
-                r["piece_id"]
-            );
-            let numbers: Vec<u32> = (first as u32..(first + n) as u32).collect();
-            let text = doc.extract_text(&numbers).unwrap();
-            let receipt = &r["piece_id"][..13];
-            assert!(text.contains(receipt), "{path} p{first}: not {receipt}");
-            for word in r["recipient_name"].split_whitespace() {
-                assert!(
-                    text.contains(word),
-                    "{path} p{first}: no {word} for {receipt}"
-                );
-            }
-            order.push(receipt.to_string());
-            next += n;
-        }
-        assert_eq!(next - 1, ids.len(), "{path}: the ranges cover every page");
-        pieces += f["pieces"].as_u64().unwrap();
-        pages += f["pages"].as_u64().unwrap();
-    }
-    assert_eq!(pieces, summary["letters"].as_u64().unwrap());
-    assert_eq!(pages, summary["pages"].as_u64().unwrap());
-    let zips: Vec<&String> = manifest.iter().map(|r| &r["zip5"]).collect();
-    assert!(zips.windows(2).all(|w| w[0] <= w[1]), "presort order");
-    order
-}
-
 #[test]
 fn fixtures_print_in_presort_order_and_pass_qpdf_and_pdffonts() {
     let wd = Workdir::new();
     let (out, batch) = print_fixtures(&wd, &[]);
     assert_eq!(out.counts().issued, FIXTURE_VALID);
-    let order = check_print_files(&batch);
+    let order = crate::support::check_print_files(&batch);
     assert_eq!(order.len() as u64, FIXTURE_VALID);
     let manifest_order: Vec<String> = batch
         .manifest()
@@ -142,9 +58,9 @@ fn fixtures_print_in_presort_order_and_pass_qpdf_and_pdffonts() {
         .collect();
     assert_eq!(order, manifest_order);
     for f in walk(&batch.path("print")) {
-        tools_accept(&f);
+        crate::support::qpdf_and_pdffonts_accept(&f);
         let bytes = std::fs::read(&f).unwrap();
-        let problems = common::conformance::conformance_problems(&bytes);
+        let problems = crate::support::conformance::conformance_problems(&bytes);
         assert!(problems.is_empty(), "{problems:?}");
     }
     // No secret in the manifest or batch.json: codes only on the pages.
@@ -163,31 +79,6 @@ fn fixtures_print_in_presort_order_and_pass_qpdf_and_pdffonts() {
     }
 }
 
-/// qpdf --check passes and pdffonts lists every font as embedded (skipped,
-/// with a word, when the tools are not installed).
-fn tools_accept(path: &Path) {
-    match std::process::Command::new("qpdf")
-        .arg("--check")
-        .arg(path)
-        .output()
-    {
-        Ok(out) => assert!(out.status.success(), "qpdf --check {}", path.display()),
-        Err(e) => eprintln!("qpdf not run ({e}); skipping the structure check"),
-    }
-    match std::process::Command::new("pdffonts").arg(path).output() {
-        Ok(out) => {
-            let text = String::from_utf8_lossy(&out.stdout);
-            let rows: Vec<&str> = text.lines().skip(2).collect();
-            assert!(!rows.is_empty(), "no fonts in {}", path.display());
-            for row in rows {
-                let cols: Vec<&str> = row.split_whitespace().collect();
-                assert_eq!(cols[cols.len() - 5], "yes", "not embedded: {row}");
-            }
-        }
-        Err(e) => eprintln!("pdffonts not run ({e}); skipping the font check"),
-    }
-}
-
 #[test]
 fn golden_print_file_matches_byte_for_byte() {
     let wd = Workdir::new();
@@ -202,12 +93,12 @@ fn golden_print_file_matches_byte_for_byte() {
         std::fs::write(&golden, &bytes).unwrap();
     }
     let expected = std::fs::read(&golden).expect(
-        "tests/golden/print/fixtures-001.pdf: run `UPDATE_GOLDEN=1 cargo test --test test_print_run`",
+        "tests/golden/print/fixtures-001.pdf: run `UPDATE_GOLDEN=1 cargo test --test it print_run::`",
     );
     assert!(
         bytes == expected,
         "the first print file of the fixtures differs from tests/golden/print/fixtures-001.pdf; \
-         if the change is intended run `UPDATE_GOLDEN=1 cargo test --test test_print_run` and review"
+         if the change is intended run `UPDATE_GOLDEN=1 cargo test --test it print_run::` and review"
     );
 }
 
@@ -287,7 +178,7 @@ fn print_files_are_the_same_bytes_on_one_or_two_threads_and_in_both_mode() {
             .collect()
     );
     let pieces_wd = Workdir::new();
-    let (_, pieces) = pieces_wd.run_fixtures();
+    let (_, pieces) = pieces_wd.run_fixtures_as_pieces();
     assert_eq!(
         snapshot(&both.path("letters")),
         snapshot(&pieces.path("letters"))
@@ -399,7 +290,7 @@ fn kill_then_rerun(what: &str, mut ready: impl FnMut(&Workdir, &Path) -> bool) {
     let batch = Batch::new(batch_dir.clone());
     out.counts().assert_add_up();
     assert_eq!(out.counts().read, ROWS);
-    let order = check_print_files(&batch);
+    let order = crate::support::check_print_files(&batch);
     let unique: BTreeSet<&String> = order.iter().collect();
     assert_eq!(unique.len(), order.len(), "{what}: a receipt printed twice");
     assert_eq!(order.len() as u64, out.counts().issued);

@@ -4,14 +4,12 @@
 //! trim and bleed boxes on every page. Letters and print files make no
 //! claim; these checks hold for any PDF the project writes.
 
-mod common;
-
-use common::conformance::conformance_problems;
+use crate::support::conformance::conformance_problems;
 use lopdf::{Dictionary, Document, Object};
 
 #[test]
 fn golden_letters_make_no_pdfx_claim_they_do_not_meet() {
-    let dir = common::repo_file("tests/golden");
+    let dir = crate::support::repo_file("tests/golden");
     let mut seen = 0;
     for entry in std::fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();
@@ -23,7 +21,7 @@ fn golden_letters_make_no_pdfx_claim_they_do_not_meet() {
         }
     }
     assert!(seen >= 9, "{seen} golden PDFs");
-    let print = common::repo_file("tests/golden/print/fixtures-001.pdf");
+    let print = crate::support::repo_file("tests/golden/print/fixtures-001.pdf");
     let problems = conformance_problems(&std::fs::read(&print).unwrap());
     assert!(problems.is_empty(), "{}: {problems:?}", print.display());
 }

@@ -1,11 +1,9 @@
 //! `access-letters preview`: one letter for template authors, test key only,
 //! no ledger.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::support::*;
 
 fn preview(wd: &Workdir, receipt: &str, to: &str, extra: &[&str]) -> Output {
     let input = fixtures_csv();

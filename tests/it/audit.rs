@@ -2,16 +2,26 @@
 //! deleted file, a batch of another ledger and a damaged ledger are each
 //! named, with exit status 1.
 
-mod common;
-
 use std::fs;
 
-use common::*;
+use crate::support::*;
 
 #[test]
 fn a_finished_batch_passes_the_audit() {
     let wd = Workdir::new();
-    wd.run_fixtures();
+    let (_, batch) = wd.run_fixtures();
+    let out = wd.cmd(["audit"]);
+    out.expect_code(EXIT_OK);
+    assert!(out.stdout.contains("audit passed"), "{out:?}");
+    // manifest.csv, rejects.csv and the print file.
+    assert_eq!(batch.summary()["print_files"].as_array().unwrap().len(), 1);
+    assert!(out.stdout.contains("1 batch and 3 files"), "{out:?}");
+}
+
+#[test]
+fn a_finished_batch_in_pieces_mode_passes_the_audit() {
+    let wd = Workdir::new();
+    wd.run_fixtures_as_pieces();
     let out = wd.cmd(["audit"]);
     out.expect_code(EXIT_OK);
     assert!(out.stdout.contains("audit passed"), "{out:?}");
@@ -19,9 +29,26 @@ fn a_finished_batch_passes_the_audit() {
 }
 
 #[test]
-fn a_changed_or_missing_letter_is_named() {
+fn a_changed_print_file_or_a_missing_file_is_named() {
     let wd = Workdir::new();
     let (_, batch) = wd.run_fixtures();
+    let print = batch.summary()["print_files"][0]["path"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    fs::write(batch.path(&print), b"%PDF-1.7 not the print file").unwrap();
+    fs::remove_file(batch.path("rejects.csv")).unwrap();
+    let out = wd.cmd(["audit"]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stdout.contains(&format!("{print} differs")), "{out:?}");
+    assert!(out.stdout.contains("rejects.csv is missing"), "{out:?}");
+    assert!(out.stdout.contains("2 problems"), "{out:?}");
+}
+
+#[test]
+fn a_changed_or_missing_letter_file_in_pieces_mode_is_named() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures_as_pieces();
     let letters = batch.letter_files();
     fs::write(batch.path(&letters[0]), b"%PDF-1.7 not the letter").unwrap();
     fs::remove_file(batch.path(&letters[1])).unwrap();

@@ -2,12 +2,10 @@
 //! one meaning; dates and thread counts checked before anything starts;
 //! counts in words that agree with their numbers.
 
-mod common;
-
 use std::time::{Duration, Instant};
 
+use crate::support::*;
 use chrono::Days;
-use common::*;
 
 /// Finding 12.5: `--jobs 100000` started 100,000 threads. Out-of-range
 /// values fail at once, before a thread, a folder or a ledger exists.

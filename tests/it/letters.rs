@@ -4,17 +4,14 @@
 //! from the envelope card in DESIGN.md, and every position, width and bar is
 //! read back out of the PDF's content stream (fonts' `/W` widths, their
 //! `FontDescriptor` ascent and descent, their `ToUnicode` maps). The reader
-//! and the card's window rectangles are in `tests/common/pdf.rs`.
+//! and the card's window rectangles are in `tests/it/support/pdf.rs`.
 //!
 //! Golden letters live in `tests/golden/<piece-id>.pdf`; rewrite them with
-//! `UPDATE_GOLDEN=1 cargo test --test test_letters` and review the diff.
-
-mod common;
+//! `UPDATE_GOLDEN=1 cargo test --test it letters::` and review the diff.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::OnceLock;
 
 use access_letters::code::derive;
@@ -30,11 +27,11 @@ use chrono::NaiveDate;
 use lopdf::Document;
 use rayon::prelude::*;
 
-use common::pdf::{
+use crate::support::pdf::{
     deref, dict_get, name, read_pdf, recipient_window, return_window, BoxPt, PageRead, Run,
     CLEARANCE_IN, EPS, PT_PER_IN,
 };
-use common::{codes_in, fixtures_csv, repo_file, test_key, BATCH_DATE};
+use crate::support::{codes_in, fixtures_csv, repo_file, test_key, BATCH_DATE};
 
 // ---------------------------------------------------------------------------
 // Fixtures: intake of fixtures/filings.csv, the test key, the renderers.
@@ -142,7 +139,10 @@ fn render_letter(
             specimen: key.is_test(),
         })
         .unwrap_or_else(|e| panic!("{}: {e}", filing.receipt));
-    assert_eq!(letter.sha256.as_str(), common::sha256_hex(&letter.bytes));
+    assert_eq!(
+        letter.sha256.as_str(),
+        crate::support::sha256_hex(&letter.bytes)
+    );
     letter.bytes
 }
 
@@ -574,7 +574,7 @@ fn golden_letters_match_byte_for_byte() {
     assert!(
         problems.is_empty(),
         "golden letters differ from what the code renders now:\n{}\n\nIf the change is intended, \
-         run `UPDATE_GOLDEN=1 cargo test --test test_letters` and review the diff of tests/golden \
+         run `UPDATE_GOLDEN=1 cargo test --test it letters::` and review the diff of tests/golden \
          (for example with pdftotext and pdftoppm) like code.",
         problems.join("\n")
     );
@@ -744,33 +744,32 @@ fn fonts_are_embedded_and_subset_and_pages_are_us_letter() {
     }
 }
 
-/// Runs an external checker. A missing tool fails the test in CI (CI is
-/// set; .ci/run installs the tools); on a developer's machine the cross-check
-/// is skipped with a note, and the in-process checks above still run.
+/// Runs an external checker, or skips its cross-check where it is not
+/// installed (a failure under CI; see [`crate::support::skip`]); the
+/// in-process checks above still run.
 fn run_tool(tool: &str, args: &[&str], file: &Path) -> Option<std::process::Output> {
-    match Command::new(tool).args(args).arg(file).output() {
-        Ok(out) => Some(out),
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            let advice = "install poppler-utils and qpdf (Debian/Ubuntu: \
-                          `apt-get install poppler-utils qpdf`; .ci/run does this)";
-            if std::env::var_os("CI").is_some() {
-                panic!("`{tool}` is not installed; CI needs it: {advice}");
-            }
-            eprintln!("note: `{tool}` is not installed, so its cross-check is skipped: {advice}");
-            None
-        }
-        Err(e) => panic!("running {tool}: {e}"),
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(std::ffi::OsStr::new).collect();
+    if !file.as_os_str().is_empty() {
+        all.push(file.as_os_str());
     }
+    let install = match tool {
+        "qpdf" => "apt-get install qpdf",
+        _ => "apt-get install poppler-utils",
+    };
+    crate::support::tool(
+        tool,
+        &all,
+        "the qpdf and pdffonts cross-checks of the letters",
+        install,
+    )
 }
 
 #[test]
 fn qpdf_and_pdffonts_accept_the_letters() {
-    if Command::new("qpdf").arg("--version").output().is_err()
-        || Command::new("pdffonts").arg("-v").output().is_err()
+    // Skipped, with a word, where a tool is missing (fails under CI).
+    if run_tool("qpdf", &["--version"], Path::new("")).is_none()
+        || run_tool("pdffonts", &["-v"], Path::new("")).is_none()
     {
-        // Fails in CI, notes and returns elsewhere (see `run_tool`).
-        run_tool("qpdf", &["--version"], Path::new(""));
-        run_tool("pdffonts", &["-v"], Path::new(""));
         return;
     }
     let dir = tempfile::tempdir().unwrap();

@@ -2,9 +2,6 @@
 //! in a print file carry the same content as its standalone PDF, and the
 //! file is one a press accepts (qpdf, pdffonts, text in order).
 
-mod common;
-
-use std::process::Command;
 use std::sync::OnceLock;
 
 use access_letters::code::derive;
@@ -22,7 +19,7 @@ use chrono::NaiveDate;
 use lopdf::Document;
 use rayon::prelude::*;
 
-use common::{fixtures_csv, test_key, BATCH_DATE};
+use crate::support::{fixtures_csv, test_key, BATCH_DATE};
 
 struct Fixture {
     key: Key,
@@ -145,37 +142,10 @@ fn a_print_file_holds_every_letter_with_its_digest_in_order() {
         at += n;
     }
     assert_eq!(at, pages.len());
-    let path = std::env::temp_dir().join(format!("print-{}.pdf", std::process::id()));
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("print.pdf");
     std::fs::write(&path, &bytes).unwrap();
-    check_with_tools(&path);
-    std::fs::remove_file(&path).unwrap();
-    let problems = common::conformance::conformance_problems(&bytes);
+    crate::support::qpdf_and_pdffonts_accept(&path);
+    let problems = crate::support::conformance::conformance_problems(&bytes);
     assert!(problems.is_empty(), "{problems:?}");
-}
-
-/// qpdf --check and pdffonts, when installed.
-pub fn check_with_tools(path: &std::path::Path) {
-    match Command::new("qpdf").arg("--check").arg(path).output() {
-        Ok(out) => assert!(
-            out.status.success(),
-            "qpdf --check: {}",
-            String::from_utf8_lossy(&out.stdout)
-        ),
-        Err(e) => eprintln!("qpdf not run ({e}): skipping the structure check"),
-    }
-    match Command::new("pdffonts").arg(path).output() {
-        Ok(out) => {
-            assert!(out.status.success());
-            let text = String::from_utf8_lossy(&out.stdout);
-            let rows: Vec<&str> = text.lines().skip(2).collect();
-            assert!(!rows.is_empty());
-            for row in rows {
-                let cols: Vec<&str> = row.split_whitespace().collect();
-                // name type encoding emb sub uni object ID
-                let n = cols.len();
-                assert_eq!(cols[n - 5], "yes", "not embedded: {row}");
-            }
-        }
-        Err(e) => eprintln!("pdffonts not run ({e}): skipping the font check"),
-    }
 }

@@ -5,13 +5,12 @@
 //!
 //! Commands get `--out <tmp>/output` and `--key fixtures/test.key` unless the
 //! test names them itself, so every run is isolated from the others and from
-//! the developer's own `output/`. A `run` given a date also gets
+//! the developer's own `output/`. Nothing else is added: a `run` that names
+//! no mode makes print files, as the nightly script's does; a test of another
+//! mode names it (`--output pieces`) and says so in its name. A `run` given a date also gets
 //! `--allow-any-date`, since the fixtures are dated [`BATCH_DATE`] whatever
 //! the day the tests run on. Every command's stdout and stderr are kept
 //! in a transcript, so a test can check that no secret was ever printed.
-
-// Each test file uses a different part of this helper.
-#![allow(dead_code)]
 
 pub mod conformance;
 pub mod pdf;
@@ -46,18 +45,104 @@ pub const FIXTURE_ROWS: u64 = 60;
 pub const FIXTURE_VALID: u64 = 46;
 pub const FIXTURE_REJECTED: u64 = 14;
 
-/// Says, on the terminal even when the test's output is captured, that a
-/// part of a test was skipped and why (each reason once per test binary).
-/// libtest captures `println!` and `eprintln!`, not writes to the stderr
-/// handle, so `cargo test` shows these lines without `--nocapture`.
-pub fn skipped(reason: &str) {
+/// Is this a CI run? `.ci/run` sets `CI` (as most CI services do); there
+/// every tool the tests use is installed and a PostgreSQL server is running.
+pub fn under_ci() -> bool {
+    std::env::var_os("CI").is_some_and(|v| !v.is_empty() && v != "0" && v != "false")
+}
+
+/// What a CI run does about a part of a test this machine cannot run.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum InCi {
+    /// CI provides what the part needs (`.ci/run` installs the tools and
+    /// starts a PostgreSQL server), so a CI run that lacks it fails: a run
+    /// that skipped the part would pass without testing it.
+    Fails,
+    /// What is missing is a permission a CI container may not have (to
+    /// mount a filesystem, say): skipped there too, and said so.
+    Skips,
+}
+
+/// The one way a test skips a part: `part` says what was not tested and
+/// `why` what is missing and how to get it. The line goes to the terminal
+/// even when the test's output is captured (libtest captures `println!` and
+/// `eprintln!`, not writes to the stderr handle), so `cargo test` shows
+/// every skip without `--nocapture`; each line once per run. Under CI (see
+/// [`under_ci`]) a part marked [`InCi::Fails`] fails the test instead.
+#[track_caller]
+pub fn skip(part: &str, why: &str, in_ci: InCi) {
     use std::io::Write;
     use std::sync::Mutex;
+    if in_ci == InCi::Fails && under_ci() {
+        panic!("{part} cannot run: {why}. CI (the CI variable is set) must run it, not skip it");
+    }
     static SAID: Mutex<Vec<String>> = Mutex::new(Vec::new());
+    let line = format!("SKIPPED {part}: {why}");
     let mut said = SAID.lock().unwrap_or_else(|e| e.into_inner());
-    if !said.iter().any(|r| r == reason) {
-        said.push(reason.to_string());
-        let _ = writeln!(std::io::stderr(), "SKIPPED {reason}");
+    if !said.contains(&line) {
+        let _ = writeln!(std::io::stderr(), "{line}");
+        said.push(line);
+    }
+}
+
+/// Runs an external tool, or skips (see [`skip`]) the part that needs it
+/// when the tool is not installed: `install` says how to get it.
+#[track_caller]
+pub fn tool(
+    name: &str,
+    args: &[&OsStr],
+    part: &str,
+    install: &str,
+) -> Option<std::process::Output> {
+    match Command::new(name).args(args).stdin(Stdio::null()).output() {
+        Ok(out) => Some(out),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            skip(
+                part,
+                &format!("`{name}` is not installed ({install}; .ci/run installs it)"),
+                InCi::Fails,
+            );
+            None
+        }
+        Err(e) => panic!("running {name}: {e}"),
+    }
+}
+
+/// `qpdf --check` and `pdffonts` on a PDF: the structure is sound and
+/// every font is embedded. Skipped (see [`skip`]) where the tools are not
+/// installed; the in-process checks of each test still run.
+#[track_caller]
+pub fn qpdf_and_pdffonts_accept(path: &Path) {
+    let part = "the qpdf and pdffonts cross-checks";
+    let show = path.display();
+    if let Some(out) = tool(
+        "qpdf",
+        &[OsStr::new("--check"), path.as_os_str()],
+        part,
+        "apt-get install qpdf",
+    ) {
+        assert!(
+            out.status.success(),
+            "qpdf --check {show}:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    if let Some(out) = tool(
+        "pdffonts",
+        &[path.as_os_str()],
+        part,
+        "apt-get install poppler-utils",
+    ) {
+        assert!(out.status.success(), "pdffonts {show} failed");
+        let text = String::from_utf8_lossy(&out.stdout);
+        let rows: Vec<&str> = text.lines().skip(2).collect();
+        assert!(!rows.is_empty(), "pdffonts lists no fonts in {show}");
+        for row in rows {
+            let cols: Vec<&str> = row.split_whitespace().collect();
+            // name type encoding emb sub uni object ID
+            assert_eq!(cols[cols.len() - 5], "yes", "not embedded in {show}: {row}");
+        }
     }
 }
 
@@ -256,15 +341,8 @@ impl Workdir {
             TAKES_OUT_AND_KEY.contains(&sub.as_str()) || TAKES_KEY.contains(&sub.as_str());
         let (add_out, add_key) = (wants_out && !has("--out"), wants_key && !has("--key"));
         let dated = has("--date") || has("--batch-date");
-        let output_named = has("--output");
         if sub == "run" && dated && !has("--allow-any-date") {
             args.push("--allow-any-date".into());
-        }
-        // The tests written before print files check one PDF per letter;
-        // tests of print files say `--output print` (or `both`).
-        if sub == "run" && !output_named {
-            args.push("--output".into());
-            args.push("pieces".into());
         }
         if add_out {
             args.push("--out".into());
@@ -334,11 +412,33 @@ impl Workdir {
         ])
     }
 
-    /// `run` over `fixtures/filings.csv`, which must finish with rejects;
-    /// returns the output and the batch.
+    /// `run` over `fixtures/filings.csv` in the default mode (print files),
+    /// which must finish with rejects; returns the output and the batch.
     #[track_caller]
     pub fn run_fixtures(&self) -> (Output, Batch) {
-        let out = self.run(&fixtures_csv());
+        self.run_fixtures_with(&[])
+    }
+
+    /// `run` over `fixtures/filings.csv` in pieces mode (one PDF per
+    /// letter, `letters/<piece>.pdf`), for the tests about those files.
+    #[track_caller]
+    pub fn run_fixtures_as_pieces(&self) -> (Output, Batch) {
+        self.run_fixtures_with(&["--output", "pieces"])
+    }
+
+    /// As [`Workdir::run_fixtures`], with more arguments.
+    #[track_caller]
+    pub fn run_fixtures_with(&self, extra: &[&str]) -> (Output, Batch) {
+        let input = fixtures_csv();
+        let mut args = vec![
+            "run",
+            "--input",
+            input.to_str().unwrap(),
+            "--batch-date",
+            BATCH_DATE,
+        ];
+        args.extend(extra);
+        let out = self.cmd(args);
         out.expect_code(EXIT_REJECTS);
         let batch = Batch::new(self.path(out.batch_dir()));
         (out, batch)
@@ -449,8 +549,31 @@ impl Batch {
         read_csv(&self.path("rejects.csv"))
     }
 
+    /// What `run` was asked to write, as batch.json records it: `print`
+    /// (the default), `pieces` or `both`.
+    pub fn mode(&self) -> String {
+        let s = self.summary();
+        s["output"]
+            .as_str()
+            .unwrap_or_else(|| panic!("batch.json has no output mode: {s}"))
+            .to_string()
+    }
+
     /// Letter files, relative to the batch folder (`letters/X.pdf`), sorted.
+    /// Only a batch with letter files may ask (pieces or both mode): in
+    /// print mode a loop over them would check nothing; use
+    /// [`Batch::codes`] or [`Batch::letter_text_for`], which read either.
+    #[track_caller]
     pub fn letter_files(&self) -> Vec<String> {
+        if self.is_complete() && !self.summary()["output"].is_null() {
+            let mode = self.mode();
+            assert_ne!(
+                mode,
+                "print",
+                "{}: a print batch has no letter files",
+                self.dir.display()
+            );
+        }
         let Ok(entries) = fs::read_dir(self.path("letters")) else {
             return Vec::new();
         };
@@ -483,10 +606,75 @@ impl Batch {
             .unwrap_or_else(|| panic!("{receipt} is not in {}", self.dir.display()))
     }
 
-    /// The access code on a receipt's letter in this batch.
+    /// The text of a manifest row's letter, whatever the mode: its own PDF
+    /// (`file`) when it has one, else its page range of its print file.
+    #[track_caller]
+    pub fn row_text(&self, row: &Row) -> String {
+        if !row["file"].is_empty() {
+            return self.letter_text(&row["file"]);
+        }
+        let file = &row["print_file"];
+        assert!(!file.is_empty(), "a manifest row with no letter: {row:?}");
+        let first: u32 = row["first_page"].parse().expect("first_page");
+        let pages: u32 = row["pages"].parse().expect("pages");
+        pdf_pages_text(&self.read(file), first..first + pages)
+    }
+
+    /// The digest of the page content of a receipt's letter as printed in
+    /// its print file (what the ledger records of a letter in print mode,
+    /// and what `reprint` proves a reprint by).
+    #[track_caller]
+    pub fn printed_digest_for(&self, receipt: &str) -> String {
+        let row = self.row_for(receipt);
+        let file = &row["print_file"];
+        assert!(!file.is_empty(), "{receipt} is in no print file: {row:?}");
+        let doc = lopdf::Document::load(self.path(file)).unwrap();
+        let ids = page_ids(&doc);
+        let first: usize = row["first_page"].parse().unwrap();
+        let n: usize = row["pages"].parse().unwrap();
+        access_letters::print::digest_of_pages(&doc, &ids[first - 1..first - 1 + n])
+            .expect("the printed pages have a digest")
+            .to_string()
+    }
+
+    /// The text of a receipt's letter in this batch, whatever the mode.
+    #[track_caller]
+    pub fn letter_text_for(&self, receipt: &str) -> String {
+        self.row_text(&self.row_for(receipt))
+    }
+
+    /// The access code on a receipt's letter in this batch, whatever the mode.
     #[track_caller]
     pub fn code_for(&self, receipt: &str) -> String {
-        self.letter_code(&self.row_for(receipt)["file"])
+        one_code(&self.letter_text_for(receipt))
+    }
+
+    /// The code of every letter of the batch, in manifest order, whatever
+    /// the mode.
+    #[track_caller]
+    pub fn all_codes(&self) -> Vec<String> {
+        self.codes().into_iter().map(|(_, c)| c).collect()
+    }
+
+    /// Every letter of the batch as (piece id, the one code it carries), in
+    /// manifest order, whatever the mode.
+    #[track_caller]
+    pub fn codes(&self) -> Vec<(String, String)> {
+        let rows = self.manifest();
+        assert!(!rows.is_empty(), "{}: no letters", self.dir.display());
+        rows.iter()
+            .map(|r| {
+                let text = self.row_text(r);
+                let code = one_code(&text);
+                // The search a leak check uses finds the code on its letter.
+                assert!(
+                    contains_bytes(text.as_bytes(), code.as_bytes()),
+                    "control: {code} not found in the text of {}",
+                    r["piece_id"]
+                );
+                (r["piece_id"].clone(), code)
+            })
+            .collect()
     }
 }
 
@@ -606,11 +794,37 @@ pub fn codes_in(text: &str) -> Vec<String> {
     found
 }
 
+/// The digest of the page content of a standalone letter (a reprint, a
+/// letter file): equal to [`Batch::printed_digest_for`] when it is the
+/// letter printed.
+pub fn letter_digest(pdf: &[u8]) -> String {
+    access_letters::print::digest_of_letter_pdf(pdf)
+        .expect("a letter lopdf can read")
+        .to_string()
+}
+
+/// The text of some pages of a PDF (numbered from 1), page after page.
+pub fn pdf_pages_text(bytes: &[u8], pages: std::ops::Range<u32>) -> String {
+    let doc = lopdf::Document::load_mem(bytes).expect("a PDF lopdf can read");
+    let numbers: Vec<u32> = pages.collect();
+    let count = doc.get_pages().len() as u32;
+    assert!(
+        !numbers.is_empty() && numbers.iter().all(|&n| n >= 1 && n <= count),
+        "pages {numbers:?} of a PDF of {count}"
+    );
+    doc.extract_text(&numbers).expect("text can be extracted")
+}
+
 /// The one access code printed on a letter (it may be printed more than once).
 #[track_caller]
 pub fn letter_code(pdf: &[u8]) -> String {
-    let text = pdf_text(pdf);
-    let codes: BTreeSet<String> = codes_in(&text).into_iter().collect();
+    one_code(&pdf_text(pdf))
+}
+
+/// The one access code in a letter's text (it may be printed more than once).
+#[track_caller]
+pub fn one_code(text: &str) -> String {
+    let codes: BTreeSet<String> = codes_in(text).into_iter().collect();
     assert_eq!(
         codes.len(),
         1,
@@ -627,6 +841,60 @@ pub fn code_forms(code: &str) -> Vec<String> {
     let mut forms = vec![code.to_string(), bare.clone(), spaced.clone()];
     forms.extend([code, &bare, &spaced].map(|s| s.to_lowercase()));
     forms
+}
+
+/// Asserts that none of `codes`, in any form [`code_forms`] lists, is in
+/// `haystack` (`what` names it). `codes` come from letters (their text
+/// read back), so each is known to be where it belongs. First a positive
+/// control: the same search, run on `haystack` with each form of the first
+/// code written into it, finds it; so this check can fail, and its passing
+/// means the codes are absent, not that the search is blind.
+#[track_caller]
+pub fn assert_no_code_in(codes: &[String], haystack: &[u8], what: &str) {
+    assert!(!codes.is_empty(), "no codes to look for in {what}");
+    let found = |bytes: &[u8], code: &str| {
+        code_forms(code)
+            .into_iter()
+            .find(|f| contains_bytes(bytes, f.as_bytes()))
+    };
+    for form in code_forms(&codes[0]) {
+        let mut planted = haystack.to_vec();
+        planted.extend(format!(" {form} ").as_bytes());
+        assert!(
+            found(&planted, &codes[0]).is_some(),
+            "control: the search misses {form:?} written into {what}"
+        );
+    }
+    for code in codes {
+        if let Some(form) = found(haystack, code) {
+            panic!("code {code} appears as {form:?} in {what}");
+        }
+    }
+}
+
+/// Asserts that no needle (a secret, a name, a form of a code) is in
+/// `haystack` (`what` names it), after a positive control: each needle
+/// written into a copy of `haystack` is found by the same search. Callers
+/// also show each needle is found where it belongs (a code in its letter,
+/// a password in the URL given), so a pass means absent, not unseen.
+#[track_caller]
+pub fn assert_none_in(needles: &[String], haystack: &[u8], what: &str) {
+    assert!(!needles.is_empty(), "nothing to look for in {what}");
+    for needle in needles {
+        assert!(!needle.is_empty(), "an empty needle for {what}");
+        let mut planted = haystack.to_vec();
+        planted.extend(format!(" {needle} ").as_bytes());
+        assert!(
+            contains_bytes(&planted, needle.as_bytes()),
+            "control: the search misses {needle:?} written into {what}"
+        );
+    }
+    for needle in needles {
+        assert!(
+            !contains_bytes(haystack, needle.as_bytes()),
+            "{needle:?} appears in {what}"
+        );
+    }
 }
 
 /// Does `haystack` contain `needle`?
@@ -729,4 +997,86 @@ pub fn age_ledger(ledger: &Path, hours: i64) {
         [format!("-{hours} hours")],
     )
     .expect("the audit times move");
+}
+
+/// The page ids of a PDF, in order.
+pub fn page_ids(doc: &lopdf::Document) -> Vec<lopdf::ObjectId> {
+    doc.get_pages().into_values().collect()
+}
+
+/// Checks every print file of `batch` against `batch.json` and the
+/// manifest: listed files are exactly the files there, complete, with their
+/// SHA-256; every manifest row names a page range of one file; the ranges
+/// of a file follow each other from page 1 to its last page. Returns the
+/// receipts in print order.
+pub fn check_print_files(batch: &Batch) -> Vec<String> {
+    let summary = batch.summary();
+    assert_eq!(summary["output"], "print");
+    let listed = summary["print_files"].as_array().expect("print_files");
+    let on_disk: BTreeSet<String> = walk(&batch.path("print"))
+        .iter()
+        .map(|p| format!("print/{}", p.file_name().unwrap().to_string_lossy()))
+        .collect();
+    let names: BTreeSet<String> = listed
+        .iter()
+        .map(|f| f["path"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        on_disk, names,
+        "the print folder holds exactly the listed files"
+    );
+    assert!(
+        !batch.path("letters").exists(),
+        "print mode writes no letter files"
+    );
+    let manifest = batch.manifest();
+    let mut order = Vec::new();
+    let (mut pieces, mut pages) = (0u64, 0u64);
+    for f in listed {
+        let path = f["path"].as_str().unwrap();
+        assert_eq!(file_sha256(&batch.path(path)), f["sha256"], "{path}");
+        let doc = lopdf::Document::load(batch.path(path)).unwrap();
+        let ids = page_ids(&doc);
+        assert_eq!(ids.len() as u64, f["pages"].as_u64().unwrap(), "{path}");
+        let rows: Vec<&Row> = manifest
+            .iter()
+            .filter(|r| r["print_file"] == path)
+            .collect();
+        assert_eq!(rows.len() as u64, f["pieces"].as_u64().unwrap(), "{path}");
+        assert_eq!(rows[0]["zip5"], f["first_zip"].as_str().unwrap());
+        assert_eq!(
+            rows[rows.len() - 1]["zip5"],
+            f["last_zip"].as_str().unwrap()
+        );
+        let mut next = 1usize;
+        for r in rows {
+            let first: usize = r["first_page"].parse().unwrap();
+            let n: usize = r["pages"].parse().unwrap();
+            assert_eq!(
+                first, next,
+                "{path}: {} starts where the last ended",
+                r["piece_id"]
+            );
+            let numbers: Vec<u32> = (first as u32..(first + n) as u32).collect();
+            let text = doc.extract_text(&numbers).unwrap();
+            let receipt = &r["piece_id"][..13];
+            assert!(text.contains(receipt), "{path} p{first}: not {receipt}");
+            for word in r["recipient_name"].split_whitespace() {
+                assert!(
+                    text.contains(word),
+                    "{path} p{first}: no {word} for {receipt}"
+                );
+            }
+            order.push(receipt.to_string());
+            next += n;
+        }
+        assert_eq!(next - 1, ids.len(), "{path}: the ranges cover every page");
+        pieces += f["pieces"].as_u64().unwrap();
+        pages += f["pages"].as_u64().unwrap();
+    }
+    assert_eq!(pieces, summary["letters"].as_u64().unwrap());
+    assert_eq!(pages, summary["pages"].as_u64().unwrap());
+    let zips: Vec<&String> = manifest.iter().map(|r| &r["zip5"]).collect();
+    assert!(zips.windows(2).all(|w| w[0] <= w[1]), "presort order");
+    order
 }

@@ -5,13 +5,11 @@
 //! Every command here runs under a memory limit and a time limit, so a
 //! regression fails the test instead of taking the host down.
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::support::*;
 
 /// Address space the probed binary may use (`ulimit -v`, in KiB): far more
 /// than a run of the fixtures needs, far less than the machine has.
@@ -45,17 +43,20 @@ fn run_bounded(cmd: &Command) -> (Option<i32>, String) {
     }
     let started = Instant::now();
     let mut child = sh.spawn().expect("sh runs");
-    let status = loop {
-        if let Some(status) = child.try_wait().expect("wait works") {
-            break status;
-        }
-        if started.elapsed() > PROBE_TIMEOUT {
-            child.kill().expect("kill works");
-            child.wait().expect("wait works");
-            panic!("the command ran for {PROBE_TIMEOUT:?} without finishing");
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    };
+    let mut status = None;
+    let finished = wait_until(PROBE_TIMEOUT, || {
+        status = child.try_wait().expect("wait works");
+        status.is_some()
+    });
+    if !finished {
+        child.kill().expect("kill works");
+        child.wait().expect("wait works");
+        panic!(
+            "the command ran for {:?} without finishing",
+            started.elapsed()
+        );
+    }
+    let status = status.expect("finished");
     let mut stderr = String::new();
     use std::io::Read;
     child

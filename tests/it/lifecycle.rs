@@ -19,8 +19,7 @@ use access_letters::ops::{
 };
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-mod common;
-use common::pg::PgSchema;
+use crate::support::pg::PgSchema;
 
 const BATCH: &str = "2026-11-25-abc123";
 
@@ -553,7 +552,7 @@ mod cli {
     use std::io::Write;
     use std::process::Stdio;
 
-    use super::common::*;
+    use crate::support::*;
 
     const RECEIPT: &str = "IOE0912345602";
 
@@ -632,7 +631,7 @@ mod cli {
             );
         }
         // Positive control: the same search finds the code in its letter.
-        let letter = batch.letter_text(&batch.row_for(RECEIPT)["file"]);
+        let letter = batch.letter_text_for(RECEIPT);
         assert!(code_forms(&code).iter().any(|f| letter.contains(f)));
 
         // A reissue of a redeemed receipt is refused unless forced.

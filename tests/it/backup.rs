@@ -1,9 +1,7 @@
 //! `access-letters backup --ledger FILE --to FILE`: a copy of the ledger
 //! that opens as the same ledger, made while nothing else is needed.
 
-mod common;
-
-use common::*;
+use crate::support::*;
 
 const REISSUED: &str = "IOE0912345602";
 

@@ -1,7 +1,7 @@
 //! A schema of its own on the PostgreSQL test server named by
 //! `ACCESS_LETTERS_TEST_PG` (`.ci/pg-cluster start` prints one), so tests run
 //! in parallel on one server; without the variable a test says it was
-//! skipped and passes.
+//! skipped and passes (fails under CI, see [`super::skip`]).
 
 use access_letters::ledger::PostgresLedger;
 
@@ -18,11 +18,23 @@ impl PgSchema {
     /// `None` (after saying so) when no test server is configured.
     pub fn create(test: &str) -> Option<PgSchema> {
         let Ok(base) = std::env::var(PG_ENV) else {
-            super::skipped(&format!(
-                "the PostgreSQL tests: {PG_ENV} is not set (.ci/run starts a throwaway cluster and sets it)"
-            ));
+            super::skip(
+                "the PostgreSQL tests",
+                &format!("{PG_ENV} is not set (.ci/run starts a throwaway cluster and sets it)"),
+                super::InCi::Fails,
+            );
             return None;
         };
+        // All tests share one process, so the process id alone does not
+        // keep two tests apart: each must name a schema of its own.
+        static TAKEN: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+        let mut taken = TAKEN.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(
+            !taken.iter().any(|t| t == test),
+            "two tests use the PostgreSQL schema name {test:?}"
+        );
+        taken.push(test.to_string());
+        drop(taken);
         let name = format!("t_{}_{}", test, std::process::id());
         let mut admin = ::postgres::Client::connect(&base, ::postgres::NoTls)
             .unwrap_or_else(|e| panic!("{PG_ENV} is set but the server refused: {e}"));
