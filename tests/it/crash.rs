@@ -336,7 +336,10 @@ fn killed_while_starting_then_resumed() {
 }
 
 #[test]
-fn killed_after_the_first_in_the_middle_and_near_the_end_in_pieces_mode_then_resumed() {
+fn killed_at_any_point_in_pieces_mode_then_resumed() {
+    for ms in [0, 40] {
+        kill_then_resume(Mode::Pieces, after(Duration::from_millis(ms)));
+    }
     for k in [20, 150, 300] {
         kill_then_resume(Mode::Pieces, letters_at_least(k));
     }
