@@ -100,7 +100,7 @@ pub fn issue_all(
     let mut tally = Tally::default();
     let mut intake = Intake::open(inputs.input, inputs.batch_date, checked.fit)?;
     let chunk_size = inputs.chunk_size.max(1);
-    let mut chunk: Vec<Filing> = Vec::with_capacity(chunk_size);
+    let mut chunk: Vec<Filing> = Vec::new();
     loop {
         let next = intake.next().transpose()?;
         let at_end = next.is_none();

@@ -83,6 +83,15 @@ pub const PRINT_CHUNK_SIZE: usize = 4096;
 /// Letters per print file unless `--pieces-per-file` says otherwise.
 pub const DEFAULT_PIECES_PER_FILE: usize = 2000;
 
+/// The most letters one print file may hold. Mail vendors take files of a
+/// few thousand pieces; a file's letters are gathered in memory before it is
+/// written, so a bigger bound only risks the run's memory and a file no
+/// vendor would take.
+pub const MAX_PIECES_PER_FILE: usize = 50_000;
+
+/// The most filings one chunk (one ledger transaction) may hold.
+pub const MAX_CHUNK_SIZE: usize = 65_536;
+
 /// How a batch writes its letters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum OutputMode {

@@ -93,7 +93,7 @@ pub fn write_print_files(
         let (groups, handed) = mpsc::sync_channel::<Vec<Issuance>>(at_once);
         let walker = scope.spawn(move || walk_in_groups(walking, run.batch_id, per_file, groups));
         let mut files: Vec<PrintFileEntry> = Vec::new();
-        let mut round: Vec<Vec<Issuance>> = Vec::with_capacity(at_once);
+        let mut round: Vec<Vec<Issuance>> = Vec::new();
         // On an error `handed` is dropped on return, which stops the walker.
         for group in handed.iter() {
             round.push(group);
@@ -123,11 +123,13 @@ fn walk_in_groups(
     groups: mpsc::SyncSender<Vec<Issuance>>,
 ) -> Result<(), BatchError> {
     let stopped = || LedgerError::Consumer("print files stopped".into());
-    let mut group: Vec<Issuance> = Vec::with_capacity(per_file);
+    // Grown as letters come, never sized from the flag: a file of the
+    // batch's last few letters needs no room for a full one.
+    let mut group: Vec<Issuance> = Vec::new();
     ledger.for_each_in_batch(batch_id, &mut |iss| {
         group.push(iss);
         if group.len() >= per_file {
-            let full = std::mem::replace(&mut group, Vec::with_capacity(per_file));
+            let full = std::mem::take(&mut group);
             groups.send(full).map_err(|_| stopped())?;
         }
         Ok(())
