@@ -124,3 +124,169 @@ fn largest_pieces_per_file_runs_in_little_memory() {
     let probe = run_bounded(&cmd);
     assert_eq!(probe.code, Some(EXIT_REJECTS), "{}", probe.stderr);
 }
+
+// ---- item 7: smaller breaks ----
+
+#[test]
+fn closed_stdout_after_a_complete_batch_keeps_the_exit_status() {
+    let wd = Workdir::new();
+    let mut cmd = wd.command([
+        "run",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--date",
+        BATCH_DATE,
+    ]);
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    // The reader goes away before the first line, as `| head -0` would.
+    drop(child.stdout.take());
+    let mut stderr = child.stderr.take().unwrap();
+    let status = wait_bounded(&mut child, PROBE_TIMEOUT);
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(EXIT_REJECTS), "{err}");
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(Batch::new(wd.batch_dirs()[0].clone()).is_complete());
+}
+
+#[test]
+fn input_from_a_pipe_is_refused_saying_why() {
+    let wd = Workdir::new();
+    let mut child = wd
+        .command(["run", "--input", "/dev/stdin", "--date", BATCH_DATE])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    let mut stdin = child.stdin.take().unwrap();
+    let csv = std::fs::read(fixtures_csv()).unwrap();
+    // Written from a thread: the binary may refuse before reading any of it.
+    let writer = std::thread::spawn(move || {
+        use std::io::Write;
+        let _ = stdin.write_all(&csv);
+    });
+    let (mut out, mut err) = (String::new(), String::new());
+    child
+        .stdout
+        .take()
+        .unwrap()
+        .read_to_string(&mut out)
+        .unwrap();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut err)
+        .unwrap();
+    let status = wait_bounded(&mut child, PROBE_TIMEOUT);
+    writer.join().unwrap();
+    assert_eq!(status.code(), Some(EXIT_FAILED), "{out}{err}");
+    assert!(err.contains("not a regular file"), "{err}");
+    assert!(err.contains("save the filings to a file"), "{err}");
+    assert!(!err.contains("is empty"), "{err}");
+    assert!(wd.batch_dirs().is_empty());
+}
+
+#[test]
+fn cr_only_line_ends_are_named() {
+    let wd = Workdir::new();
+    let text = std::fs::read_to_string(fixtures_csv()).unwrap();
+    let input = wd.write("mac.csv", text.replace("\r\n", "\n").replace('\n', "\r"));
+    let out = wd.run(&input);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("carriage return alone"), "{out:?}");
+    assert!(!out.stderr.contains("64 KB"), "{out:?}");
+}
+
+#[test]
+fn key_with_all_zero_secret_is_refused() {
+    let wd = Workdir::new();
+    let key = wd.write(
+        "zero.key",
+        format!("key_id = \"prod-zero\"\nsecret = \"{}\"\n", "0".repeat(64)),
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = wd.cmd([
+        "run",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--date",
+        BATCH_DATE,
+        "--key",
+        key.to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("no randomness"), "{out:?}");
+    assert!(wd.batch_dirs().is_empty());
+}
+
+/// Makes the fixtures' batch look as a run killed after issuing and before
+/// printing leaves it: rows in the ledger, the batch not complete, no
+/// batch.json.
+fn interrupt_batch(wd: &Workdir, batch: &Batch) {
+    let conn = rusqlite::Connection::open(wd.ledger()).unwrap();
+    conn.execute(
+        "UPDATE batches SET completed_at = NULL, summary_json = NULL WHERE batch_id = ?1",
+        [batch.id()],
+    )
+    .unwrap();
+    std::fs::remove_file(batch.path("batch.json")).unwrap();
+}
+
+/// `run` of the fixtures as the nightly script runs it (print files).
+fn run_fixtures_print(wd: &Workdir) -> Batch {
+    let out = wd.cmd([
+        "run",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--date",
+        BATCH_DATE,
+        "--output",
+        "print",
+    ]);
+    out.expect_code(EXIT_REJECTS);
+    Batch::new(wd.path(out.batch_dir()))
+}
+
+#[test]
+fn audit_and_status_show_an_interrupted_batch() {
+    let wd = Workdir::new();
+    let batch = run_fixtures_print(&wd);
+    interrupt_batch(&wd, &batch);
+    // Killed before its print files: no letter anywhere in the folder.
+    std::fs::remove_dir_all(batch.path("print")).unwrap();
+
+    let audit = wd.cmd(["audit"]);
+    audit.expect_code(EXIT_FAILED);
+    assert!(
+        audit.stdout.contains(&format!(
+            "batch {} was interrupted: {FIXTURE_VALID} codes issued, not printed yet; run the batch again",
+            batch.id()
+        )),
+        "{audit:?}"
+    );
+
+    let status = wd.cmd(["status", "IOE0912345602"]);
+    status.expect_code(EXIT_OK);
+    assert!(
+        status
+            .stdout
+            .contains("issue 1: issued, not printed yet: batch"),
+        "{status:?}"
+    );
+
+    // Run again: the batch completes and both say so.
+    run_fixtures_print(&wd);
+    wd.cmd(["audit"]).expect_code(EXIT_OK);
+    let status = wd.cmd(["status", "IOE0912345602"]);
+    assert!(!status.stdout.contains("not printed yet"), "{status:?}");
+}

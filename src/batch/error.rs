@@ -27,6 +27,9 @@ pub enum BatchError {
         path: String,
         source: std::io::Error,
     },
+    /// The input is a pipe, a device or a socket, not a file.
+    #[error("{path} is not a regular file (it is a pipe, a device or a socket): a run names its batch by the file's SHA-256 and reads the file more than once, so save the filings to a file and pass that with --input")]
+    InputNotAFile { path: String },
     /// The input has a header row and no data rows: most likely a broken
     /// upstream export, so it is not a quiet night but its own outcome.
     #[error("no filings in {path}: it has a header row but no rows below it, so no batch was started; check the export that made it")]
