@@ -290,3 +290,77 @@ fn audit_and_status_show_an_interrupted_batch() {
     let status = wd.cmd(["status", "IOE0912345602"]);
     assert!(!status.stdout.contains("not printed yet"), "{status:?}");
 }
+
+// ---- item 2: a folder input takes *.CSV too and names what it does not take ----
+
+/// Exit status of `run --input DIR` (and the nightly script) when the
+/// folder holds files that were not taken.
+const EXIT_NOT_TAKEN: i32 = 8;
+
+#[test]
+fn folder_input_takes_csv_in_any_case_and_names_the_rest() {
+    let wd = Workdir::new();
+    let drop = wd.path("drop");
+    std::fs::create_dir(&drop).unwrap();
+    std::fs::copy(fixtures_csv(), drop.join("a.csv")).unwrap();
+    let generated = wd.generate(20, 3);
+    std::fs::copy(&generated, drop.join("B.CSV")).unwrap();
+    std::fs::write(drop.join("notes.txt"), "not filings").unwrap();
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(wd.path("missing.csv"), drop.join("c.csv")).unwrap();
+    std::fs::create_dir(drop.join("done")).unwrap();
+
+    let out = wd.cmd([
+        "run",
+        "--input",
+        drop.to_str().unwrap(),
+        "--date",
+        BATCH_DATE,
+    ]);
+    out.expect_code(EXIT_NOT_TAKEN);
+    let taken: Vec<&str> = out
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("taking "))
+        .collect();
+    assert_eq!(taken.len(), 2, "{out:?}");
+    assert!(
+        taken[0].ends_with("B.CSV") && taken[1].ends_with("a.csv"),
+        "{out:?}"
+    );
+    assert!(out.stderr.contains("notes.txt: not a .csv file"), "{out:?}");
+    #[cfg(unix)]
+    assert!(out.stderr.contains("c.csv: cannot be read"), "{out:?}");
+    assert!(!out.stderr.contains("done"), "{out:?}");
+    assert!(out.stderr.contains("not taken (named above)"), "{out:?}");
+    assert_eq!(wd.batch_dirs().len(), 2, "both files are batches");
+}
+
+#[test]
+fn nightly_script_takes_upper_case_csv_and_names_the_rest() {
+    let wd = Workdir::new();
+    let drop = wd.path("drop");
+    std::fs::create_dir(&drop).unwrap();
+    std::fs::copy(fixtures_csv(), drop.join("A.CSV")).unwrap();
+    std::fs::write(drop.join("notes.txt"), "not filings").unwrap();
+    let out = Command::new("sh")
+        .arg(repo_file("deploy/access-letters-nightly.sh"))
+        .env("ACCESS_LETTERS_BIN", BIN)
+        .env("ACCESS_LETTERS_DROP", &drop)
+        .env("ACCESS_LETTERS_OUT", wd.out())
+        .env("ACCESS_LETTERS_KEY", test_key())
+        .env("ACCESS_LETTERS_LOG", wd.path("nightly.log"))
+        .env("ACCESS_LETTERS_LOCK", wd.path("nightly.lock"))
+        .env_remove("ACCESS_LETTERS_LEDGER")
+        .output()
+        .unwrap();
+    let log = std::fs::read_to_string(wd.path("nightly.log")).unwrap_or_default();
+    assert_eq!(out.status.code(), Some(EXIT_NOT_TAKEN), "log:\n{log}");
+    assert!(log.contains("batch for") && log.contains("A.CSV"), "{log}");
+    assert!(log.contains("done with rejects to review"), "{log}");
+    assert!(
+        log.contains("NOT TAKEN (not a .csv file)") && log.contains("notes.txt"),
+        "{log}"
+    );
+    assert_eq!(wd.batch_dirs().len(), 1);
+}

@@ -24,6 +24,9 @@ pub const EXIT_NOT_VALID: u8 = 3;
 pub const EXIT_NO_FILINGS: u8 = 4;
 /// Exit status of `verify`: the receipt is locked after too many wrong codes.
 pub const EXIT_LOCKED: u8 = 5;
+/// Exit status of `run --input DIR`: its batches finished, but the folder
+/// holds files that were not taken (named on stderr).
+pub const EXIT_NOT_TAKEN: u8 = 8;
 
 /// clap parser for `--date`: YYYY-MM-DD, in words when it is not.
 pub fn date_arg(text: &str) -> Result<NaiveDate, String> {

@@ -12,7 +12,7 @@ use clap::Args;
 
 use super::common::*;
 use super::metrics_file::write_metrics;
-use super::night::{check_input, input_files, start, worse};
+use super::night::{check_input, input_files, say_inputs, start, worse};
 use super::progress::Reporter;
 use super::{summary::*, written::WrittenArgs};
 
@@ -51,7 +51,9 @@ pub fn execute(args: RunArgs) -> Result<u8> {
     let batch_date = start(args.date, args.allow_any_date, args.jobs)?;
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
     let (mut status, mut done) = (EXIT_OK, Vec::new());
-    for input in input_files(&args.input)? {
+    let files = input_files(&args.input)?;
+    say_inputs(&args.input, &files);
+    for input in files.taken {
         let started = Instant::now();
         let inputs = RunInputs {
             input: &input,
@@ -75,6 +77,11 @@ pub fn execute(args: RunArgs) -> Result<u8> {
     }
     if let Some(path) = &args.metrics {
         write_metrics(path, &done)?;
+    }
+    if !files.not_taken.is_empty() {
+        let n = count(files.not_taken.len() as u64, "file", "files");
+        eprintln!("{n} in {} not taken (named above): move or rename them, or remove them, so that none is left unread", display(&args.input));
+        status = worse(status, EXIT_NOT_TAKEN);
     }
     Ok(status)
 }
