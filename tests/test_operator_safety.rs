@@ -364,3 +364,40 @@ fn nightly_script_takes_upper_case_csv_and_names_the_rest() {
     );
     assert_eq!(wd.batch_dirs().len(), 1);
 }
+
+// ---- item 10: the wrong-code door ----
+
+#[test]
+fn empty_codes_are_not_counted_as_wrong_tries() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures();
+    let receipt = "IOE0912345602";
+    let code = batch.code_for(receipt);
+    // More empty codes than the limit (5 in 10 minutes).
+    for _ in 0..7 {
+        let out = wd.cmd(["verify", receipt, "", "--date", BATCH_DATE]);
+        out.expect_code(EXIT_NOT_VALID);
+        assert!(out.stdout.contains("no access code was entered"), "{out:?}");
+    }
+    wd.cmd(["verify", receipt, &code, "--date", BATCH_DATE])
+        .expect_code(EXIT_OK);
+    let status = wd.cmd(["status", receipt]);
+    assert!(!status.stdout.contains("wrong"), "{status:?}");
+}
+
+#[test]
+fn a_failed_check_character_says_what_is_known_not_how_close() {
+    let wd = Workdir::new();
+    let (_, batch) = wd.run_fixtures();
+    let receipt = "IOE0912345602";
+    let typo = mistype(&batch.code_for(receipt), 4);
+    let out = wd.cmd(["verify", receipt, &typo, "--date", BATCH_DATE]);
+    out.expect_code(EXIT_NOT_VALID);
+    assert!(
+        out.stdout
+            .contains("check character does not match, so it is not a code that was issued"),
+        "{out:?}"
+    );
+    assert!(out.stdout.contains("re-read the letter"), "{out:?}");
+    assert!(!out.stdout.contains("probably"), "{out:?}");
+}
