@@ -401,3 +401,68 @@ fn a_failed_check_character_says_what_is_known_not_how_close() {
     assert!(out.stdout.contains("re-read the letter"), "{out:?}");
     assert!(!out.stdout.contains("probably"), "{out:?}");
 }
+
+// ---- item 4: output paths are checked before the batch ----
+
+/// Exit status of `run` when its batches are complete and a write after
+/// them (the metrics file) failed.
+const EXIT_AFTER_BATCH: i32 = 9;
+
+#[test]
+fn bad_metrics_path_is_refused_before_the_batch() {
+    let wd = Workdir::new();
+    let folder = wd.path("metrics-folder");
+    std::fs::create_dir(&folder).unwrap();
+    for metrics in [folder.clone(), wd.path("no-such-folder/run.prom")] {
+        let out = wd.cmd([
+            "run",
+            "--input",
+            fixtures_csv().to_str().unwrap(),
+            "--date",
+            BATCH_DATE,
+            "--metrics",
+            metrics.to_str().unwrap(),
+        ]);
+        out.expect_code(EXIT_FAILED);
+        assert!(out.stderr.contains("no batch was started"), "{out:?}");
+        assert!(wd.batch_dirs().is_empty(), "{out:?}");
+    }
+    // --out that is a file.
+    let file = wd.write("not-a-folder", "x");
+    let out = wd.cmd([
+        "run",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--date",
+        BATCH_DATE,
+        "--out",
+        file.join("out").to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("is a file, not a folder"), "{out:?}");
+}
+
+#[test]
+fn metrics_write_failing_after_a_complete_batch_has_its_own_status() {
+    let wd = Workdir::new();
+    std::fs::create_dir(wd.out()).unwrap();
+    // Free when checked; by the time it is written, the batch's own folder.
+    let batch_id = expected_batch_id(&fixtures_csv(), BATCH_DATE);
+    let metrics = wd.out().join(&batch_id);
+    let out = wd.cmd([
+        "run",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--date",
+        BATCH_DATE,
+        "--metrics",
+        metrics.to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_AFTER_BATCH);
+    assert!(Batch::new(metrics.clone()).is_complete(), "{out:?}");
+    assert!(
+        out.stderr.contains("the batches are complete")
+            && out.stderr.contains("their own exit status is 2"),
+        "{out:?}"
+    );
+}

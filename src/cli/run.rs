@@ -6,7 +6,8 @@ use std::path::PathBuf;
 use std::time::Instant;
 
 use access_letters::batch::{self, RunInputs};
-use anyhow::Result;
+use access_letters::output::{check_can_write, check_can_write_in};
+use anyhow::{Context, Result};
 use chrono::NaiveDate;
 use clap::Args;
 
@@ -49,6 +50,7 @@ pub struct RunArgs {
 
 pub fn execute(args: RunArgs) -> Result<u8> {
     let batch_date = start(args.date, args.allow_any_date, args.jobs)?;
+    check_outputs(&args)?;
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
     let (mut status, mut done) = (EXIT_OK, Vec::new());
     let files = input_files(&args.input)?;
@@ -75,13 +77,45 @@ pub fn execute(args: RunArgs) -> Result<u8> {
         status = worse(status, exit_status(&report, &input));
         done.push((report.batch_dir, started.elapsed()));
     }
-    if let Some(path) = &args.metrics {
-        write_metrics(path, &done)?;
-    }
     if !files.not_taken.is_empty() {
         let n = count(files.not_taken.len() as u64, "file", "files");
         eprintln!("{n} in {} not taken (named above): move or rename them, or remove them, so that none is left unread", display(&args.input));
         status = worse(status, EXIT_NOT_TAKEN);
     }
+    if let Some(path) = &args.metrics {
+        if let Err(e) = write_metrics(path, &done) {
+            return Ok(after_batch_failed(&e, status));
+        }
+    }
     Ok(status)
+}
+
+/// Every file a run writes besides its batches is checked before the first
+/// batch starts: a bad path found after the batch would hide its status.
+fn check_outputs(args: &RunArgs) -> Result<()> {
+    if let Some(path) = &args.metrics {
+        check_can_write(path).with_context(|| {
+            format!(
+                "cannot write the metrics file --metrics {}, so no batch was started",
+                display(path)
+            )
+        })?;
+    }
+    let out = &args.place.out;
+    check_can_write_in(out).with_context(|| {
+        format!(
+            "cannot write batches under --out {}, so no batch was started",
+            display(out)
+        )
+    })
+}
+
+/// A write after complete batches failed: the batches stand (each
+/// batch.json is written), so the status says that and nothing else.
+fn after_batch_failed(e: &anyhow::Error, batches_status: u8) -> u8 {
+    eprintln!(
+        "error: the batches are complete (batch.json written; their own exit status is {batches_status}), but writing the metrics file afterwards failed: {}; nothing needs running again, fix the metrics path for the next run (exit status {EXIT_AFTER_BATCH})",
+        super::logging::error_message(e)
+    );
+    EXIT_AFTER_BATCH
 }
