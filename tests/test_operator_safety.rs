@@ -466,3 +466,42 @@ fn metrics_write_failing_after_a_complete_batch_has_its_own_status() {
         "{out:?}"
     );
 }
+
+// ---- item 9: the fixtures' counts hold whatever the day ----
+
+/// README's first command, run as it is written (no `--date`: today), gives
+/// the counts fixtures/README.md promises.
+#[test]
+fn readme_command_with_todays_date_gives_the_promised_counts() {
+    let readme = std::fs::read_to_string(repo_file("README.md")).unwrap();
+    assert!(
+        readme.contains("cargo run --release -- run --input fixtures/filings.csv\n"),
+        "README's main command changed; update this test"
+    );
+    let promise = std::fs::read_to_string(repo_file("fixtures/README.md")).unwrap();
+    let said = format!(
+        "{FIXTURE_ROWS} hand-written filing rows: {FIXTURE_VALID} valid, {FIXTURE_REJECTED} rejected"
+    );
+    assert!(
+        promise.contains(&said),
+        "fixtures/README.md no longer says {said:?}"
+    );
+
+    let wd = Workdir::new();
+    let out = wd.cmd([
+        "run",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--output",
+        "print",
+    ]);
+    out.expect_code(EXIT_REJECTS);
+    let counts = out.counts();
+    assert_eq!(counts.read, FIXTURE_ROWS, "{out:?}");
+    assert_eq!(counts.issued, FIXTURE_VALID, "{out:?}");
+    assert_eq!(counts.rejected, FIXTURE_REJECTED, "{out:?}");
+    let batch = Batch::new(wd.path(out.batch_dir()));
+    assert!(batch
+        .id()
+        .starts_with(&today().format("%Y-%m-%d").to_string()));
+}
