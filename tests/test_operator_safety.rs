@@ -503,5 +503,73 @@ fn readme_command_with_todays_date_gives_the_promised_counts() {
     let batch = Batch::new(wd.path(out.batch_dir()));
     assert!(batch
         .id()
-        .starts_with(&today().format("%Y-%m-%d").to_string()));
+        .starts_with(&agency_today().format("%Y-%m-%d").to_string()));
+}
+
+// ---- item 8: today is the agency's date ----
+
+/// Today in the agency's time zone, America/New_York (the shipped
+/// agency.toml), as the binary reads it.
+fn agency_today() -> chrono::NaiveDate {
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive()
+}
+
+/// The shipped agency.toml with another time zone.
+fn config_in_zone(wd: &Workdir, zone: &str) -> String {
+    let text = std::fs::read_to_string(repo_file("templates/agency.toml")).unwrap();
+    assert!(text.contains("time_zone = \"America/New_York\""));
+    let text = text.replace("America/New_York", zone);
+    let name = format!("agency-{}.toml", zone.replace('/', "-"));
+    wd.write(&name, text).to_str().unwrap().to_string()
+}
+
+/// Kiritimati (UTC+14) and Pago Pago (UTC-11) are 25 hours apart, so at any
+/// moment their dates differ: a run without --date is dated in the
+/// configured zone, never the host's.
+#[test]
+fn a_run_without_date_is_dated_in_the_agency_time_zone() {
+    let mut dates = Vec::new();
+    for zone in ["Pacific/Kiritimati", "Pacific/Pago_Pago"] {
+        let wd = Workdir::new();
+        let config = config_in_zone(&wd, zone);
+        let out = wd.cmd([
+            "run",
+            "--input",
+            fixtures_csv().to_str().unwrap(),
+            "--config",
+            &config,
+        ]);
+        out.expect_code(EXIT_REJECTS);
+        let tz: chrono_tz::Tz = zone.parse().unwrap();
+        let today = chrono::Utc::now().with_timezone(&tz).date_naive();
+        let batch = Batch::new(wd.path(out.batch_dir()));
+        assert!(
+            batch
+                .id()
+                .starts_with(&today.format("%Y-%m-%d").to_string()),
+            "{zone}: {out:?}"
+        );
+        dates.push(batch.id()[..10].to_string());
+    }
+    assert_ne!(dates[0], dates[1]);
+}
+
+#[test]
+fn an_unknown_time_zone_is_refused_naming_it() {
+    let wd = Workdir::new();
+    let config = config_in_zone(&wd, "America/Nowhere");
+    let out = wd.cmd([
+        "run",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--config",
+        &config,
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(
+        out.stderr.contains("'America/Nowhere' is not a time zone"),
+        "{out:?}"
+    );
 }

@@ -13,11 +13,12 @@ use super::common::*;
 
 /// The batch date (checked against today) and the rendering thread pool.
 pub fn start(
+    clock: Clock,
     date: Option<NaiveDate>,
     allow_any_date: bool,
     jobs: Option<usize>,
 ) -> Result<NaiveDate> {
-    let today = Clock::system().today;
+    let today = clock.today;
     let batch_date = date.unwrap_or(today);
     check_run_date(batch_date, today, allow_any_date)?;
     if let Some(jobs) = jobs {

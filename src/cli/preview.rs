@@ -55,10 +55,11 @@ pub fn execute(args: PreviewArgs) -> Result<u8> {
     let key = load_key(args.key.as_deref())?;
     let receipt = parse_receipt(&args.receipt)?;
     let renderer = args.look.renderer()?;
+    let today = Clock::in_zone(renderer.config.agency.time_zone).today;
     let request = PreviewRequest {
         input: &args.input,
         receipt: &receipt,
-        batch_date: args.date.unwrap_or_else(|| Clock::system().today),
+        batch_date: args.date.unwrap_or(today),
         serial: args.serial,
         to: args.to.as_deref(),
         png: (args.png.as_deref()).map(|p| (p, ProofOptions::new(args.dpi, args.show_code))),

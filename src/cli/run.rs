@@ -49,7 +49,8 @@ pub struct RunArgs {
 }
 
 pub fn execute(args: RunArgs) -> Result<u8> {
-    let batch_date = start(args.date, args.allow_any_date, args.jobs)?;
+    let clock = args.look.clock()?;
+    let batch_date = start(clock, args.date, args.allow_any_date, args.jobs)?;
     check_outputs(&args)?;
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
     let (mut status, mut done) = (EXIT_OK, Vec::new());

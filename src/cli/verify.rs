@@ -9,7 +9,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use access_letters::ops::{verify_code, Answer, Clock, VerifyRequest};
+use access_letters::ops::{verify_code, Answer, VerifyRequest};
 
 use super::common::*;
 
@@ -36,7 +36,7 @@ pub fn execute(args: VerifyArgs) -> Result<u8> {
     let limit = args.limit.limit()?;
     let mut ledger = args.place.read_ledger()?;
     let ring = args.keys.load()?;
-    let clock = Clock::system();
+    let clock = args.limit.clock()?;
     let request = VerifyRequest {
         receipt: &receipt,
         typed: &args.code,
