@@ -573,3 +573,62 @@ fn an_unknown_time_zone_is_refused_naming_it() {
         "{out:?}"
     );
 }
+
+// ---- item 1: reissue, reprint and proof check whose --out it is ----
+
+#[test]
+fn reissue_reprint_and_proof_refuse_an_out_folder_of_another_ledger() {
+    let wd = Workdir::new();
+    wd.run_fixtures();
+    // Ledger B: the same fixtures into another folder.
+    let other_out = wd.path("other");
+    wd.output(&mut wd.command_with(
+        other_out.clone(),
+        [
+            "run",
+            "--input",
+            fixtures_csv().to_str().unwrap(),
+            "--date",
+            BATCH_DATE,
+        ],
+    ))
+    .expect_code(EXIT_REJECTS);
+    let ledger_b = other_out.join("ledger.sqlite");
+    let before = snapshot(&wd.out());
+    let receipt = "IOE0912345602";
+    let png = wd.path("proof.png");
+    let refused = [
+        wd.cmd([
+            "reissue",
+            receipt,
+            "--reason",
+            "letter lost",
+            "--force",
+            "--ledger",
+            ledger_b.to_str().unwrap(),
+        ]),
+        wd.cmd(["reprint", receipt, "--ledger", ledger_b.to_str().unwrap()]),
+        wd.cmd([
+            "proof",
+            receipt,
+            "--png",
+            png.to_str().unwrap(),
+            "--ledger",
+            ledger_b.to_str().unwrap(),
+        ]),
+    ];
+    for out in &refused {
+        out.expect_code(EXIT_FAILED);
+        assert!(
+            out.stderr.contains("belongs to another ledger")
+                && out.stderr.contains("recorded by another ledger"),
+            "{out:?}"
+        );
+    }
+    assert_eq!(snapshot(&wd.out()), before, "nothing was written in --out");
+    assert!(!png.exists());
+    // With its own ledger, each works.
+    wd.cmd(["reprint", receipt]).expect_code(EXIT_OK);
+    wd.cmd(["proof", receipt, "--png", png.to_str().unwrap()])
+        .expect_code(EXIT_OK);
+}

@@ -36,7 +36,7 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
     let receipt = parse_receipt(&args.receipt)?;
     let clock = args.look.clock()?;
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
-    let mut opened = args.place.open_ledger()?;
+    let mut opened = args.place.open_ledger_for_out()?;
     let request = ReissueRequest {
         receipt: &receipt,
         reason: &args.reason,
