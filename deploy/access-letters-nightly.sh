@@ -11,6 +11,8 @@
 #   8  done, but the drop folder holds files that were not taken (another
 #      extension, unreadable): the log names them; alert someone
 #   1  failed: alert someone (bad input file, no filings, ledger or key problem)
+#  10  stopped (SIGTERM, SIGINT: `systemctl stop`, a shutdown) at a safe point;
+#      the next run finishes the batch, nothing is lost
 # Every setting can be overridden from the environment (systemd's
 # EnvironmentFile, or the crontab line), so the script itself never changes.
 set -u
@@ -45,6 +47,12 @@ worse() {
     esac
 }
 
+# A stop reaches the batch too (same process group, or systemd's cgroup):
+# the batch stops at its next safe point and exits 10; the script waits for
+# it instead of dying first, then stops too.
+stop=0
+trap 'stop=1' TERM INT
+
 worst=0
 found=0
 not_taken=0
@@ -65,10 +73,15 @@ for input in "$DROP"/* "$DROP"/.[!.]*; do
     "$BIN" run --input "$input" --out "$OUT" --key "$KEY" ${LEDGER_FILE:+--ledger "$LEDGER_FILE"} >>"$LOG" 2>&1
     status=$?
     case "$status" in
+        10) log "stopped (exit 10): $input; the next run finishes it"; exit 10 ;;
         0) log "done: $input" ;;
         2) log "done with rejects to review: $input"; worse 2 ;;
         *) log "FAILED (exit $status): $input"; worse 1 ;;
     esac
+    if [ "$stop" -eq 1 ]; then
+        log "stopped before the next file; the next run takes the rest"
+        exit 10
+    fi
 done
 if [ "$not_taken" -gt 0 ]; then
     log "$not_taken file(s) in $DROP not taken (named above): move, rename or remove them"

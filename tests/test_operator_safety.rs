@@ -632,3 +632,79 @@ fn reissue_reprint_and_proof_refuse_an_out_folder_of_another_ledger() {
     wd.cmd(["proof", receipt, "--png", png.to_str().unwrap()])
         .expect_code(EXIT_OK);
 }
+
+// ---- item 6: SIGTERM stops a run at a safe point ----
+
+/// Exit status of `run` stopped by SIGTERM or SIGINT.
+const EXIT_STOPPED: i32 = 10;
+
+#[test]
+fn sigterm_stops_a_run_at_a_safe_point_and_the_same_command_finishes_it() {
+    let wd = Workdir::new();
+    let input = wd.generate(4000, 5);
+    let args = [
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--date",
+        BATCH_DATE,
+        "--output",
+        "print",
+        "--chunk-size",
+        "128",
+    ];
+    let batch_dir = wd.out().join(expected_batch_id(&input, BATCH_DATE));
+    let mut child = wd
+        .command(args)
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("the binary starts");
+    // The batch folder exists once the handlers are in place and the
+    // batch has started; a moment later it is issuing chunks.
+    let started = wait_until(Duration::from_secs(60), || batch_dir.is_dir());
+    if !started {
+        let _ = child.kill();
+        let _ = child.wait();
+        panic!("the run did not start its batch within a minute");
+    }
+    std::thread::sleep(Duration::from_millis(300));
+    let killed = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let mut stderr = child.stderr.take().unwrap();
+    let status = wait_bounded(&mut child, PROBE_TIMEOUT);
+    let mut err = String::new();
+    stderr.read_to_string(&mut err).unwrap();
+    assert_eq!(status.code(), Some(EXIT_STOPPED), "{err}");
+    assert!(
+        err.contains("stopped; run the same command again to finish"),
+        "{err}"
+    );
+    let batch = Batch::new(batch_dir.clone());
+    assert!(!batch.is_complete(), "stopped before the end: {err}");
+    let temporaries: Vec<_> = walk(&batch_dir)
+        .into_iter()
+        .filter(|p| p.to_string_lossy().ends_with(".tmp"))
+        .collect();
+    assert!(temporaries.is_empty(), "{temporaries:?}");
+
+    // The same command again finishes the batch, each filing once.
+    let again = wd.cmd(args);
+    again.expect_code(EXIT_REJECTS);
+    assert!(batch.is_complete());
+    let counts = batch.counts();
+    counts.assert_add_up();
+    let rows = ledger_rows(&wd.ledger());
+    assert_eq!(rows.len() as u64, counts.issued);
+    let receipts: std::collections::BTreeSet<&str> =
+        rows.iter().map(|r| r.receipt.as_str()).collect();
+    assert_eq!(receipts.len(), rows.len(), "no receipt twice");
+    let manifest = batch.manifest();
+    assert_eq!(manifest.len() as u64, counts.issued);
+    let pieces: std::collections::BTreeSet<&str> =
+        manifest.iter().map(|r| r["piece_id"].as_str()).collect();
+    assert_eq!(pieces.len(), manifest.len(), "no piece twice");
+}

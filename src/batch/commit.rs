@@ -33,6 +33,13 @@ pub fn prepare_folder(batch_dir: &Path, mode: OutputMode) -> Result<usize, Batch
         }
     }
     super::finish::withdraw_summary(batch_dir)?;
+    remove_temporaries(batch_dir)
+}
+
+/// Removes the temporary files (`.NAME.tmp`) in a batch folder and its
+/// `letters/` and `print/` folders: those a killed run left, or those of a
+/// run stopped on a signal. Returns how many it removed.
+pub fn remove_temporaries(batch_dir: &Path) -> Result<usize, BatchError> {
     let mut removed = 0;
     for dir in [
         batch_dir.to_path_buf(),
@@ -122,6 +129,13 @@ pub fn issue_all(
             tally.add(&outcome);
             progress.advance(chunk.len() as u64);
             chunk.clear();
+            if !at_end && progress.stop_requested() {
+                // A safe point: the letters rendered so far are recorded,
+                // so the next run resumes after them.
+                commit_chunk(ledger, &letters_dir, &chunks.pending)?;
+                progress.finish();
+                return Err(BatchError::Stopped);
+            }
         }
         if at_end {
             break;

@@ -27,6 +27,10 @@ pub enum BatchError {
         path: String,
         source: std::io::Error,
     },
+    /// A stop was asked for (SIGTERM, SIGINT) and the run stopped at a safe
+    /// point: what was done is recorded, the batch is not complete.
+    #[error("stopped; run the same command again to finish")]
+    Stopped,
     /// The input is a pipe, a device or a socket, not a file.
     #[error("{path} is not a regular file (it is a pipe, a device or a socket): a run names its batch by the file's SHA-256 and reads the file more than once, so save the filings to a file and pass that with --input")]
     InputNotAFile { path: String },

@@ -62,7 +62,7 @@ pub mod render;
 pub mod sample;
 pub mod verify;
 
-pub use commit::write_letter;
+pub use commit::{remove_temporaries, write_letter};
 pub use error::BatchError;
 pub use finish::{complete, write_manifest, write_summary, ManifestTotals};
 pub use guard::{batch_folders, check_out_folder, may_create_ledger};
@@ -162,6 +162,14 @@ pub trait Progress: Sync {
     /// `n` more filings are done (issued or skipped).
     fn advance(&self, n: u64);
     fn finish(&self);
+    /// Asked at each safe point of a run (after a chunk is committed,
+    /// between rounds of print files): true stops the run there with
+    /// [`BatchError::Stopped`], everything before it recorded, so running
+    /// the same batch again finishes it. A scheduler's stop (SIGTERM) is
+    /// read here.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// Progress that reports nothing.
@@ -225,6 +233,7 @@ fn letters_out(
     batch_dir: &Path,
     resumed: bool,
     ledger: &mut dyn crate::ledger::Ledger,
+    progress: &dyn Progress,
 ) -> Result<(u64, Vec<crate::manifest::PrintFileEntry>), BatchError> {
     let mode = checked.inputs.output.mode;
     // Rows from an earlier run (or another output folder) are not proof
@@ -235,7 +244,7 @@ fn letters_out(
         0
     };
     let print_files = if mode.print() {
-        print_files::write_print_files(&checked.print_run(batch_dir), ledger)?
+        print_files::write_print_files(&checked.print_run(batch_dir), ledger, progress)?
     } else {
         Vec::new()
     };
@@ -271,7 +280,7 @@ pub fn run_checked(
     );
     let tally = commit::issue_all(checked, &batch_dir, ledger, progress)?;
     let letters_made = started.elapsed();
-    let (remade, print_files) = letters_out(checked, &batch_dir, resumed, ledger)?;
+    let (remade, print_files) = letters_out(checked, &batch_dir, resumed, ledger, progress)?;
     let report = finish::finish_batch(
         &finish::Finishing {
             record: &record,

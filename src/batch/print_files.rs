@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::io_err;
 use super::plan::Checked;
-use super::{BatchError, OutputChoice};
+use super::{BatchError, OutputChoice, Progress};
 use crate::issue::{draw_for_print, IssueContext, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger, LedgerError};
@@ -82,6 +82,7 @@ pub fn print_file_number(index: u64, pieces_per_file: usize) -> usize {
 pub fn write_print_files(
     run: &PrintRun<'_>,
     ledger: &mut dyn Ledger,
+    progress: &dyn Progress,
 ) -> Result<Vec<PrintFileEntry>, BatchError> {
     let dir = run.batch_dir.join("print");
     let per_file = run.output.pieces_per_file.max(1);
@@ -99,6 +100,11 @@ pub fn write_print_files(
             round.push(group);
             if round.len() == at_once {
                 write_round(run, &dir, &mut round, &mut files, &mut spill)?;
+                // A safe point: the files written stay (each was renamed
+                // into place whole) and are drawn again by the next run.
+                if progress.stop_requested() {
+                    return Err(BatchError::Stopped);
+                }
             }
         }
         write_round(run, &dir, &mut round, &mut files, &mut spill)?;

@@ -16,7 +16,8 @@ Exit status: 0 done; 2 done, but some rows were rejected (see rejects.csv); \
 1 failed; 3 (verify only) the code is not valid; 4 (run only) no filings in the input; \
 5 (verify only) the receipt is locked after too many wrong codes; \
 8 (run --input DIR only) the batches finished, but files in the folder were not taken (named on stderr); \
-9 (run only) every batch is complete, but writing the metrics file afterwards failed."
+9 (run only) every batch is complete, but writing the metrics file afterwards failed; \
+10 (run only) stopped by SIGTERM or SIGINT at a safe point: run the same command again to finish."
 )]
 pub struct Cli {
     /// Show more detail on stderr (-v progress details, -vv debugging).

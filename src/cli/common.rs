@@ -30,6 +30,9 @@ pub const EXIT_NOT_TAKEN: u8 = 8;
 /// Exit status of `run`: every batch is complete, but a write after them
 /// (the metrics file) failed; the batches need nothing more.
 pub const EXIT_AFTER_BATCH: u8 = 9;
+/// Exit status of `run`: stopped by SIGTERM or SIGINT at a safe point;
+/// running the same command again finishes the batch.
+pub const EXIT_STOPPED: u8 = 10;
 
 /// clap parser for `--date`: YYYY-MM-DD, in words when it is not.
 pub fn date_arg(text: &str) -> Result<NaiveDate, String> {

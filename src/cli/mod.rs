@@ -45,6 +45,7 @@ mod reissue;
 mod reprint;
 mod run;
 mod status;
+mod stop;
 mod summary;
 mod verify;
 mod written;

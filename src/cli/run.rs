@@ -3,6 +3,8 @@
 //! issued or rejected; the same file and date continue the same batch.
 
 use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Instant;
 
 use access_letters::batch::{self, RunInputs};
@@ -15,6 +17,7 @@ use super::common::*;
 use super::metrics_file::write_metrics;
 use super::night::{check_input, input_files, say_inputs, start, worse};
 use super::progress::Reporter;
+use super::stop::on_signal;
 use super::{summary::*, written::WrittenArgs};
 
 /// Run the nightly batch over a filings file.
@@ -52,14 +55,14 @@ pub fn execute(args: RunArgs) -> Result<u8> {
     let clock = args.look.clock()?;
     let batch_date = start(clock, args.date, args.allow_any_date, args.jobs)?;
     check_outputs(&args)?;
+    let stop = on_signal()?;
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
     let (mut status, mut done) = (EXIT_OK, Vec::new());
     let files = input_files(&args.input)?;
     say_inputs(&args.input, &files);
-    for input in files.taken {
-        let started = Instant::now();
+    for input in &files.taken {
         let inputs = RunInputs {
-            input: &input,
+            input,
             batch_date,
             out_root: &args.place.out,
             keys: &keys,
@@ -67,16 +70,14 @@ pub fn execute(args: RunArgs) -> Result<u8> {
             chunk_size: args.written.chunk_size(),
             output: args.written.choice(),
         };
-        // The whole input is read before any folder, ledger or lock is made.
-        let Some(checked) = check_input(&inputs)? else {
-            status = worse(status, EXIT_NO_FILINGS);
-            continue;
-        };
-        let mut opened = args.place.open_or_create_ledger(args.new_ledger)?;
-        let report = batch::run_checked(&checked, opened.ledger.as_mut(), &Reporter::new())?;
-        print_report(&report, started);
-        status = worse(status, exit_status(&report, &input));
-        done.push((report.batch_dir, started.elapsed()));
+        match one_batch(&args, &inputs, &stop)? {
+            Batch::Done(batch_dir, s, took) => {
+                status = worse(status, s);
+                done.push((batch_dir, took));
+            }
+            Batch::NoFilings => status = worse(status, EXIT_NO_FILINGS),
+            Batch::Stopped => return Ok(EXIT_STOPPED),
+        }
     }
     if !files.not_taken.is_empty() {
         let n = count(files.not_taken.len() as u64, "file", "files");
@@ -89,6 +90,49 @@ pub fn execute(args: RunArgs) -> Result<u8> {
         }
     }
     Ok(status)
+}
+
+/// What became of one input file.
+enum Batch {
+    /// Complete: its folder, its exit status, how long it took.
+    Done(PathBuf, u8, std::time::Duration),
+    NoFilings,
+    /// Stopped by a signal at a safe point (already said on stderr).
+    Stopped,
+}
+
+/// Reads, checks and runs the batch of one input file.
+fn one_batch(args: &RunArgs, inputs: &RunInputs<'_>, stop: &Arc<AtomicBool>) -> Result<Batch> {
+    let started = Instant::now();
+    // The whole input is read before any folder, ledger or lock is made.
+    let Some(checked) = check_input(inputs)? else {
+        return Ok(Batch::NoFilings);
+    };
+    let batch_dir = args.place.out.join(&checked.batch_id);
+    if stop.load(Ordering::Relaxed) {
+        return Ok(stopped(&batch_dir));
+    }
+    let mut opened = args.place.open_or_create_ledger(args.new_ledger)?;
+    let reporter = Reporter::new(Arc::clone(stop));
+    let report = match batch::run_checked(&checked, opened.ledger.as_mut(), &reporter) {
+        Err(batch::BatchError::Stopped) => return Ok(stopped(&batch_dir)),
+        result => result?,
+    };
+    print_report(&report, started);
+    let status = exit_status(&report, inputs.input);
+    Ok(Batch::Done(report.batch_dir, status, started.elapsed()))
+}
+
+/// A run stopped by SIGTERM or SIGINT: its temporary files go, and it says
+/// how to finish.
+fn stopped(batch_dir: &std::path::Path) -> Batch {
+    if let Err(e) = batch::remove_temporaries(batch_dir) {
+        eprintln!("warning: {e}; the next run removes them");
+    }
+    eprintln!(
+        "stopped; run the same command again to finish (exit status {EXIT_STOPPED}: nothing is lost, what was done is recorded)"
+    );
+    Batch::Stopped
 }
 
 /// Every file a run writes besides its batches is checked before the first
