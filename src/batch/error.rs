@@ -31,6 +31,9 @@ pub enum BatchError {
     /// point: what was done is recorded, the batch is not complete.
     #[error("stopped; run the same command again to finish")]
     Stopped,
+    /// A folder `--input` holds no filings file.
+    #[error("no .csv files in {dir}{not_taken}")]
+    NoCsvFiles { dir: String, not_taken: String },
     /// The input is a pipe, a device or a socket, not a file.
     #[error("{path} is not a regular file (it is a pipe, a device or a socket): a run names its batch by the file's SHA-256 and reads the file more than once, so save the filings to a file and pass that with --input")]
     InputNotAFile { path: String },

@@ -56,6 +56,7 @@ pub mod commit;
 mod error;
 pub mod finish;
 pub mod guard;
+pub mod inputs;
 pub mod plan;
 pub mod print_files;
 pub mod render;
@@ -66,6 +67,7 @@ pub use commit::{remove_temporaries, write_letter};
 pub use error::BatchError;
 pub use finish::{complete, write_manifest, write_summary, ManifestTotals};
 pub use guard::{batch_folders, check_out_folder, may_create_ledger};
+pub use inputs::{input_files, InputFiles};
 pub use plan::{batch_id, check, file_sha256, next_serial, Checked};
 
 /// Valid filings per chunk when letters get a PDF file each: the unit of
@@ -91,6 +93,31 @@ pub const MAX_PIECES_PER_FILE: usize = 50_000;
 
 /// The most filings one chunk (one ledger transaction) may hold.
 pub const MAX_CHUNK_SIZE: usize = 65_536;
+
+/// `--pieces-per-file` as typed: 1 to [`MAX_PIECES_PER_FILE`], or why not.
+pub fn parse_pieces_per_file(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_PIECES_PER_FILE as u64).contains(&n) => Ok(n as usize),
+        Ok(n) if n > 0 => Err(format!(
+            "{n} letters in one print file is more than the {MAX_PIECES_PER_FILE} allowed: \
+             mail vendors take files of a few thousand pieces, and a print file's letters \
+             are held in memory while it is written"
+        )),
+        _ => Err(format!(
+            "'{text}' is not a number of letters (1 to {MAX_PIECES_PER_FILE})"
+        )),
+    }
+}
+
+/// `--chunk-size` as typed: 1 to [`MAX_CHUNK_SIZE`], or why not.
+pub fn parse_chunk_size(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_CHUNK_SIZE as u64).contains(&n) => Ok(n as usize),
+        _ => Err(format!(
+            "'{text}' is not a number of filings per chunk (1 to {MAX_CHUNK_SIZE})"
+        )),
+    }
+}
 
 /// How a batch writes its letters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -328,4 +355,24 @@ pub fn run_checked(
         timings,
     )?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_per_file_is_bounded_and_says_why() {
+        assert_eq!(parse_pieces_per_file("1"), Ok(1));
+        assert_eq!(parse_pieces_per_file("50000"), Ok(50_000));
+        let too_many = parse_pieces_per_file("1000000000").unwrap_err();
+        assert!(
+            too_many.contains("50000") && too_many.contains("vendors"),
+            "{too_many}"
+        );
+        assert!(parse_pieces_per_file("0").is_err());
+        assert!(parse_pieces_per_file("99999999999999999999999").is_err());
+        assert!(parse_chunk_size("100000000").is_err());
+        assert_eq!(parse_chunk_size("512"), Ok(512));
+    }
 }

@@ -6,24 +6,8 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
-// `println!` and `eprintln!` for every command below (declared before the
-// modules, so theirs are these): std's panic, exit 101, when the reader has
-// gone (`access-letters run ... | head -1` after a complete batch), which
-// would hide the batch's real exit status. A closed stdout or stderr is the
-// reader's choice not to read on; the work and its exit status stand.
-macro_rules! println {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stdout(), $($arg)*);
-    }};
-}
-
-macro_rules! eprintln {
-    ($($arg:tt)*) => {{
-        use std::io::Write as _;
-        let _ = writeln!(std::io::stderr(), $($arg)*);
-    }};
-}
+#[macro_use]
+mod say;
 
 mod args;
 mod audit;
@@ -37,6 +21,7 @@ mod look;
 mod metrics_file;
 mod night;
 mod open_ledger;
+mod out_folder;
 mod place;
 mod preview;
 mod progress;
@@ -44,6 +29,7 @@ mod proof;
 mod reissue;
 mod reprint;
 mod run;
+mod run_batch;
 mod status;
 mod stop;
 mod summary;

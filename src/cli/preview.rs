@@ -55,11 +55,10 @@ pub fn execute(args: PreviewArgs) -> Result<u8> {
     let key = load_key(args.key.as_deref())?;
     let receipt = parse_receipt(&args.receipt)?;
     let renderer = args.look.renderer()?;
-    let today = Clock::in_zone(renderer.config.agency.time_zone).today;
     let request = PreviewRequest {
         input: &args.input,
         receipt: &receipt,
-        batch_date: args.date.unwrap_or(today),
+        batch_date: (args.date).unwrap_or(Clock::in_zone(renderer.config.agency.time_zone).today),
         serial: args.serial,
         to: args.to.as_deref(),
         png: (args.png.as_deref()).map(|p| (p, ProofOptions::new(args.dpi, args.show_code))),

@@ -6,8 +6,8 @@
 use anyhow::Result;
 use clap::Args;
 
-use access_letters::ledger::{AttemptLimit, AttemptSummary, Issuance, Ledger};
-use access_letters::ops::Clock;
+use access_letters::ledger::{AttemptLimit, AttemptSummary};
+use access_letters::ops::{audit::unfinished_issuances, Clock};
 
 use super::common::*;
 
@@ -62,29 +62,12 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
             reason
         );
     }
-    print_unfinished(ledger.as_ref(), &history)?;
+    // Interrupted batches: codes live, letters not printed (nor mailed).
+    for (n, batch) in unfinished_issuances(ledger.as_ref(), &history)? {
+        println!("issue {n}: issued, not printed yet: batch {batch} was interrupted; run the batch again");
+    }
     print_attempts(&tries, limit);
     Ok(EXIT_OK)
-}
-
-/// A line for each issuance whose batch was interrupted: its code is live
-/// but its letter was never printed (nor mailed) until the batch is run again.
-fn print_unfinished(ledger: &dyn Ledger, history: &[Issuance]) -> Result<()> {
-    let mut complete: std::collections::HashMap<&str, bool> = Default::default();
-    for i in history {
-        let batch_id = i.issued.batch_id.as_str();
-        if !complete.contains_key(batch_id) {
-            let done = !matches!(ledger.batch(batch_id)?, Some((_, None)));
-            complete.insert(batch_id, done);
-        }
-        if !complete[batch_id] {
-            println!(
-                "issue {}: issued, not printed yet: batch {batch_id} was interrupted; run the batch again",
-                i.issued.issue_no
-            );
-        }
-    }
-    Ok(())
 }
 
 /// The wrong-code line, when `verify` was ever wrong or refused.

@@ -2,7 +2,7 @@
 //! letter, or both (recorded in batch.json).
 
 use access_letters::batch::{
-    OutputChoice, OutputMode, DEFAULT_PIECES_PER_FILE, MAX_CHUNK_SIZE, MAX_PIECES_PER_FILE,
+    parse_chunk_size, parse_pieces_per_file, OutputChoice, OutputMode, DEFAULT_PIECES_PER_FILE,
 };
 use clap::Args;
 
@@ -26,26 +26,11 @@ fn mode_arg(text: &str) -> Result<OutputMode, String> {
 }
 
 fn pieces_arg(text: &str) -> Result<usize, String> {
-    match text.trim().parse::<u64>() {
-        Ok(n) if (1..=MAX_PIECES_PER_FILE as u64).contains(&n) => Ok(n as usize),
-        Ok(n) if n > 0 => Err(format!(
-            "{n} letters in one print file is more than the {MAX_PIECES_PER_FILE} allowed: \
-             mail vendors take files of a few thousand pieces, and a print file's letters \
-             are held in memory while it is written"
-        )),
-        _ => Err(format!(
-            "'{text}' is not a number of letters (1 to {MAX_PIECES_PER_FILE})"
-        )),
-    }
+    parse_pieces_per_file(text)
 }
 
 fn chunk_arg(text: &str) -> Result<usize, String> {
-    match text.trim().parse::<u64>() {
-        Ok(n) if (1..=MAX_CHUNK_SIZE as u64).contains(&n) => Ok(n as usize),
-        _ => Err(format!(
-            "'{text}' is not a number of filings per chunk (1 to {MAX_CHUNK_SIZE})"
-        )),
-    }
+    parse_chunk_size(text)
 }
 
 impl WrittenArgs {
@@ -58,25 +43,5 @@ impl WrittenArgs {
             mode: self.output,
             pieces_per_file: self.pieces_per_file,
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn pieces_per_file_is_bounded_and_says_why() {
-        assert_eq!(pieces_arg("1"), Ok(1));
-        assert_eq!(pieces_arg("50000"), Ok(50_000));
-        let too_many = pieces_arg("1000000000").unwrap_err();
-        assert!(
-            too_many.contains("50000") && too_many.contains("vendors"),
-            "{too_many}"
-        );
-        assert!(pieces_arg("0").is_err());
-        assert!(pieces_arg("99999999999999999999999").is_err());
-        assert!(chunk_arg("100000000").is_err());
-        assert_eq!(chunk_arg("512"), Ok(512));
     }
 }

@@ -13,7 +13,7 @@
 use std::path::Path;
 
 use crate::batch::{batch_folders, file_sha256};
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Issuance, Ledger, LedgerError};
 
 /// What `audit` found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -55,6 +55,28 @@ pub fn audit(ledger: &dyn Ledger, out: &Path) -> Result<Audit, AuditError> {
     for dir in unfinished {
         if let Some(problem) = interrupted(ledger, &dir)? {
             found.problems.push(problem);
+        }
+    }
+    Ok(found)
+}
+
+/// The issuances of `history` (issue number, batch) whose batch the ledger
+/// holds unfinished: their codes are live, their letters not printed (nor
+/// mailed) until the batch is run again. `status` shows them.
+pub fn unfinished_issuances(
+    ledger: &dyn Ledger,
+    history: &[Issuance],
+) -> Result<Vec<(u32, String)>, LedgerError> {
+    let mut complete: std::collections::HashMap<&str, bool> = Default::default();
+    let mut found = Vec::new();
+    for i in history {
+        let batch_id = i.issued.batch_id.as_str();
+        if !complete.contains_key(batch_id) {
+            let done = !matches!(ledger.batch(batch_id)?, Some((_, None)));
+            complete.insert(batch_id, done);
+        }
+        if !complete[batch_id] {
+            found.push((i.issued.issue_no, batch_id.to_string()));
         }
     }
     Ok(found)
