@@ -503,18 +503,10 @@ fn readme_command_with_todays_date_gives_the_promised_counts() {
     let batch = Batch::new(wd.path(out.batch_dir()));
     assert!(batch
         .id()
-        .starts_with(&agency_today().format("%Y-%m-%d").to_string()));
+        .starts_with(&today().format("%Y-%m-%d").to_string()));
 }
 
 // ---- item 8: today is the agency's date ----
-
-/// Today in the agency's time zone, America/New_York (the shipped
-/// agency.toml), as the binary reads it.
-fn agency_today() -> chrono::NaiveDate {
-    chrono::Utc::now()
-        .with_timezone(&chrono_tz::America::New_York)
-        .date_naive()
-}
 
 /// The shipped agency.toml with another time zone.
 fn config_in_zone(wd: &Workdir, zone: &str) -> String {
