@@ -66,7 +66,7 @@ pub fn ensure_letters(check: &LetterCheck<'_>, ledger: &dyn Ledger) -> Result<u6
     let mut remade = 0u64;
     let mut lost: Vec<String> = Vec::new();
     let mut lost_count = 0u64;
-    let mut chunk: Vec<Issuance> = Vec::with_capacity(check.chunk_size);
+    let mut chunk: Vec<Issuance> = Vec::new();
     let mut flush = |chunk: &mut Vec<Issuance>| -> Result<(), BatchError> {
         let results: Vec<LetterState> = chunk
             .par_iter()

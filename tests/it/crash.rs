@@ -541,8 +541,6 @@ fn assert_nothing_half_written(wd: &Workdir, batch_dir: &Path, mode: Mode, kille
 }
 
 #[test]
-#[ignore = "known bug, issue 18: a print run that fails leaves .printed.tmp behind \
-            (batch/print_files.rs PrintedSpill is not removed on error); un-ignore when fixed"]
 fn killed_on_a_full_filesystem_then_resumed_with_room() {
     full_filesystem_then_room(Mode::Default);
 }

@@ -23,6 +23,7 @@ mod letters;
 mod lifecycle;
 mod mail;
 mod operations;
+mod operator_safety;
 mod preview;
 mod print;
 mod print_run;

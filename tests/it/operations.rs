@@ -289,7 +289,9 @@ fn run_input_folder_makes_one_batch_per_file_in_name_order() {
         "--date",
         BATCH_DATE,
     ]);
-    out.expect_code(EXIT_REJECTS);
+    // notes.txt is named as not taken (issue 20, item 2): exit 8.
+    out.expect_code(8);
+    assert!(out.stderr.contains("notes.txt: not a .csv file"), "{out:?}");
     let dirs = wd.batch_dirs();
     assert_eq!(dirs.len(), 2, "{dirs:?}");
     for d in &dirs {

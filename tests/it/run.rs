@@ -842,8 +842,6 @@ fn an_input_that_fails_as_a_whole_writes_no_folder_ledger_or_lock() {
 }
 
 #[test]
-#[ignore = "known bug, issue 18: a print run that fails leaves .printed.tmp behind \
-            (batch/print_files.rs PrintedSpill is not removed on error); un-ignore when fixed"]
 fn temporary_files_are_removed_when_a_run_fails() {
     let id = expected_batch_id(&fixtures_csv(), BATCH_DATE);
     temporary_files_removed_on_failure(&format!("print/{id}-001.pdf"), &[]);

@@ -981,9 +981,12 @@ pub fn counted(n: impl TryInto<u64>, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
 
-/// Today, as the binary's clock sees it (local time).
+/// Today, as the binary's clock sees it: the date in the agency's time
+/// zone (`[agency] time_zone` of the shipped agency.toml), not the host's.
 pub fn today() -> chrono::NaiveDate {
-    chrono::Local::now().date_naive()
+    chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive()
 }
 
 /// Moves the audit time of every issuance in `ledger` back by `hours`, as if
