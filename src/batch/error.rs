@@ -71,7 +71,7 @@ pub enum BatchError {
         why: String,
     },
     /// A complete batch run again asking for its letters written otherwise.
-    #[error("batch {batch_id} is complete, written with --output {made}; it was not made again with --output {asked} (its letters are in the ledger once, as they were written)")]
+    #[error("batch {batch_id} is complete, written with --letters {made}; it was not made again with --letters {asked} (its letters are in the ledger once, as they were written)")]
     OutputMismatch {
         batch_id: String,
         made: String,

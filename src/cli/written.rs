@@ -8,9 +8,16 @@ use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct WrittenArgs {
-    /// print: print files in presort order (print/<batch>-NNN.pdf); pieces:
-    /// one PDF per letter (letters/<piece>.pdf); both.
-    #[arg(long, value_name = "print|pieces|both", default_value = "print", value_parser = mode_arg)]
+    /// How letters are written. print: print files in presort order
+    /// (print/<batch>-NNN.pdf); pieces: one PDF per letter
+    /// (letters/<piece>.pdf); both. (The folder is --out.)
+    #[arg(
+        long = "letters",
+        alias = "output",
+        value_name = "print|pieces|both",
+        default_value = "print",
+        value_parser = mode_arg
+    )]
     output: OutputMode,
     /// Letters per print file at most, 1 to 50000 (a file never splits a letter).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PIECES_PER_FILE, value_parser = pieces_arg)]
@@ -22,7 +29,11 @@ pub struct WrittenArgs {
 }
 
 fn mode_arg(text: &str) -> Result<OutputMode, String> {
-    OutputMode::parse(text).ok_or_else(|| format!("'{text}' is not print, pieces or both"))
+    OutputMode::parse(text).ok_or_else(|| {
+        format!(
+            "'{text}' is not print, pieces or both: --letters says how letters are written; the folder they go to is --out"
+        )
+    })
 }
 
 fn pieces_arg(text: &str) -> Result<usize, String> {

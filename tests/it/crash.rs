@@ -43,7 +43,7 @@ fn run_args(input: &Path, mode: Mode) -> Vec<String> {
     .map(String::from)
     .to_vec();
     if mode == Mode::Pieces {
-        args.extend(["--output", "pieces"].map(String::from));
+        args.extend(["--letters", "pieces"].map(String::from));
     }
     args
 }

@@ -212,3 +212,38 @@ fn finding_8_a_ledger_in_a_folder_that_does_not_exist_is_an_error() {
     assert!(out.stderr.contains("outptu"), "{out:?}");
     assert!(!wd.path("outptu").exists(), "no folder made for a typo");
 }
+
+/// Issue 18: `--output` sat beside `--out DIR`, and a new user typed
+/// `--output /tmp/x`. The flag is `--letters`; a folder given to it is
+/// refused naming the flag that takes a folder; the old spelling still
+/// works, hidden from `--help`.
+#[test]
+fn letters_says_how_letters_are_written_and_output_is_a_hidden_alias() {
+    let wd = Workdir::new();
+    let input = fixtures_csv();
+    let input = input.to_str().unwrap();
+    let folder = wd.cmd(["run", "--input", input, "--letters", "/tmp/x"]);
+    folder.expect_code(EXIT_FAILED);
+    assert!(
+        folder.stderr.contains("the folder they go to is --out"),
+        "{folder:?}"
+    );
+    assert!(wd.batch_dirs().is_empty(), "nothing was written");
+
+    let help = wd.cmd(["run", "--help"]);
+    assert!(
+        help.stdout.contains("--letters <print|pieces|both>"),
+        "{help:?}"
+    );
+    assert!(!help.stdout.contains("--output"), "{help:?}");
+
+    let old = wd.cmd([
+        "run", "--input", input, "--date", BATCH_DATE, "--output", "pieces",
+    ]);
+    old.expect_code(EXIT_REJECTS);
+    let batch = Batch::new(wd.path(old.batch_dir()));
+    assert!(
+        !batch.letter_files().is_empty(),
+        "pieces mode wrote letter files"
+    );
+}

@@ -93,7 +93,7 @@ fn huge_pieces_per_file_is_refused_with_the_reason() {
         fixtures_csv().to_str().unwrap(),
         "--date",
         BATCH_DATE,
-        "--output",
+        "--letters",
         "print",
         "--pieces-per-file",
         "1000000000",
@@ -114,7 +114,7 @@ fn largest_pieces_per_file_runs_in_little_memory() {
         fixtures_csv().to_str().unwrap(),
         "--date",
         BATCH_DATE,
-        "--output",
+        "--letters",
         "print",
         "--pieces-per-file",
         "50000",
@@ -248,7 +248,7 @@ fn run_fixtures_print(wd: &Workdir) -> Batch {
         fixtures_csv().to_str().unwrap(),
         "--date",
         BATCH_DATE,
-        "--output",
+        "--letters",
         "print",
     ]);
     out.expect_code(EXIT_REJECTS);
@@ -490,7 +490,7 @@ fn readme_command_with_todays_date_gives_the_promised_counts() {
         "run",
         "--input",
         fixtures_csv().to_str().unwrap(),
-        "--output",
+        "--letters",
         "print",
     ]);
     out.expect_code(EXIT_REJECTS);
@@ -649,7 +649,7 @@ fn sigterm_stops_a_run_at_a_safe_point_and_the_same_command_finishes_it() {
         input.to_str().unwrap(),
         "--date",
         BATCH_DATE,
-        "--output",
+        "--letters",
         "print",
         "--chunk-size",
         "128",

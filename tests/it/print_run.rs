@@ -1,4 +1,4 @@
-//! `run --output print`: print files in presort order, as the vendor gets
+//! `run --letters print`: print files in presort order, as the vendor gets
 //! them. Each page range the manifest names holds the right letter, the
 //! files pass qpdf and pdffonts, a piece printed in a file can be reprinted
 //! and proven, the bytes do not depend on the number of threads, and a run
@@ -26,7 +26,7 @@ fn print_args(input: &Path, pieces_per_file: &str) -> Vec<String> {
         input.to_str().unwrap(),
         "--batch-date",
         BATCH_DATE,
-        "--output",
+        "--letters",
         "print",
         "--pieces-per-file",
         pieces_per_file,
@@ -336,7 +336,10 @@ fn a_complete_print_batch_run_again_as_pieces_is_refused_not_called_complete() {
     args[6] = "pieces".into();
     let out = wd.cmd(args);
     out.expect_code(EXIT_FAILED);
-    assert!(out.all().contains("written with --output print"), "{out:?}");
+    assert!(
+        out.all().contains("written with --letters print"),
+        "{out:?}"
+    );
     assert_eq!(snapshot(&batch.dir), before, "nothing changed");
 }
 

@@ -457,7 +457,7 @@ fn same_input_and_date_give_identical_letters_whatever_the_ledger_or_threads() {
 
 #[test]
 fn same_input_and_date_give_identical_letters_whatever_the_ledger_or_threads_in_pieces_mode() {
-    identical_whatever_the_ledger_or_threads(&["--output", "pieces"]);
+    identical_whatever_the_ledger_or_threads(&["--letters", "pieces"]);
 }
 
 fn identical_whatever_the_ledger_or_threads(mode: &[&str]) {
@@ -656,13 +656,13 @@ fn resume_with_another_out_makes_every_letter_again_in_pieces_mode() {
     let wd = Workdir::new();
     let ledger = wd.path("ledger/ledger.sqlite");
     fs::create_dir_all(ledger.parent().unwrap()).unwrap();
-    let first = run_fixtures_into(&wd, "out-a", &ledger, &["--output", "pieces"]);
+    let first = run_fixtures_into(&wd, "out-a", &ledger, &["--letters", "pieces"]);
     first.expect_code(EXIT_REJECTS);
     let a = Batch::new(wd.path(first.batch_dir()));
 
     // Same input, same ledger, another output folder: the ledger says the
     // batch is issued, but none of its letters are under out-b.
-    let second = run_fixtures_into(&wd, "out-b", &ledger, &["--output", "pieces"]);
+    let second = run_fixtures_into(&wd, "out-b", &ledger, &["--letters", "pieces"]);
     second.expect_code(EXIT_REJECTS);
     let b = Batch::new(wd.path(second.batch_dir()));
     assert_ne!(a.dir, b.dir);
@@ -736,7 +736,7 @@ fn a_letter_that_cannot_be_made_again_is_named_and_the_batch_is_not_complete_in_
             fixtures_csv().to_str().unwrap().into(),
             "--batch-date".into(),
             BATCH_DATE.into(),
-            "--output".into(),
+            "--letters".into(),
             "pieces".into(),
         ];
         if with_templates {
@@ -849,7 +849,7 @@ fn temporary_files_are_removed_when_a_run_fails() {
 
 #[test]
 fn temporary_files_are_removed_when_a_run_fails_in_pieces_mode() {
-    temporary_files_removed_on_failure("letters/IOE0912345602-01.pdf", &["--output", "pieces"]);
+    temporary_files_removed_on_failure("letters/IOE0912345602-01.pdf", &["--letters", "pieces"]);
 }
 
 fn temporary_files_removed_on_failure(in_the_way: &str, mode: &[&str]) {

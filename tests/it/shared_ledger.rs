@@ -782,7 +782,7 @@ fn postgres_print_run_killed_then_resumed_gives_each_filing_one_page_range() {
             "--chunk-size",
             "4",
         ];
-        let print = ["--output", "print", "--pieces-per-file", "50"];
+        let print = ["--letters", "print", "--pieces-per-file", "50"];
         on_ledger(&wd, &out, &url, &[&args[..], &print[..]].concat())
     };
     let mut child = spawn(print_run());

@@ -7,7 +7,7 @@
 //! test names them itself, so every run is isolated from the others and from
 //! the developer's own `output/`. Nothing else is added: a `run` that names
 //! no mode makes print files, as the nightly script's does; a test of another
-//! mode names it (`--output pieces`) and says so in its name. A `run` given a date also gets
+//! mode names it (`--letters pieces`) and says so in its name. A `run` given a date also gets
 //! `--allow-any-date`, since the fixtures are dated [`BATCH_DATE`] whatever
 //! the day the tests run on. Every command's stdout and stderr are kept
 //! in a transcript, so a test can check that no secret was ever printed.
@@ -423,7 +423,7 @@ impl Workdir {
     /// letter, `letters/<piece>.pdf`), for the tests about those files.
     #[track_caller]
     pub fn run_fixtures_as_pieces(&self) -> (Output, Batch) {
-        self.run_fixtures_with(&["--output", "pieces"])
+        self.run_fixtures_with(&["--letters", "pieces"])
     }
 
     /// As [`Workdir::run_fixtures`], with more arguments.
