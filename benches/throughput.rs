@@ -252,7 +252,7 @@ fn end_to_end(root: &Path, date: NaiveDate, rows: u64, mode: OutputMode) {
         out_root: &out,
         keys: &keys,
         renderer: &renderer,
-        chunk_size: mode.default_chunk_size(),
+        chunk_size: access_letters::batch::default_chunk_size(mode),
         output: OutputChoice {
             mode,
             ..Default::default()

@@ -10,11 +10,12 @@
 use std::collections::BTreeMap;
 use std::io::Write;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use crate::filing::Reject;
 use crate::imb::Barcode;
-use crate::ledger::Issuance;
+use crate::ledger::{BatchKind, Issuance};
 
 /// Makes a cell safe to open in a spreadsheet.
 pub fn neutralise(cell: &str) -> String {
@@ -270,19 +271,124 @@ pub struct PrintFileEntry {
     pub sha256: String,
 }
 
+/// How a batch writes its letters.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum OutputMode {
+    /// Print files in presort order (`print/<batch>-NNN.pdf`), no letter files.
+    #[default]
+    Print,
+    /// One PDF per letter (`letters/<piece>.pdf`).
+    Pieces,
+    /// Both.
+    Both,
+}
+
+impl OutputMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OutputMode::Print => "print",
+            OutputMode::Pieces => "pieces",
+            OutputMode::Both => "both",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [OutputMode::Print, OutputMode::Pieces, OutputMode::Both]
+            .into_iter()
+            .find(|m| m.as_str() == s)
+    }
+
+    /// Writes one PDF per letter.
+    pub fn pieces(self) -> bool {
+        self != OutputMode::Print
+    }
+
+    /// Writes print files.
+    pub fn print(self) -> bool {
+        self != OutputMode::Pieces
+    }
+}
+
+/// Whether a batch was made with a test key (its letters carry SPECIMEN and
+/// must not be mailed) or a production key.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum KeyMode {
+    Test,
+    Production,
+}
+
+impl KeyMode {
+    pub fn of(is_test: bool) -> Self {
+        if is_test {
+            KeyMode::Test
+        } else {
+            KeyMode::Production
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            KeyMode::Test => "test",
+            KeyMode::Production => "production",
+        }
+    }
+}
+
+/// A `batch.json` that cannot be read as one.
+#[derive(Debug, thiserror::Error)]
+pub enum SummaryError {
+    #[error("cannot read {path}: {source}")]
+    Io {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("{path} is not a batch summary: {message}")]
+    Parse { path: String, message: String },
+}
+
+/// Reads a batch folder's `batch.json` as the one type that writes it.
+pub fn read_summary(batch_dir: &std::path::Path) -> Result<BatchSummary, SummaryError> {
+    read_json(&batch_dir.join("batch.json"))
+}
+
+/// The list of files `batch.json` holds (which [`BatchSummary`] leaves to
+/// the stream it is written from).
+pub fn read_file_list(batch_dir: &std::path::Path) -> Result<Vec<FileEntry>, SummaryError> {
+    #[derive(Deserialize)]
+    struct Listed {
+        #[serde(default)]
+        files: Vec<FileEntry>,
+    }
+    read_json::<Listed>(&batch_dir.join("batch.json")).map(|l| l.files)
+}
+
+fn read_json<T: serde::de::DeserializeOwned>(path: &std::path::Path) -> Result<T, SummaryError> {
+    let shown = || path.display().to_string();
+    let file = std::fs::File::open(path).map_err(|source| SummaryError::Io {
+        path: shown(),
+        source,
+    })?;
+    serde_json::from_reader(std::io::BufReader::new(file)).map_err(|e| SummaryError::Parse {
+        path: shown(),
+        message: e.to_string(),
+    })
+}
+
 /// `batch.json`: written last; its presence means the batch is complete.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BatchSummary {
     pub batch_id: String,
-    pub batch_date: String,
-    pub kind: String,
+    pub batch_date: NaiveDate,
+    pub kind: BatchKind,
     pub key_id: String,
     /// The identity of the ledger that recorded this batch: a run refuses
     /// an output folder holding batches of another ledger.
     #[serde(default)]
     pub ledger_id: String,
     /// `test` when made with a test key (letters carry SPECIMEN), else `production`.
-    pub mode: String,
+    pub mode: KeyMode,
     pub program_version: String,
     pub input_file: String,
     pub input_sha256: String,
@@ -293,7 +399,7 @@ pub struct BatchSummary {
     pub presort: Presort,
     /// How letters were written (`print`, `pieces`, `both`); nightly batches.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub output: Option<String>,
+    pub output: Option<OutputMode>,
     /// Letters per print file at most, when print files were written.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pieces_per_file: Option<u64>,

@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
+use crate::manifest::KeyMode;
 use crate::output::write_atomic;
 use crate::report::{ReportData, ReportError};
 
@@ -145,26 +146,20 @@ pub fn from_batch(
 ) -> Result<RunMetrics, ReportError> {
     let data = ReportData::load(batch_dir)?;
     let s = &data.summary;
-    let n = |path: &[&str]| {
-        path.iter()
-            .try_fold(s, |v, k| v.get(k))
-            .and_then(|v| v.as_u64())
-            .unwrap_or(0)
-    };
     Ok(RunMetrics {
-        batch_id: s["batch_id"].as_str().unwrap_or("").to_string(),
-        test_mode: s["mode"].as_str() == Some("test"),
-        read: n(&["counts", "read"]),
-        issued: n(&["counts", "issued"]),
-        already_issued: n(&["counts", "already_issued"]),
-        rejected: n(&["counts", "rejected"]),
+        batch_id: s.batch_id.clone(),
+        test_mode: s.mode == KeyMode::Test,
+        read: s.counts.read,
+        issued: s.counts.issued,
+        already_issued: s.counts.already_issued,
+        rejected: s.counts.rejected,
         rejected_by_field: data
             .rejects
             .iter()
             .map(|(f, g)| (f.clone(), g.count))
             .collect(),
-        pages: n(&["pages"]),
-        sheets: n(&["sheets"]),
+        pages: s.pages,
+        sheets: s.sheets,
         duration_seconds,
         finished_unix_seconds,
     })

@@ -18,6 +18,7 @@ use std::path::Path;
 
 use base64::prelude::{Engine as _, BASE64_STANDARD};
 
+use crate::manifest::{read_summary, BatchSummary, KeyMode, SummaryError};
 use crate::output::write_atomic;
 
 /// Rejected lines shown under each reason group.
@@ -31,8 +32,8 @@ const BAR_ROW_PX: u32 = 22;
 pub enum ReportError {
     #[error("cannot read {path}: {source}")]
     Io { path: String, source: io::Error },
-    #[error("{path} is not a batch summary: {message}")]
-    Summary { path: String, message: String },
+    #[error(transparent)]
+    Summary(#[from] SummaryError),
     #[error("cannot read {path}: {source}")]
     Csv { path: String, source: csv::Error },
 }
@@ -46,9 +47,9 @@ pub struct RejectGroup {
 }
 
 /// Everything the page shows, gathered from the batch folder.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct ReportData {
-    pub summary: serde_json::Value,
+    pub summary: BatchSummary,
     pub by_form: BTreeMap<String, u64>,
     pub by_language: BTreeMap<String, u64>,
     pub rejects: BTreeMap<String, RejectGroup>,
@@ -80,18 +81,12 @@ fn column(headers: &csv::StringRecord, name: &str) -> Option<usize> {
 impl ReportData {
     /// Reads `batch.json`, `manifest.csv` and `rejects.csv` of a batch folder.
     pub fn load(batch_dir: &Path) -> Result<ReportData, ReportError> {
-        let summary_path = batch_dir.join("batch.json");
-        let text = std::fs::read_to_string(&summary_path).map_err(|source| ReportError::Io {
-            path: summary_path.display().to_string(),
-            source,
-        })?;
-        let summary = serde_json::from_str(&text).map_err(|e| ReportError::Summary {
-            path: summary_path.display().to_string(),
-            message: e.to_string(),
-        })?;
         let mut data = ReportData {
-            summary,
-            ..ReportData::default()
+            summary: read_summary(batch_dir)?,
+            by_form: BTreeMap::new(),
+            by_language: BTreeMap::new(),
+            rejects: BTreeMap::new(),
+            extras: ReportExtras::default(),
         };
         data.read_manifest(&batch_dir.join("manifest.csv"))?;
         // A reissue batch has no input file, so no rejects.csv.
@@ -158,17 +153,6 @@ pub fn escape(text: &str) -> String {
     out
 }
 
-fn number(v: &serde_json::Value, path: &[&str]) -> u64 {
-    path.iter()
-        .try_fold(v, |v, k| v.get(k))
-        .and_then(|v| v.as_u64())
-        .unwrap_or(0)
-}
-
-fn text<'a>(v: &'a serde_json::Value, key: &str) -> &'a str {
-    v.get(key).and_then(|v| v.as_str()).unwrap_or("")
-}
-
 /// A horizontal bar chart as inline SVG, one bar per (label, count).
 fn bar_chart(id: &str, rows: &[(String, u64)]) -> String {
     let max = rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1) as f64;
@@ -209,18 +193,24 @@ td.n,th.n{text-align:right;white-space:nowrap}.test{background:#fde2e1;padding:4
 .chart text{font-size:12px}.lbl{fill:#1b1b1b}.val{fill:#555}\
 .samples{display:flex;gap:16px}figure{margin:0}img{border:1px solid #bbb}";
 
-fn counts_section(s: &serde_json::Value) -> String {
-    let c = |k: &str| number(s, &["counts", k]);
-    let adds_up = c("read") == c("issued") + c("already_issued") + c("rejected");
+fn counts_section(s: &BatchSummary) -> String {
+    let counts = s.counts;
+    let c = |k: &str| match k {
+        "read" => counts.read,
+        "issued" => counts.issued,
+        "already_issued" => counts.already_issued,
+        _ => counts.rejected,
+    };
+    let adds_up = counts.add_up();
     let mut out = String::from("<h2>Counts</h2>");
     out.push_str(&table(&[
         ("Rows read".into(), c("read").to_string()),
         ("Issued".into(), c("issued").to_string()),
         ("Already issued".into(), c("already_issued").to_string()),
         ("Rejected".into(), c("rejected").to_string()),
-        ("Letters".into(), number(s, &["letters"]).to_string()),
-        ("Pages".into(), number(s, &["pages"]).to_string()),
-        ("Sheets".into(), number(s, &["sheets"]).to_string()),
+        ("Letters".into(), s.letters.to_string()),
+        ("Pages".into(), s.pages.to_string()),
+        ("Sheets".into(), s.sheets.to_string()),
     ]));
     let _ = write!(
         out,
@@ -277,16 +267,9 @@ fn breakdown_section(data: &ReportData) -> String {
         .collect();
     out.push_str(&bar_chart("language-chart", &langs));
     out.push_str("<h2>Presort by 3-digit ZIP</h2>");
-    let zip3: Vec<(String, u64)> = s
-        .get("presort")
-        .and_then(|p| p.get("zip3"))
-        .and_then(|z| z.as_object())
-        .map(|m| {
-            m.iter()
-                .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
-                .collect()
-        })
-        .unwrap_or_default();
+    let zip3: Vec<(String, u64)> = (s.presort.zip3.iter())
+        .map(|(k, v)| (k.clone(), *v))
+        .collect();
     out.push_str(&bar_chart("zip3-chart", &zip3));
     out.push_str(&extras_section(&data.extras));
     out
@@ -324,8 +307,8 @@ fn extras_section(extras: &ReportExtras) -> String {
 /// The whole page.
 pub fn render(data: &ReportData) -> String {
     let s = &data.summary;
-    let batch_id = text(s, "batch_id");
-    let test = text(s, "mode") == "test";
+    let batch_id = s.batch_id.as_str();
+    let test = s.mode == KeyMode::Test;
     let mut html = format!(
         "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Batch {id}</title><style>{STYLE}</style></head><body><h1>Batch {id}</h1>",
         id = escape(batch_id)
@@ -336,14 +319,11 @@ pub fn render(data: &ReportData) -> String {
         );
     }
     html.push_str(&table(&[
-        ("Batch date".into(), text(s, "batch_date").into()),
-        ("Input file".into(), text(s, "input_file").into()),
-        ("Key id".into(), text(s, "key_id").into()),
-        (
-            "Mode".into(),
-            if test { "test" } else { "production" }.into(),
-        ),
-        ("Program version".into(), text(s, "program_version").into()),
+        ("Batch date".into(), s.batch_date.to_string()),
+        ("Input file".into(), s.input_file.clone()),
+        ("Key id".into(), s.key_id.clone()),
+        ("Mode".into(), s.mode.as_str().into()),
+        ("Program version".into(), s.program_version.clone()),
     ]));
     html.push_str(&counts_section(s));
     html.push_str(&rejects_section(data));
@@ -377,10 +357,18 @@ mod tests {
 
     #[test]
     fn control_total_line_says_when_counts_do_not_add_up() {
-        let good = serde_json::json!({"counts": {"read": 3, "issued": 2, "already_issued": 0, "rejected": 1}});
-        assert!(counts_section(&good).contains("the control totals add up"));
-        let bad = serde_json::json!({"counts": {"read": 4, "issued": 2, "already_issued": 0, "rejected": 1}});
-        assert!(counts_section(&bad).contains("DO NOT ADD UP"));
+        let summary = |read: u64| -> BatchSummary {
+            serde_json::from_value(serde_json::json!({
+                "batch_id": "2026-11-25-abcdef", "batch_date": "2026-11-25",
+                "kind": "nightly", "key_id": "test-1", "mode": "test",
+                "program_version": "0.1.0", "input_file": "f.csv", "input_sha256": "ab",
+                "counts": {"read": read, "issued": 2, "already_issued": 0, "rejected": 1},
+                "letters": 2, "pages": 2, "sheets": 2, "presort": {"zip3": {}, "zip5": {}}
+            }))
+            .expect("a summary")
+        };
+        assert!(counts_section(&summary(3)).contains("the control totals add up"));
+        assert!(counts_section(&summary(4)).contains("DO NOT ADD UP"));
     }
 
     #[test]

@@ -19,8 +19,8 @@ use super::{verify, BatchError, OutputChoice, OutputMode, RunReport};
 use crate::issue::{barcode, IssueError};
 use crate::ledger::{BatchRecord, Ledger, LedgerError};
 use crate::manifest::{
-    letter_file, BarcodeColumns, BatchSummary, Counts, FileEntry, ManifestRow, ManifestWriter,
-    Presort, PrintFileEntry,
+    letter_file, BarcodeColumns, BatchSummary, Counts, FileEntry, KeyMode, ManifestRow,
+    ManifestWriter, Presort, PrintFileEntry,
 };
 use crate::output::{sync_dir, AtomicFile};
 use crate::render::Renderer;
@@ -48,12 +48,12 @@ pub fn if_already_complete(
             what: "batch summary".into(),
             message: e.to_string(),
         })?;
-    let asked = checked.inputs.output.mode.as_str();
-    if let Some(made) = summary.output.as_deref().filter(|m| *m != asked) {
+    let asked = checked.inputs.output.mode;
+    if let Some(made) = summary.output.filter(|m| *m != asked) {
         return Err(BatchError::OutputMismatch {
             batch_id: checked.batch_id.clone(),
-            made: made.to_string(),
-            asked: asked.to_string(),
+            made: made.as_str().to_string(),
+            asked: asked.as_str().to_string(),
         });
     }
     let per_file = checked.inputs.output.pieces_per_file as u64;
@@ -69,7 +69,7 @@ pub fn if_already_complete(
         withdraw_summary(batch_dir)?;
         return Ok(None);
     }
-    let pieces = summary.output.as_deref().is_none_or(|m| m != "print");
+    let pieces = summary.output.is_none_or(OutputMode::pieces);
     let remade = if pieces {
         match verify::ensure_letters(&checked.letter_check(batch_dir), ledger) {
             Ok(remade) => remade,
@@ -226,11 +226,11 @@ pub fn complete(
     }));
     let summary = BatchSummary {
         batch_id: record.batch_id.clone(),
-        batch_date: record.batch_date.format("%Y-%m-%d").to_string(),
-        kind: record.kind.as_str().to_string(),
+        batch_date: record.batch_date,
+        kind: record.kind,
         key_id: record.key_id.clone(),
         ledger_id: ledger.ledger_id()?,
-        mode: if record.is_test { "test" } else { "production" }.to_string(),
+        mode: KeyMode::of(record.is_test),
         program_version: env!("CARGO_PKG_VERSION").to_string(),
         input_file: input_file.to_string(),
         input_sha256: record.input_sha256.clone(),
@@ -239,7 +239,7 @@ pub fn complete(
         pages: totals.pages,
         sheets: totals.sheets,
         presort: totals.presort,
-        output: Some(written.output.mode.as_str().to_string()),
+        output: Some(written.output.mode),
         pieces_per_file: (written.output.mode.print())
             .then_some(written.output.pieces_per_file as u64),
         print_files,
@@ -561,11 +561,11 @@ mod tests {
         presort.add("96205");
         let summary = BatchSummary {
             batch_id: "2026-11-25-abcdef".into(),
-            batch_date: "2026-11-25".into(),
-            kind: "nightly".into(),
+            batch_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).expect("a date"),
+            kind: crate::ledger::BatchKind::Nightly,
             key_id: "test-1".into(),
             ledger_id: "0f".repeat(16),
-            mode: "test".into(),
+            mode: KeyMode::Test,
             program_version: "0.1.0".into(),
             input_file: "filings.csv".into(),
             input_sha256: "ab".repeat(32),

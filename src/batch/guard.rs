@@ -30,9 +30,15 @@ fn holds_letters(dir: &Path) -> bool {
 
 /// The ledger id a finished batch folder records, if it records one.
 fn recorded_ledger_id(batch_dir: &Path) -> Option<String> {
+    /// The one field of `batch.json` this needs, read whatever else the
+    /// file holds (a folder of an older program records no ledger).
+    #[derive(serde::Deserialize)]
+    struct Owner {
+        ledger_id: Option<String>,
+    }
     let text = std::fs::read_to_string(batch_dir.join("batch.json")).ok()?;
-    let value: serde_json::Value = serde_json::from_str(&text).ok()?;
-    value.get("ledger_id")?.as_str().map(str::to_string)
+    let owner: Owner = serde_json::from_str(&text).ok()?;
+    owner.ledger_id.filter(|id| !id.is_empty())
 }
 
 /// Refuses when a finished batch under `out` was recorded by another ledger

@@ -56,6 +56,7 @@ use chrono::NaiveDate;
 
 use crate::key::KeyRing;
 use crate::manifest::Counts;
+pub use crate::manifest::OutputMode;
 use crate::render::Renderer;
 
 pub mod commit;
@@ -127,49 +128,12 @@ pub fn parse_chunk_size(text: &str) -> Result<usize, String> {
     }
 }
 
-/// How a batch writes its letters.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub enum OutputMode {
-    /// Print files in presort order (`print/<batch>-NNN.pdf`), no letter files.
-    #[default]
-    Print,
-    /// One PDF per letter (`letters/<piece>.pdf`).
-    Pieces,
-    /// Both.
-    Both,
-}
-
-impl OutputMode {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            OutputMode::Print => "print",
-            OutputMode::Pieces => "pieces",
-            OutputMode::Both => "both",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        [OutputMode::Print, OutputMode::Pieces, OutputMode::Both]
-            .into_iter()
-            .find(|m| m.as_str() == s)
-    }
-
-    /// Valid filings per chunk unless told otherwise.
-    pub fn default_chunk_size(self) -> usize {
-        match self {
-            OutputMode::Print => PRINT_CHUNK_SIZE,
-            OutputMode::Pieces | OutputMode::Both => DEFAULT_CHUNK_SIZE,
-        }
-    }
-
-    /// Writes one PDF per letter.
-    pub fn pieces(self) -> bool {
-        self != OutputMode::Print
-    }
-
-    /// Writes print files.
-    pub fn print(self) -> bool {
-        self != OutputMode::Pieces
+/// Valid filings per chunk unless `--chunk-size` says otherwise: print runs
+/// hold rows, not PDFs, in a chunk.
+pub fn default_chunk_size(mode: OutputMode) -> usize {
+    match mode {
+        OutputMode::Print => PRINT_CHUNK_SIZE,
+        OutputMode::Pieces | OutputMode::Both => DEFAULT_CHUNK_SIZE,
     }
 }
 

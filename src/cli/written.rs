@@ -46,7 +46,8 @@ fn chunk_arg(text: &str) -> Result<usize, String> {
 
 impl WrittenArgs {
     pub fn chunk_size(&self) -> usize {
-        self.chunk_size.unwrap_or(self.output.default_chunk_size())
+        self.chunk_size
+            .unwrap_or(access_letters::batch::default_chunk_size(self.output))
     }
 
     pub fn choice(&self) -> OutputChoice {

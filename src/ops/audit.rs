@@ -14,6 +14,7 @@ use std::path::Path;
 
 use crate::batch::batch_folders;
 use crate::ledger::{Issuance, Ledger, LedgerError};
+use crate::manifest::{read_file_list, read_summary};
 use crate::output::file_sha256;
 
 /// What `audit` found.
@@ -110,23 +111,19 @@ fn check_batch(
     found: &mut Audit,
 ) -> Result<(), AuditError> {
     let shown = dir.display();
-    let summary: serde_json::Value = match std::fs::read_to_string(dir.join("batch.json"))
-        .ok()
-        .and_then(|t| serde_json::from_str(&t).ok())
-    {
-        Some(v) => v,
-        None => {
-            found
-                .problems
-                .push(format!("{shown}/batch.json cannot be read as JSON"));
+    let (summary, files) = match read_summary(dir).and_then(|s| Ok((s, read_file_list(dir)?))) {
+        Ok(read) => read,
+        Err(e) => {
+            found.problems.push(format!("{shown}: {e}"));
             return Ok(());
         }
     };
-    let batch_id = summary["batch_id"].as_str().unwrap_or_default();
-    if summary["ledger_id"].as_str() != Some(ledger_id) {
+    let batch_id = summary.batch_id.as_str();
+    if summary.ledger_id != ledger_id {
+        let named = Some(summary.ledger_id.as_str()).filter(|id| !id.is_empty());
         found.problems.push(format!(
             "{shown}: batch.json names ledger {} but this ledger is {ledger_id}",
-            summary["ledger_id"].as_str().unwrap_or("(none)")
+            named.unwrap_or("(none)")
         ));
     }
     match ledger.batch(batch_id)? {
@@ -138,7 +135,7 @@ fn check_batch(
         )),
         Some(_) => {
             let in_ledger = ledger.count_in_batch(batch_id)?;
-            let listed = summary["letters"].as_u64().unwrap_or(0);
+            let listed = summary.letters;
             if in_ledger != listed {
                 found.problems.push(format!(
                     "{shown}: batch.json lists {listed} letters, the ledger {in_ledger}"
@@ -146,11 +143,9 @@ fn check_batch(
             }
         }
     }
-    for entry in summary["files"].as_array().into_iter().flatten() {
-        let rel = entry["path"].as_str().unwrap_or_default();
-        let want = entry["sha256"].as_str().unwrap_or_default();
+    for entry in &files {
         found.files += 1;
-        check_file(&dir.join(rel), want, found);
+        check_file(&dir.join(&entry.path), &entry.sha256, found);
     }
     Ok(())
 }
