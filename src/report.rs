@@ -11,12 +11,12 @@
 //! them, so the page is written private (mode 0600) like every letter.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufReader};
 use std::path::Path;
 
 use base64::prelude::{Engine as _, BASE64_STANDARD};
+use serde::Serialize;
 
 use crate::manifest::{read_summary, BatchSummary, KeyMode, SummaryError};
 use crate::output::write_atomic;
@@ -34,6 +34,8 @@ pub enum ReportError {
     Io { path: String, source: io::Error },
     #[error(transparent)]
     Summary(#[from] SummaryError),
+    #[error("report.html cannot be made from templates/report.html.tera: {0}")]
+    Template(String),
     #[error("cannot read {path}: {source}")]
     Csv { path: String, source: csv::Error },
 }
@@ -137,199 +139,148 @@ impl ReportData {
     }
 }
 
-/// Text made safe for HTML element content and attribute values.
-pub fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    for c in text.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
+/// The page's template: words and layout, editable like the letters'.
+const TEMPLATE: &str = include_str!("../templates/report.html.tera");
+
+/// One bar of a chart, its geometry worked out here.
+#[derive(Serialize)]
+struct Bar {
+    label: String,
+    count: u64,
+    y: u32,
+    text_y: u32,
+    width: String,
+    value_x: String,
 }
 
-/// A horizontal bar chart as inline SVG, one bar per (label, count).
-fn bar_chart(id: &str, rows: &[(String, u64)]) -> String {
+/// A horizontal bar chart, one bar per (label, count).
+#[derive(Serialize)]
+struct Chart {
+    id: &'static str,
+    height: u32,
+    bar_height: u32,
+    bars: Vec<Bar>,
+}
+
+fn chart(id: &'static str, rows: &[(String, u64)]) -> Chart {
     let max = rows.iter().map(|(_, n)| *n).max().unwrap_or(0).max(1) as f64;
-    let height = BAR_ROW_PX * rows.len().max(1) as u32;
-    let mut svg = format!(
-        "<svg id=\"{id}\" class=\"chart\" role=\"img\" width=\"620\" height=\"{height}\" xmlns=\"http://www.w3.org/2000/svg\">"
-    );
-    for (i, (label, n)) in rows.iter().enumerate() {
-        let y = BAR_ROW_PX * i as u32;
-        let w = (*n as f64 / max * BAR_MAX_PX).max(1.0);
-        let _ = write!(
-            svg,
-            "<text x=\"0\" y=\"{ty}\" class=\"lbl\">{l}</text><rect x=\"200\" y=\"{y}\" width=\"{w:.1}\" height=\"{bh}\"/><text x=\"{tx:.1}\" y=\"{ty}\" class=\"val\">{n}</text>",
-            ty = y + 15,
-            l = escape(label),
-            bh = BAR_ROW_PX - 6,
-            tx = 206.0 + w,
-        );
+    let bars = rows
+        .iter()
+        .enumerate()
+        .map(|(i, (label, n))| {
+            let y = BAR_ROW_PX * i as u32;
+            let w = (*n as f64 / max * BAR_MAX_PX).max(1.0);
+            Bar {
+                label: label.clone(),
+                count: *n,
+                y,
+                text_y: y + 15,
+                width: format!("{w:.1}"),
+                value_x: format!("{:.1}", 206.0 + w),
+            }
+        })
+        .collect();
+    Chart {
+        id,
+        height: BAR_ROW_PX * rows.len().max(1) as u32,
+        bar_height: BAR_ROW_PX - 6,
+        bars,
     }
-    svg.push_str("</svg>");
-    svg
 }
 
-fn table(rows: &[(String, String)]) -> String {
-    let mut t = String::from("<table>");
-    for (k, v) in rows {
-        let _ = write!(t, "<tr><th>{}</th><td>{}</td></tr>", escape(k), escape(v));
-    }
-    t.push_str("</table>");
-    t
+#[derive(Serialize)]
+struct RejectSample<'a> {
+    line: &'a str,
+    receipt: &'a str,
+    reason: &'a str,
 }
 
-const STYLE: &str = "body{font:14px/1.4 system-ui,sans-serif;margin:2em;color:#1b1b1b}\
-h1{font-size:22px}h2{font-size:17px;margin-top:1.6em;border-bottom:1px solid #ccc}\
-table{border-collapse:collapse}th,td{padding:2px 10px;text-align:left;border-bottom:1px solid #eee}\
-td.n,th.n{text-align:right;white-space:nowrap}.test{background:#fde2e1;padding:4px 8px;display:inline-block}\
-.ok{color:#0a6b2d}.bad{color:#b50909;font-weight:bold}.chart rect{fill:#1a4480}\
-.chart text{font-size:12px}.lbl{fill:#1b1b1b}.val{fill:#555}\
-.samples{display:flex;gap:16px}figure{margin:0}img{border:1px solid #bbb}";
-
-fn counts_section(s: &BatchSummary) -> String {
-    let counts = s.counts;
-    let c = |k: &str| match k {
-        "read" => counts.read,
-        "issued" => counts.issued,
-        "already_issued" => counts.already_issued,
-        _ => counts.rejected,
-    };
-    let adds_up = counts.add_up();
-    let mut out = String::from("<h2>Counts</h2>");
-    out.push_str(&table(&[
-        ("Rows read".into(), c("read").to_string()),
-        ("Issued".into(), c("issued").to_string()),
-        ("Already issued".into(), c("already_issued").to_string()),
-        ("Rejected".into(), c("rejected").to_string()),
-        ("Letters".into(), s.letters.to_string()),
-        ("Pages".into(), s.pages.to_string()),
-        ("Sheets".into(), s.sheets.to_string()),
-    ]));
-    let _ = write!(
-        out,
-        "<p id=\"control-total\" class=\"{}\">read {} = issued {} + already issued {} + rejected {}: {}</p>",
-        if adds_up { "ok" } else { "bad" },
-        c("read"),
-        c("issued"),
-        c("already_issued"),
-        c("rejected"),
-        if adds_up { "the control totals add up" } else { "THE CONTROL TOTALS DO NOT ADD UP" }
-    );
-    out
+#[derive(Serialize)]
+struct RejectRows<'a> {
+    field: &'a str,
+    count: u64,
+    samples: Vec<RejectSample<'a>>,
 }
 
-fn rejects_section(data: &ReportData) -> String {
-    let mut out = String::from("<h2>Rejects by field</h2>");
-    if data.rejects.is_empty() {
-        out.push_str("<p>No rows were rejected.</p>");
-        return out;
-    }
+fn pairs(map: &BTreeMap<String, u64>) -> Vec<(String, u64)> {
+    map.iter().map(|(k, v)| (k.clone(), *v)).collect()
+}
+
+/// The whole page, from the template.
+pub fn render(data: &ReportData) -> Result<String, ReportError> {
+    let s = &data.summary;
     let mut groups: Vec<(&String, &RejectGroup)> = data.rejects.iter().collect();
     groups.sort_by(|a, b| b.1.count.cmp(&a.1.count).then(a.0.cmp(b.0)));
-    let bars: Vec<(String, u64)> = groups
+    let reject_bars: Vec<(String, u64)> = groups
         .iter()
         .map(|(f, g)| ((*f).clone(), g.count))
         .collect();
-    out.push_str(&bar_chart("rejects-chart", &bars));
-    for (field, group) in groups {
-        let _ = write!(out, "<h3>{} ({})</h3><table>", escape(field), group.count);
-        for (line, receipt, reason) in &group.samples {
-            let _ = write!(
-                out,
-                "<tr><td class=\"n\">line {}</td><td>{}</td><td>{}</td></tr>",
-                escape(line),
-                escape(receipt),
-                escape(reason)
-            );
-        }
-        out.push_str("</table>");
-    }
-    out
-}
-
-fn breakdown_section(data: &ReportData) -> String {
-    let s = &data.summary;
-    let mut out = String::from("<h2>Letters by form</h2>");
-    let forms: Vec<(String, u64)> = data.by_form.iter().map(|(k, v)| (k.clone(), *v)).collect();
-    out.push_str(&bar_chart("form-chart", &forms));
-    out.push_str("<h2>Letters by language</h2>");
-    let langs: Vec<(String, u64)> = data
-        .by_language
+    let rejects: Vec<RejectRows<'_>> = groups
         .iter()
-        .map(|(k, v)| (k.clone(), *v))
+        .map(|(field, g)| RejectRows {
+            field,
+            count: g.count,
+            samples: (g.samples.iter())
+                .map(|(line, receipt, reason)| RejectSample {
+                    line,
+                    receipt,
+                    reason,
+                })
+                .collect(),
+        })
         .collect();
-    out.push_str(&bar_chart("language-chart", &langs));
-    out.push_str("<h2>Presort by 3-digit ZIP</h2>");
-    let zip3: Vec<(String, u64)> = (s.presort.zip3.iter())
-        .map(|(k, v)| (k.clone(), *v))
+    let thumbnails: Vec<BTreeMap<&str, String>> = (data.extras.thumbnails.iter())
+        .map(|(language, png)| {
+            BTreeMap::from([
+                ("language", language.clone()),
+                ("png_base64", BASE64_STANDARD.encode(png)),
+            ])
+        })
         .collect();
-    out.push_str(&bar_chart("zip3-chart", &zip3));
-    out.push_str(&extras_section(&data.extras));
-    out
-}
-
-/// Sample letters and stage times. The times sit between two comments, so
-/// a comparison of two runs' reports can leave them out.
-fn extras_section(extras: &ReportExtras) -> String {
-    let mut out = String::new();
-    if !extras.thumbnails.is_empty() {
-        out.push_str("<h2>Sample letters (code masked)</h2><div class=\"samples\">");
-        for (language, png) in &extras.thumbnails {
-            let _ = write!(
-                out,
-                "<figure><img alt=\"page 1 of a letter in {l}\" src=\"data:image/png;base64,{}\"><figcaption>{l}</figcaption></figure>",
-                BASE64_STANDARD.encode(png),
-                l = escape(language)
-            );
-        }
-        out.push_str("</div>");
-    }
-    if !extras.timings.is_empty() {
-        out.push_str("<!--timings--><h2>Time per stage</h2>");
-        let rows: Vec<(String, String)> = extras
-            .timings
-            .iter()
-            .map(|(stage, secs)| (stage.clone(), format!("{secs:.2} s")))
-            .collect();
-        out.push_str(&table(&rows));
-        out.push_str("<!--/timings-->");
-    }
-    out
-}
-
-/// The whole page.
-pub fn render(data: &ReportData) -> String {
-    let s = &data.summary;
-    let batch_id = s.batch_id.as_str();
-    let test = s.mode == KeyMode::Test;
-    let mut html = format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Batch {id}</title><style>{STYLE}</style></head><body><h1>Batch {id}</h1>",
-        id = escape(batch_id)
+    let timings: Vec<BTreeMap<&str, String>> = (data.extras.timings.iter())
+        .map(|(stage, secs)| {
+            BTreeMap::from([("stage", stage.clone()), ("seconds", format!("{secs:.2}"))])
+        })
+        .collect();
+    let mut ctx = tera::Context::new();
+    ctx.insert("batch_id", &s.batch_id);
+    ctx.insert("test", &(s.mode == KeyMode::Test));
+    ctx.insert("batch_date", &s.batch_date.to_string());
+    ctx.insert("input_file", &s.input_file);
+    ctx.insert("key_id", &s.key_id);
+    ctx.insert("mode", s.mode.as_str());
+    ctx.insert("program_version", &s.program_version);
+    ctx.insert("counts", &s.counts);
+    ctx.insert("adds_up", &s.counts.add_up());
+    ctx.insert("letters", &s.letters);
+    ctx.insert("pages", &s.pages);
+    ctx.insert("sheets", &s.sheets);
+    ctx.insert("rejects", &rejects);
+    ctx.insert("rejects_chart", &chart("rejects-chart", &reject_bars));
+    ctx.insert("form_chart", &chart("form-chart", &pairs(&data.by_form)));
+    ctx.insert(
+        "language_chart",
+        &chart("language-chart", &pairs(&data.by_language)),
     );
-    if test {
-        html.push_str(
-            "<p class=\"test\">TEST batch: letters carry SPECIMEN and must not be mailed.</p>",
-        );
+    ctx.insert("zip3_chart", &chart("zip3-chart", &pairs(&s.presort.zip3)));
+    ctx.insert("thumbnails", &thumbnails);
+    ctx.insert("timings", &timings);
+    let mut tera = tera::Tera::default();
+    tera.add_raw_template("report.html", TEMPLATE)
+        .and_then(|()| tera.render("report.html", &ctx))
+        .map_err(|e| ReportError::Template(template_error(&e)))
+}
+
+/// Tera's error and its causes in one line.
+fn template_error(e: &tera::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
     }
-    html.push_str(&table(&[
-        ("Batch date".into(), s.batch_date.to_string()),
-        ("Input file".into(), s.input_file.clone()),
-        ("Key id".into(), s.key_id.clone()),
-        ("Mode".into(), s.mode.as_str().into()),
-        ("Program version".into(), s.program_version.clone()),
-    ]));
-    html.push_str(&counts_section(s));
-    html.push_str(&rejects_section(data));
-    html.push_str(&breakdown_section(data));
-    html.push_str("</body></html>\n");
-    html
+    text
 }
 
 /// Makes `report.html` in a finished batch folder.
@@ -337,7 +288,8 @@ pub fn write(batch_dir: &Path, extras: &ReportExtras) -> Result<(), ReportError>
     let mut data = ReportData::load(batch_dir)?;
     data.extras = extras.clone();
     let path = batch_dir.join("report.html");
-    write_atomic(&path, render(&data).as_bytes(), false).map_err(|source| ReportError::Io {
+    let html = render(&data)?;
+    write_atomic(&path, html.as_bytes(), false).map_err(|source| ReportError::Io {
         path: path.display().to_string(),
         source,
     })
@@ -347,38 +299,68 @@ pub fn write(batch_dir: &Path, extras: &ReportExtras) -> Result<(), ReportError>
 mod tests {
     use super::*;
 
-    #[test]
-    fn escape_covers_markup_characters() {
-        assert_eq!(
-            escape("<a href=\"x\">O'Brien & co</a>"),
-            "&lt;a href=&quot;x&quot;&gt;O&#39;Brien &amp; co&lt;/a&gt;"
-        );
+    fn data(read: u64, label: &str) -> ReportData {
+        let summary: BatchSummary = serde_json::from_value(serde_json::json!({
+            "batch_id": "2026-11-25-abcdef", "batch_date": "2026-11-25",
+            "kind": "nightly", "key_id": "test-1", "mode": "test",
+            "program_version": "0.1.0", "input_file": "<b>filings</b>.csv", "input_sha256": "ab",
+            "counts": {"read": read, "issued": 2, "already_issued": 0, "rejected": 1},
+            "letters": 2, "pages": 2, "sheets": 2, "presort": {"zip3": {}, "zip5": {}}
+        }))
+        .expect("a summary");
+        ReportData {
+            summary,
+            by_form: BTreeMap::from([(label.to_string(), 2), ("I-765".to_string(), 4)]),
+            by_language: BTreeMap::new(),
+            rejects: BTreeMap::from([(
+                "state".to_string(),
+                RejectGroup {
+                    count: 1,
+                    samples: vec![(
+                        "7".into(),
+                        "IOE<script>".into(),
+                        "state 'XX' is not a USPS code".into(),
+                    )],
+                },
+            )]),
+            extras: ReportExtras::default(),
+        }
     }
 
     #[test]
     fn control_total_line_says_when_counts_do_not_add_up() {
-        let summary = |read: u64| -> BatchSummary {
-            serde_json::from_value(serde_json::json!({
-                "batch_id": "2026-11-25-abcdef", "batch_date": "2026-11-25",
-                "kind": "nightly", "key_id": "test-1", "mode": "test",
-                "program_version": "0.1.0", "input_file": "f.csv", "input_sha256": "ab",
-                "counts": {"read": read, "issued": 2, "already_issued": 0, "rejected": 1},
-                "letters": 2, "pages": 2, "sheets": 2, "presort": {"zip3": {}, "zip5": {}}
-            }))
-            .expect("a summary")
-        };
-        assert!(counts_section(&summary(3)).contains("the control totals add up"));
-        assert!(counts_section(&summary(4)).contains("DO NOT ADD UP"));
+        let good = render(&data(3, "I-485")).expect("a page");
+        assert!(good.contains("the control totals add up"), "{good}");
+        assert!(good.contains("read 3 = issued 2 + already issued 0 + rejected 1"));
+        let bad = render(&data(4, "I-485")).expect("a page");
+        assert!(bad.contains("DO NOT ADD UP"), "{bad}");
     }
 
     #[test]
-    fn bar_chart_has_one_bar_per_row_and_escapes_labels() {
-        let svg = bar_chart("c", &[("<b>".into(), 2), ("zip".into(), 4)]);
-        assert_eq!(svg.matches("<rect").count(), 2);
-        assert!(svg.contains("&lt;b&gt;"));
+    fn every_value_is_escaped_by_the_template() {
+        let page = render(&data(3, "<b>")).expect("a page");
+        assert!(!page.contains("<script"), "{page}");
+        assert!(page.contains("IOE&lt;script&gt;"), "{page}");
+        assert!(page.contains("&lt;b&gt;filings&lt;"), "{page}");
+        assert!(page.contains("class=\"lbl\">&lt;b&gt;</text>"), "{page}");
+    }
+
+    #[test]
+    fn bar_chart_has_one_bar_per_row_and_the_largest_is_full_width() {
+        let page = render(&data(3, "I-485")).expect("a page");
+        let form = page
+            .split("id=\"form-chart\"")
+            .nth(1)
+            .and_then(|rest| rest.split("</svg>").next())
+            .expect("the form chart");
+        assert_eq!(form.matches("<rect").count(), 2, "{form}");
         assert!(
-            svg.contains("width=\"360.0\""),
-            "the largest bar is full width: {svg}"
+            form.contains("width=\"360.0\""),
+            "the largest bar is full width: {form}"
+        );
+        assert!(
+            form.contains("width=\"180.0\""),
+            "half as many, half as wide: {form}"
         );
     }
 }
