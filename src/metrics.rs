@@ -13,7 +13,7 @@ use std::io;
 use std::path::Path;
 
 use crate::manifest::KeyMode;
-use crate::output::write_atomic;
+use crate::output::{write_atomic, Flush};
 use crate::report::{ReportData, ReportError};
 
 /// What one run did, in plain numbers.
@@ -167,7 +167,7 @@ pub fn from_batch(
 
 /// Writes the metrics file under a temporary name and renames it into place.
 pub fn write(path: &Path, batches: &[RunMetrics]) -> io::Result<()> {
-    write_atomic(path, render(batches).as_bytes(), false)
+    write_atomic(path, render(batches).as_bytes(), Flush::Later)
 }
 
 #[cfg(test)]

@@ -45,10 +45,20 @@ pub fn create_private_dir(dir: &Path) -> io::Result<()> {
     builder.create(dir)
 }
 
-/// Writes `bytes` to `path` through a temporary file and a rename. With
-/// `durable`, the file is flushed to disk before the rename.
-/// On failure the temporary file is removed.
-pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> {
+/// Whether a file written whole must be on disk before it takes its name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flush {
+    /// Flushed to disk before the rename: a letter, a file handed on.
+    BeforeRename,
+    /// Left to the operating system: the caller flushes the folder once for
+    /// many files, or the file is made again from the ledger if lost.
+    Later,
+}
+
+/// Writes `bytes` to `path` through a temporary file and a rename,
+/// flushed as `flush` says. On failure the temporary file is removed.
+pub fn write_atomic(path: &Path, bytes: &[u8], flush: Flush) -> io::Result<()> {
+    let durable = flush == Flush::BeforeRename;
     let tmp = tmp_path(path);
     let mut f = create_private(&tmp)?;
     let written = f
@@ -244,7 +254,7 @@ mod tests {
     fn atomic_write_leaves_no_temp_and_is_private() {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path().join("a.pdf");
-        write_atomic(&p, b"hello", true).unwrap();
+        write_atomic(&p, b"hello", Flush::BeforeRename).unwrap();
         assert_eq!(fs::read(&p).unwrap(), b"hello");
         assert!(!tmp_path(&p).exists());
         #[cfg(unix)]

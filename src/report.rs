@@ -19,7 +19,7 @@ use base64::prelude::{Engine as _, BASE64_STANDARD};
 use serde::Serialize;
 
 use crate::manifest::{read_summary, BatchSummary, KeyMode, SummaryError};
-use crate::output::write_atomic;
+use crate::output::{write_atomic, Flush};
 
 /// Rejected lines shown under each reason group.
 const SAMPLE_LINES_PER_GROUP: usize = 3;
@@ -289,7 +289,7 @@ pub fn write(batch_dir: &Path, extras: &ReportExtras) -> Result<(), ReportError>
     data.extras = extras.clone();
     let path = batch_dir.join("report.html");
     let html = render(&data)?;
-    write_atomic(&path, html.as_bytes(), false).map_err(|source| ReportError::Io {
+    write_atomic(&path, html.as_bytes(), Flush::Later).map_err(|source| ReportError::Io {
         path: path.display().to_string(),
         source,
     })

@@ -18,7 +18,9 @@ use crate::ledger::{Ledger, LedgerError, NewIssuance};
 use crate::letter::NoticeDates;
 use crate::letter_proof::Sha256Hex;
 use crate::manifest::{Counts, RejectsWriter};
-use crate::output::{create_private_dir, remove_stray_temps, sync_dir, write_atomic, AtomicFile};
+use crate::output::{
+    create_private_dir, remove_stray_temps, sync_dir, write_atomic, AtomicFile, Flush,
+};
 use crate::pdf::RenderedLetter;
 
 /// Creates the batch folder and its `letters/` or `print/` folder (or both,
@@ -96,7 +98,7 @@ pub fn issue_all(
         planner: Planner::new(&checked.batch_id, &renderer.config.mail, ledger)?,
         ctx,
         letters_dir: &letters_dir,
-        write_pieces: inputs.output.mode.pieces(),
+        mode: inputs.output.mode,
         pending: Vec::new(),
     };
     let rejects_path = batch_dir.join("rejects.csv");
@@ -216,7 +218,7 @@ struct ChunkRunner<'a> {
     ctx: IssueContext<'a>,
     letters_dir: &'a Path,
     /// Letters get a PDF file each (else they are only drawn, for print files).
-    write_pieces: bool,
+    mode: OutputMode,
     /// Rows rendered and written but not yet committed.
     pending: Vec<NewIssuance>,
 }
@@ -237,7 +239,7 @@ impl ChunkRunner<'_> {
         let pending = std::mem::take(&mut self.pending);
         let (committed, rendered) = std::thread::scope(|scope| {
             let committer = scope.spawn(|| commit_chunk(ledger, self.letters_dir, &pending));
-            let rendered = render_chunk(&self.ctx, self.letters_dir, &planned, self.write_pieces);
+            let rendered = render_chunk(&self.ctx, self.letters_dir, &planned, self.mode);
             let committed = committer
                 .join()
                 .unwrap_or_else(|panic| std::panic::resume_unwind(panic));
@@ -264,7 +266,7 @@ pub fn write_letter(path: &Path, letter: &RenderedLetter) -> Result<(), BatchErr
     if let Some(dir) = path.parent() {
         create_private_dir(dir).map_err(io_err("cannot create", dir))?;
     }
-    write_atomic(path, &letter.bytes, true).map_err(io_err("cannot write", path))?;
+    write_atomic(path, &letter.bytes, Flush::BeforeRename).map_err(io_err("cannot write", path))?;
     debug_assert_eq!(Sha256Hex::of(&letter.bytes), letter.sha256);
     Ok(())
 }

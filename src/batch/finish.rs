@@ -394,8 +394,8 @@ struct FileList<'a> {
     head: &'a [FileEntry],
     ledger: &'a dyn Ledger,
     batch_id: &'a str,
-    /// Letters have files of their own to list.
-    letter_files: bool,
+    /// How the letters were written: listed when they have files of their own.
+    mode: OutputMode,
     /// A ledger failure met while streaming, kept with its type (serde can
     /// only carry a message).
     ledger_failure: RefCell<Option<LedgerError>>,
@@ -407,7 +407,7 @@ impl Serialize for FileList<'_> {
         for entry in self.head {
             seq.serialize_element(entry)?;
         }
-        if !self.letter_files {
+        if !self.mode.pieces() {
             return seq.end();
         }
         let walked = self.ledger.walk_batch(self.batch_id, |iss| {
@@ -520,7 +520,7 @@ pub fn write_summary(
             head: &summary.files,
             ledger,
             batch_id: &summary.batch_id,
-            letter_files: mode.pieces(),
+            mode,
             ledger_failure: RefCell::new(None),
         },
     };

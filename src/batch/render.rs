@@ -6,12 +6,12 @@ use std::path::Path;
 use rayon::prelude::*;
 
 use super::error::io_err;
-use super::BatchError;
+use super::{BatchError, OutputMode};
 use crate::filing::Reject;
 use crate::issue::{issue, issue_for_print, IssueContext, IssueError, Planned};
 use crate::layout::LayoutError;
 use crate::ledger::NewIssuance;
-use crate::output::write_atomic;
+use crate::output::{write_atomic, Flush};
 use crate::render::RenderError;
 
 /// One planned filing after rendering.
@@ -49,19 +49,19 @@ pub fn letter_path(letters_dir: &Path, piece_id: &str) -> std::path::PathBuf {
 }
 
 /// Renders and writes a chunk's letters in parallel; results come back in
-/// input order, not yet in the ledger. Without `write_pieces` the letters
-/// are only laid out: print files are drawn from the ledger afterwards (see
+/// input order, not yet in the ledger. In print mode the letters are only
+/// laid out: print files are drawn from the ledger afterwards (see
 /// [`super::print_files`]).
 pub fn render_chunk(
     ctx: &IssueContext<'_>,
     letters_dir: &Path,
     planned: &[Planned],
-    write_pieces: bool,
+    mode: OutputMode,
 ) -> Result<Vec<Rendered>, BatchError> {
     planned
         .par_iter()
         .map(|p| {
-            if !write_pieces {
+            if !mode.pieces() {
                 return match issue_for_print(ctx, p) {
                     Ok(row) => Ok(Rendered::Letter(row)),
                     Err(e) => reject_for(&e).map(Rendered::Rejected).ok_or(e.into()),
@@ -72,7 +72,8 @@ pub fn render_chunk(
                 Err(e) => return reject_for(&e).map(Rendered::Rejected).ok_or(e.into()),
             };
             let path = letter_path(letters_dir, &row.piece_id);
-            write_atomic(&path, &letter.bytes, false).map_err(io_err("cannot write", &path))?;
+            write_atomic(&path, &letter.bytes, Flush::Later)
+                .map_err(io_err("cannot write", &path))?;
             Ok(Rendered::Letter(row))
         })
         .collect()

@@ -24,7 +24,7 @@ use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger};
 use crate::ledger::{LetterProof, Sha256Hex};
 use crate::manifest::letter_file;
-use crate::output::{sync_dir, write_atomic};
+use crate::output::{sync_dir, write_atomic, Flush};
 use crate::render::Renderer;
 
 /// What checking (and re-making) a batch's letters needs.
@@ -149,6 +149,6 @@ fn check_one(
             "made again, its bytes differ from the ones the ledger recorded".into(),
         ));
     }
-    write_atomic(&path, &letter.bytes, false).map_err(io_err("cannot write", &path))?;
+    write_atomic(&path, &letter.bytes, Flush::Later).map_err(io_err("cannot write", &path))?;
     Ok(LetterState::Remade)
 }

@@ -9,7 +9,7 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use access_letters::output::write_atomic;
+use access_letters::output::{write_atomic, Flush};
 use access_letters::proof::{issued_proof, LedgerSource, ProofOptions};
 
 use super::common::{display, parse_receipt, EXIT_OK};
@@ -55,7 +55,7 @@ pub fn execute(args: ProofArgs) -> Result<u8> {
     };
     let proof = issued_proof(&source, &receipt, args.issue, &options)?;
     // Private like every letter: a proof with the code shown holds a code.
-    write_atomic(&args.png, &proof.png, true)
+    write_atomic(&args.png, &proof.png, Flush::BeforeRename)
         .with_context(|| format!("writing the proof to {}", display(&args.png)))?;
     println!(
         "wrote {} (page 1 of {}, issue {} of {}, {}, {} dpi, code {})",

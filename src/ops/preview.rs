@@ -14,7 +14,7 @@ use crate::issue::{issue, proof_pdf, IssueContext, IssueError, Planned};
 use crate::key::Key;
 use crate::layout::{window_fit, LayoutError};
 use crate::letter::NoticeDates;
-use crate::output::write_atomic;
+use crate::output::{write_atomic, Flush};
 use crate::proof::{png_of_page1, ProofError, ProofOptions};
 use crate::render::Renderer;
 
@@ -124,7 +124,7 @@ pub fn preview(
 
 /// Writes a file atomically with mode 0600, like every letter.
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), PreviewError> {
-    write_atomic(path, bytes, true).map_err(|source| PreviewError::Write {
+    write_atomic(path, bytes, Flush::BeforeRename).map_err(|source| PreviewError::Write {
         path: path.to_path_buf(),
         source,
     })
