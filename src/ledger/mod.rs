@@ -107,7 +107,9 @@ mod tests_guard;
 #[cfg(test)]
 mod tests_pg;
 
-pub use self::postgres::{redact_url, PostgresLedger};
+pub use self::postgres::{
+    redact_url, PostgresLedger, LEDGER_TIMEOUT_DEFAULT_S, LEDGER_TIMEOUT_ENV,
+};
 pub use crate::letter_proof::{LetterProof, NotADigest, ProofError, ProofKind, Sha256Hex};
 pub use attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 pub use error::LedgerError;

@@ -709,3 +709,142 @@ fn sigterm_stops_a_run_at_a_safe_point_and_the_same_command_finishes_it() {
         manifest.iter().map(|r| r["piece_id"].as_str()).collect();
     assert_eq!(pieces.len(), manifest.len(), "no piece twice");
 }
+
+// ---- item 3: a stalled PostgreSQL server ends the command ----
+
+/// A throwaway cluster of this test's own (stopping the shared one would
+/// stall every other test): started with `.ci/pg-cluster`, continued and
+/// stopped whatever the test does.
+struct OwnCluster {
+    url: String,
+}
+
+impl OwnCluster {
+    fn start() -> Option<OwnCluster> {
+        if std::env::var_os(crate::support::pg::PG_ENV).is_none() {
+            skip(
+                "the stalled PostgreSQL server test",
+                "ACCESS_LETTERS_TEST_PG is not set (.ci/run starts PostgreSQL)",
+                InCi::Fails,
+            );
+            return None;
+        }
+        let out = std::process::Command::new(repo_file(".ci/pg-cluster"))
+            .arg("start")
+            .output()
+            .expect(".ci/pg-cluster runs");
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let url = String::from_utf8(out.stdout).unwrap().trim().to_string();
+        Some(OwnCluster { url })
+    }
+
+    /// The cluster's folder, as its URL names its socket folder.
+    fn folder(&self) -> String {
+        let host = self
+            .url
+            .split('@')
+            .nth(1)
+            .unwrap()
+            .split('/')
+            .next()
+            .unwrap();
+        host.replace("%2F", "/")
+    }
+
+    /// Sends `signal` to the postmaster and every backend of the cluster.
+    fn signal(&self, signal: &str) {
+        let pids = std::process::Command::new("pgrep")
+            .args(["-f", &self.folder()])
+            .output()
+            .expect("pgrep runs");
+        for pid in String::from_utf8_lossy(&pids.stdout).split_whitespace() {
+            let _ = std::process::Command::new("pkill")
+                .args([signal, "-P", pid])
+                .status();
+            let _ = std::process::Command::new("kill")
+                .args([signal, pid])
+                .status();
+        }
+    }
+}
+
+impl Drop for OwnCluster {
+    fn drop(&mut self) {
+        self.signal("-CONT");
+        let _ = std::process::Command::new(repo_file(".ci/pg-cluster"))
+            .args(["stop", &self.url])
+            .output();
+    }
+}
+
+#[test]
+fn a_stalled_postgres_server_ends_the_run_with_a_sentence_and_nothing_half_recorded() {
+    let Some(cluster) = OwnCluster::start() else {
+        return;
+    };
+    let wd = Workdir::new();
+    let input = wd.generate(20_000, 13);
+    let args = [
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--date",
+        BATCH_DATE,
+        "--ledger",
+        &cluster.url,
+    ];
+    let mut cmd = wd.command(args);
+    cmd.env("ACCESS_LETTERS_LEDGER_TIMEOUT", "3")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let child = cmd.spawn().expect("the run starts");
+    // Once the batch is under way, the server stops answering.
+    assert!(
+        wait_until(Duration::from_secs(60), || !wd.batch_dirs().is_empty()),
+        "the batch never started"
+    );
+    cluster.signal("-STOP");
+    // Bounded: the run must end on its own, well within a minute.
+    let pid = child.id();
+    let waited = std::thread::spawn(move || child.wait_with_output());
+    let ended = wait_until(Duration::from_secs(60), || waited.is_finished());
+    if !ended {
+        let _ = std::process::Command::new("kill")
+            .args(["-9", &pid.to_string()])
+            .status();
+    }
+    let out = waited.join().unwrap().expect("the run ends");
+    assert!(ended, "the run hung on a stopped server");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("did not answer within 3 s"), "{stderr}");
+    assert!(stderr.contains("run the same command again"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    // The server comes back: the same command finishes the batch, and every
+    // filing is in the ledger once.
+    cluster.signal("-CONT");
+    let again = wd.cmd(args);
+    again.expect_code(EXIT_REJECTS);
+    let batch = Batch::new(wd.path(again.batch_dir()));
+    let c = batch.counts();
+    assert_eq!(
+        c.read,
+        c.issued + c.already_issued + c.rejected,
+        "{again:?}"
+    );
+    let mut client = ::postgres::Client::connect(&cluster.url, ::postgres::NoTls).unwrap();
+    let rows: i64 = client
+        .query_one(
+            "SELECT count(*) FROM issuances WHERE batch_id = $1",
+            &[&batch.id()],
+        )
+        .unwrap()
+        .get(0);
+    assert_eq!(rows as u64, c.issued, "each filing once in the ledger");
+    assert_eq!(batch.manifest().len() as u64, c.issued);
+}

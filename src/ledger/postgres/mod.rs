@@ -43,7 +43,6 @@
 //! URL is used in any message, and connection errors name the host, port,
 //! database and user only.
 
-use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
 use std::ops::ControlFlow;
 use std::str::FromStr;
@@ -62,6 +61,10 @@ use self::rows::{
 };
 use self::url::describe_target;
 pub use self::url::redact_url;
+use self::watch::Watched;
+pub use self::watch::{
+    DEFAULT_TIMEOUT_S as LEDGER_TIMEOUT_DEFAULT_S, TIMEOUT_ENV as LEDGER_TIMEOUT_ENV,
+};
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 use crate::ledger::check_next_issue;
 use crate::ledger::redeem::{RedeemStep, Revocation};
@@ -76,9 +79,13 @@ mod lifecycle;
 pub(in crate::ledger) mod migrations;
 mod rows;
 mod url;
+mod watch;
 
 /// How long connecting may take before the run gives up with a sentence.
 const CONNECT_TIMEOUT_S: u64 = 10;
+
+/// Seconds a connection is idle before the kernel checks it is still there.
+const KEEPALIVE_IDLE_S: u64 = 30;
 
 /// Rows fetched per round trip when a batch is walked in presort order.
 const PRESORT_PAGE_ROWS: i64 = 1_000;
@@ -87,7 +94,7 @@ const PRESORT_PAGE_ROWS: i64 = 1_000;
 /// `postgres::Client` needs `&mut`, hence the `RefCell`; no borrow is held
 /// while a caller's closure runs.
 pub struct PostgresLedger {
-    client: RefCell<Client>,
+    client: Watched,
     /// The URL without its password, as shown in messages.
     label: String,
     /// The schema the tables live in (the first on the search path); part of
@@ -153,6 +160,11 @@ impl PostgresLedger {
         if config.get_application_name().is_none() {
             config.application_name("access-letters");
         }
+        // A dropped network link is noticed by the kernel, not in hours.
+        config
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(KEEPALIVE_IDLE_S));
+        let limit = watch::timeout_from_env();
         let target = describe_target(&config);
         let mut client = config.connect(NoTls).map_err(|e| LedgerError::Connect {
             target,
@@ -163,7 +175,9 @@ impl PostgresLedger {
             // JIT compiling costs more than the ledger's short statements
             // ever run, and the planner's cost guesses trigger it.
             .batch_execute(&format!(
-                "SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'; SET jit = off"
+                "SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'; SET jit = off; \
+                 SET statement_timeout = '{}s'",
+                limit.as_secs()
             ))
             .map_err(|e| pg_err(&label, "set up the connection", e))?;
         migrate(&mut client, &label)?;
@@ -172,7 +186,7 @@ impl PostgresLedger {
             .map_err(|e| pg_err(&label, "read its schema", e))?
             .get(0);
         Ok(PostgresLedger {
-            client: RefCell::new(client),
+            client: Watched::new(client, &label, limit),
             label,
             schema,
             clock: Utc::now,
@@ -304,8 +318,8 @@ impl Ledger for PostgresLedger {
         limit: AttemptLimit,
     ) -> Result<Gate, LedgerError> {
         let key = lock_key(&["verify", &self.schema, receipt.as_str()]);
-        let client = self.client.get_mut();
-        attempts::gate(client, &self.label, key, (receipt, kind), now, limit)
+        let mut client = self.client.get_mut();
+        attempts::gate(&mut client, &self.label, key, (receipt, kind), now, limit)
     }
 
     fn attempt_summary(
@@ -329,8 +343,16 @@ impl Ledger for PostgresLedger {
         // The same per-receipt lock as verify's attempts: redemptions and
         // attempts of one receipt queue, from any number of hosts.
         let key = lock_key(&["verify", &self.schema, receipt.as_str()]);
-        let (client, label) = (self.client.get_mut(), &self.label);
-        lifecycle::redeem(client, label, key, (receipt, issue_no), account, now, limit)
+        let (mut client, label) = (self.client.get_mut(), &self.label);
+        lifecycle::redeem(
+            &mut client,
+            label,
+            key,
+            (receipt, issue_no),
+            account,
+            now,
+            limit,
+        )
     }
 
     fn revoke(
@@ -342,7 +364,7 @@ impl Ledger for PostgresLedger {
         // The reissue lock: a revocation and a reissue of one receipt queue.
         let key = lock_key(&["receipt", &self.schema, receipt.as_str()]);
         lifecycle::revoke(
-            self.client.get_mut(),
+            &mut self.client.get_mut(),
             &self.label,
             key,
             receipt,
@@ -354,7 +376,7 @@ impl Ledger for PostgresLedger {
     fn start_batch(&mut self, batch: &BatchRecord) -> Result<(), LedgerError> {
         let now = (self.clock)();
         let action = "start the batch";
-        let client = self.client.get_mut();
+        let mut client = self.client.get_mut();
         let label = &self.label;
         let err = |e| pg_err(label, action, e);
         // ON CONFLICT DO NOTHING: two hosts starting the same batch at once
@@ -508,7 +530,7 @@ impl Ledger for PostgresLedger {
         let now = (self.clock)();
         let action = "record issuances";
         let result = {
-            let client = self.client.get_mut();
+            let mut client = self.client.get_mut();
             let label = &self.label;
             (|| {
                 let mut tx = client.transaction()?;
@@ -536,7 +558,7 @@ impl Ledger for PostgresLedger {
         let receipt_lock = lock_key(&["receipt", &self.schema, row.receipt.as_str()]);
         let label = self.label.clone();
         let action = "record the reissue";
-        let client = self.client.get_mut();
+        let mut client = self.client.get_mut();
         let err = |e| pg_err(&label, action, e);
         let mut tx = client.transaction().map_err(err)?;
         // Serialise reissues of this receipt; the lock ends with the
@@ -558,7 +580,9 @@ impl Ledger for PostgresLedger {
         )
         .map_err(err)?;
         let inserted = copy_rows(&mut tx, std::slice::from_ref(row), now);
-        match inserted.and_then(|_| tx.commit()) {
+        let committed = inserted.and_then(|_| tx.commit());
+        drop(client);
+        match committed {
             Ok(()) => Ok(()),
             Err(e) if is_constraint(&e) => Err(self.diagnose(std::slice::from_ref(row), e)),
             Err(e) => Err(pg_err(&self.label, action, e)),
@@ -657,7 +681,7 @@ impl Ledger for PostgresLedger {
         printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
     ) -> Result<u64, LedgerError> {
         let label = self.label.clone();
-        record_printed_pg(self.client.get_mut(), &label, batch_id, printed)
+        record_printed_pg(&mut self.client.get_mut(), &label, batch_id, printed)
     }
 
     fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError> {
