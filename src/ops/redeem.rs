@@ -22,12 +22,12 @@ use std::fmt;
 
 use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 
-use crate::code::{verify, Verdict};
+use crate::code::Verdict;
 use crate::filing::ReceiptNumber;
 use crate::key::KeyRing;
 use crate::ledger::{AttemptKind, AttemptLimit, Gate, Ledger, LedgerError, RedeemStep};
 
-use super::verify::{kind_of, Door};
+use super::verify::{kind_of, verdict_at, Door};
 
 /// Characters in an account reference, at most.
 pub const ACCOUNT_REF_MAX_CHARS: usize = 64;
@@ -160,14 +160,7 @@ pub fn redeem(
     // Times are kept to the millisecond, so a retry hears exactly the time
     // the first answer gave.
     let now = req.now.trunc_subsecs(3);
-    let views: Vec<_> = ledger
-        .history(req.receipt)?
-        .iter()
-        .map(|i| i.view())
-        .collect();
-    let verdict = req
-        .door
-        .shown(verify(ring, req.receipt, req.typed, &views, req.as_of));
+    let verdict = verdict_at(req.door, (req.receipt, req.typed), req.as_of, ring, ledger)?;
     let issue_no = match verdict {
         Verdict::Valid { issue_no } | Verdict::Redeemed { issue_no, .. } => issue_no,
         verdict => {

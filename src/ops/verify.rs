@@ -91,20 +91,27 @@ pub(crate) fn kind_of(verdict: &Verdict) -> AttemptKind {
     }
 }
 
+/// The verdict on `typed` for `receipt` on `as_of`, from the receipt's
+/// history, as `door` may give it: what `verify` and `redeem` both decide
+/// on before the ledger counts or spends anything.
+pub(crate) fn verdict_at(
+    door: Door,
+    (receipt, typed): (&ReceiptNumber, &str),
+    as_of: NaiveDate,
+    ring: &KeyRing,
+    ledger: &dyn Ledger,
+) -> Result<Verdict, LedgerError> {
+    let views: Vec<_> = ledger.history(receipt)?.iter().map(|i| i.view()).collect();
+    Ok(door.shown(verify(ring, receipt, typed, &views, as_of)))
+}
+
 /// Checks the typed code and counts the attempt.
 pub fn verify_code(
     req: &VerifyRequest<'_>,
     ring: &KeyRing,
     ledger: &mut dyn Ledger,
 ) -> Result<Answer, LedgerError> {
-    let views: Vec<_> = ledger
-        .history(req.receipt)?
-        .iter()
-        .map(|i| i.view())
-        .collect();
-    let verdict = req
-        .door
-        .shown(verify(ring, req.receipt, req.typed, &views, req.as_of));
+    let verdict = verdict_at(req.door, (req.receipt, req.typed), req.as_of, ring, ledger)?;
     let gate = ledger.gate_attempt(req.receipt, kind_of(&verdict), req.now, req.limit)?;
     Ok(match gate {
         Gate::Locked { until } => Answer::Locked { until },
