@@ -39,4 +39,6 @@ pub enum Command {
     GenFixtures(gen_fixtures::GenArgs),
     Backup(backup::BackupArgs),
     Audit(audit::AuditArgs),
+    Serve(serve::ServeArgs),
+    Token(token::TokenArgs),
 }
