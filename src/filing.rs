@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 /// A USCIS-style receipt number: three uppercase letters and ten digits,
@@ -231,6 +231,8 @@ pub enum IssuanceStatus {
     Active,
     Superseded,
     Revoked,
+    /// Used once, by one account: the code's one use is spent.
+    Redeemed,
 }
 
 impl IssuanceStatus {
@@ -239,6 +241,7 @@ impl IssuanceStatus {
             IssuanceStatus::Active => "active",
             IssuanceStatus::Superseded => "superseded",
             IssuanceStatus::Revoked => "revoked",
+            IssuanceStatus::Redeemed => "redeemed",
         }
     }
 
@@ -247,6 +250,7 @@ impl IssuanceStatus {
             "active" => Some(IssuanceStatus::Active),
             "superseded" => Some(IssuanceStatus::Superseded),
             "revoked" => Some(IssuanceStatus::Revoked),
+            "redeemed" => Some(IssuanceStatus::Redeemed),
             _ => None,
         }
     }
@@ -264,6 +268,8 @@ pub struct IssuanceView {
     /// The letter's date: the code is not valid before it.
     pub notice_date: NaiveDate,
     pub expires_on: NaiveDate,
+    /// When the code was redeemed, for a redeemed issuance.
+    pub redeemed_at: Option<DateTime<Utc>>,
 }
 
 /// The mail piece ID of an issuance: the receipt number and the two-digit

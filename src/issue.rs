@@ -12,10 +12,11 @@ use crate::filing::{piece_id, Filing};
 use crate::imb::serial_digits;
 use crate::imb::{self, Barcode, ImbError, ImbFields};
 use crate::key::Key;
+use crate::ledger::LetterProof;
 use crate::ledger::NewIssuance;
 use crate::letter::NoticeDates;
 use crate::pdf::RenderedLetter;
-use crate::print::{draw_letter, DrawnLetter, NOT_YET_PRINTED};
+use crate::print::{draw_letter, DrawnLetter};
 use crate::render::{CodeDisplay, LetterJob, ProofPdf, RenderError, Renderer};
 
 /// Where a piece stands before its letter is made.
@@ -145,14 +146,20 @@ pub fn issue(
     planned: &Planned,
 ) -> Result<(NewIssuance, RenderedLetter), IssueError> {
     let (code, letter) = draw_job(ctx, planned, |job| ctx.renderer.render(job))?;
-    let row = issuance_row(ctx, planned, &code, letter.sha256.clone(), letter.pages);
+    let row = issuance_row(
+        ctx,
+        planned,
+        &code,
+        LetterProof::File(letter.sha256.clone()),
+        letter.pages,
+    );
     Ok((row, letter))
 }
 
 /// Derives the code for `planned` and lays its letter out, for a print run:
 /// the layout gives the page count and refuses an address that does not fit
 /// the window, but nothing is drawn yet. The row records
-/// [`NOT_YET_PRINTED`]; the letter is drawn once, in presort order, into its
+/// [`LetterProof::NotYetPrinted`]; the letter is drawn once, in presort order, into its
 /// print file, and the digest of what was printed is recorded then.
 pub fn issue_for_print(
     ctx: &IssueContext<'_>,
@@ -167,7 +174,7 @@ pub fn issue_for_print(
         ctx,
         planned,
         &code,
-        NOT_YET_PRINTED.to_string(),
+        LetterProof::NotYetPrinted,
         pages,
     ))
 }
@@ -186,7 +193,7 @@ fn issuance_row(
     ctx: &IssueContext<'_>,
     planned: &Planned,
     code: &AccessCode,
-    proof: String,
+    proof: LetterProof,
     pages: u32,
 ) -> NewIssuance {
     let filing = &planned.filing;
@@ -200,7 +207,7 @@ fn issuance_row(
         fingerprint: fingerprint(ctx.key, code).as_str().to_string(),
         notice_date: ctx.dates.notice,
         expires_on: ctx.dates.expires_on,
-        letter_sha256: proof,
+        proof,
         pages,
         imb_serial: planned.serial,
         filing: filing.clone(),

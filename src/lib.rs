@@ -9,9 +9,9 @@
 //! | the words of a letter | [`letter`] (templates in `templates/`) |
 //! | where things go on the page | [`layout`] (windows: [`envelope`]; barcode: [`imb`]) |
 //! | PDF bytes | [`pdf`] (fonts: [`fonts`], [`sfnt`]); one letter end to end: [`render`]; many letters in one print file: [`print`](mod@print) |
-//! | what was issued | [`ledger`] |
+//! | what was issued, and each code's life after the envelope (redeemed, revoked) | [`ledger`] (a letter's proof: [`ledger::LetterProof`]) |
 //! | the nightly batch and its outputs | [`batch`], [`manifest`], [`output`] |
-//! | operator commands (reissue, reprint, preview) | [`ops`] |
+//! | operator and portal commands (reissue, reprint, verify, redeem, revoke, preview) | [`ops`] |
 //! | pictures of letters (PNG proofs, code masked) | [`proof`] |
 //! | the same operations over HTTP, for the account portal and the desk | [`serve`] |
 //!
@@ -23,6 +23,7 @@ pub mod address;
 pub mod batch;
 pub mod code;
 pub mod config;
+pub mod digest;
 pub mod envelope;
 pub mod filing;
 pub mod fonts;

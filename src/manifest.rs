@@ -113,7 +113,7 @@ impl ManifestRow {
             sequence,
             piece_id: iss.issued.piece_id.clone(),
             file: letter_file(&iss.issued.piece_id),
-            sha256: iss.issued.letter_sha256.clone(),
+            sha256: iss.issued.proof.to_string(),
             pages: iss.issued.pages,
             sheets: sheets_for(iss.issued.pages),
             mail_class: mail_class.to_string(),

@@ -22,6 +22,7 @@ use printpdf::{
 };
 use sha2::{Digest, Sha256};
 
+use crate::digest::Sha256Hex;
 use crate::envelope::{Rect, PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::fonts::{fonts, Face, LetterFont};
 use crate::layout::{Item, Page};
@@ -45,8 +46,8 @@ pub struct PdfMeta {
 #[derive(Clone, PartialEq, Eq)]
 pub struct RenderedLetter {
     pub bytes: Vec<u8>,
-    /// Lowercase hex SHA-256 of `bytes`.
-    pub sha256: String,
+    /// SHA-256 of `bytes`.
+    pub sha256: Sha256Hex,
     pub pages: u32,
 }
 
@@ -59,11 +60,6 @@ impl std::fmt::Debug for RenderedLetter {
             .field("pages", &self.pages)
             .finish()
     }
-}
-
-/// Lowercase hex SHA-256.
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex::encode(Sha256::digest(bytes))
 }
 
 fn gray(level: f32) -> Color {
@@ -691,7 +687,7 @@ pub fn save(mut doc: lopdf::Document, pages: usize) -> RenderedLetter {
     let mut bytes = Vec::with_capacity(LETTER_BYTES_ESTIMATE);
     doc.save_to(&mut bytes)
         .expect("writing a PDF to memory cannot fail");
-    let sha256 = sha256_hex(&bytes);
+    let sha256 = Sha256Hex::of(&bytes);
     RenderedLetter {
         bytes,
         sha256,

@@ -35,50 +35,16 @@ use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat};
 use printpdf::{Op, TextItem};
 use sha2::{Digest, Sha256};
 
+use crate::digest::Sha256Hex;
 use crate::envelope::{PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::fonts::{Face, LetterFont};
 use crate::layout::Page;
+use crate::ledger::LetterProof;
 pub use crate::pdf::CharSet;
 use crate::pdf::{
     compress_streams, letter_fonts, page_content, page_ops, register_font, RenderedLetter,
 };
 use crate::render::{CodeDisplay, LetterJob, RenderError, Renderer};
-
-/// How the ledger marks a content digest (a print-mode letter, which has no
-/// file of its own) apart from a letter file's SHA-256.
-pub const CONTENT_DIGEST_PREFIX: &str = "content-sha256:";
-
-/// What the ledger's `letter_sha256` holds for a letter of a print run from
-/// its issue until its print file is written; then the digest of what was
-/// printed replaces it (`Ledger::record_printed`).
-pub const NOT_YET_PRINTED: &str = "not-yet-printed";
-
-/// What the ledger's `letter_sha256` proves: the bytes of a letter file, or
-/// the content of a letter printed in a print file, or nothing yet (a letter
-/// of a print run whose print file is not written yet).
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum RecordedProof<'a> {
-    FileSha256(&'a str),
-    ContentDigest(&'a str),
-    NotYetPrinted,
-}
-
-impl<'a> RecordedProof<'a> {
-    pub fn of(recorded: &'a str) -> Self {
-        if recorded == NOT_YET_PRINTED {
-            return RecordedProof::NotYetPrinted;
-        }
-        match recorded.strip_prefix(CONTENT_DIGEST_PREFIX) {
-            Some(digest) => RecordedProof::ContentDigest(digest),
-            None => RecordedProof::FileSha256(recorded),
-        }
-    }
-
-    /// The letter went (or goes) into a print file, not a file of its own.
-    pub fn in_print_file(self) -> bool {
-        !matches!(self, RecordedProof::FileSha256(_))
-    }
-}
 
 /// A letter drawn for a print file: its pages' content streams and fonts.
 /// The content holds the access code: it is never logged (see `Debug`).
@@ -89,8 +55,8 @@ pub struct DrawnLetter {
     pub fonts: [Option<Arc<LetterFont>>; 3],
     /// The characters drawn in each face.
     pub chars: [CharSet; 3],
-    /// [`content_digest`] of the letter, lowercase hex.
-    pub digest: String,
+    /// [`content_digest`] of the letter.
+    pub digest: Sha256Hex,
 }
 
 impl std::fmt::Debug for DrawnLetter {
@@ -138,20 +104,14 @@ pub fn draw_pages(pages: &[Page]) -> DrawnLetter {
         .iter()
         .map(|p| page_content(&page_ops(p), &fonts, &mut chars))
         .collect();
-    let mut letter = DrawnLetter {
+    let names = font_names(&fonts);
+    let digest = content_digest(contents.iter().map(|c| (names.as_slice(), c.as_slice())));
+    DrawnLetter {
         pages: contents,
         fonts,
         chars,
-        digest: String::new(),
-    };
-    let names = letter.font_names();
-    letter.digest = content_digest(
-        letter
-            .pages
-            .iter()
-            .map(|c| (names.as_slice(), c.as_slice())),
-    );
-    letter
+        digest,
+    }
 }
 
 /// SHA-256 (hex) over each page's font resources, sorted by resource name
@@ -159,7 +119,7 @@ pub fn draw_pages(pages: &[Page]) -> DrawnLetter {
 /// uncompressed content stream.
 pub fn content_digest<'a>(
     pages: impl IntoIterator<Item = (&'a [(String, String)], &'a [u8])>,
-) -> String {
+) -> Sha256Hex {
     let mut h = Sha256::new();
     for (fonts, content) in pages {
         let mut fonts = fonts.to_vec();
@@ -173,12 +133,12 @@ pub fn content_digest<'a>(
         h.update((content.len() as u64).to_be_bytes());
         h.update(content);
     }
-    hex::encode(h.finalize())
+    Sha256Hex::from_hasher(h)
 }
 
 /// The [`content_digest`] of pages of a parsed PDF (a letter's own, or its
 /// page range in a print file).
-pub fn digest_of_pages(doc: &Document, page_ids: &[ObjectId]) -> Result<String, lopdf::Error> {
+pub fn digest_of_pages(doc: &Document, page_ids: &[ObjectId]) -> Result<Sha256Hex, lopdf::Error> {
     let mut pages = Vec::with_capacity(page_ids.len());
     for &id in page_ids {
         let fonts = doc
@@ -218,24 +178,41 @@ fn page_content_of(doc: &Document, page_id: ObjectId) -> Vec<u8> {
 }
 
 /// The [`content_digest`] of every page of a standalone letter's PDF.
-pub fn digest_of_letter_pdf(bytes: &[u8]) -> Result<String, lopdf::Error> {
+pub fn digest_of_letter_pdf(bytes: &[u8]) -> Result<Sha256Hex, lopdf::Error> {
     let doc = Document::load_mem(bytes)?;
     let ids: Vec<ObjectId> = doc.get_pages().into_values().collect();
     digest_of_pages(&doc, &ids)
 }
 
-/// `letter`'s proof in the form `recorded` takes: its SHA-256 for a
-/// letter file, its content digest (prefixed) for a letter printed in a
-/// print file. Equal to `recorded` when `letter` is the recorded letter.
-pub fn proof_like(recorded: &str, letter: &RenderedLetter) -> String {
-    match RecordedProof::of(recorded) {
-        RecordedProof::FileSha256(_) => letter.sha256.clone(),
-        RecordedProof::ContentDigest(_) => match digest_of_letter_pdf(&letter.bytes) {
-            Ok(digest) => format!("{CONTENT_DIGEST_PREFIX}{digest}"),
-            Err(e) => format!("(the rebuilt PDF cannot be read back: {e})"),
+/// How a letter made again compares with the proof the ledger recorded.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Rebuilt {
+    /// The same letter.
+    Same,
+    /// The ledger records no print of it yet: nothing to compare with.
+    NotPrinted,
+    /// Another letter: its proof, of the recorded kind.
+    Differs(LetterProof),
+    /// The rebuilt PDF cannot be read back to take its content digest.
+    Unreadable(String),
+}
+
+/// Compares `letter` with `recorded` in the recorded kind: its SHA-256 for
+/// a letter file, its content digest for a letter printed in a print file
+/// (which a standalone PDF of the same letter shares).
+pub fn compare_rebuilt(recorded: &LetterProof, letter: &RenderedLetter) -> Rebuilt {
+    let now = match recorded {
+        LetterProof::File(_) => LetterProof::File(letter.sha256.clone()),
+        LetterProof::Printed(_) => match digest_of_letter_pdf(&letter.bytes) {
+            Ok(digest) => LetterProof::Printed(digest),
+            Err(e) => return Rebuilt::Unreadable(e.to_string()),
         },
-        // Nothing was printed, so nothing can be proven against it.
-        RecordedProof::NotYetPrinted => "(not printed yet)".to_string(),
+        LetterProof::NotYetPrinted => return Rebuilt::NotPrinted,
+    };
+    if now == *recorded {
+        Rebuilt::Same
+    } else {
+        Rebuilt::Differs(now)
     }
 }
 
@@ -249,7 +226,7 @@ fn real(v: f32) -> Object {
 pub struct PrintLetter {
     pub fonts: [Option<Arc<LetterFont>>; 3],
     pub chars: [CharSet; 3],
-    pub digest: String,
+    pub digest: Sha256Hex,
     pub compressed: Vec<Vec<u8>>,
 }
 
@@ -334,7 +311,7 @@ impl PrintFile {
 
     /// Adds a letter's pages after the pages added before.
     pub fn add(&mut self, letter: PrintLetter) {
-        self.id.update(letter.digest.as_bytes());
+        self.id.update(letter.digest.as_str().as_bytes());
         let res_id = self.resources_for(&letter);
         let media_box = Object::Array(
             [0.0, 0.0, PAGE_WIDTH_PT, PAGE_HEIGHT_PT]

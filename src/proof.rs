@@ -48,7 +48,8 @@ use hayro::{render_into, RenderCache, RenderSettings};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::issue::{issue, proof_pdf, IssueContext, IssueError, Planned};
 use crate::key::{Key, KeyRing};
-use crate::ledger::{Issuance, Ledger, LedgerError};
+use crate::ledger::{Issuance, Ledger, LedgerError, LetterProof};
+use crate::print::{compare_rebuilt, Rebuilt};
 use crate::render::{LetterJob, RenderError, Renderer};
 
 pub use crate::render::{CodeDisplay, ProofPdf, MASKED_CODE};
@@ -117,9 +118,11 @@ not show what was mailed; nothing was written"
     )]
     Differs {
         piece_id: String,
-        recorded: String,
-        now: String,
+        recorded: LetterProof,
+        now: LetterProof,
     },
+    #[error("the letter rebuilt for {piece_id} cannot be read back to prove it ({detail}); nothing was written")]
+    RebuiltUnreadable { piece_id: String, detail: String },
 }
 
 /// How a proof is drawn.
@@ -220,24 +223,32 @@ pub fn issued_proof(
         });
     };
     options.check_key(key, &issued.piece_id)?;
-    if crate::print::RecordedProof::of(&issued.letter_sha256)
-        == crate::print::RecordedProof::NotYetPrinted
-    {
-        return Err(ProofError::NotPrinted {
-            piece_id: issued.piece_id.clone(),
-            batch_id: issued.batch_id.clone(),
-        });
+    let not_printed = || ProofError::NotPrinted {
+        piece_id: issued.piece_id.clone(),
+        batch_id: issued.batch_id.clone(),
+    };
+    if issued.proof == LetterProof::NotYetPrinted {
+        return Err(not_printed());
     }
     let ctx = IssueContext::recorded(issued, key, source.renderer);
     let planned = Planned::recorded(issued);
     let (_, letter) = issue(&ctx, &planned)?;
-    let now = crate::print::proof_like(&issued.letter_sha256, &letter);
-    if now != issued.letter_sha256 {
-        return Err(ProofError::Differs {
-            piece_id: issued.piece_id.clone(),
-            recorded: issued.letter_sha256.clone(),
-            now,
-        });
+    match compare_rebuilt(&issued.proof, &letter) {
+        Rebuilt::Same => {}
+        Rebuilt::NotPrinted => return Err(not_printed()),
+        Rebuilt::Differs(now) => {
+            return Err(ProofError::Differs {
+                piece_id: issued.piece_id.clone(),
+                recorded: issued.proof.clone(),
+                now,
+            })
+        }
+        Rebuilt::Unreadable(detail) => {
+            return Err(ProofError::RebuiltUnreadable {
+                piece_id: issued.piece_id.clone(),
+                detail,
+            })
+        }
     }
     let pdf = proof_pdf(&ctx, &planned, options.code)?;
     Ok(IssuedProof {

@@ -14,10 +14,9 @@ use std::time::Instant;
 
 use access_letters::filing::{Address, Filing, FormType, IssuanceStatus, Language, ReceiptNumber};
 use access_letters::ledger::{
-    AttemptKind, AttemptLimit, BatchKind, BatchRecord, Gate, Ledger, LedgerError, NewIssuance,
-    PostgresLedger, SqliteLedger,
+    AttemptKind, AttemptLimit, BatchKind, BatchRecord, Gate, Ledger, LedgerError, LetterProof,
+    NewIssuance, PostgresLedger, Sha256Hex, SqliteLedger,
 };
-use access_letters::print::NOT_YET_PRINTED;
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
 mod common;
@@ -77,7 +76,7 @@ fn row_zip(n: u64, issue_no: u32, batch_id: &str, zip5: &str, zip4: Option<&str>
         fingerprint: format!("{:064x}", n * 1000 + u64::from(issue_no)),
         notice_date: date("2026-11-25"),
         expires_on: date("2027-02-23"),
-        letter_sha256: format!("{n:064x}"),
+        proof: LetterProof::File(Sha256Hex::parse(&format!("{n:064x}")).expect("hex")),
         pages: 1,
         imb_serial: None,
         filing: filing(n, zip5, zip4),
@@ -283,17 +282,28 @@ mod cases {
             .expect("start batch");
     }
 
+    /// The text form of a letter's recorded proof.
     fn proof_of(ledger: &dyn Ledger, n: u64) -> String {
         ledger.history(&receipt(n)).expect("history")[0]
             .issued
-            .letter_sha256
-            .clone()
+            .proof
+            .to_string()
     }
 
-    fn printed(pairs: &[(u64, &str)]) -> Vec<(String, String)> {
+    /// A digest made of one hex pair repeated.
+    fn digest(pair: &str) -> Sha256Hex {
+        Sha256Hex::parse(&pair.repeat(32)).expect("hex")
+    }
+
+    /// The text form of a printed letter's proof.
+    fn printed_proof(pair: &str) -> String {
+        LetterProof::Printed(digest(pair)).to_string()
+    }
+
+    fn printed(pairs: &[(u64, &str)]) -> Vec<(String, Sha256Hex)> {
         pairs
             .iter()
-            .map(|(n, proof)| (format!("IOE{n:010}-01"), proof.to_string()))
+            .map(|(n, pair)| (format!("IOE{n:010}-01"), digest(pair)))
             .collect()
     }
 
@@ -301,42 +311,27 @@ mod cases {
         started(ledger);
         let mut rows: Vec<NewIssuance> = (1..=5).map(|n| row(n, 1)).collect();
         for n in [1, 2, 5] {
-            rows[n - 1].letter_sha256 = NOT_YET_PRINTED.into();
+            rows[n - 1].proof = LetterProof::NotYetPrinted;
         }
         ledger.record(&rows).expect("record");
         let recorded = ledger
-            .record_printed(
-                BATCH,
-                &mut printed(&[(1, "content-sha256:aa"), (2, "content-sha256:bb")]).into_iter(),
-            )
+            .record_printed(BATCH, &mut printed(&[(1, "aa"), (2, "bb")]).into_iter())
             .expect("record what was printed");
         assert_eq!(recorded, 2);
-        assert_eq!(proof_of(ledger, 1), "content-sha256:aa");
-        assert_eq!(proof_of(ledger, 2), "content-sha256:bb");
+        assert_eq!(proof_of(ledger, 1), printed_proof("aa"));
+        assert_eq!(proof_of(ledger, 2), printed_proof("bb"));
         // The same print again (a print file written again) is fine.
         ledger
-            .record_printed(BATCH, &mut printed(&[(1, "content-sha256:aa")]).into_iter())
+            .record_printed(BATCH, &mut printed(&[(1, "aa")]).into_iter())
             .expect("the same print again");
         // Another print of a recorded letter, a letter with a file of its
         // own, an unknown letter or another batch's letter refuse the whole
         // group: letter 5, first in each group, stays not printed.
         for (bad, batch_id, named) in [
-            (
-                printed(&[(5, "content-sha256:ff"), (2, "content-sha256:cc")]),
-                BATCH,
-                2,
-            ),
-            (
-                printed(&[(5, "content-sha256:ff"), (3, "content-sha256:dd")]),
-                BATCH,
-                3,
-            ),
-            (
-                printed(&[(5, "content-sha256:ff"), (9, "content-sha256:ee")]),
-                BATCH,
-                9,
-            ),
-            (printed(&[(5, "content-sha256:ff")]), "another-batch", 5),
+            (printed(&[(5, "ff"), (2, "cc")]), BATCH, 2),
+            (printed(&[(5, "ff"), (3, "dd")]), BATCH, 3),
+            (printed(&[(5, "ff"), (9, "ee")]), BATCH, 9),
+            (printed(&[(5, "ff")]), "another-batch", 5),
         ] {
             let err = ledger
                 .record_printed(batch_id, &mut bad.into_iter())
@@ -346,10 +341,10 @@ mod cases {
                 matches!(&err, LedgerError::PrintedDiffers { piece_id, .. } if *piece_id == want),
                 "{err}"
             );
-            assert_eq!(proof_of(ledger, 5), NOT_YET_PRINTED, "{err}");
+            assert_eq!(proof_of(ledger, 5), "not-yet-printed", "{err}");
         }
-        assert_eq!(proof_of(ledger, 1), "content-sha256:aa");
-        assert_eq!(proof_of(ledger, 2), "content-sha256:bb");
+        assert_eq!(proof_of(ledger, 1), printed_proof("aa"));
+        assert_eq!(proof_of(ledger, 2), printed_proof("bb"));
         assert_eq!(proof_of(ledger, 3), format!("{:064x}", 3));
         let nothing = ledger.record_printed(BATCH, &mut std::iter::empty());
         assert_eq!(nothing.expect("nothing to record"), 0);
@@ -357,13 +352,15 @@ mod cases {
         // streamed in one call.
         let many: Vec<NewIssuance> = (100..5_100)
             .map(|n| NewIssuance {
-                letter_sha256: NOT_YET_PRINTED.into(),
+                proof: LetterProof::NotYetPrinted,
                 ..row(n, 1)
             })
             .collect();
         ledger.record(&many).expect("record");
-        let mut proofs =
-            (100..5_100u64).map(|n| (format!("IOE{n:010}-01"), format!("content-sha256:{n:064x}")));
+        let mut proofs = (100..5_100u64).map(|n| {
+            let digest = Sha256Hex::parse(&format!("{n:064x}")).expect("hex");
+            (format!("IOE{n:010}-01"), digest)
+        });
         let recorded = ledger.record_printed(BATCH, &mut proofs);
         assert_eq!(recorded.expect("record a batch's worth"), 5_000);
         for n in [100, 4_195, 4_196, 5_099] {
@@ -389,7 +386,7 @@ mod cases {
             let got = &history[0];
             assert_eq!(&got.issued, r, "every field comes back as recorded");
             assert_eq!(got.status, IssuanceStatus::Active);
-            assert_eq!(got.recorded_at, FIXED_NOW);
+            assert_eq!(got.recorded_at, fixed_clock());
             assert_eq!(got.status_changed_at, None);
             let one = ledger.issuance(&r.receipt, 1).expect("issuance");
             assert_eq!(one.as_ref().map(|i| &i.issued), Some(r));
@@ -414,7 +411,7 @@ mod cases {
             vec![(1, IssuanceStatus::Superseded), (2, IssuanceStatus::Active)]
         );
         let history = ledger.history(&receipt(7)).expect("history");
-        assert_eq!(history[0].status_changed_at.as_deref(), Some(FIXED_NOW));
+        assert_eq!(history[0].status_changed_at, Some(fixed_clock()));
         let skipped = row_zip(7, 4, "reissue-1", "20001", None);
         let err = ledger
             .supersede_and_record(&skipped)

@@ -142,7 +142,7 @@ fn render_letter(
             specimen: key.is_test(),
         })
         .unwrap_or_else(|e| panic!("{}: {e}", filing.receipt));
-    assert_eq!(letter.sha256, common::sha256_hex(&letter.bytes));
+    assert_eq!(letter.sha256.as_str(), common::sha256_hex(&letter.bytes));
     letter.bytes
 }
 

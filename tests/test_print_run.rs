@@ -13,7 +13,7 @@ use std::process::{Child, Stdio};
 use std::sync::OnceLock;
 use std::time::Duration;
 
-use access_letters::print::{digest_of_letter_pdf, digest_of_pages, NOT_YET_PRINTED};
+use access_letters::print::{digest_of_letter_pdf, digest_of_pages};
 use lopdf::Document;
 
 use common::*;
@@ -228,7 +228,7 @@ fn a_piece_printed_in_a_file_is_reprinted_and_proven() {
     let n: usize = row["pages"].parse().unwrap();
     let printed = digest_of_pages(&doc, &ids[first - 1..first - 1 + n]).unwrap();
     assert_eq!(standalone, printed, "the reprint is the printed letter");
-    assert!(out.stdout.contains(&printed), "{out:?}");
+    assert!(out.stdout.contains(printed.as_str()), "{out:?}");
 }
 
 /// Until its print file is written, a letter of a print run has nothing
@@ -243,8 +243,9 @@ fn a_letter_not_printed_yet_is_not_reprinted() {
     let conn = rusqlite::Connection::open(wd.ledger()).unwrap();
     let changed = conn
         .execute(
-            "UPDATE issuances SET letter_sha256 = ?1 WHERE piece_id = ?2",
-            [NOT_YET_PRINTED, row["piece_id"].as_str()],
+            "UPDATE issuances SET proof_kind = 'not-yet-printed', proof_digest = NULL \
+             WHERE piece_id = ?1",
+            [row["piece_id"].as_str()],
         )
         .unwrap();
     assert_eq!(changed, 1);
@@ -337,7 +338,7 @@ fn unproven_count(ledger: &Path) -> usize {
         rusqlite::Connection::open_with_flags(ledger, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
             .unwrap();
     conn.query_row(
-        "SELECT count(*) FROM issuances WHERE letter_sha256 NOT LIKE 'content-sha256:%'",
+        "SELECT count(*) FROM issuances WHERE proof_kind <> 'content-sha256'",
         [],
         |r| r.get::<_, i64>(0),
     )

@@ -610,7 +610,7 @@ mod racing {
         fn record_printed(
             &mut self,
             id: &str,
-            printed: &mut dyn Iterator<Item = (String, String)>,
+            printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
         ) -> Result<u64, LedgerError> {
             self.inner.record_printed(id, printed)
         }
@@ -633,6 +633,24 @@ mod racing {
             l: AttemptLimit,
         ) -> Result<AttemptSummary, LedgerError> {
             self.inner.attempt_summary(r, now, l)
+        }
+        fn redeem(
+            &mut self,
+            r: &ReceiptNumber,
+            n: u32,
+            account: &str,
+            now: DateTime<Utc>,
+            l: AttemptLimit,
+        ) -> Result<RedeemStep, LedgerError> {
+            self.inner.redeem(r, n, account, now, l)
+        }
+        fn revoke(
+            &mut self,
+            r: &ReceiptNumber,
+            reason: &str,
+            now: DateTime<Utc>,
+        ) -> Result<Revocation, LedgerError> {
+            self.inner.revoke(r, reason, now)
         }
     }
 }

@@ -9,6 +9,7 @@ use super::error::{csv_err, io_err};
 use super::plan::{Checked, ChunkOutcome, Planner};
 use super::render::{letter_path, render_chunk, Rendered};
 use super::{BatchError, OutputMode, Progress};
+use crate::digest::Sha256Hex;
 use crate::filing::ReceiptNumber;
 use crate::filing::{Filing, Reject};
 use crate::intake::{Intake, Outcome};
@@ -17,7 +18,7 @@ use crate::ledger::{Ledger, LedgerError, NewIssuance};
 use crate::letter::NoticeDates;
 use crate::manifest::{Counts, RejectsWriter};
 use crate::output::{create_private_dir, remove_stray_temps, sync_dir, write_atomic, AtomicFile};
-use crate::pdf::{sha256_hex, RenderedLetter};
+use crate::pdf::RenderedLetter;
 
 /// Creates the batch folder and its `letters/` or `print/` folder (or both,
 /// as `mode` says), withdraws a `batch.json` left from an earlier finish
@@ -249,6 +250,6 @@ pub fn write_letter(path: &Path, letter: &RenderedLetter) -> Result<(), BatchErr
         create_private_dir(dir).map_err(io_err("cannot create", dir))?;
     }
     write_atomic(path, &letter.bytes, true).map_err(io_err("cannot write", path))?;
-    debug_assert_eq!(sha256_hex(&letter.bytes), letter.sha256);
+    debug_assert_eq!(Sha256Hex::of(&letter.bytes), letter.sha256);
     Ok(())
 }

@@ -451,7 +451,7 @@ impl Serialize for FileList<'_> {
         let walked = self.ledger.for_each_in_batch(self.batch_id, &mut |iss| {
             let entry = FileEntry {
                 path: letter_file(&iss.issued.piece_id),
-                sha256: iss.issued.letter_sha256,
+                sha256: iss.issued.proof.to_string(),
             };
             seq.serialize_element(&entry).map_err(|e| {
                 failure = Some(e);

@@ -5,14 +5,20 @@
 //!
 //! The batch id is the batch date plus a hash of the input file, so running
 //! the same file again continues the same batch. Rows are processed in
-//! chunks; for each chunk the letters are rendered in parallel, written under
-//! temporary names and renamed into place, flushed to disk, and only then are
-//! the chunk's ledger rows committed in one transaction. So:
+//! chunks, and each chunk's ledger rows are committed in one transaction.
+//! What is on disk when a row is committed depends on the output mode:
 //!
-//! * a ledger row always has its letter on disk;
-//! * a letter without a ledger row (killed between the two) is simply made
-//!   again on the next run, with the same bytes, because a letter is a pure
-//!   function of its inputs;
+//! * print files (the default): the rows are committed first, marked "not
+//!   yet printed", and once every chunk is committed the letters are drawn
+//!   in presort order into print files, and what was printed is recorded.
+//!   A run killed in between leaves rows without letters and no
+//!   `batch.json`; running it again draws them, with the same bytes;
+//! * one PDF per letter (pieces): each chunk's letters are rendered in
+//!   parallel, written under temporary names, renamed into place and flushed
+//!   to disk before its rows are committed, so such a row always has its
+//!   letter on disk, and a letter without a row (killed between the two) is
+//!   made again on the next run, with the same bytes, because a letter is a
+//!   pure function of its inputs;
 //! * a filing whose receipt already has an active issuance is not issued
 //!   again: in this batch it counts as issued (a resumed run), in an earlier
 //!   batch as already issued.

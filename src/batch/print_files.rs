@@ -37,9 +37,10 @@ use super::{BatchError, OutputChoice};
 use crate::issue::{draw_for_print, IssueContext, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger, LedgerError};
+use crate::ledger::{LetterProof, Sha256Hex};
 use crate::manifest::PrintFileEntry;
 use crate::output::{create_private, sync_dir, AtomicFile};
-use crate::print::{PrintFile, PrintFileMeta, PrintLetter, RecordedProof, CONTENT_DIGEST_PREFIX};
+use crate::print::{PrintFile, PrintFileMeta, PrintLetter};
 use crate::render::Renderer;
 
 /// What writing a batch's print files needs.
@@ -163,7 +164,7 @@ fn write_round(
 }
 
 /// A letter's piece id and the proof of what was printed, to be recorded.
-type Printed = (String, String);
+type Printed = (String, Sha256Hex);
 
 /// Draws a group of letters one after the other and writes them as one
 /// print file; returns the file and the proofs its letters need recorded.
@@ -245,13 +246,19 @@ impl PrintedSpill {
         drop(file);
         let read = std::fs::File::open(&path).map_err(io_err("cannot read", &path))?;
         let mut failure: Option<std::io::Error> = None;
-        let mut lines = std::io::BufReader::new(read)
-            .lines()
-            .map_while(|line| line.map_err(|e| failure = Some(e)).ok())
-            .filter_map(|line| {
-                line.split_once(' ')
-                    .map(|(piece_id, proof)| (piece_id.to_string(), proof.to_string()))
+        let mut lines = std::io::BufReader::new(read).lines().map_while(|line| {
+            let line = line.map_err(|e| failure = Some(e)).ok()?;
+            let parsed = line.split_once(' ').and_then(|(piece_id, digest)| {
+                Some((piece_id.to_string(), Sha256Hex::parse(digest).ok()?))
             });
+            if parsed.is_none() {
+                failure = Some(std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    "a line is not a piece id and a SHA-256 digest",
+                ));
+            }
+            parsed
+        });
         let recorded = ledger.record_printed(batch_id, &mut lines);
         drop(lines);
         if let Some(e) = failure {
@@ -304,17 +311,14 @@ fn draw_recorded(
     };
     let ctx = IssueContext::recorded(issued, key, run.renderer);
     let drawn = draw_for_print(&ctx, &Planned::recorded(issued))?;
-    let to_record = match RecordedProof::of(&issued.letter_sha256) {
-        RecordedProof::ContentDigest(recorded) if recorded != drawn.digest => {
+    let to_record = match &issued.proof {
+        LetterProof::Printed(recorded) if *recorded != drawn.digest => {
             return Err(differs(
                 "drawn again, its content differs from what the ledger recorded".into(),
             ));
         }
-        RecordedProof::NotYetPrinted => Some((
-            issued.piece_id.clone(),
-            format!("{CONTENT_DIGEST_PREFIX}{}", drawn.digest),
-        )),
-        RecordedProof::ContentDigest(_) | RecordedProof::FileSha256(_) => None,
+        LetterProof::NotYetPrinted => Some((issued.piece_id.clone(), drawn.digest.clone())),
+        LetterProof::Printed(_) | LetterProof::File(_) => None,
     };
     if drawn.pages.len() as u32 != issued.pages {
         return Err(differs(format!(

@@ -22,10 +22,9 @@ use super::BatchError;
 use crate::issue::{issue, IssueContext, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger, LedgerError};
+use crate::ledger::{LetterProof, Sha256Hex};
 use crate::manifest::letter_file;
 use crate::output::{sync_dir, write_atomic};
-use crate::pdf::sha256_hex;
-use crate::print::RecordedProof;
 use crate::render::Renderer;
 
 /// What checking (and re-making) a batch's letters needs.
@@ -129,16 +128,14 @@ fn check_one(
     letters_dir: &Path,
     iss: &Issuance,
 ) -> Result<LetterState, BatchError> {
-    if RecordedProof::of(&iss.issued.letter_sha256).in_print_file() {
+    let LetterProof::File(recorded) = &iss.issued.proof else {
         return Ok(LetterState::Lost(
             "printed in a print file, it has no letter file of its own (the batch was run with --output print)".into(),
         ));
-    }
+    };
     let path = letter_path(letters_dir, &iss.issued.piece_id);
     match std::fs::read(&path) {
-        Ok(bytes) if sha256_hex(&bytes) == iss.issued.letter_sha256 => {
-            return Ok(LetterState::Good)
-        }
+        Ok(bytes) if Sha256Hex::of(&bytes) == *recorded => return Ok(LetterState::Good),
         Ok(_) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
         Err(e) => return Err(io_err("cannot read", &path)(e)),
@@ -155,7 +152,7 @@ fn check_one(
         Ok((_, letter)) => letter,
         Err(e) => return Ok(LetterState::Lost(format!("cannot be made again: {e}"))),
     };
-    if letter.sha256 != iss.issued.letter_sha256 {
+    if letter.sha256 != *recorded {
         return Ok(LetterState::Lost(
             "made again, its bytes differ from the ones the ledger recorded".into(),
         ));

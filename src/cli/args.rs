@@ -12,8 +12,11 @@ use super::*;
     long_about = "Reads the day's receipted filings (Forms I-485, I-131, I-765), issues one \
 online access code per filing, renders each letter as a print-ready PDF, and writes a \
 manifest for the mail vendor and a ledger of every issuance.\n\n\
-Exit status: 0 done; 2 done, but some rows were rejected (see rejects.csv); \
-1 failed; 3 (verify only) the code is not valid; 4 (run only) no filings in the input."
+Exit status: 0 done (verify: valid; redeem: redeemed); 1 failed; 2 (run) done, but some \
+rows were rejected (see rejects.csv); 3 (verify, redeem) the code is not valid, (revoke) \
+the receipt has no live code; 4 (run) no filings in the input; 5 (verify, redeem) the \
+receipt is locked after too many wrong codes; 6 (redeem) the code was already used by \
+another account."
 )]
 pub struct Cli {
     /// Show more detail on stderr (-v progress details, -vv debugging).
@@ -32,6 +35,8 @@ pub enum Command {
     Reprint(reprint::ReprintArgs),
     Reissue(reissue::ReissueArgs),
     Verify(verify::VerifyArgs),
+    Redeem(redeem::RedeemArgs),
+    Revoke(revoke::RevokeArgs),
     Status(status::StatusArgs),
     Keygen(keygen::KeygenArgs),
     Preview(preview::PreviewArgs),

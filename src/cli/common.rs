@@ -22,8 +22,10 @@ pub const EXIT_REJECTS: u8 = 2;
 pub const EXIT_NOT_VALID: u8 = 3;
 /// Exit status of `run`: the input had a header and no filings.
 pub const EXIT_NO_FILINGS: u8 = 4;
-/// Exit status of `verify`: the receipt is locked after too many wrong codes.
+/// Exit status of `verify` and `redeem`: the receipt is locked after too many wrong codes.
 pub const EXIT_LOCKED: u8 = 5;
+/// Exit status of `redeem`: the code was already used by another account.
+pub const EXIT_USED: u8 = 6;
 
 /// clap parser for `--date`: YYYY-MM-DD, in words when it is not.
 pub fn date_arg(text: &str) -> Result<NaiveDate, String> {

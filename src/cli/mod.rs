@@ -22,13 +22,16 @@ mod place;
 mod preview;
 mod progress;
 mod proof;
+mod redeem;
 mod reissue;
 mod reprint;
+mod revoke;
 mod run;
 mod serve;
 mod status;
 mod summary;
 mod token;
+mod typed_code;
 mod verify;
 mod written;
 
@@ -55,6 +58,8 @@ pub fn main() -> ExitCode {
         Command::Reprint(a) => reprint::execute(a),
         Command::Reissue(a) => reissue::execute(a),
         Command::Verify(a) => verify::execute(a),
+        Command::Redeem(a) => redeem::execute(a),
+        Command::Revoke(a) => revoke::execute(a),
         Command::Status(a) => status::execute(a),
         Command::Keygen(a) => keygen::execute(a),
         Command::Preview(a) => preview::execute(a),

@@ -6,6 +6,7 @@
 use anyhow::Result;
 use clap::Args;
 
+use access_letters::filing::IssuanceStatus;
 use access_letters::ledger::{AttemptLimit, AttemptSummary};
 use access_letters::ops::Clock;
 
@@ -61,6 +62,23 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
             i.issued.key_id,
             reason
         );
+    }
+    for i in &history {
+        if let Some(r) = &i.redemption {
+            println!(
+                "issue {} redeemed at {} UTC: linked to an online account (the account is not shown)",
+                i.issued.issue_no,
+                r.at.format("%Y-%m-%d %H:%M:%S")
+            );
+        }
+        if i.status == IssuanceStatus::Revoked {
+            let at = i
+                .status_changed_at
+                .map(|t| format!(" at {} UTC", t.format("%Y-%m-%d %H:%M:%S")))
+                .unwrap_or_default();
+            let why = i.status_reason.as_deref().unwrap_or("no reason recorded");
+            println!("issue {} revoked{at}: {why}", i.issued.issue_no);
+        }
     }
     print_attempts(&tries, limit);
     Ok(EXIT_OK)

@@ -1,4 +1,5 @@
-//! `access-letters verify RECEIPT CODE`: is a typed code good for a receipt?
+//! `access-letters verify RECEIPT`: is a typed code good for a receipt? The
+//! code is read from a prompt (echo off) or one line of stdin.
 //!
 //! Answers valid, mistyped, wrong code, superseded, revoked, expired or
 //! unknown, in words a support agent can read to the caller; or "locked
@@ -9,17 +10,20 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use access_letters::ops::{verify_code, Answer, Clock, VerifyRequest};
+use access_letters::ops::{verify_code, Answer, Clock, Door, VerifyRequest};
 
 use super::common::*;
+use super::typed_code::read_code;
 
 /// Check a typed access code against the ledger (exit 0 only when valid).
 #[derive(Args, Debug)]
 pub struct VerifyArgs {
     /// Receipt number.
     receipt: String,
-    /// The code as typed (case, spaces and hyphens do not matter).
-    code: String,
+    /// The code, for tests only: normally it is read from a prompt (echo
+    /// off) or one line of stdin, so it never shows in `ps` or history.
+    #[arg(hide = true)]
+    code: Option<String>,
     /// Check as of this date [default: today].
     #[arg(long = "date", alias = "batch-date", value_name = "YYYY-MM-DD", value_parser = date_arg)]
     date: Option<NaiveDate>,
@@ -36,13 +40,15 @@ pub fn execute(args: VerifyArgs) -> Result<u8> {
     let limit = args.limit.limit()?;
     let mut ledger = args.place.read_ledger()?;
     let ring = args.keys.load()?;
+    let typed = read_code(args.code)?;
     let clock = Clock::system();
     let request = VerifyRequest {
         receipt: &receipt,
-        typed: &args.code,
+        typed: &typed,
         as_of: args.date.unwrap_or(clock.today),
         now: clock.now,
         limit,
+        door: Door::Desk,
     };
     let answer = verify_code(&request, &ring, ledger.as_mut())?;
     let (max, minutes) = (limit.max_wrong, limit.window.num_minutes());

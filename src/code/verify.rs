@@ -1,6 +1,6 @@
 //! Verification: is this typed code good for this receipt today?
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use subtle::ConstantTimeEq;
 
 use super::fingerprint::fingerprint;
@@ -21,6 +21,9 @@ pub enum Verdict {
     Superseded { issue_no: u32 },
     /// A code this receipt had, cancelled by an operator.
     Revoked { issue_no: u32 },
+    /// The code was used: it linked the case to an account then, and works
+    /// only once.
+    Redeemed { issue_no: u32, on: DateTime<Utc> },
     /// The active code, asked about before its notice date (the date on the
     /// letter): a code cannot be good before the letter carrying it exists.
     NotValidYet {
@@ -58,6 +61,10 @@ impl Verdict {
             ),
             Verdict::Revoked { issue_no } => format!(
                 "revoked: the code from letter issue {issue_no} was cancelled; the applicant needs a new letter"
+            ),
+            Verdict::Redeemed { issue_no, on } => format!(
+                "used on {}: the code from letter issue {issue_no} already linked this case to an online account, and a code works only once",
+                on.format("%Y-%m-%d")
             ),
             Verdict::NotValidYet { issue_no, valid_from } => format!(
                 "not valid yet: this code is not valid before {valid_from} (the date of letter issue {issue_no}); check today's date, or wait until then"
@@ -123,6 +130,17 @@ pub fn verify(
             IssuanceStatus::Active => Verdict::Valid { issue_no },
             IssuanceStatus::Superseded => Verdict::Superseded { issue_no },
             IssuanceStatus::Revoked => Verdict::Revoked { issue_no },
+            IssuanceStatus::Redeemed => Verdict::Redeemed {
+                issue_no,
+                // A redeemed row always has its time (a CHECK on both
+                // backends); the notice date stands in for a damaged one.
+                on: issuance.redeemed_at.unwrap_or_else(|| {
+                    issuance
+                        .notice_date
+                        .and_time(chrono::NaiveTime::MIN)
+                        .and_utc()
+                }),
+            },
         };
     }
     match missing_key {
@@ -153,6 +171,7 @@ mod tests {
             status,
             notice_date: date(2026, 11, 25),
             expires_on: date(2027, 2, 23),
+            redeemed_at: None,
         }
     }
 

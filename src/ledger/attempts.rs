@@ -161,7 +161,7 @@ pub(super) fn time_text(t: DateTime<Utc>) -> String {
     t.to_rfc3339_opts(SecondsFormat::Millis, true)
 }
 
-fn parse_time(label: &str, text: &str) -> Result<DateTime<Utc>, LedgerError> {
+pub(super) fn parse_time(label: &str, text: &str) -> Result<DateTime<Utc>, LedgerError> {
     DateTime::parse_from_rfc3339(text)
         .map(|t| t.with_timezone(&Utc))
         .map_err(|e| LedgerError::Damaged {
@@ -184,7 +184,22 @@ pub(super) fn sqlite_gate(
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err("start counting a verify attempt"))?;
-    let (locked_until, wrong_before) = sqlite_state(&tx, label, receipt, now, limit)?;
+    let gate = sqlite_gate_in(&tx, label, receipt, kind, now, limit)?;
+    tx.commit().map_err(err("record a verify attempt"))?;
+    Ok(gate)
+}
+
+/// Decides and records one attempt inside the caller's write transaction.
+pub(super) fn sqlite_gate_in(
+    tx: &Connection,
+    label: &str,
+    receipt: &ReceiptNumber,
+    kind: AttemptKind,
+    now: DateTime<Utc>,
+    limit: AttemptLimit,
+) -> Result<Gate, LedgerError> {
+    let err = |action: &'static str| move |e| classify(label, action, e);
+    let (locked_until, wrong_before) = sqlite_state(tx, label, receipt, now, limit)?;
     let decision = decide(kind, locked_until, wrong_before, now, limit);
     if let Some(outcome) = decision.record {
         tx.execute(
@@ -200,7 +215,6 @@ pub(super) fn sqlite_gate(
         )
         .map_err(err("lock the receipt"))?;
     }
-    tx.commit().map_err(err("record a verify attempt"))?;
     Ok(decision.gate)
 }
 

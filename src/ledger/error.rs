@@ -128,6 +128,12 @@ pub enum LedgerError {
         source: postgres::Error,
     },
 
+    #[error("receipt {receipt} has no issue {issue_no} in the issuance ledger {ledger}; it was checked a moment ago, so the ledger may have been restored from an older backup: check `status {receipt}`")]
+    NoSuchIssuance {
+        ledger: String,
+        receipt: ReceiptNumber,
+        issue_no: u32,
+    },
     #[error("batch {batch_id} is being run by another access-letters process on the issuance ledger {ledger}; wait for it to finish (its lock goes away when that process ends, even if it crashed)")]
     BatchBusy { ledger: String, batch_id: String },
 

@@ -100,6 +100,81 @@ pub(super) const MIGRATIONS: &[Migration] = &[
     "#,
         then: None,
     },
+    // Version 4: a code's life after the envelope, and the letter proof as
+    // a typed value. A code may be redeemed (once, by one account: when and
+    // by whom are kept) or revoked with a reason; the proof that was one
+    // text column, told apart by prefixes, becomes a kind and a digest that
+    // the database checks. SQLite cannot change a CHECK in place, so the
+    // table is rebuilt, keeping every row and its id; a proof that is none
+    // of the three kinds fails the CHECK and the upgrade, leaving the file
+    // as it was.
+    Migration {
+        sql: r#"
+    CREATE TABLE issuances_v4 (
+        id                INTEGER PRIMARY KEY,
+        receipt           TEXT NOT NULL,
+        issue_no          INTEGER NOT NULL CHECK (issue_no >= 1),
+        form              TEXT NOT NULL,
+        batch_id          TEXT NOT NULL REFERENCES batches (batch_id),
+        piece_id          TEXT NOT NULL UNIQUE,
+        key_id            TEXT NOT NULL,
+        fingerprint       TEXT NOT NULL,
+        notice_date       TEXT NOT NULL,
+        expires_on        TEXT NOT NULL,
+        proof_kind        TEXT NOT NULL
+                          CHECK (proof_kind IN ('file-sha256', 'content-sha256', 'not-yet-printed')),
+        proof_digest      TEXT,
+        pages             INTEGER NOT NULL,
+        imb_serial        INTEGER,
+        zip5              TEXT NOT NULL,
+        zip4              TEXT,
+        filing_json       TEXT NOT NULL,
+        reason            TEXT,
+        forced            INTEGER NOT NULL CHECK (forced IN (0, 1)),
+        status            TEXT NOT NULL
+                          CHECK (status IN ('active', 'superseded', 'revoked', 'redeemed')),
+        recorded_at       TEXT NOT NULL,
+        status_changed_at TEXT,
+        status_reason     TEXT,
+        redeemed_at       TEXT,
+        redeemed_by       TEXT,
+        CHECK (CASE proof_kind
+                 WHEN 'not-yet-printed' THEN proof_digest IS NULL
+                 ELSE length(proof_digest) = 64 AND proof_digest NOT GLOB '*[^0-9a-f]*'
+               END),
+        CHECK ((status = 'redeemed') = (redeemed_at IS NOT NULL AND redeemed_by IS NOT NULL)),
+        UNIQUE (receipt, issue_no)
+    ) STRICT;
+
+    INSERT INTO issuances_v4 (id, receipt, issue_no, form, batch_id, piece_id, key_id,
+        fingerprint, notice_date, expires_on, proof_kind, proof_digest, pages, imb_serial,
+        zip5, zip4, filing_json, reason, forced, status, recorded_at, status_changed_at)
+    SELECT id, receipt, issue_no, form, batch_id, piece_id, key_id,
+        fingerprint, notice_date, expires_on,
+        CASE
+            WHEN letter_sha256 = 'not-yet-printed' THEN 'not-yet-printed'
+            WHEN letter_sha256 LIKE 'content-sha256:%' THEN 'content-sha256'
+            ELSE 'file-sha256'
+        END,
+        CASE
+            WHEN letter_sha256 = 'not-yet-printed' THEN NULL
+            WHEN letter_sha256 LIKE 'content-sha256:%' THEN lower(substr(letter_sha256, 16))
+            ELSE lower(letter_sha256)
+        END,
+        pages, imb_serial, zip5, zip4, filing_json, reason, forced, status, recorded_at,
+        status_changed_at
+    FROM issuances ORDER BY id;
+
+    DROP TABLE issuances;
+    ALTER TABLE issuances_v4 RENAME TO issuances;
+
+    CREATE UNIQUE INDEX issuances_one_active ON issuances (receipt)
+        WHERE status = 'active';
+    CREATE INDEX issuances_presort
+        ON issuances (batch_id, zip5, zip4, receipt, issue_no);
+    "#,
+        then: None,
+    },
 ];
 
 /// The `meta` row that holds the ledger's identity.

@@ -3,8 +3,9 @@
 //! Codes are derived from (key, receipt, issue number), so the ledger never
 //! needs a code and never stores one: each issuance keeps only a keyed
 //! fingerprint of its code, the key id that made it, and what the letter
-//! looked like (its sha256, pages, and the [`Filing`](crate::filing::Filing)
-//! it was rendered from, so `reprint` can re-render the same bytes). There is
+//! looked like (its [`LetterProof`], pages, and the
+//! [`Filing`](crate::filing::Filing) it was rendered from, so `reprint` can
+//! re-render the same letter and prove it). There is
 //! no column that could hold a code, and [`Ledger::record`] refuses a
 //! "fingerprint" that is not a long hex digest, so a clear code cannot land
 //! here by mistake.
@@ -16,13 +17,20 @@
 //! 1. A batch first looks up every receipt in the ledger
 //!    ([`Ledger::receipt_states`]) and plans issue 1 only for receipts the
 //!    ledger has never seen; the others are skipped and counted.
-//! 2. The caller writes each letter file to disk *before* recording it. A row
-//!    is committed only for a letter that exists, and [`Ledger::record`]
-//!    commits a chunk in one transaction: all of its rows or none.
+//! 2. [`Ledger::record`] commits a chunk in one transaction: all of its rows
+//!    or none. When a row's letter is drawn depends on the output mode:
+//!    - in the default print mode the rows are committed *first*, as
+//!      [`LetterProof::NotYetPrinted`], and the letters are drawn afterwards
+//!      into print files in presort order; [`Ledger::record_printed`] then
+//!      records what was printed. Until then a committed row has no letter
+//!      on disk, and the batch is incomplete (no batch.json);
+//!    - with one PDF per letter (pieces), each letter file is written to
+//!      disk *before* its row is recorded ([`LetterProof::File`]).
 //! 3. After a crash, re-running the same input continues the same batch: the
-//!    committed rows are found and skipped, and only the rest are issued. A
-//!    letter file written but not yet recorded is simply rendered again, with
-//!    identical bytes, because a letter is a pure function of its inputs.
+//!    committed rows are found and skipped, and only the rest are issued;
+//!    letters recorded but not printed yet are drawn, and a letter file
+//!    written but not yet recorded is simply rendered again, with identical
+//!    bytes, because a letter is a pure function of its inputs.
 //!
 //! The database enforces the invariants whatever the caller does: (receipt,
 //! issue number) is unique, piece IDs are unique, and a partial unique index
@@ -63,14 +71,23 @@
 //! stand behind it when several machines issue at once.
 //!
 //! The only wall-clock values in the ledger are the audit timestamps
-//! (`recorded_at`, `status_changed_at`, `started_at`, `completed_at`); they
-//! never reach a letter.
+//! (`recorded_at`, `status_changed_at`, `started_at`, `completed_at`) and the
+//! times of a code's later life (`redeemed_at`, attempts); they never reach
+//! a letter.
+//!
+//! # After the envelope
+//!
+//! A code is redeemed once, by one account ([`Ledger::redeem`]), or revoked
+//! by an operator ([`Ledger::revoke`]); both are one transaction serialised
+//! per receipt, under the same wrong-code limit as `verify`. The rules are
+//! written once in `redeem.rs` and `attempts.rs`; each backend only runs
+//! them inside its own transaction.
 
 use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 
-use crate::filing::ReceiptNumber;
+use crate::filing::{FormType, ReceiptNumber};
 
 mod attempts;
 mod error;
@@ -81,6 +98,8 @@ mod open;
 mod postgres;
 mod postgres_attempts;
 mod postgres_rows;
+mod proof;
+mod redeem;
 mod rows;
 mod sqlite;
 mod types;
@@ -89,14 +108,20 @@ mod types;
 mod tests;
 #[cfg(test)]
 mod tests_guard;
+#[cfg(test)]
+mod tests_pg;
 
 pub use self::postgres::{redact_url, PostgresLedger};
 pub use attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 pub use error::LedgerError;
 pub use lock::LedgerLock;
 pub use open::{is_postgres_url, ledger_spec, open_any, LEDGER_ENV};
+pub use proof::{LetterProof, ProofError, ProofKind, Sha256Hex};
+pub use redeem::{RedeemStep, Revocation};
 pub use sqlite::SqliteLedger;
-pub use types::{ActiveRef, BatchKind, BatchRecord, Issuance, NewIssuance, ReceiptState};
+pub use types::{
+    ActiveRef, BatchKind, BatchRecord, Issuance, NewIssuance, ReceiptState, Redemption,
+};
 
 /// How long a statement waits for another connection's lock before failing.
 /// The lock file keeps runs apart; this only covers short overlaps such as
@@ -106,6 +131,19 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// Fingerprints are hex HMAC digests; anything shorter than this cannot be
 /// one, and a 12-symbol access code (14 with hyphens) is always shorter.
 const MIN_FINGERPRINT_HEX_CHARS: usize = 32;
+
+/// The issuance columns every read selects; rows are read by these names on
+/// both backends.
+const ISSUANCE_COLUMNS: &str = "receipt, issue_no, form, batch_id, piece_id, key_id, fingerprint, \
+     notice_date, expires_on, proof_kind, proof_digest, pages, imb_serial, filing_json, reason, \
+     forced, status, recorded_at, status_changed_at, status_reason, redeemed_at, redeemed_by";
+
+/// A stored form code read back; `None` is a damaged row.
+fn parse_form(code: &str) -> Option<FormType> {
+    [FormType::I485, FormType::I131, FormType::I765]
+        .into_iter()
+        .find(|f| f.code() == code)
+}
 
 /// The ledger as the pipeline sees it. Object-safe and `Send`, so a shared
 /// database can replace [`SqliteLedger`] without touching callers.
@@ -136,7 +174,9 @@ pub trait Ledger: Send {
     fn last_serial(&self) -> Result<Option<u64>, LedgerError>;
 
     /// Records a chunk of issuances, all active, in one transaction: all of
-    /// them or none. Each letter file must already exist on disk.
+    /// them or none. A row proven by [`LetterProof::File`] has its letter
+    /// file on disk already; a [`LetterProof::NotYetPrinted`] one is drawn
+    /// into a print file afterwards.
     fn record(&mut self, rows: &[NewIssuance]) -> Result<(), LedgerError>;
 
     /// In one transaction, supersedes the receipt's active issuance (if any)
@@ -164,17 +204,43 @@ pub trait Ledger: Send {
     ) -> Result<u64, LedgerError>;
 
     /// Records, in one transaction, what was printed for letters of a print
-    /// run, as `(piece_id, proof)` pairs: each letter must be in `batch_id`
-    /// and still [`NOT_YET_PRINTED`](crate::print::NOT_YET_PRINTED), or
-    /// already hold the same proof (its print file written again). Anything
-    /// else refuses them all ([`LedgerError::PrintedDiffers`]). The pairs are
-    /// streamed (a batch's worth need not fit in memory). Returns how many
-    /// were recorded.
+    /// run, as `(piece_id, content digest)` pairs: each letter must be in
+    /// `batch_id` and still [`LetterProof::NotYetPrinted`], or already hold
+    /// the same [`LetterProof::Printed`] (its print file written again).
+    /// Anything else refuses them all ([`LedgerError::PrintedDiffers`]). The
+    /// pairs are streamed (a batch's worth need not fit in memory). Returns
+    /// how many were recorded.
     fn record_printed(
         &mut self,
         batch_id: &str,
-        printed: &mut dyn Iterator<Item = (String, String)>,
+        printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
     ) -> Result<u64, LedgerError>;
+
+    /// The one use of a code. In one transaction serialised per receipt
+    /// (like [`Ledger::gate_attempt`]), under the wrong-code limit: a locked
+    /// receipt is refused; issue `issue_no`, if still active, becomes
+    /// redeemed by `account` at `now`; one already redeemed by the same
+    /// account answers that first redemption again; one redeemed by another
+    /// account is counted as a wrong code and changes nothing. The caller
+    /// has already checked that the typed code is issue `issue_no`'s.
+    fn redeem(
+        &mut self,
+        receipt: &ReceiptNumber,
+        issue_no: u32,
+        account: &str,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<RedeemStep, LedgerError>;
+
+    /// Cancels the receipt's live code at once, recording `reason` and
+    /// `now`, in one transaction serialised per receipt. Returns what was
+    /// revoked, or why nothing was.
+    fn revoke(
+        &mut self,
+        receipt: &ReceiptNumber,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Revocation, LedgerError>;
 
     /// How many issuances the batch has recorded.
     fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError>;

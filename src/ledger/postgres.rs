@@ -61,9 +61,11 @@ use super::postgres_rows::{
     batch_from_row, copy_rows, is_constraint, issuance_from_row, migrate, pg_detail, pg_err,
     pg_ints, record_printed_pg, BATCH_COLUMNS,
 };
-use super::rows::{batch_differences, ISSUANCE_COLUMNS};
+use super::redeem::{redeem_action, RedeemAction, RedeemStep, Revocation};
+use super::types::batch_differences;
+use super::ISSUANCE_COLUMNS;
 use super::{
-    ActiveRef, BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState,
+    BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState, Sha256Hex,
     BUSY_TIMEOUT_MS,
 };
 
@@ -376,6 +378,130 @@ impl Ledger for PostgresLedger {
         postgres_attempts::summary(&mut client, &self.label, receipt, now, limit)
     }
 
+    fn redeem(
+        &mut self,
+        receipt: &ReceiptNumber,
+        issue_no: u32,
+        account: &str,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<RedeemStep, LedgerError> {
+        // The same per-receipt lock as verify's attempts: redemptions and
+        // attempts of one receipt queue, from any number of hosts.
+        let key = lock_key(&["verify", &self.schema, receipt.as_str()]);
+        let label = self.label.clone();
+        let issue = i32::try_from(issue_no).unwrap_or(i32::MAX);
+        let client = self.client.get_mut();
+        let mut run = || -> Result<Result<RedeemStep, LedgerError>, ::postgres::Error> {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
+            let open =
+                postgres_attempts::gate_in(&mut tx, receipt, AttemptKind::NotCounted, now, limit)?;
+            if let Gate::Locked { until } = open {
+                tx.commit()?;
+                return Ok(Ok(RedeemStep::Locked { until }));
+            }
+            let row = tx.query_opt(
+                "SELECT status, redeemed_at, redeemed_by FROM issuances \
+                 WHERE receipt = $1 AND issue_no = $2 FOR UPDATE",
+                &[&receipt.as_str(), &issue],
+            )?;
+            let Some(row) = row else {
+                return Ok(Err(LedgerError::NoSuchIssuance {
+                    ledger: label.clone(),
+                    receipt: receipt.clone(),
+                    issue_no,
+                }));
+            };
+            let status_text: String = row.try_get("status")?;
+            let Some(status) = IssuanceStatus::parse(&status_text) else {
+                return Ok(Err(LedgerError::Damaged {
+                    ledger: label.clone(),
+                    detail: format!("unknown status '{status_text}'"),
+                }));
+            };
+            let at: Option<DateTime<Utc>> = row.try_get("redeemed_at")?;
+            let by: Option<String> = row.try_get("redeemed_by")?;
+            let step = match redeem_action(status, at.zip(by.as_deref()), account) {
+                RedeemAction::Mark => {
+                    tx.execute(
+                        "UPDATE issuances SET status = 'redeemed', redeemed_at = $3, \
+                         redeemed_by = $4, status_changed_at = $3 \
+                         WHERE receipt = $1 AND issue_no = $2 AND status = 'active'",
+                        &[&receipt.as_str(), &issue, &now, &account],
+                    )?;
+                    RedeemStep::Redeemed {
+                        at: now,
+                        again: false,
+                    }
+                }
+                RedeemAction::Again(at) => RedeemStep::Redeemed { at, again: true },
+                RedeemAction::Other(on) => {
+                    let gate = postgres_attempts::gate_in(
+                        &mut tx,
+                        receipt,
+                        AttemptKind::Wrong,
+                        now,
+                        limit,
+                    )?;
+                    RedeemStep::UsedByAnother { on, gate }
+                }
+                RedeemAction::NotLive(status) => RedeemStep::NotLive { status },
+            };
+            tx.commit()?;
+            Ok(Ok(step))
+        };
+        run().map_err(|e| pg_err(&self.label, "redeem the code", e))?
+    }
+
+    fn revoke(
+        &mut self,
+        receipt: &ReceiptNumber,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Revocation, LedgerError> {
+        // The reissue lock: a revocation and a reissue of one receipt queue.
+        let key = lock_key(&["receipt", &self.schema, receipt.as_str()]);
+        let label = self.label.clone();
+        let client = self.client.get_mut();
+        let mut run = || -> Result<Result<Revocation, LedgerError>, ::postgres::Error> {
+            let mut tx = client.transaction()?;
+            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
+            let latest = tx.query_opt(
+                "SELECT issue_no, status, status_changed_at FROM issuances \
+                 WHERE receipt = $1 ORDER BY issue_no DESC LIMIT 1 FOR UPDATE",
+                &[&receipt.as_str()],
+            )?;
+            let Some(latest) = latest else {
+                return Ok(Ok(Revocation::NeverIssued));
+            };
+            let issue: i32 = latest.try_get("issue_no")?;
+            let issue_no = u32::try_from(issue).unwrap_or(0);
+            let status_text: String = latest.try_get("status")?;
+            let Some(status) = IssuanceStatus::parse(&status_text) else {
+                return Ok(Err(LedgerError::Damaged {
+                    ledger: label.clone(),
+                    detail: format!("unknown status '{status_text}'"),
+                }));
+            };
+            if status != IssuanceStatus::Active {
+                return Ok(Ok(Revocation::NothingLive {
+                    issue_no,
+                    status,
+                    since: latest.try_get("status_changed_at")?,
+                }));
+            }
+            tx.execute(
+                "UPDATE issuances SET status = 'revoked', status_changed_at = $3, \
+                 status_reason = $4 WHERE receipt = $1 AND issue_no = $2 AND status = 'active'",
+                &[&receipt.as_str(), &issue, &now, &reason],
+            )?;
+            tx.commit()?;
+            Ok(Ok(Revocation::Revoked { issue_no, at: now }))
+        };
+        run().map_err(|e| pg_err(&self.label, "revoke the code", e))?
+    }
+
     fn start_batch(&mut self, batch: &BatchRecord) -> Result<(), LedgerError> {
         let now = (self.clock)();
         let action = "start the batch";
@@ -474,23 +600,16 @@ impl Ledger for PostgresLedger {
             .map_err(self.err("look up receipts"))?;
         let mut states: HashMap<ReceiptNumber, ReceiptState> = HashMap::new();
         for row in rows {
-            let text: String = row.get(0);
+            let text: String = row.get("receipt");
             let Some(receipt) = wanted.get(text.as_str()) else {
                 continue;
             };
-            let issue_no = u32::try_from(row.get::<_, i32>(1)).unwrap_or(0);
-            let status: String = row.get(2);
-            let s = states.entry((*receipt).clone()).or_insert(ReceiptState {
-                max_issue_no: 0,
-                active: None,
-            });
-            s.max_issue_no = s.max_issue_no.max(issue_no);
-            if status == IssuanceStatus::Active.as_str() {
-                s.active = Some(ActiveRef {
-                    issue_no,
-                    batch_id: row.get(3),
-                });
-            }
+            let issue_no = u32::try_from(row.get::<_, i32>("issue_no")).unwrap_or(0);
+            let status: String = row.get("status");
+            states
+                .entry((*receipt).clone())
+                .or_default()
+                .fold(issue_no, &status, || row.get("batch_id"));
         }
         Ok(states)
     }
@@ -654,7 +773,8 @@ impl Ledger for PostgresLedger {
         // the ZIP+4s of its ZIP5): memory stays bounded by the page, and no
         // borrow of the connection is held while `f` runs.
         let sql = format!(
-            "SELECT {ISSUANCE_COLUMNS}, zip5, coalesce(zip4, '') FROM issuances \
+            "SELECT {ISSUANCE_COLUMNS}, zip5 AS page_zip5, coalesce(zip4, '') AS page_zip4 \
+             FROM issuances \
              WHERE batch_id = $1 AND (zip5, coalesce(zip4, ''), receipt, issue_no) > \
              ($2, $3, $4, $5) ORDER BY zip5, coalesce(zip4, ''), receipt, issue_no LIMIT $6"
         );
@@ -674,7 +794,12 @@ impl Ledger for PostgresLedger {
             let Some(last) = page.last() else {
                 return Ok(count);
             };
-            after = (last.get(18), last.get(19), last.get(0), last.get(1));
+            after = (
+                last.get("page_zip5"),
+                last.get("page_zip4"),
+                last.get("receipt"),
+                last.get("issue_no"),
+            );
             let full = page.len() as i64 == PRESORT_PAGE_ROWS;
             for row in &page {
                 f(issuance_from_row(&self.label, row)?)?;
@@ -689,7 +814,7 @@ impl Ledger for PostgresLedger {
     fn record_printed(
         &mut self,
         batch_id: &str,
-        printed: &mut dyn Iterator<Item = (String, String)>,
+        printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
     ) -> Result<u64, LedgerError> {
         let label = self.label.clone();
         record_printed_pg(self.client.get_mut(), &label, batch_id, printed)

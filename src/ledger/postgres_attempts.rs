@@ -42,24 +42,37 @@ pub(super) fn gate(
     let mut run = || -> Result<Gate, ::postgres::Error> {
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key])?;
-        let (locked_until, wrong_before) = state(&mut tx, receipt, now, limit)?;
-        let decision = decide(kind, locked_until, wrong_before, now, limit);
-        if let Some(outcome) = decision.record {
-            tx.execute(
-                "INSERT INTO verify_attempts (receipt, attempted_at, outcome) VALUES ($1, $2, $3)",
-                &[&receipt.as_str(), &now, &outcome],
-            )?;
-        }
-        if let Some(until) = decision.lock_until {
-            tx.execute(
-                "INSERT INTO verify_locks (receipt, locked_at, locked_until) VALUES ($1, $2, $3)",
-                &[&receipt.as_str(), &now, &until],
-            )?;
-        }
+        let gate = gate_in(&mut tx, receipt, kind, now, limit)?;
         tx.commit()?;
-        Ok(decision.gate)
+        Ok(gate)
     };
     run().map_err(|e| pg_err(label, "count a verify attempt", e))
+}
+
+/// Decides and records one attempt inside the caller's transaction, which
+/// holds the receipt's advisory lock.
+pub(super) fn gate_in(
+    tx: &mut impl ::postgres::GenericClient,
+    receipt: &ReceiptNumber,
+    kind: AttemptKind,
+    now: DateTime<Utc>,
+    limit: AttemptLimit,
+) -> Result<Gate, ::postgres::Error> {
+    let (locked_until, wrong_before) = state(tx, receipt, now, limit)?;
+    let decision = decide(kind, locked_until, wrong_before, now, limit);
+    if let Some(outcome) = decision.record {
+        tx.execute(
+            "INSERT INTO verify_attempts (receipt, attempted_at, outcome) VALUES ($1, $2, $3)",
+            &[&receipt.as_str(), &now, &outcome],
+        )?;
+    }
+    if let Some(until) = decision.lock_until {
+        tx.execute(
+            "INSERT INTO verify_locks (receipt, locked_at, locked_until) VALUES ($1, $2, $3)",
+            &[&receipt.as_str(), &now, &until],
+        )?;
+    }
+    Ok(decision.gate)
 }
 
 /// [`Ledger::attempt_summary`](super::Ledger::attempt_summary) on PostgreSQL.

@@ -12,13 +12,16 @@ use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::error::SqlState;
 use ::postgres::types::Type;
 use ::postgres::{Client, GenericClient, Row, Transaction};
-use chrono::{DateTime, NaiveDate, SecondsFormat, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 
-use crate::filing::{Filing, FormType, IssuanceStatus, ReceiptNumber};
+use crate::filing::{Filing, IssuanceStatus, ReceiptNumber};
 
 use super::migrations::{LATEST_VERSION, MIGRATIONS};
-use super::{BatchKind, BatchRecord, Issuance, LedgerError, NewIssuance};
-use crate::print::NOT_YET_PRINTED;
+use super::proof::ProofKind;
+use super::{
+    parse_form, BatchKind, BatchRecord, Issuance, LedgerError, LetterProof, NewIssuance,
+    Redemption, Sha256Hex,
+};
 
 /// `PG_MIGRATIONS[i]` takes the schema from version `i` to `i + 1`, exactly
 /// like `MIGRATIONS[i]` does on SQLite. Append only.
@@ -100,6 +103,42 @@ pub(super) const PG_MIGRATIONS: &[&str] = &[
         locked_until TIMESTAMPTZ NOT NULL
     );
     CREATE INDEX verify_locks_by_receipt ON verify_locks (receipt, locked_until);
+    "#,
+    // Version 4: redeemed and revoked codes, and the letter proof as a kind
+    // and a digest (see SQLite's version 4). A proof that is none of the
+    // three kinds fails a CHECK and the upgrade.
+    r#"
+    ALTER TABLE issuances
+        ADD COLUMN proof_kind    TEXT,
+        ADD COLUMN proof_digest  TEXT,
+        ADD COLUMN status_reason TEXT,
+        ADD COLUMN redeemed_at   TIMESTAMPTZ,
+        ADD COLUMN redeemed_by   TEXT;
+    UPDATE issuances SET
+        proof_kind = CASE
+            WHEN letter_sha256 = 'not-yet-printed' THEN 'not-yet-printed'
+            WHEN letter_sha256 LIKE 'content-sha256:%' THEN 'content-sha256'
+            ELSE 'file-sha256'
+        END,
+        proof_digest = CASE
+            WHEN letter_sha256 = 'not-yet-printed' THEN NULL
+            WHEN letter_sha256 LIKE 'content-sha256:%' THEN lower(substr(letter_sha256, 16))
+            ELSE lower(letter_sha256)
+        END;
+    ALTER TABLE issuances
+        ALTER COLUMN proof_kind SET NOT NULL,
+        DROP COLUMN letter_sha256,
+        ADD CONSTRAINT issuances_proof_kind_check
+            CHECK (proof_kind IN ('file-sha256', 'content-sha256', 'not-yet-printed')),
+        ADD CONSTRAINT issuances_proof_digest_check CHECK (CASE proof_kind
+            WHEN 'not-yet-printed' THEN proof_digest IS NULL
+            ELSE proof_digest ~ '^[0-9a-f]{64}$'
+        END),
+        DROP CONSTRAINT issuances_status_check,
+        ADD CONSTRAINT issuances_status_check
+            CHECK (status IN ('active', 'superseded', 'revoked', 'redeemed')),
+        ADD CONSTRAINT issuances_redeemed_check
+            CHECK ((status = 'redeemed') = (redeemed_at IS NOT NULL AND redeemed_by IS NOT NULL));
     "#,
 ];
 
@@ -255,73 +294,72 @@ fn damaged(label: &str, detail: String) -> LedgerError {
 fn get<'a, T: ::postgres::types::FromSql<'a>>(
     label: &str,
     row: &'a Row,
-    idx: usize,
+    column: &str,
 ) -> Result<T, LedgerError> {
-    row.try_get(idx)
-        .map_err(|e| damaged(label, format!("a value cannot be read: {e}")))
+    row.try_get(column)
+        .map_err(|e| damaged(label, format!("{column} cannot be read: {e}")))
 }
 
 /// A stored count that must fit a `u32` (issue numbers, pages).
-fn get_u32(label: &str, row: &Row, idx: usize) -> Result<u32, LedgerError> {
-    let v: i32 = get(label, row, idx)?;
-    u32::try_from(v).map_err(|_| damaged(label, format!("a negative count ({v})")))
+fn get_u32(label: &str, row: &Row, column: &str) -> Result<u32, LedgerError> {
+    let v: i32 = get(label, row, column)?;
+    u32::try_from(v).map_err(|_| damaged(label, format!("a negative {column} ({v})")))
 }
 
-pub(super) fn timestamp_text(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn parse_form(code: &str) -> Option<FormType> {
-    [FormType::I485, FormType::I131, FormType::I765]
-        .into_iter()
-        .find(|f| f.code() == code)
-}
-
-/// Reads a row selected with the ledger's `ISSUANCE_COLUMNS`.
+/// Reads a row selected with the ledger's `ISSUANCE_COLUMNS`, by name.
 pub(super) fn issuance_from_row(label: &str, row: &Row) -> Result<Issuance, LedgerError> {
-    let receipt_text: String = get(label, row, 0)?;
+    let receipt_text: String = get(label, row, "receipt")?;
     let receipt = ReceiptNumber::parse(&receipt_text).map_err(|e| damaged(label, e))?;
-    let form_text: String = get(label, row, 2)?;
+    let form_text: String = get(label, row, "form")?;
     let form = parse_form(&form_text)
         .ok_or_else(|| damaged(label, format!("unknown form '{form_text}'")))?;
-    let filing_json: String = get(label, row, 12)?;
+    let filing_json: String = get(label, row, "filing_json")?;
     let filing: Filing = serde_json::from_str(&filing_json).map_err(|e| {
         damaged(
             label,
             format!("the stored filing of receipt {receipt} is not readable: {e}"),
         )
     })?;
-    let status_text: String = get(label, row, 15)?;
+    let status_text: String = get(label, row, "status")?;
     let status = IssuanceStatus::parse(&status_text)
         .ok_or_else(|| damaged(label, format!("unknown status '{status_text}'")))?;
-    let imb_serial: Option<i64> = get(label, row, 11)?;
+    let imb_serial: Option<i64> = get(label, row, "imb_serial")?;
     let imb_serial = imb_serial
         .map(|s| u64::try_from(s).map_err(|_| damaged(label, format!("negative serial {s}"))))
         .transpose()?;
+    let proof = LetterProof::from_parts(
+        get(label, row, "proof_kind")?,
+        get::<Option<&str>>(label, row, "proof_digest")?,
+    )
+    .map_err(|e| damaged(label, format!("the letter proof of receipt {receipt}: {e}")))?;
+    let redeemed_at: Option<DateTime<Utc>> = get(label, row, "redeemed_at")?;
+    let redeemed_by: Option<String> = get(label, row, "redeemed_by")?;
     let issued = NewIssuance {
         receipt,
-        issue_no: get_u32(label, row, 1)?,
+        issue_no: get_u32(label, row, "issue_no")?,
         form,
-        batch_id: get(label, row, 3)?,
-        piece_id: get(label, row, 4)?,
-        key_id: get(label, row, 5)?,
-        fingerprint: get(label, row, 6)?,
-        notice_date: get::<NaiveDate>(label, row, 7)?,
-        expires_on: get::<NaiveDate>(label, row, 8)?,
-        letter_sha256: get(label, row, 9)?,
-        pages: get_u32(label, row, 10)?,
+        batch_id: get(label, row, "batch_id")?,
+        piece_id: get(label, row, "piece_id")?,
+        key_id: get(label, row, "key_id")?,
+        fingerprint: get(label, row, "fingerprint")?,
+        notice_date: get::<NaiveDate>(label, row, "notice_date")?,
+        expires_on: get::<NaiveDate>(label, row, "expires_on")?,
+        proof,
+        pages: get_u32(label, row, "pages")?,
         imb_serial,
         filing,
-        reason: get(label, row, 13)?,
-        forced: get(label, row, 14)?,
+        reason: get(label, row, "reason")?,
+        forced: get(label, row, "forced")?,
     };
-    let recorded_at: DateTime<Utc> = get(label, row, 16)?;
-    let status_changed_at: Option<DateTime<Utc>> = get(label, row, 17)?;
     Ok(Issuance {
         issued,
         status,
-        recorded_at: timestamp_text(recorded_at),
-        status_changed_at: status_changed_at.map(timestamp_text),
+        recorded_at: get(label, row, "recorded_at")?,
+        status_changed_at: get(label, row, "status_changed_at")?,
+        status_reason: get(label, row, "status_reason")?,
+        redemption: redeemed_at
+            .zip(redeemed_by)
+            .map(|(at, account)| Redemption { at, account }),
     })
 }
 
@@ -333,19 +371,19 @@ pub(super) fn batch_from_row(
     label: &str,
     row: &Row,
 ) -> Result<(BatchRecord, Option<String>), LedgerError> {
-    let kind_text: String = get(label, row, 5)?;
+    let kind_text: String = get(label, row, "kind")?;
     let kind = BatchKind::parse(&kind_text)
         .ok_or_else(|| damaged(label, format!("unknown batch kind '{kind_text}'")))?;
     Ok((
         BatchRecord {
-            batch_id: get(label, row, 0)?,
-            batch_date: get(label, row, 1)?,
-            key_id: get(label, row, 2)?,
-            is_test: get(label, row, 3)?,
-            input_sha256: get(label, row, 4)?,
+            batch_id: get(label, row, "batch_id")?,
+            batch_date: get(label, row, "batch_date")?,
+            key_id: get(label, row, "key_id")?,
+            is_test: get(label, row, "is_test")?,
+            input_sha256: get(label, row, "input_sha256")?,
             kind,
         },
-        get(label, row, 6)?,
+        get(label, row, "summary_json")?,
     ))
 }
 
@@ -359,10 +397,10 @@ pub(super) fn is_constraint(e: &::postgres::Error) -> bool {
 
 /// The columns [`copy_rows`] writes, in order.
 const COPY_SQL: &str = "COPY issuances (receipt, issue_no, form, batch_id, piece_id, key_id, \
-     fingerprint, notice_date, expires_on, letter_sha256, pages, imb_serial, zip5, zip4, \
-     filing_json, reason, forced, status, recorded_at) FROM STDIN (FORMAT binary)";
+     fingerprint, notice_date, expires_on, proof_kind, proof_digest, pages, imb_serial, zip5, \
+     zip4, filing_json, reason, forced, status, recorded_at) FROM STDIN (FORMAT binary)";
 
-const COPY_TYPES: [Type; 19] = [
+const COPY_TYPES: [Type; 20] = [
     Type::TEXT,
     Type::INT4,
     Type::TEXT,
@@ -372,6 +410,7 @@ const COPY_TYPES: [Type; 19] = [
     Type::TEXT,
     Type::DATE,
     Type::DATE,
+    Type::TEXT,
     Type::TEXT,
     Type::INT4,
     Type::INT8,
@@ -425,7 +464,8 @@ pub(super) fn copy_rows(
             &row.fingerprint,
             &row.notice_date,
             &row.expires_on,
-            &row.letter_sha256,
+            &row.proof.kind().as_str(),
+            &row.proof.digest().map(Sha256Hex::as_str),
             &pages,
             &serial,
             &row.filing.address.zip5,
@@ -447,26 +487,31 @@ pub(super) fn record_printed_pg(
     client: &mut Client,
     label: &str,
     batch_id: &str,
-    printed: &mut dyn Iterator<Item = (String, String)>,
+    printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
 ) -> Result<u64, LedgerError> {
     let err = |e| pg_err(label, "record what was printed", e);
+    let (printed_kind, not_yet) = (
+        ProofKind::Printed.as_str(),
+        ProofKind::NotYetPrinted.as_str(),
+    );
     let mut tx = client.transaction().map_err(err)?;
     let mut recorded = 0u64;
     loop {
-        let group: Vec<(String, String)> = (&mut *printed).take(4096).collect();
+        let group: Vec<(String, Sha256Hex)> = (&mut *printed).take(4096).collect();
         if group.is_empty() {
             break;
         }
-        let (pieces, proofs): (Vec<&str>, Vec<&str>) = group
+        let (pieces, digests): (Vec<&str>, Vec<&str>) = group
             .iter()
-            .map(|(piece, proof)| (piece.as_str(), proof.as_str()))
+            .map(|(piece, digest)| (piece.as_str(), digest.as_str()))
             .unzip();
         let refused = tx
             .query_opt(
-                "SELECT p.piece_id FROM unnest($2::text[], $3::text[]) AS p(piece_id, proof) \
+                "SELECT p.piece_id FROM unnest($2::text[], $3::text[]) AS p(piece_id, digest) \
                  LEFT JOIN issuances i ON i.piece_id = p.piece_id AND i.batch_id = $1 \
-                 WHERE i.piece_id IS NULL OR i.letter_sha256 NOT IN (p.proof, $4) LIMIT 1",
-                &[&batch_id, &pieces, &proofs, &NOT_YET_PRINTED],
+                 WHERE i.piece_id IS NULL OR NOT (i.proof_kind = $5 \
+                   OR (i.proof_kind = $4 AND i.proof_digest = p.digest)) LIMIT 1",
+                &[&batch_id, &pieces, &digests, &printed_kind, &not_yet],
             )
             .map_err(err)?;
         if let Some(row) = refused {
@@ -477,10 +522,10 @@ pub(super) fn record_printed_pg(
             });
         }
         tx.execute(
-            "UPDATE issuances AS i SET letter_sha256 = p.proof \
-             FROM unnest($2::text[], $3::text[]) AS p(piece_id, proof) \
+            "UPDATE issuances AS i SET proof_kind = $4, proof_digest = p.digest \
+             FROM unnest($2::text[], $3::text[]) AS p(piece_id, digest) \
              WHERE i.batch_id = $1 AND i.piece_id = p.piece_id",
-            &[&batch_id, &pieces, &proofs],
+            &[&batch_id, &pieces, &digests, &printed_kind],
         )
         .map_err(err)?;
         recorded += group.len() as u64;

@@ -1,22 +1,17 @@
 //! Between Rust values and SQLite rows: inserts, reads, and SQLite errors
 //! turned into sentences about the ledger.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 
-use crate::filing::{Filing, FormType, IssuanceStatus, ReceiptNumber};
+use crate::filing::{Filing, IssuanceStatus, ReceiptNumber};
 
-use super::{BatchKind, BatchRecord, Issuance, LedgerError, NewIssuance};
-use crate::print::NOT_YET_PRINTED;
+use super::proof::{ProofKind, Sha256Hex};
+use super::Redemption;
+use super::{parse_form, BatchKind, BatchRecord, Issuance, LedgerError, LetterProof, NewIssuance};
 
 /// Dates are stored as ISO text so the file reads well in any SQLite tool.
 const DATE_FORMAT: &str = "%Y-%m-%d";
-
-/// The issuance columns in the order [`issuance_from_row`] reads them.
-pub(super) const ISSUANCE_COLUMNS: &str =
-    "receipt, issue_no, form, batch_id, piece_id, key_id, fingerprint, \
-     notice_date, expires_on, letter_sha256, pages, imb_serial, filing_json, reason, forced, \
-     status, recorded_at, status_changed_at";
 
 /// Inserts one active row inside the caller's transaction; a constraint
 /// failure is diagnosed into the error that says which rule was broken.
@@ -31,10 +26,10 @@ pub(super) fn insert_active(
     let mut stmt = conn
         .prepare_cached(
             "INSERT INTO issuances (receipt, issue_no, form, batch_id, piece_id, key_id, \
-             fingerprint, notice_date, expires_on, letter_sha256, pages, imb_serial, zip5, \
-             zip4, filing_json, reason, forced, status, recorded_at, status_changed_at) \
+             fingerprint, notice_date, expires_on, proof_kind, proof_digest, pages, imb_serial, \
+             zip5, zip4, filing_json, reason, forced, status, recorded_at) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, \
-             ?17, 'active', ?18, NULL)",
+             ?17, ?18, 'active', ?19)",
         )
         .map_err(|e| classify(label, "prepare to record issuances", e))?;
     let result = stmt.execute(params![
@@ -47,7 +42,8 @@ pub(super) fn insert_active(
         row.fingerprint,
         date_text(row.notice_date),
         date_text(row.expires_on),
-        row.letter_sha256,
+        row.proof.kind().as_str(),
+        row.proof.digest().map(Sha256Hex::as_str),
         row.pages,
         row.imb_serial,
         row.filing.address.zip5,
@@ -136,22 +132,24 @@ pub(super) fn record_printed_in(
     conn: &Connection,
     label: &str,
     batch_id: &str,
-    printed: &mut dyn Iterator<Item = (String, String)>,
+    printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
 ) -> Result<u64, LedgerError> {
     let err = |e| classify(label, "record what was printed", e);
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS printed_now \
-         (piece_id TEXT PRIMARY KEY, proof TEXT NOT NULL) WITHOUT ROWID; \
+         (piece_id TEXT PRIMARY KEY, digest TEXT NOT NULL) WITHOUT ROWID; \
          DELETE FROM temp.printed_now;",
     )
     .map_err(err)?;
     let mut staged = 0u64;
     {
         let mut insert = conn
-            .prepare_cached("INSERT INTO temp.printed_now (piece_id, proof) VALUES (?1, ?2)")
+            .prepare_cached("INSERT INTO temp.printed_now (piece_id, digest) VALUES (?1, ?2)")
             .map_err(err)?;
-        for (piece_id, proof) in printed {
-            insert.execute(params![piece_id, proof]).map_err(err)?;
+        for (piece_id, digest) in printed {
+            insert
+                .execute(params![piece_id, digest.as_str()])
+                .map_err(err)?;
             staged += 1;
         }
     }
@@ -166,11 +164,19 @@ pub(super) fn record_printed_in(
     let changed = match (lo, hi) {
         (Some(lo), Some(hi)) => conn
             .execute(
-                "UPDATE issuances SET letter_sha256 = p.proof FROM temp.printed_now AS p \
+                "UPDATE issuances SET proof_kind = ?4, proof_digest = p.digest \
+                 FROM temp.printed_now AS p \
                  WHERE issuances.id BETWEEN ?1 AND ?2 AND +issuances.batch_id = ?3 \
                  AND +issuances.piece_id = p.piece_id \
-                 AND issuances.letter_sha256 IN (p.proof, ?4)",
-                params![lo, hi, batch_id, NOT_YET_PRINTED],
+                 AND (issuances.proof_kind = ?5 \
+                      OR (issuances.proof_kind = ?4 AND issuances.proof_digest = p.digest))",
+                params![
+                    lo,
+                    hi,
+                    batch_id,
+                    ProofKind::Printed.as_str(),
+                    ProofKind::NotYetPrinted.as_str()
+                ],
             )
             .map_err(err)? as u64,
         _ => 0,
@@ -181,8 +187,9 @@ pub(super) fn record_printed_in(
             .query_row(
                 "SELECT p.piece_id FROM temp.printed_now AS p LEFT JOIN issuances AS i \
                  ON i.piece_id = p.piece_id AND i.batch_id = ?1 \
-                 WHERE i.id IS NULL OR i.letter_sha256 <> p.proof ORDER BY p.piece_id LIMIT 1",
-                [batch_id],
+                 WHERE i.id IS NULL OR i.proof_kind <> ?2 OR i.proof_digest <> p.digest \
+                 ORDER BY p.piece_id LIMIT 1",
+                [batch_id, ProofKind::Printed.as_str()],
                 |r| r.get(0),
             )
             .optional()
@@ -247,56 +254,73 @@ fn bad_column(idx: usize, what: String) -> rusqlite::Error {
     )
 }
 
-fn date_column(row: &Row<'_>, idx: usize) -> rusqlite::Result<NaiveDate> {
-    let text: String = row.get(idx)?;
+fn date_column(row: &Row<'_>, name: &str) -> rusqlite::Result<NaiveDate> {
+    let text: String = row.get(name)?;
     NaiveDate::parse_from_str(&text, DATE_FORMAT)
-        .map_err(|_| bad_column(idx, format!("'{text}' is not a YYYY-MM-DD date")))
+        .map_err(|_| bad_column(0, format!("{name} '{text}' is not a YYYY-MM-DD date")))
 }
 
-fn parse_form(code: &str) -> Option<FormType> {
-    [FormType::I485, FormType::I131, FormType::I765]
-        .into_iter()
-        .find(|f| f.code() == code)
+fn time_column(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let Some(text) = row.get::<_, Option<String>>(name)? else {
+        return Ok(None);
+    };
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|_| bad_column(0, format!("{name} '{text}' is not a time")))
 }
 
+/// Reads a row selected with [`ISSUANCE_COLUMNS`], by column name.
 pub(super) fn issuance_from_row(row: &Row<'_>) -> rusqlite::Result<Issuance> {
-    let receipt_text: String = row.get(0)?;
+    let receipt_text: String = row.get("receipt")?;
     let receipt = ReceiptNumber::parse(&receipt_text).map_err(|e| bad_column(0, e))?;
-    let form_text: String = row.get(2)?;
+    let form_text: String = row.get("form")?;
     let form = parse_form(&form_text)
-        .ok_or_else(|| bad_column(2, format!("unknown form '{form_text}'")))?;
-    let filing_json: String = row.get(12)?;
+        .ok_or_else(|| bad_column(0, format!("unknown form '{form_text}'")))?;
+    let filing_json: String = row.get("filing_json")?;
     let filing: Filing = serde_json::from_str(&filing_json).map_err(|e| {
         bad_column(
-            12,
+            0,
             format!("the stored filing of receipt {receipt} is not readable: {e}"),
         )
     })?;
-    let status_text: String = row.get(15)?;
+    let status_text: String = row.get("status")?;
     let status = IssuanceStatus::parse(&status_text)
-        .ok_or_else(|| bad_column(15, format!("unknown status '{status_text}'")))?;
+        .ok_or_else(|| bad_column(0, format!("unknown status '{status_text}'")))?;
+    let proof = LetterProof::from_parts(
+        &row.get::<_, String>("proof_kind")?,
+        row.get::<_, Option<String>>("proof_digest")?.as_deref(),
+    )
+    .map_err(|e| bad_column(0, format!("the letter proof of receipt {receipt}: {e}")))?;
+    let redeemed_by: Option<String> = row.get("redeemed_by")?;
+    let redemption = match (time_column(row, "redeemed_at")?, redeemed_by) {
+        (Some(at), Some(account)) => Some(Redemption { at, account }),
+        _ => None,
+    };
     let issued = NewIssuance {
         receipt,
-        issue_no: row.get(1)?,
+        issue_no: row.get("issue_no")?,
         form,
-        batch_id: row.get(3)?,
-        piece_id: row.get(4)?,
-        key_id: row.get(5)?,
-        fingerprint: row.get(6)?,
-        notice_date: date_column(row, 7)?,
-        expires_on: date_column(row, 8)?,
-        letter_sha256: row.get(9)?,
-        pages: row.get(10)?,
-        imb_serial: row.get(11)?,
+        batch_id: row.get("batch_id")?,
+        piece_id: row.get("piece_id")?,
+        key_id: row.get("key_id")?,
+        fingerprint: row.get("fingerprint")?,
+        notice_date: date_column(row, "notice_date")?,
+        expires_on: date_column(row, "expires_on")?,
+        proof,
+        pages: row.get("pages")?,
+        imb_serial: row.get("imb_serial")?,
         filing,
-        reason: row.get(13)?,
-        forced: row.get(14)?,
+        reason: row.get("reason")?,
+        forced: row.get("forced")?,
     };
     Ok(Issuance {
         issued,
         status,
-        recorded_at: row.get(16)?,
-        status_changed_at: row.get(17)?,
+        recorded_at: time_column(row, "recorded_at")?
+            .ok_or_else(|| bad_column(0, "recorded_at is missing".into()))?,
+        status_changed_at: time_column(row, "status_changed_at")?,
+        status_reason: row.get("status_reason")?,
+        redemption,
     })
 }
 
@@ -307,7 +331,7 @@ pub(super) fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<(BatchRecord, Op
     Ok((
         BatchRecord {
             batch_id: row.get(0)?,
-            batch_date: date_column(row, 1)?,
+            batch_date: date_column(row, "batch_date")?,
             key_id: row.get(2)?,
             is_test: row.get(3)?,
             input_sha256: row.get(4)?,
@@ -315,38 +339,4 @@ pub(super) fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<(BatchRecord, Op
         },
         row.get(6)?,
     ))
-}
-
-/// Names the fields in which a recorded batch differs from a new request.
-pub(super) fn batch_differences(old: &BatchRecord, new: &BatchRecord) -> Vec<String> {
-    let mut diffs = Vec::new();
-    if old.key_id != new.key_id {
-        diffs.push(format!("key (recorded {}, now {})", old.key_id, new.key_id));
-    }
-    if old.input_sha256 != new.input_sha256 {
-        diffs.push(format!(
-            "input file (recorded sha256 {}, now {})",
-            old.input_sha256, new.input_sha256
-        ));
-    }
-    if old.batch_date != new.batch_date {
-        diffs.push(format!(
-            "batch date (recorded {}, now {})",
-            old.batch_date, new.batch_date
-        ));
-    }
-    if old.is_test != new.is_test {
-        diffs.push(format!(
-            "test marking (recorded {}, now {})",
-            old.is_test, new.is_test
-        ));
-    }
-    if old.kind != new.kind {
-        diffs.push(format!(
-            "kind (recorded {}, now {})",
-            old.kind.as_str(),
-            new.kind.as_str()
-        ));
-    }
-    diffs
 }

@@ -14,12 +14,14 @@ use crate::filing::{IssuanceStatus, ReceiptNumber};
 use super::attempts::{self, AttemptKind, AttemptLimit, AttemptSummary, Gate};
 use super::files::{canonical_path, create_private, folder_of, publish_no_clobber, temp_name};
 use super::migrations::{migrate, user_version, LEDGER_ID_KEY};
+use super::redeem::{redeem_action, RedeemAction, RedeemStep, Revocation};
 use super::rows::{
-    batch_differences, batch_from_row, classify, date_text, insert_active, issuance_from_row,
-    record_printed_in, ISSUANCE_COLUMNS,
+    batch_from_row, classify, date_text, insert_active, issuance_from_row, record_printed_in,
 };
+use super::types::batch_differences;
+use super::ISSUANCE_COLUMNS;
 use super::{
-    ActiveRef, BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState,
+    BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState, Sha256Hex,
     BUSY_TIMEOUT_MS,
 };
 
@@ -363,6 +365,127 @@ impl Ledger for SqliteLedger {
         self.integrity_check()
     }
 
+    fn redeem(
+        &mut self,
+        receipt: &ReceiptNumber,
+        issue_no: u32,
+        account: &str,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<RedeemStep, LedgerError> {
+        let label = self.label.clone();
+        let err = |e| classify(&label, "redeem the code", e);
+        // One write transaction: redemptions and attempts on the ledger
+        // queue behind each other, so exactly one account can win.
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let open =
+            attempts::sqlite_gate_in(&tx, &label, receipt, AttemptKind::NotCounted, now, limit)?;
+        if let Gate::Locked { until } = open {
+            tx.commit().map_err(err)?;
+            return Ok(RedeemStep::Locked { until });
+        }
+        let row: Option<(String, Option<String>, Option<String>)> = tx
+            .query_row(
+                "SELECT status, redeemed_at, redeemed_by FROM issuances \
+                 WHERE receipt = ?1 AND issue_no = ?2",
+                params![receipt.as_str(), issue_no],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((status, at, by)) = row else {
+            return Err(LedgerError::NoSuchIssuance {
+                ledger: label,
+                receipt: receipt.clone(),
+                issue_no,
+            });
+        };
+        let damaged = |detail: String| LedgerError::Damaged {
+            ledger: label.clone(),
+            detail,
+        };
+        let status = IssuanceStatus::parse(&status)
+            .ok_or_else(|| damaged(format!("unknown status '{status}'")))?;
+        let at = at.map(|t| attempts::parse_time(&label, &t)).transpose()?;
+        let redeemed = at.zip(by.as_deref());
+        let step = match redeem_action(status, redeemed, account) {
+            RedeemAction::Mark => {
+                let when = attempts::time_text(now);
+                tx.execute(
+                    "UPDATE issuances SET status = 'redeemed', redeemed_at = ?3, \
+                     redeemed_by = ?4, status_changed_at = ?3 \
+                     WHERE receipt = ?1 AND issue_no = ?2 AND status = 'active'",
+                    params![receipt.as_str(), issue_no, when, account],
+                )
+                .map_err(err)?;
+                RedeemStep::Redeemed {
+                    at: now,
+                    again: false,
+                }
+            }
+            RedeemAction::Again(at) => RedeemStep::Redeemed { at, again: true },
+            RedeemAction::Other(on) => {
+                let gate =
+                    attempts::sqlite_gate_in(&tx, &label, receipt, AttemptKind::Wrong, now, limit)?;
+                RedeemStep::UsedByAnother { on, gate }
+            }
+            RedeemAction::NotLive(status) => RedeemStep::NotLive { status },
+        };
+        tx.commit().map_err(err)?;
+        Ok(step)
+    }
+
+    fn revoke(
+        &mut self,
+        receipt: &ReceiptNumber,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Revocation, LedgerError> {
+        let label = self.label.clone();
+        let err = |e| classify(&label, "revoke the code", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(err)?;
+        let latest: Option<(u32, String, Option<String>)> = tx
+            .query_row(
+                "SELECT issue_no, status, status_changed_at FROM issuances \
+                 WHERE receipt = ?1 ORDER BY issue_no DESC LIMIT 1",
+                [receipt.as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .optional()
+            .map_err(err)?;
+        let Some((issue_no, status, since)) = latest else {
+            return Ok(Revocation::NeverIssued);
+        };
+        let status = IssuanceStatus::parse(&status).ok_or_else(|| LedgerError::Damaged {
+            ledger: label.clone(),
+            detail: format!("unknown status '{status}'"),
+        })?;
+        if status != IssuanceStatus::Active {
+            let since = since
+                .map(|t| attempts::parse_time(&label, &t))
+                .transpose()?;
+            return Ok(Revocation::NothingLive {
+                issue_no,
+                status,
+                since,
+            });
+        }
+        tx.execute(
+            "UPDATE issuances SET status = 'revoked', status_changed_at = ?3, status_reason = ?4 \
+             WHERE receipt = ?1 AND issue_no = ?2 AND status = 'active'",
+            params![receipt.as_str(), issue_no, attempts::time_text(now), reason],
+        )
+        .map_err(err)?;
+        tx.commit().map_err(err)?;
+        Ok(Revocation::Revoked { issue_no, at: now })
+    }
+
     fn ledger_id(&self) -> Result<String, LedgerError> {
         let id: Option<String> = self
             .conn
@@ -487,17 +610,10 @@ impl Ledger for SqliteLedger {
             while let Some(row) = rows.next().map_err(self.db_err(action))? {
                 let issue_no: u32 = row.get(0).map_err(self.db_err(action))?;
                 let status: String = row.get(1).map_err(self.db_err(action))?;
-                let s = state.get_or_insert(ReceiptState {
-                    max_issue_no: 0,
-                    active: None,
-                });
-                s.max_issue_no = s.max_issue_no.max(issue_no);
-                if status == IssuanceStatus::Active.as_str() {
-                    s.active = Some(ActiveRef {
-                        issue_no,
-                        batch_id: row.get(2).map_err(self.db_err(action))?,
-                    });
-                }
+                let batch_id: String = row.get(2).map_err(self.db_err(action))?;
+                state
+                    .get_or_insert_with(ReceiptState::default)
+                    .fold(issue_no, &status, || batch_id);
             }
             if let Some(s) = state {
                 states.insert(receipt.clone(), s);
@@ -637,7 +753,7 @@ impl Ledger for SqliteLedger {
     fn record_printed(
         &mut self,
         batch_id: &str,
-        printed: &mut dyn Iterator<Item = (String, String)>,
+        printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
     ) -> Result<u64, LedgerError> {
         let label = self.label.clone();
         let err = |e| classify(&label, "record what was printed", e);

@@ -7,7 +7,6 @@ use chrono::{DateTime, NaiveDate, Utc};
 
 use super::lock::lock_path_for;
 use super::migrations::{user_version, LATEST_VERSION};
-use super::rows::ISSUANCE_COLUMNS;
 use super::*;
 use crate::filing::{
     Address, Filing, FormType, IssuanceStatus, IssuanceView, Language, ReceiptNumber,
@@ -76,7 +75,7 @@ pub(super) fn new_row_zip(
         fingerprint: fingerprint(n, issue_no),
         notice_date: date("2026-11-25"),
         expires_on: date("2027-02-23"),
-        letter_sha256: format!("{:064x}", n),
+        proof: LetterProof::File(Sha256Hex::parse(&format!("{:064x}", n)).expect("hex")),
         pages: 1,
         imb_serial: None,
         filing: filing(n, zip5, zip4),
@@ -218,7 +217,7 @@ fn reopening_a_file_keeps_its_data() {
     assert_eq!(got.issued.fingerprint, want.fingerprint);
     assert_eq!(got.issued.expires_on, date("2027-02-23"));
     assert_eq!(got.status, IssuanceStatus::Active);
-    assert_eq!(got.recorded_at, "2026-11-26T03:04:05.000Z");
+    assert_eq!(got.recorded_at, fixed_clock());
     assert_eq!(got.status_changed_at, None);
     assert_eq!(
         got.view(),
@@ -229,6 +228,7 @@ fn reopening_a_file_keeps_its_data() {
             status: IssuanceStatus::Active,
             notice_date: got.issued.notice_date,
             expires_on: date("2027-02-23"),
+            redeemed_at: None,
         }
     );
     assert_eq!(
@@ -401,10 +401,7 @@ fn supersede_and_record_flips_statuses() {
     let history = ledger.history(&receipt(1)).expect("history");
     assert_eq!(history.len(), 2);
     assert_eq!(history[0].status, IssuanceStatus::Superseded);
-    assert_eq!(
-        history[0].status_changed_at.as_deref(),
-        Some("2026-11-26T03:04:05.000Z")
-    );
+    assert_eq!(history[0].status_changed_at, Some(fixed_clock()));
     assert_eq!(history[1].status, IssuanceStatus::Active);
     assert_eq!(
         history[1].issued.reason.as_deref(),
@@ -450,9 +447,10 @@ fn history_is_ordered_by_issue_number() {
                 &format!(
                     "INSERT INTO issuances ({ISSUANCE_COLUMNS}, zip5) \
                      SELECT receipt, ?1, form, batch_id, piece_id || '-' || ?1, key_id, \
-                     fingerprint, notice_date, expires_on, letter_sha256, pages, imb_serial, \
-                     filing_json, reason, forced, 'superseded', recorded_at, \
-                     status_changed_at, zip5 FROM issuances WHERE issue_no = 3"
+                     fingerprint, notice_date, expires_on, proof_kind, proof_digest, pages, \
+                     imb_serial, filing_json, reason, forced, 'superseded', recorded_at, \
+                     status_changed_at, status_reason, redeemed_at, redeemed_by, zip5 \
+                     FROM issuances WHERE issue_no = 3"
                 ),
                 [issue_no],
             )
@@ -667,5 +665,109 @@ fn measure_synchronous_full_vs_normal() {
             elapsed.as_secs_f64(),
             elapsed.as_secs_f64() * 1000.0 / TRANSACTIONS as f64
         );
+    }
+}
+
+/// A SQLite file at schema version 3 (before the typed letter proof and
+/// redemptions), holding one issuance per `letter_sha256` text given.
+fn v3_ledger(path: &std::path::Path, proofs: &[&str]) {
+    let conn = rusqlite::Connection::open(path).expect("open");
+    for step in &super::migrations::MIGRATIONS[..3] {
+        conn.execute_batch(step.sql).expect("migrate");
+    }
+    conn.pragma_update(None, "user_version", 3)
+        .expect("version");
+    conn.execute(
+        "INSERT INTO batches (batch_id, batch_date, key_id, is_test, input_sha256, kind, started_at) \
+         VALUES ('b', '2026-11-25', 'test-2026', 1, 'ab', 'nightly', '2026-11-25T03:00:00.000Z')",
+        [],
+    )
+    .expect("batch");
+    for (n, proof) in proofs.iter().enumerate() {
+        let f = serde_json::to_string(&filing(n as u64, "20001", None)).expect("json");
+        conn.execute(
+            "INSERT INTO issuances (receipt, issue_no, form, batch_id, piece_id, key_id, \
+             fingerprint, notice_date, expires_on, letter_sha256, pages, zip5, filing_json, \
+             forced, status, recorded_at) VALUES (?1, 1, 'I-485', 'b', ?2, 'test-2026', ?3, \
+             '2026-11-25', '2027-02-23', ?4, 1, '20001', ?5, 0, 'active', \
+             '2026-11-25T03:00:00.000Z')",
+            rusqlite::params![
+                receipt(n as u64).as_str(),
+                format!("P{n}"),
+                fingerprint(n as u64, 1),
+                proof,
+                f
+            ],
+        )
+        .expect("issuance");
+    }
+}
+
+#[test]
+fn version_4_reads_each_old_proof_text_as_its_kind() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.sqlite");
+    let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    v3_ledger(
+        &path,
+        &[
+            &hex.to_uppercase(),
+            &format!("content-sha256:{hex}"),
+            "not-yet-printed",
+        ],
+    );
+    let ledger = SqliteLedger::open_existing(&path).expect("migrated");
+    assert_eq!(
+        user_version(&ledger.conn, "test").expect("version"),
+        LATEST_VERSION
+    );
+    let proof = |n: u64| {
+        ledger.history(&receipt(n)).expect("history")[0]
+            .issued
+            .proof
+            .clone()
+    };
+    let digest = Sha256Hex::parse(hex).expect("hex");
+    assert_eq!(proof(0), LetterProof::File(digest.clone()));
+    assert_eq!(proof(1), LetterProof::Printed(digest));
+    assert_eq!(proof(2), LetterProof::NotYetPrinted);
+    // The one-active rule survived the rebuild of the table.
+    let mut ledger = ledger;
+    let mut dup = new_row(0, 2, "b");
+    dup.piece_id = "P-dup".into();
+    assert!(matches!(
+        ledger.record(&[dup]),
+        Err(LedgerError::AlreadyActive { .. })
+    ));
+}
+
+#[test]
+fn version_4_refuses_a_proof_that_is_none_of_the_kinds() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = dir.path().join("ledger.sqlite");
+    v3_ledger(&path, &["(the rebuilt PDF cannot be read back: bad xref)"]);
+    let err = SqliteLedger::open_existing(&path).expect_err("refused");
+    assert!(err.to_string().contains("schema version 4"), "{err}");
+    // Left as it was: still version 3, the old column and its value there.
+    let conn = rusqlite::Connection::open(&path).expect("open");
+    assert_eq!(user_version(&conn, "test").expect("version"), 3);
+    let kept: String = conn
+        .query_row("SELECT letter_sha256 FROM issuances", [], |r| r.get(0))
+        .expect("the old row");
+    assert!(kept.starts_with("(the rebuilt PDF"), "{kept}");
+}
+
+#[test]
+fn the_database_refuses_a_proof_or_redemption_that_breaks_its_checks() {
+    let mut ledger = ledger_with_batch("b");
+    ledger.record(&[new_row(1, 1, "b")]).expect("record");
+    for bad in [
+        "UPDATE issuances SET proof_kind = 'sha256'",
+        "UPDATE issuances SET proof_kind = 'not-yet-printed'",
+        "UPDATE issuances SET proof_digest = 'XYZ'",
+        "UPDATE issuances SET status = 'redeemed'",
+        "UPDATE issuances SET redeemed_at = '2026-12-01T00:00:00.000Z', redeemed_by = 'a'",
+    ] {
+        assert!(ledger.conn.execute(bad, []).is_err(), "{bad} was accepted");
     }
 }

@@ -1,11 +1,11 @@
 //! The values the ledger takes and gives: batches and issuances.
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
 use crate::filing::{Filing, FormType, IssuanceStatus, IssuanceView, ReceiptNumber};
 
-use super::{LedgerError, MIN_FINGERPRINT_HEX_CHARS};
+use super::{LedgerError, LetterProof, MIN_FINGERPRINT_HEX_CHARS};
 
 /// Why a batch exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -62,7 +62,8 @@ pub struct NewIssuance {
     pub fingerprint: String,
     pub notice_date: NaiveDate,
     pub expires_on: NaiveDate,
-    pub letter_sha256: String,
+    /// What the letter was, to prove a reprint against.
+    pub proof: LetterProof,
     pub pages: u32,
     pub imb_serial: Option<u64>,
     /// The filing the letter was rendered from, so a reprint can re-render it.
@@ -102,10 +103,32 @@ pub struct Issuance {
     /// The issuance as it was recorded.
     pub issued: NewIssuance,
     pub status: IssuanceStatus,
-    /// When the row was committed, UTC RFC 3339: an audit value only.
-    pub recorded_at: String,
-    /// When the status last changed (superseded, revoked), UTC RFC 3339.
-    pub status_changed_at: Option<String>,
+    /// When the row was committed: an audit value only.
+    pub recorded_at: DateTime<Utc>,
+    /// When the status last changed (superseded, revoked, redeemed).
+    pub status_changed_at: Option<DateTime<Utc>>,
+    /// Why an operator changed the status (a revocation's reason).
+    pub status_reason: Option<String>,
+    /// The code's one use, once redeemed.
+    pub redemption: Option<Redemption>,
+}
+
+/// The one use of a code: when, and by which account of the portal. The
+/// account reference is the portal's opaque id; it is kept for the retry
+/// answer and the audit, and never written to a log.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Redemption {
+    pub at: DateTime<Utc>,
+    pub account: String,
+}
+
+impl std::fmt::Debug for Redemption {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Redemption")
+            .field("at", &self.at)
+            .field("account", &"<redacted>")
+            .finish()
+    }
 }
 
 impl Issuance {
@@ -118,12 +141,13 @@ impl Issuance {
             status: self.status,
             notice_date: self.issued.notice_date,
             expires_on: self.issued.expires_on,
+            redeemed_at: self.redemption.as_ref().map(|r| r.at),
         }
     }
 }
 
 /// What planning needs to know about one receipt.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ReceiptState {
     /// The highest issue number recorded for the receipt.
     pub max_issue_no: u32,
@@ -131,8 +155,56 @@ pub struct ReceiptState {
     pub active: Option<ActiveRef>,
 }
 
+impl ReceiptState {
+    /// Folds one issuance of the receipt into its state: the rule both
+    /// backends read their rows with, in any order.
+    pub(super) fn fold(&mut self, issue_no: u32, status: &str, batch_id: impl FnOnce() -> String) {
+        self.max_issue_no = self.max_issue_no.max(issue_no);
+        if status == IssuanceStatus::Active.as_str() {
+            self.active = Some(ActiveRef {
+                issue_no,
+                batch_id: batch_id(),
+            });
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ActiveRef {
     pub issue_no: u32,
     pub batch_id: String,
+}
+
+/// Names the fields in which a recorded batch differs from a new request.
+pub(super) fn batch_differences(old: &BatchRecord, new: &BatchRecord) -> Vec<String> {
+    let mut diffs = Vec::new();
+    if old.key_id != new.key_id {
+        diffs.push(format!("key (recorded {}, now {})", old.key_id, new.key_id));
+    }
+    if old.input_sha256 != new.input_sha256 {
+        diffs.push(format!(
+            "input file (recorded sha256 {}, now {})",
+            old.input_sha256, new.input_sha256
+        ));
+    }
+    if old.batch_date != new.batch_date {
+        diffs.push(format!(
+            "batch date (recorded {}, now {})",
+            old.batch_date, new.batch_date
+        ));
+    }
+    if old.is_test != new.is_test {
+        diffs.push(format!(
+            "test marking (recorded {}, now {})",
+            old.is_test, new.is_test
+        ));
+    }
+    if old.kind != new.kind {
+        diffs.push(format!(
+            "kind (recorded {}, now {})",
+            old.kind.as_str(),
+            new.kind.as_str()
+        ));
+    }
+    diffs
 }

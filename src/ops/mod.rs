@@ -1,4 +1,5 @@
-//! Operator commands as library functions: reissue, reprint, preview.
+//! Operator and portal commands as library functions: reissue, reprint,
+//! verify, redeem, revoke, preview.
 //!
 //! Each takes plain values (a request, the keys, the renderer, the ledger and,
 //! where policy needs it, the [`Clock`]) and returns what it did or a typed
@@ -12,18 +13,22 @@
 pub mod audit;
 pub mod dates;
 pub mod preview;
+pub mod redeem;
 pub mod reissue;
 pub mod reprint;
+pub mod revoke;
 pub mod test_key;
 pub mod verify;
 
 pub use audit::{audit, Audit, AuditError};
 pub use dates::{Clock, DateError};
 pub use preview::{preview, PreviewError, PreviewRequest, Previewed};
+pub use redeem::{redeem, AccountRef, AccountRefError, RedeemAnswer, RedeemRequest};
 pub use reissue::{reissue, ReissueError, ReissueRequest, Reissued};
 pub use reprint::{reprint, ReprintError, ReprintRequest, Reprinted};
+pub use revoke::{revoke, RevokeError, RevokeRequest, Revoked};
 pub use test_key::builtin_test_key;
-pub use verify::{attempt_limit, verify_code, Answer, VerifyRequest};
+pub use verify::{attempt_limit, verify_code, Answer, Door, VerifyRequest};
 
 /// Rendering threads per core at most: more only adds memory and switching.
 pub const MAX_JOBS_PER_CORE: usize = 4;

@@ -118,7 +118,7 @@ pub fn preview(
     Ok(Previewed {
         pages: letter.pages,
         bytes: letter.bytes.len(),
-        sha256: letter.sha256,
+        sha256: letter.sha256.to_string(),
     })
 }
 

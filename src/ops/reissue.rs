@@ -80,10 +80,14 @@ earlier date {requested} (notice dates never go backwards)"
         requested: NaiveDate,
     },
     #[error(
-        "receipt {receipt} had a letter recorded at {at}, less than {MIN_HOURS_BETWEEN_LETTERS} \
-hours ago; wait at least a day between letters, or use --force"
+        "receipt {receipt} had a letter recorded at {}, less than {MIN_HOURS_BETWEEN_LETTERS} \
+hours ago; wait at least a day between letters, or use --force",
+        at.format("%Y-%m-%d %H:%M UTC")
     )]
-    TooSoon { receipt: ReceiptNumber, at: String },
+    TooSoon {
+        receipt: ReceiptNumber,
+        at: DateTime<Utc>,
+    },
     #[error(
         "receipt {receipt} already had {recent} letters in the last {POLICY_WINDOW_DAYS} days \
 (at most {MAX_LETTERS_PER_WINDOW}); use --force if it must go out"
@@ -92,11 +96,13 @@ hours ago; wait at least a day between letters, or use --force"
         receipt: ReceiptNumber,
         recent: usize,
     },
-    #[error("the ledger's time '{at}' for issue {issue_no} of {receipt} is not a time; the ledger may be damaged")]
-    BadTimestamp {
+    #[error(
+        "receipt {receipt}'s code was redeemed on {}: the applicant already has an online account for this case, so a new code is not needed; use --force if it must go out",
+        on.format("%Y-%m-%d")
+    )]
+    Redeemed {
         receipt: ReceiptNumber,
-        issue_no: u32,
-        at: String,
+        on: DateTime<Utc>,
     },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
@@ -130,6 +136,12 @@ pub fn reissue(
     };
     check_notice_order(receipt, &history, req.batch_date)?;
     if !req.force {
+        if let Some(redemption) = &latest.redemption {
+            return Err(ReissueError::Redeemed {
+                receipt: receipt.clone(),
+                on: redemption.at,
+            });
+        }
         check_policy(receipt, &history, clock.now)?;
     }
     let issue_no = latest.issued.issue_no + 1;
@@ -217,35 +229,33 @@ fn check_notice_order(
     }
 }
 
-/// The flood policy, in real time: when each letter was recorded.
+/// The flood policy, in real time: when each letter was recorded. A
+/// revoked last letter lifts the wait between letters: it no longer works,
+/// so the new one is the only live code.
 fn check_policy(
     receipt: &ReceiptNumber,
     history: &[Issuance],
     now: DateTime<Utc>,
 ) -> Result<(), ReissueError> {
-    let mut recorded = Vec::with_capacity(history.len());
-    for i in history {
-        let at = DateTime::parse_from_rfc3339(&i.recorded_at).map_err(|_| {
-            ReissueError::BadTimestamp {
-                receipt: receipt.clone(),
-                issue_no: i.issued.issue_no,
-                at: i.recorded_at.clone(),
-            }
-        })?;
-        recorded.push((at.with_timezone(&Utc), &i.recorded_at));
-    }
-    if let Some((_, at)) = recorded
+    let last_revoked = history
+        .last()
+        .is_some_and(|i| i.status == IssuanceStatus::Revoked);
+    let too_soon = history
         .iter()
-        .filter(|(t, _)| now - *t < Duration::hours(MIN_HOURS_BETWEEN_LETTERS))
-        .max()
-    {
+        .map(|i| i.recorded_at)
+        .filter(|t| now - *t < Duration::hours(MIN_HOURS_BETWEEN_LETTERS))
+        .max();
+    if let (Some(at), false) = (too_soon, last_revoked) {
         return Err(ReissueError::TooSoon {
             receipt: receipt.clone(),
-            at: (*at).clone(),
+            at,
         });
     }
     let window_start = now - Duration::days(POLICY_WINDOW_DAYS);
-    let recent = recorded.iter().filter(|(t, _)| *t > window_start).count();
+    let recent = history
+        .iter()
+        .filter(|i| i.recorded_at > window_start)
+        .count();
     if recent >= MAX_LETTERS_PER_WINDOW {
         return Err(ReissueError::TooMany {
             receipt: receipt.clone(),

@@ -13,11 +13,12 @@
 use std::path::{Path, PathBuf};
 
 use crate::batch::{write_letter, BatchError};
+use crate::digest::Sha256Hex;
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::issue::{issue, IssueContext, IssueError, Planned};
 use crate::key::KeyRing;
-use crate::ledger::{Issuance, Ledger, LedgerError};
-use crate::print::{proof_like, RecordedProof};
+use crate::ledger::{Issuance, Ledger, LedgerError, LetterProof};
+use crate::print::{compare_rebuilt, Rebuilt};
 use crate::render::Renderer;
 
 /// What the operator asked for.
@@ -39,10 +40,10 @@ pub struct Reprinted {
     pub issue_no: u32,
     pub piece_id: String,
     pub status: IssuanceStatus,
-    pub sha256: String,
+    pub sha256: Sha256Hex,
     /// For a letter printed in a print file: the content digest it was
     /// proven by (the standalone PDF's own bytes never went to the press).
-    pub printed_digest: Option<String>,
+    pub printed_digest: Option<Sha256Hex>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -70,9 +71,11 @@ pub enum ReprintError {
     )]
     Differs {
         piece_id: String,
-        recorded: String,
-        now: String,
+        recorded: LetterProof,
+        now: LetterProof,
     },
+    #[error("the letter rebuilt for {piece_id} cannot be read back to prove it ({detail}); nothing was written")]
+    Unreadable { piece_id: String, detail: String },
     #[error(
         "the letter {piece_id} is not printed yet: batch {batch_id} stopped before its print files were written; run that batch again to finish it, then reprint"
     )]
@@ -105,28 +108,38 @@ pub fn reprint(
             key_id: iss.issued.key_id.clone(),
         });
     };
-    if RecordedProof::of(&iss.issued.letter_sha256) == RecordedProof::NotYetPrinted {
-        return Err(ReprintError::NotPrinted {
-            piece_id: iss.issued.piece_id.clone(),
-            batch_id: iss.issued.batch_id.clone(),
-        });
+    let not_printed = || ReprintError::NotPrinted {
+        piece_id: iss.issued.piece_id.clone(),
+        batch_id: iss.issued.batch_id.clone(),
+    };
+    if iss.issued.proof == LetterProof::NotYetPrinted {
+        return Err(not_printed());
     }
     let ctx = IssueContext::recorded(&iss.issued, key, renderer);
     let planned = Planned::recorded(&iss.issued);
     let (_, letter) = issue(&ctx, &planned)?;
     // A letter file's SHA-256, or for a letter printed in a print file the
     // digest of its page content, which the standalone PDF shares.
-    let now = proof_like(&iss.issued.letter_sha256, &letter);
-    if now != iss.issued.letter_sha256 {
-        return Err(ReprintError::Differs {
-            piece_id: iss.issued.piece_id.clone(),
-            recorded: iss.issued.letter_sha256.clone(),
-            now,
-        });
+    match compare_rebuilt(&iss.issued.proof, &letter) {
+        Rebuilt::Same => {}
+        Rebuilt::NotPrinted => return Err(not_printed()),
+        Rebuilt::Differs(now) => {
+            return Err(ReprintError::Differs {
+                piece_id: iss.issued.piece_id.clone(),
+                recorded: iss.issued.proof.clone(),
+                now,
+            })
+        }
+        Rebuilt::Unreadable(detail) => {
+            return Err(ReprintError::Unreadable {
+                piece_id: iss.issued.piece_id.clone(),
+                detail,
+            })
+        }
     }
-    let printed_digest = match RecordedProof::of(&iss.issued.letter_sha256) {
-        RecordedProof::ContentDigest(d) => Some(d.to_string()),
-        RecordedProof::FileSha256(_) | RecordedProof::NotYetPrinted => None,
+    let printed_digest = match &iss.issued.proof {
+        LetterProof::Printed(d) => Some(d.clone()),
+        LetterProof::File(_) | LetterProof::NotYetPrinted => None,
     };
     let path = req.to.map_or_else(
         || default_path(req.out_root, &iss.issued.piece_id),

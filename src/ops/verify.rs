@@ -22,6 +22,26 @@ pub fn attempt_limit(codes: &Codes) -> AttemptLimit {
     }
 }
 
+/// Who is asking. The support desk may hear that a receipt has no code;
+/// the account portal may not: there an unknown receipt is answered and
+/// counted exactly like a wrong code, so the portal's door cannot be used
+/// to find out which receipts have codes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Door {
+    Desk,
+    Portal,
+}
+
+impl Door {
+    /// The verdict as this door may give it.
+    pub fn shown(self, verdict: Verdict) -> Verdict {
+        match (self, verdict) {
+            (Door::Portal, Verdict::Unknown) => Verdict::WrongCode,
+            (_, verdict) => verdict,
+        }
+    }
+}
+
 /// One `verify` question.
 pub struct VerifyRequest<'a> {
     pub receipt: &'a ReceiptNumber,
@@ -32,6 +52,7 @@ pub struct VerifyRequest<'a> {
     /// The time the attempt is counted at.
     pub now: DateTime<Utc>,
     pub limit: AttemptLimit,
+    pub door: Door,
 }
 
 /// The answer to one `verify`.
@@ -59,7 +80,7 @@ impl Answer {
 /// Which verdicts are guesses the limit counts: a code that is not this
 /// receipt's, or not a code at all. A real code (superseded, expired...)
 /// or an unknown receipt is not a guess at a live code.
-fn kind_of(verdict: &Verdict) -> AttemptKind {
+pub(crate) fn kind_of(verdict: &Verdict) -> AttemptKind {
     match verdict {
         Verdict::WrongCode => AttemptKind::Wrong,
         Verdict::Mistyped(_) => AttemptKind::Mistyped,
@@ -78,7 +99,9 @@ pub fn verify_code(
         .iter()
         .map(|i| i.view())
         .collect();
-    let verdict = verify(ring, req.receipt, req.typed, &views, req.as_of);
+    let verdict = req
+        .door
+        .shown(verify(ring, req.receipt, req.typed, &views, req.as_of));
     let gate = ledger.gate_attempt(req.receipt, kind_of(&verdict), req.now, req.limit)?;
     Ok(match gate {
         Gate::Locked { until } => Answer::Locked { until },

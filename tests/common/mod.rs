@@ -75,9 +75,9 @@ pub fn test_key() -> PathBuf {
 }
 
 /// Subcommands that take `--out DIR` (batch folders) and `--key FILE`.
-const TAKES_OUT_AND_KEY: &[&str] = &["run", "reprint", "reissue", "verify"];
+const TAKES_OUT_AND_KEY: &[&str] = &["run", "reprint", "reissue", "verify", "redeem"];
 /// Subcommands that take `--out DIR` only.
-const TAKES_OUT: &[&str] = &["status"];
+const TAKES_OUT: &[&str] = &["status", "revoke"];
 /// Subcommands that take `--key FILE` only (they write one file, `--to`).
 const TAKES_KEY: &[&str] = &["preview"];
 
@@ -676,7 +676,9 @@ pub fn ledger_rows(ledger: &Path) -> Vec<LedgerRow> {
     let conn = rusqlite::Connection::open(ledger).expect("the ledger opens");
     let mut stmt = conn
         .prepare(
-            "SELECT receipt, issue_no, piece_id, batch_id, letter_sha256, status \
+            "SELECT receipt, issue_no, piece_id, batch_id, \
+             CASE proof_kind WHEN 'content-sha256' THEN 'content-sha256:' || proof_digest \
+                  WHEN 'file-sha256' THEN proof_digest ELSE proof_kind END, status \
              FROM issuances ORDER BY receipt, issue_no",
         )
         .unwrap();
