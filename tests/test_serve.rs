@@ -243,6 +243,46 @@ fn receipts_and_codes(batch: &Batch, n: usize) -> Vec<(String, String)> {
         .collect()
 }
 
+/// An agency.toml that allows `max` wrong codes.
+fn config_allowing(wd: &Workdir, max: u32) -> String {
+    let text = fs::read_to_string(repo_file("templates/agency.toml")).unwrap();
+    assert!(text.contains("max_wrong_codes = 5"));
+    let text = text.replace("max_wrong_codes = 5", &format!("max_wrong_codes = {max}"));
+    wd.write("agency.toml", text).to_str().unwrap().to_string()
+}
+
+/// The code of issue 1 of `receipt` under the fixture key (what its letter
+/// carries), for tests that need many codes without reading many PDFs.
+fn derived_code(receipt: &str) -> String {
+    let key = access_letters::key::Key::load(&test_key()).unwrap();
+    let receipt = access_letters::filing::ReceiptNumber::parse(receipt).unwrap();
+    access_letters::code::derive(&key, &receipt, 1).reveal_for_letter()
+}
+
+/// Every receipt of the batch with its derived code.
+fn all_codes(batch: &Batch) -> Vec<(String, String)> {
+    batch
+        .manifest()
+        .into_iter()
+        .map(|row| {
+            let receipt = row["piece_id"].split('-').next().unwrap().to_string();
+            let code = derived_code(&receipt);
+            (receipt, code)
+        })
+        .collect()
+}
+
+/// The ledger status of issue 1 of `receipt` (SQLite).
+fn ledger_status(ledger: &Path, receipt: &str) -> String {
+    let conn = rusqlite::Connection::open(ledger).unwrap();
+    conn.query_row(
+        "SELECT status FROM issuances WHERE receipt = ?1 AND issue_no = 1",
+        [receipt],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
 /// No code, token or account reference in the server's log.
 fn assert_log_is_clean(log: &str, secrets: &[&str]) {
     for s in secrets {
@@ -361,6 +401,20 @@ fn tokens_routes_and_limits_401_403_429() {
         r.body["error"].as_str().unwrap().contains("portal"),
         "{r:?}"
     );
+    let r = post(
+        &s,
+        &c.portal,
+        "/v1/revoke",
+        json!({"receipt": receipt, "reason": "x"}),
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = post(
+        &s,
+        &slow,
+        "/v1/redeem",
+        json!({"receipt": receipt, "code": code, "account": "a"}),
+    );
+    assert_eq!(r.status, 403, "{r:?}");
 
     // Three a minute, then 429 with Retry-After; other clients are not charged.
     for _ in 0..3 {
@@ -594,4 +648,450 @@ fn a_missing_ledger_or_a_busy_port_is_a_clear_failure() {
     ]);
     out.expect_code(EXIT_FAILED);
     assert!(out.stderr.contains("ledger"), "{out:?}");
+}
+
+#[test]
+fn redeem_every_outcome_and_an_idempotent_retry() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let codes = all_codes(&batch);
+    let (receipt, code) = &codes[0];
+    assert_eq!(
+        code,
+        &batch.code_for(receipt),
+        "derived codes are the letters' codes"
+    );
+    let redeem = |account: &str, receipt: &str, code: &str| {
+        post(
+            &s,
+            &c.portal,
+            "/v1/redeem",
+            json!({"receipt": receipt, "code": code, "account": account}),
+        )
+    };
+
+    let first = redeem("acct-1", receipt, code);
+    assert_eq!(
+        (first.status, first.body["outcome"].as_str()),
+        (200, Some("redeemed")),
+        "{first:?}"
+    );
+    assert_eq!(first.body["again"], false);
+    assert_eq!(first.body["issue_no"], 1);
+    // A retry by the same account: the same answer, the first time.
+    let retry = redeem("acct-1", receipt, code);
+    assert_eq!(retry.status, 200, "{retry:?}");
+    assert_eq!(retry.body["again"], true);
+    assert_eq!(retry.body["redeemed_at"], first.body["redeemed_at"]);
+    // Another account: 409, counted as a wrong code, nothing changed.
+    let other = redeem("acct-2", receipt, code);
+    assert_eq!(
+        (other.status, other.body["outcome"].as_str()),
+        (409, Some("used")),
+        "{other:?}"
+    );
+    assert_eq!(other.body["wrong_in_window"], 1);
+    assert!(other.body["used_on"].is_string());
+    let v = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": receipt, "code": code}),
+    );
+    assert_eq!(
+        (
+            v.status,
+            v.body["outcome"].as_str(),
+            v.body["valid"].as_bool()
+        ),
+        (200, Some("used"), Some(false)),
+        "{v:?}"
+    );
+    assert_eq!(ledger_status(&wd.ledger(), receipt), "redeemed");
+
+    // Not valid: 422 with verify's verdict.
+    let (r2, c2) = &codes[1];
+    let wrong = redeem("acct-3", r2, &codes[2].1);
+    assert_eq!(
+        (wrong.status, wrong.body["outcome"].as_str()),
+        (422, Some("wrong_code")),
+        "{wrong:?}"
+    );
+    let typo = redeem("acct-3", r2, "12");
+    assert_eq!(
+        (typo.status, typo.body["outcome"].as_str()),
+        (422, Some("mistyped")),
+        "{typo:?}"
+    );
+    for account in ["", "has space", &"a".repeat(65), "caf\u{e9}"] {
+        let bad = redeem(account, r2, c2);
+        assert_eq!(bad.status, 400, "{account:?}: {bad:?}");
+        assert!(
+            bad.body["error"].as_str().unwrap().starts_with("account"),
+            "{bad:?}"
+        );
+    }
+
+    // Revoke (the desk): then redeem answers revoked.
+    let (r3, c3) = &codes[3];
+    let rv = post(
+        &s,
+        &c.desk,
+        "/v1/revoke",
+        json!({"receipt": r3, "reason": "letter reported stolen"}),
+    );
+    assert_eq!(
+        (rv.status, rv.body["outcome"].as_str()),
+        (200, Some("revoked")),
+        "{rv:?}"
+    );
+    assert_eq!(rv.body["issue_no"], 1);
+    let dead = redeem("acct-4", r3, c3);
+    assert_eq!(
+        (dead.status, dead.body["outcome"].as_str()),
+        (422, Some("revoked")),
+        "{dead:?}"
+    );
+    let again = post(
+        &s,
+        &c.desk,
+        "/v1/revoke",
+        json!({"receipt": r3, "reason": "again"}),
+    );
+    assert_eq!(
+        (again.status, again.body["outcome"].as_str()),
+        (409, Some("nothing_live")),
+        "{again:?}"
+    );
+    let unknown = post(
+        &s,
+        &c.desk,
+        "/v1/revoke",
+        json!({"receipt": "IOE0000000001", "reason": "x"}),
+    );
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+    let empty = post(
+        &s,
+        &c.desk,
+        "/v1/revoke",
+        json!({"receipt": r2, "reason": "  "}),
+    );
+    assert_eq!(empty.status, 400, "{empty:?}");
+    let history = get(&s, Some(&c.desk), &format!("/v1/receipts/{r3}"));
+    assert_eq!(
+        history.body["issuances"][0]["status"], "revoked",
+        "{history:?}"
+    );
+    assert_eq!(
+        history.body["issuances"][0]["status_reason"],
+        "letter reported stolen"
+    );
+    let history = get(&s, Some(&c.desk), &format!("/v1/receipts/{receipt}"));
+    assert!(
+        history.body["issuances"][0]["redeemed_at"].is_string(),
+        "{history:?}"
+    );
+    assert!(!history.body.to_string().contains("acct-1"), "{history:?}");
+
+    // Locked: 423 on redeem too, even for the right code.
+    let (r5, c5) = &codes[5];
+    for _ in 0..5 {
+        redeem("acct-5", r5, &codes[6].1);
+    }
+    let locked = redeem("acct-5", r5, c5);
+    assert_eq!(
+        (locked.status, locked.body["outcome"].as_str()),
+        (423, Some("locked")),
+        "{locked:?}"
+    );
+    let text = get(&s, None, "/metrics").body.as_str().unwrap().to_string();
+    assert!(text.contains("access_letters_http_locks_total 1"), "{text}");
+    assert_log_is_clean(
+        &s.log(),
+        &[code, c2, c3, c5, "acct-1", "acct-2", &c.portal, &c.desk],
+    );
+}
+
+#[test]
+fn to_the_portal_an_unknown_receipt_is_a_wrong_code_and_counted() {
+    let wd = Workdir::new();
+    batch_today(&wd);
+    let c = clients(&wd);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let unknown = "IOE0000000001";
+    let code = derived_code("IOE0912345602");
+    let portal = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": unknown, "code": code}),
+    );
+    assert_eq!(portal.body["outcome"], "wrong_code", "{portal:?}");
+    assert_eq!(portal.body["wrong_in_window"], 1, "{portal:?}");
+    let redeem = post(
+        &s,
+        &c.portal,
+        "/v1/redeem",
+        json!({"receipt": unknown, "code": code, "account": "a"}),
+    );
+    assert_eq!(
+        (redeem.status, redeem.body["outcome"].as_str()),
+        (422, Some("wrong_code")),
+        "{redeem:?}"
+    );
+    assert_eq!(redeem.body["wrong_in_window"], 2, "{redeem:?}");
+    let desk = post(
+        &s,
+        &c.desk,
+        "/v1/verify",
+        json!({"receipt": unknown, "code": code}),
+    );
+    assert_eq!(desk.body["outcome"], "unknown", "{desk:?}");
+}
+
+#[test]
+fn a_hundred_accounts_redeem_one_code_at_once_and_exactly_one_wins() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let config = config_allowing(&wd, 100);
+    let s = Server::start(&wd, &c.tokens, &["--config", &config, "--connections", "8"]);
+    let (receipt, code) = all_codes(&batch).swap_remove(0);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(100));
+    let url = s.url("/v1/redeem");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..100)
+            .map(|i| {
+                let (barrier, url, token) = (barrier.clone(), &url, &c.portal);
+                let body =
+                    json!({"receipt": receipt, "code": code, "account": format!("acct-{i}")})
+                        .to_string();
+                scope.spawn(move || {
+                    let a = agent();
+                    barrier.wait();
+                    post_raw(&a, url, Some(token), &body).status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        99,
+        "{statuses:?}"
+    );
+    assert_eq!(ledger_status(&wd.ledger(), &receipt), "redeemed");
+}
+
+#[test]
+fn sigterm_under_load_loses_no_answered_redemption() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let mut s = Server::start(&wd, &c.tokens, &[]);
+    let codes = all_codes(&batch);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let url = s.url("/v1/redeem");
+    let answered = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let a = agent();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some((receipt, code)) = codes.get(i) else {
+                        break;
+                    };
+                    let body =
+                        json!({"receipt": receipt, "code": code, "account": format!("acct-{i}")});
+                    let Ok(r) = a
+                        .post(&url)
+                        .header("Authorization", &format!("Bearer {}", c.portal))
+                        .header("Content-Type", "application/json")
+                        .send(&body.to_string())
+                    else {
+                        continue;
+                    };
+                    let r = reply(r);
+                    if r.status == 200 {
+                        answered.lock().unwrap().push(receipt.clone());
+                    }
+                }
+            });
+        }
+        // Stop the service while the clients are redeeming.
+        assert!(wait_until(Duration::from_secs(30), || answered
+            .lock()
+            .unwrap()
+            .len()
+            >= 5));
+        assert_eq!(s.terminate(), Some(0), "{}", s.log());
+    });
+    let answered = answered.into_inner().unwrap();
+    assert!(answered.len() >= 5, "{answered:?}");
+    for receipt in &answered {
+        assert_eq!(
+            ledger_status(&wd.ledger(), receipt),
+            "redeemed",
+            "{receipt}"
+        );
+    }
+}
+
+#[test]
+fn the_letter_promise_end_to_end() {
+    // Run a batch, read the code from the letter, redeem it over HTTP; a
+    // second account is refused, and `verify` on the command line says used.
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let row = &batch.manifest()[0];
+    let receipt = row["piece_id"].split('-').next().unwrap().to_string();
+    let code = batch.letter_code(&row["file"]);
+    let r = post(
+        &s,
+        &c.portal,
+        "/v1/redeem",
+        json!({"receipt": receipt, "code": code, "account": "applicant-1"}),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = post(
+        &s,
+        &c.portal,
+        "/v1/redeem",
+        json!({"receipt": receipt, "code": code, "account": "someone-else"}),
+    );
+    assert_eq!(r.status, 409, "{r:?}");
+    let out = wd.cmd(["verify", &receipt, &code]);
+    out.expect_code(EXIT_NOT_VALID);
+    assert!(out.stdout.contains("used on"), "{out:?}");
+    let out = wd.cmd(["redeem", &receipt, &code, "--account", "applicant-1"]);
+    out.expect_code(EXIT_OK);
+    assert!(
+        out.stdout.contains("already redeemed by this same account"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn on_postgresql_too() {
+    let Some(pg) = common::pg::PgSchema::create("serve") else {
+        return;
+    };
+    let url = pg.url();
+    let wd = Workdir::new();
+    let out = wd.cmd([
+        "run",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--date",
+        &today().to_string(),
+        "--ledger",
+        &url,
+    ]);
+    out.expect_code(EXIT_REJECTS);
+    let batch = Batch::new(wd.path(out.batch_dir()));
+    let c = clients(&wd);
+    let config = config_allowing(&wd, 100);
+    let s = Server::start(&wd, &c.tokens, &["--ledger", &url, "--config", &config]);
+    let codes = all_codes(&batch);
+    let (receipt, code) = &codes[0];
+    let h = get(&s, None, "/healthz");
+    assert_eq!(h.status, 200, "{h:?}");
+    let v = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": receipt, "code": code}),
+    );
+    assert_eq!(v.body["outcome"], "valid", "{v:?}");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..30)
+            .map(|i| {
+                let (s, token) = (&s, &c.portal);
+                scope.spawn(move || {
+                    post(
+                        s,
+                        token,
+                        "/v1/redeem",
+                        json!({"receipt": receipt, "code": code, "account": format!("a{i}")}),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        29,
+        "{statuses:?}"
+    );
+    let v = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": receipt, "code": code}),
+    );
+    assert_eq!(v.body["outcome"], "used", "{v:?}");
+    let rv = post(
+        &s,
+        &c.desk,
+        "/v1/revoke",
+        json!({"receipt": codes[1].0, "reason": "stolen"}),
+    );
+    assert_eq!(rv.status, 200, "{rv:?}");
+    // One counter for both doors on PostgreSQL too.
+    wd.cmd([
+        "verify",
+        &codes[2].0,
+        "0000-0000-0000",
+        "--ledger",
+        &url,
+        "--config",
+        &config,
+    ])
+    .expect_code(EXIT_NOT_VALID);
+    let v = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": codes[2].0, "code": "0000-0000-0000"}),
+    );
+    assert_eq!(v.body["wrong_in_window"], 2, "{v:?}");
+}
+
+#[test]
+fn the_systemd_unit_verifies() {
+    let Ok(probe) = Command::new("systemd-analyze").arg("--version").output() else {
+        skipped("the_systemd_unit_verifies: systemd-analyze is not installed here");
+        return;
+    };
+    assert!(probe.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(repo_file("deploy/access-letters-serve.service")).unwrap();
+    assert!(text.contains("KillSignal=SIGTERM"));
+    let text = text.replace("/usr/local/bin/access-letters", BIN);
+    let unit = dir.path().join("access-letters-serve.service");
+    fs::write(&unit, text).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "systemd-analyze verify: {stderr}");
 }

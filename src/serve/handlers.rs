@@ -16,7 +16,10 @@ use super::metrics::CONTENT_TYPE;
 use super::tokens::Client;
 use super::App;
 use crate::code::Verdict;
-use crate::ops::{verify_code, Answer, Clock, VerifyRequest};
+use crate::ops::{
+    redeem as redeem_code, revoke as revoke_code, verify_code, AccountRef, Answer, Clock,
+    RedeemAnswer, RedeemRequest, RevokeError, RevokeRequest, VerifyRequest,
+};
 
 /// `POST /v1/verify`.
 #[derive(Deserialize)]
@@ -39,6 +42,7 @@ pub fn verdict_outcome(v: &Verdict) -> &'static str {
         Verdict::Expired { .. } => "expired",
         Verdict::Unknown => "unknown",
         Verdict::UnknownKey { .. } => "unknown_key",
+        Verdict::Redeemed { .. } => "used",
     }
 }
 
@@ -57,11 +61,12 @@ fn locked(receipt: &str, until: DateTime<Utc>) -> Response {
 
 pub async fn verify(
     State(app): State<Arc<App>>,
-    Extension(_client): Extension<Arc<Client>>,
+    Extension(client): Extension<Arc<Client>>,
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<Response, ApiError> {
     let receipt = receipt(&body.receipt)?;
     let clock = Clock::system();
+    let door = client.door.into();
     let (shared, asked) = (Arc::clone(&app), receipt.clone());
     let answer_ = app
         .pool
@@ -72,6 +77,7 @@ pub async fn verify(
                 as_of: clock.today,
                 now: clock.now,
                 limit: shared.limit,
+                door,
             };
             verify_code(&req, &shared.ring, ledger)
         })
@@ -102,6 +108,146 @@ pub async fn verify(
             )
         }
     })
+}
+
+/// `POST /v1/redeem`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemBody {
+    receipt: String,
+    /// As typed; never logged, never echoed.
+    code: String,
+    /// The portal's account id; never logged.
+    account: String,
+}
+
+pub async fn redeem(
+    State(app): State<Arc<App>>,
+    Extension(client): Extension<Arc<Client>>,
+    JsonBody(body): JsonBody<RedeemBody>,
+) -> Result<Response, ApiError> {
+    let receipt = receipt(&body.receipt)?;
+    let account = AccountRef::parse(&body.account)
+        .map_err(|e| ApiError::bad_request(format!("account: {e}")))?;
+    let clock = Clock::system();
+    let door = client.door.into();
+    let (shared, asked) = (Arc::clone(&app), receipt.clone());
+    let answer_ = app
+        .pool
+        .with(move |ledger| {
+            let req = RedeemRequest {
+                receipt: &asked,
+                typed: &body.code,
+                account: &account,
+                as_of: clock.today,
+                now: clock.now,
+                limit: shared.limit,
+                door,
+            };
+            redeem_code(&req, &shared.ring, ledger)
+        })
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    Ok(redeem_answer(&app, receipt.as_str(), answer_))
+}
+
+/// 200 redeemed, 409 used by another account, 422 not valid, 423 locked.
+fn redeem_answer(app: &App, receipt: &str, a: RedeemAnswer) -> Response {
+    let message = a.message();
+    match a {
+        RedeemAnswer::Redeemed {
+            issue_no,
+            at,
+            again,
+        } => answer(
+            StatusCode::OK,
+            "redeemed",
+            json!({"receipt": receipt, "outcome": "redeemed", "issue_no": issue_no, "redeemed_at": at, "again": again, "message": message}),
+        ),
+        RedeemAnswer::UsedByAnother {
+            on,
+            wrong_in_window,
+            locked_until,
+        } => {
+            if locked_until.is_some() {
+                app.metrics.locked();
+            }
+            answer(
+                StatusCode::CONFLICT,
+                "used",
+                json!({"receipt": receipt, "outcome": "used", "used_on": on, "message": message, "wrong_in_window": wrong_in_window, "locked_until": locked_until}),
+            )
+        }
+        RedeemAnswer::NotValid {
+            verdict,
+            wrong_in_window,
+            locked_until,
+        } => {
+            if locked_until.is_some() {
+                app.metrics.locked();
+            }
+            let outcome = verdict_outcome(&verdict);
+            answer(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                outcome,
+                json!({"receipt": receipt, "outcome": outcome, "valid": false, "message": message, "wrong_in_window": wrong_in_window, "locked_until": locked_until}),
+            )
+        }
+        RedeemAnswer::Locked { until } => locked(receipt, until),
+    }
+}
+
+/// `POST /v1/revoke`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    receipt: String,
+    reason: String,
+}
+
+pub async fn revoke(
+    State(app): State<Arc<App>>,
+    JsonBody(body): JsonBody<RevokeBody>,
+) -> Result<Response, ApiError> {
+    let receipt = receipt(&body.receipt)?;
+    let now = Clock::system().now;
+    let asked = receipt.clone();
+    let done = app
+        .pool
+        .with(move |ledger| {
+            let req = RevokeRequest {
+                receipt: &asked,
+                reason: &body.reason,
+                now,
+            };
+            match revoke_code(&req, ledger) {
+                Err(RevokeError::Ledger(e)) => Err(e),
+                other => Ok(other),
+            }
+        })
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    let receipt = receipt.as_str();
+    match done {
+        Ok(r) => Ok(answer(
+            StatusCode::OK,
+            "revoked",
+            json!({"receipt": receipt, "outcome": "revoked", "issue_no": r.issue_no, "revoked_at": r.at}),
+        )),
+        Err(e @ (RevokeError::NoReason | RevokeError::ReasonTooLong { .. })) => Err(
+            ApiError::bad_request(e.to_string().replace("--reason", "reason")),
+        ),
+        Err(e @ RevokeError::NeverIssued { .. }) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown",
+            e.to_string(),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "nothing_live",
+            e.to_string(),
+        )),
+    }
 }
 
 /// `GET /v1/receipts/{receipt}`: the history, never a code or fingerprint.
@@ -137,6 +283,9 @@ pub async fn status(
                 "forced": i.issued.forced,
                 "recorded_at": i.recorded_at,
                 "status_changed_at": i.status_changed_at,
+                "status_reason": i.status_reason,
+                // When it was used, never by which account.
+                "redeemed_at": i.redemption.as_ref().map(|r| r.at),
             })
         })
         .collect();

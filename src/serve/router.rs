@@ -23,6 +23,8 @@ use super::{App, MAX_BODY_BYTES, REQUEST_TIMEOUT};
 pub fn router(app: Arc<App>) -> Router {
     let v1 = Router::new()
         .route("/v1/verify", post(handlers::verify))
+        .route("/v1/redeem", post(handlers::redeem))
+        .route("/v1/revoke", post(handlers::revoke))
         .route("/v1/receipts/{receipt}", get(handlers::status));
     let v1 = v1
         // Layers run from the last added: who (401), may they (403), then

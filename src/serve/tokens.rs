@@ -21,6 +21,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
+use crate::ops::Door;
 use crate::output::write_atomic;
 
 /// Bytes of randomness in a token.
@@ -80,6 +81,15 @@ impl ClientDoor {
             ClientDoor::Desk
         } else {
             ClientDoor::Portal
+        }
+    }
+}
+
+impl From<ClientDoor> for Door {
+    fn from(door: ClientDoor) -> Door {
+        match door {
+            ClientDoor::Portal => Door::Portal,
+            ClientDoor::Desk => Door::Desk,
         }
     }
 }
