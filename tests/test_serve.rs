@@ -1095,3 +1095,76 @@ fn the_systemd_unit_verifies() {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "systemd-analyze verify: {stderr}");
 }
+
+#[test]
+fn tls_serves_https_with_the_given_certificate() {
+    let wd = Workdir::new();
+    batch_today(&wd);
+    let c = clients(&wd);
+    let (cert, key) = (wd.path("cert.pem"), wd.path("key.pem"));
+    let made = Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "1",
+            "-subj",
+            "/CN=localhost",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+            "-keyout",
+        ])
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .stdin(Stdio::null())
+        .output();
+    if !made.as_ref().is_ok_and(|o| o.status.success()) {
+        skipped("tls_serves_https_with_the_given_certificate: openssl is not installed here");
+        return;
+    }
+    // Unreadable TLS files stop the service before it listens.
+    let out = wd.cmd([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens",
+        c.tokens.to_str().unwrap(),
+        "--out",
+        wd.out().to_str().unwrap(),
+        "--tls-cert",
+        "missing.pem",
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("TLS"), "{out:?}");
+    let (cert_s, key_s) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let s = Server::start(&wd, &c.tokens, &["--tls-cert", cert_s, "--tls-key", key_s]);
+    assert!(s.base.starts_with("https://127.0.0.1:"), "{}", s.base);
+    let Ok(curl) = Command::new("curl")
+        .args(["-sS", "--max-time", "20", "--cacert", cert_s])
+        .arg(s.url("/healthz"))
+        .output()
+    else {
+        skipped("tls_serves_https_with_the_given_certificate: curl is not installed here");
+        return;
+    };
+    let body = String::from_utf8_lossy(&curl.stdout);
+    assert!(
+        curl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&curl.stderr)
+    );
+    assert!(body.contains("\"ledger\":\"reachable\""), "{body}");
+    // Plain HTTP to the TLS port gets no answer.
+    let plain = agent()
+        .get(s.url("/healthz").replace("https://", "http://"))
+        .call();
+    assert!(plain.is_err() || plain.unwrap().status() != 200);
+}

@@ -16,7 +16,8 @@ Exit status: 0 done (verify: valid; redeem: redeemed); 1 failed; 2 (run) done, b
 rows were rejected (see rejects.csv); 3 (verify, redeem) the code is not valid, (revoke) \
 the receipt has no live code; 4 (run) no filings in the input; 5 (verify, redeem) the \
 receipt is locked after too many wrong codes; 6 (redeem) the code was already used by \
-another account."
+another account. serve: 0 stopped by SIGTERM or Ctrl-C after answering the requests \
+in flight; 1 could not start. token add: 0 added; 1 refused."
 )]
 pub struct Cli {
     /// Show more detail on stderr (-v progress details, -vv debugging).
