@@ -13,7 +13,7 @@
 //! - [`handlers`]: the routes; [`api`]: errors and the body extractor;
 //! - [`pool`]: a few ledger connections used off the async threads;
 //! - [`metrics`], [`limits`]: Prometheus text and the per-client rate;
-//! - [`router`]: every layer, named where the router is built.
+//! - [`mod@router`]: every layer, named where the router is built.
 //!
 //! Nothing secret is logged: one JSON line per request names the client,
 //! route, outcome, status and duration, never a code, a token or an

@@ -47,8 +47,8 @@ pub enum PoolError {
 }
 
 pub struct LedgerPool {
-    idle: Mutex<Vec<Box<dyn Ledger>>>,
-    permits: Semaphore,
+    idle: Arc<Mutex<Vec<Box<dyn Ledger>>>>,
+    permits: Arc<Semaphore>,
     open: Arc<Opener>,
 }
 
@@ -58,45 +58,42 @@ impl LedgerPool {
     pub fn new(size: usize, open: Arc<Opener>) -> Result<LedgerPool, LedgerError> {
         let first = open()?;
         Ok(LedgerPool {
-            idle: Mutex::new(vec![first]),
-            permits: Semaphore::new(size.max(1)),
+            idle: Arc::new(Mutex::new(vec![first])),
+            permits: Arc::new(Semaphore::new(size.max(1))),
             open,
         })
     }
 
-    /// Runs `f` with a connection of its own, off the async threads.
+    /// Runs `f` with a connection of its own, off the async threads. The
+    /// connection and its permit go back to the pool when `f` returns, even
+    /// if the request that asked has given up waiting (a timeout), so the
+    /// pool never holds more than its size.
     pub async fn with<T, F>(&self, f: F) -> Result<T, PoolError>
     where
         T: Send + 'static,
         F: FnOnce(&mut dyn Ledger) -> Result<T, LedgerError> + Send + 'static,
     {
-        let _permit = self
-            .permits
-            .acquire()
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
             .await
             .expect("the pool is never closed");
-        let taken = self.idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let open = Arc::clone(&self.open);
-        let (conn, result) = tokio::task::spawn_blocking(move || {
+        let (idle, open) = (Arc::clone(&self.idle), Arc::clone(&self.open));
+        let result = tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            let taken = idle.lock().unwrap_or_else(|e| e.into_inner()).pop();
             let mut conn = match taken {
                 Some(c) => c,
-                None => match open() {
-                    Ok(c) => c,
-                    Err(e) => return (None, Err(e)),
-                },
+                None => open()?,
             };
             let result = f(conn.as_mut());
             // A failed call may have left the connection broken: drop it.
-            (result.is_ok().then_some(conn), result)
+            if result.is_ok() {
+                idle.lock().unwrap_or_else(|e| e.into_inner()).push(conn);
+            }
+            result
         })
         .await
         .map_err(|e| PoolError::Join(e.to_string()))?;
-        if let Some(conn) = conn {
-            self.idle
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(conn);
-        }
         Ok(result?)
     }
 }
