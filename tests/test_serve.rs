@@ -608,8 +608,26 @@ fn token_add_keeps_only_a_hash_in_a_private_file() {
         "delete",
     ]);
     bad.expect_code(EXIT_FAILED);
+    // A tokens file others may write is refused at start.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&tokens, fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    let out = wd.cmd([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens",
+        tokens.to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("chmod 600"), "{out:?}");
     // A tokens file holding something else than hashes is refused at start.
     let broken = wd.write("broken.toml", "[[client]]\nname = \"p\"\ntoken_sha256 = \"secret\"\nallow = [\"verify\"]\ndoor = \"portal\"\nper_minute = 1\n");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&broken, fs::Permissions::from_mode(0o600)).unwrap();
+    }
     let out = wd.cmd([
         "serve",
         "--listen",

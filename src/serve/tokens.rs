@@ -165,6 +165,18 @@ impl Tokens {
             path: path.to_path_buf(),
             reason,
         };
+        #[cfg(unix)]
+        {
+            // Whoever can write the file can add a client of their own.
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(path).map_or(0, |m| m.permissions().mode());
+            if mode & 0o022 != 0 {
+                return Err(invalid(format!(
+                    "it may be written by other users (mode {:o}); make it 0600 (chmod 600)",
+                    mode & 0o777
+                )));
+            }
+        }
         let tokens: Tokens = toml::from_str(&text).map_err(|e| invalid(e.message().to_string()))?;
         tokens.check().map_err(invalid)?;
         Ok(tokens)
