@@ -11,9 +11,10 @@ use axum::middleware::{from_fn_with_state, Next};
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::timeout::TimeoutLayer;
 
-use super::api::{ClientName, Outcome};
+use super::api::{ApiError, ClientName, Outcome};
 use super::auth::{authenticate, rate_limit, route_of};
 use super::handlers;
 use super::{App, MAX_BODY_BYTES, REQUEST_TIMEOUT};
@@ -41,8 +42,20 @@ pub fn router(app: Arc<App>) -> Router {
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
         ))
+        // A bug in a handler is a 500 with a JSON error, never a dropped
+        // connection.
+        .layer(CatchPanicLayer::custom(panicked))
         .layer(from_fn_with_state(Arc::clone(&app), observe))
         .with_state(app)
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    axum::response::IntoResponse::into_response(ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "error",
+        "the service failed on this request; it has been logged",
+    ))
 }
 
 /// The route name of a path, for logs and metrics.
