@@ -150,6 +150,24 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Hex SHA-256 of a file, streamed (the file is never held in memory).
+pub fn file_sha256(path: &Path) -> io::Result<String> {
+    use sha2::{Digest, Sha256};
+    use std::io::Read;
+    /// Bytes read at a time.
+    const HASH_BUFFER_BYTES: usize = 256 * 1024;
+    let mut file = File::open(path)?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; HASH_BUFFER_BYTES];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            return Ok(hex::encode(hasher.finalize()));
+        }
+        hasher.update(&buf[..n]);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -35,11 +35,11 @@ use lopdf::{Dictionary, Document, Object, ObjectId, Stream, StringFormat};
 use printpdf::{Op, TextItem};
 use sha2::{Digest, Sha256};
 
-use crate::digest::Sha256Hex;
 use crate::envelope::{PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::fonts::{Face, LetterFont};
 use crate::layout::Page;
-use crate::ledger::LetterProof;
+use crate::letter_proof::LetterProof;
+use crate::letter_proof::Sha256Hex;
 pub use crate::pdf::CharSet;
 use crate::pdf::{
     compress_streams, letter_fonts, page_content, page_ops, register_font, RenderedLetter,

@@ -28,6 +28,7 @@ const STAGES: &[(&str, u32)] = &[
     ("sfnt", 0),
     ("fonts", 0),
     ("imb", 0),
+    ("letter_proof", 0),
     ("address", 10),
     ("intake", 11),
     ("key", 20),

@@ -547,7 +547,7 @@ mod cases {
             .for_each_in_batch(BATCH, &mut |i| {
                 let a = &i.issued.filing.address;
                 seen.push((a.zip5.clone(), a.zip4.clone(), i.issued.receipt.clone()));
-                Ok(())
+                std::ops::ControlFlow::Continue(())
             })
             .expect("walk");
         assert_eq!(count, 2_500);
@@ -559,20 +559,17 @@ mod cases {
 
         // An error from the callback stops the walk and comes back.
         let mut calls = 0;
-        let err = ledger
-            .for_each_in_batch(BATCH, &mut |_| {
+        let err = (&*ledger as &dyn Ledger)
+            .walk_batch(BATCH, |_| {
                 calls += 1;
-                Err(LedgerError::Consumer("stop here".into()))
+                Err("stop here")
             })
+            .expect("the ledger did not fail")
             .expect_err("the callback failed");
         assert_eq!(calls, 1);
-        assert_eq!(err.to_string(), "stop here");
-        assert_eq!(
-            ledger
-                .for_each_in_batch("other", &mut |_| Ok(()))
-                .expect("walk"),
-            0
-        );
+        assert_eq!(err, "stop here");
+        let nothing = (&*ledger as &dyn Ledger).walk_batch("other", |_| Ok::<_, ()>(()));
+        assert_eq!(nothing.expect("walk"), Ok(0));
     }
 
     pub fn ledger_id_is_32_hex_digits_and_stable(ledger: &mut dyn Ledger) {

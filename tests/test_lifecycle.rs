@@ -678,6 +678,27 @@ mod cli {
             status.stdout.contains("letter reported stolen"),
             "{status:?}"
         );
+        // The table's columns line up, whatever the lengths of batch ids.
+        let lines: Vec<&str> = status.stdout.lines().collect();
+        let header = lines
+            .iter()
+            .find(|l| l.starts_with("issue "))
+            .expect("a header");
+        let rows: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.starts_with("1 ") || l.starts_with("2 "))
+            .collect();
+        assert_eq!(rows.len(), 2, "{status:?}");
+        for column in ["status", "notice", "expires", "piece", "batch", "key"] {
+            let at = header.find(column).expect("a column");
+            for row in &rows {
+                let bytes = row.as_bytes();
+                assert!(
+                    bytes[at - 1] == b' ' && bytes.get(at).is_some_and(|b| *b != b' '),
+                    "{column} does not line up:\n{header}\n{row}"
+                );
+            }
+        }
     }
 
     #[test]

@@ -603,7 +603,7 @@ mod racing {
         fn for_each_in_batch(
             &self,
             id: &str,
-            f: &mut dyn FnMut(Issuance) -> Result<(), LedgerError>,
+            f: &mut dyn FnMut(Issuance) -> std::ops::ControlFlow<()>,
         ) -> Result<u64, LedgerError> {
             self.inner.for_each_in_batch(id, f)
         }

@@ -3,19 +3,20 @@
 //! not there. The input is streamed chunk by chunk; while one chunk renders,
 //! the previous one is flushed and committed on another thread.
 
-use std::path::Path;
+use std::io;
+use std::path::{Path, PathBuf};
 
 use super::error::{csv_err, io_err};
 use super::plan::{Checked, ChunkOutcome, Planner};
 use super::render::{letter_path, render_chunk, Rendered};
 use super::{BatchError, OutputMode, Progress};
-use crate::digest::Sha256Hex;
 use crate::filing::ReceiptNumber;
 use crate::filing::{Filing, Reject};
 use crate::intake::{Intake, Outcome};
 use crate::issue::IssueContext;
 use crate::ledger::{Ledger, LedgerError, NewIssuance};
 use crate::letter::NoticeDates;
+use crate::letter_proof::Sha256Hex;
 use crate::manifest::{Counts, RejectsWriter};
 use crate::output::{create_private_dir, remove_stray_temps, sync_dir, write_atomic, AtomicFile};
 use crate::pdf::RenderedLetter;
@@ -33,7 +34,7 @@ pub fn prepare_folder(batch_dir: &Path, mode: OutputMode) -> Result<usize, Batch
             create_private_dir(&dir).map_err(io_err("cannot create", &dir))?;
         }
     }
-    super::finish::withdraw_summary(batch_dir)?;
+    withdraw_summary(batch_dir)?;
     let mut removed = 0;
     for dir in [
         batch_dir.to_path_buf(),
@@ -252,4 +253,22 @@ pub fn write_letter(path: &Path, letter: &RenderedLetter) -> Result<(), BatchErr
     write_atomic(path, &letter.bytes, true).map_err(io_err("cannot write", path))?;
     debug_assert_eq!(Sha256Hex::of(&letter.bytes), letter.sha256);
     Ok(())
+}
+
+/// Where a batch folder's `batch.json` is: its presence means complete.
+pub(super) fn summary_path(batch_dir: &Path) -> PathBuf {
+    batch_dir.join("batch.json")
+}
+
+/// Removes a `batch.json` that no longer tells the truth: the batch is
+/// being run again, or a letter it lists is gone. Its presence means
+/// "complete", so it goes before anything else happens to the batch; the
+/// ledger keeps the totals, and finishing the batch writes it again.
+pub fn withdraw_summary(batch_dir: &Path) -> Result<(), BatchError> {
+    let path = summary_path(batch_dir);
+    match std::fs::remove_file(&path) {
+        Ok(()) => sync_dir(batch_dir).map_err(io_err("cannot flush", batch_dir)),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
+        Err(e) => Err(io_err("cannot remove", &path)(e)),
+    }
 }

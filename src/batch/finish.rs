@@ -5,17 +5,17 @@
 
 use std::cell::RefCell;
 use std::io::{self, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::ser::{Error as _, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
-use super::commit::Tally;
+use super::commit::{summary_path, withdraw_summary, Tally};
 use super::error::{csv_err, io_err};
 use super::plan::{file_sha256, Checked};
 use super::print_files::{print_file_name, print_file_number};
-use super::{verify, BatchError, OutputChoice, RunReport};
+use super::{verify, BatchError, OutputChoice, OutputMode, RunReport};
 use crate::issue::{barcode, IssueError};
 use crate::ledger::{BatchRecord, Ledger, LedgerError};
 use crate::manifest::{
@@ -24,23 +24,6 @@ use crate::manifest::{
 };
 use crate::output::{sync_dir, AtomicFile};
 use crate::render::Renderer;
-
-fn summary_path(batch_dir: &Path) -> PathBuf {
-    batch_dir.join("batch.json")
-}
-
-/// Removes a `batch.json` that no longer tells the truth: the batch is
-/// being run again, or a letter it lists is gone. Its presence means
-/// "complete", so it goes before anything else happens to the batch; the
-/// ledger keeps the totals, and finishing the batch writes it again.
-pub fn withdraw_summary(batch_dir: &Path) -> Result<(), BatchError> {
-    let path = summary_path(batch_dir);
-    match std::fs::remove_file(&path) {
-        Ok(()) => sync_dir(batch_dir).map_err(io_err("cannot flush", batch_dir)),
-        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(()),
-        Err(e) => Err(io_err("cannot remove", &path)(e)),
-    }
-}
 
 /// The report for a batch that is already complete (the ledger says so and
 /// its files are in `batch_dir`), after checking that every letter it
@@ -141,6 +124,19 @@ pub struct Written {
     pub print_files: Vec<PrintFileEntry>,
 }
 
+impl Written {
+    /// One PDF file per letter, no print files (a reissue's letter).
+    pub fn pieces() -> Self {
+        Written {
+            output: OutputChoice {
+                mode: OutputMode::Pieces,
+                ..OutputChoice::default()
+            },
+            print_files: Vec::new(),
+        }
+    }
+}
+
 /// Checks the control totals against the ledger, then [`complete`]s the
 /// batch.
 pub fn finish_batch(
@@ -169,13 +165,13 @@ pub fn finish_batch(
         output: f.output,
         print_files: f.print_files.clone(),
     };
-    let summary = complete_written(
+    let summary = complete(
         f.record,
         (&input_file, counts),
         f.batch_dir,
         ledger,
         f.renderer,
-        Some(&written),
+        &written,
     )?;
     let pages = summary.pages;
     tracing::info!(batch = %id, letters = in_ledger, pages, "batch complete");
@@ -201,34 +197,28 @@ pub struct ManifestTotals {
     pub presort: Presort,
 }
 
-/// Closes a batch whose letters are all in the ledger, one PDF each:
-/// writes the manifest, then `batch.json`, then marks the batch complete in
-/// the ledger. Used by `reissue` (a batch of one letter).
-pub fn complete(
-    record: &BatchRecord,
-    input_file: &str,
-    counts: Counts,
-    batch_dir: &Path,
-    ledger: &mut dyn Ledger,
-    renderer: &Renderer,
-) -> Result<BatchSummary, BatchError> {
-    let head = (input_file, counts);
-    complete_written(record, head, batch_dir, ledger, renderer, None)
+/// `report.html` without sample pictures or stage times.
+pub fn write_plain_report(batch_dir: &Path) -> Result<(), BatchError> {
+    crate::report::write(batch_dir, &Default::default()).map_err(|e| BatchError::Write {
+        what: "report.html".into(),
+        message: e.to_string(),
+    })
 }
 
-/// [`complete`] for a batch whose letters were written as `written` says
-/// (`None`: one PDF each, and `batch.json` says nothing of print files).
-pub fn complete_written(
+/// Closes a batch whose letters are all in the ledger and written as
+/// `written` says: writes the manifest, then `batch.json`, then marks the
+/// batch complete in the ledger.
+pub fn complete(
     record: &BatchRecord,
     (input_file, counts): (&str, Counts),
     batch_dir: &Path,
     ledger: &mut dyn Ledger,
     renderer: &Renderer,
-    written: Option<&Written>,
+    written: &Written,
 ) -> Result<BatchSummary, BatchError> {
     let letters = ledger.count_in_batch(&record.batch_id)?;
-    let mut totals = write_manifest_written(record, batch_dir, ledger, renderer, written)?;
-    let print_files = written.map(|w| w.print_files.clone()).unwrap_or_default();
+    let mut totals = write_manifest(record, batch_dir, ledger, renderer, written)?;
+    let print_files = written.print_files.clone();
     check_print_totals(&record.batch_id, &print_files, letters, totals.pages)?;
     totals.files.extend(print_files.iter().map(|f| FileEntry {
         path: f.path.clone(),
@@ -249,22 +239,15 @@ pub fn complete_written(
         pages: totals.pages,
         sheets: totals.sheets,
         presort: totals.presort,
-        output: written.map(|w| w.output.mode.as_str().to_string()),
-        pieces_per_file: written
-            .filter(|w| w.output.mode.print())
-            .map(|w| w.output.pieces_per_file as u64),
+        output: Some(written.output.mode.as_str().to_string()),
+        pieces_per_file: (written.output.mode.print())
+            .then_some(written.output.pieces_per_file as u64),
         print_files,
         files: totals.files,
     };
-    let letter_files = written.is_none_or(|w| w.output.mode.pieces());
-    write_summary_of(batch_dir, &summary, ledger, letter_files)?;
+    write_summary(batch_dir, &summary, ledger, written.output.mode)?;
     let json = serde_json::to_string(&summary).expect("a summary serialises");
     ledger.complete_batch(&record.batch_id, &json)?;
-    // The page for people comes last: it is made from the files above.
-    crate::report::write(batch_dir, &Default::default()).map_err(|e| BatchError::Write {
-        what: "report.html".into(),
-        message: e.to_string(),
-    })?;
     Ok(summary)
 }
 
@@ -291,19 +274,6 @@ fn check_print_totals(
     Ok(())
 }
 
-/// Writes `manifest.csv` for every letter of the batch, in presort order,
-/// and returns the manifest's and rejects' entries for `batch.json` (the
-/// letters' entries are streamed by [`write_summary`]), the page total and
-/// the presort counts.
-pub fn write_manifest(
-    record: &BatchRecord,
-    batch_dir: &Path,
-    ledger: &dyn Ledger,
-    renderer: &Renderer,
-) -> Result<ManifestTotals, BatchError> {
-    write_manifest_written(record, batch_dir, ledger, renderer, None)
-}
-
 /// Where each piece is in the print files: the file of the `seq`th piece
 /// (from 1, presort order) and its first page there.
 struct PrintPlace {
@@ -314,8 +284,8 @@ struct PrintPlace {
 
 impl PrintPlace {
     /// `None` when the batch has no print files.
-    fn of(written: Option<&Written>) -> Option<PrintPlace> {
-        let w = written.filter(|w| w.output.mode.print())?;
+    fn of(written: &Written) -> Option<PrintPlace> {
+        let w = Some(written).filter(|w| w.output.mode.print())?;
         Some(PrintPlace {
             pieces_per_file: w.output.pieces_per_file.max(1),
             file: 0,
@@ -336,17 +306,19 @@ impl PrintPlace {
     }
 }
 
-/// [`write_manifest`] for a batch whose letters were written as `written`
-/// says: rows name their print file and first page, and their letter file
-/// only when there is one.
-pub fn write_manifest_written(
+/// Writes `manifest.csv` for every letter of the batch, in presort order,
+/// and returns the manifest's and rejects' entries for `batch.json` (the
+/// letters' entries are streamed by [`write_summary`]), the page total and
+/// the presort counts. Rows name their print file and first page, and
+/// their letter file only when the letters have files of their own.
+pub fn write_manifest(
     record: &BatchRecord,
     batch_dir: &Path,
     ledger: &dyn Ledger,
     renderer: &Renderer,
-    written: Option<&Written>,
+    written: &Written,
 ) -> Result<ManifestTotals, BatchError> {
-    let letter_files = written.is_none_or(|w| w.output.mode.pieces());
+    let letter_files = written.output.mode.pieces();
     let mut place = PrintPlace::of(written);
     let manifest_path = batch_dir.join("manifest.csv");
     let file =
@@ -356,20 +328,16 @@ pub fn write_manifest_written(
     let mut sheets = 0u64;
     let mut presort = Presort::default();
     let mut seq = 0u64;
-    let mut failure: Option<BatchError> = None;
     let mail = &renderer.config.mail;
-    ledger.for_each_in_batch(&record.batch_id, &mut |iss| {
+    ledger.walk_batch(&record.batch_id, |iss| {
         seq += 1;
-        let barcode = match barcode(mail, iss.issued.imb_serial, &iss.issued.filing) {
-            Ok(b) => b,
-            Err(source) => {
-                failure.get_or_insert(BatchError::Issue(IssueError::Barcode {
+        let barcode =
+            barcode(mail, iss.issued.imb_serial, &iss.issued.filing).map_err(|source| {
+                BatchError::Issue(IssueError::Barcode {
                     receipt: iss.issued.receipt.to_string(),
                     source,
-                }));
-                None
-            }
-        };
+                })
+            })?;
         let columns = BarcodeColumns::of(barcode.as_ref());
         let mut row = ManifestRow::from_issuance(seq, &iss, &mail.mail_class, columns);
         if !letter_files {
@@ -379,20 +347,15 @@ pub fn write_manifest_written(
         if let Some(place) = place.as_mut() {
             (row.print_file, row.first_page) = place.place(&record.batch_id, seq, row.pages);
         }
-        if let Err(e) = manifest.write(&row) {
-            failure.get_or_insert(BatchError::Write {
-                what: "manifest.csv".into(),
-                message: e.to_string(),
-            });
-        }
+        manifest.write(&row).map_err(|e| BatchError::Write {
+            what: "manifest.csv".into(),
+            message: e.to_string(),
+        })?;
         pages += u64::from(row.pages);
         sheets += u64::from(row.sheets);
         presort.add(&iss.issued.filing.address.zip5);
-        Ok(())
-    })?;
-    if let Some(e) = failure {
-        return Err(e);
-    }
+        Ok::<_, BatchError>(())
+    })??;
     manifest
         .finish()
         .map_err(io_err("cannot write", &manifest_path))?
@@ -447,25 +410,20 @@ impl Serialize for FileList<'_> {
         if !self.letter_files {
             return seq.end();
         }
-        let mut failure: Option<S::Error> = None;
-        let walked = self.ledger.for_each_in_batch(self.batch_id, &mut |iss| {
-            let entry = FileEntry {
+        let walked = self.ledger.walk_batch(self.batch_id, |iss| {
+            seq.serialize_element(&FileEntry {
                 path: letter_file(&iss.issued.piece_id),
                 sha256: iss.issued.proof.to_string(),
-            };
-            seq.serialize_element(&entry).map_err(|e| {
-                failure = Some(e);
-                LedgerError::Consumer("batch.json could not be written".into())
             })
         });
-        if let Some(e) = failure {
-            return Err(e);
-        }
-        if let Err(e) = walked {
-            let message = e.to_string();
-            *self.ledger_failure.borrow_mut() = Some(e);
-            return Err(S::Error::custom(message));
-        }
+        match walked {
+            Ok(written) => written?,
+            Err(e) => {
+                let message = e.to_string();
+                *self.ledger_failure.borrow_mut() = Some(e);
+                return Err(S::Error::custom(message));
+            }
+        };
         seq.end()
     }
 }
@@ -547,23 +505,13 @@ impl Formatter for SummaryFormatter {
 }
 
 /// Writes `batch.json`, last, atomically: the summary, then the list of
-/// files (`summary.files`, then every letter of the batch in manifest
-/// order, streamed from the ledger).
+/// files (`summary.files`, then, when the letters have files of their own,
+/// every letter of the batch in manifest order, streamed from the ledger).
 pub fn write_summary(
     batch_dir: &Path,
     summary: &BatchSummary,
     ledger: &dyn Ledger,
-) -> Result<(), BatchError> {
-    write_summary_of(batch_dir, summary, ledger, true)
-}
-
-/// [`write_summary`], listing the letters' own files only with
-/// `letter_files` (a batch of print files has none).
-fn write_summary_of(
-    batch_dir: &Path,
-    summary: &BatchSummary,
-    ledger: &dyn Ledger,
-    letter_files: bool,
+    mode: OutputMode,
 ) -> Result<(), BatchError> {
     let path = summary_path(batch_dir);
     let document = SummaryDocument {
@@ -572,7 +520,7 @@ fn write_summary_of(
             head: &summary.files,
             ledger,
             batch_id: &summary.batch_id,
-            letter_files,
+            letter_files: mode.pieces(),
             ledger_failure: RefCell::new(None),
         },
     };

@@ -70,9 +70,11 @@ pub mod verify;
 
 pub use commit::write_letter;
 pub use error::BatchError;
-pub use finish::{complete, write_manifest, write_summary, ManifestTotals};
+pub use finish::{
+    complete, write_manifest, write_plain_report, write_summary, ManifestTotals, Written,
+};
 pub use guard::{batch_folders, check_out_folder, may_create_ledger};
-pub use plan::{batch_id, check, file_sha256, next_serial, Checked};
+pub use plan::{batch_id, check, next_serial, Checked};
 
 /// Valid filings per chunk when letters get a PDF file each: the unit of
 /// parallel rendering and of a ledger transaction (and a folder flush).
@@ -239,6 +241,33 @@ fn letters_out(
     Ok((remade, print_files))
 }
 
+/// What report.html's "time per stage" shows: each stage named for what it
+/// does in this output mode, with `ends`, the time from the start of the
+/// run to the end of issuing, printing and finishing.
+fn stage_timings(
+    mode: OutputMode,
+    read_seconds: f64,
+    [issued, printed, finished]: [std::time::Duration; 3],
+) -> Vec<(String, f64)> {
+    let issuing = if mode.pieces() {
+        "issue codes, render and write letter files, commit ledger rows"
+    } else {
+        "issue codes and lay letters out, commit ledger rows"
+    };
+    vec![
+        ("read and check the input".to_string(), read_seconds),
+        (issuing.to_string(), issued.as_secs_f64()),
+        (
+            "check letter files on disk, draw and write print files".to_string(),
+            (printed - issued).as_secs_f64(),
+        ),
+        (
+            "write manifest.csv and batch.json".to_string(),
+            (finished - printed).as_secs_f64(),
+        ),
+    ]
+}
+
 /// Runs (or resumes, or confirms) the batch of an input [`check`] has read.
 pub fn run_checked(
     checked: &Checked<'_>,
@@ -250,6 +279,10 @@ pub fn run_checked(
     ledger.lock_batch(&checked.batch_id)?;
     let batch_dir = inputs.out_root.join(&checked.batch_id);
     if let Some(report) = finish::if_already_complete(checked, &batch_dir, ledger)? {
+        // A run stopped between batch.json and its page for people.
+        if !batch_dir.join("report.html").is_file() {
+            finish::write_plain_report(&batch_dir)?;
+        }
         return Ok(report);
     }
     let started = std::time::Instant::now();
@@ -267,8 +300,9 @@ pub fn run_checked(
         "batch started"
     );
     let tally = commit::issue_all(checked, &batch_dir, ledger, progress)?;
-    let letters_made = started.elapsed();
+    let issued = started.elapsed();
     let (remade, print_files) = letters_out(checked, &batch_dir, resumed, ledger)?;
+    let printed = started.elapsed();
     let report = finish::finish_batch(
         &finish::Finishing {
             record: &record,
@@ -283,17 +317,12 @@ pub fn run_checked(
         tally,
         ledger,
     )?;
-    let timings = vec![
-        ("read and check the input".to_string(), checked.read_seconds),
-        (
-            "issue, render and commit letters, write print files".to_string(),
-            letters_made.as_secs_f64(),
-        ),
-        (
-            "check letters on disk, manifest, batch.json".to_string(),
-            (started.elapsed() - letters_made).as_secs_f64(),
-        ),
-    ];
+    let finished = started.elapsed();
+    let timings = stage_timings(
+        output.mode,
+        checked.read_seconds,
+        [issued, printed, finished],
+    );
     let c = report.counts;
     tracing::info!(
         batch = %record.batch_id,

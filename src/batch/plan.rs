@@ -3,11 +3,7 @@
 //! or was issued by an earlier batch; and give the new ones their issue and
 //! serial numbers.
 
-use std::fs::File;
-use std::io::Read;
-
 use chrono::NaiveDate;
-use sha2::{Digest, Sha256};
 
 use super::error::io_err;
 use super::{BatchError, RunInputs};
@@ -19,22 +15,9 @@ use crate::issue::Planned;
 use crate::layout::window_fit;
 use crate::ledger::{BatchKind, BatchRecord, Ledger, LedgerError};
 
-/// Bytes read at a time when hashing a file.
-const HASH_BUFFER_BYTES: usize = 256 * 1024;
-
 /// Hex SHA-256 of a file, streamed.
-pub fn file_sha256(path: &std::path::Path) -> Result<String, BatchError> {
-    let mut f = File::open(path).map_err(io_err("cannot open", path))?;
-    let mut h = Sha256::new();
-    let mut buf = vec![0u8; HASH_BUFFER_BYTES];
-    loop {
-        let n = f.read(&mut buf).map_err(io_err("cannot read", path))?;
-        if n == 0 {
-            break;
-        }
-        h.update(&buf[..n]);
-    }
-    Ok(hex::encode(h.finalize()))
+pub(super) fn file_sha256(path: &std::path::Path) -> Result<String, BatchError> {
+    crate::output::file_sha256(path).map_err(io_err("cannot read", path))
 }
 
 /// `YYYY-MM-DD-xxxxxx`: the batch date and the start of the input's hash.

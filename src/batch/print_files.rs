@@ -36,7 +36,7 @@ use super::plan::Checked;
 use super::{BatchError, OutputChoice};
 use crate::issue::{draw_for_print, IssueContext, Planned};
 use crate::key::KeyRing;
-use crate::ledger::{Issuance, Ledger, LedgerError};
+use crate::ledger::{Issuance, Ledger};
 use crate::ledger::{LetterProof, Sha256Hex};
 use crate::manifest::PrintFileEntry;
 use crate::output::{create_private, sync_dir, AtomicFile};
@@ -123,16 +123,19 @@ fn walk_in_groups(
     per_file: usize,
     groups: mpsc::SyncSender<Vec<Issuance>>,
 ) -> Result<(), BatchError> {
-    let stopped = || LedgerError::Consumer("print files stopped".into());
     let mut group: Vec<Issuance> = Vec::with_capacity(per_file);
-    ledger.for_each_in_batch(batch_id, &mut |iss| {
+    let sent = ledger.walk_batch(batch_id, |iss| {
         group.push(iss);
         if group.len() >= per_file {
             let full = std::mem::replace(&mut group, Vec::with_capacity(per_file));
-            groups.send(full).map_err(|_| stopped())?;
+            groups.send(full)?;
         }
-        Ok(())
+        Ok::<_, mpsc::SendError<Vec<Issuance>>>(())
     })?;
+    if sent.is_err() {
+        // The receiver went away: it stopped on an error, which it reports.
+        return Ok(());
+    }
     if !group.is_empty() {
         // The receiver only goes away on an error, which it reports.
         let _ = groups.send(group);

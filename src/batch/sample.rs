@@ -16,11 +16,11 @@ use crate::report::{self, ReportExtras};
 /// The first letter of each language in presort order.
 fn samples(ledger: &dyn Ledger, batch_id: &str) -> Result<Vec<Issuance>, BatchError> {
     let mut first: BTreeMap<String, Issuance> = BTreeMap::new();
-    ledger.for_each_in_batch(batch_id, &mut |iss| {
+    ledger.walk_batch(batch_id, |iss| {
         let language = iss.issued.filing.language.code().to_string();
         first.entry(language).or_insert(iss);
-        Ok(())
-    })?;
+        Ok::<_, BatchError>(())
+    })??;
     Ok(first.into_values().collect())
 }
 

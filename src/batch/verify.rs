@@ -21,7 +21,7 @@ use super::render::letter_path;
 use super::BatchError;
 use crate::issue::{issue, IssueContext, Planned};
 use crate::key::KeyRing;
-use crate::ledger::{Issuance, Ledger, LedgerError};
+use crate::ledger::{Issuance, Ledger};
 use crate::ledger::{LetterProof, Sha256Hex};
 use crate::manifest::letter_file;
 use crate::output::{sync_dir, write_atomic};
@@ -66,7 +66,6 @@ pub fn ensure_letters(check: &LetterCheck<'_>, ledger: &dyn Ledger) -> Result<u6
     let mut remade = 0u64;
     let mut lost: Vec<String> = Vec::new();
     let mut lost_count = 0u64;
-    let mut failure: Option<BatchError> = None;
     let mut chunk: Vec<Issuance> = Vec::with_capacity(check.chunk_size);
     let mut flush = |chunk: &mut Vec<Issuance>| -> Result<(), BatchError> {
         let results: Vec<LetterState> = chunk
@@ -93,20 +92,13 @@ pub fn ensure_letters(check: &LetterCheck<'_>, ledger: &dyn Ledger) -> Result<u6
         chunk.clear();
         Ok(())
     };
-    let walked = ledger.for_each_in_batch(check.batch_id, &mut |iss| {
+    ledger.walk_batch(check.batch_id, |iss| {
         chunk.push(iss);
         if chunk.len() >= check.chunk_size {
-            if let Err(e) = flush(&mut chunk) {
-                failure = Some(e);
-                return Err(LedgerError::Consumer("letter check stopped".into()));
-            }
+            flush(&mut chunk)?;
         }
-        Ok(())
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    walked?;
+        Ok::<_, BatchError>(())
+    })??;
     flush(&mut chunk)?;
     if lost_count > 0 {
         return Err(BatchError::LettersMissing {

@@ -12,8 +12,11 @@ use access_letters::proof::ProofOptions;
 
 use super::common::*;
 
-/// Render one filing's letter to a file, without touching the ledger (test key only).
+/// Render one filing's letter to a file, without touching the ledger (test key only). Needs --to FILE (the PDF), --png FILE (page 1 as a picture), or both.
 #[derive(Args, Debug)]
+#[command(group(
+    clap::ArgGroup::new("written").required(true).multiple(true).args(["to", "png"])
+))]
 pub struct PreviewArgs {
     /// Filings CSV holding the row.
     #[arg(long, value_name = "FILE")]
@@ -21,15 +24,10 @@ pub struct PreviewArgs {
     /// Receipt number of the row to render.
     #[arg(long, value_name = "RECEIPT")]
     receipt: String,
-    /// Where to write the PDF.
-    #[arg(
-        long,
-        alias = "out",
-        value_name = "FILE",
-        required_unless_present = "png"
-    )]
+    /// Where to write the PDF (this, --png, or both).
+    #[arg(long, alias = "out", value_name = "FILE")]
     to: Option<PathBuf>,
-    /// Write page 1 as a PNG picture, the code masked as XXXX-XXXX-XXXX.
+    /// Write page 1 as a PNG picture, the code masked as XXXX-XXXX-XXXX (this, --to, or both).
     #[arg(long, value_name = "FILE")]
     png: Option<PathBuf>,
     /// Resolution of the PNG in dots per inch (20 to 600) [default: 100].

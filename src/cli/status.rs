@@ -6,9 +6,8 @@
 use anyhow::Result;
 use clap::Args;
 
-use access_letters::filing::IssuanceStatus;
 use access_letters::ledger::{AttemptLimit, AttemptSummary};
-use access_letters::ops::Clock;
+use access_letters::ops::{history_table, Clock};
 
 use super::common::*;
 
@@ -41,44 +40,11 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
         first.full_name(),
         count(history.len() as u64, "issuance", "issuances")
     );
-    println!(
-        "{:<5} {:<10} {:<11} {:<11} {:<17} {:<36} {:<18} reason",
-        "issue", "status", "notice", "expires", "piece", "batch", "key"
-    );
-    for i in &history {
-        let reason = match (&i.issued.reason, i.issued.forced) {
-            (Some(r), true) => format!("{r} (forced)"),
-            (Some(r), false) => r.clone(),
-            (None, _) => String::new(),
-        };
-        println!(
-            "{:<5} {:<10} {:<11} {:<11} {:<17} {:<36} {:<18} {}",
-            i.issued.issue_no,
-            i.status.as_str(),
-            i.issued.notice_date,
-            i.issued.expires_on,
-            i.issued.piece_id,
-            i.issued.batch_id,
-            i.issued.key_id,
-            reason
-        );
+    for line in history_table(&history) {
+        println!("{line}");
     }
-    for i in &history {
-        if let Some(r) = &i.redemption {
-            println!(
-                "issue {} redeemed at {} UTC: linked to an online account (the account is not shown)",
-                i.issued.issue_no,
-                r.at.format("%Y-%m-%d %H:%M:%S")
-            );
-        }
-        if i.status == IssuanceStatus::Revoked {
-            let at = i
-                .status_changed_at
-                .map(|t| format!(" at {} UTC", t.format("%Y-%m-%d %H:%M:%S")))
-                .unwrap_or_default();
-            let why = i.status_reason.as_deref().unwrap_or("no reason recorded");
-            println!("issue {} revoked{at}: {why}", i.issued.issue_no);
-        }
+    for line in history.iter().filter_map(|i| i.after_the_envelope()) {
+        println!("{line}");
     }
     print_attempts(&tries, limit);
     Ok(EXIT_OK)

@@ -23,13 +23,6 @@ pub fn print_report(report: &RunReport, started: Instant) {
             report.batch_id
         );
     } else {
-        if report.remade > 0 {
-            let dir = display(&report.batch_dir);
-            println!(
-                "letters missing or changed in {dir}, made again: {}",
-                report.remade
-            );
-        }
         if report.stray_removed > 0 {
             let files = count(
                 report.stray_removed as u64,

@@ -143,9 +143,4 @@ pub enum LedgerError {
         batch_id: String,
         piece_id: String,
     },
-
-    /// An error raised by a [`Ledger::for_each_in_batch`](super::Ledger::for_each_in_batch)
-    /// callback, passed through unchanged.
-    #[error(transparent)]
-    Consumer(Box<dyn std::error::Error + Send + Sync + 'static>),
 }

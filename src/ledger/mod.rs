@@ -84,6 +84,7 @@
 //! them inside its own transaction.
 
 use std::collections::HashMap;
+use std::ops::ControlFlow;
 
 use chrono::{DateTime, Utc};
 
@@ -93,14 +94,9 @@ mod attempts;
 mod error;
 mod files;
 mod lock;
-mod migrations;
 mod open;
 mod postgres;
-mod postgres_attempts;
-mod postgres_rows;
-mod proof;
 mod redeem;
-mod rows;
 mod sqlite;
 mod types;
 
@@ -112,11 +108,11 @@ mod tests_guard;
 mod tests_pg;
 
 pub use self::postgres::{redact_url, PostgresLedger};
+pub use crate::letter_proof::{LetterProof, NotADigest, ProofError, ProofKind, Sha256Hex};
 pub use attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 pub use error::LedgerError;
 pub use lock::LedgerLock;
-pub use open::{is_postgres_url, ledger_spec, open_any, LEDGER_ENV};
-pub use proof::{LetterProof, ProofError, ProofKind, Sha256Hex};
+pub use open::{is_postgres_url, ledger_spec, LEDGER_ENV};
 pub use redeem::{RedeemStep, Revocation};
 pub use sqlite::SqliteLedger;
 pub use types::{
@@ -128,6 +124,10 @@ pub use types::{
 /// an operator's `status` reading while a batch commits.
 const BUSY_TIMEOUT_MS: u64 = 5_000;
 
+/// The schema version this program reads and writes, the same on both
+/// backends (each has its own list of migrations up to it).
+pub const SCHEMA_VERSION: i64 = 4;
+
 /// Fingerprints are hex HMAC digests; anything shorter than this cannot be
 /// one, and a 12-symbol access code (14 with hyphens) is always shorter.
 const MIN_FINGERPRINT_HEX_CHARS: usize = 32;
@@ -137,6 +137,22 @@ const MIN_FINGERPRINT_HEX_CHARS: usize = 32;
 const ISSUANCE_COLUMNS: &str = "receipt, issue_no, form, batch_id, piece_id, key_id, fingerprint, \
      notice_date, expires_on, proof_kind, proof_digest, pages, imb_serial, filing_json, reason, \
      forced, status, recorded_at, status_changed_at, status_reason, redeemed_at, redeemed_by";
+
+/// The rule for a reissue's number, the same on both backends: `row` must
+/// be the next issue after the highest recorded one (`max`), so two
+/// operators reissuing at once cannot both record the same number.
+fn check_next_issue(label: &str, row: &NewIssuance, max: Option<u32>) -> Result<(), LedgerError> {
+    let expected = max.unwrap_or(0).saturating_add(1);
+    if row.issue_no == expected {
+        return Ok(());
+    }
+    Err(LedgerError::IssueOutOfOrder {
+        ledger: label.to_string(),
+        receipt: row.receipt.clone(),
+        issue_no: row.issue_no,
+        expected,
+    })
+}
 
 /// A stored form code read back; `None` is a damaged row.
 fn parse_form(code: &str) -> Option<FormType> {
@@ -195,12 +211,13 @@ pub trait Ledger: Send {
 
     /// Calls `f` for each issuance of the batch in presort order (ZIP5,
     /// ZIP+4 with plain ZIPs first, receipt, issue number), one row at a
-    /// time; an error from `f` stops the walk and is returned. Returns the
-    /// number of rows passed to `f`.
+    /// time, until it answers [`ControlFlow::Break`]. Returns the number of
+    /// rows passed to `f`. Callers use [`walk_batch`](trait.Ledger.html#method.walk_batch),
+    /// which carries their own error type.
     fn for_each_in_batch(
         &self,
         batch_id: &str,
-        f: &mut dyn FnMut(Issuance) -> Result<(), LedgerError>,
+        f: &mut dyn FnMut(Issuance) -> ControlFlow<()>,
     ) -> Result<u64, LedgerError>;
 
     /// Records, in one transaction, what was printed for letters of a print
@@ -280,5 +297,30 @@ pub trait Ledger: Send {
     /// The default does nothing: a database server checks its own pages.
     fn full_check(&self) -> Result<(), LedgerError> {
         Ok(())
+    }
+}
+
+impl dyn Ledger + '_ {
+    /// [`Ledger::for_each_in_batch`] with the caller's own error: the first
+    /// error `f` returns stops the walk and comes back as it is, in the
+    /// inner result; the outer one is the ledger's own failure. Returns the
+    /// number of rows passed to `f`.
+    pub fn walk_batch<E>(
+        &self,
+        batch_id: &str,
+        mut f: impl FnMut(Issuance) -> Result<(), E>,
+    ) -> Result<Result<u64, E>, LedgerError> {
+        let mut failure = None;
+        let walked = self.for_each_in_batch(batch_id, &mut |iss| match f(iss) {
+            Ok(()) => ControlFlow::Continue(()),
+            Err(e) => {
+                failure = Some(e);
+                ControlFlow::Break(())
+            }
+        })?;
+        Ok(match failure {
+            Some(e) => Err(e),
+            None => Ok(walked),
+        })
     }
 }

@@ -10,21 +10,11 @@
 //! `ACCESS_LETTERS_LEDGER=postgres://desk@ledger-db/ledger` once and run
 //! `access-letters status RECEIPT` with no flags.
 //!
-//! For the CLI:
-//!
-//! ```text
-//! let spec = ledger::ledger_spec(args.ledger.as_deref())
-//!     .unwrap_or_else(|| default_path.display().to_string());
-//! // A file ledger is still held by one run through its LedgerLock:
-//! let _lock = if ledger::is_postgres_url(&spec) { None }
-//!             else { Some(LedgerLock::acquire(Path::new(&spec))?) };
-//! let mut ledger = ledger::open_any(&spec)?;
-//! ledger.lock_batch(&batch_id)?;   // a no-op on SQLite
-//! ```
-
-use std::path::Path;
-
-use super::{Ledger, LedgerError, PostgresLedger, SqliteLedger};
+//! Opening is the caller's choice, never made here: an existing SQLite
+//! ledger is opened with [`SqliteLedger::open_existing`](super::SqliteLedger::open_existing)
+//! and a new one made with [`SqliteLedger::create`](super::SqliteLedger::create),
+//! because a missing ledger quietly created would issue every filing again
+//! (the CLI's `Place` does this, with the lock file).
 
 /// The environment variable that names the ledger when `--ledger` is not
 /// given: a PostgreSQL URL or a SQLite file path.
@@ -46,20 +36,6 @@ fn ledger_spec_from(cli_value: Option<&str>, env_value: Option<String>) -> Optio
     match cli_value {
         Some(v) => Some(v.to_string()),
         None => env_value.filter(|v| !v.trim().is_empty()),
-    }
-}
-
-/// Opens the ledger named by `spec`: PostgreSQL for a `postgres://` or
-/// `postgresql://` URL, otherwise the SQLite file at that path (created
-/// when new). A file ledger must still be locked by the caller with
-/// [`LedgerLock`](super::LedgerLock) before it is opened; a PostgreSQL
-/// ledger is shared, and a run claims its batch with
-/// [`Ledger::lock_batch`].
-pub fn open_any(spec: &str) -> Result<Box<dyn Ledger>, LedgerError> {
-    if is_postgres_url(spec) {
-        Ok(Box::new(PostgresLedger::connect(spec.trim())?))
-    } else {
-        Ok(Box::new(SqliteLedger::open(Path::new(spec))?))
     }
 }
 
@@ -90,23 +66,5 @@ mod tests {
         );
         assert_eq!(ledger_spec_from(None, Some("  ".into())), None);
         assert_eq!(ledger_spec_from(None, None), None);
-    }
-
-    #[test]
-    fn open_any_opens_a_sqlite_file_for_a_path() {
-        let dir = tempfile::tempdir().expect("temp dir");
-        let path = dir.path().join("ledger.sqlite");
-        let ledger = open_any(path.to_str().expect("utf-8 path")).expect("opens");
-        assert_eq!(ledger.count_in_batch("none").expect("counts"), 0);
-        assert!(path.exists());
-    }
-
-    #[test]
-    fn open_any_sends_a_url_to_postgres() {
-        let err = open_any("postgresql://issuer:pw-not-shown@127.0.0.1:1/ledger")
-            .err()
-            .expect("nothing listens on port 1");
-        assert!(matches!(err, LedgerError::Connect { .. }), "{err}");
-        assert!(!err.to_string().contains("pw-not-shown"));
     }
 }

@@ -64,6 +64,26 @@ pub(super) enum RedeemAction {
     NotLive(IssuanceStatus),
 }
 
+impl RedeemAction {
+    /// The answer, once the backend did what the action says: marked the
+    /// row (`Mark`) or counted a wrong code (`Other`, whose `gate` it is).
+    pub(super) fn step(self, now: DateTime<Utc>, gate: Option<Gate>) -> RedeemStep {
+        match (self, gate) {
+            (RedeemAction::Mark, _) => RedeemStep::Redeemed {
+                at: now,
+                again: false,
+            },
+            (RedeemAction::Again(at), _) => RedeemStep::Redeemed { at, again: true },
+            (RedeemAction::Other(on), Some(gate)) => RedeemStep::UsedByAnother { on, gate },
+            // Not counted means nothing was recorded: say so as not live.
+            (RedeemAction::Other(_), None) => RedeemStep::NotLive {
+                status: IssuanceStatus::Redeemed,
+            },
+            (RedeemAction::NotLive(status), _) => RedeemStep::NotLive { status },
+        }
+    }
+}
+
 pub(super) fn redeem_action(
     status: IssuanceStatus,
     redeemed: Option<(DateTime<Utc>, &str)>,

@@ -4,7 +4,7 @@
 use std::io::{Seek, SeekFrom, Write};
 use std::path::{Path, PathBuf};
 
-use super::migrations::{user_version, LATEST_VERSION, MIGRATIONS};
+use super::sqlite::migrations::{user_version, MIGRATIONS};
 use super::tests::{batch, new_row, receipt};
 use super::*;
 
@@ -97,7 +97,7 @@ fn create_makes_a_whole_ledger_or_refuses() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ledger.sqlite");
     let ledger = SqliteLedger::create(&path).expect("create");
-    assert_eq!(user_version(&ledger.conn, "t").expect("v"), LATEST_VERSION);
+    assert_eq!(user_version(&ledger.conn, "t").expect("v"), SCHEMA_VERSION);
     drop(ledger);
     let err = SqliteLedger::create(&path).expect_err("already there");
     assert!(matches!(err, LedgerError::Exists { .. }), "{err}");
@@ -214,7 +214,7 @@ fn a_ledger_from_version_1_gets_an_identity_on_upgrade() {
             .expect("version");
     }
     let ledger = SqliteLedger::open_existing(&path).expect("upgrade");
-    assert_eq!(user_version(&ledger.conn, "t").expect("v"), LATEST_VERSION);
+    assert_eq!(user_version(&ledger.conn, "t").expect("v"), SCHEMA_VERSION);
     let id = ledger.ledger_id().expect("id");
     assert_eq!(id.len(), 32);
     drop(ledger);

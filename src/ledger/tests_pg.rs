@@ -2,7 +2,7 @@
 //! names (`.ci/pg-cluster start`). Without it the test says it was skipped;
 //! under CI (`CI` set) a missing server is a failure.
 
-use super::postgres_rows::PG_MIGRATIONS;
+use super::postgres::migrations::PG_MIGRATIONS;
 use super::tests::{date, filing, fingerprint, receipt};
 use super::*;
 

@@ -9,8 +9,9 @@
 
 use std::path::Path;
 
-use crate::batch::{batch_folders, file_sha256};
+use crate::batch::batch_folders;
 use crate::ledger::{Ledger, LedgerError};
+use crate::output::file_sha256;
 
 /// What `audit` found.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

@@ -17,6 +17,7 @@ pub mod redeem;
 pub mod reissue;
 pub mod reprint;
 pub mod revoke;
+pub mod status;
 pub mod test_key;
 pub mod verify;
 
@@ -27,6 +28,7 @@ pub use redeem::{redeem, AccountRef, AccountRefError, RedeemAnswer, RedeemReques
 pub use reissue::{reissue, ReissueError, ReissueRequest, Reissued};
 pub use reprint::{reprint, ReprintError, ReprintRequest, Reprinted};
 pub use revoke::{revoke, RevokeError, RevokeRequest, Revoked};
+pub use status::history_table;
 pub use test_key::builtin_test_key;
 pub use verify::{attempt_limit, verify_code, Answer, Door, VerifyRequest};
 

@@ -20,7 +20,7 @@ use chrono::{DateTime, Duration, NaiveDate, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::batch::next_serial;
-use crate::batch::{complete, write_letter, BatchError};
+use crate::batch::{complete, write_letter, write_plain_report, BatchError, Written};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::issue::{issue, IssueContext, IssueError, Planned};
 use crate::key::KeyRing;
@@ -172,7 +172,16 @@ pub fn reissue(
         already_issued: 0,
         rejected: 0,
     };
-    complete(&record, "", counts, &batch_dir, ledger, renderer)?;
+    complete(
+        &record,
+        ("", counts),
+        &batch_dir,
+        ledger,
+        renderer,
+        &Written::pieces(),
+    )?;
+    // The page for people comes last: it is made from the files above.
+    write_plain_report(&batch_dir)?;
     Ok(Reissued {
         issue_no,
         piece_id: row.piece_id,

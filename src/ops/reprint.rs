@@ -13,11 +13,11 @@
 use std::path::{Path, PathBuf};
 
 use crate::batch::{write_letter, BatchError};
-use crate::digest::Sha256Hex;
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::issue::{issue, IssueContext, IssueError, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger, LedgerError, LetterProof};
+use crate::letter_proof::Sha256Hex;
 use crate::print::{compare_rebuilt, Rebuilt};
 use crate::render::Renderer;
 

@@ -4,16 +4,16 @@
 
 use rusqlite::{Connection, TransactionBehavior};
 
-use super::LedgerError;
+use crate::ledger::{LedgerError, SCHEMA_VERSION};
 
 /// One schema step: SQL, then an optional step in Rust in the same
 /// transaction (for values SQL cannot make).
-pub(super) struct Migration {
+pub(in crate::ledger) struct Migration {
     pub sql: &'static str,
     pub then: Option<fn(&Connection) -> rusqlite::Result<()>>,
 }
 
-pub(super) const MIGRATIONS: &[Migration] = &[
+pub(in crate::ledger) const MIGRATIONS: &[Migration] = &[
     // Version 1: the initial schema.
     Migration {
         sql: r#"
@@ -201,10 +201,10 @@ fn insert_ledger_id(conn: &Connection) -> rusqlite::Result<()> {
     .map(|_| ())
 }
 
-/// The schema version this program writes.
-pub(super) const LATEST_VERSION: i64 = MIGRATIONS.len() as i64;
+// Both backends must agree on what each schema version means.
+const _: () = assert!(MIGRATIONS.len() as i64 == SCHEMA_VERSION);
 
-pub(super) fn user_version(conn: &Connection, label: &str) -> Result<i64, LedgerError> {
+pub(in crate::ledger) fn user_version(conn: &Connection, label: &str) -> Result<i64, LedgerError> {
     conn.pragma_query_value(None, "user_version", |r| r.get(0))
         .map_err(|source| super::rows::classify(label, "read its schema version", source))
 }
@@ -212,14 +212,14 @@ pub(super) fn user_version(conn: &Connection, label: &str) -> Result<i64, Ledger
 /// Brings the schema up to date, or refuses a file from a newer program.
 pub(super) fn migrate(conn: &mut Connection, label: &str) -> Result<(), LedgerError> {
     let found = user_version(conn, label)?;
-    if found > LATEST_VERSION {
+    if found > SCHEMA_VERSION {
         return Err(LedgerError::TooNew {
             ledger: label.to_string(),
             found,
-            known: LATEST_VERSION,
+            known: SCHEMA_VERSION,
         });
     }
-    if found == LATEST_VERSION {
+    if found == SCHEMA_VERSION {
         return Ok(());
     }
     let migrate_err = |version: usize| {

@@ -2,6 +2,7 @@
 
 use std::collections::HashMap;
 use std::io;
+use std::ops::ControlFlow;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
@@ -9,21 +10,28 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use rusqlite::backup::{Backup, StepResult};
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBehavior};
 
-use crate::filing::{IssuanceStatus, ReceiptNumber};
+use crate::filing::ReceiptNumber;
 
-use super::attempts::{self, AttemptKind, AttemptLimit, AttemptSummary, Gate};
-use super::files::{canonical_path, create_private, folder_of, publish_no_clobber, temp_name};
-use super::migrations::{migrate, user_version, LEDGER_ID_KEY};
-use super::redeem::{redeem_action, RedeemAction, RedeemStep, Revocation};
-use super::rows::{
+use self::migrations::{migrate, user_version, LEDGER_ID_KEY};
+use self::rows::{
     batch_from_row, classify, date_text, insert_active, issuance_from_row, record_printed_in,
 };
-use super::types::batch_differences;
-use super::ISSUANCE_COLUMNS;
-use super::{
-    BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState, Sha256Hex,
-    BUSY_TIMEOUT_MS,
+use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
+use crate::ledger::check_next_issue;
+use crate::ledger::files::{
+    canonical_path, create_private, folder_of, publish_no_clobber, temp_name,
 };
+use crate::ledger::redeem::{RedeemStep, Revocation};
+use crate::ledger::types::batch_differences;
+use crate::ledger::{
+    BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState, Sha256Hex,
+    BUSY_TIMEOUT_MS, ISSUANCE_COLUMNS,
+};
+
+mod attempts;
+mod lifecycle;
+pub(in crate::ledger) mod migrations;
+mod rows;
 
 /// How many of SQLite's findings a "damaged" sentence quotes.
 const MAX_PROBLEMS_SHOWN: u32 = 5;
@@ -33,7 +41,7 @@ const BACKUP_RETRY_MS: u64 = 100;
 
 /// The SQLite ledger: one file, no server.
 pub struct SqliteLedger {
-    pub(super) conn: Connection,
+    pub(in crate::ledger) conn: Connection,
     /// The path as shown in error messages.
     label: String,
     clock: fn() -> DateTime<Utc>,
@@ -79,7 +87,7 @@ impl SqliteLedger {
         Self::open_with_synchronous(path, "FULL")
     }
 
-    pub(super) fn open_with_synchronous(
+    pub(in crate::ledger) fn open_with_synchronous(
         path: &Path,
         synchronous: &str,
     ) -> Result<Self, LedgerError> {
@@ -349,7 +357,7 @@ impl Ledger for SqliteLedger {
         now: DateTime<Utc>,
         limit: AttemptLimit,
     ) -> Result<Gate, LedgerError> {
-        attempts::sqlite_gate(&mut self.conn, &self.label, receipt, kind, now, limit)
+        attempts::gate(&mut self.conn, &self.label, receipt, kind, now, limit)
     }
 
     fn attempt_summary(
@@ -358,7 +366,7 @@ impl Ledger for SqliteLedger {
         now: DateTime<Utc>,
         limit: AttemptLimit,
     ) -> Result<AttemptSummary, LedgerError> {
-        attempts::sqlite_summary(&self.conn, &self.label, receipt, now, limit)
+        attempts::summary(&self.conn, &self.label, receipt, now, limit)
     }
 
     fn full_check(&self) -> Result<(), LedgerError> {
@@ -373,69 +381,15 @@ impl Ledger for SqliteLedger {
         now: DateTime<Utc>,
         limit: AttemptLimit,
     ) -> Result<RedeemStep, LedgerError> {
-        let label = self.label.clone();
-        let err = |e| classify(&label, "redeem the code", e);
-        // One write transaction: redemptions and attempts on the ledger
-        // queue behind each other, so exactly one account can win.
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let open =
-            attempts::sqlite_gate_in(&tx, &label, receipt, AttemptKind::NotCounted, now, limit)?;
-        if let Gate::Locked { until } = open {
-            tx.commit().map_err(err)?;
-            return Ok(RedeemStep::Locked { until });
-        }
-        let row: Option<(String, Option<String>, Option<String>)> = tx
-            .query_row(
-                "SELECT status, redeemed_at, redeemed_by FROM issuances \
-                 WHERE receipt = ?1 AND issue_no = ?2",
-                params![receipt.as_str(), issue_no],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(err)?;
-        let Some((status, at, by)) = row else {
-            return Err(LedgerError::NoSuchIssuance {
-                ledger: label,
-                receipt: receipt.clone(),
-                issue_no,
-            });
-        };
-        let damaged = |detail: String| LedgerError::Damaged {
-            ledger: label.clone(),
-            detail,
-        };
-        let status = IssuanceStatus::parse(&status)
-            .ok_or_else(|| damaged(format!("unknown status '{status}'")))?;
-        let at = at.map(|t| attempts::parse_time(&label, &t)).transpose()?;
-        let redeemed = at.zip(by.as_deref());
-        let step = match redeem_action(status, redeemed, account) {
-            RedeemAction::Mark => {
-                let when = attempts::time_text(now);
-                tx.execute(
-                    "UPDATE issuances SET status = 'redeemed', redeemed_at = ?3, \
-                     redeemed_by = ?4, status_changed_at = ?3 \
-                     WHERE receipt = ?1 AND issue_no = ?2 AND status = 'active'",
-                    params![receipt.as_str(), issue_no, when, account],
-                )
-                .map_err(err)?;
-                RedeemStep::Redeemed {
-                    at: now,
-                    again: false,
-                }
-            }
-            RedeemAction::Again(at) => RedeemStep::Redeemed { at, again: true },
-            RedeemAction::Other(on) => {
-                let gate =
-                    attempts::sqlite_gate_in(&tx, &label, receipt, AttemptKind::Wrong, now, limit)?;
-                RedeemStep::UsedByAnother { on, gate }
-            }
-            RedeemAction::NotLive(status) => RedeemStep::NotLive { status },
-        };
-        tx.commit().map_err(err)?;
-        Ok(step)
+        lifecycle::redeem(
+            &mut self.conn,
+            &self.label,
+            receipt,
+            issue_no,
+            account,
+            now,
+            limit,
+        )
     }
 
     fn revoke(
@@ -444,46 +398,7 @@ impl Ledger for SqliteLedger {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Revocation, LedgerError> {
-        let label = self.label.clone();
-        let err = |e| classify(&label, "revoke the code", e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(err)?;
-        let latest: Option<(u32, String, Option<String>)> = tx
-            .query_row(
-                "SELECT issue_no, status, status_changed_at FROM issuances \
-                 WHERE receipt = ?1 ORDER BY issue_no DESC LIMIT 1",
-                [receipt.as_str()],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(err)?;
-        let Some((issue_no, status, since)) = latest else {
-            return Ok(Revocation::NeverIssued);
-        };
-        let status = IssuanceStatus::parse(&status).ok_or_else(|| LedgerError::Damaged {
-            ledger: label.clone(),
-            detail: format!("unknown status '{status}'"),
-        })?;
-        if status != IssuanceStatus::Active {
-            let since = since
-                .map(|t| attempts::parse_time(&label, &t))
-                .transpose()?;
-            return Ok(Revocation::NothingLive {
-                issue_no,
-                status,
-                since,
-            });
-        }
-        tx.execute(
-            "UPDATE issuances SET status = 'revoked', status_changed_at = ?3, status_reason = ?4 \
-             WHERE receipt = ?1 AND issue_no = ?2 AND status = 'active'",
-            params![receipt.as_str(), issue_no, attempts::time_text(now), reason],
-        )
-        .map_err(err)?;
-        tx.commit().map_err(err)?;
-        Ok(Revocation::Revoked { issue_no, at: now })
+        lifecycle::revoke(&mut self.conn, &self.label, receipt, reason, now)
     }
 
     fn ledger_id(&self) -> Result<String, LedgerError> {
@@ -674,15 +589,7 @@ impl Ledger for SqliteLedger {
                 |r| r.get(0),
             )
             .map_err(|e| classify(&label, action, e))?;
-        let expected = max.unwrap_or(0).saturating_add(1);
-        if row.issue_no != expected {
-            return Err(LedgerError::IssueOutOfOrder {
-                ledger: label,
-                receipt: row.receipt.clone(),
-                issue_no: row.issue_no,
-                expected,
-            });
-        }
+        check_next_issue(&label, row, max)?;
         tx.execute(
             "UPDATE issuances SET status = 'superseded', status_changed_at = ?2 \
              WHERE receipt = ?1 AND status = 'active'",
@@ -728,7 +635,7 @@ impl Ledger for SqliteLedger {
     fn for_each_in_batch(
         &self,
         batch_id: &str,
-        f: &mut dyn FnMut(Issuance) -> Result<(), LedgerError>,
+        f: &mut dyn FnMut(Issuance) -> ControlFlow<()>,
     ) -> Result<u64, LedgerError> {
         let action = "read the batch's issuances";
         // SQLite sorts NULL before any text, so a plain ZIP comes before the
@@ -744,8 +651,10 @@ impl Ledger for SqliteLedger {
         let mut count = 0u64;
         while let Some(row) = rows.next().map_err(self.db_err(action))? {
             let issuance = issuance_from_row(row).map_err(self.db_err(action))?;
-            f(issuance)?;
             count += 1;
+            if f(issuance).is_break() {
+                break;
+            }
         }
         Ok(count)
     }

@@ -45,29 +45,37 @@
 
 use std::cell::RefCell;
 use std::collections::{HashMap, HashSet};
+use std::ops::ControlFlow;
 use std::str::FromStr;
 use std::time::Duration;
 
-use ::postgres::config::Host;
 use ::postgres::{Client, Config, NoTls};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 
-use super::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
-use super::postgres_attempts;
-use super::postgres_rows::{
-    batch_from_row, copy_rows, is_constraint, issuance_from_row, migrate, pg_detail, pg_err,
-    pg_ints, record_printed_pg, BATCH_COLUMNS,
+use self::migrations::migrate;
+use self::rows::{
+    batch_from_row, copy_rows, is_constraint, issuance_from_row, pg_detail, pg_err, pg_ints,
+    record_printed_pg, BATCH_COLUMNS,
 };
-use super::redeem::{redeem_action, RedeemAction, RedeemStep, Revocation};
-use super::types::batch_differences;
-use super::ISSUANCE_COLUMNS;
-use super::{
+use self::url::describe_target;
+pub use self::url::redact_url;
+use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
+use crate::ledger::check_next_issue;
+use crate::ledger::redeem::{RedeemStep, Revocation};
+use crate::ledger::types::batch_differences;
+use crate::ledger::{
     BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState, Sha256Hex,
-    BUSY_TIMEOUT_MS,
+    BUSY_TIMEOUT_MS, ISSUANCE_COLUMNS,
 };
+
+mod attempts;
+mod lifecycle;
+pub(in crate::ledger) mod migrations;
+mod rows;
+mod url;
 
 /// How long connecting may take before the run gives up with a sentence.
 const CONNECT_TIMEOUT_S: u64 = 10;
@@ -95,74 +103,6 @@ impl std::fmt::Debug for PostgresLedger {
             .field("schema", &self.schema)
             .finish_non_exhaustive()
     }
-}
-
-/// The URL with any password removed, from the user-info part
-/// (`user:secret@host`) and from a `password=` query parameter, so that it
-/// can be shown in messages and logs.
-pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
-    };
-    let (before_query, query) = match rest.split_once('?') {
-        Some((b, q)) => (b, Some(q)),
-        None => (rest, None),
-    };
-    let (authority, path) = match before_query.find('/') {
-        Some(i) => before_query.split_at(i),
-        None => (before_query, ""),
-    };
-    let authority = match authority.rsplit_once('@') {
-        Some((userinfo, hosts)) => {
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{user}@{hosts}")
-        }
-        None => authority.to_string(),
-    };
-    let mut out = format!("{scheme}://{authority}{path}");
-    if let Some(query) = query {
-        let kept: Vec<&str> = query
-            .split('&')
-            .filter(|p| !p.to_ascii_lowercase().starts_with("password="))
-            .collect();
-        if !kept.is_empty() {
-            out.push('?');
-            out.push_str(&kept.join("&"));
-        }
-    }
-    out
-}
-
-/// "host db.example.org port 5432, database ledger as user issuer": where
-/// a connection was going, without the password.
-fn describe_target(config: &Config) -> String {
-    let hosts: Vec<String> = config
-        .get_hosts()
-        .iter()
-        .map(|h| match h {
-            Host::Tcp(name) => name.clone(),
-            Host::Unix(path) => format!("socket folder {}", path.display()),
-        })
-        .collect();
-    let hosts = if hosts.is_empty() {
-        "localhost".to_string()
-    } else {
-        hosts.join(", ")
-    };
-    let port = match config.get_ports() {
-        [] => String::new(),
-        ports => format!(
-            " port {}",
-            ports
-                .iter()
-                .map(u16::to_string)
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    };
-    let user = config.get_user().unwrap_or("(default user)");
-    let db = config.get_dbname().unwrap_or(user);
-    format!("host {hosts}{port}, database {db} as user {user}")
 }
 
 /// One keyset page of a batch in presort order, read by walking the presort
@@ -365,7 +305,7 @@ impl Ledger for PostgresLedger {
     ) -> Result<Gate, LedgerError> {
         let key = lock_key(&["verify", &self.schema, receipt.as_str()]);
         let client = self.client.get_mut();
-        postgres_attempts::gate(client, &self.label, key, (receipt, kind), now, limit)
+        attempts::gate(client, &self.label, key, (receipt, kind), now, limit)
     }
 
     fn attempt_summary(
@@ -375,7 +315,7 @@ impl Ledger for PostgresLedger {
         limit: AttemptLimit,
     ) -> Result<AttemptSummary, LedgerError> {
         let mut client = self.client.borrow_mut();
-        postgres_attempts::summary(&mut client, &self.label, receipt, now, limit)
+        attempts::summary(&mut client, &self.label, receipt, now, limit)
     }
 
     fn redeem(
@@ -389,69 +329,8 @@ impl Ledger for PostgresLedger {
         // The same per-receipt lock as verify's attempts: redemptions and
         // attempts of one receipt queue, from any number of hosts.
         let key = lock_key(&["verify", &self.schema, receipt.as_str()]);
-        let label = self.label.clone();
-        let issue = i32::try_from(issue_no).unwrap_or(i32::MAX);
-        let client = self.client.get_mut();
-        let mut run = || -> Result<Result<RedeemStep, LedgerError>, ::postgres::Error> {
-            let mut tx = client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
-            let open =
-                postgres_attempts::gate_in(&mut tx, receipt, AttemptKind::NotCounted, now, limit)?;
-            if let Gate::Locked { until } = open {
-                tx.commit()?;
-                return Ok(Ok(RedeemStep::Locked { until }));
-            }
-            let row = tx.query_opt(
-                "SELECT status, redeemed_at, redeemed_by FROM issuances \
-                 WHERE receipt = $1 AND issue_no = $2 FOR UPDATE",
-                &[&receipt.as_str(), &issue],
-            )?;
-            let Some(row) = row else {
-                return Ok(Err(LedgerError::NoSuchIssuance {
-                    ledger: label.clone(),
-                    receipt: receipt.clone(),
-                    issue_no,
-                }));
-            };
-            let status_text: String = row.try_get("status")?;
-            let Some(status) = IssuanceStatus::parse(&status_text) else {
-                return Ok(Err(LedgerError::Damaged {
-                    ledger: label.clone(),
-                    detail: format!("unknown status '{status_text}'"),
-                }));
-            };
-            let at: Option<DateTime<Utc>> = row.try_get("redeemed_at")?;
-            let by: Option<String> = row.try_get("redeemed_by")?;
-            let step = match redeem_action(status, at.zip(by.as_deref()), account) {
-                RedeemAction::Mark => {
-                    tx.execute(
-                        "UPDATE issuances SET status = 'redeemed', redeemed_at = $3, \
-                         redeemed_by = $4, status_changed_at = $3 \
-                         WHERE receipt = $1 AND issue_no = $2 AND status = 'active'",
-                        &[&receipt.as_str(), &issue, &now, &account],
-                    )?;
-                    RedeemStep::Redeemed {
-                        at: now,
-                        again: false,
-                    }
-                }
-                RedeemAction::Again(at) => RedeemStep::Redeemed { at, again: true },
-                RedeemAction::Other(on) => {
-                    let gate = postgres_attempts::gate_in(
-                        &mut tx,
-                        receipt,
-                        AttemptKind::Wrong,
-                        now,
-                        limit,
-                    )?;
-                    RedeemStep::UsedByAnother { on, gate }
-                }
-                RedeemAction::NotLive(status) => RedeemStep::NotLive { status },
-            };
-            tx.commit()?;
-            Ok(Ok(step))
-        };
-        run().map_err(|e| pg_err(&self.label, "redeem the code", e))?
+        let (client, label) = (self.client.get_mut(), &self.label);
+        lifecycle::redeem(client, label, key, (receipt, issue_no), account, now, limit)
     }
 
     fn revoke(
@@ -462,44 +341,14 @@ impl Ledger for PostgresLedger {
     ) -> Result<Revocation, LedgerError> {
         // The reissue lock: a revocation and a reissue of one receipt queue.
         let key = lock_key(&["receipt", &self.schema, receipt.as_str()]);
-        let label = self.label.clone();
-        let client = self.client.get_mut();
-        let mut run = || -> Result<Result<Revocation, LedgerError>, ::postgres::Error> {
-            let mut tx = client.transaction()?;
-            tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
-            let latest = tx.query_opt(
-                "SELECT issue_no, status, status_changed_at FROM issuances \
-                 WHERE receipt = $1 ORDER BY issue_no DESC LIMIT 1 FOR UPDATE",
-                &[&receipt.as_str()],
-            )?;
-            let Some(latest) = latest else {
-                return Ok(Ok(Revocation::NeverIssued));
-            };
-            let issue: i32 = latest.try_get("issue_no")?;
-            let issue_no = u32::try_from(issue).unwrap_or(0);
-            let status_text: String = latest.try_get("status")?;
-            let Some(status) = IssuanceStatus::parse(&status_text) else {
-                return Ok(Err(LedgerError::Damaged {
-                    ledger: label.clone(),
-                    detail: format!("unknown status '{status_text}'"),
-                }));
-            };
-            if status != IssuanceStatus::Active {
-                return Ok(Ok(Revocation::NothingLive {
-                    issue_no,
-                    status,
-                    since: latest.try_get("status_changed_at")?,
-                }));
-            }
-            tx.execute(
-                "UPDATE issuances SET status = 'revoked', status_changed_at = $3, \
-                 status_reason = $4 WHERE receipt = $1 AND issue_no = $2 AND status = 'active'",
-                &[&receipt.as_str(), &issue, &now, &reason],
-            )?;
-            tx.commit()?;
-            Ok(Ok(Revocation::Revoked { issue_no, at: now }))
-        };
-        run().map_err(|e| pg_err(&self.label, "revoke the code", e))?
+        lifecycle::revoke(
+            self.client.get_mut(),
+            &self.label,
+            key,
+            receipt,
+            reason,
+            now,
+        )
     }
 
     fn start_batch(&mut self, batch: &BatchRecord) -> Result<(), LedgerError> {
@@ -701,18 +550,7 @@ impl Ledger for PostgresLedger {
             )
             .map_err(err)?
             .get(0);
-        let expected = max
-            .and_then(|m| u32::try_from(m).ok())
-            .unwrap_or(0)
-            .saturating_add(1);
-        if row.issue_no != expected {
-            return Err(LedgerError::IssueOutOfOrder {
-                ledger: label,
-                receipt: row.receipt.clone(),
-                issue_no: row.issue_no,
-                expected,
-            });
-        }
+        check_next_issue(&label, row, max.and_then(|m| u32::try_from(m).ok()))?;
         tx.execute(
             "UPDATE issuances SET status = 'superseded', status_changed_at = $2 \
              WHERE receipt = $1 AND status = 'active'",
@@ -767,7 +605,7 @@ impl Ledger for PostgresLedger {
     fn for_each_in_batch(
         &self,
         batch_id: &str,
-        f: &mut dyn FnMut(Issuance) -> Result<(), LedgerError>,
+        f: &mut dyn FnMut(Issuance) -> ControlFlow<()>,
     ) -> Result<u64, LedgerError> {
         // Keyset pages in presort order (a plain ZIP, read as '', before
         // the ZIP+4s of its ZIP5): memory stays bounded by the page, and no
@@ -802,8 +640,10 @@ impl Ledger for PostgresLedger {
             );
             let full = page.len() as i64 == PRESORT_PAGE_ROWS;
             for row in &page {
-                f(issuance_from_row(&self.label, row)?)?;
                 count += 1;
+                if f(issuance_from_row(&self.label, row)?).is_break() {
+                    return Ok(count);
+                }
             }
             if !full {
                 return Ok(count);
@@ -855,30 +695,6 @@ impl Ledger for PostgresLedger {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn redact_url_removes_the_password_wherever_it_is() {
-        let cases = [
-            (
-                "postgres://issuer:s3cret@db.example.org:5432/ledger",
-                "postgres://issuer@db.example.org:5432/ledger",
-            ),
-            (
-                "postgresql://issuer:p%40ss:word@db/ledger?sslmode=disable&password=s3cret",
-                "postgresql://issuer@db/ledger?sslmode=disable",
-            ),
-            (
-                "postgresql://db/ledger?Password=s3cret",
-                "postgresql://db/ledger",
-            ),
-            ("postgres://issuer@db/ledger", "postgres://issuer@db/ledger"),
-        ];
-        for (url, want) in cases {
-            let got = redact_url(url);
-            assert_eq!(got, want);
-            assert!(!got.contains("s3cret") && !got.contains("word"), "{got}");
-        }
-    }
 
     #[test]
     fn connection_refused_names_the_host_never_the_password() {

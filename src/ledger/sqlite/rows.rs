@@ -6,9 +6,10 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 
 use crate::filing::{Filing, IssuanceStatus, ReceiptNumber};
 
-use super::proof::{ProofKind, Sha256Hex};
-use super::Redemption;
-use super::{parse_form, BatchKind, BatchRecord, Issuance, LedgerError, LetterProof, NewIssuance};
+use crate::ledger::{
+    parse_form, BatchKind, BatchRecord, Issuance, LedgerError, LetterProof, NewIssuance, Redemption,
+};
+use crate::letter_proof::{ProofKind, Sha256Hex};
 
 /// Dates are stored as ISO text so the file reads well in any SQLite tool.
 const DATE_FORMAT: &str = "%Y-%m-%d";

@@ -1,4 +1,4 @@
-//! The wrong-code limit on PostgreSQL (the rule is in [`super::attempts`]).
+//! The wrong-code limit on PostgreSQL (the rule is in [`crate::ledger::attempts`]).
 //!
 //! Each attempt runs in one transaction that first takes a
 //! transaction-scoped advisory lock on the receipt, so attempts on one
@@ -8,10 +8,10 @@
 use ::postgres::Client;
 use chrono::{DateTime, Utc};
 
-use super::attempts::{decide, AttemptKind, AttemptLimit, AttemptSummary, Gate};
-use super::postgres_rows::pg_err;
-use super::LedgerError;
+use super::rows::pg_err;
 use crate::filing::ReceiptNumber;
+use crate::ledger::attempts::{decide, AttemptKind, AttemptLimit, AttemptSummary, Gate};
+use crate::ledger::LedgerError;
 
 /// The lock in force (latest end) and the counted attempts in the window.
 fn state(
