@@ -15,6 +15,9 @@
 //! BENCH_SERVE_PG set to a PostgreSQL URL (an empty database or schema),
 //! it does the same on PostgreSQL.
 //!
+//! BENCH_SERVE_LEDGER_CONNECTIONS (default 4) is the service's
+//! `--connections`.
+//!
 //! Not a test: it asserts nothing about speed, it measures. The client
 //! runs on the same machine and takes its share of the cores.
 
@@ -305,6 +308,7 @@ fn bench(label: &str, dir: &Path, ledger: &str) {
     });
     let (mut t, took) = drive(&server.base, &token, connections, seconds, verify);
     report("verify", &mut t, took);
+    println!("{label}: server RSS after verify {:.1} MB", rss_mb(pid));
     let redeem = Arc::new(move |i: usize| {
         let k = half + i;
         (k < r.len()).then(|| {
