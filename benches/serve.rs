@@ -81,7 +81,7 @@ fn issue(dir: &Path, rows: u64, ledger: &str) -> Vec<String> {
             "--date",
             &today,
             "--allow-any-date",
-            "--output",
+            "--letters",
             "print",
             "--ledger",
             ledger,

@@ -8,8 +8,8 @@
 //!    directly, compression) and the size per letter in one print file.
 //! 3. End to end: generates a filings file (100,000 rows by default; pass a
 //!    number, or set BENCH_ROWS) and runs the whole batch on all cores
-//!    against a fresh ledger, once with `--output print` and once with
-//!    `--output pieces`, each in a child process of its own (so the peak
+//!    against a fresh ledger, once with `--letters print` and once with
+//!    `--letters pieces`, each in a child process of its own (so the peak
 //!    resident memory is that mode's, and the disk is flushed before the
 //!    clock starts), BENCH_RUNS times each (default 1;
 //!    the table shows the median run): letters per second, bytes per

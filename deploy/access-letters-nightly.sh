@@ -1,12 +1,18 @@
 #!/bin/sh
 # The nightly batch, as the scheduler runs it (systemd timer or cron).
 #
-# Takes every *.csv in the drop folder in name order, each as its own batch,
-# under one lock, with the production key, appending to a log file. Exit
-# status, for the scheduler and the alerting around it:
+# Takes every *.csv in the drop folder (the extension in any case: B.CSV
+# too) in name order, each as its own batch, under one lock, with the
+# production key, appending to a log file; it logs every file taken, and
+# every other file of the folder as not taken. Exit status, for the
+# scheduler and the alerting around it:
 #   0  done: every file's rows issued or already issued
 #   2  done, with rejected rows to review (rejects.csv in each batch folder)
+#   8  done, but the drop folder holds files that were not taken (another
+#      extension, unreadable): the log names them; alert someone
 #   1  failed: alert someone (bad input file, no filings, ledger or key problem)
+#  10  stopped (SIGTERM, SIGINT: `systemctl stop`, a shutdown) at a safe point;
+#      the next run finishes the batch, nothing is lost
 # Every setting can be overridden from the environment (systemd's
 # EnvironmentFile, or the crontab line), so the script itself never changes.
 set -u
@@ -30,20 +36,57 @@ if ! flock -n 9; then
     exit 1
 fi
 
+# The more serious of the night's statuses: 1, then 8, then 2, then 0.
+worse() {
+    case "$worst:$1" in
+        1:*|*:0) ;;
+        *:1) worst=1 ;;
+        8:*) ;;
+        *:8) worst=8 ;;
+        *) worst=2 ;;
+    esac
+}
+
+# A stop reaches the batch too (same process group, or systemd's cgroup):
+# the batch stops at its next safe point and exits 10; the script waits for
+# it instead of dying first, then stops too.
+stop=0
+trap 'stop=1' TERM INT
+
 worst=0
 found=0
-for input in "$DROP"/*.csv; do
-    [ -e "$input" ] || continue
+not_taken=0
+for input in "$DROP"/* "$DROP"/.[!.]*; do
+    [ -e "$input" ] || [ -L "$input" ] || continue
+    [ -d "$input" ] && continue
+    case "$input" in
+        *.[cC][sS][vV]) ;;
+        *) log "NOT TAKEN (not a .csv file): $input"; not_taken=$((not_taken + 1)); continue ;;
+    esac
+    if [ ! -f "$input" ] || ! : <"$input" 2>/dev/null; then
+        log "NOT TAKEN (not a readable regular file): $input"
+        not_taken=$((not_taken + 1))
+        continue
+    fi
     found=$((found + 1))
     log "batch for $input"
     "$BIN" run --input "$input" --out "$OUT" --key "$KEY" ${LEDGER_FILE:+--ledger "$LEDGER_FILE"} >>"$LOG" 2>&1
     status=$?
     case "$status" in
+        10) log "stopped (exit 10): $input; the next run finishes it"; exit 10 ;;
         0) log "done: $input" ;;
-        2) log "done with rejects to review: $input"; [ "$worst" -eq 1 ] || worst=2 ;;
-        *) log "FAILED (exit $status): $input"; worst=1 ;;
+        2) log "done with rejects to review: $input"; worse 2 ;;
+        *) log "FAILED (exit $status): $input"; worse 1 ;;
     esac
+    if [ "$stop" -eq 1 ]; then
+        log "stopped before the next file; the next run takes the rest"
+        exit 10
+    fi
 done
+if [ "$not_taken" -gt 0 ]; then
+    log "$not_taken file(s) in $DROP not taken (named above): move, rename or remove them"
+    worse 8
+fi
 if [ "$found" -eq 0 ]; then
     log "no input files in $DROP: the upstream export did not arrive"
     exit 1

@@ -35,6 +35,27 @@ pub struct Agency {
     pub portal_url: String,
     pub contact_center: String,
     pub contact_center_tty: String,
+    /// The agency's time zone (an IANA name): "today" (the default batch
+    /// date, the date checks, the day a code is checked for) is the date
+    /// there, whatever zone the host runs in.
+    #[serde(default = "default_time_zone", deserialize_with = "time_zone")]
+    pub time_zone: chrono_tz::Tz,
+}
+
+/// The time zone when agency.toml names none: the agency's offices.
+pub const DEFAULT_TIME_ZONE: chrono_tz::Tz = chrono_tz::America::New_York;
+
+fn default_time_zone() -> chrono_tz::Tz {
+    DEFAULT_TIME_ZONE
+}
+
+fn time_zone<'de, D: serde::Deserializer<'de>>(d: D) -> Result<chrono_tz::Tz, D::Error> {
+    let name = String::deserialize(d)?;
+    name.trim().parse().map_err(|_| {
+        serde::de::Error::custom(format!(
+            "agency.time_zone '{name}' is not a time zone of the IANA database (such as America/New_York or America/Chicago)"
+        ))
+    })
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -157,6 +178,27 @@ mod tests {
         assert_eq!(c.agency.contact_center, "800-375-5283");
         assert_eq!(c.agency.contact_center_tty, "800-767-1833");
         assert_eq!(c.mail.mailer_id(), None);
+    }
+
+    #[test]
+    fn time_zone_defaults_to_new_york_and_is_checked() {
+        assert_eq!(
+            Config::default_config().agency.time_zone,
+            chrono_tz::America::New_York
+        );
+        let without = DEFAULT_CONFIG_TOML.replace("time_zone = \"America/New_York\"\n", "");
+        assert!(!without.contains("time_zone"));
+        let c = Config::parse(&without, "old agency.toml").expect("parses");
+        assert_eq!(c.agency.time_zone, DEFAULT_TIME_ZONE);
+        let chicago = DEFAULT_CONFIG_TOML.replace("America/New_York", "America/Chicago");
+        let c = Config::parse(&chicago, "x.toml").unwrap();
+        assert_eq!(c.agency.time_zone, chrono_tz::America::Chicago);
+        let typo = DEFAULT_CONFIG_TOML.replace("America/New_York", "America/NewYork");
+        let err = Config::parse(&typo, "x.toml").unwrap_err().to_string();
+        assert!(
+            err.contains("'America/NewYork' is not a time zone"),
+            "{err}"
+        );
     }
 
     #[test]

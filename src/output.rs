@@ -62,6 +62,57 @@ pub fn write_atomic(path: &Path, bytes: &[u8], durable: bool) -> io::Result<()> 
         })
 }
 
+/// Checks, before any work, that [`write_atomic`] can later put a file at
+/// `path`: it is not a folder, its folder exists, and a temporary file can
+/// be made there (made and removed at once). Nothing else is touched.
+pub fn check_can_write(path: &Path) -> io::Result<()> {
+    if path.is_dir() {
+        return Err(io::Error::other("it is a folder, not a file"));
+    }
+    let folder = match path.parent() {
+        Some(p) if !p.as_os_str().is_empty() => p,
+        _ => Path::new("."),
+    };
+    if !folder.is_dir() {
+        return Err(io::Error::other(format!(
+            "its folder {} does not exist",
+            folder.display()
+        )));
+    }
+    let probe = tmp_path(path);
+    create_private(&probe)?;
+    fs::remove_file(&probe)
+}
+
+/// Checks, before any work, that files can be made in the folder `dir`, or
+/// (when it does not exist yet) in the nearest folder above it that does.
+pub fn check_can_write_in(dir: &Path) -> io::Result<()> {
+    let mut at = dir;
+    loop {
+        match fs::metadata(at) {
+            Ok(meta) if meta.is_dir() => {
+                return check_can_write(&at.join(".access-letters-probe"));
+            }
+            Ok(_) => {
+                return Err(io::Error::other(format!(
+                    "{} is a file, not a folder",
+                    at.display()
+                )))
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    io::ErrorKind::NotFound | io::ErrorKind::NotADirectory
+                ) && at != Path::new(".") => {}
+            Err(e) => return Err(e),
+        }
+        at = match at.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+    }
+}
+
 /// A file written in pieces and put in place by [`AtomicFile::commit`]; if it
 /// is dropped without a commit the temporary file is removed.
 pub struct AtomicFile {
@@ -171,6 +222,23 @@ pub fn file_sha256(path: &Path) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn can_write_checks_leave_nothing_behind() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("m.prom");
+        check_can_write(&file).unwrap();
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 0);
+        let err = check_can_write(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("is a folder"), "{err}");
+        let err = check_can_write(&dir.path().join("no/m.prom")).unwrap_err();
+        assert!(err.to_string().contains("does not exist"), "{err}");
+        check_can_write_in(&dir.path().join("new/deeper")).unwrap();
+        assert!(!dir.path().join("new").exists());
+        fs::write(&file, "x").unwrap();
+        let err = check_can_write_in(&file.join("sub")).unwrap_err();
+        assert!(err.to_string().contains("is a file"), "{err}");
+    }
 
     #[test]
     fn atomic_write_leaves_no_temp_and_is_private() {

@@ -35,6 +35,13 @@ pub fn prepare_folder(batch_dir: &Path, mode: OutputMode) -> Result<usize, Batch
         }
     }
     withdraw_summary(batch_dir)?;
+    remove_temporaries(batch_dir)
+}
+
+/// Removes the temporary files (`.NAME.tmp`) in a batch folder and its
+/// `letters/` and `print/` folders: those a killed run left, or those of a
+/// run stopped on a signal. Returns how many it removed.
+pub fn remove_temporaries(batch_dir: &Path) -> Result<usize, BatchError> {
     let mut removed = 0;
     for dir in [
         batch_dir.to_path_buf(),
@@ -102,7 +109,7 @@ pub fn issue_all(
     let mut tally = Tally::default();
     let mut intake = Intake::open(inputs.input, inputs.batch_date, checked.fit)?;
     let chunk_size = inputs.chunk_size.max(1);
-    let mut chunk: Vec<Filing> = Vec::with_capacity(chunk_size);
+    let mut chunk: Vec<Filing> = Vec::new();
     loop {
         let next = intake.next().transpose()?;
         let at_end = next.is_none();
@@ -124,6 +131,13 @@ pub fn issue_all(
             tally.add(&outcome);
             progress.advance(chunk.len() as u64);
             chunk.clear();
+            if !at_end && progress.stop_requested() {
+                // A safe point: the letters rendered so far are recorded,
+                // so the next run resumes after them.
+                commit_chunk(ledger, &letters_dir, &chunks.pending)?;
+                progress.finish();
+                return Err(BatchError::Stopped);
+            }
         }
         if at_end {
             break;

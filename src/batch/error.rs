@@ -27,6 +27,16 @@ pub enum BatchError {
         path: String,
         source: std::io::Error,
     },
+    /// A stop was asked for (SIGTERM, SIGINT) and the run stopped at a safe
+    /// point: what was done is recorded, the batch is not complete.
+    #[error("stopped; run the same command again to finish")]
+    Stopped,
+    /// A folder `--input` holds no filings file.
+    #[error("no .csv files in {dir}{not_taken}")]
+    NoCsvFiles { dir: String, not_taken: String },
+    /// The input is a pipe, a device or a socket, not a file.
+    #[error("{path} is not a regular file (it is a pipe, a device or a socket): a run names its batch by the file's SHA-256 and reads the file more than once, so save the filings to a file and pass that with --input")]
+    InputNotAFile { path: String },
     /// The input has a header row and no data rows: most likely a broken
     /// upstream export, so it is not a quiet night but its own outcome.
     #[error("no filings in {path}: it has a header row but no rows below it, so no batch was started; check the export that made it")]
@@ -61,7 +71,7 @@ pub enum BatchError {
         why: String,
     },
     /// A complete batch run again asking for its letters written otherwise.
-    #[error("batch {batch_id} is complete, written with --output {made}; it was not made again with --output {asked} (its letters are in the ledger once, as they were written)")]
+    #[error("batch {batch_id} is complete, written with --letters {made}; it was not made again with --letters {asked} (its letters are in the ledger once, as they were written)")]
     OutputMismatch {
         batch_id: String,
         made: String,

@@ -62,18 +62,20 @@ pub mod commit;
 mod error;
 pub mod finish;
 pub mod guard;
+pub mod inputs;
 pub mod plan;
 pub mod print_files;
 pub mod render;
 pub mod sample;
 pub mod verify;
 
-pub use commit::write_letter;
+pub use commit::{remove_temporaries, write_letter};
 pub use error::BatchError;
 pub use finish::{
     complete, write_manifest, write_plain_report, write_summary, ManifestTotals, Written,
 };
 pub use guard::{batch_folders, check_out_folder, may_create_ledger};
+pub use inputs::{input_files, InputFiles};
 pub use plan::{batch_id, check, next_serial, Checked};
 
 /// Valid filings per chunk when letters get a PDF file each: the unit of
@@ -90,6 +92,40 @@ pub const PRINT_CHUNK_SIZE: usize = 4096;
 
 /// Letters per print file unless `--pieces-per-file` says otherwise.
 pub const DEFAULT_PIECES_PER_FILE: usize = 2000;
+
+/// The most letters one print file may hold. Mail vendors take files of a
+/// few thousand pieces; a file's letters are gathered in memory before it is
+/// written, so a bigger bound only risks the run's memory and a file no
+/// vendor would take.
+pub const MAX_PIECES_PER_FILE: usize = 50_000;
+
+/// The most filings one chunk (one ledger transaction) may hold.
+pub const MAX_CHUNK_SIZE: usize = 65_536;
+
+/// `--pieces-per-file` as typed: 1 to [`MAX_PIECES_PER_FILE`], or why not.
+pub fn parse_pieces_per_file(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_PIECES_PER_FILE as u64).contains(&n) => Ok(n as usize),
+        Ok(n) if n > 0 => Err(format!(
+            "{n} letters in one print file is more than the {MAX_PIECES_PER_FILE} allowed: \
+             mail vendors take files of a few thousand pieces, and a print file's letters \
+             are held in memory while it is written"
+        )),
+        _ => Err(format!(
+            "'{text}' is not a number of letters (1 to {MAX_PIECES_PER_FILE})"
+        )),
+    }
+}
+
+/// `--chunk-size` as typed: 1 to [`MAX_CHUNK_SIZE`], or why not.
+pub fn parse_chunk_size(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<u64>() {
+        Ok(n) if (1..=MAX_CHUNK_SIZE as u64).contains(&n) => Ok(n as usize),
+        _ => Err(format!(
+            "'{text}' is not a number of filings per chunk (1 to {MAX_CHUNK_SIZE})"
+        )),
+    }
+}
 
 /// How a batch writes its letters.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -161,6 +197,14 @@ pub trait Progress: Sync {
     /// `n` more filings are done (issued or skipped).
     fn advance(&self, n: u64);
     fn finish(&self);
+    /// Asked at each safe point of a run (after a chunk is committed,
+    /// between rounds of print files): true stops the run there with
+    /// [`BatchError::Stopped`], everything before it recorded, so running
+    /// the same batch again finishes it. A scheduler's stop (SIGTERM) is
+    /// read here.
+    fn stop_requested(&self) -> bool {
+        false
+    }
 }
 
 /// Progress that reports nothing.
@@ -224,6 +268,7 @@ fn letters_out(
     batch_dir: &Path,
     resumed: bool,
     ledger: &mut dyn crate::ledger::Ledger,
+    progress: &dyn Progress,
 ) -> Result<(u64, Vec<crate::manifest::PrintFileEntry>), BatchError> {
     let mode = checked.inputs.output.mode;
     // Rows from an earlier run (or another output folder) are not proof
@@ -234,7 +279,7 @@ fn letters_out(
         0
     };
     let print_files = if mode.print() {
-        print_files::write_print_files(&checked.print_run(batch_dir), ledger)?
+        print_files::write_print_files(&checked.print_run(batch_dir), ledger, progress)?
     } else {
         Vec::new()
     };
@@ -301,7 +346,7 @@ pub fn run_checked(
     );
     let tally = commit::issue_all(checked, &batch_dir, ledger, progress)?;
     let issued = started.elapsed();
-    let (remade, print_files) = letters_out(checked, &batch_dir, resumed, ledger)?;
+    let (remade, print_files) = letters_out(checked, &batch_dir, resumed, ledger, progress)?;
     let printed = started.elapsed();
     let report = finish::finish_batch(
         &finish::Finishing {
@@ -345,4 +390,24 @@ pub fn run_checked(
         timings,
     )?;
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pieces_per_file_is_bounded_and_says_why() {
+        assert_eq!(parse_pieces_per_file("1"), Ok(1));
+        assert_eq!(parse_pieces_per_file("50000"), Ok(50_000));
+        let too_many = parse_pieces_per_file("1000000000").unwrap_err();
+        assert!(
+            too_many.contains("50000") && too_many.contains("vendors"),
+            "{too_many}"
+        );
+        assert!(parse_pieces_per_file("0").is_err());
+        assert!(parse_pieces_per_file("99999999999999999999999").is_err());
+        assert!(parse_chunk_size("100000000").is_err());
+        assert_eq!(parse_chunk_size("512"), Ok(512));
+    }
 }

@@ -20,6 +20,20 @@ pub(super) fn file_sha256(path: &std::path::Path) -> Result<String, BatchError> 
     crate::output::file_sha256(path).map_err(io_err("cannot read", path))
 }
 
+/// A pipe (`--input /dev/stdin`), a device or a socket cannot be read twice
+/// nor give the same digest on a re-run; its metadata is read without
+/// opening it, so a FIFO with no writer does not block.
+fn refuse_unless_file(path: &std::path::Path) -> Result<(), BatchError> {
+    let meta = std::fs::metadata(path).map_err(io_err("cannot open", path))?;
+    if meta.is_file() {
+        Ok(())
+    } else {
+        Err(BatchError::InputNotAFile {
+            path: path.display().to_string(),
+        })
+    }
+}
+
 /// `YYYY-MM-DD-xxxxxx`: the batch date and the start of the input's hash.
 pub fn batch_id(batch_date: NaiveDate, input_sha256: &str) -> String {
     format!("{}-{}", batch_date.format("%Y-%m-%d"), &input_sha256[..6])
@@ -43,6 +57,7 @@ pub struct Checked<'a> {
 /// here, before any folder, ledger or lock exists.
 pub fn check<'a>(inputs: &'a RunInputs<'a>) -> Result<Checked<'a>, BatchError> {
     let started = std::time::Instant::now();
+    refuse_unless_file(inputs.input)?;
     let input_sha256 = file_sha256(inputs.input)?;
     let fit = window_fit(&inputs.renderer.config.envelope)?;
     let mut intake = Intake::open(inputs.input, inputs.batch_date, fit)?;

@@ -33,7 +33,7 @@ use sha2::{Digest, Sha256};
 
 use super::error::io_err;
 use super::plan::Checked;
-use super::{BatchError, OutputChoice};
+use super::{BatchError, OutputChoice, Progress};
 use crate::issue::{draw_for_print, IssueContext, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger};
@@ -83,6 +83,21 @@ pub fn print_file_number(index: u64, pieces_per_file: usize) -> usize {
 pub fn write_print_files(
     run: &PrintRun<'_>,
     ledger: &mut dyn Ledger,
+    progress: &dyn Progress,
+) -> Result<Vec<PrintFileEntry>, BatchError> {
+    let written = write_and_record(run, ledger, progress);
+    if written.is_err() {
+        // The proofs waiting to be recorded are drawn again by the next
+        // run; a failed run leaves no temporary file behind.
+        let _ = std::fs::remove_file(PrintedSpill::path_in(run.batch_dir));
+    }
+    written
+}
+
+fn write_and_record(
+    run: &PrintRun<'_>,
+    ledger: &mut dyn Ledger,
+    progress: &dyn Progress,
 ) -> Result<Vec<PrintFileEntry>, BatchError> {
     let dir = run.batch_dir.join("print");
     let per_file = run.output.pieces_per_file.max(1);
@@ -94,12 +109,17 @@ pub fn write_print_files(
         let (groups, handed) = mpsc::sync_channel::<Vec<Issuance>>(at_once);
         let walker = scope.spawn(move || walk_in_groups(walking, run.batch_id, per_file, groups));
         let mut files: Vec<PrintFileEntry> = Vec::new();
-        let mut round: Vec<Vec<Issuance>> = Vec::with_capacity(at_once);
+        let mut round: Vec<Vec<Issuance>> = Vec::new();
         // On an error `handed` is dropped on return, which stops the walker.
         for group in handed.iter() {
             round.push(group);
             if round.len() == at_once {
                 write_round(run, &dir, &mut round, &mut files, &mut spill)?;
+                // A safe point: the files written stay (each was renamed
+                // into place whole) and are drawn again by the next run.
+                if progress.stop_requested() {
+                    return Err(BatchError::Stopped);
+                }
             }
         }
         write_round(run, &dir, &mut round, &mut files, &mut spill)?;
@@ -123,11 +143,13 @@ fn walk_in_groups(
     per_file: usize,
     groups: mpsc::SyncSender<Vec<Issuance>>,
 ) -> Result<(), BatchError> {
-    let mut group: Vec<Issuance> = Vec::with_capacity(per_file);
+    // Grown as letters come, never sized from the flag: a file of the
+    // batch's last few letters needs no room for a full one.
+    let mut group: Vec<Issuance> = Vec::new();
     let sent = ledger.walk_batch(batch_id, |iss| {
         group.push(iss);
         if group.len() >= per_file {
-            let full = std::mem::replace(&mut group, Vec::with_capacity(per_file));
+            let full = std::mem::take(&mut group);
             groups.send(full)?;
         }
         Ok::<_, mpsc::SendError<Vec<Issuance>>>(())
@@ -223,8 +245,13 @@ struct PrintedSpill {
 }
 
 impl PrintedSpill {
+    /// Where a batch's spill file is.
+    fn path_in(batch_dir: &Path) -> std::path::PathBuf {
+        batch_dir.join(".printed.tmp")
+    }
+
     fn create(batch_dir: &Path) -> Result<Self, BatchError> {
-        let path = batch_dir.join(".printed.tmp");
+        let path = Self::path_in(batch_dir);
         let file = create_private(&path).map_err(io_err("cannot create", &path))?;
         Ok(PrintedSpill {
             out: std::io::BufWriter::new(file),

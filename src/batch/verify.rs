@@ -66,7 +66,7 @@ pub fn ensure_letters(check: &LetterCheck<'_>, ledger: &dyn Ledger) -> Result<u6
     let mut remade = 0u64;
     let mut lost: Vec<String> = Vec::new();
     let mut lost_count = 0u64;
-    let mut chunk: Vec<Issuance> = Vec::with_capacity(check.chunk_size);
+    let mut chunk: Vec<Issuance> = Vec::new();
     let mut flush = |chunk: &mut Vec<Issuance>| -> Result<(), BatchError> {
         let results: Vec<LetterState> = chunk
             .par_iter()
@@ -122,7 +122,7 @@ fn check_one(
 ) -> Result<LetterState, BatchError> {
     let LetterProof::File(recorded) = &iss.issued.proof else {
         return Ok(LetterState::Lost(
-            "printed in a print file, it has no letter file of its own (the batch was run with --output print)".into(),
+            "printed in a print file, it has no letter file of its own (the batch was run with --letters print)".into(),
         ));
     };
     let path = letter_path(letters_dir, &iss.issued.piece_id);

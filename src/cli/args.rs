@@ -12,12 +12,16 @@ use super::*;
     long_about = "Reads the day's receipted filings (Forms I-485, I-131, I-765), issues one \
 online access code per filing, renders each letter as a print-ready PDF, and writes a \
 manifest for the mail vendor and a ledger of every issuance.\n\n\
-Exit status: 0 done (verify: valid; redeem: redeemed); 1 failed; 2 (run) done, but some \
-rows were rejected (see rejects.csv); 3 (verify, redeem) the code is not valid, (revoke) \
-the receipt has no live code; 4 (run) no filings in the input; 5 (verify, redeem) the \
-receipt is locked after too many wrong codes; 6 (redeem) the code was already used by \
-another account. serve: 0 stopped by SIGTERM or Ctrl-C after answering the requests \
-in flight; 1 could not start. token add: 0 added; 1 refused."
+Exit status: 0 done (verify: valid; redeem: redeemed; revoke: revoked); 1 failed; \
+2 (run) done, but some rows were rejected (see rejects.csv); 3 (verify, redeem) the code \
+is not valid, (revoke) the receipt has no live code; 4 (run) no filings in the input; \
+5 (verify, redeem) the receipt is locked after too many wrong codes; 6 (redeem) the code \
+was already used by another account; 8 (run --input DIR) the batches finished, but files \
+in the folder were not taken (named on stderr); 9 (run) every batch is complete, but \
+writing the metrics file afterwards failed; 10 (run) stopped by SIGTERM or SIGINT at a \
+safe point: run the same command again to finish. serve: 0 stopped by SIGTERM or \
+Ctrl-C after answering the requests in flight; 1 could not start. token add: 0 added; \
+1 refused."
 )]
 pub struct Cli {
     /// Show more detail on stderr (-v progress details, -vv debugging).

@@ -26,6 +26,15 @@ pub const EXIT_NO_FILINGS: u8 = 4;
 pub const EXIT_LOCKED: u8 = 5;
 /// Exit status of `redeem`: the code was already used by another account.
 pub const EXIT_USED: u8 = 6;
+/// Exit status of `run --input DIR`: its batches finished, but the folder
+/// holds files that were not taken (named on stderr).
+pub const EXIT_NOT_TAKEN: u8 = 8;
+/// Exit status of `run`: every batch is complete, but a write after them
+/// (the metrics file) failed; the batches need nothing more.
+pub const EXIT_AFTER_BATCH: u8 = 9;
+/// Exit status of `run`: stopped by SIGTERM or SIGINT at a safe point;
+/// running the same command again finishes the batch.
+pub const EXIT_STOPPED: u8 = 10;
 
 /// clap parser for `--date`: YYYY-MM-DD, in words when it is not.
 pub fn date_arg(text: &str) -> Result<NaiveDate, String> {

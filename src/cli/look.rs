@@ -8,7 +8,7 @@ use clap::Args;
 use access_letters::config::Config;
 use access_letters::ledger::AttemptLimit;
 use access_letters::letter::Templates;
-use access_letters::ops::attempt_limit;
+use access_letters::ops::{attempt_limit, Clock};
 use access_letters::render::Renderer;
 
 /// Wording and agency settings.
@@ -30,6 +30,12 @@ impl Look {
             None => Templates::builtin(),
         };
         Ok(Renderer::new(templates, config))
+    }
+
+    /// The system clock, today in the agency's time zone (`[agency] time_zone`).
+    pub fn clock(&self) -> Result<Clock> {
+        let config = agency_config(self.config.as_deref())?;
+        Ok(Clock::in_zone(config.agency.time_zone))
     }
 }
 
@@ -53,5 +59,11 @@ impl LimitConfig {
     /// The wrong-code limit of `[codes]`.
     pub fn limit(&self) -> Result<AttemptLimit> {
         Ok(attempt_limit(&agency_config(self.config.as_deref())?.codes))
+    }
+
+    /// The system clock, today in the agency's time zone (`[agency] time_zone`).
+    pub fn clock(&self) -> Result<Clock> {
+        let config = agency_config(self.config.as_deref())?;
+        Ok(Clock::in_zone(config.agency.time_zone))
     }
 }

@@ -1,4 +1,5 @@
-//! `run --metrics FILE`: the Prometheus textfile of the batches of a run.
+//! `run --metrics FILE`: the Prometheus textfile of the batches of a run;
+//! the paths a run writes, checked before its first batch.
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -6,8 +7,9 @@ use std::time::Duration;
 use anyhow::{Context, Result};
 
 use access_letters::metrics;
+use access_letters::output::{check_can_write, check_can_write_in};
 
-use super::common::display;
+use super::common::{display, EXIT_AFTER_BATCH};
 
 /// Writes the metrics of the batches made by this run, atomically.
 pub fn write_metrics(path: &Path, done: &[(PathBuf, Duration)]) -> Result<()> {
@@ -19,4 +21,42 @@ pub fn write_metrics(path: &Path, done: &[(PathBuf, Duration)]) -> Result<()> {
         .map(|(dir, took)| metrics::from_batch(dir, took.as_secs_f64(), now))
         .collect::<Result<Vec<_>, _>>()?;
     metrics::write(path, &batches).with_context(|| format!("cannot write {}", display(path)))
+}
+
+/// Every file a run writes besides its batches is checked before the first
+/// batch starts: a bad path found after the batch would hide its status.
+pub fn check_outputs(metrics: Option<&Path>, out: &Path) -> Result<()> {
+    if let Some(path) = metrics {
+        check_can_write(path).with_context(|| {
+            format!(
+                "cannot write the metrics file --metrics {}, so no batch was started",
+                display(path)
+            )
+        })?;
+    }
+    check_can_write_in(out).with_context(|| {
+        format!(
+            "cannot write batches under --out {}, so no batch was started",
+            display(out)
+        )
+    })
+}
+
+/// Writes the metrics file, if asked, after the batches; the run's exit
+/// status: `status`, or 9 when the write failed.
+pub fn metrics_then_status(path: Option<&Path>, done: &[(PathBuf, Duration)], status: u8) -> u8 {
+    match path.map(|p| write_metrics(p, done)) {
+        Some(Err(e)) => after_batch_failed(&e, status),
+        _ => status,
+    }
+}
+
+/// A write after complete batches failed: the batches stand (each
+/// batch.json is written), so the status says that and nothing else.
+fn after_batch_failed(e: &anyhow::Error, batches_status: u8) -> u8 {
+    eprintln!(
+        "error: the batches are complete (batch.json written; their own exit status is {batches_status}), but writing the metrics file afterwards failed: {}; nothing needs running again, fix the metrics path for the next run (exit status {EXIT_AFTER_BATCH})",
+        super::logging::error_message(e)
+    );
+    EXIT_AFTER_BATCH
 }

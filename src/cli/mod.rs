@@ -6,6 +6,9 @@ use std::process::ExitCode;
 
 use clap::Parser;
 
+#[macro_use]
+mod say;
+
 mod args;
 mod audit;
 mod backup;
@@ -18,6 +21,7 @@ mod look;
 mod metrics_file;
 mod night;
 mod open_ledger;
+mod out_folder;
 mod place;
 mod preview;
 mod progress;
@@ -27,8 +31,10 @@ mod reissue;
 mod reprint;
 mod revoke;
 mod run;
+mod run_batch;
 mod serve;
 mod status;
+mod stop;
 mod summary;
 mod token;
 mod typed_code;

@@ -1,23 +1,25 @@
-//! What `run` does around its batches: the files of `--input`, the worst
-//! exit status of several batches, the metrics file.
+//! What `run` does around its batches: the files of `--input` (listed; see
+//! [`access_letters::batch::input_files`]), the worst exit status of
+//! several batches.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use chrono::NaiveDate;
 
-use access_letters::batch::{self, BatchError, Checked, RunInputs};
+use access_letters::batch::{self, BatchError, Checked, InputFiles, RunInputs};
 use access_letters::ops::{dates::check_run_date, Clock};
 
 use super::common::*;
 
 /// The batch date (checked against today) and the rendering thread pool.
 pub fn start(
+    clock: Clock,
     date: Option<NaiveDate>,
     allow_any_date: bool,
     jobs: Option<usize>,
 ) -> Result<NaiveDate> {
-    let today = Clock::system().today;
+    let today = clock.today;
     let batch_date = date.unwrap_or(today);
     check_run_date(batch_date, today, allow_any_date)?;
     if let Some(jobs) = jobs {
@@ -40,12 +42,19 @@ pub fn check_input<'a>(inputs: &'a RunInputs<'a>) -> Result<Option<Checked<'a>>>
     }
 }
 
-/// The more serious of two exit statuses: failed, no filings, rejects, done.
+/// The more serious of two exit statuses: failed, files not taken, no
+/// filings, rejects, done.
 pub fn worse(a: u8, b: u8) -> u8 {
     let rank = |s: u8| {
-        [EXIT_OK, EXIT_REJECTS, EXIT_NO_FILINGS, EXIT_FAILED]
-            .iter()
-            .position(|x| *x == s)
+        [
+            EXIT_OK,
+            EXIT_REJECTS,
+            EXIT_NO_FILINGS,
+            EXIT_NOT_TAKEN,
+            EXIT_FAILED,
+        ]
+        .iter()
+        .position(|x| *x == s)
     };
     if rank(b) > rank(a) {
         b
@@ -54,18 +63,15 @@ pub fn worse(a: u8, b: u8) -> u8 {
     }
 }
 
-/// The filings files of `--input`: the file itself, or a folder's `*.csv`
-/// files in name order.
-pub fn input_files(input: &Path) -> Result<Vec<PathBuf>> {
+/// Lists the files a folder run takes and those it does not.
+pub fn say_inputs(input: &Path, files: &InputFiles) {
     if !input.is_dir() {
-        return Ok(vec![input.to_path_buf()]);
+        return;
     }
-    let mut files: Vec<PathBuf> = std::fs::read_dir(input)
-        .with_context(|| format!("cannot read the folder {}", display(input)))?
-        .filter_map(|e| e.ok().map(|e| e.path()))
-        .filter(|p| p.is_file() && p.extension().is_some_and(|x| x == "csv"))
-        .collect();
-    files.sort();
-    anyhow::ensure!(!files.is_empty(), "no .csv files in {}", display(input));
-    Ok(files)
+    for path in &files.taken {
+        println!("taking {}", display(path));
+    }
+    for (path, why) in &files.not_taken {
+        eprintln!("not taken: {}: {why}", display(path));
+    }
 }

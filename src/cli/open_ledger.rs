@@ -65,8 +65,8 @@ impl Place {
         Ok(opened(Some(lock), SqliteLedger::create(&path)?))
     }
 
-    fn checked_out(&self, opened: Opened) -> Result<Opened> {
-        batch::check_out_folder(&self.out, &opened.ledger.ledger_id()?)?;
+    pub(super) fn checked_out(&self, opened: Opened) -> Result<Opened> {
+        self.check_out(opened.ledger.as_ref())?;
         Ok(opened)
     }
 }

@@ -56,7 +56,7 @@ pub fn execute(args: PreviewArgs) -> Result<u8> {
     let request = PreviewRequest {
         input: &args.input,
         receipt: &receipt,
-        batch_date: args.date.unwrap_or_else(|| Clock::system().today),
+        batch_date: (args.date).unwrap_or(Clock::in_zone(renderer.config.agency.time_zone).today),
         serial: args.serial,
         to: args.to.as_deref(),
         png: (args.png.as_deref()).map(|p| (p, ProofOptions::new(args.dpi, args.show_code))),

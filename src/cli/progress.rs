@@ -2,7 +2,8 @@
 //! seconds otherwise (cron logs).
 
 use std::io::IsTerminal;
-use std::sync::Mutex;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressStyle};
@@ -13,12 +14,14 @@ use access_letters::batch::Progress;
 pub struct Reporter {
     bar: Option<ProgressBar>,
     plain: Mutex<(u64, u64, Instant)>,
+    /// Set by SIGTERM or SIGINT (see [`super::stop`]).
+    stop: Arc<AtomicBool>,
 }
 
 const PLAIN_INTERVAL: Duration = Duration::from_secs(5);
 
 impl Reporter {
-    pub fn new() -> Reporter {
+    pub fn new(stop: Arc<AtomicBool>) -> Reporter {
         let bar = std::io::stderr().is_terminal().then(|| {
             let bar = ProgressBar::new(0);
             bar.set_style(
@@ -30,6 +33,7 @@ impl Reporter {
         Reporter {
             bar,
             plain: Mutex::new((0, 0, Instant::now())),
+            stop,
         }
     }
 }
@@ -63,5 +67,9 @@ impl Progress for Reporter {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
+    }
+
+    fn stop_requested(&self) -> bool {
+        self.stop.load(Ordering::Relaxed)
     }
 }

@@ -44,7 +44,7 @@ pub struct ProofArgs {
 
 pub fn execute(args: ProofArgs) -> Result<u8> {
     let receipt = parse_receipt(&args.receipt)?;
-    let ledger = args.place.read_ledger()?;
+    let ledger = args.place.read_ledger_for_out()?;
     let keys = args.keys.load()?;
     let renderer = args.look.renderer()?;
     let options = ProofOptions::new(args.dpi, args.show_code);

@@ -7,7 +7,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use access_letters::ops::{redeem, AccountRef, Clock, Door, RedeemAnswer, RedeemRequest};
+use access_letters::ops::{redeem, AccountRef, Door, RedeemAnswer, RedeemRequest};
 
 use super::common::*;
 use super::typed_code::read_code;
@@ -41,7 +41,7 @@ pub fn execute(args: RedeemArgs) -> Result<u8> {
     let mut ledger = args.place.read_ledger()?;
     let ring = args.keys.load()?;
     let typed = read_code(args.code)?;
-    let clock = Clock::system();
+    let clock = args.limit.clock()?;
     let request = RedeemRequest {
         receipt: &receipt,
         typed: &typed,

@@ -6,7 +6,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use access_letters::ops::{reissue, Clock, ReissueRequest};
+use access_letters::ops::{reissue, ReissueRequest};
 
 use super::common::*;
 
@@ -34,9 +34,9 @@ pub struct ReissueArgs {
 
 pub fn execute(args: ReissueArgs) -> Result<u8> {
     let receipt = parse_receipt(&args.receipt)?;
-    let clock = Clock::system();
+    let clock = args.look.clock()?;
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
-    let mut opened = args.place.open_ledger()?;
+    let mut opened = args.place.open_ledger_for_out()?;
     let request = ReissueRequest {
         receipt: &receipt,
         reason: &args.reason,

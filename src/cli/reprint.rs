@@ -31,7 +31,7 @@ pub struct ReprintArgs {
 
 pub fn execute(args: ReprintArgs) -> Result<u8> {
     let receipt = parse_receipt(&args.receipt)?;
-    let ledger = args.place.read_ledger()?;
+    let ledger = args.place.read_ledger_for_out()?;
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
     let request = ReprintRequest {
         receipt: &receipt,

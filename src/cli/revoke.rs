@@ -23,7 +23,8 @@ pub struct RevokeArgs {
 
 pub fn execute(args: RevokeArgs) -> Result<u8> {
     let receipt = parse_receipt(&args.receipt)?;
-    let mut ledger = args.place.read_ledger()?;
+    // A stale ACCESS_LETTERS_LEDGER must not revoke in another ledger.
+    let mut ledger = args.place.read_ledger_for_out()?;
     let request = RevokeRequest {
         receipt: &receipt,
         reason: &args.reason,

@@ -3,18 +3,18 @@
 //! issued or rejected; the same file and date continue the same batch.
 
 use std::path::PathBuf;
-use std::time::Instant;
 
-use access_letters::batch::{self, RunInputs};
+use access_letters::batch::{input_files, RunInputs};
 use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
 use super::common::*;
-use super::metrics_file::write_metrics;
-use super::night::{check_input, input_files, start, worse};
-use super::progress::Reporter;
-use super::{summary::*, written::WrittenArgs};
+use super::metrics_file::{check_outputs, metrics_then_status};
+use super::night::{say_inputs, start, worse};
+use super::run_batch::{not_taken_status, one_batch, Batch};
+use super::stop::on_signal;
+use super::written::WrittenArgs;
 
 /// Run the nightly batch over a filings file.
 #[derive(Args, Debug)]
@@ -48,13 +48,17 @@ pub struct RunArgs {
 }
 
 pub fn execute(args: RunArgs) -> Result<u8> {
-    let batch_date = start(args.date, args.allow_any_date, args.jobs)?;
+    let clock = args.look.clock()?;
+    let batch_date = start(clock, args.date, args.allow_any_date, args.jobs)?;
+    check_outputs(args.metrics.as_deref(), &args.place.out)?;
+    let stop = on_signal()?;
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
     let (mut status, mut done) = (EXIT_OK, Vec::new());
-    for input in input_files(&args.input)? {
-        let started = Instant::now();
+    let files = input_files(&args.input)?;
+    say_inputs(&args.input, &files);
+    for input in &files.taken {
         let inputs = RunInputs {
-            input: &input,
+            input,
             batch_date,
             out_root: &args.place.out,
             keys: &keys,
@@ -62,19 +66,15 @@ pub fn execute(args: RunArgs) -> Result<u8> {
             chunk_size: args.written.chunk_size(),
             output: args.written.choice(),
         };
-        // The whole input is read before any folder, ledger or lock is made.
-        let Some(checked) = check_input(&inputs)? else {
-            status = worse(status, EXIT_NO_FILINGS);
-            continue;
-        };
-        let mut opened = args.place.open_or_create_ledger(args.new_ledger)?;
-        let report = batch::run_checked(&checked, opened.ledger.as_mut(), &Reporter::new())?;
-        print_report(&report, started);
-        status = worse(status, exit_status(&report, &input));
-        done.push((report.batch_dir, started.elapsed()));
+        match one_batch(&args.place, args.new_ledger, &inputs, &stop)? {
+            Batch::Done(batch_dir, s, took) => {
+                status = worse(status, s);
+                done.push((batch_dir, took));
+            }
+            Batch::NoFilings => status = worse(status, EXIT_NO_FILINGS),
+            Batch::Stopped => return Ok(EXIT_STOPPED),
+        }
     }
-    if let Some(path) = &args.metrics {
-        write_metrics(path, &done)?;
-    }
-    Ok(status)
+    status = worse(status, not_taken_status(&args.input, &files));
+    Ok(metrics_then_status(args.metrics.as_deref(), &done, status))
 }

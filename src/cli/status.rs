@@ -7,7 +7,7 @@ use anyhow::Result;
 use clap::Args;
 
 use access_letters::ledger::{AttemptLimit, AttemptSummary};
-use access_letters::ops::{history_table, Clock};
+use access_letters::ops::{audit::unfinished_issuances, history_table, Clock};
 
 use super::common::*;
 
@@ -45,6 +45,10 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
     }
     for line in history.iter().filter_map(|i| i.after_the_envelope()) {
         println!("{line}");
+    }
+    // Interrupted batches: codes live, letters not printed (nor mailed).
+    for (n, batch) in unfinished_issuances(ledger.as_ref(), &history)? {
+        println!("issue {n}: issued, not printed yet: batch {batch} was interrupted; run the batch again");
     }
     print_attempts(&tries, limit);
     Ok(EXIT_OK)

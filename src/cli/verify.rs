@@ -10,7 +10,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use access_letters::ops::{verify_code, Answer, Clock, Door, VerifyRequest};
+use access_letters::ops::{verify_code, Answer, Door, VerifyRequest};
 
 use super::common::*;
 use super::typed_code::read_code;
@@ -41,7 +41,7 @@ pub fn execute(args: VerifyArgs) -> Result<u8> {
     let mut ledger = args.place.read_ledger()?;
     let ring = args.keys.load()?;
     let typed = read_code(args.code)?;
-    let clock = Clock::system();
+    let clock = args.limit.clock()?;
     let request = VerifyRequest {
         receipt: &receipt,
         typed: &typed,

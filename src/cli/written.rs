@@ -1,33 +1,47 @@
 //! `run`'s flags for how letters are written: print files, one PDF per
 //! letter, or both (recorded in batch.json).
 
-use access_letters::batch::{OutputChoice, OutputMode, DEFAULT_PIECES_PER_FILE};
+use access_letters::batch::{
+    parse_chunk_size, parse_pieces_per_file, OutputChoice, OutputMode, DEFAULT_PIECES_PER_FILE,
+};
 use clap::Args;
 
 #[derive(Args, Debug)]
 pub struct WrittenArgs {
-    /// print: print files in presort order (print/<batch>-NNN.pdf); pieces:
-    /// one PDF per letter (letters/<piece>.pdf); both.
-    #[arg(long, value_name = "print|pieces|both", default_value = "print", value_parser = mode_arg)]
+    /// How letters are written. print: print files in presort order
+    /// (print/<batch>-NNN.pdf); pieces: one PDF per letter
+    /// (letters/<piece>.pdf); both. (The folder is --out.)
+    #[arg(
+        long = "letters",
+        alias = "output",
+        value_name = "print|pieces|both",
+        default_value = "print",
+        value_parser = mode_arg
+    )]
     output: OutputMode,
-    /// Letters per print file at most (a file never splits a letter).
+    /// Letters per print file at most, 1 to 50000 (a file never splits a letter).
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PIECES_PER_FILE, value_parser = pieces_arg)]
     pieces_per_file: usize,
     /// Filings per chunk (one ledger transaction each) [default: 4096 for
     /// print, 512 otherwise].
-    #[arg(long, value_name = "N", hide = true)]
+    #[arg(long, value_name = "N", hide = true, value_parser = chunk_arg)]
     chunk_size: Option<usize>,
 }
 
 fn mode_arg(text: &str) -> Result<OutputMode, String> {
-    OutputMode::parse(text).ok_or_else(|| format!("'{text}' is not print, pieces or both"))
+    OutputMode::parse(text).ok_or_else(|| {
+        format!(
+            "'{text}' is not print, pieces or both: --letters says how letters are written; the folder they go to is --out"
+        )
+    })
 }
 
 fn pieces_arg(text: &str) -> Result<usize, String> {
-    match text.trim().parse::<usize>() {
-        Ok(n) if n > 0 => Ok(n),
-        _ => Err(format!("'{text}' is not a number of letters (1 or more)")),
-    }
+    parse_pieces_per_file(text)
+}
+
+fn chunk_arg(text: &str) -> Result<usize, String> {
+    parse_chunk_size(text)
 }
 
 impl WrittenArgs {

@@ -16,8 +16,11 @@ pub enum TypedCodeError {
         "character {position} of the code is not used in access codes (they use digits and the letters A-Z without U); check the code and try again"
     )]
     InvalidCharacter { position: usize },
+    /// Says only what the check symbol proves: no issued code has this
+    /// text. Never how close it is to the receipt's code (that would tell a
+    /// guesser when one symbol is wrong).
     #[error(
-        "the code does not check out: one character is probably mistyped; check the code and try again"
+        "the code does not check out: its check character does not match, so it is not a code that was issued; often a character was misread: re-read the letter and type the code again"
     )]
     CheckFailed,
 }
@@ -114,6 +117,19 @@ mod tests {
             })
             .find(|(_, t)| t.contains(symbol))
             .unwrap()
+    }
+
+    #[test]
+    fn check_failure_says_what_is_known_and_nothing_of_closeness() {
+        let message = TypedCodeError::CheckFailed.to_string();
+        assert!(
+            message.contains("check character does not match"),
+            "{message}"
+        );
+        assert!(message.contains("not a code that was issued"), "{message}");
+        assert!(message.contains("re-read the letter"), "{message}");
+        assert!(!message.contains("probably"), "{message}");
+        assert!(!message.contains("one character"), "{message}");
     }
 
     #[test]

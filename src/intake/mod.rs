@@ -190,6 +190,8 @@ pub enum IntakeError {
     },
     #[error("{file} line {line}: the header row is longer than {} KB or has more than {MAX_RECORD_FIELDS} columns; this is not a filings CSV (or a quote in the header is never closed)", MAX_RECORD_BYTES / 1024)]
     HeaderTooLong { file: String, line: u64 },
+    #[error("{file}: its lines end with a carriage return alone (old Mac line ends), so it reads as one endless line; save it with Unix (LF) or Windows (CRLF) line ends and run again")]
+    CrLineEnds { file: String },
 }
 
 /// The columns every header must name.
@@ -270,6 +272,9 @@ impl<R: Read> Intake<R> {
                     return Err(IntakeError::Read { file, line, cause });
                 }
             };
+            if reader.cr_line_ends() {
+                return Err(IntakeError::CrLineEnds { file });
+            }
             if record.too_long.is_some() {
                 return Err(IntakeError::HeaderTooLong {
                     file,

@@ -79,6 +79,22 @@ pub(super) struct RecordReader<R> {
     kept: (usize, usize),
     discard: Box<[u8]>,
     discard_ends: Box<[usize]>,
+    /// The first line of the input holds a carriage return that no line
+    /// feed follows: a file with old-Mac (CR-only) line ends.
+    cr_line_ends: bool,
+}
+
+/// A `\r` before the first `\n` (or anywhere, when there is none) that is
+/// neither followed by a `\n` nor the last byte read so far.
+fn lone_cr_in_first_line(bytes: &[u8]) -> bool {
+    let first_line = match bytes.iter().position(|b| *b == b'\n') {
+        Some(nl) => &bytes[..nl],
+        None => bytes,
+    };
+    first_line
+        .iter()
+        .enumerate()
+        .any(|(i, b)| *b == b'\r' && i + 1 < first_line.len())
 }
 
 impl<R: Read> RecordReader<R> {
@@ -99,7 +115,14 @@ impl<R: Read> RecordReader<R> {
             kept: (0, 0),
             discard: vec![0; DISCARD_BYTES].into_boxed_slice(),
             discard_ends: vec![0; DISCARD_FIELDS].into_boxed_slice(),
+            cr_line_ends: false,
         }
+    }
+
+    /// Whether the file's lines end with a carriage return alone (old Mac
+    /// line ends), as seen in its first line; known once a record was read.
+    pub(super) fn cr_line_ends(&self) -> bool {
+        self.cr_line_ends
     }
 
     /// The physical line reading has reached, for messages about I/O errors.
@@ -130,6 +153,7 @@ impl<R: Read> RecordReader<R> {
             if self.input[..n].starts_with(UTF8_BOM) {
                 self.start = UTF8_BOM.len();
             }
+            self.cr_line_ends = lone_cr_in_first_line(&self.input[..n]);
         }
         Ok(n > 0)
     }

@@ -207,6 +207,12 @@ fn parse_key_file(text: &str) -> Result<Key, ParseError> {
             "`secret` contains a character that is not a hexadecimal digit (0-9, a-f)".into(),
         )
     })?;
+    if secret.iter().all(|b| *b == secret[0]) {
+        // Which byte it is stays unsaid, like every byte of a secret.
+        return Err(ParseError::Invalid(
+            "`secret` has no randomness (its 32 bytes are all the same, as in a placeholder of zeros); make a new key with `access-letters keygen`".into(),
+        ));
+    }
     Key::from_parts(id, *secret).map_err(|e| ParseError::Invalid(e.to_string()))
 }
 
@@ -235,7 +241,18 @@ mod tests {
     use crate::key::{new_key_id, KeyRing};
 
     const FIXTURE_KEY_PATH: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/fixtures/test.key");
-    const SECRET: [u8; 32] = [0xA5; 32];
+    const SECRET: [u8; 32] = varied(0xA5);
+
+    /// A secret whose bytes differ (a key file refuses all-equal bytes).
+    const fn varied(seed: u8) -> [u8; 32] {
+        let mut out = [0u8; 32];
+        let mut i = 0;
+        while i < 32 {
+            out[i] = seed.wrapping_add(i as u8 * 7);
+            i += 1;
+        }
+        out
+    }
 
     fn write_file(dir: &Path, name: &str, text: &str, mode: u32) -> PathBuf {
         let path = dir.join(name);
@@ -508,18 +525,44 @@ mod tests {
         assert!(!format!("{err:?}").contains("165"), "{err:?}");
     }
     #[test]
+    fn secret_with_all_bytes_equal_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        for byte in [0u8, 0xFF, 0x41] {
+            let path = write_file(
+                dir.path(),
+                "flat.key",
+                &key_text("prod-flat", &hex::encode([byte; 32])),
+                0o600,
+            );
+            let err = Key::load(&path).unwrap_err().to_string();
+            assert!(err.contains("no randomness"), "{err}");
+            assert!(err.contains("keygen"), "{err}");
+        }
+        // One differing byte is enough to be a key (entropy is keygen's job).
+        let mut almost = [0u8; 32];
+        almost[31] = 1;
+        let path = write_file(
+            dir.path(),
+            "ok.key",
+            &key_text("prod-ok", &hex::encode(almost)),
+            0o600,
+        );
+        assert!(Key::load(&path).is_ok());
+    }
+
+    #[test]
     fn key_ring_load_reads_all_files() {
         let dir = tempfile::tempdir().unwrap();
         let old = write_file(
             dir.path(),
             "old.key",
-            &key_text("prod-old", &hex::encode([3u8; 32])),
+            &key_text("prod-old", &hex::encode(varied(3))),
             0o600,
         );
         let fixture = Path::new(FIXTURE_KEY_PATH);
         let ring = KeyRing::load(fixture, std::slice::from_ref(&old)).unwrap();
         assert_eq!(ring.current().id(), "test-fixture-0001");
-        assert_eq!(ring.get("prod-old").unwrap().secret, [3; 32]);
+        assert_eq!(ring.get("prod-old").unwrap().secret, varied(3));
         let err = KeyRing::load(fixture, &[fixture.to_path_buf()]).unwrap_err();
         assert!(matches!(err, KeyError::DuplicateId { .. }));
     }

@@ -3,14 +3,17 @@
 //! integrity check on a SQLite ledger (a PostgreSQL server checks its own pages), then cross-checks every finished batch
 //! folder under `--out` against it: the batch is in this ledger, its
 //! `batch.json` names this ledger, its letter count is the ledger's, and
-//! every file it lists is on disk with the SHA-256 it recorded.
+//! every file it lists is on disk with the SHA-256 it recorded. A batch
+//! folder without `batch.json` whose batch the ledger holds unfinished is an
+//! interrupted run: its codes are issued and live, its letters not printed,
+//! so it is a problem to act on (run the batch again), never a silent pass.
 //!
 //! Nothing is changed; the answer is a list of problems, each a sentence.
 
 use std::path::Path;
 
 use crate::batch::batch_folders;
-use crate::ledger::{Ledger, LedgerError};
+use crate::ledger::{Issuance, Ledger, LedgerError};
 use crate::output::file_sha256;
 
 /// What `audit` found.
@@ -41,7 +44,63 @@ pub fn audit(ledger: &dyn Ledger, out: &Path) -> Result<Audit, AuditError> {
             check_batch(ledger, &ledger_id, &dir, &mut found)?;
         }
     }
+    // Every folder without batch.json, not only those holding letters: an
+    // interrupted print run has written no letter file yet.
+    let unfinished = std::fs::read_dir(out)
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.is_dir() && !p.join("batch.json").is_file());
+    let mut unfinished: Vec<_> = unfinished.collect();
+    unfinished.sort();
+    for dir in unfinished {
+        if let Some(problem) = interrupted(ledger, &dir)? {
+            found.problems.push(problem);
+        }
+    }
     Ok(found)
+}
+
+/// The issuances of `history` (issue number, batch) whose batch the ledger
+/// holds unfinished: their codes are live, their letters not printed (nor
+/// mailed) until the batch is run again. `status` shows them.
+pub fn unfinished_issuances(
+    ledger: &dyn Ledger,
+    history: &[Issuance],
+) -> Result<Vec<(u32, String)>, LedgerError> {
+    let mut complete: std::collections::HashMap<&str, bool> = Default::default();
+    let mut found = Vec::new();
+    for i in history {
+        let batch_id = i.issued.batch_id.as_str();
+        if !complete.contains_key(batch_id) {
+            let done = !matches!(ledger.batch(batch_id)?, Some((_, None)));
+            complete.insert(batch_id, done);
+        }
+        if !complete[batch_id] {
+            found.push((i.issued.issue_no, batch_id.to_string()));
+        }
+    }
+    Ok(found)
+}
+
+/// The sentence for a batch folder whose batch the ledger holds, not
+/// complete, with codes issued in it; `None` for any other folder.
+fn interrupted(ledger: &dyn Ledger, dir: &Path) -> Result<Option<String>, AuditError> {
+    let Some(batch_id) = dir.file_name().and_then(|n| n.to_str()) else {
+        return Ok(None);
+    };
+    let Some((_, None)) = ledger.batch(batch_id)? else {
+        return Ok(None);
+    };
+    let issued = ledger.count_in_batch(batch_id)?;
+    if issued == 0 {
+        return Ok(None);
+    }
+    Ok(Some(format!(
+        "{}: batch {batch_id} was interrupted: {issued} {} issued, not printed yet; run the batch again (the same command) to finish it",
+        dir.display(),
+        if issued == 1 { "code" } else { "codes" },
+    )))
 }
 
 fn check_batch(

@@ -7,7 +7,10 @@
 //! of tomorrow unless forced (and recorded as forced); no date outside the
 //! years a letter can carry is accepted at all.
 
-use chrono::{DateTime, Datelike, Local, NaiveDate, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, Utc};
+use chrono_tz::Tz;
+
+use crate::config::DEFAULT_TIME_ZONE;
 
 /// The first and last years a letter may carry (an expiry date 90 days
 /// later must still be an ordinary four-digit date).
@@ -25,16 +28,29 @@ pub const REISSUE_AHEAD_DAYS: i64 = 1;
 pub struct Clock {
     /// Now, for the reissue policy's real-time windows.
     pub now: DateTime<Utc>,
-    /// Today's date where the operator is, for batch-date checks.
+    /// Today's date in the agency's time zone, for batch-date checks.
     pub today: NaiveDate,
 }
 
 impl Clock {
-    /// The system clock.
+    /// The system clock, today in the default agency time zone
+    /// ([`DEFAULT_TIME_ZONE`]); commands that read agency.toml use
+    /// [`Clock::in_zone`] with its `time_zone`.
     pub fn system() -> Clock {
+        Clock::in_zone(DEFAULT_TIME_ZONE)
+    }
+
+    /// The system clock, today being the date in `zone` (the agency's), not
+    /// the host's: a host in UTC would date a 01:30 run a day ahead.
+    pub fn in_zone(zone: Tz) -> Clock {
+        Clock::at(Utc::now(), zone)
+    }
+
+    /// The clock at `now`, today being the date in `zone`.
+    pub fn at(now: DateTime<Utc>, zone: Tz) -> Clock {
         Clock {
-            now: Utc::now(),
-            today: Local::now().date_naive(),
+            now,
+            today: now.with_timezone(&zone).date_naive(),
         }
     }
 }
@@ -116,6 +132,24 @@ mod tests {
 
     fn d(s: &str) -> NaiveDate {
         s.parse().unwrap()
+    }
+
+    #[test]
+    fn today_is_the_date_in_the_agency_zone_not_the_hosts() {
+        // 01:30 in New York on 25 November is 06:30 UTC.
+        let now: DateTime<Utc> = "2026-11-25T06:30:00Z".parse().unwrap();
+        assert_eq!(
+            Clock::at(now, chrono_tz::America::New_York).today,
+            d("2026-11-25")
+        );
+        // 22:00 in New York on 24 November is already the 25th in UTC.
+        let now: DateTime<Utc> = "2026-11-25T03:00:00Z".parse().unwrap();
+        assert_eq!(
+            Clock::at(now, chrono_tz::America::New_York).today,
+            d("2026-11-24")
+        );
+        assert_eq!(Clock::at(now, chrono_tz::UTC).today, d("2026-11-25"));
+        assert_eq!(Clock::at(now, DEFAULT_TIME_ZONE).now, now);
     }
 
     #[test]

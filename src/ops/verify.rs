@@ -8,7 +8,7 @@
 
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-use crate::code::{verify, Verdict};
+use crate::code::{verify, TypedCodeError, Verdict};
 use crate::config::Codes;
 use crate::filing::ReceiptNumber;
 use crate::key::KeyRing;
@@ -82,6 +82,9 @@ impl Answer {
 /// or an unknown receipt is not a guess at a live code.
 pub(crate) fn kind_of(verdict: &Verdict) -> AttemptKind {
     match verdict {
+        // Nothing typed is no guess: an empty form or an Enter pressed too
+        // soon must not lock a caller out.
+        Verdict::Mistyped(TypedCodeError::Empty) => AttemptKind::NotCounted,
         Verdict::WrongCode => AttemptKind::Wrong,
         Verdict::Mistyped(_) => AttemptKind::Mistyped,
         _ => AttemptKind::NotCounted,
@@ -114,4 +117,22 @@ pub fn verify_code(
             locked_until,
         },
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_empty_code_is_not_counted_a_check_failure_is() {
+        assert_eq!(
+            kind_of(&Verdict::Mistyped(TypedCodeError::Empty)),
+            AttemptKind::NotCounted
+        );
+        assert_eq!(
+            kind_of(&Verdict::Mistyped(TypedCodeError::CheckFailed)),
+            AttemptKind::Mistyped
+        );
+        assert_eq!(kind_of(&Verdict::WrongCode), AttemptKind::Wrong);
+    }
 }

@@ -150,6 +150,23 @@ fn line_numbers_count_quoted_line_breaks_and_blank_rows_are_skipped() {
 }
 
 #[test]
+fn cr_only_line_ends_are_named_whatever_the_file_size() {
+    let text = String::from_utf8(csv_of(&[
+        base_row(),
+        with(&[("receipt_number", "MSC2190000001")]),
+    ]))
+    .expect("utf8");
+    let small = text.replace('\n', "\r");
+    let e = header_error(&small);
+    assert!(e.contains("carriage return alone"), "{e}");
+    // Long enough that the header record passes the 64 KB bound.
+    let big = text.repeat(2000).replace('\n', "\r");
+    let e = header_error(&big);
+    assert!(e.contains("carriage return alone"), "{e}");
+    assert!(!e.contains("64 KB"), "{e}");
+}
+
+#[test]
 fn crlf_line_ends_leading_blank_lines_and_no_final_newline() {
     let text = String::from_utf8(csv_of(&[
         base_row(),

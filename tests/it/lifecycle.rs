@@ -1,0 +1,726 @@
+//! A code's life after the envelope, written once over `&mut dyn Ledger`
+//! and run on both backends (`sqlite::<case>`, `postgres::<case>`; the
+//! PostgreSQL ones need `ACCESS_LETTERS_TEST_PG`): the one use of a code
+//! (redeem), its cancellation (revoke), and what `verify` says after each.
+//! Real codes are derived with the built-in test key, so the library's
+//! whole path runs: verdict, wrong-code limit, ledger transaction.
+
+use std::sync::{Arc, Barrier};
+
+use access_letters::code::{derive, fingerprint, Verdict};
+use access_letters::filing::{Address, Filing, FormType, IssuanceStatus, Language, ReceiptNumber};
+use access_letters::key::KeyRing;
+use access_letters::ledger::{
+    AttemptLimit, BatchKind, BatchRecord, Ledger, LetterProof, NewIssuance, SqliteLedger,
+};
+use access_letters::ops::{
+    builtin_test_key, redeem, revoke, verify_code, AccountRef, Answer, Door, RedeemAnswer,
+    RedeemRequest, RevokeError, RevokeRequest, VerifyRequest,
+};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+
+use crate::support::pg::PgSchema;
+
+const BATCH: &str = "2026-11-25-abc123";
+
+fn receipt(n: u64) -> ReceiptNumber {
+    ReceiptNumber::parse(&format!("IOE{n:010}")).expect("valid receipt")
+}
+
+fn date(s: &str) -> NaiveDate {
+    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("valid date")
+}
+
+fn at(s: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(s)
+        .expect("a time")
+        .with_timezone(&Utc)
+}
+
+fn limit() -> AttemptLimit {
+    AttemptLimit {
+        max_wrong: 5,
+        window: TimeDelta::minutes(10),
+    }
+}
+
+fn ring() -> KeyRing {
+    KeyRing::single(builtin_test_key())
+}
+
+fn filing(n: u64) -> Filing {
+    Filing {
+        line: n + 1,
+        receipt: receipt(n),
+        form: FormType::I765,
+        received_date: date("2026-11-20"),
+        given_name: "Łukasz".into(),
+        middle_name: None,
+        family_name: "Dvořák".into(),
+        a_number: None,
+        name_line: "LUKASZ DVORAK".into(),
+        address: Address {
+            in_care_of: None,
+            line1: "UNIT 2050 BOX 4190".into(),
+            line2: None,
+            city: "APO".into(),
+            state: "AP".into(),
+            zip5: "96278".into(),
+            zip4: Some("2050".into()),
+        },
+        language: Language::En,
+    }
+}
+
+/// Issue `issue_no` of receipt `n`, fingerprinted with its real code.
+fn row(n: u64, issue_no: u32, batch_id: &str) -> NewIssuance {
+    let key = builtin_test_key();
+    let code = derive(&key, &receipt(n), issue_no);
+    NewIssuance {
+        receipt: receipt(n),
+        issue_no,
+        form: FormType::I765,
+        batch_id: batch_id.into(),
+        piece_id: format!("IOE{n:010}-{issue_no:02}"),
+        key_id: key.id().into(),
+        fingerprint: fingerprint(&key, &code).as_str().to_string(),
+        notice_date: date("2026-11-25"),
+        expires_on: date("2027-02-23"),
+        proof: LetterProof::NotYetPrinted,
+        pages: 1,
+        imb_serial: None,
+        filing: filing(n),
+        reason: None,
+        forced: false,
+    }
+}
+
+fn code(n: u64, issue_no: u32) -> String {
+    derive(&builtin_test_key(), &receipt(n), issue_no).reveal_for_letter()
+}
+
+fn start(ledger: &mut dyn Ledger, batch_id: &str, kind: BatchKind) {
+    ledger
+        .start_batch(&BatchRecord {
+            batch_id: batch_id.into(),
+            batch_date: date("2026-11-25"),
+            key_id: builtin_test_key().id().into(),
+            is_test: true,
+            input_sha256: "cd".repeat(32),
+            kind,
+        })
+        .expect("start the batch");
+}
+
+/// A ledger holding issue 1 of receipts 1..=n.
+fn issued(ledger: &mut dyn Ledger, n: u64) {
+    start(ledger, BATCH, BatchKind::Nightly);
+    let rows: Vec<_> = (1..=n).map(|i| row(i, 1, BATCH)).collect();
+    ledger.record(&rows).expect("record");
+}
+
+struct Try<'a> {
+    n: u64,
+    typed: &'a str,
+    account: &'a str,
+    now: DateTime<Utc>,
+    as_of: NaiveDate,
+    door: Door,
+}
+
+impl<'a> Try<'a> {
+    fn new(n: u64, typed: &'a str, account: &'a str) -> Self {
+        Try {
+            n,
+            typed,
+            account,
+            now: at("2026-12-01T10:00:00.123456Z"),
+            as_of: date("2026-12-01"),
+            door: Door::Portal,
+        }
+    }
+
+    fn redeem(&self, ledger: &mut dyn Ledger) -> RedeemAnswer {
+        let account = AccountRef::parse(self.account).expect("an account reference");
+        let req = RedeemRequest {
+            receipt: &receipt(self.n),
+            typed: self.typed,
+            account: &account,
+            as_of: self.as_of,
+            now: self.now,
+            limit: limit(),
+            door: self.door,
+        };
+        redeem(&req, &ring(), ledger).expect("redeem")
+    }
+
+    fn verify(&self, ledger: &mut dyn Ledger) -> Answer {
+        let req = VerifyRequest {
+            receipt: &receipt(self.n),
+            typed: self.typed,
+            as_of: self.as_of,
+            now: self.now,
+            limit: limit(),
+            door: self.door,
+        };
+        verify_code(&req, &ring(), ledger).expect("verify")
+    }
+}
+
+fn wrong_in_window(ledger: &dyn Ledger, n: u64, now: DateTime<Utc>) -> u32 {
+    ledger
+        .attempt_summary(&receipt(n), now, limit())
+        .expect("summary")
+        .wrong_in_window
+}
+
+// ---------------------------------------------------------------- backends
+
+/// A ledger the case may open more connections to (for concurrency).
+type Opener = Arc<dyn Fn() -> Box<dyn Ledger> + Send + Sync>;
+
+fn with_sqlite(case: fn(&mut dyn Ledger, Opener)) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ledger.sqlite");
+    let mut ledger = SqliteLedger::open(&path).expect("open the SQLite ledger");
+    let opener: Opener = Arc::new(move || {
+        Box::new(SqliteLedger::open_existing(&path).expect("open again")) as Box<dyn Ledger>
+    });
+    case(&mut ledger, opener);
+}
+
+fn with_postgres(test: &str, case: fn(&mut dyn Ledger, Opener)) {
+    let Some(schema) = PgSchema::create(test) else {
+        return;
+    };
+    let mut ledger = schema.connect();
+    let url = schema.url();
+    let opener: Opener = Arc::new(move || {
+        Box::new(access_letters::ledger::PostgresLedger::connect(&url).expect("connect"))
+            as Box<dyn Ledger>
+    });
+    case(&mut ledger, opener);
+}
+
+macro_rules! on_both_backends {
+    ($($case:ident),* $(,)?) => {
+        mod sqlite {
+            $( #[test] fn $case() { super::with_sqlite(super::cases::$case) } )*
+        }
+        mod postgres {
+            $( #[test] fn $case() { super::with_postgres(stringify!($case), super::cases::$case) } )*
+        }
+    };
+}
+
+on_both_backends!(
+    a_code_is_redeemed_once_and_a_retry_hears_the_same_answer,
+    another_account_is_refused_counted_and_changes_nothing,
+    a_code_that_is_not_live_cannot_be_redeemed,
+    revoke_cancels_the_live_code_at_once,
+    revoke_refuses_when_nothing_is_live,
+    the_portal_hears_an_unknown_receipt_as_a_wrong_code,
+    a_locked_receipt_redeems_nothing,
+    many_accounts_at_once_exactly_one_wins,
+);
+
+mod cases {
+    use super::*;
+
+    pub fn a_code_is_redeemed_once_and_a_retry_hears_the_same_answer(
+        ledger: &mut dyn Ledger,
+        _: Opener,
+    ) {
+        issued(ledger, 1);
+        let good = code(1, 1);
+        let first = Try::new(1, &good, "portal-acct-0001");
+        let answer = first.redeem(ledger);
+        let RedeemAnswer::Redeemed {
+            issue_no: 1,
+            at: when,
+            again: false,
+        } = answer
+        else {
+            panic!("not redeemed: {answer:?}");
+        };
+        assert_eq!(
+            when,
+            at("2026-12-01T10:00:00.123Z"),
+            "kept to the millisecond"
+        );
+
+        // The retry, an hour later, hears the first answer's time.
+        let retry = Try {
+            now: at("2026-12-01T11:00:00Z"),
+            ..Try::new(1, &good, "portal-acct-0001")
+        };
+        assert_eq!(
+            retry.redeem(ledger),
+            RedeemAnswer::Redeemed {
+                issue_no: 1,
+                at: when,
+                again: true
+            }
+        );
+        // And verify says "used", never "valid".
+        let verdict = match retry.verify(ledger) {
+            Answer::Checked { verdict, .. } => verdict,
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(
+            verdict,
+            Verdict::Redeemed {
+                issue_no: 1,
+                on: when
+            }
+        );
+        assert!(
+            verdict.message().starts_with("used on 2026-12-01"),
+            "{}",
+            verdict.message()
+        );
+
+        let history = ledger.history(&receipt(1)).expect("history");
+        assert_eq!(history[0].status, IssuanceStatus::Redeemed);
+        let redemption = history[0].redemption.as_ref().expect("a redemption");
+        assert_eq!(
+            (redemption.at, redemption.account.as_str()),
+            (when, "portal-acct-0001")
+        );
+        assert_eq!(
+            wrong_in_window(ledger, 1, retry.now),
+            0,
+            "a retry is not a wrong code"
+        );
+    }
+
+    pub fn another_account_is_refused_counted_and_changes_nothing(
+        ledger: &mut dyn Ledger,
+        _: Opener,
+    ) {
+        issued(ledger, 1);
+        let good = code(1, 1);
+        let owner = Try::new(1, &good, "acct-owner");
+        assert!(matches!(
+            owner.redeem(ledger),
+            RedeemAnswer::Redeemed { again: false, .. }
+        ));
+        let thief = Try::new(1, &good, "acct-thief");
+        let answer = thief.redeem(ledger);
+        assert_eq!(
+            answer,
+            RedeemAnswer::UsedByAnother {
+                on: at("2026-12-01T10:00:00.123Z"),
+                wrong_in_window: 1,
+                locked_until: None
+            }
+        );
+        assert!(
+            answer.message().starts_with("already used on 2026-12-01"),
+            "{}",
+            answer.message()
+        );
+        assert_eq!(wrong_in_window(ledger, 1, thief.now), 1);
+        let history = ledger.history(&receipt(1)).expect("history");
+        let redemption = history[0].redemption.as_ref().expect("a redemption");
+        assert_eq!(
+            redemption.account, "acct-owner",
+            "the thief changed nothing"
+        );
+        // The owner's retry still succeeds.
+        assert!(matches!(
+            owner.redeem(ledger),
+            RedeemAnswer::Redeemed { again: true, .. }
+        ));
+    }
+
+    pub fn a_code_that_is_not_live_cannot_be_redeemed(ledger: &mut dyn Ledger, _: Opener) {
+        issued(ledger, 2);
+        let (one, two) = (code(1, 1), code(2, 1));
+        let refused = |answer: RedeemAnswer| match answer {
+            RedeemAnswer::NotValid { verdict, .. } => verdict,
+            other => panic!("redeemed or locked: {other:?}"),
+        };
+        // Not valid yet, and expired: judged on the date asked about.
+        let early = Try {
+            as_of: date("2026-11-24"),
+            ..Try::new(1, &one, "acct-a")
+        };
+        assert!(matches!(
+            refused(early.redeem(ledger)),
+            Verdict::NotValidYet { .. }
+        ));
+        let late = Try {
+            as_of: date("2027-02-24"),
+            ..Try::new(1, &one, "acct-a")
+        };
+        assert!(matches!(
+            refused(late.redeem(ledger)),
+            Verdict::Expired { .. }
+        ));
+        // Superseded by a reissue.
+        let reissue = "2026-11-30-reissue-IOE0000000001-02";
+        start(ledger, reissue, BatchKind::Reissue);
+        ledger
+            .supersede_and_record(&row(1, 2, reissue))
+            .expect("supersede");
+        let old = Try::new(1, &one, "acct-a");
+        assert_eq!(
+            refused(old.redeem(ledger)),
+            Verdict::Superseded { issue_no: 1 }
+        );
+        // Revoked.
+        let req = RevokeRequest {
+            receipt: &receipt(2),
+            reason: "letter reported stolen",
+            now: at("2026-12-01T09:00:00Z"),
+        };
+        revoke(&req, ledger).expect("revoke");
+        let stolen = Try::new(2, &two, "acct-b");
+        assert_eq!(
+            refused(stolen.redeem(ledger)),
+            Verdict::Revoked { issue_no: 1 }
+        );
+        // A wrong code and a mistyped one: refused and counted.
+        let mut wrong = code(2, 1);
+        wrong.replace_range(0..1, if wrong.starts_with('A') { "B" } else { "A" });
+        assert!(matches!(
+            refused(Try::new(2, &wrong, "acct-b").redeem(ledger)),
+            Verdict::WrongCode | Verdict::Mistyped(_)
+        ));
+        assert_eq!(wrong_in_window(ledger, 2, stolen.now), 1);
+        // Nothing of all that redeemed anything.
+        for n in [1, 2] {
+            let history = ledger.history(&receipt(n)).expect("history");
+            assert!(
+                history.iter().all(|i| i.redemption.is_none()),
+                "{history:?}"
+            );
+        }
+    }
+
+    pub fn revoke_cancels_the_live_code_at_once(ledger: &mut dyn Ledger, _: Opener) {
+        issued(ledger, 1);
+        let good = code(1, 1);
+        assert!(Try::new(1, &good, "acct").verify(ledger).is_valid());
+        let req = RevokeRequest {
+            receipt: &receipt(1),
+            reason: "applicant reports the letter stolen from the mailbox",
+            now: at("2026-12-01T09:30:00.5Z"),
+        };
+        let done = revoke(&req, ledger).expect("revoke");
+        assert_eq!(done.issue_no, 1);
+        match Try::new(1, &good, "acct").verify(ledger) {
+            Answer::Checked { verdict, .. } => {
+                assert_eq!(verdict, Verdict::Revoked { issue_no: 1 })
+            }
+            other => panic!("{other:?}"),
+        }
+        let history = ledger.history(&receipt(1)).expect("history");
+        assert_eq!(history[0].status, IssuanceStatus::Revoked);
+        assert_eq!(
+            history[0].status_changed_at,
+            Some(at("2026-12-01T09:30:00.5Z"))
+        );
+        assert_eq!(
+            history[0].status_reason.as_deref(),
+            Some("applicant reports the letter stolen from the mailbox")
+        );
+        // The receipt has no live code left.
+        let states = ledger.receipt_states(&[receipt(1)]).expect("states");
+        assert_eq!(states[&receipt(1)].active, None);
+    }
+
+    pub fn revoke_refuses_when_nothing_is_live(ledger: &mut dyn Ledger, _: Opener) {
+        issued(ledger, 1);
+        let req = |n: u64, reason: &'static str| RevokeRequest {
+            receipt: &*Box::leak(Box::new(receipt(n))),
+            reason,
+            now: at("2026-12-01T09:00:00Z"),
+        };
+        assert!(matches!(
+            revoke(&req(1, "  "), ledger),
+            Err(RevokeError::NoReason)
+        ));
+        assert!(matches!(
+            revoke(&req(9, "stolen"), ledger),
+            Err(RevokeError::NeverIssued { .. })
+        ));
+        Try::new(1, &code(1, 1), "acct").redeem(ledger);
+        let e = revoke(&req(1, "stolen"), ledger).expect_err("a redeemed code is not live");
+        assert!(
+            e.to_string().contains("is redeemed since 2026-12-01"),
+            "{e}"
+        );
+        assert_eq!(
+            ledger.history(&receipt(1)).expect("history")[0].status,
+            IssuanceStatus::Redeemed
+        );
+    }
+
+    pub fn the_portal_hears_an_unknown_receipt_as_a_wrong_code(ledger: &mut dyn Ledger, _: Opener) {
+        issued(ledger, 1);
+        let someone_elses = code(1, 1);
+        let portal = Try::new(7, &someone_elses, "acct");
+        match portal.redeem(ledger) {
+            RedeemAnswer::NotValid {
+                verdict,
+                wrong_in_window,
+                ..
+            } => assert_eq!((verdict, wrong_in_window), (Verdict::WrongCode, 1)),
+            other => panic!("{other:?}"),
+        }
+        let desk = Try {
+            door: Door::Desk,
+            ..Try::new(7, &someone_elses, "acct")
+        };
+        match desk.verify(ledger) {
+            Answer::Checked { verdict, .. } => assert_eq!(verdict, Verdict::Unknown),
+            other => panic!("{other:?}"),
+        }
+        assert_eq!(
+            wrong_in_window(ledger, 7, desk.now),
+            1,
+            "the desk's question is not counted"
+        );
+    }
+
+    pub fn a_locked_receipt_redeems_nothing(ledger: &mut dyn Ledger, _: Opener) {
+        issued(ledger, 1);
+        let mut wrong = code(1, 1);
+        wrong.replace_range(0..1, if wrong.starts_with('A') { "B" } else { "A" });
+        for _ in 0..5 {
+            Try::new(1, &wrong, "acct").redeem(ledger);
+        }
+        let good = code(1, 1);
+        let answer = Try::new(1, &good, "acct").redeem(ledger);
+        assert!(matches!(answer, RedeemAnswer::Locked { .. }), "{answer:?}");
+        assert!(ledger.history(&receipt(1)).expect("history")[0]
+            .redemption
+            .is_none());
+        // After the lock ends, the right code works.
+        let later = Try {
+            now: at("2026-12-01T10:30:00Z"),
+            ..Try::new(1, &good, "acct")
+        };
+        assert!(matches!(
+            later.redeem(ledger),
+            RedeemAnswer::Redeemed { again: false, .. }
+        ));
+    }
+
+    pub fn many_accounts_at_once_exactly_one_wins(ledger: &mut dyn Ledger, open: Opener) {
+        const ACCOUNTS: usize = 12;
+        issued(ledger, 1);
+        let good = Arc::new(code(1, 1));
+        let barrier = Arc::new(Barrier::new(ACCOUNTS));
+        let handles: Vec<_> = (0..ACCOUNTS)
+            .map(|i| {
+                let (open, good, barrier) = (open.clone(), good.clone(), barrier.clone());
+                std::thread::spawn(move || {
+                    let mut mine = open();
+                    let account = format!("acct-{i:03}");
+                    barrier.wait();
+                    Try::new(1, &good, &account).redeem(mine.as_mut())
+                })
+            })
+            .collect();
+        let answers: Vec<RedeemAnswer> = handles
+            .into_iter()
+            .map(|h| h.join().expect("a redeeming thread"))
+            .collect();
+        let winners = answers
+            .iter()
+            .filter(|a| matches!(a, RedeemAnswer::Redeemed { again: false, .. }))
+            .count();
+        assert_eq!(winners, 1, "{answers:?}");
+        assert!(
+            answers.iter().all(|a| matches!(
+                a,
+                RedeemAnswer::Redeemed { again: false, .. }
+                    | RedeemAnswer::UsedByAnother { .. }
+                    | RedeemAnswer::Locked { .. }
+            )),
+            "{answers:?}"
+        );
+    }
+}
+
+// ------------------------------------------------------- the CLI, end to end
+
+mod cli {
+    use std::io::Write;
+    use std::process::Stdio;
+
+    use crate::support::*;
+
+    const RECEIPT: &str = "IOE0912345602";
+
+    /// `redeem`, with the code on standard input as a portal script gives it.
+    fn redeem_via_stdin(wd: &Workdir, account: &str, code: &str) -> Output {
+        let mut cmd = wd.command([
+            "redeem",
+            RECEIPT,
+            "--account",
+            account,
+            "--date",
+            BATCH_DATE,
+        ]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("the binary starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{code}\n").as_bytes())
+            .expect("write the code");
+        let out = child.wait_with_output().expect("the binary ends");
+        Output {
+            args: format!("redeem {RECEIPT} --account {account}"),
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8(out.stdout).expect("UTF-8"),
+            stderr: String::from_utf8(out.stderr).expect("UTF-8"),
+        }
+    }
+
+    /// The letter's promise, end to end: the code read from the letter
+    /// links the case once; a second account is refused; verify says used.
+    #[test]
+    fn the_code_on_the_letter_works_once() {
+        let wd = Workdir::new();
+        let (_, batch) = wd.run_fixtures();
+        let code = batch.code_for(RECEIPT);
+
+        let first = redeem_via_stdin(&wd, "portal-acct-1", &code);
+        first.expect_code(EXIT_OK);
+        assert!(
+            first.stdout.starts_with(&format!("{RECEIPT}: redeemed")),
+            "{first:?}"
+        );
+        let retry = redeem_via_stdin(&wd, "portal-acct-1", &code);
+        retry.expect_code(EXIT_OK);
+        assert!(
+            retry
+                .stdout
+                .contains("already redeemed by this same account"),
+            "{retry:?}"
+        );
+
+        let other = redeem_via_stdin(&wd, "portal-acct-2", &code);
+        other.expect_code(6);
+        assert!(other.stdout.contains("already used on"), "{other:?}");
+
+        let verify = wd.cmd(["verify", RECEIPT, &code, "--date", BATCH_DATE]);
+        verify.expect_code(EXIT_NOT_VALID);
+        assert!(verify.stdout.contains("used on"), "{verify:?}");
+
+        // The code and the account references appear in no output, and
+        // status shows the redemption without the account.
+        let status = wd.cmd(["status", RECEIPT]);
+        status.expect_code(EXIT_OK);
+        assert!(status.stdout.contains("redeemed"), "{status:?}");
+        for out in wd.transcript().iter().chain([&first, &retry, &other]) {
+            for form in code_forms(&code) {
+                assert!(!out.all().contains(&form), "the code leaked: {out:?}");
+            }
+            assert!(
+                !out.stdout.contains("portal-acct"),
+                "an account leaked: {out:?}"
+            );
+        }
+        // Positive control: the same search finds the code in its letter.
+        let letter = batch.letter_text_for(RECEIPT);
+        assert!(code_forms(&code).iter().any(|f| letter.contains(f)));
+
+        // A reissue of a redeemed receipt is refused unless forced.
+        let reissue = wd.cmd(["reissue", RECEIPT, "--reason", "applicant asks"]);
+        reissue.expect_code(EXIT_FAILED);
+        assert!(
+            reissue.stderr.contains("already has an online account"),
+            "{reissue:?}"
+        );
+    }
+
+    #[test]
+    fn a_revoked_code_stops_working_and_reissue_need_not_wait() {
+        let wd = Workdir::new();
+        let (_, batch) = wd.run_fixtures();
+        let code = batch.code_for(RECEIPT);
+        // Within 24 hours of the letter a reissue waits...
+        let early = wd.cmd(["reissue", RECEIPT, "--reason", "lost"]);
+        early.expect_code(EXIT_FAILED);
+        assert!(early.stderr.contains("less than 24"), "{early:?}");
+
+        let revoked = wd.cmd(["revoke", RECEIPT, "--reason", "letter reported stolen"]);
+        revoked.expect_code(EXIT_OK);
+        assert!(
+            revoked.stdout.starts_with(&format!("revoked {RECEIPT}")),
+            "{revoked:?}"
+        );
+        let verify = wd.cmd(["verify", RECEIPT, &code, "--date", BATCH_DATE]);
+        verify.expect_code(EXIT_NOT_VALID);
+        assert!(verify.stdout.contains("revoked"), "{verify:?}");
+        let redeem = redeem_via_stdin(&wd, "acct", &code);
+        redeem.expect_code(EXIT_NOT_VALID);
+        assert!(redeem.stdout.contains("revoked"), "{redeem:?}");
+        let again = wd.cmd(["revoke", RECEIPT, "--reason", "twice"]);
+        again.expect_code(EXIT_NOT_VALID);
+        assert!(again.stdout.contains("no live code"), "{again:?}");
+
+        // ...but not after a revocation: the old letter no longer works.
+        let reissue = wd.cmd(["reissue", RECEIPT, "--reason", "stolen letter replaced"]);
+        reissue.expect_code(EXIT_OK);
+        let status = wd.cmd(["status", RECEIPT]);
+        assert!(
+            status.stdout.contains("letter reported stolen"),
+            "{status:?}"
+        );
+        // The table's columns line up, whatever the lengths of batch ids.
+        let lines: Vec<&str> = status.stdout.lines().collect();
+        let header = lines
+            .iter()
+            .find(|l| l.starts_with("issue "))
+            .expect("a header");
+        let rows: Vec<&&str> = lines
+            .iter()
+            .filter(|l| l.starts_with("1 ") || l.starts_with("2 "))
+            .collect();
+        assert_eq!(rows.len(), 2, "{status:?}");
+        for column in ["status", "notice", "expires", "piece", "batch", "key"] {
+            let at = header.find(column).expect("a column");
+            for row in &rows {
+                let bytes = row.as_bytes();
+                assert!(
+                    bytes[at - 1] == b' ' && bytes.get(at).is_some_and(|b| *b != b' '),
+                    "{column} does not line up:\n{header}\n{row}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn verify_reads_the_code_from_stdin_not_the_command_line() {
+        let wd = Workdir::new();
+        let (_, batch) = wd.run_fixtures();
+        let code = batch.code_for(RECEIPT);
+        let mut cmd = wd.command(["verify", RECEIPT, "--date", BATCH_DATE]);
+        cmd.stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("starts");
+        child
+            .stdin
+            .take()
+            .expect("stdin")
+            .write_all(format!("{}\n", code.to_lowercase()).as_bytes())
+            .expect("write");
+        let out = child.wait_with_output().expect("ends");
+        assert_eq!(out.status.code(), Some(EXIT_OK), "{out:?}");
+        assert!(String::from_utf8_lossy(&out.stdout).contains("valid"));
+        // --help does not offer the code as an argument.
+        let help = wd.cmd(["verify", "--help"]);
+        assert!(!help.stdout.contains("[CODE]"), "{help:?}");
+    }
+}
