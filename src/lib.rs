@@ -13,6 +13,7 @@
 //! | the nightly batch and its outputs | [`batch`], [`manifest`], [`output`] |
 //! | operator and portal commands (reissue, reprint, verify, redeem, revoke, preview) | [`ops`] |
 //! | pictures of letters (PNG proofs, code masked) | [`proof`] |
+//! | the same operations over HTTP, for the account portal and the desk | [`serve`] |
 //!
 //! Every stage is a plain function of values; only intake and the batch's
 //! output step touch the disk, and the clock, key and configuration are passed
@@ -43,4 +44,5 @@ pub mod print;
 pub mod proof;
 pub mod render;
 pub mod report;
+pub mod serve;
 pub mod sfnt;

@@ -19,7 +19,9 @@ is not valid, (revoke) the receipt has no live code; 4 (run) no filings in the i
 was already used by another account; 8 (run --input DIR) the batches finished, but files \
 in the folder were not taken (named on stderr); 9 (run) every batch is complete, but \
 writing the metrics file afterwards failed; 10 (run) stopped by SIGTERM or SIGINT at a \
-safe point: run the same command again to finish."
+safe point: run the same command again to finish. serve: 0 stopped by SIGTERM or \
+Ctrl-C after answering the requests in flight; 1 could not start. token add: 0 added; \
+1 refused."
 )]
 pub struct Cli {
     /// Show more detail on stderr (-v progress details, -vv debugging).
@@ -47,4 +49,6 @@ pub enum Command {
     GenFixtures(gen_fixtures::GenArgs),
     Backup(backup::BackupArgs),
     Audit(audit::AuditArgs),
+    Serve(serve::ServeArgs),
+    Token(token::TokenArgs),
 }

@@ -32,9 +32,11 @@ mod reprint;
 mod revoke;
 mod run;
 mod run_batch;
+mod serve;
 mod status;
 mod stop;
 mod summary;
+mod token;
 mod typed_code;
 mod verify;
 mod written;
@@ -52,7 +54,11 @@ pub fn main() -> ExitCode {
             return ExitCode::from(if e.use_stderr() { EXIT_FAILED } else { EXIT_OK });
         }
     };
-    logging::init(cli.verbose, cli.log_format);
+    // The service logs one JSON line per request, whatever --log-format says.
+    match cli.command {
+        Command::Serve(_) => logging::init(cli.verbose.max(1), logging::LogFormat::Json),
+        _ => logging::init(cli.verbose, cli.log_format),
+    }
     let result = match cli.command {
         Command::Run(a) => run::execute(a),
         Command::Reprint(a) => reprint::execute(a),
@@ -67,6 +73,8 @@ pub fn main() -> ExitCode {
         Command::GenFixtures(a) => gen_fixtures::execute(a),
         Command::Backup(a) => backup::execute(a),
         Command::Audit(a) => audit::execute(a),
+        Command::Serve(a) => serve::execute(a),
+        Command::Token(a) => token::execute(a),
     };
     logging::exit_status(result)
 }

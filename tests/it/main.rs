@@ -32,6 +32,7 @@ mod reissue;
 mod reprint;
 mod run;
 mod secrets;
+mod serve;
 mod shared_ledger;
 mod status;
 mod verify;

@@ -1,0 +1,101 @@
+//! What every answer shares: the outcome a response carries for the log
+//! and the metrics, JSON errors that say what is wrong, and the request
+//! body extractor that turns every malformed body into a 400.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+use serde::de::DeserializeOwned;
+use serde_json::json;
+
+use super::MAX_BODY_BYTES;
+use crate::filing::ReceiptNumber;
+
+/// The outcome of a request, as the request log line and the metrics name
+/// it ("valid", "wrong_code", "redeemed", "unauthorized"...). Set on every
+/// response this service makes.
+#[derive(Clone, Copy, Debug)]
+pub struct Outcome(pub &'static str);
+
+/// The client a request was made by, once authenticated.
+#[derive(Clone, Debug)]
+pub struct ClientName(pub String);
+
+/// A JSON response with its outcome attached.
+pub fn answer(status: StatusCode, outcome: &'static str, body: serde_json::Value) -> Response {
+    let mut response = (status, Json(body)).into_response();
+    response.extensions_mut().insert(Outcome(outcome));
+    response
+}
+
+/// A refusal: `{"error": "...", "outcome": "..."}`.
+#[derive(Debug)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub outcome: &'static str,
+    pub message: String,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, outcome: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            outcome,
+            message: message.into(),
+        }
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> ApiError {
+        ApiError::new(StatusCode::BAD_REQUEST, "bad_request", message)
+    }
+
+    /// The ledger could not answer; the cause goes to the log, not to the
+    /// client.
+    pub fn unavailable(cause: &dyn std::fmt::Display) -> ApiError {
+        tracing::warn!(error = %cause, "ledger call failed");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "ledger_error",
+            "the ledger could not be reached or refused the request; try again later",
+        )
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        answer(
+            self.status,
+            self.outcome,
+            json!({ "error": self.message, "outcome": self.outcome }),
+        )
+    }
+}
+
+/// A receipt number from a request, or a 400 saying what is wrong with it.
+pub fn receipt(raw: &str) -> Result<ReceiptNumber, ApiError> {
+    ReceiptNumber::parse(raw).map_err(ApiError::bad_request)
+}
+
+/// A JSON request body: at most [`MAX_BODY_BYTES`], every field known.
+/// Whatever is wrong (too big, not JSON, a missing or unknown field) is a
+/// 400 that says so; the body is never echoed back.
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
+            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::bad_request(format!("the request body is over {MAX_BODY_BYTES} bytes"))
+            } else {
+                ApiError::bad_request(format!("the request body could not be read: {rejection}"))
+            }
+        })?;
+        serde_json::from_slice(&bytes)
+            .map(JsonBody)
+            .map_err(|e| ApiError::bad_request(format!("the request body is not valid: {e}")))
+    }
+}

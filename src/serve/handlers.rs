@@ -1,0 +1,351 @@
+//! The routes: parse, call the library function the CLI calls, and turn
+//! its typed answer into a status and JSON. No rule lives here.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{header, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::Extension;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use serde_json::json;
+
+use super::api::{answer, receipt, ApiError, JsonBody};
+use super::metrics::CONTENT_TYPE;
+use super::tokens::Client;
+use super::App;
+use crate::code::Verdict;
+use crate::ops::{
+    redeem as redeem_code, revoke as revoke_code, verify_code, AccountRef, Answer, Clock,
+    RedeemAnswer, RedeemRequest, RevokeError, RevokeRequest, VerifyRequest,
+};
+
+/// `POST /v1/verify`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct VerifyBody {
+    receipt: String,
+    /// As typed; never logged, never echoed.
+    code: String,
+}
+
+/// The outcome name of a verdict, in answers, logs and metrics.
+pub fn verdict_outcome(v: &Verdict) -> &'static str {
+    match v {
+        Verdict::Valid { .. } => "valid",
+        Verdict::Mistyped(_) => "mistyped",
+        Verdict::WrongCode => "wrong_code",
+        Verdict::Superseded { .. } => "superseded",
+        Verdict::Revoked { .. } => "revoked",
+        Verdict::NotValidYet { .. } => "not_valid_yet",
+        Verdict::Expired { .. } => "expired",
+        Verdict::Unknown => "unknown",
+        Verdict::UnknownKey { .. } => "unknown_key",
+        Verdict::Redeemed { .. } => "used",
+    }
+}
+
+fn locked(receipt: &str, until: DateTime<Utc>) -> Response {
+    answer(
+        StatusCode::LOCKED,
+        "locked",
+        json!({
+            "receipt": receipt,
+            "outcome": "locked",
+            "locked_until": until,
+            "message": format!("too many wrong codes were tried for this receipt; no code is checked until {} UTC", until.format("%H:%M")),
+        }),
+    )
+}
+
+pub async fn verify(
+    State(app): State<Arc<App>>,
+    Extension(client): Extension<Arc<Client>>,
+    JsonBody(body): JsonBody<VerifyBody>,
+) -> Result<Response, ApiError> {
+    let receipt = receipt(&body.receipt)?;
+    let clock = Clock::system();
+    let door = client.door.into();
+    let (shared, asked) = (Arc::clone(&app), receipt.clone());
+    let answer_ = app
+        .pool
+        .with(move |ledger| {
+            let req = VerifyRequest {
+                receipt: &asked,
+                typed: &body.code,
+                as_of: clock.today,
+                now: clock.now,
+                limit: shared.limit,
+                door,
+            };
+            verify_code(&req, &shared.ring, ledger)
+        })
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    Ok(match answer_ {
+        Answer::Locked { until } => locked(receipt.as_str(), until),
+        Answer::Checked {
+            verdict,
+            wrong_in_window,
+            locked_until,
+        } => {
+            if locked_until.is_some() {
+                app.metrics.locked();
+            }
+            let outcome = verdict_outcome(&verdict);
+            answer(
+                StatusCode::OK,
+                outcome,
+                json!({
+                    "receipt": receipt.as_str(),
+                    "outcome": outcome,
+                    "valid": verdict.is_valid(),
+                    "message": verdict.message(),
+                    "wrong_in_window": wrong_in_window,
+                    "locked_until": locked_until,
+                }),
+            )
+        }
+    })
+}
+
+/// `POST /v1/redeem`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RedeemBody {
+    receipt: String,
+    /// As typed; never logged, never echoed.
+    code: String,
+    /// The portal's account id; never logged.
+    account: String,
+}
+
+pub async fn redeem(
+    State(app): State<Arc<App>>,
+    Extension(client): Extension<Arc<Client>>,
+    JsonBody(body): JsonBody<RedeemBody>,
+) -> Result<Response, ApiError> {
+    let receipt = receipt(&body.receipt)?;
+    let account = AccountRef::parse(&body.account)
+        .map_err(|e| ApiError::bad_request(format!("account: {e}")))?;
+    let clock = Clock::system();
+    let door = client.door.into();
+    let (shared, asked) = (Arc::clone(&app), receipt.clone());
+    let answer_ = app
+        .pool
+        .with(move |ledger| {
+            let req = RedeemRequest {
+                receipt: &asked,
+                typed: &body.code,
+                account: &account,
+                as_of: clock.today,
+                now: clock.now,
+                limit: shared.limit,
+                door,
+            };
+            redeem_code(&req, &shared.ring, ledger)
+        })
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    Ok(redeem_answer(&app, receipt.as_str(), answer_))
+}
+
+/// 200 redeemed, 409 used by another account, 422 not valid, 423 locked.
+fn redeem_answer(app: &App, receipt: &str, a: RedeemAnswer) -> Response {
+    let message = a.message();
+    match a {
+        RedeemAnswer::Redeemed {
+            issue_no,
+            at,
+            again,
+        } => answer(
+            StatusCode::OK,
+            "redeemed",
+            json!({"receipt": receipt, "outcome": "redeemed", "issue_no": issue_no, "redeemed_at": at, "again": again, "message": message}),
+        ),
+        RedeemAnswer::UsedByAnother {
+            on,
+            wrong_in_window,
+            locked_until,
+        } => {
+            if locked_until.is_some() {
+                app.metrics.locked();
+            }
+            answer(
+                StatusCode::CONFLICT,
+                "used",
+                json!({"receipt": receipt, "outcome": "used", "used_on": on, "message": message, "wrong_in_window": wrong_in_window, "locked_until": locked_until}),
+            )
+        }
+        RedeemAnswer::NotValid {
+            verdict,
+            wrong_in_window,
+            locked_until,
+        } => {
+            if locked_until.is_some() {
+                app.metrics.locked();
+            }
+            let outcome = verdict_outcome(&verdict);
+            answer(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                outcome,
+                json!({"receipt": receipt, "outcome": outcome, "valid": false, "message": message, "wrong_in_window": wrong_in_window, "locked_until": locked_until}),
+            )
+        }
+        RedeemAnswer::Locked { until } => locked(receipt, until),
+    }
+}
+
+/// `POST /v1/revoke`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RevokeBody {
+    receipt: String,
+    reason: String,
+}
+
+pub async fn revoke(
+    State(app): State<Arc<App>>,
+    JsonBody(body): JsonBody<RevokeBody>,
+) -> Result<Response, ApiError> {
+    let receipt = receipt(&body.receipt)?;
+    let now = Clock::system().now;
+    let asked = receipt.clone();
+    let done = app
+        .pool
+        .with(move |ledger| {
+            let req = RevokeRequest {
+                receipt: &asked,
+                reason: &body.reason,
+                now,
+            };
+            match revoke_code(&req, ledger) {
+                Err(RevokeError::Ledger(e)) => Err(e),
+                other => Ok(other),
+            }
+        })
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    let receipt = receipt.as_str();
+    match done {
+        Ok(r) => Ok(answer(
+            StatusCode::OK,
+            "revoked",
+            json!({"receipt": receipt, "outcome": "revoked", "issue_no": r.issue_no, "revoked_at": r.at}),
+        )),
+        Err(e @ (RevokeError::NoReason | RevokeError::ReasonTooLong { .. })) => Err(
+            ApiError::bad_request(e.to_string().replace("--reason", "reason")),
+        ),
+        Err(e @ RevokeError::NeverIssued { .. }) => Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "unknown",
+            e.to_string(),
+        )),
+        Err(e) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "nothing_live",
+            e.to_string(),
+        )),
+    }
+}
+
+/// `GET /v1/receipts/{receipt}`: the history, never a code or fingerprint.
+pub async fn status(
+    State(app): State<Arc<App>>,
+    Path(raw): Path<String>,
+) -> Result<Response, ApiError> {
+    let receipt = receipt(&raw)?;
+    let (shared, asked) = (Arc::clone(&app), receipt.clone());
+    let now = Clock::system().now;
+    let (history, tries) = app
+        .pool
+        .with(move |ledger| {
+            let history = ledger.history(&asked)?;
+            let tries = ledger.attempt_summary(&asked, now, shared.limit)?;
+            Ok((history, tries))
+        })
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    let issuances: Vec<_> = history
+        .iter()
+        .map(|i| {
+            json!({
+                "issue_no": i.issued.issue_no,
+                "status": i.status.as_str(),
+                "form": i.issued.form.to_string(),
+                "notice_date": i.issued.notice_date,
+                "expires_on": i.issued.expires_on,
+                "piece_id": i.issued.piece_id,
+                "batch_id": i.issued.batch_id,
+                "key_id": i.issued.key_id,
+                "reason": i.issued.reason,
+                "forced": i.issued.forced,
+                "recorded_at": i.recorded_at,
+                "status_changed_at": i.status_changed_at,
+                "status_reason": i.status_reason,
+                // When it was used, never by which account.
+                "redeemed_at": i.redemption.as_ref().map(|r| r.at),
+            })
+        })
+        .collect();
+    let (status, outcome) = if history.is_empty() {
+        (StatusCode::NOT_FOUND, "unknown")
+    } else {
+        (StatusCode::OK, "found")
+    };
+    Ok(answer(
+        status,
+        outcome,
+        json!({
+            "receipt": receipt.as_str(),
+            "outcome": outcome,
+            "issuances": issuances,
+            "wrong_codes": {
+                "in_window": tries.wrong_in_window,
+                "total": tries.wrong_total,
+                "refused_while_locked": tries.refused_total,
+                "locks": tries.locks_total,
+                "locked_until": tries.locked_until,
+                "limit": tries.describe(app.limit),
+            },
+        }),
+    ))
+}
+
+/// `GET /healthz`: is the ledger reachable, and which keys are loaded.
+pub async fn healthz(State(app): State<Arc<App>>) -> Response {
+    let keys: Vec<&str> = app.ring.ids().collect();
+    let current = app.ring.current().id();
+    match app.pool.with(|ledger| ledger.ledger_id()).await {
+        Ok(id) => answer(
+            StatusCode::OK,
+            "ok",
+            json!({"status": "ok", "ledger": "reachable", "ledger_id": id, "keys": keys, "current_key": current}),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "health check: the ledger is not reachable");
+            answer(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable",
+                json!({"status": "unavailable", "ledger": "unreachable", "keys": keys, "current_key": current}),
+            )
+        }
+    }
+}
+
+/// `GET /metrics`.
+pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let mut r = ([(header::CONTENT_TYPE, CONTENT_TYPE)], app.metrics.render()).into_response();
+    r.extensions_mut().insert(super::api::Outcome("ok"));
+    r
+}
+
+/// Any other path.
+pub async fn not_found() -> ApiError {
+    ApiError::new(
+        StatusCode::NOT_FOUND,
+        "not_found",
+        "no such route: see docs/openapi.yaml (POST /v1/verify, /v1/redeem, /v1/revoke; GET /v1/receipts/{receipt}, /healthz, /metrics)",
+    )
+}

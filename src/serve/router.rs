@@ -1,0 +1,109 @@
+//! The router, with every limit named where it is built: the body size,
+//! the request timeout, the token and route checks, the per-client rate,
+//! and the request log line with the metrics around it all.
+
+use std::sync::Arc;
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::http::StatusCode;
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::timeout::TimeoutLayer;
+
+use super::api::{ApiError, ClientName, Outcome};
+use super::auth::{authenticate, rate_limit, route_of};
+use super::handlers;
+use super::{App, MAX_BODY_BYTES, REQUEST_TIMEOUT};
+
+/// The service: `/v1/` behind the guards, `/healthz` and `/metrics` open
+/// (for probes and the scraper on the private network).
+pub fn router(app: Arc<App>) -> Router {
+    let v1 = Router::new()
+        .route("/v1/verify", post(handlers::verify))
+        .route("/v1/redeem", post(handlers::redeem))
+        .route("/v1/revoke", post(handlers::revoke))
+        .route("/v1/receipts/{receipt}", get(handlers::status));
+    let v1 = v1
+        // Layers run from the last added: who (401), may they (403), then
+        // their per-minute allowance (429).
+        .route_layer(from_fn_with_state(Arc::clone(&app), rate_limit))
+        .route_layer(from_fn_with_state(Arc::clone(&app), authenticate));
+    Router::new()
+        .merge(v1)
+        .route("/healthz", get(handlers::healthz))
+        .route("/metrics", get(handlers::metrics))
+        .fallback(handlers::not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        // A bug in a handler is a 500 with a JSON error, never a dropped
+        // connection.
+        .layer(CatchPanicLayer::custom(panicked))
+        .layer(from_fn_with_state(Arc::clone(&app), observe))
+        .with_state(app)
+}
+
+fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
+    tracing::error!("a request handler panicked");
+    axum::response::IntoResponse::into_response(ApiError::new(
+        StatusCode::INTERNAL_SERVER_ERROR,
+        "error",
+        "the service failed on this request; it has been logged",
+    ))
+}
+
+/// The route name of a path, for logs and metrics.
+fn route_label(path: &str) -> &'static str {
+    match (route_of(path), path) {
+        (Some(route), _) => route.as_str(),
+        (None, "/healthz") => "healthz",
+        (None, "/metrics") => "metrics",
+        _ => "other",
+    }
+}
+
+/// The outcome of a response none of ours made (a timeout, a wrong method).
+fn outcome_of_status(status: StatusCode) -> &'static str {
+    match status {
+        StatusCode::REQUEST_TIMEOUT => "timeout",
+        StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        s if s.is_server_error() => "error",
+        _ => "other",
+    }
+}
+
+/// One JSON log line per request (client, route, outcome, status,
+/// duration; never a code, token or account reference) and its metrics.
+async fn observe(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = route_label(req.uri().path());
+    let method = req.method().clone();
+    let response = next.run(req).await;
+    let took = started.elapsed();
+    let status = response.status();
+    let outcome = response
+        .extensions()
+        .get::<Outcome>()
+        .map_or_else(|| outcome_of_status(status), |o| o.0);
+    let client = response
+        .extensions()
+        .get::<ClientName>()
+        .map_or("-", |c| c.0.as_str());
+    app.metrics.observe(route, outcome, took);
+    tracing::info!(
+        client,
+        route,
+        method = %method,
+        outcome,
+        status = status.as_u16(),
+        duration_ms = took.as_secs_f64() * 1000.0,
+        "request"
+    );
+    response
+}

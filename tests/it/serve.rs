@@ -1,0 +1,1192 @@
+//! `access-letters serve`: the same verify / redeem / revoke / status over
+//! HTTP, tested with a real HTTP client against the real binary on an
+//! ephemeral localhost port. Every request has a timeout and every server
+//! is killed when its test ends, so nothing here can hang.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use crate::support::*;
+use serde_json::{json, Value};
+
+/// Longest a server may take to say it listens.
+const START_TIMEOUT: Duration = Duration::from_secs(30);
+/// Longest one request may take.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
+
+/// A running `serve`, killed when dropped.
+struct Server {
+    child: Child,
+    base: String,
+    log: PathBuf,
+}
+
+impl Server {
+    /// Starts `serve` on 127.0.0.1:0 over the work folder's ledger (or
+    /// `--ledger` in `extra`) with the test key.
+    fn start(wd: &Workdir, tokens: &Path, extra: &[&str]) -> Server {
+        let log = wd.path(format!("serve-{}.log", rand_suffix()));
+        let mut cmd = Command::new(BIN);
+        cmd.args(["serve", "--listen", "127.0.0.1:0", "--tokens"])
+            .arg(tokens)
+            .arg("--out")
+            .arg(wd.out())
+            .arg("--key")
+            .arg(test_key())
+            .args(extra)
+            .current_dir(wd.root())
+            .env_remove("ACCESS_LETTERS_LOG")
+            .env_remove("ACCESS_LETTERS_LEDGER")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(fs::File::create(&log).unwrap());
+        let mut child = cmd.spawn().expect("serve starts");
+        let stdout = child.stdout.take().unwrap();
+        let (tx, rx) = mpsc::channel();
+        std::thread::spawn(move || {
+            let mut first = String::new();
+            let _ = BufReader::new(stdout).read_line(&mut first);
+            let _ = tx.send(first);
+        });
+        let Ok(line) = rx.recv_timeout(START_TIMEOUT) else {
+            let _ = child.kill();
+            panic!(
+                "serve did not start: {}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        let Some(base) = line.trim().strip_prefix("listening on ") else {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!(
+                "serve said {line:?}: {}",
+                fs::read_to_string(&log).unwrap_or_default()
+            );
+        };
+        Server {
+            base: base.to_string(),
+            child,
+            log,
+        }
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("{}{path}", self.base)
+    }
+
+    /// Sends SIGTERM and waits (bounded) for the exit status.
+    fn terminate(&mut self) -> Option<i32> {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let mut status = None;
+        wait_until(Duration::from_secs(30), || {
+            status = self.child.try_wait().unwrap();
+            status.is_some()
+        });
+        status.map(|s| s.code().unwrap_or(-1))
+    }
+
+    /// The request log so far (stderr).
+    fn log(&self) -> String {
+        fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn rand_suffix() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static N: AtomicU64 = AtomicU64::new(0);
+    N.fetch_add(1, Ordering::Relaxed)
+}
+
+/// An HTTP client that never treats a status as an error and never waits
+/// long.
+fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(REQUEST_TIMEOUT))
+        .build()
+        .into()
+}
+
+/// A status and a JSON body (or the text as a JSON string).
+#[derive(Debug)]
+struct Reply {
+    status: u16,
+    body: Value,
+    headers: Vec<(String, String)>,
+}
+
+impl Reply {
+    fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+fn reply(mut r: ureq::http::Response<ureq::Body>) -> Reply {
+    let status = r.status().as_u16();
+    let headers = r
+        .headers()
+        .iter()
+        .map(|(n, v)| (n.to_string(), v.to_str().unwrap_or("").to_string()))
+        .collect();
+    let text = r.body_mut().read_to_string().unwrap_or_default();
+    let body = serde_json::from_str(&text).unwrap_or(Value::String(text));
+    Reply {
+        status,
+        body,
+        headers,
+    }
+}
+
+fn post_raw(a: &ureq::Agent, url: &str, token: Option<&str>, body: &str) -> Reply {
+    let mut req = a.post(url).header("Content-Type", "application/json");
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    reply(req.send(body).expect("the server answers"))
+}
+
+fn post(s: &Server, token: &str, path: &str, body: Value) -> Reply {
+    post_raw(&agent(), &s.url(path), Some(token), &body.to_string())
+}
+
+fn get(s: &Server, token: Option<&str>, path: &str) -> Reply {
+    let mut req = agent().get(s.url(path));
+    if let Some(t) = token {
+        req = req.header("Authorization", &format!("Bearer {t}"));
+    }
+    reply(req.call().expect("the server answers"))
+}
+
+/// Adds a client with `token add` and returns its token.
+fn add_client(wd: &Workdir, tokens: &Path, name: &str, allow: &str, per_minute: u32) -> String {
+    let out = wd.output(&mut wd.command([
+        "token",
+        "add",
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--client",
+        name,
+        "--allow",
+        allow,
+        "--per-minute",
+        &per_minute.to_string(),
+    ]));
+    out.expect_code(EXIT_OK);
+    let token = out.stdout.trim().to_string();
+    assert!(token.len() > 60, "{out:?}");
+    token
+}
+
+/// The portal (verify, redeem) and the desk (verify, revoke, status).
+struct Clients {
+    tokens: PathBuf,
+    portal: String,
+    desk: String,
+}
+
+fn clients(wd: &Workdir) -> Clients {
+    let tokens = wd.path("tokens.toml");
+    let portal = add_client(wd, &tokens, "portal", "verify,redeem", 100_000);
+    let desk = add_client(wd, &tokens, "desk", "verify,revoke,status", 100_000);
+    Clients {
+        tokens,
+        portal,
+        desk,
+    }
+}
+
+/// A batch of the fixtures dated today, so its codes are valid whatever
+/// the day the tests run.
+fn batch_today(wd: &Workdir) -> Batch {
+    let out = wd.cmd([
+        "run",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--date",
+        &today().to_string(),
+    ]);
+    out.expect_code(EXIT_REJECTS);
+    Batch::new(wd.path(out.batch_dir()))
+}
+
+/// Receipts of the batch with their codes, read from the letters.
+fn receipts_and_codes(batch: &Batch, n: usize) -> Vec<(String, String)> {
+    batch
+        .manifest()
+        .into_iter()
+        .take(n)
+        .map(|row| {
+            let receipt = row["piece_id"].split('-').next().unwrap().to_string();
+            let code = batch.code_for(&receipt);
+            (receipt, code)
+        })
+        .collect()
+}
+
+/// An agency.toml that allows `max` wrong codes.
+fn config_allowing(wd: &Workdir, max: u32) -> String {
+    let text = fs::read_to_string(repo_file("templates/agency.toml")).unwrap();
+    assert!(text.contains("max_wrong_codes = 5"));
+    let text = text.replace("max_wrong_codes = 5", &format!("max_wrong_codes = {max}"));
+    wd.write("agency.toml", text).to_str().unwrap().to_string()
+}
+
+/// The code of issue 1 of `receipt` under the fixture key (what its letter
+/// carries), for tests that need many codes without reading many PDFs.
+fn derived_code(receipt: &str) -> String {
+    let key = access_letters::key::Key::load(&test_key()).unwrap();
+    let receipt = access_letters::filing::ReceiptNumber::parse(receipt).unwrap();
+    access_letters::code::derive(&key, &receipt, 1).reveal_for_letter()
+}
+
+/// Every receipt of the batch with its derived code.
+fn all_codes(batch: &Batch) -> Vec<(String, String)> {
+    batch
+        .manifest()
+        .into_iter()
+        .map(|row| {
+            let receipt = row["piece_id"].split('-').next().unwrap().to_string();
+            let code = derived_code(&receipt);
+            (receipt, code)
+        })
+        .collect()
+}
+
+/// The ledger status of issue 1 of `receipt` (SQLite).
+fn ledger_status(ledger: &Path, receipt: &str) -> String {
+    let conn = rusqlite::Connection::open(ledger).unwrap();
+    conn.query_row(
+        "SELECT status FROM issuances WHERE receipt = ?1 AND issue_no = 1",
+        [receipt],
+        |r| r.get(0),
+    )
+    .unwrap()
+}
+
+/// No code, token or account reference in the server's log.
+fn assert_log_is_clean(log: &str, secrets: &[&str]) {
+    for s in secrets {
+        for form in code_forms(s) {
+            assert!(
+                !log.contains(&form),
+                "the log holds a secret ({form}):\n{log}"
+            );
+        }
+    }
+}
+
+#[test]
+fn verify_over_http_answers_like_the_cli_and_logs_one_clean_line_per_request() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let [(receipt, code)] = receipts_and_codes(&batch, 1).try_into().unwrap();
+
+    let r = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": receipt, "code": code}),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_eq!(r.body["outcome"], "valid", "{r:?}");
+    assert_eq!(r.body["valid"], true);
+    assert!(r.body["message"].as_str().unwrap().starts_with("valid"));
+    // Case, spaces and hyphens do not matter, as on the CLI.
+    let typed = code.to_lowercase().replace('-', " ");
+    let r = post(
+        &s,
+        &c.desk,
+        "/v1/verify",
+        json!({"receipt": receipt, "code": typed}),
+    );
+    assert_eq!(r.body["outcome"], "valid", "{r:?}");
+
+    let r = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": receipt, "code": "12"}),
+    );
+    assert_eq!(
+        (r.status, r.body["outcome"].as_str()),
+        (200, Some("mistyped")),
+        "{r:?}"
+    );
+    assert_eq!(r.body["wrong_in_window"], 1);
+    assert_eq!(r.body["valid"], false);
+
+    let health = get(&s, None, "/healthz");
+    assert_eq!(health.status, 200, "{health:?}");
+    assert_eq!(health.body["ledger"], "reachable");
+    assert!(
+        health.body["keys"][0]
+            .as_str()
+            .unwrap()
+            .starts_with("test-"),
+        "{health:?}"
+    );
+
+    let metrics = get(&s, None, "/metrics");
+    let text = metrics.body.as_str().unwrap();
+    assert!(
+        text.contains(r#"access_letters_http_requests_total{route="verify",outcome="valid"} 2"#),
+        "{text}"
+    );
+    assert!(text.contains("access_letters_http_request_duration_seconds_bucket"));
+
+    let log = s.log();
+    let lines: Vec<Value> = log
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["fields"]["message"] == "request")
+        .collect();
+    assert_eq!(lines.len(), 5, "{log}");
+    let first = &lines[0]["fields"];
+    assert_eq!(first["client"], "portal");
+    assert_eq!(first["route"], "verify");
+    assert_eq!(first["outcome"], "valid");
+    assert!(first["duration_ms"].as_f64().is_some(), "{first}");
+    assert_log_is_clean(&log, &[&code, &c.portal, &c.desk]);
+}
+
+#[test]
+fn tokens_routes_and_limits_401_403_429() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let slow = add_client(&wd, &c.tokens, "slow", "verify", 3);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let [(receipt, code)] = receipts_and_codes(&batch, 1).try_into().unwrap();
+    let body = json!({"receipt": receipt, "code": code}).to_string();
+    let a = agent();
+
+    let none = post_raw(&a, &s.url("/v1/verify"), None, &body);
+    assert_eq!(none.status, 401, "{none:?}");
+    assert_eq!(none.header("www-authenticate"), Some("Bearer"));
+    assert!(none.body["error"].as_str().unwrap().contains("Bearer"));
+    let wrong = post_raw(&a, &s.url("/v1/verify"), Some("alt_0000"), &body);
+    assert_eq!(wrong.status, 401, "{wrong:?}");
+    let forged = c.portal.replace(&c.portal[10..12], "zz");
+    assert_eq!(
+        post_raw(&a, &s.url("/v1/verify"), Some(&forged), &body).status,
+        401
+    );
+
+    // The portal may not read histories, nor revoke.
+    let r = get(&s, Some(&c.portal), &format!("/v1/receipts/{receipt}"));
+    assert_eq!(r.status, 403, "{r:?}");
+    assert!(
+        r.body["error"].as_str().unwrap().contains("portal"),
+        "{r:?}"
+    );
+    let r = post(
+        &s,
+        &c.portal,
+        "/v1/revoke",
+        json!({"receipt": receipt, "reason": "x"}),
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+    let r = post(
+        &s,
+        &slow,
+        "/v1/redeem",
+        json!({"receipt": receipt, "code": code, "account": "a"}),
+    );
+    assert_eq!(r.status, 403, "{r:?}");
+
+    // Three a minute, then 429 with Retry-After; other clients are not charged.
+    for _ in 0..3 {
+        assert_eq!(
+            post_raw(&a, &s.url("/v1/verify"), Some(&slow), &body).status,
+            200
+        );
+    }
+    let r = post_raw(&a, &s.url("/v1/verify"), Some(&slow), &body);
+    assert_eq!(r.status, 429, "{r:?}");
+    assert!(r.header("retry-after").is_some(), "{r:?}");
+    assert_eq!(
+        post_raw(&a, &s.url("/v1/verify"), Some(&c.portal), &body).status,
+        200
+    );
+
+    let text = get(&s, None, "/metrics").body.as_str().unwrap().to_string();
+    for outcome in ["unauthorized", "forbidden", "rate_limited"] {
+        assert!(
+            text.contains(&format!("outcome=\"{outcome}\"")),
+            "{outcome}: {text}"
+        );
+    }
+}
+
+#[test]
+fn bad_requests_get_400_with_a_json_error_and_never_a_panic() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let mut s = Server::start(&wd, &c.tokens, &[]);
+    let [(receipt, code)] = receipts_and_codes(&batch, 1).try_into().unwrap();
+    let a = agent();
+    let url = s.url("/v1/verify");
+    let cases: Vec<(String, &str)> = vec![
+        ("{not json".into(), "not valid"),
+        ("".into(), "not valid"),
+        (
+            json!({"receipt": receipt}).to_string(),
+            "missing field `code`",
+        ),
+        (
+            json!({"receipt": receipt, "code": code, "extra": 1}).to_string(),
+            "unknown field `extra`",
+        ),
+        (
+            json!({"receipt": "IOE12", "code": code}).to_string(),
+            "receipt",
+        ),
+        (
+            json!({"receipt": receipt, "code": ["x"]}).to_string(),
+            "not valid",
+        ),
+        (
+            json!({"receipt": receipt, "code": "x".repeat(5000)}).to_string(),
+            "over 4096 bytes",
+        ),
+        ("[]".into(), "not valid"),
+        ("\u{0}".into(), "not valid"),
+    ];
+    for (body, says) in cases {
+        let r = post_raw(&a, &url, Some(&c.portal), &body);
+        assert_eq!(r.status, 400, "{body:.80}: {r:?}");
+        assert_eq!(r.body["outcome"], "bad_request", "{r:?}");
+        let error = r.body["error"].as_str().unwrap();
+        assert!(error.contains(says), "{body:.80}: {error}");
+        assert!(!error.contains(&code), "{error}");
+    }
+    let r = get(&s, Some(&c.desk), "/v1/receipts/not-a-receipt");
+    assert_eq!(r.status, 400, "{r:?}");
+    let r = get(&s, Some(&c.desk), "/v1/nothing");
+    assert_eq!(r.status, 404, "{r:?}");
+    assert!(r.body["error"].is_string(), "{r:?}");
+    assert!(s.is_running(), "{}", s.log());
+    assert!(!s.log().contains("panicked"), "{}", s.log());
+}
+
+#[test]
+fn one_wrong_code_counter_is_shared_by_the_cli_and_http() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let [(receipt, code)] = receipts_and_codes(&batch, 1).try_into().unwrap();
+    let bad = "0000-0000-0000";
+    for n in 1..=3 {
+        let r = post(
+            &s,
+            &c.portal,
+            "/v1/verify",
+            json!({"receipt": receipt, "code": bad}),
+        );
+        assert_eq!(r.status, 200, "{r:?}");
+        assert_eq!(r.body["wrong_in_window"], n, "{r:?}");
+    }
+    wd.cmd(["verify", &receipt, bad])
+        .expect_code(EXIT_NOT_VALID);
+    let fifth = wd.cmd(["verify", &receipt, bad]);
+    fifth.expect_code(EXIT_NOT_VALID);
+    assert!(fifth.stdout.contains("locked until"), "{fifth:?}");
+    // Locked for both doors, even for the right code.
+    let r = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": receipt, "code": code}),
+    );
+    assert_eq!(r.status, 423, "{r:?}");
+    assert_eq!(r.body["outcome"], "locked");
+    assert!(r.body["locked_until"].is_string(), "{r:?}");
+    wd.cmd(["verify", &receipt, &code]).expect_code(5);
+    let history = get(&s, Some(&c.desk), &format!("/v1/receipts/{receipt}"));
+    assert_eq!(history.body["wrong_codes"]["in_window"], 5, "{history:?}");
+    assert!(history.body["wrong_codes"]["locked_until"].is_string());
+}
+
+#[test]
+fn the_desk_reads_a_history_without_codes_or_fingerprints() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let [(receipt, code)] = receipts_and_codes(&batch, 1).try_into().unwrap();
+    let r = get(&s, Some(&c.desk), &format!("/v1/receipts/{receipt}"));
+    assert_eq!(r.status, 200, "{r:?}");
+    let issue = &r.body["issuances"][0];
+    assert_eq!(issue["issue_no"], 1);
+    assert_eq!(issue["status"], "active");
+    assert_eq!(issue["batch_id"], batch.id().as_str());
+    let text = r.body.to_string();
+    assert!(!text.contains("fingerprint"), "{text}");
+    assert_log_is_clean(&text, &[&code]);
+    let fingerprints = ledger_fingerprints(&wd.ledger());
+    assert!(fingerprints.iter().all(|f| !text.contains(f.as_str())));
+    // The desk may see that a receipt is unknown.
+    let r = get(&s, Some(&c.desk), "/v1/receipts/IOE0000000001");
+    assert_eq!(
+        (r.status, r.body["outcome"].as_str()),
+        (404, Some("unknown")),
+        "{r:?}"
+    );
+}
+
+fn ledger_fingerprints(ledger: &Path) -> Vec<String> {
+    let conn = rusqlite::Connection::open(ledger).unwrap();
+    let mut stmt = conn.prepare("SELECT fingerprint FROM issuances").unwrap();
+    stmt.query_map([], |r| r.get::<_, String>(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+#[test]
+fn token_add_keeps_only_a_hash_in_a_private_file() {
+    let wd = Workdir::new();
+    let tokens = wd.path("tokens.toml");
+    let token = add_client(&wd, &tokens, "portal", "verify,redeem", 600);
+    assert_eq!(mode(&tokens), 0o600);
+    let text = fs::read_to_string(&tokens).unwrap();
+    assert!(
+        !text.contains(&token) && !text.contains(&token[4..]),
+        "{text}"
+    );
+    assert!(text.contains(&sha256_hex(token.as_bytes())), "{text}");
+    assert!(text.contains("door = \"portal\""), "{text}");
+    let desk = add_client(&wd, &tokens, "desk", "status,revoke", 60);
+    assert_ne!(desk, token);
+    assert!(fs::read_to_string(&tokens)
+        .unwrap()
+        .contains("door = \"desk\""));
+    let again = wd.cmd([
+        "token",
+        "add",
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--client",
+        "portal",
+        "--allow",
+        "verify",
+    ]);
+    again.expect_code(EXIT_FAILED);
+    assert!(again.stderr.contains("already"), "{again:?}");
+    let bad = wd.cmd([
+        "token",
+        "add",
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--client",
+        "x",
+        "--allow",
+        "delete",
+    ]);
+    bad.expect_code(EXIT_FAILED);
+    // A tokens file others may write is refused at start.
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&tokens, fs::Permissions::from_mode(0o666)).unwrap();
+    }
+    let out = wd.cmd([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens",
+        tokens.to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("chmod 600"), "{out:?}");
+    // A tokens file holding something else than hashes is refused at start.
+    let broken = wd.write("broken.toml", "[[client]]\nname = \"p\"\ntoken_sha256 = \"secret\"\nallow = [\"verify\"]\ndoor = \"portal\"\nper_minute = 1\n");
+    {
+        use std::os::unix::fs::PermissionsExt;
+        fs::set_permissions(&broken, fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let out = wd.cmd([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens",
+        broken.to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("64 hex"), "{out:?}");
+}
+
+#[test]
+fn sigterm_stops_the_service_cleanly() {
+    let wd = Workdir::new();
+    batch_today(&wd);
+    let c = clients(&wd);
+    let mut s = Server::start(&wd, &c.tokens, &[]);
+    assert_eq!(get(&s, None, "/healthz").status, 200);
+    assert_eq!(s.terminate(), Some(0), "{}", s.log());
+    assert!(s.log().contains("stopped"), "{}", s.log());
+}
+
+#[test]
+fn a_missing_ledger_or_a_busy_port_is_a_clear_failure() {
+    let wd = Workdir::new();
+    let tokens = wd.path("tokens.toml");
+    add_client(&wd, &tokens, "portal", "verify", 10);
+    let out = wd.cmd([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens",
+        tokens.to_str().unwrap(),
+        "--out",
+        wd.out().to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("ledger"), "{out:?}");
+}
+
+#[test]
+fn redeem_every_outcome_and_an_idempotent_retry() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let codes = all_codes(&batch);
+    let (receipt, code) = &codes[0];
+    assert_eq!(
+        code,
+        &batch.code_for(receipt),
+        "derived codes are the letters' codes"
+    );
+    let redeem = |account: &str, receipt: &str, code: &str| {
+        post(
+            &s,
+            &c.portal,
+            "/v1/redeem",
+            json!({"receipt": receipt, "code": code, "account": account}),
+        )
+    };
+
+    let first = redeem("acct-1", receipt, code);
+    assert_eq!(
+        (first.status, first.body["outcome"].as_str()),
+        (200, Some("redeemed")),
+        "{first:?}"
+    );
+    assert_eq!(first.body["again"], false);
+    assert_eq!(first.body["issue_no"], 1);
+    // A retry by the same account: the same answer, the first time.
+    let retry = redeem("acct-1", receipt, code);
+    assert_eq!(retry.status, 200, "{retry:?}");
+    assert_eq!(retry.body["again"], true);
+    assert_eq!(retry.body["redeemed_at"], first.body["redeemed_at"]);
+    // Another account: 409, counted as a wrong code, nothing changed.
+    let other = redeem("acct-2", receipt, code);
+    assert_eq!(
+        (other.status, other.body["outcome"].as_str()),
+        (409, Some("used")),
+        "{other:?}"
+    );
+    assert_eq!(other.body["wrong_in_window"], 1);
+    assert!(other.body["used_on"].is_string());
+    let v = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": receipt, "code": code}),
+    );
+    assert_eq!(
+        (
+            v.status,
+            v.body["outcome"].as_str(),
+            v.body["valid"].as_bool()
+        ),
+        (200, Some("used"), Some(false)),
+        "{v:?}"
+    );
+    assert_eq!(ledger_status(&wd.ledger(), receipt), "redeemed");
+
+    // Not valid: 422 with verify's verdict.
+    let (r2, c2) = &codes[1];
+    let wrong = redeem("acct-3", r2, &codes[2].1);
+    assert_eq!(
+        (wrong.status, wrong.body["outcome"].as_str()),
+        (422, Some("wrong_code")),
+        "{wrong:?}"
+    );
+    let typo = redeem("acct-3", r2, "12");
+    assert_eq!(
+        (typo.status, typo.body["outcome"].as_str()),
+        (422, Some("mistyped")),
+        "{typo:?}"
+    );
+    for account in ["", "has space", &"a".repeat(65), "caf\u{e9}"] {
+        let bad = redeem(account, r2, c2);
+        assert_eq!(bad.status, 400, "{account:?}: {bad:?}");
+        assert!(
+            bad.body["error"].as_str().unwrap().starts_with("account"),
+            "{bad:?}"
+        );
+    }
+
+    // Revoke (the desk): then redeem answers revoked.
+    let (r3, c3) = &codes[3];
+    let rv = post(
+        &s,
+        &c.desk,
+        "/v1/revoke",
+        json!({"receipt": r3, "reason": "letter reported stolen"}),
+    );
+    assert_eq!(
+        (rv.status, rv.body["outcome"].as_str()),
+        (200, Some("revoked")),
+        "{rv:?}"
+    );
+    assert_eq!(rv.body["issue_no"], 1);
+    let dead = redeem("acct-4", r3, c3);
+    assert_eq!(
+        (dead.status, dead.body["outcome"].as_str()),
+        (422, Some("revoked")),
+        "{dead:?}"
+    );
+    let again = post(
+        &s,
+        &c.desk,
+        "/v1/revoke",
+        json!({"receipt": r3, "reason": "again"}),
+    );
+    assert_eq!(
+        (again.status, again.body["outcome"].as_str()),
+        (409, Some("nothing_live")),
+        "{again:?}"
+    );
+    let unknown = post(
+        &s,
+        &c.desk,
+        "/v1/revoke",
+        json!({"receipt": "IOE0000000001", "reason": "x"}),
+    );
+    assert_eq!(unknown.status, 404, "{unknown:?}");
+    let empty = post(
+        &s,
+        &c.desk,
+        "/v1/revoke",
+        json!({"receipt": r2, "reason": "  "}),
+    );
+    assert_eq!(empty.status, 400, "{empty:?}");
+    let history = get(&s, Some(&c.desk), &format!("/v1/receipts/{r3}"));
+    assert_eq!(
+        history.body["issuances"][0]["status"], "revoked",
+        "{history:?}"
+    );
+    assert_eq!(
+        history.body["issuances"][0]["status_reason"],
+        "letter reported stolen"
+    );
+    let history = get(&s, Some(&c.desk), &format!("/v1/receipts/{receipt}"));
+    assert!(
+        history.body["issuances"][0]["redeemed_at"].is_string(),
+        "{history:?}"
+    );
+    assert!(!history.body.to_string().contains("acct-1"), "{history:?}");
+
+    // Locked: 423 on redeem too, even for the right code.
+    let (r5, c5) = &codes[5];
+    for _ in 0..5 {
+        redeem("acct-5", r5, &codes[6].1);
+    }
+    let locked = redeem("acct-5", r5, c5);
+    assert_eq!(
+        (locked.status, locked.body["outcome"].as_str()),
+        (423, Some("locked")),
+        "{locked:?}"
+    );
+    let text = get(&s, None, "/metrics").body.as_str().unwrap().to_string();
+    assert!(text.contains("access_letters_http_locks_total 1"), "{text}");
+    assert_log_is_clean(
+        &s.log(),
+        &[code, c2, c3, c5, "acct-1", "acct-2", &c.portal, &c.desk],
+    );
+}
+
+#[test]
+fn to_the_portal_an_unknown_receipt_is_a_wrong_code_and_counted() {
+    let wd = Workdir::new();
+    batch_today(&wd);
+    let c = clients(&wd);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let unknown = "IOE0000000001";
+    let code = derived_code("IOE0912345602");
+    let portal = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": unknown, "code": code}),
+    );
+    assert_eq!(portal.body["outcome"], "wrong_code", "{portal:?}");
+    assert_eq!(portal.body["wrong_in_window"], 1, "{portal:?}");
+    let redeem = post(
+        &s,
+        &c.portal,
+        "/v1/redeem",
+        json!({"receipt": unknown, "code": code, "account": "a"}),
+    );
+    assert_eq!(
+        (redeem.status, redeem.body["outcome"].as_str()),
+        (422, Some("wrong_code")),
+        "{redeem:?}"
+    );
+    assert_eq!(redeem.body["wrong_in_window"], 2, "{redeem:?}");
+    let desk = post(
+        &s,
+        &c.desk,
+        "/v1/verify",
+        json!({"receipt": unknown, "code": code}),
+    );
+    assert_eq!(desk.body["outcome"], "unknown", "{desk:?}");
+}
+
+#[test]
+fn a_hundred_accounts_redeem_one_code_at_once_and_exactly_one_wins() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let config = config_allowing(&wd, 100);
+    let s = Server::start(&wd, &c.tokens, &["--config", &config, "--connections", "8"]);
+    let (receipt, code) = all_codes(&batch).swap_remove(0);
+    let barrier = std::sync::Arc::new(std::sync::Barrier::new(100));
+    let url = s.url("/v1/redeem");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..100)
+            .map(|i| {
+                let (barrier, url, token) = (barrier.clone(), &url, &c.portal);
+                let body =
+                    json!({"receipt": receipt, "code": code, "account": format!("acct-{i}")})
+                        .to_string();
+                scope.spawn(move || {
+                    let a = agent();
+                    barrier.wait();
+                    post_raw(&a, url, Some(token), &body).status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        99,
+        "{statuses:?}"
+    );
+    assert_eq!(ledger_status(&wd.ledger(), &receipt), "redeemed");
+}
+
+#[test]
+fn sigterm_under_load_loses_no_answered_redemption() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let mut s = Server::start(&wd, &c.tokens, &[]);
+    let codes = all_codes(&batch);
+    let next = std::sync::atomic::AtomicUsize::new(0);
+    let url = s.url("/v1/redeem");
+    let answered = std::sync::Mutex::new(Vec::new());
+    std::thread::scope(|scope| {
+        for _ in 0..8 {
+            scope.spawn(|| {
+                let a = agent();
+                loop {
+                    let i = next.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                    let Some((receipt, code)) = codes.get(i) else {
+                        break;
+                    };
+                    let body =
+                        json!({"receipt": receipt, "code": code, "account": format!("acct-{i}")});
+                    let Ok(r) = a
+                        .post(&url)
+                        .header("Authorization", &format!("Bearer {}", c.portal))
+                        .header("Content-Type", "application/json")
+                        .send(&body.to_string())
+                    else {
+                        continue;
+                    };
+                    let r = reply(r);
+                    if r.status == 200 {
+                        answered.lock().unwrap().push(receipt.clone());
+                    }
+                }
+            });
+        }
+        // Stop the service while the clients are redeeming.
+        assert!(wait_until(Duration::from_secs(30), || answered
+            .lock()
+            .unwrap()
+            .len()
+            >= 5));
+        assert_eq!(s.terminate(), Some(0), "{}", s.log());
+    });
+    let answered = answered.into_inner().unwrap();
+    assert!(answered.len() >= 5, "{answered:?}");
+    for receipt in &answered {
+        assert_eq!(
+            ledger_status(&wd.ledger(), receipt),
+            "redeemed",
+            "{receipt}"
+        );
+    }
+}
+
+#[test]
+fn the_letter_promise_end_to_end() {
+    // Run a batch, read the code from the letter, redeem it over HTTP; a
+    // second account is refused, and `verify` on the command line says used.
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let row = &batch.manifest()[0];
+    let receipt = row["piece_id"].split('-').next().unwrap().to_string();
+    let code = batch.code_for(&receipt);
+    let r = post(
+        &s,
+        &c.portal,
+        "/v1/redeem",
+        json!({"receipt": receipt, "code": code, "account": "applicant-1"}),
+    );
+    assert_eq!(r.status, 200, "{r:?}");
+    let r = post(
+        &s,
+        &c.portal,
+        "/v1/redeem",
+        json!({"receipt": receipt, "code": code, "account": "someone-else"}),
+    );
+    assert_eq!(r.status, 409, "{r:?}");
+    let out = wd.cmd(["verify", &receipt, &code]);
+    out.expect_code(EXIT_NOT_VALID);
+    assert!(out.stdout.contains("used on"), "{out:?}");
+    let out = wd.cmd(["redeem", &receipt, &code, "--account", "applicant-1"]);
+    out.expect_code(EXIT_OK);
+    assert!(
+        out.stdout.contains("already redeemed by this same account"),
+        "{out:?}"
+    );
+}
+
+#[test]
+fn on_postgresql_too() {
+    let Some(pg) = crate::support::pg::PgSchema::create("serve") else {
+        return;
+    };
+    let url = pg.url();
+    let wd = Workdir::new();
+    let out = wd.cmd([
+        "run",
+        "--input",
+        fixtures_csv().to_str().unwrap(),
+        "--date",
+        &today().to_string(),
+        "--ledger",
+        &url,
+    ]);
+    out.expect_code(EXIT_REJECTS);
+    let batch = Batch::new(wd.path(out.batch_dir()));
+    let c = clients(&wd);
+    let config = config_allowing(&wd, 100);
+    let s = Server::start(&wd, &c.tokens, &["--ledger", &url, "--config", &config]);
+    let codes = all_codes(&batch);
+    let (receipt, code) = &codes[0];
+    let h = get(&s, None, "/healthz");
+    assert_eq!(h.status, 200, "{h:?}");
+    let v = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": receipt, "code": code}),
+    );
+    assert_eq!(v.body["outcome"], "valid", "{v:?}");
+    let statuses: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..30)
+            .map(|i| {
+                let (s, token) = (&s, &c.portal);
+                scope.spawn(move || {
+                    post(
+                        s,
+                        token,
+                        "/v1/redeem",
+                        json!({"receipt": receipt, "code": code, "account": format!("a{i}")}),
+                    )
+                    .status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 200).count(),
+        1,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|&&s| s == 409).count(),
+        29,
+        "{statuses:?}"
+    );
+    let v = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": receipt, "code": code}),
+    );
+    assert_eq!(v.body["outcome"], "used", "{v:?}");
+    let rv = post(
+        &s,
+        &c.desk,
+        "/v1/revoke",
+        json!({"receipt": codes[1].0, "reason": "stolen"}),
+    );
+    assert_eq!(rv.status, 200, "{rv:?}");
+    // One counter for both doors on PostgreSQL too.
+    wd.cmd([
+        "verify",
+        &codes[2].0,
+        "0000-0000-0000",
+        "--ledger",
+        &url,
+        "--config",
+        &config,
+    ])
+    .expect_code(EXIT_NOT_VALID);
+    let v = post(
+        &s,
+        &c.portal,
+        "/v1/verify",
+        json!({"receipt": codes[2].0, "code": "0000-0000-0000"}),
+    );
+    assert_eq!(v.body["wrong_in_window"], 2, "{v:?}");
+}
+
+#[test]
+fn the_systemd_unit_verifies() {
+    let Some(probe) = tool(
+        "systemd-analyze",
+        &["--version".as_ref()],
+        "the serve systemd unit check",
+        "apt-get install systemd",
+    ) else {
+        return;
+    };
+    assert!(probe.status.success());
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(repo_file("deploy/access-letters-serve.service")).unwrap();
+    assert!(text.contains("KillSignal=SIGTERM"));
+    let text = text.replace("/usr/local/bin/access-letters", BIN);
+    let unit = dir.path().join("access-letters-serve.service");
+    fs::write(&unit, text).unwrap();
+    let out = Command::new("systemd-analyze")
+        .arg("verify")
+        .arg(&unit)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "systemd-analyze verify: {stderr}");
+}
+
+#[test]
+fn tls_serves_https_with_the_given_certificate() {
+    let wd = Workdir::new();
+    batch_today(&wd);
+    let c = clients(&wd);
+    let (cert, key) = (wd.path("cert.pem"), wd.path("key.pem"));
+    let args: Vec<std::ffi::OsString> = [
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-days",
+        "1",
+        "-subj",
+        "/CN=localhost",
+        "-addext",
+        "subjectAltName=IP:127.0.0.1",
+    ]
+    .iter()
+    .map(Into::into)
+    .chain([
+        "-keyout".into(),
+        key.clone().into_os_string(),
+        "-out".into(),
+        cert.clone().into_os_string(),
+    ])
+    .collect();
+    let args: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_os_str()).collect();
+    let Some(made) = tool("openssl", &args, "the TLS test", "apt-get install openssl") else {
+        return;
+    };
+    assert!(made.status.success(), "{made:?}");
+    // Unreadable TLS files stop the service before it listens.
+    let out = wd.cmd([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--tokens",
+        c.tokens.to_str().unwrap(),
+        "--out",
+        wd.out().to_str().unwrap(),
+        "--tls-cert",
+        "missing.pem",
+        "--tls-key",
+        key.to_str().unwrap(),
+    ]);
+    out.expect_code(EXIT_FAILED);
+    assert!(out.stderr.contains("TLS"), "{out:?}");
+    let (cert_s, key_s) = (cert.to_str().unwrap(), key.to_str().unwrap());
+    let s = Server::start(&wd, &c.tokens, &["--tls-cert", cert_s, "--tls-key", key_s]);
+    assert!(s.base.starts_with("https://127.0.0.1:"), "{}", s.base);
+    let url = s.url("/healthz");
+    let curl_args = ["-sS", "--max-time", "20", "--cacert", cert_s, &url];
+    let curl_args: Vec<&std::ffi::OsStr> = curl_args.iter().map(|a| a.as_ref()).collect();
+    let Some(curl) = tool("curl", &curl_args, "the TLS test", "apt-get install curl") else {
+        return;
+    };
+    let body = String::from_utf8_lossy(&curl.stdout);
+    assert!(
+        curl.status.success(),
+        "{}",
+        String::from_utf8_lossy(&curl.stderr)
+    );
+    assert!(body.contains("\"ledger\":\"reachable\""), "{body}");
+    // Plain HTTP to the TLS port gets no answer.
+    let plain = agent()
+        .get(s.url("/healthz").replace("https://", "http://"))
+        .call();
+    assert!(plain.is_err() || plain.unwrap().status() != 200);
+}
