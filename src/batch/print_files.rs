@@ -12,7 +12,7 @@
 //! [`crate::print::content_digest`]) is recorded in the ledger after the
 //! files are written and flushed, so the ledger never proves a letter by a
 //! file that is not on disk; until then a row says
-//! [`NOT_YET_PRINTED`](crate::print::NOT_YET_PRINTED). The digests wait in
+//! "not yet printed" ([`crate::letter_proof::LetterProof::NotYetPrinted`]). The digests wait in
 //! a temporary file meanwhile, so memory does not grow with the batch.
 //!
 //! Each file is written under a temporary name, flushed and renamed, so a

@@ -6,7 +6,7 @@
 //! checks it (same verdicts, same wrong-code limit), and a valid one is
 //! marked redeemed by the portal's account reference in one ledger
 //! transaction serialised per receipt (see
-//! [`Ledger::redeem`](crate::ledger::Ledger::redeem)), so of any number of
+//! [`crate::ledger::Ledger::redeem`]), so of any number of
 //! accounts redeeming one code at once exactly one wins. The code itself is
 //! never stored: only when and by which account it was used.
 //!
