@@ -156,6 +156,17 @@ fn check_next_issue(label: &str, row: &NewIssuance, max: Option<u32>) -> Result<
     })
 }
 
+/// A batch marked complete must have been started: `changed` rows say so.
+fn check_batch_known(label: &str, batch_id: &str, changed: u64) -> Result<(), LedgerError> {
+    if changed == 0 {
+        return Err(LedgerError::UnknownBatch {
+            ledger: label.to_string(),
+            batch_id: batch_id.to_string(),
+        });
+    }
+    Ok(())
+}
+
 /// A stored form code read back; `None` is a damaged row.
 fn parse_form(code: &str) -> Option<FormType> {
     [FormType::I485, FormType::I131, FormType::I765]

@@ -66,9 +66,9 @@ pub use self::watch::{
     DEFAULT_TIMEOUT_S as LEDGER_TIMEOUT_DEFAULT_S, TIMEOUT_ENV as LEDGER_TIMEOUT_ENV,
 };
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
-use crate::ledger::check_next_issue;
 use crate::ledger::redeem::{RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
+use crate::ledger::{check_batch_known, check_next_issue};
 use crate::ledger::{
     BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState, Sha256Hex,
     BUSY_TIMEOUT_MS, ISSUANCE_COLUMNS,
@@ -437,13 +437,7 @@ impl Ledger for PostgresLedger {
                 &[&batch_id, &now, &summary_json],
             )
             .map_err(|e| pg_err(&self.label, "mark the batch complete", e))?;
-        if changed == 0 {
-            return Err(LedgerError::UnknownBatch {
-                ledger: self.label.clone(),
-                batch_id: batch_id.to_string(),
-            });
-        }
-        Ok(())
+        check_batch_known(&self.label, batch_id, changed)
     }
 
     fn receipt_states(

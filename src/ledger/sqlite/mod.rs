@@ -17,12 +17,12 @@ use self::rows::{
     batch_from_row, classify, date_text, insert_active, issuance_from_row, record_printed_in,
 };
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
-use crate::ledger::check_next_issue;
 use crate::ledger::files::{
     canonical_path, create_private, folder_of, publish_no_clobber, temp_name,
 };
 use crate::ledger::redeem::{RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
+use crate::ledger::{check_batch_known, check_next_issue};
 use crate::ledger::{
     BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState, Sha256Hex,
     BUSY_TIMEOUT_MS, ISSUANCE_COLUMNS,
@@ -490,13 +490,7 @@ impl Ledger for SqliteLedger {
                 params![batch_id, now, summary_json],
             )
             .map_err(self.db_err("mark the batch complete"))?;
-        if changed == 0 {
-            return Err(LedgerError::UnknownBatch {
-                ledger: self.label.clone(),
-                batch_id: batch_id.to_string(),
-            });
-        }
-        Ok(())
+        check_batch_known(&self.label, batch_id, changed as u64)
     }
 
     fn receipt_states(
