@@ -34,8 +34,12 @@ impl Look {
 
     /// The system clock, today in the agency's time zone (`[agency] time_zone`).
     pub fn clock(&self) -> Result<Clock> {
-        let config = agency_config(self.config.as_deref())?;
-        Ok(Clock::in_zone(config.agency.time_zone))
+        Ok(Clock::in_zone(self.zone()?))
+    }
+
+    /// The agency's time zone (`[agency] time_zone`).
+    pub fn zone(&self) -> Result<chrono_tz::Tz> {
+        Ok(agency_config(self.config.as_deref())?.agency.time_zone)
     }
 }
 
@@ -63,7 +67,11 @@ impl LimitConfig {
 
     /// The system clock, today in the agency's time zone (`[agency] time_zone`).
     pub fn clock(&self) -> Result<Clock> {
-        let config = agency_config(self.config.as_deref())?;
-        Ok(Clock::in_zone(config.agency.time_zone))
+        Ok(Clock::in_zone(self.zone()?))
+    }
+
+    /// The agency's time zone (`[agency] time_zone`).
+    pub fn zone(&self) -> Result<chrono_tz::Tz> {
+        Ok(agency_config(self.config.as_deref())?.agency.time_zone)
     }
 }

@@ -56,7 +56,7 @@ pub fn execute(args: ServeArgs) -> Result<u8> {
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let app = App::new(tokens, ring, limit, pool);
+    let app = App::new(tokens, ring, (limit, args.limit.zone()?), pool);
     serve_blocking(app, &args.listen, tls, |addr| {
         use std::io::Write;
         println!("listening on {scheme}://{addr}");

@@ -65,7 +65,7 @@ pub async fn verify(
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<Response, ApiError> {
     let receipt = receipt(&body.receipt)?;
-    let clock = Clock::system();
+    let clock = Clock::in_zone(app.zone);
     let door = client.door.into();
     let (shared, asked) = (Arc::clone(&app), receipt.clone());
     let answer_ = app
@@ -129,7 +129,7 @@ pub async fn redeem(
     let receipt = receipt(&body.receipt)?;
     let account = AccountRef::parse(&body.account)
         .map_err(|e| ApiError::bad_request(format!("account: {e}")))?;
-    let clock = Clock::system();
+    let clock = Clock::in_zone(app.zone);
     let door = client.door.into();
     let (shared, asked) = (Arc::clone(&app), receipt.clone());
     let answer_ = app
@@ -210,7 +210,7 @@ pub async fn revoke(
     JsonBody(body): JsonBody<RevokeBody>,
 ) -> Result<Response, ApiError> {
     let receipt = receipt(&body.receipt)?;
-    let now = Clock::system().now;
+    let now = Clock::in_zone(app.zone).now;
     let asked = receipt.clone();
     let done = app
         .pool
@@ -257,7 +257,7 @@ pub async fn status(
 ) -> Result<Response, ApiError> {
     let receipt = receipt(&raw)?;
     let (shared, asked) = (Arc::clone(&app), receipt.clone());
-    let now = Clock::system().now;
+    let now = Clock::in_zone(app.zone).now;
     let (history, tries) = app
         .pool
         .with(move |ledger| {

@@ -57,17 +57,25 @@ pub struct App {
     pub tokens: Tokens,
     pub ring: KeyRing,
     pub limit: AttemptLimit,
+    /// The agency's time zone: "today" for a code's validity is its date.
+    pub zone: chrono_tz::Tz,
     pub pool: LedgerPool,
     pub metrics: metrics::Metrics,
     pub rate: limits::RateLimiter,
 }
 
 impl App {
-    pub fn new(tokens: Tokens, ring: KeyRing, limit: AttemptLimit, pool: LedgerPool) -> App {
+    pub fn new(
+        tokens: Tokens,
+        ring: KeyRing,
+        (limit, zone): (AttemptLimit, chrono_tz::Tz),
+        pool: LedgerPool,
+    ) -> App {
         App {
             tokens,
             ring,
             limit,
+            zone,
             pool,
             metrics: metrics::Metrics::default(),
             rate: limits::RateLimiter::default(),
