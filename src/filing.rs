@@ -233,6 +233,9 @@ pub enum IssuanceStatus {
     Revoked,
     /// Used once, by one account: the code's one use is spent.
     Redeemed,
+    /// The letter came back as undeliverable: its code never reached the
+    /// applicant, so it was stopped the day the return was recorded.
+    Returned,
 }
 
 impl IssuanceStatus {
@@ -242,6 +245,7 @@ impl IssuanceStatus {
             IssuanceStatus::Superseded => "superseded",
             IssuanceStatus::Revoked => "revoked",
             IssuanceStatus::Redeemed => "redeemed",
+            IssuanceStatus::Returned => "returned",
         }
     }
 
@@ -251,6 +255,7 @@ impl IssuanceStatus {
             "superseded" => Some(IssuanceStatus::Superseded),
             "revoked" => Some(IssuanceStatus::Revoked),
             "redeemed" => Some(IssuanceStatus::Redeemed),
+            "returned" => Some(IssuanceStatus::Returned),
             _ => None,
         }
     }

@@ -21,6 +21,9 @@ pub enum Verdict {
     Superseded { issue_no: u32 },
     /// A code this receipt had, cancelled by an operator.
     Revoked { issue_no: u32 },
+    /// The letter carrying the code came back as undeliverable, so the code
+    /// was stopped: whoever holds that letter now is not the applicant.
+    Returned { issue_no: u32 },
     /// The code was used: it linked the case to an account then, and works
     /// only once.
     Redeemed { issue_no: u32, on: DateTime<Utc> },
@@ -61,6 +64,9 @@ impl Verdict {
             ),
             Verdict::Revoked { issue_no } => format!(
                 "revoked: the code from letter issue {issue_no} was cancelled; the applicant needs a new letter"
+            ),
+            Verdict::Returned { issue_no } => format!(
+                "returned: letter issue {issue_no} came back as undeliverable, so its code was stopped; the applicant needs a new letter at a corrected address"
             ),
             Verdict::Redeemed { issue_no, on } => format!(
                 "used on {}: the code from letter issue {issue_no} already linked this case to an online account, and a code works only once",
@@ -130,6 +136,7 @@ pub fn verify(
             IssuanceStatus::Active => Verdict::Valid { issue_no },
             IssuanceStatus::Superseded => Verdict::Superseded { issue_no },
             IssuanceStatus::Revoked => Verdict::Revoked { issue_no },
+            IssuanceStatus::Returned => Verdict::Returned { issue_no },
             IssuanceStatus::Redeemed => Verdict::Redeemed {
                 issue_no,
                 // A redeemed row always has its time (a CHECK on both

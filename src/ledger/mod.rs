@@ -94,6 +94,7 @@ mod attempts;
 mod error;
 mod files;
 mod lock;
+mod mail;
 mod open;
 mod postgres;
 mod redeem;
@@ -114,6 +115,10 @@ pub use crate::letter_proof::{LetterProof, NotADigest, ProofError, ProofKind, Sh
 pub use attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 pub use error::LedgerError;
 pub use lock::LedgerLock;
+pub use mail::{
+    returned_reason, DeliveredFile, Delivery, ImportKind, MailCounts, MailEvent, MailEventKind,
+    MailImport, MailRecorded, MailTime, PieceRef,
+};
 pub use open::{is_postgres_url, ledger_spec, LEDGER_ENV};
 pub use redeem::{RedeemStep, Revocation};
 pub use sqlite::SqliteLedger;
@@ -128,7 +133,7 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// The schema version this program reads and writes, the same on both
 /// backends (each has its own list of migrations up to it).
-pub const SCHEMA_VERSION: i64 = 4;
+pub const SCHEMA_VERSION: i64 = 5;
 
 /// Fingerprints are hex HMAC digests; anything shorter than this cannot be
 /// one, and a 12-symbol access code (14 with hyphens) is always shorter.
@@ -305,6 +310,68 @@ pub trait Ledger: Send {
         now: DateTime<Utc>,
         limit: AttemptLimit,
     ) -> Result<AttemptSummary, LedgerError>;
+
+    /// The pieces with these ids; ids the ledger does not know are absent.
+    fn pieces(&self, ids: &[String]) -> Result<HashMap<String, PieceRef>, LedgerError>;
+
+    /// The pieces whose barcode carries one of these serials, most recent
+    /// first (serials wrap, so one may have several).
+    fn pieces_by_serial(&self, serials: &[u64])
+        -> Result<HashMap<u64, Vec<PieceRef>>, LedgerError>;
+
+    /// Records an imported file and its events in one transaction: all or
+    /// nothing. The same file (kind and sha256) imported before records
+    /// nothing ([`MailRecorded::AlreadyImported`]); an event the ledger
+    /// already has is counted, not recorded twice. A [`MailEventKind::Returned`]
+    /// event stops its piece's code if it is still active (status
+    /// `returned`, with [`returned_reason`]).
+    fn record_mail(
+        &mut self,
+        import: &MailImport,
+        events: &[MailEvent],
+        now: DateTime<Utc>,
+    ) -> Result<MailRecorded, LedgerError>;
+
+    /// Every event of the receipt's pieces, in time order.
+    fn mail_trail(&self, receipt: &ReceiptNumber) -> Result<Vec<MailEvent>, LedgerError>;
+
+    /// Pieces per event kind and hand-offs, for one batch or (`None`) the
+    /// whole ledger.
+    fn mail_counts(&self, batch_id: Option<&str>) -> Result<MailCounts, LedgerError>;
+
+    /// Receipts whose newest letter came back: the returns list, for
+    /// address follow-up. A reissue takes a receipt off it.
+    fn returned_awaiting_reissue(&self) -> Result<Vec<Issuance>, LedgerError>;
+
+    /// Pieces of batches first handed to the vendor before `delivered_before`
+    /// of which nothing was heard since (no acknowledgement, no scan).
+    fn unacknowledged(&self, delivered_before: DateTime<Utc>) -> Result<Vec<PieceRef>, LedgerError>;
+
+    /// The batch's hand-offs to the vendor, oldest first.
+    fn deliveries(&self, batch_id: &str) -> Result<Vec<Delivery>, LedgerError>;
+
+    /// Starts a hand-off (the batch may have one in progress at most).
+    /// Returns its id.
+    fn begin_delivery(
+        &mut self,
+        batch_id: &str,
+        vendor: &str,
+        again: bool,
+        control_sha256: &Sha256Hex,
+        now: DateTime<Utc>,
+    ) -> Result<i64, LedgerError>;
+
+    /// Records that a file is in place on the vendor's server (again, if a
+    /// resumed hand-off put it there a second time).
+    fn record_delivered_file(
+        &mut self,
+        delivery_id: i64,
+        file: &DeliveredFile,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError>;
+
+    /// Marks the hand-off finished: its `.ready` marker is in place.
+    fn finish_delivery(&mut self, delivery_id: i64, now: DateTime<Utc>) -> Result<(), LedgerError>;
 
     /// The full storage check an audit runs (SQLite's `integrity_check`).
     /// The default does nothing: a database server checks its own pages.

@@ -191,6 +191,7 @@ pub fn redeem(
         RedeemStep::NotLive { status } => {
             let verdict = match status {
                 crate::filing::IssuanceStatus::Superseded => Verdict::Superseded { issue_no },
+                crate::filing::IssuanceStatus::Returned => Verdict::Returned { issue_no },
                 _ => Verdict::Revoked { issue_no },
             };
             let gate = ledger.gate_attempt(req.receipt, AttemptKind::NotCounted, now, req.limit)?;

@@ -239,8 +239,8 @@ fn check_notice_order(
 }
 
 /// The flood policy, in real time: when each letter was recorded. A
-/// revoked last letter lifts the wait between letters: it no longer works,
-/// so the new one is the only live code.
+/// revoked or returned last letter lifts the wait between letters: it no
+/// longer works, so the new one is the only live code.
 fn check_policy(
     receipt: &ReceiptNumber,
     history: &[Issuance],
@@ -248,7 +248,7 @@ fn check_policy(
 ) -> Result<(), ReissueError> {
     let last_revoked = history
         .last()
-        .is_some_and(|i| i.status == IssuanceStatus::Revoked);
+        .is_some_and(|i| matches!(i.status, IssuanceStatus::Revoked | IssuanceStatus::Returned));
     let too_soon = history
         .iter()
         .map(|i| i.recorded_at)

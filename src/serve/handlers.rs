@@ -38,6 +38,7 @@ pub fn verdict_outcome(v: &Verdict) -> &'static str {
         Verdict::WrongCode => "wrong_code",
         Verdict::Superseded { .. } => "superseded",
         Verdict::Revoked { .. } => "revoked",
+        Verdict::Returned { .. } => "returned",
         Verdict::NotValidYet { .. } => "not_valid_yet",
         Verdict::Expired { .. } => "expired",
         Verdict::Unknown => "unknown",

@@ -129,6 +129,60 @@ pub(in crate::ledger) const PG_MIGRATIONS: &[&str] = &[
         ADD CONSTRAINT issuances_redeemed_check
             CHECK ((status = 'redeemed') = (redeemed_at IS NOT NULL AND redeemed_by IS NOT NULL));
     "#,
+    // Version 5: the mail trail (see SQLite's version 5).
+    r#"
+    ALTER TABLE issuances
+        DROP CONSTRAINT issuances_status_check,
+        ADD CONSTRAINT issuances_status_check
+            CHECK (status IN ('active', 'superseded', 'revoked', 'redeemed', 'returned'));
+    CREATE INDEX issuances_by_serial ON issuances (imb_serial) WHERE imb_serial IS NOT NULL;
+
+    CREATE TABLE deliveries (
+        id             BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        batch_id       TEXT COLLATE "C" NOT NULL REFERENCES batches (batch_id),
+        vendor         TEXT NOT NULL,
+        again          BOOLEAN NOT NULL,
+        control_sha256 TEXT NOT NULL CHECK (length(control_sha256) = 64),
+        started_at     TIMESTAMPTZ NOT NULL,
+        completed_at   TIMESTAMPTZ
+    );
+    CREATE UNIQUE INDEX deliveries_one_open ON deliveries (batch_id)
+        WHERE completed_at IS NULL;
+
+    CREATE TABLE delivery_files (
+        delivery_id BIGINT NOT NULL REFERENCES deliveries (id),
+        name        TEXT COLLATE "C" NOT NULL,
+        bytes       BIGINT NOT NULL CHECK (bytes >= 0),
+        sha256      TEXT NOT NULL CHECK (length(sha256) = 64),
+        placed_at   TIMESTAMPTZ NOT NULL,
+        PRIMARY KEY (delivery_id, name)
+    );
+
+    CREATE TABLE mail_imports (
+        id          BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        kind        TEXT NOT NULL CHECK (kind IN ('acks', 'scans', 'returns')),
+        file_sha256 TEXT NOT NULL CHECK (length(file_sha256) = 64),
+        file_name   TEXT NOT NULL,
+        imported_at TIMESTAMPTZ NOT NULL,
+        rows        BIGINT NOT NULL,
+        recorded    BIGINT NOT NULL,
+        duplicates  BIGINT NOT NULL,
+        unmatched   BIGINT NOT NULL,
+        rejected    BIGINT NOT NULL,
+        UNIQUE (kind, file_sha256)
+    );
+
+    CREATE TABLE mail_events (
+        id        BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        piece_id  TEXT NOT NULL REFERENCES issuances (piece_id),
+        event     TEXT NOT NULL CHECK (event IN ('printed', 'mailed', 'accepted',
+                  'processed', 'out-for-delivery', 'delivered', 'returned', 'scanned')),
+        event_at  TEXT COLLATE "C" NOT NULL,
+        detail    TEXT NOT NULL,
+        import_id BIGINT NOT NULL REFERENCES mail_imports (id),
+        UNIQUE (piece_id, event, event_at, detail)
+    );
+    "#,
 ];
 
 // Both backends must agree on what each schema version means.

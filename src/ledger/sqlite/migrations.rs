@@ -175,6 +175,113 @@ pub(in crate::ledger) const MIGRATIONS: &[Migration] = &[
     "#,
         then: None,
     },
+    // Version 5: the mail trail. A letter may come back as undeliverable,
+    // which stops its code ('returned', so the status CHECK is rebuilt as
+    // in version 4). Hand-offs to the print vendor (`deliveries`, with the
+    // files each one put in place), imported vendor and USPS files
+    // (`mail_imports`, one row per file, so a file imported twice records
+    // nothing twice) and what happened to each piece (`mail_events`, unique
+    // per piece, event, time and detail, so overlapping files add nothing).
+    Migration {
+        sql: r#"
+    CREATE TABLE issuances_v5 (
+        id                INTEGER PRIMARY KEY,
+        receipt           TEXT NOT NULL,
+        issue_no          INTEGER NOT NULL CHECK (issue_no >= 1),
+        form              TEXT NOT NULL,
+        batch_id          TEXT NOT NULL REFERENCES batches (batch_id),
+        piece_id          TEXT NOT NULL UNIQUE,
+        key_id            TEXT NOT NULL,
+        fingerprint       TEXT NOT NULL,
+        notice_date       TEXT NOT NULL,
+        expires_on        TEXT NOT NULL,
+        proof_kind        TEXT NOT NULL
+                          CHECK (proof_kind IN ('file-sha256', 'content-sha256', 'not-yet-printed')),
+        proof_digest      TEXT,
+        pages             INTEGER NOT NULL,
+        imb_serial        INTEGER,
+        zip5              TEXT NOT NULL,
+        zip4              TEXT,
+        filing_json       TEXT NOT NULL,
+        reason            TEXT,
+        forced            INTEGER NOT NULL CHECK (forced IN (0, 1)),
+        status            TEXT NOT NULL
+                          CHECK (status IN ('active', 'superseded', 'revoked', 'redeemed', 'returned')),
+        recorded_at       TEXT NOT NULL,
+        status_changed_at TEXT,
+        status_reason     TEXT,
+        redeemed_at       TEXT,
+        redeemed_by       TEXT,
+        CHECK (CASE proof_kind
+                 WHEN 'not-yet-printed' THEN proof_digest IS NULL
+                 ELSE length(proof_digest) = 64 AND proof_digest NOT GLOB '*[^0-9a-f]*'
+               END),
+        CHECK ((status = 'redeemed') = (redeemed_at IS NOT NULL AND redeemed_by IS NOT NULL)),
+        UNIQUE (receipt, issue_no)
+    ) STRICT;
+
+    INSERT INTO issuances_v5 (id, receipt, issue_no, form, batch_id, piece_id, key_id, fingerprint, notice_date, expires_on, proof_kind, proof_digest, pages, imb_serial, zip5, zip4, filing_json, reason, forced, status, recorded_at, status_changed_at, status_reason, redeemed_at, redeemed_by)
+    SELECT id, receipt, issue_no, form, batch_id, piece_id, key_id, fingerprint, notice_date, expires_on, proof_kind, proof_digest, pages, imb_serial, zip5, zip4, filing_json, reason, forced, status, recorded_at, status_changed_at, status_reason, redeemed_at, redeemed_by
+    FROM issuances ORDER BY id;
+
+    DROP TABLE issuances;
+    ALTER TABLE issuances_v5 RENAME TO issuances;
+
+    CREATE UNIQUE INDEX issuances_one_active ON issuances (receipt)
+        WHERE status = 'active';
+    CREATE INDEX issuances_presort
+        ON issuances (batch_id, zip5, zip4, receipt, issue_no);
+    CREATE INDEX issuances_by_serial ON issuances (imb_serial) WHERE imb_serial IS NOT NULL;
+
+    CREATE TABLE deliveries (
+        id             INTEGER PRIMARY KEY,
+        batch_id       TEXT NOT NULL REFERENCES batches (batch_id),
+        vendor         TEXT NOT NULL,
+        again          INTEGER NOT NULL CHECK (again IN (0, 1)),
+        control_sha256 TEXT NOT NULL CHECK (length(control_sha256) = 64),
+        started_at     TEXT NOT NULL,
+        completed_at   TEXT
+    ) STRICT;
+    -- One hand-off of a batch in progress at a time: a re-run resumes it.
+    CREATE UNIQUE INDEX deliveries_one_open ON deliveries (batch_id)
+        WHERE completed_at IS NULL;
+
+    CREATE TABLE delivery_files (
+        delivery_id INTEGER NOT NULL REFERENCES deliveries (id),
+        name        TEXT NOT NULL,
+        bytes       INTEGER NOT NULL CHECK (bytes >= 0),
+        sha256      TEXT NOT NULL CHECK (length(sha256) = 64),
+        placed_at   TEXT NOT NULL,
+        PRIMARY KEY (delivery_id, name)
+    ) STRICT;
+
+    CREATE TABLE mail_imports (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL CHECK (kind IN ('acks', 'scans', 'returns')),
+        file_sha256 TEXT NOT NULL CHECK (length(file_sha256) = 64),
+        file_name   TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        rows        INTEGER NOT NULL,
+        recorded    INTEGER NOT NULL,
+        duplicates  INTEGER NOT NULL,
+        unmatched   INTEGER NOT NULL,
+        rejected    INTEGER NOT NULL,
+        UNIQUE (kind, file_sha256)
+    ) STRICT;
+
+    CREATE TABLE mail_events (
+        id        INTEGER PRIMARY KEY,
+        piece_id  TEXT NOT NULL REFERENCES issuances (piece_id),
+        event     TEXT NOT NULL CHECK (event IN ('printed', 'mailed', 'accepted',
+                  'processed', 'out-for-delivery', 'delivered', 'returned', 'scanned')),
+        event_at  TEXT NOT NULL,
+        detail    TEXT NOT NULL,
+        import_id INTEGER NOT NULL REFERENCES mail_imports (id),
+        UNIQUE (piece_id, event, event_at, detail)
+    ) STRICT;
+    "#,
+        then: None,
+    },
 ];
 
 /// The `meta` row that holds the ledger's identity.

@@ -24,12 +24,14 @@ use crate::ledger::redeem::{RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
 use crate::ledger::{check_batch_known, check_next_issue};
 use crate::ledger::{
-    BatchRecord, Issuance, Ledger, LedgerError, NewIssuance, ReceiptState, Sha256Hex,
-    BUSY_TIMEOUT_MS, ISSUANCE_COLUMNS,
+    BatchRecord, DeliveredFile, Delivery, Issuance, Ledger, LedgerError, MailCounts, MailEvent,
+    MailImport, MailRecorded, NewIssuance, PieceRef, ReceiptState, Sha256Hex, BUSY_TIMEOUT_MS,
+    ISSUANCE_COLUMNS,
 };
 
 mod attempts;
 mod lifecycle;
+mod mail;
 pub(in crate::ledger) mod migrations;
 mod rows;
 
@@ -399,6 +401,71 @@ impl Ledger for SqliteLedger {
         now: DateTime<Utc>,
     ) -> Result<Revocation, LedgerError> {
         lifecycle::revoke(&mut self.conn, &self.label, receipt, reason, now)
+    }
+
+    fn pieces(&self, ids: &[String]) -> Result<HashMap<String, PieceRef>, LedgerError> {
+        mail::pieces(&self.conn, &self.label, ids)
+    }
+
+    fn pieces_by_serial(
+        &self,
+        serials: &[u64],
+    ) -> Result<HashMap<u64, Vec<PieceRef>>, LedgerError> {
+        mail::pieces_by_serial(&self.conn, &self.label, serials)
+    }
+
+    fn record_mail(
+        &mut self,
+        import: &MailImport,
+        events: &[MailEvent],
+        now: DateTime<Utc>,
+    ) -> Result<MailRecorded, LedgerError> {
+        mail::record_mail(&mut self.conn, &self.label, import, events, now)
+    }
+
+    fn mail_trail(&self, receipt: &ReceiptNumber) -> Result<Vec<MailEvent>, LedgerError> {
+        mail::mail_trail(&self.conn, &self.label, receipt)
+    }
+
+    fn mail_counts(&self, batch_id: Option<&str>) -> Result<MailCounts, LedgerError> {
+        mail::mail_counts(&self.conn, &self.label, batch_id)
+    }
+
+    fn returned_awaiting_reissue(&self) -> Result<Vec<Issuance>, LedgerError> {
+        mail::returned_awaiting_reissue(&self.conn, &self.label)
+    }
+
+    fn unacknowledged(&self, delivered_before: DateTime<Utc>) -> Result<Vec<PieceRef>, LedgerError> {
+        mail::unacknowledged(&self.conn, &self.label, delivered_before)
+    }
+
+    fn deliveries(&self, batch_id: &str) -> Result<Vec<Delivery>, LedgerError> {
+        mail::deliveries(&self.conn, &self.label, batch_id)
+    }
+
+    fn begin_delivery(
+        &mut self,
+        batch_id: &str,
+        vendor: &str,
+        again: bool,
+        control_sha256: &Sha256Hex,
+        now: DateTime<Utc>,
+    ) -> Result<i64, LedgerError> {
+        let head = (batch_id, vendor, again);
+        mail::begin_delivery(&mut self.conn, &self.label, head, control_sha256, now)
+    }
+
+    fn record_delivered_file(
+        &mut self,
+        delivery_id: i64,
+        file: &DeliveredFile,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        mail::record_delivered_file(&self.conn, &self.label, delivery_id, file, now)
+    }
+
+    fn finish_delivery(&mut self, delivery_id: i64, now: DateTime<Utc>) -> Result<(), LedgerError> {
+        mail::finish_delivery(&self.conn, &self.label, delivery_id, now)
     }
 
     fn ledger_id(&self) -> Result<String, LedgerError> {

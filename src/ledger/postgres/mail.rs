@@ -1,0 +1,391 @@
+//! The mail trail on PostgreSQL: the same statements as on SQLite (see
+//! `sqlite/mail.rs`), with arrays for look-ups and one transaction per
+//! import.
+
+use std::collections::{BTreeMap, HashMap};
+
+use ::postgres::{Client, Row};
+use chrono::{DateTime, NaiveDate, Utc};
+
+use super::rows::{issuance_from_row, pg_err};
+use crate::filing::{IssuanceStatus, ReceiptNumber};
+use crate::ledger::mail::{
+    event_from_parts, returned_reason, DeliveredFile, Delivery, MailCounts, MailEvent, MailEventKind, MailImport,
+    MailRecorded, PieceRef,
+};
+use crate::ledger::{Issuance, LedgerError, Sha256Hex, ISSUANCE_COLUMNS};
+
+const PIECE_COLUMNS: &str =
+    "i.piece_id, i.receipt, i.issue_no, i.batch_id, i.notice_date, i.imb_serial, i.status";
+
+fn damaged(label: &str, detail: String) -> LedgerError {
+    LedgerError::Damaged {
+        ledger: label.to_string(),
+        detail,
+    }
+}
+
+fn piece_from_row(label: &str, row: &Row) -> Result<PieceRef, LedgerError> {
+    let bad = |e: ::postgres::Error| damaged(label, format!("a piece cannot be read: {e}"));
+    let receipt: String = row.try_get("receipt").map_err(bad)?;
+    let status: String = row.try_get("status").map_err(bad)?;
+    let issue_no: i32 = row.try_get("issue_no").map_err(bad)?;
+    let serial: Option<i64> = row.try_get("imb_serial").map_err(bad)?;
+    Ok(PieceRef {
+        piece_id: row.try_get("piece_id").map_err(bad)?,
+        receipt: ReceiptNumber::parse(&receipt).map_err(|e| damaged(label, e))?,
+        issue_no: u32::try_from(issue_no).unwrap_or(0),
+        batch_id: row.try_get("batch_id").map_err(bad)?,
+        notice_date: row.try_get::<_, NaiveDate>("notice_date").map_err(bad)?,
+        imb_serial: serial.and_then(|s| u64::try_from(s).ok()),
+        status: IssuanceStatus::parse(&status)
+            .ok_or_else(|| damaged(label, format!("unknown status '{status}'")))?,
+    })
+}
+
+pub(super) fn pieces(
+    client: &mut Client,
+    label: &str,
+    ids: &[String],
+) -> Result<HashMap<String, PieceRef>, LedgerError> {
+    let rows = client
+        .query(
+            &format!("SELECT {PIECE_COLUMNS} FROM issuances i WHERE i.piece_id = ANY($1)"),
+            &[&ids],
+        )
+        .map_err(|e| pg_err(label, "look up pieces", e))?;
+    rows.iter()
+        .map(|r| piece_from_row(label, r).map(|p| (p.piece_id.clone(), p)))
+        .collect()
+}
+
+pub(super) fn pieces_by_serial(
+    client: &mut Client,
+    label: &str,
+    serials: &[u64],
+) -> Result<HashMap<u64, Vec<PieceRef>>, LedgerError> {
+    let wanted: Vec<i64> = serials
+        .iter()
+        .filter_map(|s| i64::try_from(*s).ok())
+        .collect();
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {PIECE_COLUMNS} FROM issuances i WHERE i.imb_serial = ANY($1) \
+                 ORDER BY i.id DESC"
+            ),
+            &[&wanted],
+        )
+        .map_err(|e| pg_err(label, "look up barcode serials", e))?;
+    let mut found: HashMap<u64, Vec<PieceRef>> = HashMap::new();
+    for row in &rows {
+        let piece = piece_from_row(label, row)?;
+        if let Some(serial) = piece.imb_serial {
+            found.entry(serial).or_default().push(piece);
+        }
+    }
+    Ok(found)
+}
+
+pub(super) fn record_mail(
+    client: &mut Client,
+    label: &str,
+    import: &MailImport,
+    events: &[MailEvent],
+    now: DateTime<Utc>,
+) -> Result<MailRecorded, LedgerError> {
+    let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+    let mut run = || -> Result<Result<MailRecorded, LedgerError>, ::postgres::Error> {
+        let mut tx = client.transaction()?;
+        // Two imports of one file at once: the second waits, then finds
+        // the first.
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+            &[&format!("mail-import {}", import.file_sha256.as_str())],
+        )?;
+        let before = tx.query_opt(
+            "SELECT imported_at, file_name FROM mail_imports WHERE kind = $1 AND file_sha256 = $2",
+            &[&import.kind.as_str(), &import.file_sha256.as_str()],
+        )?;
+        if let Some(row) = before {
+            return Ok(Ok(MailRecorded::AlreadyImported {
+                at: row.try_get(0)?,
+                file_name: row.try_get(1)?,
+            }));
+        }
+        let import_id: i64 = tx
+            .query_one(
+                "INSERT INTO mail_imports (kind, file_sha256, file_name, imported_at, rows, \
+                 recorded, duplicates, unmatched, rejected) \
+                 VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7) RETURNING id",
+                &[
+                    &import.kind.as_str(),
+                    &import.file_sha256.as_str(),
+                    &import.file_name,
+                    &now,
+                    &to_i64(import.rows),
+                    &to_i64(import.unmatched),
+                    &to_i64(import.rejected),
+                ],
+            )?
+            .try_get(0)?;
+        let insert = tx.prepare(
+            "INSERT INTO mail_events (piece_id, event, event_at, detail, import_id) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )?;
+        let stop = tx.prepare(
+            "UPDATE issuances SET status = 'returned', status_changed_at = $2, \
+             status_reason = $3 WHERE piece_id = $1 AND status = 'active' \
+             RETURNING receipt, issue_no",
+        )?;
+        let (mut recorded, mut duplicates, mut stopped) = (0u64, 0u64, Vec::new());
+        for e in events {
+            let at = e.at.to_text();
+            let n = tx.execute(
+                &insert,
+                &[&e.piece_id, &e.kind.as_str(), &at, &e.detail, &import_id],
+            )?;
+            if n == 0 {
+                duplicates += 1;
+                continue;
+            }
+            recorded += 1;
+            if e.kind == MailEventKind::Returned {
+                let reason = returned_reason(&e.detail, e.at);
+                if let Some(row) = tx.query_opt(&stop, &[&e.piece_id, &now, &reason])? {
+                    let receipt: String = row.try_get(0)?;
+                    let issue_no: i32 = row.try_get(1)?;
+                    match ReceiptNumber::parse(&receipt) {
+                        Ok(r) => stopped.push((r, u32::try_from(issue_no).unwrap_or(0))),
+                        Err(d) => return Ok(Err(damaged(label, d))),
+                    }
+                }
+            }
+        }
+        tx.execute(
+            "UPDATE mail_imports SET recorded = $2, duplicates = $3 WHERE id = $1",
+            &[&import_id, &to_i64(recorded), &to_i64(duplicates)],
+        )?;
+        tx.commit()?;
+        Ok(Ok(MailRecorded::Recorded {
+            recorded,
+            duplicates,
+            stopped,
+        }))
+    };
+    run().map_err(|e| pg_err(label, "record the imported mail events", e))?
+}
+
+pub(super) fn mail_trail(
+    client: &mut Client,
+    label: &str,
+    receipt: &ReceiptNumber,
+) -> Result<Vec<MailEvent>, LedgerError> {
+    let rows = client
+        .query(
+            "SELECT e.piece_id, e.event, e.event_at, e.detail FROM mail_events e \
+             JOIN issuances i ON i.piece_id = e.piece_id WHERE i.receipt = $1 \
+             ORDER BY e.event_at, e.id",
+            &[&receipt.as_str()],
+        )
+        .map_err(|e| pg_err(label, "read the mail trail", e))?;
+    rows.iter()
+        .map(|r| {
+            let kind: String = r.get(1);
+            let at: String = r.get(2);
+            event_from_parts(label, r.get(0), &kind, &at, r.get(3))
+        })
+        .collect()
+}
+
+pub(super) fn mail_counts(
+    client: &mut Client,
+    label: &str,
+    batch_id: Option<&str>,
+) -> Result<MailCounts, LedgerError> {
+    let err = |e| pg_err(label, "count the mail trail", e);
+    let rows = client
+        .query(
+            "SELECT e.event, COUNT(DISTINCT e.piece_id) FROM mail_events e \
+             JOIN issuances i ON i.piece_id = e.piece_id \
+             WHERE $1::TEXT IS NULL OR i.batch_id = $1 GROUP BY e.event",
+            &[&batch_id],
+        )
+        .map_err(err)?;
+    let mut by_kind = BTreeMap::new();
+    for row in &rows {
+        let kind: String = row.get(0);
+        let n: i64 = row.get(1);
+        let kind = MailEventKind::parse(&kind)
+            .ok_or_else(|| damaged(label, format!("unknown mail event '{kind}'")))?;
+        by_kind.insert(kind, u64::try_from(n).unwrap_or(0));
+    }
+    let deliveries: i64 = client
+        .query_one(
+            "SELECT COUNT(*) FROM deliveries WHERE completed_at IS NOT NULL \
+             AND ($1::TEXT IS NULL OR batch_id = $1)",
+            &[&batch_id],
+        )
+        .map_err(err)?
+        .get(0);
+    let unmatched: i64 = client
+        .query_one(
+            "SELECT COALESCE(SUM(unmatched), 0)::BIGINT FROM mail_imports WHERE kind = 'scans'",
+            &[],
+        )
+        .map_err(err)?
+        .get(0);
+    Ok(MailCounts {
+        by_kind,
+        deliveries: u64::try_from(deliveries).unwrap_or(0),
+        unmatched_scans: if batch_id.is_none() {
+            u64::try_from(unmatched).unwrap_or(0)
+        } else {
+            0
+        },
+    })
+}
+
+pub(super) fn returned_awaiting_reissue(
+    client: &mut Client,
+    label: &str,
+) -> Result<Vec<Issuance>, LedgerError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {ISSUANCE_COLUMNS} FROM issuances i WHERE status = 'returned' \
+                 AND NOT EXISTS (SELECT 1 FROM issuances j WHERE j.receipt = i.receipt \
+                 AND j.issue_no > i.issue_no) ORDER BY status_changed_at, receipt"
+            ),
+            &[],
+        )
+        .map_err(|e| pg_err(label, "read the returns list", e))?;
+    rows.iter().map(|r| issuance_from_row(label, r)).collect()
+}
+
+pub(super) fn unacknowledged(
+    client: &mut Client,
+    label: &str,
+    delivered_before: DateTime<Utc>,
+) -> Result<Vec<PieceRef>, LedgerError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {PIECE_COLUMNS} FROM issuances i JOIN (SELECT batch_id, \
+                 MIN(completed_at) AS at FROM deliveries WHERE completed_at IS NOT NULL \
+                 GROUP BY batch_id) d ON d.batch_id = i.batch_id WHERE d.at < $1 \
+                 AND NOT EXISTS (SELECT 1 FROM mail_events e WHERE e.piece_id = i.piece_id) \
+                 ORDER BY i.batch_id, i.piece_id"
+            ),
+            &[&delivered_before],
+        )
+        .map_err(|e| pg_err(label, "list unacknowledged pieces", e))?;
+    rows.iter().map(|r| piece_from_row(label, r)).collect()
+}
+
+pub(super) fn deliveries(
+    client: &mut Client,
+    label: &str,
+    batch_id: &str,
+) -> Result<Vec<Delivery>, LedgerError> {
+    let err = |e| pg_err(label, "read the batch's hand-offs", e);
+    let heads = client
+        .query(
+            "SELECT id, vendor, again, control_sha256, started_at, completed_at \
+             FROM deliveries WHERE batch_id = $1 ORDER BY id",
+            &[&batch_id],
+        )
+        .map_err(err)?;
+    let digest = |text: String| {
+        Sha256Hex::parse(&text)
+            .map_err(|_| damaged(label, format!("a delivery digest '{text}' is not a sha256")))
+    };
+    let mut out = Vec::new();
+    for head in &heads {
+        let id: i64 = head.get(0);
+        let files = client
+            .query(
+                "SELECT name, bytes, sha256 FROM delivery_files WHERE delivery_id = $1 \
+                 ORDER BY name",
+                &[&id],
+            )
+            .map_err(err)?;
+        out.push(Delivery {
+            id,
+            batch_id: batch_id.to_string(),
+            vendor: head.get(1),
+            again: head.get(2),
+            control_sha256: digest(head.get(3))?,
+            started_at: head.get(4),
+            completed_at: head.get(5),
+            files: files
+                .iter()
+                .map(|f| {
+                    Ok(DeliveredFile {
+                        name: f.get(0),
+                        bytes: u64::try_from(f.get::<_, i64>(1)).unwrap_or(0),
+                        sha256: digest(f.get(2))?,
+                    })
+                })
+                .collect::<Result<_, LedgerError>>()?,
+        });
+    }
+    Ok(out)
+}
+
+pub(super) fn begin_delivery(
+    client: &mut Client,
+    label: &str,
+    (batch_id, vendor, again): (&str, &str, bool),
+    control_sha256: &Sha256Hex,
+    now: DateTime<Utc>,
+) -> Result<i64, LedgerError> {
+    let row = client
+        .query_one(
+            "INSERT INTO deliveries (batch_id, vendor, again, control_sha256, started_at) \
+             VALUES ($1, $2, $3, $4, $5) RETURNING id",
+            &[&batch_id, &vendor, &again, &control_sha256.as_str(), &now],
+        )
+        .map_err(|e| pg_err(label, "record the start of the hand-off", e))?;
+    Ok(row.get(0))
+}
+
+pub(super) fn record_delivered_file(
+    client: &mut Client,
+    label: &str,
+    delivery_id: i64,
+    file: &DeliveredFile,
+    now: DateTime<Utc>,
+) -> Result<(), LedgerError> {
+    let bytes = i64::try_from(file.bytes).unwrap_or(i64::MAX);
+    client
+        .execute(
+            "INSERT INTO delivery_files (delivery_id, name, bytes, sha256, placed_at) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT (delivery_id, name) DO UPDATE SET \
+             bytes = EXCLUDED.bytes, sha256 = EXCLUDED.sha256, placed_at = EXCLUDED.placed_at",
+            &[
+                &delivery_id,
+                &file.name,
+                &bytes,
+                &file.sha256.as_str(),
+                &now,
+            ],
+        )
+        .map_err(|e| pg_err(label, "record a delivered file", e))?;
+    Ok(())
+}
+
+pub(super) fn finish_delivery(
+    client: &mut Client,
+    label: &str,
+    delivery_id: i64,
+    now: DateTime<Utc>,
+) -> Result<(), LedgerError> {
+    client
+        .execute(
+            "UPDATE deliveries SET completed_at = $2 WHERE id = $1 AND completed_at IS NULL",
+            &[&delivery_id, &now],
+        )
+        .map_err(|e| pg_err(label, "record the end of the hand-off", e))?;
+    Ok(())
+}
