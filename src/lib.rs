@@ -14,6 +14,7 @@
 //! | operator and portal commands (reissue, reprint, verify, redeem, revoke, preview) | [`ops`] |
 //! | pictures of letters (PNG proofs, code masked) | [`proof`] |
 //! | the same operations over HTTP, for the account portal and the desk | [`serve`] |
+//! | after the envelope: the hand-off to the print vendor, its acknowledgements, USPS scans, returned mail | [`deliver`], [`ingest`] |
 //!
 //! Every stage is a plain function of values; only intake and the batch's
 //! output step touch the disk, and the clock, key and configuration are passed
@@ -28,6 +29,7 @@ pub mod filing;
 pub mod fonts;
 pub mod gen;
 pub mod imb;
+pub mod ingest;
 pub mod intake;
 pub mod issue;
 pub mod key;

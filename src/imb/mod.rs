@@ -27,6 +27,8 @@
 use std::fmt;
 
 mod steps;
+mod tracking;
+pub use tracking::{parse_tracking, Tracking};
 #[cfg(test)]
 mod tests;
 

@@ -245,7 +245,10 @@ pub fn returned_reason(detail: &str, at: MailTime) -> String {
     if detail.is_empty() {
         format!("letter returned as undeliverable on {}", at.date())
     } else {
-        format!("letter returned as undeliverable on {}: {detail}", at.date())
+        format!(
+            "letter returned as undeliverable on {}: {detail}",
+            at.date()
+        )
     }
 }
 

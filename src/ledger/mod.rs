@@ -345,7 +345,8 @@ pub trait Ledger: Send {
 
     /// Pieces of batches first handed to the vendor before `delivered_before`
     /// of which nothing was heard since (no acknowledgement, no scan).
-    fn unacknowledged(&self, delivered_before: DateTime<Utc>) -> Result<Vec<PieceRef>, LedgerError>;
+    fn unacknowledged(&self, delivered_before: DateTime<Utc>)
+        -> Result<Vec<PieceRef>, LedgerError>;
 
     /// The batch's hand-offs to the vendor, oldest first.
     fn deliveries(&self, batch_id: &str) -> Result<Vec<Delivery>, LedgerError>;

@@ -10,8 +10,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use super::rows::{issuance_from_row, pg_err};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::ledger::mail::{
-    event_from_parts, returned_reason, DeliveredFile, Delivery, MailCounts, MailEvent, MailEventKind, MailImport,
-    MailRecorded, PieceRef,
+    event_from_parts, returned_reason, DeliveredFile, Delivery, MailCounts, MailEvent,
+    MailEventKind, MailImport, MailRecorded, PieceRef,
 };
 use crate::ledger::{Issuance, LedgerError, Sha256Hex, ISSUANCE_COLUMNS};
 

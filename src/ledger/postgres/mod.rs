@@ -407,7 +407,10 @@ impl Ledger for PostgresLedger {
         mail::returned_awaiting_reissue(&mut self.client.borrow_mut(), &self.label)
     }
 
-    fn unacknowledged(&self, delivered_before: DateTime<Utc>) -> Result<Vec<PieceRef>, LedgerError> {
+    fn unacknowledged(
+        &self,
+        delivered_before: DateTime<Utc>,
+    ) -> Result<Vec<PieceRef>, LedgerError> {
         mail::unacknowledged(&mut self.client.borrow_mut(), &self.label, delivered_before)
     }
 
@@ -424,7 +427,13 @@ impl Ledger for PostgresLedger {
         now: DateTime<Utc>,
     ) -> Result<i64, LedgerError> {
         let head = (batch_id, vendor, again);
-        mail::begin_delivery(&mut self.client.get_mut(), &self.label, head, control_sha256, now)
+        mail::begin_delivery(
+            &mut self.client.get_mut(),
+            &self.label,
+            head,
+            control_sha256,
+            now,
+        )
     }
 
     fn record_delivered_file(
@@ -433,7 +442,13 @@ impl Ledger for PostgresLedger {
         file: &DeliveredFile,
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
-        mail::record_delivered_file(&mut self.client.get_mut(), &self.label, delivery_id, file, now)
+        mail::record_delivered_file(
+            &mut self.client.get_mut(),
+            &self.label,
+            delivery_id,
+            file,
+            now,
+        )
     }
 
     fn finish_delivery(&mut self, delivery_id: i64, now: DateTime<Utc>) -> Result<(), LedgerError> {

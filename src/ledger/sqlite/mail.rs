@@ -16,7 +16,8 @@ use crate::ledger::mail::{
 };
 use crate::ledger::{Issuance, LedgerError, Sha256Hex, ISSUANCE_COLUMNS};
 
-const PIECE_COLUMNS: &str = "piece_id, receipt, issue_no, batch_id, notice_date, imb_serial, status";
+const PIECE_COLUMNS: &str =
+    "piece_id, receipt, issue_no, batch_id, notice_date, imb_serial, status";
 
 fn piece_from_row(row: &Row<'_>) -> rusqlite::Result<PieceRef> {
     let bad = |what: String| {
@@ -174,12 +175,11 @@ pub(super) fn record_mail(
                     .optional()
                     .map_err(err)?;
                 if let Some((receipt, issue_no)) = hit {
-                    let receipt = ReceiptNumber::parse(&receipt).map_err(|d| {
-                        LedgerError::Damaged {
+                    let receipt =
+                        ReceiptNumber::parse(&receipt).map_err(|d| LedgerError::Damaged {
                             ledger: label.to_string(),
                             detail: d,
-                        }
-                    })?;
+                        })?;
                     stopped.push((receipt, issue_no));
                 }
             }
@@ -243,7 +243,9 @@ pub(super) fn mail_counts(
         )
         .map_err(err)?;
     let rows = stmt
-        .query_map([batch_id], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))
+        .query_map([batch_id], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
         .map_err(err)?;
     for row in rows {
         let (kind, n) = row.map_err(err)?;
@@ -400,7 +402,13 @@ pub(super) fn begin_delivery(
     conn.execute(
         "INSERT INTO deliveries (batch_id, vendor, again, control_sha256, started_at) \
          VALUES (?1, ?2, ?3, ?4, ?5)",
-        params![batch_id, vendor, again, control_sha256.as_str(), time_text(now)],
+        params![
+            batch_id,
+            vendor,
+            again,
+            control_sha256.as_str(),
+            time_text(now)
+        ],
     )
     .map_err(err)?;
     Ok(conn.last_insert_rowid())

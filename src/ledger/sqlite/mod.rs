@@ -435,7 +435,10 @@ impl Ledger for SqliteLedger {
         mail::returned_awaiting_reissue(&self.conn, &self.label)
     }
 
-    fn unacknowledged(&self, delivered_before: DateTime<Utc>) -> Result<Vec<PieceRef>, LedgerError> {
+    fn unacknowledged(
+        &self,
+        delivered_before: DateTime<Utc>,
+    ) -> Result<Vec<PieceRef>, LedgerError> {
         mail::unacknowledged(&self.conn, &self.label, delivered_before)
     }
 

@@ -1,0 +1,56 @@
+//! The vendor's acknowledgement file: `piece_id,status,date`, one row per
+//! piece and step, status `printed` or `mailed`. Extra columns are allowed
+//! and kept in the rejects file.
+
+use super::{
+    cell, columns, parse_day, parse_piece_id, records, Happened, Line, Parsed, PieceKey, SetAside,
+};
+use crate::ledger::{MailEventKind, MailTime};
+
+pub(crate) fn parse(text: &str) -> Result<Parsed, (u64, String)> {
+    let (header, rows) = records(text, b',')?;
+    let at = columns(
+        &header,
+        &[
+            ("piece_id", &["piece_id", "piece id", "pieceid"]),
+            ("status", &["status"]),
+            ("date", &["date", "status_date"]),
+        ],
+    )?;
+    let mut parsed = Parsed {
+        header,
+        lines: Vec::new(),
+        rejected: Vec::new(),
+    };
+    for (line, fields) in rows {
+        match parse_row(&fields, &at) {
+            Ok(l) => parsed.lines.push((line, fields, l)),
+            Err(reason) => parsed.rejected.push(SetAside {
+                line,
+                reason,
+                fields,
+            }),
+        }
+    }
+    Ok(parsed)
+}
+
+fn parse_row(fields: &[String], at: &[usize]) -> Result<Line, String> {
+    let piece = parse_piece_id(cell(fields, at[0]))?;
+    let status = cell(fields, at[1]);
+    let kind = match status.to_ascii_lowercase().as_str() {
+        "printed" => MailEventKind::Printed,
+        "mailed" => MailEventKind::Mailed,
+        "" => return Err("the status is empty (printed or mailed)".into()),
+        _ => return Err(format!("status '{status}' is neither printed nor mailed")),
+    };
+    let day = parse_day(cell(fields, at[2]))?;
+    Ok(Line {
+        who: PieceKey::Piece(piece),
+        event: Happened {
+            kind,
+            at: MailTime::Day(day),
+            detail: String::new(),
+        },
+    })
+}
