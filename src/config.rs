@@ -24,6 +24,52 @@ pub struct Config {
     pub codes: Codes,
     pub mail: Mail,
     pub envelope: Envelope,
+    /// The print vendor's SFTP server, for `deliver`; optional, since a
+    /// batch can be made (and tested) without one.
+    #[serde(default)]
+    pub vendor: Option<Vendor>,
+}
+
+/// `[vendor]`: where `deliver` hands a finished batch, and how long the
+/// vendor has to acknowledge it.
+#[derive(Clone, Debug, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Vendor {
+    pub host: String,
+    #[serde(default = "default_sftp_port")]
+    pub port: u16,
+    pub user: String,
+    /// The private key `deliver` logs in with (OpenSSH format). A relative
+    /// path is read from the configuration file's folder.
+    pub key_file: std::path::PathBuf,
+    /// The vendor's host key must be in this OpenSSH known_hosts file; an
+    /// unknown or changed host key is refused. Relative as `key_file`.
+    pub known_hosts: std::path::PathBuf,
+    /// The folder on the server the vendor takes batches from.
+    pub remote_dir: String,
+    /// A vendor that mails what it receives: a batch made with a test key
+    /// is never delivered to it.
+    pub production: bool,
+    /// Days the vendor has to acknowledge a delivered piece (printed or
+    /// mailed) before `status --mail` lists it.
+    #[serde(default = "default_ack_within_days")]
+    pub ack_within_days: u32,
+    /// Seconds one SFTP step (connect, write, rename) may take before
+    /// `deliver` gives up: a stalled server never hangs the night.
+    #[serde(default = "default_vendor_timeout_seconds")]
+    pub timeout_seconds: u64,
+}
+
+fn default_sftp_port() -> u16 {
+    22
+}
+
+fn default_ack_within_days() -> u32 {
+    5
+}
+
+fn default_vendor_timeout_seconds() -> u64 {
+    60
 }
 
 #[derive(Clone, Debug, Deserialize, PartialEq)]
@@ -122,7 +168,12 @@ impl Config {
             path: path.display().to_string(),
             source,
         })?;
-        Config::parse(&text, &path.display().to_string())
+        let mut config = Config::parse(&text, &path.display().to_string())?;
+        if let (Some(v), Some(folder)) = (config.vendor.as_mut(), path.parent()) {
+            v.key_file = folder.join(&v.key_file);
+            v.known_hosts = folder.join(&v.known_hosts);
+        }
+        Ok(config)
     }
 
     /// Parses configuration text; `origin` names it in error messages.

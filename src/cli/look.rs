@@ -60,6 +60,11 @@ pub struct LimitConfig {
 }
 
 impl LimitConfig {
+    /// The whole configuration.
+    pub fn agency(&self) -> Result<Config> {
+        agency_config(self.config.as_deref())
+    }
+
     /// The wrong-code limit of `[codes]`.
     pub fn limit(&self) -> Result<AttemptLimit> {
         Ok(attempt_limit(&agency_config(self.config.as_deref())?.codes))

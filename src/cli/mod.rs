@@ -14,6 +14,7 @@ mod audit;
 mod backup;
 mod common;
 mod gen_fixtures;
+mod ingest;
 mod inputs;
 mod keygen;
 mod logging;
@@ -75,6 +76,7 @@ pub fn main() -> ExitCode {
         Command::Audit(a) => audit::execute(a),
         Command::Serve(a) => serve::execute(a),
         Command::Token(a) => token::execute(a),
+        Command::Ingest(a) => ingest::execute(a),
     };
     logging::exit_status(result)
 }

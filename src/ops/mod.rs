@@ -28,7 +28,7 @@ pub use redeem::{redeem, AccountRef, AccountRefError, RedeemAnswer, RedeemReques
 pub use reissue::{reissue, ReissueError, ReissueRequest, Reissued};
 pub use reprint::{reprint, ReprintError, ReprintRequest, Reprinted};
 pub use revoke::{revoke, RevokeError, RevokeRequest, Revoked};
-pub use status::history_table;
+pub use status::{history_table, mail_trail_lines};
 pub use test_key::builtin_test_key;
 pub use verify::{attempt_limit, verify_code, Answer, Door, VerifyRequest};
 

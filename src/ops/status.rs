@@ -1,7 +1,10 @@
 //! `status`: a receipt's history as a table a desk agent can read, its
-//! columns as wide as what they hold. Never a code: the ledger has none.
+//! columns as wide as what they hold, and its mail trail. Never a code: the
+//! ledger has none.
 
-use crate::ledger::Issuance;
+use std::collections::{BTreeSet, HashMap};
+
+use crate::ledger::{Issuance, Ledger, LedgerError, MailEventKind};
 
 /// The header and one line per issuance, columns aligned; the last column
 /// (the reason) is as long as it is.
@@ -46,4 +49,75 @@ pub fn history_table(history: &[Issuance]) -> Vec<String> {
             line.trim_end().to_string()
         })
         .collect()
+}
+
+/// The receipt's mail trail, one line per step, in time order within each
+/// letter: handed to the vendor (from the batch's hand-offs), printed,
+/// mailed, USPS scans, delivered or returned. Answers the desk's "was my
+/// letter mailed?" without a code or an account.
+pub fn mail_trail_lines(
+    ledger: &dyn Ledger,
+    history: &[Issuance],
+) -> Result<Vec<String>, LedgerError> {
+    let issue_of: HashMap<&str, u32> = history
+        .iter()
+        .map(|i| (i.issued.piece_id.as_str(), i.issued.issue_no))
+        .collect();
+    let Some(first) = history.first() else {
+        return Ok(Vec::new());
+    };
+    let events = ledger.mail_trail(&first.issued.receipt)?;
+    let mut lines = Vec::new();
+    let batches: BTreeSet<&str> = history.iter().map(|i| i.issued.batch_id.as_str()).collect();
+    let mut handoffs: HashMap<&str, Vec<String>> = HashMap::new();
+    for batch in batches {
+        for d in ledger.deliveries(batch)? {
+            let Some(done) = d.completed_at else {
+                handoffs.entry(batch).or_default().push(format!(
+                    "hand-off to {} started {} UTC, not finished: deliver the batch again",
+                    d.vendor,
+                    d.started_at.format("%Y-%m-%d %H:%M")
+                ));
+                continue;
+            };
+            handoffs.entry(batch).or_default().push(format!(
+                "{} UTC delivered to the print vendor ({}{})",
+                done.format("%Y-%m-%d %H:%M"),
+                d.vendor,
+                if d.again { ", sent again" } else { "" }
+            ));
+        }
+    }
+    for i in history {
+        let n = i.issued.issue_no;
+        for h in handoffs
+            .get(i.issued.batch_id.as_str())
+            .into_iter()
+            .flatten()
+        {
+            lines.push(format!("issue {n}: {h}"));
+        }
+        for e in events
+            .iter()
+            .filter(|e| issue_of.get(e.piece_id.as_str()) == Some(&n))
+        {
+            let what = match e.kind {
+                MailEventKind::Printed => "printed by the vendor",
+                MailEventKind::Mailed => "mailed by the vendor",
+                MailEventKind::Accepted => "accepted by USPS",
+                MailEventKind::Processed => "processed by USPS",
+                MailEventKind::OutForDelivery => "out for delivery",
+                MailEventKind::Delivered => "delivered",
+                MailEventKind::Returned => "RETURNED as undeliverable",
+                MailEventKind::Scanned => "scanned by USPS",
+            };
+            let detail = if e.detail.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", e.detail)
+            };
+            lines.push(format!("issue {n}: {} {what}{detail}", e.at));
+        }
+    }
+    Ok(lines)
 }

@@ -222,10 +222,203 @@ on_both_backends!(
     the_portal_hears_an_unknown_receipt_as_a_wrong_code,
     a_locked_receipt_redeems_nothing,
     many_accounts_at_once_exactly_one_wins,
+    a_return_stops_the_code_once_and_a_reimport_records_nothing,
+    pieces_are_found_by_id_and_by_barcode_serial,
+    a_hand_off_is_recorded_file_by_file_and_finished_once,
 );
 
 mod cases {
     use super::*;
+    use access_letters::ledger::{
+        DeliveredFile, ImportKind, MailEvent, MailEventKind, MailImport, MailRecorded, MailTime,
+        Sha256Hex,
+    };
+
+    fn import(kind: ImportKind, content: &str) -> MailImport {
+        MailImport {
+            kind,
+            file_sha256: Sha256Hex::of(content.as_bytes()),
+            file_name: format!("{}.csv", kind.as_str()),
+            rows: 2,
+            unmatched: 0,
+            rejected: 0,
+        }
+    }
+
+    fn event(n: u64, kind: MailEventKind, day: &str, detail: &str) -> MailEvent {
+        MailEvent {
+            piece_id: format!("IOE{n:010}-01"),
+            kind,
+            at: MailTime::Day(date(day)),
+            detail: detail.into(),
+        }
+    }
+
+    pub fn a_return_stops_the_code_once_and_a_reimport_records_nothing(
+        ledger: &mut dyn Ledger,
+        _: Opener,
+    ) {
+        issued(ledger, 2);
+        let now = at("2026-12-02T15:00:00Z");
+        let events = [
+            event(1, MailEventKind::Mailed, "2026-11-26", ""),
+            event(
+                1,
+                MailEventKind::Returned,
+                "2026-12-01",
+                "moved, left no address",
+            ),
+        ];
+        let file = import(ImportKind::Returns, "returns file 1");
+        let MailRecorded::Recorded {
+            recorded,
+            duplicates,
+            stopped,
+        } = ledger.record_mail(&file, &events, now).expect("record")
+        else {
+            panic!("a new file is recorded");
+        };
+        assert_eq!((recorded, duplicates), (2, 0));
+        assert_eq!(stopped, vec![(receipt(1), 1)]);
+        let h = ledger.history(&receipt(1)).expect("history");
+        assert_eq!(h[0].status, IssuanceStatus::Returned);
+        assert_eq!(
+            h[0].status_reason.as_deref(),
+            Some("letter returned as undeliverable on 2026-12-01: moved, left no address")
+        );
+        // verify now says the letter came back, never "valid".
+        let answer = Try::new(1, &code(1, 1), "-").verify(ledger);
+        assert!(
+            matches!(
+                &answer,
+                Answer::Checked {
+                    verdict: Verdict::Returned { issue_no: 1 },
+                    ..
+                }
+            ),
+            "{answer:?}"
+        );
+        // Receipt 2 is untouched.
+        assert_eq!(
+            ledger.history(&receipt(2)).unwrap()[0].status,
+            IssuanceStatus::Active
+        );
+
+        // The same file again: nothing.
+        let again = ledger.record_mail(&file, &events, now).expect("again");
+        assert!(
+            matches!(again, MailRecorded::AlreadyImported { .. }),
+            "{again:?}"
+        );
+        // Another file overlapping the first: only the new event counts.
+        let more = [
+            event(
+                1,
+                MailEventKind::Returned,
+                "2026-12-01",
+                "moved, left no address",
+            ),
+            event(2, MailEventKind::Mailed, "2026-11-26", ""),
+        ];
+        let second = import(ImportKind::Acks, "acks file 2");
+        let MailRecorded::Recorded {
+            recorded,
+            duplicates,
+            stopped,
+        } = ledger.record_mail(&second, &more, now).expect("second")
+        else {
+            panic!("a new file is recorded");
+        };
+        assert_eq!((recorded, duplicates, stopped.len()), (1, 1, 0));
+        let trail = ledger.mail_trail(&receipt(1)).expect("trail");
+        assert_eq!(
+            trail.iter().map(|e| e.kind).collect::<Vec<_>>(),
+            [MailEventKind::Mailed, MailEventKind::Returned]
+        );
+        let counts = ledger.mail_counts(Some(BATCH)).expect("counts");
+        assert_eq!(counts.pieces(MailEventKind::Mailed), 2);
+        assert_eq!(counts.pieces(MailEventKind::Returned), 1);
+        let returns = ledger.returned_awaiting_reissue().expect("returns");
+        assert_eq!(returns.len(), 1);
+        assert_eq!(returns[0].issued.receipt, receipt(1));
+        // A new letter takes the receipt off the returns list.
+        start(ledger, "2026-12-02-reissue1", BatchKind::Reissue);
+        ledger
+            .supersede_and_record(&row(1, 2, "2026-12-02-reissue1"))
+            .expect("reissue");
+        assert!(ledger
+            .returned_awaiting_reissue()
+            .expect("returns")
+            .is_empty());
+        // ...and the returned issue stays returned (not superseded).
+        assert_eq!(
+            ledger.history(&receipt(1)).unwrap()[0].status,
+            IssuanceStatus::Returned
+        );
+    }
+
+    pub fn pieces_are_found_by_id_and_by_barcode_serial(ledger: &mut dyn Ledger, _: Opener) {
+        start(ledger, BATCH, BatchKind::Nightly);
+        let mut rows: Vec<_> = (1..=3).map(|i| row(i, 1, BATCH)).collect();
+        rows[0].imb_serial = Some(4711);
+        rows[1].imb_serial = Some(4712);
+        ledger.record(&rows).expect("record");
+        let ids = vec![
+            "IOE0000000001-01".to_string(),
+            "IOE0000009999-01".to_string(),
+        ];
+        let found = ledger.pieces(&ids).expect("pieces");
+        assert_eq!(found.len(), 1);
+        assert_eq!(found["IOE0000000001-01"].receipt, receipt(1));
+        assert_eq!(found["IOE0000000001-01"].imb_serial, Some(4711));
+        let by_serial = ledger.pieces_by_serial(&[4712, 99]).expect("serials");
+        assert_eq!(by_serial.len(), 1);
+        assert_eq!(by_serial[&4712][0].receipt, receipt(2));
+    }
+
+    pub fn a_hand_off_is_recorded_file_by_file_and_finished_once(
+        ledger: &mut dyn Ledger,
+        _: Opener,
+    ) {
+        issued(ledger, 1);
+        let now = at("2026-11-25T23:00:00Z");
+        let control = Sha256Hex::of(b"control");
+        let id = ledger
+            .begin_delivery(BATCH, "letters@sftp.example:22/in", false, &control, now)
+            .expect("begin");
+        // One hand-off in progress at a time.
+        assert!(ledger
+            .begin_delivery(BATCH, "letters@sftp.example:22/in", false, &control, now)
+            .is_err());
+        let file = |name: &str, content: &[u8]| DeliveredFile {
+            name: name.into(),
+            bytes: content.len() as u64,
+            sha256: Sha256Hex::of(content),
+        };
+        ledger
+            .record_delivered_file(id, &file("a.pdf", b"a"), now)
+            .unwrap();
+        // A resumed hand-off records a file again: one row, the new digest.
+        ledger
+            .record_delivered_file(id, &file("a.pdf", b"aa"), now)
+            .unwrap();
+        ledger
+            .record_delivered_file(id, &file("manifest.csv", b"m"), now)
+            .unwrap();
+        let d = ledger.deliveries(BATCH).expect("deliveries");
+        assert_eq!(d.len(), 1);
+        assert_eq!(d[0].completed_at, None);
+        assert_eq!(d[0].files.len(), 2);
+        assert_eq!(d[0].files[0].bytes, 2);
+        ledger.finish_delivery(id, now).expect("finish");
+        let d = ledger.deliveries(BATCH).expect("deliveries");
+        assert_eq!(d[0].completed_at, Some(now));
+        assert_eq!(ledger.mail_counts(Some(BATCH)).unwrap().deliveries, 1);
+        // Nothing heard from the vendor since: listed once the days pass.
+        assert!(ledger.unacknowledged(now).unwrap().is_empty());
+        let later = at("2026-12-02T00:00:00Z");
+        assert_eq!(ledger.unacknowledged(later).unwrap().len(), 1);
+    }
 
     pub fn a_code_is_redeemed_once_and_a_retry_hears_the_same_answer(
         ledger: &mut dyn Ledger,

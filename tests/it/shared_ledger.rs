@@ -668,6 +668,60 @@ mod racing {
         ) -> Result<Revocation, LedgerError> {
             self.inner.revoke(r, reason, now)
         }
+        fn pieces(&self, ids: &[String]) -> Result<HashMap<String, PieceRef>, LedgerError> {
+            self.inner.pieces(ids)
+        }
+        fn pieces_by_serial(
+            &self,
+            serials: &[u64],
+        ) -> Result<HashMap<u64, Vec<PieceRef>>, LedgerError> {
+            self.inner.pieces_by_serial(serials)
+        }
+        fn record_mail(
+            &mut self,
+            import: &MailImport,
+            events: &[MailEvent],
+            now: DateTime<Utc>,
+        ) -> Result<MailRecorded, LedgerError> {
+            self.inner.record_mail(import, events, now)
+        }
+        fn mail_trail(&self, r: &ReceiptNumber) -> Result<Vec<MailEvent>, LedgerError> {
+            self.inner.mail_trail(r)
+        }
+        fn mail_counts(&self, batch_id: Option<&str>) -> Result<MailCounts, LedgerError> {
+            self.inner.mail_counts(batch_id)
+        }
+        fn returned_awaiting_reissue(&self) -> Result<Vec<Issuance>, LedgerError> {
+            self.inner.returned_awaiting_reissue()
+        }
+        fn unacknowledged(&self, before: DateTime<Utc>) -> Result<Vec<PieceRef>, LedgerError> {
+            self.inner.unacknowledged(before)
+        }
+        fn deliveries(&self, batch_id: &str) -> Result<Vec<Delivery>, LedgerError> {
+            self.inner.deliveries(batch_id)
+        }
+        fn begin_delivery(
+            &mut self,
+            batch_id: &str,
+            vendor: &str,
+            again: bool,
+            control: &Sha256Hex,
+            now: DateTime<Utc>,
+        ) -> Result<i64, LedgerError> {
+            self.inner
+                .begin_delivery(batch_id, vendor, again, control, now)
+        }
+        fn record_delivered_file(
+            &mut self,
+            id: i64,
+            file: &DeliveredFile,
+            now: DateTime<Utc>,
+        ) -> Result<(), LedgerError> {
+            self.inner.record_delivered_file(id, file, now)
+        }
+        fn finish_delivery(&mut self, id: i64, now: DateTime<Utc>) -> Result<(), LedgerError> {
+            self.inner.finish_delivery(id, now)
+        }
     }
 }
 

@@ -1,0 +1,90 @@
+//! `access-letters ingest acks|scans|returns FILE`: the vendor's
+//! acknowledgements, USPS IV-MTR scans and returned mail into the ledger's
+//! mail trail. The rules are in [`access_letters::ingest`].
+
+use std::path::PathBuf;
+
+use anyhow::Result;
+use clap::{Args, ValueEnum};
+
+use access_letters::ingest::{ingest, stopped_receipts, IngestRequest};
+use access_letters::ledger::{ImportKind, MailRecorded};
+use access_letters::ops::Clock;
+
+use super::common::*;
+use super::look::agency_config;
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+enum Kind {
+    /// The vendor's acknowledgements: piece_id,status,date (printed or mailed).
+    Acks,
+    /// USPS Informed Visibility (IV-MTR) piece scans, delimited with a header.
+    Scans,
+    /// Mail returned as undeliverable: piece_id (or imb),reason,date; stops the codes.
+    Returns,
+}
+
+/// Record the mail trail from a vendor or USPS file (exit 0 recorded or
+/// already imported, 2 recorded with some rows rejected).
+#[derive(Args, Debug)]
+pub struct IngestArgs {
+    /// Which file it is.
+    #[arg(value_enum)]
+    kind: Kind,
+    /// The file.
+    file: PathBuf,
+    /// Agency configuration (TOML), for the mailer ID barcodes are matched by [default: the built-in templates/agency.toml].
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    #[command(flatten)]
+    place: Place,
+}
+
+pub fn execute(args: IngestArgs) -> Result<u8> {
+    let config = agency_config(args.config.as_deref())?;
+    let mut ledger = args.place.read_ledger_for_out()?;
+    let kind = match args.kind {
+        Kind::Acks => ImportKind::Acks,
+        Kind::Scans => ImportKind::Scans,
+        Kind::Returns => ImportKind::Returns,
+    };
+    let out_dir = args.place.out.join("ingest");
+    let request = IngestRequest {
+        kind,
+        path: &args.file,
+        out_dir: &out_dir,
+        mailer_id: config.mail.mailer_id(),
+        now: Clock::system().now,
+    };
+    let report = ingest(&request, ledger.as_mut())?;
+    println!("{}: {report}", display(&args.file));
+    if !report.add_up() {
+        anyhow::bail!(
+            "the counts do not add up: {} rows, {} events, {} rejected, {} unmatched",
+            report.rows,
+            report.events,
+            report.rejected,
+            report.unmatched
+        );
+    }
+    for (receipt, issue_no) in stopped_receipts(&report) {
+        println!(
+            "  {receipt}: letter issue {issue_no} came back, its code was stopped; reissue to a corrected address (status --mail lists the returns)"
+        );
+    }
+    if let Some(p) = &report.rejects_file {
+        println!(
+            "  rejected rows, with their lines and reasons: {}",
+            display(p)
+        );
+    }
+    if let Some(p) = &report.unmatched_file {
+        println!("  rows that match no letter of ours: {}", display(p));
+    }
+    let fresh = matches!(report.outcome, MailRecorded::Recorded { .. });
+    Ok(if fresh && report.rejected > 0 {
+        EXIT_REJECTS
+    } else {
+        EXIT_OK
+    })
+}
