@@ -520,10 +520,10 @@ impl fmt::Display for IngestReport {
                 self.events,
                 self.rejected,
                 self.unmatched,
-                if stopped.is_empty() {
-                    String::new()
-                } else {
-                    format!("; {} codes stopped because their letter came back", stopped.len())
+                match stopped.len() {
+                    0 => String::new(),
+                    1 => "; 1 code stopped because its letter came back".to_string(),
+                    n => format!("; {n} codes stopped because their letters came back"),
                 }
             ),
         }

@@ -22,6 +22,7 @@ mod ledger_backends;
 mod letters;
 mod lifecycle;
 mod mail;
+mod mail_trail;
 mod operations;
 mod operator_safety;
 mod preview;

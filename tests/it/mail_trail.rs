@@ -1,0 +1,293 @@
+//! After the envelope, through the real binary: the vendor's
+//! acknowledgements, USPS IV-MTR scans and returned mail are read into the
+//! ledger from files generated from a real batch's manifest (piece IDs and
+//! IMb tracking codes), with bad rows, unmatched scans, a malformed file and
+//! re-imports. A returned letter's code stops at once, the receipt goes on
+//! the returns list, and a reissue to a corrected address works.
+
+use std::ffi::OsStr;
+use std::path::{Path, PathBuf};
+
+use crate::support::*;
+
+const RETURNED: &str = "IOE0912345602";
+
+fn mailer_config(w: &Workdir) -> PathBuf {
+    let text = std::fs::read_to_string(repo_file("templates/agency.toml")).unwrap();
+    let text = text.replace("mailer_id = \"\"", "mailer_id = \"123456\"");
+    assert!(text.contains("mailer_id = \"123456\""));
+    w.write("agency.toml", text)
+}
+
+fn ingest(w: &Workdir, kind: &str, file: &Path, config: &Path) -> Output {
+    w.cmd([
+        OsStr::new("ingest"),
+        OsStr::new(kind),
+        file.as_os_str(),
+        OsStr::new("--config"),
+        config.as_os_str(),
+    ])
+}
+
+/// A batch with barcodes, and its manifest rows.
+fn batch_with_barcodes(w: &Workdir) -> (PathBuf, Batch, Vec<Row>) {
+    let config = mailer_config(w);
+    let (_, batch) = w.run_fixtures_with(&["--config", config.to_str().unwrap()]);
+    let rows = batch.manifest();
+    assert!(rows.len() > 10);
+    assert!(
+        rows.iter().all(|r| r["imb_tracking"].len() == 20),
+        "barcodes"
+    );
+    (config, batch, rows)
+}
+
+fn line_of(text: &str, needle: &str) -> String {
+    text.lines()
+        .find(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no line with {needle:?} in:\n{text}"))
+        .to_string()
+}
+
+#[test]
+fn acks_scans_and_returns_make_the_trail_and_a_returned_code_stops() {
+    let w = Workdir::new();
+    let (config, batch, rows) = batch_with_barcodes(&w);
+
+    // --- the vendor's acknowledgements, with two bad rows.
+    let mut acks = String::from("piece_id,status,date\n");
+    for r in &rows[..10] {
+        acks.push_str(&format!("{},printed,2026-11-26\n", r["piece_id"]));
+    }
+    for r in &rows[..5] {
+        acks.push_str(&format!("{},mailed,2026-11-27\n", r["piece_id"]));
+    }
+    acks.push_str(&format!("{},shredded,2026-11-27\n", rows[6]["piece_id"]));
+    acks.push_str("IOE0000000000-01,mailed,2026-11-27\n");
+    let acks_file = w.write("acks-2026-11-27.csv", &acks);
+    let out = ingest(&w, "acks", &acks_file, &config);
+    out.expect_code(EXIT_REJECTS);
+    assert!(
+        out.stdout
+            .contains("17 rows: 15 events (15 new, 0 already recorded), 2 rejected, 0 unmatched"),
+        "{out:?}"
+    );
+    let rejects = read_csv(
+        &w.out().join("ingest").join(
+            std::fs::read_dir(w.out().join("ingest"))
+                .unwrap()
+                .map(|e| e.unwrap().file_name().into_string().unwrap())
+                .find(|n| n.starts_with("acks-") && n.ends_with(".rejects.csv"))
+                .expect("a rejects file"),
+        ),
+    );
+    assert_eq!(rejects.len(), 2);
+    assert_eq!(rejects[0]["line"], "17");
+    assert!(rejects[0]["reason"].contains("neither printed nor mailed"));
+    assert_eq!(rejects[1]["line"], "18");
+    assert!(rejects[1]["reason"].contains("no letter with piece ID IOE0000000000-01"));
+
+    // The same file again records nothing.
+    let again = ingest(&w, "acks", &acks_file, &config);
+    again.expect_code(EXIT_OK);
+    assert!(again.stdout.contains("already imported"), "{again:?}");
+
+    // --- USPS scans (IV-MTR, pipe-delimited), built from the manifest's
+    // barcodes: ours, another mailer's, a serial of ours never used, and a
+    // row with a broken time.
+    let imb = |r: &Row| format!("{}{}", r["imb_tracking"], r["imb_routing"]);
+    let mut scans = String::from(
+        "IMb|Scan Date Time|Operation Code|Scan Facility ZIP|Scan Facility Name|Handling Event Type\n",
+    );
+    for r in &rows[..3] {
+        scans.push_str(&format!(
+            "{}|2026-11-28 04:12:00|919|90052|LOS ANGELES P&DC|A\n",
+            imb(r)
+        ));
+        scans.push_str(&format!(
+            "{}|2026-11-29 09:40:00|918|{}|CARRIER|O\n",
+            imb(r),
+            r["zip5"]
+        ));
+    }
+    scans.push_str(&format!(
+        "{}|2026-11-29 15:02:00|908|{}|CARRIER|D\n",
+        imb(&rows[0]),
+        rows[0]["zip5"]
+    ));
+    let other = format!("00040654321{}", &rows[0]["imb_tracking"][11..]);
+    scans.push_str(&format!(
+        "{other}|2026-11-28 04:12:00|919|90052|LOS ANGELES P&DC|A\n"
+    ));
+    scans.push_str("00040123456999999999|2026-11-28 04:12:00|919|90052|LOS ANGELES P&DC|A\n");
+    scans.push_str(&format!(
+        "{}|soon|919|90052|LOS ANGELES P&DC|A\n",
+        imb(&rows[1])
+    ));
+    let scans_file = w.write("ivmtr-2026-11-29.txt", &scans);
+    let out = ingest(&w, "scans", &scans_file, &config);
+    out.expect_code(EXIT_REJECTS);
+    assert!(
+        out.stdout
+            .contains("10 rows: 7 events (7 new, 0 already recorded), 1 rejected, 2 unmatched"),
+        "{out:?}"
+    );
+    let unmatched = out
+        .stdout
+        .lines()
+        .find(|l| l.contains("match no letter"))
+        .expect("named");
+    let unmatched = read_csv(&w.path(unmatched.rsplit(": ").next().unwrap()));
+    assert_eq!(unmatched.len(), 2);
+    assert!(
+        unmatched[0]["reason"].contains("mailer ID 654321 is not ours"),
+        "{unmatched:?}"
+    );
+    assert!(
+        unmatched[1]["reason"].contains("no letter of ours carries serial"),
+        "{unmatched:?}"
+    );
+
+    // --- a return by piece ID and one by barcode; one of them for a piece
+    // already returned in the same file (recorded once).
+    let returned = batch.row_for(RETURNED);
+    let by_imb = &rows[8];
+    let returns = format!(
+        "piece_id,reason,date\n{},\"Attempted, Not Known\",2026-12-01\n",
+        returned["piece_id"]
+    );
+    let returns_file = w.write("returns-2026-12-01.csv", &returns);
+    let out = ingest(&w, "returns", &returns_file, &config);
+    out.expect_code(EXIT_OK);
+    assert!(
+        out.stdout
+            .contains(&format!("{RETURNED}: letter issue 1 came back")),
+        "{out:?}"
+    );
+    let returns_imb = format!(
+        "imb,reason,date\n{},no such number,2026-12-01\n",
+        imb(by_imb)
+    );
+    let out = ingest(
+        &w,
+        "returns",
+        &w.write("returns-imb.csv", returns_imb),
+        &config,
+    );
+    out.expect_code(EXIT_OK);
+    assert!(out.stdout.contains("1 code stopped"), "{out:?}");
+
+    // verify: the letter came back, so its code is refused.
+    let code = batch.code_for(RETURNED);
+    let verify = w.cmd(["verify", RETURNED, &code, "--date", "2026-12-02"]);
+    verify.expect_code(EXIT_NOT_VALID);
+    assert!(
+        verify.stdout.contains("returned: letter issue 1 came back"),
+        "{verify:?}"
+    );
+
+    // status: the trail, never the code.
+    let status = w.cmd(["status", RETURNED]);
+    status.expect_code(EXIT_OK);
+    assert!(status.stdout.contains("returned"), "{status:?}");
+    let trail = &status.stdout;
+    assert!(
+        line_of(trail, "RETURNED").contains("attempted, not known"),
+        "{trail}"
+    );
+    assert!(!trail.contains(&code), "no code in status");
+    let first = w.cmd(["status", &rows[0]["piece_id"][..13]]);
+    for step in [
+        "printed by the vendor",
+        "mailed by the vendor",
+        "accepted by USPS",
+        "out for delivery",
+        "delivered (",
+    ] {
+        assert!(first.stdout.contains(step), "{step}: {first:?}");
+    }
+
+    // status --mail: the returns list and the totals.
+    let mail = w.cmd(["status", "--mail", "--config", config.to_str().unwrap()]);
+    mail.expect_code(EXIT_OK);
+    assert!(
+        mail.stdout
+            .contains("returned, awaiting a new letter to a corrected address: 2"),
+        "{mail:?}"
+    );
+    assert!(line_of(&mail.stdout, RETURNED).contains("attempted, not known"));
+    assert!(mail.stdout.contains("pieces printed 10, mailed 5, accepted by USPS 3, delivered 1, returned 2; 2 scans matched no letter of ours"), "{mail:?}");
+
+    // A new letter to a corrected address goes at once (no 24-hour wait)
+    // and takes the receipt off the returns list.
+    let reissue = w.cmd([
+        "reissue",
+        RETURNED,
+        "--reason",
+        "returned: attempted, not known; address corrected",
+        "--batch-date",
+        "2026-12-02",
+        "--config",
+        config.to_str().unwrap(),
+    ]);
+    reissue.expect_code(EXIT_OK);
+    let mail = w.cmd(["status", "--mail", "--config", config.to_str().unwrap()]);
+    assert!(
+        mail.stdout
+            .contains("returned, awaiting a new letter to a corrected address: 1"),
+        "{mail:?}"
+    );
+    assert!(!mail.stdout.contains(RETURNED), "{mail:?}");
+}
+
+#[test]
+fn a_malformed_file_is_refused_whole_and_records_nothing() {
+    let w = Workdir::new();
+    let (config, _batch, rows) = batch_with_barcodes(&w);
+    let mut bytes = format!(
+        "piece_id,status,date\n{},mailed,2026-11-27\n",
+        rows[0]["piece_id"]
+    )
+    .into_bytes();
+    bytes.extend_from_slice(b"\xff\xfe,mailed,2026-11-27\n");
+    let bad = w.write("acks-bad.csv", &bytes);
+    let out = ingest(&w, "acks", &bad, &config);
+    out.expect_code(EXIT_FAILED);
+    assert!(
+        out.stderr
+            .contains("refused as a whole, nothing was recorded: line 3: the file is not UTF-8"),
+        "{out:?}"
+    );
+    let header = w.write("acks-header.csv", "piece,when\nP,2026-11-27\n");
+    let out = ingest(&w, "acks", &header, &config);
+    out.expect_code(EXIT_FAILED);
+    assert!(
+        out.stderr
+            .contains("line 1: the header has no piece_id column"),
+        "{out:?}"
+    );
+    // Nothing reached the ledger: the first row's piece has no trail.
+    let status = w.cmd(["status", &rows[0]["piece_id"][..13]]);
+    assert!(!status.stdout.contains("mail trail"), "{status:?}");
+    // An overlapping good file later records its rows once.
+    let good = w.write(
+        "acks-good.csv",
+        format!(
+            "piece_id,status,date\n{},mailed,2026-11-27\n",
+            rows[0]["piece_id"]
+        ),
+    );
+    ingest(&w, "acks", &good, &config).expect_code(EXIT_OK);
+    let overlap = w.write(
+        "acks-overlap.csv",
+        format!(
+            "piece_id,status,date\n{0},mailed,2026-11-27\n{0},printed,2026-11-26\n",
+            rows[0]["piece_id"]
+        ),
+    );
+    let out = ingest(&w, "acks", &overlap, &config);
+    assert!(
+        out.stdout.contains("2 events (1 new, 1 already recorded)"),
+        "{out:?}"
+    );
+}
