@@ -12,6 +12,7 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
+use crate::ledger::{MailCounts, MailEventKind};
 use crate::manifest::KeyMode;
 use crate::output::{write_atomic, Flush};
 use crate::report::{ReportData, ReportError};
@@ -165,9 +166,50 @@ pub fn from_batch(
     })
 }
 
-/// Writes the metrics file under a temporary name and renames it into place.
-pub fn write(path: &Path, batches: &[RunMetrics]) -> io::Result<()> {
-    write_atomic(path, render(batches).as_bytes(), Flush::Later)
+/// The mail trail of the whole ledger as Prometheus text: hand-offs to the
+/// vendor, pieces per step (mailed, delivered, returned...), scans that
+/// matched no letter. Counts only.
+pub fn render_mail(c: &MailCounts) -> String {
+    let mut out = String::new();
+    family(
+        &mut out,
+        "mail_deliveries",
+        "gauge",
+        "Batches handed to the print vendor (finished hand-offs, --again included).",
+    );
+    let _ = writeln!(out, "access_letters_mail_deliveries {}", c.deliveries);
+    family(
+        &mut out,
+        "mail_pieces",
+        "gauge",
+        "Letters with at least one event of each step of the mail trail.",
+    );
+    for k in MailEventKind::ALL {
+        let _ = writeln!(
+            out,
+            "access_letters_mail_pieces{{event=\"{}\"}} {}",
+            k.as_str(),
+            c.pieces(k)
+        );
+    }
+    family(
+        &mut out,
+        "mail_unmatched_scans",
+        "gauge",
+        "USPS scans imported that matched no letter of this ledger.",
+    );
+    let _ = writeln!(out, "access_letters_mail_unmatched_scans {}", c.unmatched_scans);
+    out
+}
+
+/// Writes the metrics file under a temporary name and renames it into
+/// place: the batches' families, then the mail trail's when known.
+pub fn write(path: &Path, batches: &[RunMetrics], mail: Option<&MailCounts>) -> io::Result<()> {
+    let mut text = render(batches);
+    if let Some(m) = mail {
+        text.push_str(&render_mail(m));
+    }
+    write_atomic(path, text.as_bytes(), Flush::Later)
 }
 
 #[cfg(test)]
@@ -205,6 +247,23 @@ mod tests {
             "access_letters_letters_per_second{batch=\"2026-11-25-fa82dc\",test=\"true\"} 3.5"
         ));
         assert!(text.contains("field=\"zip\"} 1"));
+    }
+
+    #[test]
+    fn the_mail_trail_is_counted_by_step() {
+        let mut c = MailCounts {
+            deliveries: 2,
+            unmatched_scans: 3,
+            ..MailCounts::default()
+        };
+        c.by_kind.insert(MailEventKind::Mailed, 40);
+        c.by_kind.insert(MailEventKind::Returned, 1);
+        let text = render_mail(&c);
+        assert!(text.contains("access_letters_mail_deliveries 2\n"));
+        assert!(text.contains("access_letters_mail_pieces{event=\"mailed\"} 40\n"));
+        assert!(text.contains("access_letters_mail_pieces{event=\"returned\"} 1\n"));
+        assert!(text.contains("access_letters_mail_pieces{event=\"delivered\"} 0\n"));
+        assert!(text.contains("access_letters_mail_unmatched_scans 3\n"));
     }
 
     #[test]

@@ -18,6 +18,7 @@ use std::path::Path;
 use base64::prelude::{Engine as _, BASE64_STANDARD};
 use serde::Serialize;
 
+use crate::ledger::{Delivery, MailCounts, MailEventKind};
 use crate::manifest::{read_summary, BatchSummary, KeyMode, SummaryError};
 use crate::output::{write_atomic, Flush};
 
@@ -263,6 +264,7 @@ pub fn render(data: &ReportData) -> Result<String, ReportError> {
         &chart("language-chart", &pairs(&data.by_language)),
     );
     ctx.insert("zip3_chart", &chart("zip3-chart", &pairs(&s.presort.zip3)));
+    ctx.insert("mail_section", &render_mail_section(&MailTrail::default(), s.letters)?);
     ctx.insert("thumbnails", &thumbnails);
     ctx.insert("timings", &timings);
     let mut tera = tera::Tera::default();
@@ -281,6 +283,88 @@ fn template_error(e: &tera::Error) -> String {
         cause = c.source();
     }
     text
+}
+
+/// What is known of a batch after the envelope, for its report: its
+/// hand-offs to the vendor and its pieces per step of the mail trail.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct MailTrail {
+    pub deliveries: Vec<Delivery>,
+    pub counts: MailCounts,
+}
+
+const MAIL_TEMPLATE: &str = include_str!("../templates/report_mail.html.tera");
+const MAIL_START: &str = "<!--mail-trail-->";
+const MAIL_END: &str = "<!--/mail-trail-->";
+
+/// The report's "After the envelope" section.
+fn render_mail_section(trail: &MailTrail, letters: u64) -> Result<String, ReportError> {
+    let handoffs: Vec<String> = trail
+        .deliveries
+        .iter()
+        .filter_map(|d| {
+            d.completed_at.map(|t| {
+                format!(
+                    "{} UTC to {}{}",
+                    t.format("%Y-%m-%d %H:%M"),
+                    d.vendor,
+                    if d.again { " (sent again)" } else { "" }
+                )
+            })
+        })
+        .collect();
+    let label = |k: MailEventKind| match k {
+        MailEventKind::Printed => "printed by the vendor",
+        MailEventKind::Mailed => "mailed by the vendor",
+        MailEventKind::Accepted => "accepted by USPS",
+        MailEventKind::Processed => "processed by USPS",
+        MailEventKind::OutForDelivery => "out for delivery",
+        MailEventKind::Delivered => "delivered",
+        MailEventKind::Returned => "returned as undeliverable",
+        MailEventKind::Scanned => "other USPS scans",
+    };
+    let pieces: Vec<(&str, u64)> = MailEventKind::ALL
+        .into_iter()
+        .map(|k| (label(k), trail.counts.pieces(k)))
+        .collect();
+    let mut ctx = tera::Context::new();
+    ctx.insert("handoffs", &handoffs);
+    ctx.insert("known", &!trail.counts.by_kind.is_empty());
+    ctx.insert("pieces", &pieces);
+    ctx.insert("letters", &letters);
+    let mut tera = tera::Tera::default();
+    tera.add_raw_template("report_mail.html", MAIL_TEMPLATE)
+        .and_then(|()| tera.render("report_mail.html", &ctx))
+        .map_err(|e| ReportError::Template(template_error(&e)))
+}
+
+/// Brings a finished batch's `report.html` up to date with what is known
+/// after the envelope (after `deliver` and `ingest`), keeping the rest of
+/// the page as the run wrote it. A batch without a report is left alone.
+pub fn update_mail_trail(batch_dir: &Path, trail: &MailTrail) -> Result<bool, ReportError> {
+    let path = batch_dir.join("report.html");
+    let io_err = |source| ReportError::Io {
+        path: path.display().to_string(),
+        source,
+    };
+    let page = match std::fs::read_to_string(&path) {
+        Ok(page) => page,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(false),
+        Err(e) => return Err(io_err(e)),
+    };
+    let letters = read_summary(batch_dir)?.letters;
+    let section = render_mail_section(trail, letters)?;
+    let (Some(start), Some(end)) = (page.find(MAIL_START), page.find(MAIL_END)) else {
+        // A report from before the section existed: written again whole.
+        let mut data = ReportData::load(batch_dir)?;
+        data.extras = ReportExtras::default();
+        let html = render(&data)?.replace(&render_mail_section(&MailTrail::default(), letters)?, &section);
+        write_atomic(&path, html.as_bytes(), Flush::Later).map_err(io_err)?;
+        return Ok(true);
+    };
+    let updated = format!("{}{}{}", &page[..start], section.trim_end(), &page[end + MAIL_END.len()..]);
+    write_atomic(&path, updated.as_bytes(), Flush::Later).map_err(io_err)?;
+    Ok(true)
 }
 
 /// Makes `report.html` in a finished batch folder.

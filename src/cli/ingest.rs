@@ -9,7 +9,9 @@ use clap::{Args, ValueEnum};
 
 use access_letters::ingest::{ingest, stopped_receipts, IngestRequest};
 use access_letters::ledger::{ImportKind, MailRecorded};
+use access_letters::ledger::Ledger;
 use access_letters::ops::Clock;
+use access_letters::report::{update_mail_trail, MailTrail};
 
 use super::common::*;
 use super::look::agency_config;
@@ -82,9 +84,39 @@ pub fn execute(args: IngestArgs) -> Result<u8> {
         println!("  rows that match no letter of ours: {}", display(p));
     }
     let fresh = matches!(report.outcome, MailRecorded::Recorded { .. });
+    if fresh {
+        refresh_reports(ledger.as_ref(), &args.place.out, &report.batches);
+    }
     Ok(if fresh && report.rejected > 0 {
         EXIT_REJECTS
     } else {
         EXIT_OK
     })
+}
+
+/// Brings the reports of these batches (folders under `out`) up to date
+/// with the ledger's mail trail. A report that cannot be updated is said on
+/// stderr and does not fail the command: the ledger holds the truth.
+pub(super) fn refresh_reports<'a>(
+    ledger: &dyn Ledger,
+    out: &std::path::Path,
+    batches: impl IntoIterator<Item = &'a String>,
+) {
+    for batch in batches {
+        let dir = out.join(batch);
+        let trail = ledger.deliveries(batch).and_then(|deliveries| {
+            Ok(MailTrail {
+                deliveries,
+                counts: ledger.mail_counts(Some(batch))?,
+            })
+        });
+        let done = trail
+            .map_err(anyhow::Error::from)
+            .and_then(|t| Ok(update_mail_trail(&dir, &t)?));
+        if let Err(e) = done {
+            eprintln!(
+                "warning: the report of batch {batch} was not updated ({e:#}); the ledger has the mail trail"
+            );
+        }
+    }
 }

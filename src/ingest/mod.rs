@@ -23,7 +23,7 @@
 //!
 //! The counts add up: rows = events + rejected + unmatched.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 use std::io;
 use std::path::{Path, PathBuf};
@@ -77,6 +77,9 @@ pub struct IngestReport {
     pub rejects_file: Option<PathBuf>,
     /// Where the unmatched rows went, when there were any.
     pub unmatched_file: Option<PathBuf>,
+    /// The batches whose letters the file is about (their reports gain
+    /// the new counts).
+    pub batches: BTreeSet<String>,
 }
 
 impl IngestReport {
@@ -176,14 +179,18 @@ pub fn ingest(
     let found = resolve(ledger, req.mailer_id, &lines)?;
     let mut events = Vec::with_capacity(lines.len());
     let mut unmatched = Vec::new();
+    let mut batches = BTreeSet::new();
     for (line, fields, parsed) in lines {
         match found.get(&parsed.who).and_then(|c| pick(c, &parsed)) {
-            Some(piece) => events.push(MailEvent {
-                piece_id: piece.piece_id.clone(),
-                kind: parsed.event.kind,
-                at: parsed.event.at,
-                detail: parsed.event.detail,
-            }),
+            Some(piece) => {
+                batches.insert(piece.batch_id.clone());
+                events.push(MailEvent {
+                    piece_id: piece.piece_id.clone(),
+                    kind: parsed.event.kind,
+                    at: parsed.event.at,
+                    detail: parsed.event.detail,
+                });
+            }
             None => {
                 let aside = SetAside {
                     line,
@@ -239,6 +246,7 @@ pub fn ingest(
         outcome,
         rejects_file,
         unmatched_file,
+        batches,
     })
 }
 
