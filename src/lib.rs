@@ -24,6 +24,7 @@ pub mod address;
 pub mod batch;
 pub mod code;
 pub mod config;
+pub mod deliver;
 pub mod envelope;
 pub mod filing;
 pub mod fonts;

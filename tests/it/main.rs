@@ -34,6 +34,7 @@ mod reprint;
 mod run;
 mod secrets;
 mod serve;
+mod sftp;
 mod shared_ledger;
 mod status;
 mod verify;

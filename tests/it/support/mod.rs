@@ -15,6 +15,7 @@
 pub mod conformance;
 pub mod pdf;
 pub mod pg;
+pub mod sshd;
 
 use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};

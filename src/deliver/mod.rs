@@ -1,0 +1,3 @@
+//! Handing a finished batch to the print vendor.
+
+pub mod sftp;
