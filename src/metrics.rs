@@ -198,7 +198,11 @@ pub fn render_mail(c: &MailCounts) -> String {
         "gauge",
         "USPS scans imported that matched no letter of this ledger.",
     );
-    let _ = writeln!(out, "access_letters_mail_unmatched_scans {}", c.unmatched_scans);
+    let _ = writeln!(
+        out,
+        "access_letters_mail_unmatched_scans {}",
+        c.unmatched_scans
+    );
     out
 }
 

@@ -264,7 +264,10 @@ pub fn render(data: &ReportData) -> Result<String, ReportError> {
         &chart("language-chart", &pairs(&data.by_language)),
     );
     ctx.insert("zip3_chart", &chart("zip3-chart", &pairs(&s.presort.zip3)));
-    ctx.insert("mail_section", &render_mail_section(&MailTrail::default(), s.letters)?);
+    ctx.insert(
+        "mail_section",
+        &render_mail_section(&MailTrail::default(), s.letters)?,
+    );
     ctx.insert("thumbnails", &thumbnails);
     ctx.insert("timings", &timings);
     let mut tera = tera::Tera::default();
@@ -358,11 +361,19 @@ pub fn update_mail_trail(batch_dir: &Path, trail: &MailTrail) -> Result<bool, Re
         // A report from before the section existed: written again whole.
         let mut data = ReportData::load(batch_dir)?;
         data.extras = ReportExtras::default();
-        let html = render(&data)?.replace(&render_mail_section(&MailTrail::default(), letters)?, &section);
+        let html = render(&data)?.replace(
+            &render_mail_section(&MailTrail::default(), letters)?,
+            &section,
+        );
         write_atomic(&path, html.as_bytes(), Flush::Later).map_err(io_err)?;
         return Ok(true);
     };
-    let updated = format!("{}{}{}", &page[..start], section.trim_end(), &page[end + MAIL_END.len()..]);
+    let updated = format!(
+        "{}{}{}",
+        &page[..start],
+        section.trim_end(),
+        &page[end + MAIL_END.len()..]
+    );
     write_atomic(&path, updated.as_bytes(), Flush::Later).map_err(io_err)?;
     Ok(true)
 }

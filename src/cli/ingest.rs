@@ -8,13 +8,14 @@ use anyhow::Result;
 use clap::{Args, ValueEnum};
 
 use access_letters::ingest::{ingest, stopped_receipts, IngestRequest};
-use access_letters::ledger::{ImportKind, MailRecorded};
 use access_letters::ledger::Ledger;
+use access_letters::ledger::{ImportKind, MailRecorded};
 use access_letters::ops::Clock;
 use access_letters::report::{update_mail_trail, MailTrail};
 
 use super::common::*;
 use super::look::agency_config;
+use super::metrics_file::write_mail_metrics;
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
 enum Kind {
@@ -38,6 +39,10 @@ pub struct IngestArgs {
     /// Agency configuration (TOML), for the mailer ID barcodes are matched by [default: the built-in templates/agency.toml].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// Also write the ledger's mail trail here (Prometheus text format, for
+    /// node_exporter; a file of its own, not run's).
+    #[arg(long, value_name = "FILE")]
+    metrics: Option<PathBuf>,
     #[command(flatten)]
     place: Place,
 }
@@ -86,6 +91,9 @@ pub fn execute(args: IngestArgs) -> Result<u8> {
     let fresh = matches!(report.outcome, MailRecorded::Recorded { .. });
     if fresh {
         refresh_reports(ledger.as_ref(), &args.place.out, &report.batches);
+    }
+    if let Some(path) = &args.metrics {
+        write_mail_metrics(path, &ledger.mail_counts(None)?)?;
     }
     Ok(if fresh && report.rejected > 0 {
         EXIT_REJECTS

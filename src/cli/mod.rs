@@ -13,6 +13,7 @@ mod args;
 mod audit;
 mod backup;
 mod common;
+mod deliver;
 mod gen_fixtures;
 mod ingest;
 mod inputs;
@@ -77,6 +78,7 @@ pub fn main() -> ExitCode {
         Command::Serve(a) => serve::execute(a),
         Command::Token(a) => token::execute(a),
         Command::Ingest(a) => ingest::execute(a),
+        Command::Deliver(a) => deliver::execute(a),
     };
     logging::exit_status(result)
 }

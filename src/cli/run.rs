@@ -83,9 +83,16 @@ pub fn execute(args: RunArgs) -> Result<u8> {
             .place
             .read_ledger()
             .and_then(|l| Ok(l.mail_counts(None)?))
-            .inspect_err(|e| eprintln!("warning: the metrics file leaves out the mail trail: {e:#}"))
+            .inspect_err(|e| {
+                eprintln!("warning: the metrics file leaves out the mail trail: {e:#}")
+            })
             .ok(),
         None => None,
     };
-    Ok(metrics_then_status(args.metrics.as_deref(), &done, mail.as_ref(), status))
+    Ok(metrics_then_status(
+        args.metrics.as_deref(),
+        &done,
+        mail.as_ref(),
+        status,
+    ))
 }

@@ -288,7 +288,10 @@ pub fn deliver<T: Transport>(
 }
 
 /// Everything that must hold before anything is sent.
-fn check_batch(req: &DeliverRequest<'_>, ledger: &dyn Ledger) -> Result<BatchSummary, DeliverError> {
+fn check_batch(
+    req: &DeliverRequest<'_>,
+    ledger: &dyn Ledger,
+) -> Result<BatchSummary, DeliverError> {
     let dir_name = req
         .batch_dir
         .file_name()
@@ -310,11 +313,10 @@ fn check_batch(req: &DeliverRequest<'_>, ledger: &dyn Ledger) -> Result<BatchSum
         reason,
     };
     match ledger.batch(&batch)? {
-        None => {
-            return Err(refused(
-                "the ledger has no such batch: this folder belongs to another ledger (check --ledger)".into(),
-            ))
-        }
+        None => return Err(refused(
+            "the ledger has no such batch: this folder belongs to another ledger (check --ledger)"
+                .into(),
+        )),
         Some((_, None)) => {
             return Err(refused(
                 "the ledger does not record it as complete; run it again to finish it".into(),

@@ -523,8 +523,9 @@ impl fmt::Display for IngestReport {
                 stopped,
             } => write!(
                 f,
-                "{} rows: {} events ({recorded} new, {duplicates} already recorded), {} rejected, {} unmatched{}",
+                "{} {}: {} events ({recorded} new, {duplicates} already recorded), {} rejected, {} unmatched{}",
                 self.rows,
+                if self.rows == 1 { "row" } else { "rows" },
                 self.events,
                 self.rejected,
                 self.unmatched,

@@ -143,6 +143,14 @@ impl Issuance {
                 at(r.at)
             ));
         }
+        if self.status == IssuanceStatus::Returned {
+            let when = self.status_changed_at.map(|t| format!(" at {}", at(t)));
+            let why = self.status_reason.as_deref().unwrap_or("letter returned");
+            return Some(format!(
+                "issue {n} stopped{}: {why}; send a new letter to a corrected address (reissue)",
+                when.unwrap_or_default()
+            ));
+        }
         if self.status == IssuanceStatus::Revoked {
             let when = self.status_changed_at.map(|t| format!(" at {}", at(t)));
             let why = self

@@ -14,6 +14,7 @@ mod audit;
 mod backup;
 mod conformance;
 mod crash;
+mod deliver;
 mod deploy;
 mod flags;
 mod key_files;

@@ -163,7 +163,7 @@ pub fn test_key() -> PathBuf {
 /// Subcommands that take `--out DIR` (batch folders) and `--key FILE`.
 const TAKES_OUT_AND_KEY: &[&str] = &["run", "reprint", "reissue", "verify", "redeem"];
 /// Subcommands that take `--out DIR` only.
-const TAKES_OUT: &[&str] = &["status", "revoke"];
+const TAKES_OUT: &[&str] = &["status", "revoke", "ingest", "deliver"];
 /// Subcommands that take `--key FILE` only (they write one file, `--to`).
 const TAKES_KEY: &[&str] = &["preview"];
 
