@@ -64,8 +64,11 @@ fn default_sftp_port() -> u16 {
     22
 }
 
+/// Days the vendor has to acknowledge a piece when `[vendor]` says not.
+pub const DEFAULT_ACK_WITHIN_DAYS: u32 = 5;
+
 fn default_ack_within_days() -> u32 {
-    5
+    DEFAULT_ACK_WITHIN_DAYS
 }
 
 fn default_vendor_timeout_seconds() -> u64 {

@@ -1,5 +1,7 @@
 //! The command line's shape: global flags and one subcommand per file.
 
+use std::process::ExitCode;
+
 use clap::{Parser, Subcommand};
 
 use super::*;
@@ -55,4 +57,14 @@ pub enum Command {
     Token(token::TokenArgs),
     Deliver(deliver::DeliverArgs),
     Ingest(ingest::IngestArgs),
+}
+
+/// The command line, parsed; or the exit status after clap said why not.
+/// clap exits 2 on a usage error, which here means "finished with
+/// rejects": a usage error is a failure (1); help and version are not.
+pub fn parse() -> Result<Cli, ExitCode> {
+    Cli::try_parse().map_err(|e| {
+        let _ = e.print();
+        ExitCode::from(if e.use_stderr() { EXIT_FAILED } else { EXIT_OK })
+    })
 }

@@ -3,18 +3,15 @@
 //! [`access_letters::deliver`]; the server is `[vendor]` of `--config`.
 
 use std::path::PathBuf;
-use std::time::Duration;
 
 use anyhow::{Context, Result};
 use clap::Args;
 
-use access_letters::deliver::{
-    deliver, DeliverError, DeliverRequest, SftpSession, SftpTarget, Vendor,
-};
+use access_letters::deliver::{deliver, vendor_of, DeliverError, DeliverRequest, SftpSession};
 
 use super::common::*;
 use super::look::agency_config;
-use super::metrics_file::write_mail_metrics;
+use super::mail_reports::{after_mail_change, MailOutputs};
 
 /// Hand a finished batch to the print vendor over SFTP (exit 0 delivered,
 /// 3 refused: already delivered, incomplete, or a test batch for a
@@ -32,48 +29,24 @@ pub struct DeliverArgs {
     /// Agency configuration (TOML) with the [vendor] section [default: the built-in templates/agency.toml, which has none].
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Also write the ledger's mail trail here (Prometheus text format, for
-    /// node_exporter; a file of its own, not run's).
-    #[arg(long, value_name = "FILE")]
-    metrics: Option<PathBuf>,
     #[command(flatten)]
-    place: Place,
+    outputs: MailOutputs,
 }
 
 pub fn execute(args: DeliverArgs) -> Result<u8> {
     let config = agency_config(args.config.as_deref())?;
-    let Some(v) = config.vendor.clone() else {
-        anyhow::bail!(
-            "no [vendor] section in the configuration{}: deliver needs the vendor's SFTP server (see templates/agency.toml)",
-            args.config.as_deref().map(|p| format!(" {}", display(p))).unwrap_or_default()
-        );
+    let Some(v) = &config.vendor else {
+        anyhow::bail!("no [vendor] section in the configuration: deliver needs the vendor's SFTP server (see templates/agency.toml)");
     };
-    let target = SftpTarget {
-        host: v.host.clone(),
-        port: v.port,
-        user: v.user.clone(),
-        key_file: v.key_file.clone(),
-        known_hosts: v.known_hosts.clone(),
-        remote_dir: v.remote_dir.clone(),
-        timeout: Duration::from_secs(v.timeout_seconds.max(1)),
-    };
-    let vendor = Vendor {
-        label: format!(
-            "{}@{}:{}{}",
-            v.user,
-            v.host,
-            v.port,
-            with_slash(&v.remote_dir)
-        ),
-        production: v.production,
-    };
+    let (target, vendor) = vendor_of(v);
+    let place = &args.outputs.place;
     let given = PathBuf::from(&args.batch);
     let batch_dir = if given.is_dir() {
         given
     } else {
-        args.place.out.join(&args.batch)
+        place.out.join(&args.batch)
     };
-    let mut ledger = args.place.read_ledger_for_out()?;
+    let mut ledger = place.read_ledger_for_out()?;
     let request = DeliverRequest {
         batch_dir: &batch_dir,
         vendor: &vendor,
@@ -83,22 +56,8 @@ pub fn execute(args: DeliverArgs) -> Result<u8> {
     };
     match deliver(&request, ledger.as_mut(), || SftpSession::connect(&target)) {
         Ok(d) => {
-            super::ingest::refresh_reports(ledger.as_ref(), &args.place.out, [&d.batch_id]);
-            if let Some(path) = &args.metrics {
-                write_mail_metrics(path, &ledger.mail_counts(None)?)?;
-            }
-            let sent = d.files.len() - d.already_there;
-            println!(
-                "delivered {} to {}: {} files in place ({} sent now, {} KiB; {} already there from an interrupted run), then {}{}",
-                d.batch_id,
-                vendor.label,
-                d.files.len(),
-                sent,
-                d.bytes_sent / 1024,
-                d.already_there,
-                access_letters::deliver::ready_name(&d.batch_id),
-                if d.again { "; sent again as asked (--again), recorded" } else { "" }
-            );
+            println!("{d}");
+            after_mail_change(ledger.as_ref(), &args.outputs, [&d.batch_id])?;
             Ok(EXIT_OK)
         }
         Err(
@@ -110,13 +69,5 @@ pub fn execute(args: DeliverArgs) -> Result<u8> {
             Ok(EXIT_NOT_VALID)
         }
         Err(e) => Err(e).context("deliver"),
-    }
-}
-
-fn with_slash(dir: &str) -> String {
-    if dir.starts_with('/') {
-        dir.to_string()
-    } else {
-        format!("/{dir}")
     }
 }

@@ -56,15 +56,10 @@ pub fn agency_config(path: Option<&Path>) -> Result<Config> {
 pub struct LimitConfig {
     /// Agency configuration (TOML), for the wrong-code limit [default: the built-in templates/agency.toml].
     #[arg(long, value_name = "FILE")]
-    config: Option<PathBuf>,
+    pub config: Option<PathBuf>,
 }
 
 impl LimitConfig {
-    /// The whole configuration.
-    pub fn agency(&self) -> Result<Config> {
-        agency_config(self.config.as_deref())
-    }
-
     /// The wrong-code limit of `[codes]`.
     pub fn limit(&self) -> Result<AttemptLimit> {
         Ok(attempt_limit(&agency_config(self.config.as_deref())?.codes))

@@ -6,19 +6,19 @@ use std::time::Duration;
 
 use anyhow::{Context, Result};
 
-use access_letters::ledger::MailCounts;
 use access_letters::metrics;
 use access_letters::output::{check_can_write, check_can_write_in};
 
-use super::common::{display, EXIT_AFTER_BATCH};
+use super::common::{display, Place, EXIT_AFTER_BATCH};
 
 /// Writes the metrics of the batches made by this run, and the ledger's
-/// mail trail when known, atomically.
-pub fn write_metrics(
-    path: &Path,
-    done: &[(PathBuf, Duration)],
-    mail: Option<&MailCounts>,
-) -> Result<()> {
+/// mail trail (left out, said on stderr, when the ledger cannot be read
+/// now), atomically.
+fn write_metrics(path: &Path, done: &[(PathBuf, Duration)], place: &Place) -> Result<()> {
+    let mail = (place.read_ledger())
+        .and_then(|l| Ok(l.mail_counts(None)?))
+        .inspect_err(|e| eprintln!("warning: the metrics file leaves out the mail trail: {e:#}"))
+        .ok();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs() as i64);
@@ -26,7 +26,8 @@ pub fn write_metrics(
         .iter()
         .map(|(dir, took)| metrics::from_batch(dir, took.as_secs_f64(), now))
         .collect::<Result<Vec<_>, _>>()?;
-    metrics::write(path, &batches, mail).with_context(|| format!("cannot write {}", display(path)))
+    metrics::write(path, &batches, mail.as_ref())
+        .with_context(|| format!("cannot write {}", display(path)))
 }
 
 /// Every file a run writes besides its batches is checked before the first
@@ -53,10 +54,10 @@ pub fn check_outputs(metrics: Option<&Path>, out: &Path) -> Result<()> {
 pub fn metrics_then_status(
     path: Option<&Path>,
     done: &[(PathBuf, Duration)],
-    mail: Option<&MailCounts>,
+    place: &Place,
     status: u8,
 ) -> u8 {
-    match path.map(|p| write_metrics(p, done, mail)) {
+    match path.map(|p| write_metrics(p, done, place)) {
         Some(Err(e)) => after_batch_failed(&e, status),
         _ => status,
     }
@@ -70,10 +71,4 @@ fn after_batch_failed(e: &anyhow::Error, batches_status: u8) -> u8 {
         super::logging::error_message(e)
     );
     EXIT_AFTER_BATCH
-}
-
-/// `--metrics` of `deliver` and `ingest`: the ledger's mail trail alone,
-/// in its own file (the run's file is the run's).
-pub fn write_mail_metrics(path: &Path, mail: &MailCounts) -> Result<()> {
-    metrics::write(path, &[], Some(mail)).with_context(|| format!("cannot write {}", display(path)))
 }

@@ -4,8 +4,6 @@
 
 use std::process::ExitCode;
 
-use clap::Parser;
-
 #[macro_use]
 mod say;
 
@@ -20,6 +18,7 @@ mod inputs;
 mod keygen;
 mod logging;
 mod look;
+mod mail_reports;
 mod metrics_file;
 mod night;
 mod open_ledger;
@@ -43,18 +42,13 @@ mod typed_code;
 mod verify;
 mod written;
 
-use args::{Cli, Command};
+use args::Command;
 use common::{EXIT_FAILED, EXIT_OK};
 
 pub fn main() -> ExitCode {
-    // clap exits 2 on a usage error, which here means "finished with rejects":
-    // a usage error is a failure (1); help and version are not.
-    let cli = match Cli::try_parse() {
+    let cli = match args::parse() {
         Ok(cli) => cli,
-        Err(e) => {
-            let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_FAILED } else { EXIT_OK });
-        }
+        Err(status) => return status,
     };
     // The service logs one JSON line per request, whatever --log-format says.
     match cli.command {

@@ -50,8 +50,8 @@ pub struct RunArgs {
 pub fn execute(args: RunArgs) -> Result<u8> {
     let clock = args.look.clock()?;
     let batch_date = start(clock, args.date, args.allow_any_date, args.jobs)?;
-    check_outputs(args.metrics.as_deref(), &args.place.out)?;
-    let stop = on_signal()?;
+    let (metrics, stop) = (args.metrics.as_deref(), on_signal()?);
+    check_outputs(metrics, &args.place.out)?;
     let (keys, renderer) = (args.keys.load()?, args.look.renderer()?);
     let (mut status, mut done) = (EXIT_OK, Vec::new());
     let files = input_files(&args.input)?;
@@ -76,23 +76,5 @@ pub fn execute(args: RunArgs) -> Result<u8> {
         }
     }
     status = worse(status, not_taken_status(&args.input, &files));
-    // The mail trail of the whole ledger, for monitoring; a ledger that
-    // cannot be read now only leaves those families out.
-    let mail = match args.metrics {
-        Some(_) => args
-            .place
-            .read_ledger()
-            .and_then(|l| Ok(l.mail_counts(None)?))
-            .inspect_err(|e| {
-                eprintln!("warning: the metrics file leaves out the mail trail: {e:#}")
-            })
-            .ok(),
-        None => None,
-    };
-    Ok(metrics_then_status(
-        args.metrics.as_deref(),
-        &done,
-        mail.as_ref(),
-        status,
-    ))
+    Ok(metrics_then_status(metrics, &done, &args.place, status))
 }

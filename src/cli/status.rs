@@ -7,16 +7,15 @@
 //! neither does this.
 
 use anyhow::Result;
-use chrono::Duration;
 use clap::{ArgGroup, Args};
 
-use access_letters::ledger::{AttemptLimit, AttemptSummary, Ledger, MailEventKind};
-use access_letters::ops::{audit::unfinished_issuances, history_table, mail_trail_lines, Clock};
+use access_letters::config::DEFAULT_ACK_WITHIN_DAYS;
+use access_letters::ledger::{AttemptLimit, AttemptSummary, Ledger};
+use access_letters::ops::status::{mail_report_lines, receipt_lines};
+use access_letters::ops::Clock;
 
 use super::common::*;
-
-/// How many unacknowledged pieces `status --mail` names one by one.
-const UNACKNOWLEDGED_SHOWN: usize = 50;
+use super::look::agency_config;
 
 /// Show a receipt's history and mail trail (never the code), or with
 /// --mail the returns list and the pieces the vendor has not acknowledged.
@@ -50,29 +49,8 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
         print_attempts(&tries, limit);
         return Ok(EXIT_OK);
     }
-    let first = &history[0].issued.filing;
-    println!(
-        "{receipt}: Form {}, {} ({})",
-        first.form,
-        first.full_name(),
-        count(history.len() as u64, "issuance", "issuances")
-    );
-    for line in history_table(&history) {
+    for line in receipt_lines(ledger.as_ref(), &history)? {
         println!("{line}");
-    }
-    for line in history.iter().filter_map(|i| i.after_the_envelope()) {
-        println!("{line}");
-    }
-    // Interrupted batches: codes live, letters not printed (nor mailed).
-    for (n, batch) in unfinished_issuances(ledger.as_ref(), &history)? {
-        println!("issue {n}: issued, not printed yet: batch {batch} was interrupted; run the batch again");
-    }
-    let trail = mail_trail_lines(ledger.as_ref(), &history)?;
-    if !trail.is_empty() {
-        println!("mail trail:");
-        for line in trail {
-            println!("  {line}");
-        }
     }
     print_attempts(&tries, limit);
     Ok(EXIT_OK)
@@ -80,50 +58,11 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
 
 /// `status --mail`.
 fn mail_report(ledger: &dyn Ledger, config: &LimitConfig) -> Result<u8> {
-    let config = config.agency()?;
-    let ack_days = config.vendor.as_ref().map_or(5, |v| v.ack_within_days);
-    let now = Clock::system().now;
-    let totals = ledger.mail_counts(None)?;
-    println!(
-        "mail trail: {} hand-offs to the vendor; pieces printed {}, mailed {}, accepted by USPS {}, delivered {}, returned {}; {} scans matched no letter of ours",
-        totals.deliveries,
-        totals.pieces(MailEventKind::Printed),
-        totals.pieces(MailEventKind::Mailed),
-        totals.pieces(MailEventKind::Accepted),
-        totals.pieces(MailEventKind::Delivered),
-        totals.pieces(MailEventKind::Returned),
-        totals.unmatched_scans
-    );
-    let returns = ledger.returned_awaiting_reissue()?;
-    println!(
-        "returned, awaiting a new letter to a corrected address: {}",
-        returns.len()
-    );
-    for i in &returns {
-        let f = &i.issued.filing;
-        println!(
-            "  {} issue {} (piece {}): {}; was mailed to {}",
-            i.issued.receipt,
-            i.issued.issue_no,
-            i.issued.piece_id,
-            i.status_reason.as_deref().unwrap_or("returned"),
-            f.address_lines().join(", ")
-        );
-    }
-    let cutoff = now - Duration::days(i64::from(ack_days));
-    let silent = ledger.unacknowledged(cutoff)?;
-    println!(
-        "delivered to the vendor over {ack_days} days ago and never acknowledged: {}",
-        count(silent.len() as u64, "piece", "pieces")
-    );
-    for p in silent.iter().take(UNACKNOWLEDGED_SHOWN) {
-        println!(
-            "  {} ({} issue {}, batch {})",
-            p.piece_id, p.receipt, p.issue_no, p.batch_id
-        );
-    }
-    if silent.len() > UNACKNOWLEDGED_SHOWN {
-        println!("  ... and {} more", silent.len() - UNACKNOWLEDGED_SHOWN);
+    let ack_days = agency_config(config.config.as_deref())?
+        .vendor
+        .map_or(DEFAULT_ACK_WITHIN_DAYS, |v| v.ack_within_days);
+    for line in mail_report_lines(ledger, Clock::system().now, ack_days)? {
+        println!("{line}");
     }
     Ok(EXIT_OK)
 }

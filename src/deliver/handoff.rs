@@ -69,6 +69,8 @@ pub struct DeliverRequest<'a> {
 /// What a hand-off did.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Delivered {
+    /// Where it went.
+    pub vendor: String,
     pub batch_id: String,
     /// Files now in place (data files and the control file; not the marker).
     pub files: Vec<DeliveredFile>,
@@ -184,25 +186,122 @@ pub fn deliver<T: Transport>(
     let outgoing = outgoing(req.batch_dir, &summary)?;
     let control = control_bytes(&summary, &outgoing);
     let control_sha = Sha256Hex::of(&control);
+    let open = check_history(req, &batch, &ledger.deliveries(&batch)?, &control_sha)?;
 
-    let past = ledger.deliveries(&batch)?;
-    let open = past.iter().find(|d| d.completed_at.is_none());
-    if let Some(done) = past.iter().rev().find(|d| d.completed_at.is_some()) {
-        if !req.again && open.is_none() {
-            return Err(DeliverError::AlreadyDelivered {
-                batch,
-                vendor: done.vendor.clone(),
-                at: done
-                    .completed_at
-                    .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-                    .unwrap_or_default(),
-            });
+    let mut session = connect().map_err(|e| transfer_err(req, &batch, "connecting", e))?;
+    let (delivery_id, resumed, placed) = match open {
+        Some(o) => (o.id, true, o.files),
+        None => {
+            let now = (req.clock)();
+            let id =
+                ledger.begin_delivery(&batch, &req.vendor.label, req.again, &control_sha, now)?;
+            (id, false, Vec::new())
         }
+    };
+    let mut sent = Sent::default();
+    for f in &outgoing {
+        send_file(
+            &mut session,
+            req,
+            ledger,
+            (&batch, delivery_id),
+            &placed,
+            f,
+            &mut sent,
+        )?;
+    }
+    let control_file = DeliveredFile {
+        name: control_name(&batch),
+        bytes: control.len() as u64,
+        sha256: control_sha.clone(),
+    };
+    sent.bytes += session
+        .upload_bytes(&control, &control_file.name)
+        .map_err(|e| transfer_err(req, &batch, &control_file.name, e))?;
+    ledger.record_delivered_file(delivery_id, &control_file, (req.clock)())?;
+    sent.files.push(control_file);
+    // Last: the marker. Its content names the control file's digest, so
+    // the vendor can check it took the files this marker is about.
+    let marker = format!("{} {}\n", control_sha.as_str(), control_name(&batch));
+    let ready = ready_name(&batch);
+    session
+        .upload_bytes(marker.as_bytes(), &ready)
+        .map_err(|e| transfer_err(req, &batch, &ready, e))?;
+    ledger.finish_delivery(delivery_id, (req.clock)())?;
+    Ok(Delivered {
+        vendor: req.vendor.label.clone(),
+        batch_id: batch,
+        files: sent.files,
+        already_there: sent.already_there,
+        bytes_sent: sent.bytes,
+        delivery_id,
+        resumed,
+        again: req.again,
+    })
+}
+
+impl std::fmt::Display for Delivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "delivered {} to {}: {} files in place ({} sent now, {} KiB; {} already there from an interrupted run), then {}{}",
+            self.batch_id,
+            self.vendor,
+            self.files.len(),
+            self.files.len() - self.already_there,
+            self.bytes_sent / 1024,
+            self.already_there,
+            ready_name(&self.batch_id),
+            if self.again { "; sent again as asked (--again), recorded" } else { "" }
+        )
+    }
+}
+
+/// What the files of a hand-off came to so far.
+#[derive(Default)]
+struct Sent {
+    files: Vec<DeliveredFile>,
+    already_there: usize,
+    bytes: u64,
+}
+
+fn transfer_err<E: std::error::Error + Send + Sync + 'static>(
+    req: &DeliverRequest<'_>,
+    batch: &str,
+    file: &str,
+    e: E,
+) -> DeliverError {
+    DeliverError::Transfer {
+        batch: batch.to_string(),
+        vendor: req.vendor.label.clone(),
+        file: file.to_string(),
+        source: Box::new(e),
+    }
+}
+
+/// Refuses a second hand-off unless `again`; returns the unfinished one a
+/// killed run left, to resume, when it is the same files to the same place.
+fn check_history(
+    req: &DeliverRequest<'_>,
+    batch: &str,
+    past: &[Delivery],
+    control_sha: &Sha256Hex,
+) -> Result<Option<Delivery>, DeliverError> {
+    let open = past.iter().find(|d| d.completed_at.is_none());
+    if let (Some(done), None, false) = (last_finished(past), open, req.again) {
+        return Err(DeliverError::AlreadyDelivered {
+            batch: batch.to_string(),
+            vendor: done.vendor.clone(),
+            at: done
+                .completed_at
+                .map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+                .unwrap_or_default(),
+        });
     }
     if let Some(o) = open {
-        if o.control_sha256 != control_sha || o.vendor != req.vendor.label {
+        if o.control_sha256 != *control_sha || o.vendor != req.vendor.label {
             return Err(DeliverError::Refused {
-                batch,
+                batch: batch.to_string(),
                 reason: format!(
                     "an unfinished hand-off to {} (started {} UTC) sent other files or went elsewhere; check the batch folder and the [vendor] settings",
                     o.vendor,
@@ -211,80 +310,43 @@ pub fn deliver<T: Transport>(
             });
         }
     }
+    Ok(open.cloned())
+}
 
-    let transfer_err = |file: &str, e: T::Error| DeliverError::Transfer {
-        batch: batch.clone(),
-        vendor: req.vendor.label.clone(),
-        file: file.to_string(),
-        source: Box::new(e),
-    };
-    let mut session = connect().map_err(|e| transfer_err("connecting", e))?;
-    let (delivery_id, resumed, placed) = match open {
-        Some(o) => (o.id, true, o.files.clone()),
-        None => {
-            let id = ledger.begin_delivery(
-                &batch,
-                &req.vendor.label,
-                req.again,
-                &control_sha,
-                (req.clock)(),
-            )?;
-            (id, false, Vec::new())
-        }
-    };
-    let mut done = Vec::new();
-    let (mut already_there, mut bytes_sent) = (0usize, 0u64);
-    for f in &outgoing {
-        let recorded = placed
-            .iter()
-            .any(|p| p.name == f.remote && p.sha256 == f.sha256 && p.bytes == f.bytes);
-        let on_server = session
-            .remote_size(&f.remote)
-            .map_err(|e| transfer_err(&f.remote, e))?;
-        if recorded && on_server == Some(f.bytes) {
-            already_there += 1;
-        } else {
-            bytes_sent += session
-                .upload(&f.local, &f.remote, req.rate)
-                .map_err(|e| transfer_err(&f.remote, e))?;
-        }
-        let file = DeliveredFile {
-            name: f.remote.clone(),
-            bytes: f.bytes,
-            sha256: f.sha256.clone(),
-        };
-        if !recorded {
-            ledger.record_delivered_file(delivery_id, &file, (req.clock)())?;
-        }
-        done.push(file);
+/// Puts one file in place, unless a killed run already did (recorded with
+/// the same digest, and the same size on the server).
+fn send_file<T: Transport>(
+    session: &mut T,
+    req: &DeliverRequest<'_>,
+    ledger: &mut dyn Ledger,
+    (batch, delivery_id): (&str, i64),
+    placed: &[DeliveredFile],
+    f: &Outgoing,
+    sent: &mut Sent,
+) -> Result<(), DeliverError> {
+    let recorded = placed
+        .iter()
+        .any(|p| p.name == f.remote && p.sha256 == f.sha256 && p.bytes == f.bytes);
+    let on_server = session
+        .remote_size(&f.remote)
+        .map_err(|e| transfer_err(req, batch, &f.remote, e))?;
+    if recorded && on_server == Some(f.bytes) {
+        sent.already_there += 1;
+    } else {
+        sent.bytes += session
+            .upload(&f.local, &f.remote, req.rate)
+            .map_err(|e| transfer_err(req, batch, &f.remote, e))?;
     }
-    let control_file = DeliveredFile {
-        name: control_name(&batch),
-        bytes: control.len() as u64,
-        sha256: control_sha.clone(),
+    let file = DeliveredFile {
+        name: f.remote.clone(),
+        bytes: f.bytes,
+        sha256: f.sha256.clone(),
     };
-    bytes_sent += session
-        .upload_bytes(&control, &control_file.name)
-        .map_err(|e| transfer_err(&control_file.name, e))?;
-    ledger.record_delivered_file(delivery_id, &control_file, (req.clock)())?;
-    done.push(control_file);
-    // Last: the marker. Its content names the control file's digest, so
-    // the vendor can check it took the files this marker is about.
-    let marker = format!("{} {}\n", control_sha.as_str(), control_name(&batch));
-    let ready = ready_name(&batch);
-    session
-        .upload_bytes(marker.as_bytes(), &ready)
-        .map_err(|e| transfer_err(&ready, e))?;
-    ledger.finish_delivery(delivery_id, (req.clock)())?;
-    Ok(Delivered {
-        batch_id: batch,
-        files: done,
-        already_there,
-        bytes_sent,
-        delivery_id,
-        resumed,
-        again: req.again,
-    })
+    if !(recorded && on_server == Some(f.bytes)) {
+        ledger.record_delivered_file(delivery_id, &file, (req.clock)())?;
+    }
+    sent.files.push(file);
+    Ok(())
 }
 
 /// Everything that must hold before anything is sent.

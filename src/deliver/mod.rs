@@ -31,3 +31,26 @@ impl Transport for SftpSession {
         SftpSession::upload_bytes(self, bytes, name)
     }
 }
+
+/// The SFTP target and the vendor as recorded, from `[vendor]`.
+pub fn vendor_of(v: &crate::config::Vendor) -> (SftpTarget, Vendor) {
+    let dir = if v.remote_dir.starts_with('/') {
+        v.remote_dir.clone()
+    } else {
+        format!("/{}", v.remote_dir)
+    };
+    let target = SftpTarget {
+        host: v.host.clone(),
+        port: v.port,
+        user: v.user.clone(),
+        key_file: v.key_file.clone(),
+        known_hosts: v.known_hosts.clone(),
+        remote_dir: v.remote_dir.clone(),
+        timeout: std::time::Duration::from_secs(v.timeout_seconds.max(1)),
+    };
+    let vendor = Vendor {
+        label: format!("{}@{}:{}{dir}", v.user, v.host, v.port),
+        production: v.production,
+    };
+    (target, vendor)
+}

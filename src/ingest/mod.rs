@@ -30,7 +30,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 
-use crate::filing::ReceiptNumber;
 use crate::imb::parse_tracking;
 use crate::ledger::{
     ImportKind, Ledger, LedgerError, MailEvent, MailImport, MailRecorded, PieceRef, Sha256Hex,
@@ -177,36 +176,11 @@ pub fn ingest(
     let rows = (lines.len() + rejected.len()) as u64;
 
     let found = resolve(ledger, req.mailer_id, &lines)?;
-    let mut events = Vec::with_capacity(lines.len());
-    let mut unmatched = Vec::new();
-    let mut batches = BTreeSet::new();
-    for (line, fields, parsed) in lines {
-        match found.get(&parsed.who).and_then(|c| pick(c, &parsed)) {
-            Some(piece) => {
-                batches.insert(piece.batch_id.clone());
-                events.push(MailEvent {
-                    piece_id: piece.piece_id.clone(),
-                    kind: parsed.event.kind,
-                    at: parsed.event.at,
-                    detail: parsed.event.detail,
-                });
-            }
-            None => {
-                let aside = SetAside {
-                    line,
-                    reason: no_piece_reason(&parsed.who, req.mailer_id),
-                    fields,
-                };
-                // A scan of mail that is not ours is expected (IV-MTR
-                // feeds carry a mailer's every piece); a vendor's row
-                // about a piece we never issued is an error in the file.
-                match (req.kind, &parsed.who) {
-                    (ImportKind::Scans, _) | (_, PieceKey::Barcode(_)) => unmatched.push(aside),
-                    _ => rejected.push(aside),
-                }
-            }
-        }
-    }
+    let Matched {
+        mut events,
+        unmatched,
+        batches,
+    } = match_rows(req, lines, &found, &mut rejected);
     rejected.sort_by_key(|r| r.line);
 
     let stem = format!("{}-{}", req.kind.as_str(), &file_sha256.as_str()[..12]);
@@ -248,6 +222,52 @@ pub fn ingest(
         unmatched_file,
         batches,
     })
+}
+
+/// The rows that named a piece of ours, as events, and those that did not.
+struct Matched {
+    events: Vec<MailEvent>,
+    unmatched: Vec<SetAside>,
+    batches: BTreeSet<String>,
+}
+
+/// Matches each parsed row to its piece. A scan of mail that is not ours is
+/// expected (IV-MTR feeds carry a mailer's every piece) and goes to
+/// `unmatched`, as does a barcode nobody of ours carries; a vendor's row
+/// about a piece ID we never issued is an error in the file: rejected.
+fn match_rows(
+    req: &IngestRequest<'_>,
+    lines: Vec<(u64, Vec<String>, Line)>,
+    found: &HashMap<PieceKey, Vec<PieceRef>>,
+    rejected: &mut Vec<SetAside>,
+) -> Matched {
+    let mut m = Matched {
+        events: Vec::with_capacity(lines.len()),
+        unmatched: Vec::new(),
+        batches: BTreeSet::new(),
+    };
+    for (line, fields, parsed) in lines {
+        if let Some(piece) = found.get(&parsed.who).and_then(|c| pick(c, &parsed)) {
+            m.batches.insert(piece.batch_id.clone());
+            m.events.push(MailEvent {
+                piece_id: piece.piece_id.clone(),
+                kind: parsed.event.kind,
+                at: parsed.event.at,
+                detail: parsed.event.detail,
+            });
+            continue;
+        }
+        let aside = SetAside {
+            line,
+            reason: no_piece_reason(&parsed.who, req.mailer_id),
+            fields,
+        };
+        match (req.kind, &parsed.who) {
+            (ImportKind::Scans, _) | (_, PieceKey::Barcode(_)) => m.unmatched.push(aside),
+            _ => rejected.push(aside),
+        }
+    }
+    m
 }
 
 fn read_bounded(path: &Path) -> Result<Vec<u8>, IngestError> {
@@ -406,12 +426,15 @@ pub(crate) fn columns(
         .collect()
 }
 
+/// A data row's line number and fields.
+pub(crate) type NumberedRow = (u64, Vec<String>);
+
 /// Reads all records of a delimited file: the header and each row with its
 /// line number. A record CSV cannot read refuses the whole file.
 pub(crate) fn records(
     text: &str,
     delimiter: u8,
-) -> Result<(Vec<String>, Vec<(u64, Vec<String>)>), (u64, String)> {
+) -> Result<(Vec<String>, Vec<NumberedRow>), (u64, String)> {
     let mut reader = csv::ReaderBuilder::new()
         .delimiter(delimiter)
         .flexible(true)
@@ -500,11 +523,31 @@ pub(crate) fn parse_piece_id(text: &str) -> Result<String, String> {
     }
 }
 
-/// The receipts whose codes an import stopped, for the operator's summary.
-pub fn stopped_receipts(report: &IngestReport) -> &[(ReceiptNumber, u32)] {
-    match &report.outcome {
-        MailRecorded::Recorded { stopped, .. } => stopped,
-        MailRecorded::AlreadyImported { .. } => &[],
+impl IngestReport {
+    /// Lines for the operator after the summary: each code stopped, and
+    /// where the set-aside rows went. Never a code.
+    pub fn details(&self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let MailRecorded::Recorded { stopped, .. } = &self.outcome {
+            for (receipt, issue_no) in stopped {
+                lines.push(format!(
+                    "{receipt}: letter issue {issue_no} came back, its code was stopped; reissue to a corrected address (status --mail lists the returns)"
+                ));
+            }
+        }
+        if let Some(p) = &self.rejects_file {
+            lines.push(format!(
+                "rejected rows, with their lines and reasons: {}",
+                p.display()
+            ));
+        }
+        if let Some(p) = &self.unmatched_file {
+            lines.push(format!(
+                "rows that match no letter of ours: {}",
+                p.display()
+            ));
+        }
+        lines
     }
 }
 

@@ -4,7 +4,12 @@
 
 use std::collections::{BTreeSet, HashMap};
 
+use chrono::{DateTime, Duration, Utc};
+
 use crate::ledger::{Issuance, Ledger, LedgerError, MailEventKind};
+
+/// How many unacknowledged pieces `status --mail` names one by one.
+const UNACKNOWLEDGED_SHOWN: usize = 50;
 
 /// The header and one line per issuance, columns aligned; the last column
 /// (the reason) is as long as it is.
@@ -118,6 +123,96 @@ pub fn mail_trail_lines(
             };
             lines.push(format!("issue {n}: {} {what}{detail}", e.at));
         }
+    }
+    Ok(lines)
+}
+
+/// `status --mail`: the mail trail's totals, the letters that came back and
+/// await a new letter (the returns list, for address follow-up), and the
+/// pieces handed to the vendor over `ack_days` days before `now` that it
+/// never acknowledged.
+pub fn mail_report_lines(
+    ledger: &dyn Ledger,
+    now: DateTime<Utc>,
+    ack_days: u32,
+) -> Result<Vec<String>, LedgerError> {
+    let t = ledger.mail_counts(None)?;
+    let mut lines = vec![format!(
+        "mail trail: {} hand-offs to the vendor; pieces printed {}, mailed {}, accepted by USPS {}, delivered {}, returned {}; {} scans matched no letter of ours",
+        t.deliveries,
+        t.pieces(MailEventKind::Printed),
+        t.pieces(MailEventKind::Mailed),
+        t.pieces(MailEventKind::Accepted),
+        t.pieces(MailEventKind::Delivered),
+        t.pieces(MailEventKind::Returned),
+        t.unmatched_scans
+    )];
+    let returns = ledger.returned_awaiting_reissue()?;
+    lines.push(format!(
+        "returned, awaiting a new letter to a corrected address: {}",
+        returns.len()
+    ));
+    for i in &returns {
+        lines.push(format!(
+            "  {} issue {} (piece {}): {}; was mailed to {}",
+            i.issued.receipt,
+            i.issued.issue_no,
+            i.issued.piece_id,
+            i.status_reason.as_deref().unwrap_or("returned"),
+            i.issued.filing.address_lines().join(", ")
+        ));
+    }
+    let silent = ledger.unacknowledged(now - Duration::days(i64::from(ack_days)))?;
+    lines.push(format!(
+        "delivered to the vendor over {ack_days} days ago and never acknowledged: {} {}",
+        silent.len(),
+        if silent.len() == 1 { "piece" } else { "pieces" }
+    ));
+    for p in silent.iter().take(UNACKNOWLEDGED_SHOWN) {
+        lines.push(format!(
+            "  {} ({} issue {}, batch {})",
+            p.piece_id, p.receipt, p.issue_no, p.batch_id
+        ));
+    }
+    if silent.len() > UNACKNOWLEDGED_SHOWN {
+        lines.push(format!(
+            "  ... and {} more",
+            silent.len() - UNACKNOWLEDGED_SHOWN
+        ));
+    }
+    Ok(lines)
+}
+
+/// `status RECEIPT` of a receipt with a history: who and what, the table,
+/// what became of each code, interrupted batches, the mail trail.
+pub fn receipt_lines(
+    ledger: &dyn Ledger,
+    history: &[Issuance],
+) -> Result<Vec<String>, LedgerError> {
+    let Some(first) = history.first() else {
+        return Ok(Vec::new());
+    };
+    let f = &first.issued.filing;
+    let n = history.len();
+    let mut lines = vec![format!(
+        "{}: Form {}, {} ({n} {})",
+        first.issued.receipt,
+        f.form,
+        f.full_name(),
+        if n == 1 { "issuance" } else { "issuances" }
+    )];
+    lines.extend(history_table(history));
+    lines.extend(history.iter().filter_map(|i| i.after_the_envelope()));
+    // Interrupted batches: codes live, letters not printed (nor mailed).
+    for (n, batch) in super::audit::unfinished_issuances(ledger, history)? {
+        lines.push(format!(
+            "issue {n}: issued, not printed yet: batch {batch} was interrupted; run the batch again"
+        ));
+    }
+    let trail = mail_trail_lines(ledger, history)?;
+    if !trail.is_empty() {
+        lines.push("mail trail:".into());
+        lines.extend(trail.into_iter().map(|l| format!("  {l}")));
     }
     Ok(lines)
 }

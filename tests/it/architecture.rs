@@ -49,6 +49,7 @@ const STAGES: &[(&str, u32)] = &[
     ("metrics", 95),
     ("report", 85),
     ("ops", 100),
+    ("ingest", 101),
     ("deliver", 102),
     ("serve", 105),
     ("gen", 110),

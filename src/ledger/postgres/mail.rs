@@ -129,39 +129,11 @@ pub(super) fn record_mail(
                 ],
             )?
             .try_get(0)?;
-        let insert = tx.prepare(
-            "INSERT INTO mail_events (piece_id, event, event_at, detail, import_id) \
-             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-        )?;
-        let stop = tx.prepare(
-            "UPDATE issuances SET status = 'returned', status_changed_at = $2, \
-             status_reason = $3 WHERE piece_id = $1 AND status = 'active' \
-             RETURNING receipt, issue_no",
-        )?;
-        let (mut recorded, mut duplicates, mut stopped) = (0u64, 0u64, Vec::new());
-        for e in events {
-            let at = e.at.to_text();
-            let n = tx.execute(
-                &insert,
-                &[&e.piece_id, &e.kind.as_str(), &at, &e.detail, &import_id],
-            )?;
-            if n == 0 {
-                duplicates += 1;
-                continue;
-            }
-            recorded += 1;
-            if e.kind == MailEventKind::Returned {
-                let reason = returned_reason(&e.detail, e.at);
-                if let Some(row) = tx.query_opt(&stop, &[&e.piece_id, &now, &reason])? {
-                    let receipt: String = row.try_get(0)?;
-                    let issue_no: i32 = row.try_get(1)?;
-                    match ReceiptNumber::parse(&receipt) {
-                        Ok(r) => stopped.push((r, u32::try_from(issue_no).unwrap_or(0))),
-                        Err(d) => return Ok(Err(damaged(label, d))),
-                    }
-                }
-            }
-        }
+        let (recorded, duplicates, stopped) = match record_events(&mut tx, import_id, events, now)?
+        {
+            Ok(counts) => counts,
+            Err(detail) => return Ok(Err(damaged(label, detail))),
+        };
         tx.execute(
             "UPDATE mail_imports SET recorded = $2, duplicates = $3 WHERE id = $1",
             &[&import_id, &to_i64(recorded), &to_i64(duplicates)],
@@ -174,6 +146,53 @@ pub(super) fn record_mail(
         }))
     };
     run().map_err(|e| pg_err(label, "record the imported mail events", e))?
+}
+
+/// What recording events found: new, already recorded, codes stopped.
+type EventCounts = (u64, u64, Vec<(ReceiptNumber, u32)>);
+
+/// Inserts the events of import `import_id` (an event already recorded is
+/// counted, not added) and stops the code of each newly returned piece. A
+/// stored receipt that cannot be read comes back as the inner error.
+fn record_events(
+    tx: &mut ::postgres::Transaction<'_>,
+    import_id: i64,
+    events: &[MailEvent],
+    now: DateTime<Utc>,
+) -> Result<Result<EventCounts, String>, ::postgres::Error> {
+    let insert = tx.prepare(
+        "INSERT INTO mail_events (piece_id, event, event_at, detail, import_id) \
+         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+    )?;
+    let stop = tx.prepare(
+        "UPDATE issuances SET status = 'returned', status_changed_at = $2, \
+         status_reason = $3 WHERE piece_id = $1 AND status = 'active' \
+         RETURNING receipt, issue_no",
+    )?;
+    let (mut recorded, mut duplicates, mut stopped) = (0u64, 0u64, Vec::new());
+    for e in events {
+        let at = e.at.to_text();
+        let row: [&(dyn ::postgres::types::ToSql + Sync); 5] =
+            [&e.piece_id, &e.kind.as_str(), &at, &e.detail, &import_id];
+        if tx.execute(&insert, &row)? == 0 {
+            duplicates += 1;
+            continue;
+        }
+        recorded += 1;
+        if e.kind != MailEventKind::Returned {
+            continue;
+        }
+        let reason = returned_reason(&e.detail, e.at);
+        if let Some(row) = tx.query_opt(&stop, &[&e.piece_id, &now, &reason])? {
+            let receipt: String = row.try_get(0)?;
+            let issue_no: i32 = row.try_get(1)?;
+            match ReceiptNumber::parse(&receipt) {
+                Ok(r) => stopped.push((r, u32::try_from(issue_no).unwrap_or(0))),
+                Err(d) => return Ok(Err(d)),
+            }
+        }
+    }
+    Ok(Ok((recorded, duplicates, stopped)))
 }
 
 pub(super) fn mail_trail(

@@ -136,61 +136,73 @@ pub(super) fn record_mail(
     )
     .map_err(err)?;
     let import_id = tx.last_insert_rowid();
-    let (mut recorded, mut duplicates, mut stopped) = (0u64, 0u64, Vec::new());
+    let recorded = record_events(&tx, label, import_id, events, now)?;
+    if let MailRecorded::Recorded {
+        recorded,
+        duplicates,
+        ..
+    } = &recorded
     {
-        let mut insert = tx
-            .prepare_cached(
-                "INSERT INTO mail_events (piece_id, event, event_at, detail, import_id) \
-                 VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
-            )
+        tx.execute(
+            "UPDATE mail_imports SET recorded = ?2, duplicates = ?3 WHERE id = ?1",
+            params![import_id, recorded, duplicates],
+        )
+        .map_err(err)?;
+    }
+    tx.commit().map_err(err)?;
+    Ok(recorded)
+}
+
+/// Inserts the events of import `import_id` (an event already recorded is
+/// counted, not added) and stops the code of each newly returned piece.
+fn record_events(
+    tx: &Connection,
+    label: &str,
+    import_id: i64,
+    events: &[MailEvent],
+    now: DateTime<Utc>,
+) -> Result<MailRecorded, LedgerError> {
+    let err = |e| classify(label, "record the imported mail events", e);
+    let (mut recorded, mut duplicates, mut stopped) = (0u64, 0u64, Vec::new());
+    let mut insert = tx
+        .prepare_cached(
+            "INSERT INTO mail_events (piece_id, event, event_at, detail, import_id) \
+             VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
+        )
+        .map_err(err)?;
+    let mut stop = tx
+        .prepare_cached(
+            "UPDATE issuances SET status = 'returned', status_changed_at = ?2, \
+             status_reason = ?3 WHERE piece_id = ?1 AND status = 'active' \
+             RETURNING receipt, issue_no",
+        )
+        .map_err(err)?;
+    for e in events {
+        let at = e.at.to_text();
+        let row = params![e.piece_id, e.kind.as_str(), at, e.detail, import_id];
+        if insert.execute(row).map_err(err)? == 0 {
+            duplicates += 1;
+            continue;
+        }
+        recorded += 1;
+        if e.kind != MailEventKind::Returned {
+            continue;
+        }
+        let reason = returned_reason(&e.detail, e.at);
+        let hit: Option<(String, u32)> = stop
+            .query_row(params![e.piece_id, time_text(now), reason], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .optional()
             .map_err(err)?;
-        let mut stop = tx
-            .prepare_cached(
-                "UPDATE issuances SET status = 'returned', status_changed_at = ?2, \
-                 status_reason = ?3 WHERE piece_id = ?1 AND status = 'active' \
-                 RETURNING receipt, issue_no",
-            )
-            .map_err(err)?;
-        for e in events {
-            let n = insert
-                .execute(params![
-                    e.piece_id,
-                    e.kind.as_str(),
-                    e.at.to_text(),
-                    e.detail,
-                    import_id
-                ])
-                .map_err(err)?;
-            if n == 0 {
-                duplicates += 1;
-                continue;
-            }
-            recorded += 1;
-            if e.kind == MailEventKind::Returned {
-                let reason = returned_reason(&e.detail, e.at);
-                let hit: Option<(String, u32)> = stop
-                    .query_row(params![e.piece_id, time_text(now), reason], |r| {
-                        Ok((r.get(0)?, r.get(1)?))
-                    })
-                    .optional()
-                    .map_err(err)?;
-                if let Some((receipt, issue_no)) = hit {
-                    let receipt =
-                        ReceiptNumber::parse(&receipt).map_err(|d| LedgerError::Damaged {
-                            ledger: label.to_string(),
-                            detail: d,
-                        })?;
-                    stopped.push((receipt, issue_no));
-                }
-            }
+        if let Some((receipt, issue_no)) = hit {
+            let receipt = ReceiptNumber::parse(&receipt).map_err(|d| LedgerError::Damaged {
+                ledger: label.to_string(),
+                detail: d,
+            })?;
+            stopped.push((receipt, issue_no));
         }
     }
-    tx.execute(
-        "UPDATE mail_imports SET recorded = ?2, duplicates = ?3 WHERE id = ?1",
-        params![import_id, recorded, duplicates],
-    )
-    .map_err(err)?;
-    tx.commit().map_err(err)?;
     Ok(MailRecorded::Recorded {
         recorded,
         duplicates,
