@@ -10,9 +10,14 @@
 #   2  done, with rejected rows to review (rejects.csv in each batch folder)
 #   8  done, but the drop folder holds files that were not taken (another
 #      extension, unreadable): the log names them; alert someone
-#   1  failed: alert someone (bad input file, no filings, ledger or key problem)
+#   1  failed: alert someone (bad input file, no filings, ledger or key
+#      problem; a batch that could not be handed to the print vendor)
 #  10  stopped (SIGTERM, SIGINT: `systemctl stop`, a shutdown) at a safe point;
 #      the next run finishes the batch, nothing is lost
+# With ACCESS_LETTERS_DELIVER=yes, each finished batch is then handed to the
+# print vendor over SFTP (`deliver`, [vendor] of ACCESS_LETTERS_CONFIG): a
+# hand-off killed midway is resumed by the next run, and a batch already
+# delivered is not sent again.
 # Every setting can be overridden from the environment (systemd's
 # EnvironmentFile, or the crontab line), so the script itself never changes.
 set -u
@@ -25,6 +30,9 @@ KEY="${ACCESS_LETTERS_KEY:-/etc/access-letters/production.key}"
 LEDGER_FILE="${ACCESS_LETTERS_LEDGER_FILE:-}"
 LOG="${ACCESS_LETTERS_LOG:-/var/log/access-letters/nightly.log}"
 LOCK="${ACCESS_LETTERS_LOCK:-/run/lock/access-letters-nightly.lock}"
+# Agency configuration (agency.toml with [vendor]); the built-in one if unset.
+CONFIG="${ACCESS_LETTERS_CONFIG:-}"
+DELIVER="${ACCESS_LETTERS_DELIVER:-no}"
 
 log() { printf '%s access-letters-nightly: %s\n' "$(date -u +%Y-%m-%dT%H:%M:%SZ)" "$*" >>"$LOG"; }
 
@@ -70,14 +78,28 @@ for input in "$DROP"/* "$DROP"/.[!.]*; do
     fi
     found=$((found + 1))
     log "batch for $input"
-    "$BIN" run --input "$input" --out "$OUT" --key "$KEY" ${LEDGER_FILE:+--ledger "$LEDGER_FILE"} >>"$LOG" 2>&1
+    said="$(mktemp)" || { log "cannot make a temporary file"; exit 1; }
+    "$BIN" run --input "$input" --out "$OUT" --key "$KEY" ${LEDGER_FILE:+--ledger "$LEDGER_FILE"} \
+        ${CONFIG:+--config "$CONFIG"} >"$said" 2>&1
     status=$?
+    cat "$said" >>"$LOG"
+    batch_dir="$(sed -n 's/^output: //p' "$said" | head -n 1)"
+    rm -f "$said"
     case "$status" in
         10) log "stopped (exit 10): $input; the next run finishes it"; exit 10 ;;
         0) log "done: $input" ;;
         2) log "done with rejects to review: $input"; worse 2 ;;
         *) log "FAILED (exit $status): $input"; worse 1 ;;
     esac
+    if [ "$DELIVER" = yes ] && { [ "$status" -eq 0 ] || [ "$status" -eq 2 ]; } && [ -n "$batch_dir" ]; then
+        "$BIN" deliver "$batch_dir" --out "$OUT" ${LEDGER_FILE:+--ledger "$LEDGER_FILE"} \
+            ${CONFIG:+--config "$CONFIG"} >>"$LOG" 2>&1
+        case "$?" in
+            0) log "delivered to the print vendor: $batch_dir" ;;
+            3) log "already delivered: $batch_dir" ;;
+            *) log "DELIVERY FAILED: $batch_dir (the next run resumes it)"; worse 1 ;;
+        esac
+    fi
     if [ "$stop" -eq 1 ]; then
         log "stopped before the next file; the next run takes the rest"
         exit 10

@@ -23,8 +23,8 @@ in the folder were not taken (named on stderr); 9 (run) every batch is complete,
 writing the metrics file afterwards failed; 10 (run) stopped by SIGTERM or SIGINT at a \
 safe point: run the same command again to finish. serve: 0 stopped by SIGTERM or \
 Ctrl-C after answering the requests in flight; 1 could not start. token add: 0 added; \
-1 refused. deliver: 0 delivered; 3 refused (already delivered, not complete, or a test batch for a \
-production vendor). ingest: 0 recorded (or the file was imported before); 2 recorded, but some rows \
+1 refused. deliver: 0 delivered; 3 already delivered, nothing sent; 1 refused (not complete, a test \
+batch for a production vendor) or failed: run it again to resume. ingest: 0 recorded (or the file was imported before); 2 recorded, but some rows \
 were rejected (see the rejects file it names)."
 )]
 pub struct Cli {

@@ -4,7 +4,7 @@
 
 use std::path::PathBuf;
 
-use anyhow::{Context, Result};
+use anyhow::Result;
 use clap::Args;
 
 use access_letters::deliver::{deliver, vendor_of, DeliverError, DeliverRequest, SftpSession};
@@ -14,8 +14,7 @@ use super::look::agency_config;
 use super::mail_reports::{after_mail_change, MailOutputs};
 
 /// Hand a finished batch to the print vendor over SFTP (exit 0 delivered,
-/// 3 refused: already delivered, incomplete, or a test batch for a
-/// production vendor).
+/// 3 already delivered: nothing sent; 1 refused or failed).
 #[derive(Args, Debug)]
 pub struct DeliverArgs {
     /// The batch id (a folder under --out), or the batch folder itself.
@@ -60,14 +59,10 @@ pub fn execute(args: DeliverArgs) -> Result<u8> {
             after_mail_change(ledger.as_ref(), &args.outputs, [&d.batch_id])?;
             Ok(EXIT_OK)
         }
-        Err(
-            e @ (DeliverError::AlreadyDelivered { .. }
-            | DeliverError::TestBatch { .. }
-            | DeliverError::Incomplete { .. }),
-        ) => {
-            eprintln!("refused: {e}");
+        Err(e @ DeliverError::AlreadyDelivered { .. }) => {
+            eprintln!("{e}");
             Ok(EXIT_NOT_VALID)
         }
-        Err(e) => Err(e).context("deliver"),
+        Err(e) => Err(e.into()),
     }
 }

@@ -157,7 +157,7 @@ fn a_test_batch_never_reaches_a_production_vendor() {
     let (_, batch) = w.run_fixtures();
     let config = vendor_config(&w, &sshd, true, &sshd.known_hosts());
     let out = deliver(&w, &batch, &config, &[]);
-    out.expect_code(EXIT_NOT_VALID);
+    out.expect_code(EXIT_FAILED);
     assert!(out.stderr.contains("SPECIMEN"), "{out:?}");
     assert!(out.stderr.contains("production"), "{out:?}");
     assert!(remote_files(&sshd).is_empty(), "nothing was sent");
@@ -193,7 +193,7 @@ fn an_incomplete_batch_is_not_delivered() {
     std::fs::remove_file(batch.path("batch.json")).unwrap();
     let config = vendor_config(&w, &sshd, false, &sshd.known_hosts());
     let out = deliver(&w, &batch, &config, &[]);
-    out.expect_code(EXIT_NOT_VALID);
+    out.expect_code(EXIT_FAILED);
     assert!(out.stderr.contains("not complete"), "{out:?}");
     assert!(remote_files(&sshd).is_empty());
 }

@@ -64,8 +64,13 @@ impl Night {
     }
 
     fn run(&self) -> Output {
+        self.run_with(&[])
+    }
+
+    fn run_with(&self, env: &[(&str, &Path)]) -> Output {
         let script = script_in_checkout(&crontab_command());
         Command::new("sh")
+            .envs(env.iter().map(|(k, v)| (*k, *v)))
             .arg(script)
             .env("ACCESS_LETTERS_BIN", env!("CARGO_BIN_EXE_access-letters"))
             .env("ACCESS_LETTERS_DROP", self.path("drop"))
@@ -114,6 +119,51 @@ fn the_crontab_line_runs_every_file_of_the_drop_as_its_own_batch() {
     let again = night.run();
     assert_eq!(again.status.code(), Some(2), "log:\n{}", night.log());
     assert_eq!(night.batches().len(), 1);
+}
+
+#[test]
+fn with_delivery_on_the_night_hands_each_batch_to_the_vendor_once() {
+    let Some(sshd) = crate::support::sshd::Sshd::start("the nightly script's deliver step") else {
+        return;
+    };
+    let night = Night::new();
+    night.drop_file("a-filings.csv", &repo().join("fixtures/filings.csv"));
+    let text = fs::read_to_string(repo().join("templates/agency.toml")).unwrap();
+    let vendor = format!(
+        "\n[vendor]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nkey_file = \"{}\"\nknown_hosts = \"{}\"\nremote_dir = \"{}\"\nproduction = false\n",
+        sshd.port(),
+        sshd.user(),
+        sshd.user_key().display(),
+        sshd.known_hosts().display(),
+        sshd.remote_dir().display()
+    );
+    let config = night.path("agency.toml");
+    fs::write(&config, text + &vendor).unwrap();
+    let env = [
+        ("ACCESS_LETTERS_CONFIG", config.as_path()),
+        ("ACCESS_LETTERS_DELIVER", Path::new("yes")),
+    ];
+    let out = night.run_with(&env);
+    assert_eq!(out.status.code(), Some(2), "log:\n{}", night.log());
+    assert!(
+        night.log().contains("delivered to the print vendor"),
+        "{}",
+        night.log()
+    );
+    let batch = night.batches()[0]
+        .file_name()
+        .unwrap()
+        .to_string_lossy()
+        .into_owned();
+    assert!(sshd.remote_dir().join(format!("{batch}.ready")).is_file());
+    // The same night again: nothing is sent twice.
+    let again = night.run_with(&env);
+    assert_eq!(again.status.code(), Some(2), "log:\n{}", night.log());
+    assert!(
+        night.log().contains(&"already delivered: "),
+        "{}",
+        night.log()
+    );
 }
 
 #[test]
