@@ -160,7 +160,7 @@ fn with_delivery_on_the_night_hands_each_batch_to_the_vendor_once() {
     let again = night.run_with(&env);
     assert_eq!(again.status.code(), Some(2), "log:\n{}", night.log());
     assert!(
-        night.log().contains(&"already delivered: "),
+        night.log().contains("already delivered: "),
         "{}",
         night.log()
     );
