@@ -113,6 +113,23 @@ pub(in crate::ledger) struct Decision {
     pub gate: Gate,
 }
 
+/// An attempt that counts nothing on a receipt that is not locked records
+/// nothing either: its gate is known from a plain read, with no write
+/// transaction (so valid codes never queue behind writers). `None` when
+/// the full, serialised decision is needed.
+pub(in crate::ledger) fn read_only_gate(
+    kind: AttemptKind,
+    locked_until: Option<DateTime<Utc>>,
+    wrong_before: u32,
+    now: DateTime<Utc>,
+) -> Option<Gate> {
+    let locked = locked_until.is_some_and(|u| u > now);
+    (kind == AttemptKind::NotCounted && !locked).then_some(Gate::Open {
+        wrong_in_window: wrong_before,
+        locked_until: None,
+    })
+}
+
 /// The rule itself, the same on every backend: `locked_until` is the end of
 /// the lock in force (if any), `wrong_before` the counted attempts within
 /// the window before this one.

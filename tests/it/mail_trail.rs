@@ -147,6 +147,10 @@ fn acks_scans_and_returns_make_the_trail_and_a_returned_code_stops() {
         unmatched[1]["reason"].contains("no letter of ours carries serial"),
         "{unmatched:?}"
     );
+    // The same scans again: nothing recorded twice.
+    let again = ingest(&w, "scans", &scans_file, &config);
+    again.expect_code(EXIT_OK);
+    assert!(again.stdout.contains("already imported"), "{again:?}");
 
     // --- a return by piece ID and one by barcode; one of them for a piece
     // already returned in the same file (recorded once).

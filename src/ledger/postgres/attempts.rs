@@ -3,14 +3,18 @@
 //! Each attempt runs in one transaction that first takes a
 //! transaction-scoped advisory lock on the receipt, so attempts on one
 //! receipt from any number of hosts queue one behind the other and the
-//! count is never read stale. Other receipts are not held up.
+//! count is never read stale. Other receipts are not held up. An attempt
+//! that counts nothing on a receipt that is not locked records nothing, so
+//! it is answered from a plain read, without the transaction.
 
 use ::postgres::Client;
 use chrono::{DateTime, Utc};
 
 use super::rows::pg_err;
 use crate::filing::ReceiptNumber;
-use crate::ledger::attempts::{decide, AttemptKind, AttemptLimit, AttemptSummary, Gate};
+use crate::ledger::attempts::{
+    decide, read_only_gate, AttemptKind, AttemptLimit, AttemptSummary, Gate,
+};
 use crate::ledger::LedgerError;
 
 /// The lock in force (latest end) and the counted attempts in the window.
@@ -40,6 +44,10 @@ pub(super) fn gate(
     limit: AttemptLimit,
 ) -> Result<Gate, LedgerError> {
     let mut run = || -> Result<Gate, ::postgres::Error> {
+        let (locked_until, wrong_before) = state(client, receipt, now, limit)?;
+        if let Some(gate) = read_only_gate(kind, locked_until, wrong_before, now) {
+            return Ok(gate);
+        }
         let mut tx = client.transaction()?;
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key])?;
         let gate = gate_in(&mut tx, receipt, kind, now, limit)?;

@@ -7,7 +7,9 @@ use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 
 use super::rows::classify;
 use crate::filing::ReceiptNumber;
-use crate::ledger::attempts::{decide, AttemptKind, AttemptLimit, AttemptSummary, Gate};
+use crate::ledger::attempts::{
+    decide, read_only_gate, AttemptKind, AttemptLimit, AttemptSummary, Gate,
+};
 use crate::ledger::LedgerError;
 
 /// Fixed-width UTC text: text order is time order.
@@ -25,7 +27,8 @@ pub(super) fn parse_time(label: &str, text: &str) -> Result<DateTime<Utc>, Ledge
 }
 
 /// [`Ledger::gate_attempt`](super::Ledger::gate_attempt) on SQLite: one
-/// `BEGIN IMMEDIATE` transaction, so concurrent attempts queue.
+/// `BEGIN IMMEDIATE` transaction, so concurrent attempts queue; an attempt
+/// that counts nothing on an unlocked receipt is a plain read.
 pub(super) fn gate(
     conn: &mut Connection,
     label: &str,
@@ -35,6 +38,10 @@ pub(super) fn gate(
     limit: AttemptLimit,
 ) -> Result<Gate, LedgerError> {
     let err = |action: &'static str| move |e| classify(label, action, e);
+    let (locked_until, wrong_before) = state(conn, label, receipt, now, limit)?;
+    if let Some(gate) = read_only_gate(kind, locked_until, wrong_before, now) {
+        return Ok(gate);
+    }
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err("start counting a verify attempt"))?;

@@ -147,8 +147,7 @@ impl SqliteLedger {
         check: Check,
     ) -> Result<Self, LedgerError> {
         let open_err = |e| classify(&label, "open it", e);
-        conn.busy_timeout(Duration::from_millis(BUSY_TIMEOUT_MS))
-            .map_err(open_err)?;
+        conn.busy_handler(Some(wait_for_lock)).map_err(open_err)?;
         // Checked before anything is written to it.
         if check == Check::Quick {
             run_check(&conn, &label, "quick_check")?;
@@ -272,6 +271,24 @@ impl SqliteLedger {
     fn db_err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
         move |source| classify(&self.label, action, source)
     }
+}
+
+/// How long a connection waits between tries at a lock another holds.
+const BUSY_RETRY_MICROS: u64 = 200;
+
+/// SQLite's busy handler: wait a little and try again, for up to
+/// [`BUSY_TIMEOUT_MS`] in all. SQLite's own busy timeout sleeps 1, 2, 5, 10
+/// ... up to 100 ms between tries, so a connection that arrives while
+/// another writes may sleep long after the lock is free: under the
+/// service's concurrent redeems that was most of the slowest answers'
+/// time. Short, even waits keep the queue moving.
+fn wait_for_lock(tries: i32) -> bool {
+    let waited_micros = u64::try_from(tries).unwrap_or(0) * BUSY_RETRY_MICROS;
+    if waited_micros >= BUSY_TIMEOUT_MS * 1_000 {
+        return false;
+    }
+    std::thread::sleep(Duration::from_micros(BUSY_RETRY_MICROS));
+    true
 }
 
 /// Which check opening runs.
