@@ -50,13 +50,15 @@ pub fn execute(args: ServeArgs) -> Result<u8> {
         LedgerAt::Server { url } => LedgerPlace::Postgres(url),
         LedgerAt::File { path, .. } => LedgerPlace::Sqlite(path),
     };
+    let writer = place.redeem_writer(limit)?;
     let pool = LedgerPool::new(usize::from(args.connections), place.opener())?;
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,
     };
     let scheme = if tls.is_some() { "https" } else { "http" };
-    let app = App::new(tokens, ring, (limit, args.limit.zone()?), pool);
+    let mut app = App::new(tokens, ring, (limit, args.limit.zone()?), pool);
+    app.redeem_writer = writer;
     serve_blocking(app, &args.listen, tls, |addr| {
         use std::io::Write;
         println!("listening on {scheme}://{addr}");

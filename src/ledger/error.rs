@@ -143,4 +143,7 @@ pub enum LedgerError {
         batch_id: String,
         piece_id: String,
     },
+
+    #[error("the issuance ledger {ledger}: the redemptions committed together failed ({detail}); none of them was saved, ask again")]
+    GroupFailed { ledger: String, detail: String },
 }

@@ -120,7 +120,7 @@ pub use mail::{
     MailImport, MailRecorded, MailTime, PieceRef,
 };
 pub use open::{is_postgres_url, ledger_spec, LEDGER_ENV};
-pub use redeem::{RedeemStep, Revocation};
+pub use redeem::{RedeemAsk, RedeemStep, Revocation};
 pub use sqlite::SqliteLedger;
 pub use types::{
     ActiveRef, BatchKind, BatchRecord, Issuance, NewIssuance, ReceiptState, Redemption,

@@ -14,7 +14,28 @@
 use chrono::{DateTime, Utc};
 
 use super::attempts::Gate;
-use crate::filing::IssuanceStatus;
+use crate::filing::{IssuanceStatus, ReceiptNumber};
+
+/// One redemption to make: issue `issue_no` of `receipt`, whose code was
+/// checked, spent by `account` at `now`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct RedeemAsk {
+    pub receipt: ReceiptNumber,
+    pub issue_no: u32,
+    pub account: String,
+    pub now: DateTime<Utc>,
+}
+
+impl std::fmt::Debug for RedeemAsk {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedeemAsk")
+            .field("receipt", &self.receipt)
+            .field("issue_no", &self.issue_no)
+            .field("account", &"<redacted>")
+            .field("now", &self.now)
+            .finish()
+    }
+}
 
 /// What a redemption did, decided inside its transaction.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -24,7 +24,10 @@ pub mod verify;
 pub use audit::{audit, Audit, AuditError};
 pub use dates::{Clock, DateError};
 pub use preview::{preview, PreviewError, PreviewRequest, Previewed};
-pub use redeem::{redeem, AccountRef, AccountRefError, RedeemAnswer, RedeemRequest};
+pub use redeem::{
+    answer_of_step, finish_redeem, plan_redeem, redeem, AccountRef, AccountRefError, RedeemAnswer,
+    RedeemPlan, RedeemRequest,
+};
 pub use reissue::{reissue, ReissueError, ReissueRequest, Reissued};
 pub use reprint::{reprint, ReprintError, ReprintRequest, Reprinted};
 pub use revoke::{revoke, RevokeError, RevokeRequest, Revoked};

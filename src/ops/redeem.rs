@@ -157,19 +157,51 @@ pub fn redeem(
     ring: &KeyRing,
     ledger: &mut dyn Ledger,
 ) -> Result<RedeemAnswer, LedgerError> {
+    match plan_redeem(req, ring, ledger)? {
+        RedeemPlan::Answered(answer) => Ok(answer),
+        RedeemPlan::Spend { issue_no, now } => {
+            let account = req.account.as_str();
+            let step = ledger.redeem(req.receipt, issue_no, account, now, req.limit)?;
+            finish_redeem(req, issue_no, now, step, ledger)
+        }
+    }
+}
+
+/// The first half of [`redeem`]: the typed code checked. Either the answer
+/// is known (not valid, locked), or issue `issue_no` is to be spent at
+/// `now` by [`Ledger::redeem`] (or a group of them at once, as the service
+/// does on SQLite), whose step [`finish_redeem`] turns into the answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum RedeemPlan {
+    Answered(RedeemAnswer),
+    Spend { issue_no: u32, now: DateTime<Utc> },
+}
+
+pub fn plan_redeem(
+    req: &RedeemRequest<'_>,
+    ring: &KeyRing,
+    ledger: &mut dyn Ledger,
+) -> Result<RedeemPlan, LedgerError> {
     // Times are kept to the millisecond, so a retry hears exactly the time
     // the first answer gave.
     let now = req.now.trunc_subsecs(3);
     let verdict = verdict_at(req.door, (req.receipt, req.typed), req.as_of, ring, ledger)?;
-    let issue_no = match verdict {
-        Verdict::Valid { issue_no } | Verdict::Redeemed { issue_no, .. } => issue_no,
+    Ok(match verdict {
+        Verdict::Valid { issue_no } | Verdict::Redeemed { issue_no, .. } => {
+            RedeemPlan::Spend { issue_no, now }
+        }
         verdict => {
             let gate = ledger.gate_attempt(req.receipt, kind_of(&verdict), now, req.limit)?;
-            return Ok(not_valid(verdict, gate));
+            RedeemPlan::Answered(not_valid(verdict, gate))
         }
-    };
-    let step = ledger.redeem(req.receipt, issue_no, req.account.as_str(), now, req.limit)?;
-    Ok(match step {
+    })
+}
+
+/// The answer a ledger step gives on its own; `None` for a code that
+/// stopped being live between the check and the transaction, whose answer
+/// needs the ledger again ([`finish_redeem`]).
+pub fn answer_of_step(issue_no: u32, step: &RedeemStep) -> Option<RedeemAnswer> {
+    Some(match *step {
         RedeemStep::Redeemed { at, again } => RedeemAnswer::Redeemed {
             issue_no,
             at,
@@ -186,19 +218,35 @@ pub fn redeem(
                 locked_until,
             },
         },
-        // Superseded or revoked between the check and the transaction:
-        // the verdict a fresh check would now give.
-        RedeemStep::NotLive { status } => {
-            let verdict = match status {
-                crate::filing::IssuanceStatus::Superseded => Verdict::Superseded { issue_no },
-                crate::filing::IssuanceStatus::Returned => Verdict::Returned { issue_no },
-                _ => Verdict::Revoked { issue_no },
-            };
-            let gate = ledger.gate_attempt(req.receipt, AttemptKind::NotCounted, now, req.limit)?;
-            not_valid(verdict, gate)
-        }
         RedeemStep::Locked { until } => RedeemAnswer::Locked { until },
+        RedeemStep::NotLive { .. } => return None,
     })
+}
+
+/// The second half of [`redeem`]: the ledger's step as the answer.
+pub fn finish_redeem(
+    req: &RedeemRequest<'_>,
+    issue_no: u32,
+    now: DateTime<Utc>,
+    step: RedeemStep,
+    ledger: &mut dyn Ledger,
+) -> Result<RedeemAnswer, LedgerError> {
+    if let Some(answer) = answer_of_step(issue_no, &step) {
+        return Ok(answer);
+    }
+    // Superseded, revoked or returned between the check and the
+    // transaction: the verdict a fresh check would now give.
+    let verdict = match step {
+        RedeemStep::NotLive {
+            status: crate::filing::IssuanceStatus::Superseded,
+        } => Verdict::Superseded { issue_no },
+        RedeemStep::NotLive {
+            status: crate::filing::IssuanceStatus::Returned,
+        } => Verdict::Returned { issue_no },
+        _ => Verdict::Revoked { issue_no },
+    };
+    let gate = ledger.gate_attempt(req.receipt, AttemptKind::NotCounted, now, req.limit)?;
+    Ok(not_valid(verdict, gate))
 }
 
 fn not_valid(verdict: Verdict, gate: Gate) -> RedeemAnswer {

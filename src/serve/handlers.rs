@@ -16,9 +16,12 @@ use super::metrics::CONTENT_TYPE;
 use super::tokens::Client;
 use super::App;
 use crate::code::Verdict;
+use crate::filing::ReceiptNumber;
+use crate::ledger::RedeemAsk;
 use crate::ops::{
-    redeem as redeem_code, revoke as revoke_code, verify_code, AccountRef, Answer, Clock,
-    RedeemAnswer, RedeemRequest, RevokeError, RevokeRequest, VerifyRequest,
+    answer_of_step, finish_redeem, plan_redeem, redeem as redeem_code, revoke as revoke_code,
+    verify_code, AccountRef, Answer, Clock, Door, RedeemAnswer, RedeemPlan, RedeemRequest,
+    RevokeError, RevokeRequest, VerifyRequest,
 };
 
 /// `POST /v1/verify`.
@@ -133,23 +136,74 @@ pub async fn redeem(
     let clock = Clock::in_zone(app.zone);
     let door = client.door.into();
     let (shared, asked) = (Arc::clone(&app), receipt.clone());
+    let Some(writer) = &app.redeem_writer else {
+        let answer_ = app
+            .pool
+            .with(move |ledger| {
+                let req = redeem_request(&asked, &body.code, &account, clock, &shared, door);
+                redeem_code(&req, &shared.ring, ledger)
+            })
+            .await
+            .map_err(|e| ApiError::unavailable(&e))?;
+        return Ok(redeem_answer(&app, receipt.as_str(), answer_));
+    };
+    // SQLite: the check on a pooled connection, the write with the group
+    // the writer commits next (see `writer`), the answer from its step.
+    let (code, who) = (body.code.clone(), account.clone());
+    let plan = app
+        .pool
+        .with(move |ledger| {
+            let req = redeem_request(&asked, &code, &who, clock, &shared, door);
+            plan_redeem(&req, &shared.ring, ledger)
+        })
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    let (issue_no, now) = match plan {
+        RedeemPlan::Answered(a) => return Ok(redeem_answer(&app, receipt.as_str(), a)),
+        RedeemPlan::Spend { issue_no, now } => (issue_no, now),
+    };
+    let ask = RedeemAsk {
+        receipt: receipt.clone(),
+        issue_no,
+        account: account.as_str().to_string(),
+        now,
+    };
+    let step = writer
+        .redeem(ask)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    if let Some(a) = answer_of_step(issue_no, &step) {
+        return Ok(redeem_answer(&app, receipt.as_str(), a));
+    }
+    let (shared, asked) = (Arc::clone(&app), receipt.clone());
     let answer_ = app
         .pool
         .with(move |ledger| {
-            let req = RedeemRequest {
-                receipt: &asked,
-                typed: &body.code,
-                account: &account,
-                as_of: clock.today,
-                now: clock.now,
-                limit: shared.limit,
-                door,
-            };
-            redeem_code(&req, &shared.ring, ledger)
+            let req = redeem_request(&asked, &body.code, &account, clock, &shared, door);
+            finish_redeem(&req, issue_no, now, step, ledger)
         })
         .await
         .map_err(|e| ApiError::unavailable(&e))?;
     Ok(redeem_answer(&app, receipt.as_str(), answer_))
+}
+
+fn redeem_request<'a>(
+    receipt: &'a ReceiptNumber,
+    typed: &'a str,
+    account: &'a AccountRef,
+    clock: Clock,
+    app: &App,
+    door: Door,
+) -> RedeemRequest<'a> {
+    RedeemRequest {
+        receipt,
+        typed,
+        account,
+        as_of: clock.today,
+        now: clock.now,
+        limit: app.limit,
+        door,
+    }
 }
 
 /// 200 redeemed, 409 used by another account, 422 not valid, 423 locked.

@@ -38,10 +38,12 @@ pub mod metrics;
 pub mod pool;
 pub mod router;
 pub mod tokens;
+pub mod writer;
 
 pub use pool::{LedgerPlace, LedgerPool};
 pub use router::router;
 pub use tokens::{Route, Tokens};
+pub use writer::RedeemWriter;
 
 /// Largest request body accepted (JSON of a receipt, a code and an account
 /// reference is well under this).
@@ -62,6 +64,8 @@ pub struct App {
     pub pool: LedgerPool,
     pub metrics: metrics::Metrics,
     pub rate: limits::RateLimiter,
+    /// Group commit of redemptions, on a SQLite ledger.
+    pub redeem_writer: Option<RedeemWriter>,
 }
 
 impl App {
@@ -79,6 +83,7 @@ impl App {
             pool,
             metrics: metrics::Metrics::default(),
             rate: limits::RateLimiter::default(),
+            redeem_writer: None,
         }
     }
 }

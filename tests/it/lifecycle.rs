@@ -202,6 +202,58 @@ fn with_postgres(test: &str, case: fn(&mut dyn Ledger, Opener)) {
     case(&mut ledger, opener);
 }
 
+/// The service's group commit on SQLite: redemptions committed together are
+/// each decided exactly as alone, in order, and one that fails is undone
+/// alone.
+#[test]
+fn sqlite_redemptions_committed_together_are_each_decided_as_alone() {
+    use access_letters::ledger::{LedgerError, RedeemAsk, RedeemStep};
+    let dir = tempfile::tempdir().expect("temp dir");
+    let mut ledger = SqliteLedger::open(&dir.path().join("ledger.sqlite")).expect("open");
+    issued(&mut ledger, 3);
+    let now = at("2026-11-26T10:00:00Z");
+    let ask = |n: u64, issue_no: u32, account: &str| RedeemAsk {
+        receipt: receipt(n),
+        issue_no,
+        account: account.into(),
+        now,
+    };
+    let asks = [
+        ask(1, 1, "portal-a"),
+        ask(1, 1, "portal-b"),
+        ask(2, 1, "portal-c"),
+        ask(3, 9, "portal-d"),
+        ask(1, 1, "portal-a"),
+    ];
+    let steps = ledger.redeem_many(&asks, limit()).expect("one commit");
+    assert!(
+        matches!(steps[0], Ok(RedeemStep::Redeemed { again: false, .. })),
+        "{steps:?}"
+    );
+    assert!(
+        matches!(steps[1], Ok(RedeemStep::UsedByAnother { .. })),
+        "{steps:?}"
+    );
+    assert!(
+        matches!(steps[2], Ok(RedeemStep::Redeemed { again: false, .. })),
+        "{steps:?}"
+    );
+    assert!(
+        matches!(steps[3], Err(LedgerError::NoSuchIssuance { .. })),
+        "{steps:?}"
+    );
+    assert!(
+        matches!(steps[4], Ok(RedeemStep::Redeemed { again: true, .. })),
+        "{steps:?}"
+    );
+    let status = |n| ledger.history(&receipt(n)).unwrap()[0].status;
+    assert_eq!(status(1), IssuanceStatus::Redeemed);
+    assert_eq!(status(2), IssuanceStatus::Redeemed);
+    assert_eq!(status(3), IssuanceStatus::Active);
+    // The other account's try was counted, once.
+    assert_eq!(wrong_in_window(&ledger, 1, now), 1);
+}
+
 macro_rules! on_both_backends {
     ($($case:ident),* $(,)?) => {
         mod sqlite {

@@ -8,28 +8,65 @@ use super::attempts::{gate_in, parse_time, time_text};
 use super::rows::classify;
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, Gate};
-use crate::ledger::redeem::{redeem_action, RedeemAction, RedeemStep, Revocation};
+use crate::ledger::redeem::{redeem_action, RedeemAction, RedeemAsk, RedeemStep, Revocation};
 use crate::ledger::LedgerError;
 
 pub(super) fn redeem(
     conn: &mut Connection,
     label: &str,
-    receipt: &ReceiptNumber,
-    issue_no: u32,
-    account: &str,
-    now: DateTime<Utc>,
+    ask: &RedeemAsk,
     limit: AttemptLimit,
 ) -> Result<RedeemStep, LedgerError> {
-    let label = label.to_string();
-    let err = |e| classify(&label, "redeem the code", e);
+    let err = |e| classify(label, "redeem the code", e);
     // One write transaction: redemptions and attempts on the ledger
     // queue behind each other, so exactly one account can win.
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err)?;
-    let open = gate_in(&tx, &label, receipt, AttemptKind::NotCounted, now, limit)?;
+    let step = redeem_in(&tx, label, ask, limit)?;
+    tx.commit().map_err(err)?;
+    Ok(step)
+}
+
+/// Several redemptions in one write transaction, one commit (one sync to
+/// disk) for all: each runs inside a savepoint, exactly as [`redeem`] runs
+/// it alone, so one that fails is undone alone and answered with its own
+/// error; asks for one receipt are decided in order, each seeing the one
+/// before. The outer error is the transaction's own (nothing committed).
+pub(super) fn redeem_many(
+    conn: &mut Connection,
+    label: &str,
+    asks: &[RedeemAsk],
+    limit: AttemptLimit,
+) -> Result<Vec<Result<RedeemStep, LedgerError>>, LedgerError> {
+    let err = |e| classify(label, "redeem the codes", e);
+    let mut tx = conn
+        .transaction_with_behavior(TransactionBehavior::Immediate)
+        .map_err(err)?;
+    let mut steps = Vec::with_capacity(asks.len());
+    for ask in asks {
+        let sp = tx.savepoint().map_err(err)?;
+        let step = redeem_in(&sp, label, ask, limit);
+        if step.is_ok() {
+            sp.commit().map_err(err)?;
+        } // else: dropped, so rolled back to the savepoint.
+        steps.push(step);
+    }
+    tx.commit().map_err(err)?;
+    Ok(steps)
+}
+
+/// One redemption inside the caller's write transaction.
+fn redeem_in(
+    tx: &Connection,
+    label: &str,
+    ask: &RedeemAsk,
+    limit: AttemptLimit,
+) -> Result<RedeemStep, LedgerError> {
+    let err = |e| classify(label, "redeem the code", e);
+    let (receipt, issue_no, now) = (&ask.receipt, ask.issue_no, ask.now);
+    let open = gate_in(tx, label, receipt, AttemptKind::NotCounted, now, limit)?;
     if let Gate::Locked { until } = open {
-        tx.commit().map_err(err)?;
         return Ok(RedeemStep::Locked { until });
     }
     let row: Option<(String, Option<String>, Option<String>)> = tx
@@ -43,20 +80,19 @@ pub(super) fn redeem(
         .map_err(err)?;
     let Some((status, at, by)) = row else {
         return Err(LedgerError::NoSuchIssuance {
-            ledger: label,
+            ledger: label.to_string(),
             receipt: receipt.clone(),
             issue_no,
         });
     };
     let damaged = |detail: String| LedgerError::Damaged {
-        ledger: label.clone(),
+        ledger: label.to_string(),
         detail,
     };
     let status = IssuanceStatus::parse(&status)
         .ok_or_else(|| damaged(format!("unknown status '{status}'")))?;
-    let at = at.map(|t| parse_time(&label, &t)).transpose()?;
-    let redeemed = at.zip(by.as_deref());
-    let action = redeem_action(status, redeemed, account);
+    let at = at.map(|t| parse_time(label, &t)).transpose()?;
+    let action = redeem_action(status, at.zip(by.as_deref()), &ask.account);
     let mut gate = None;
     match action {
         RedeemAction::Mark => {
@@ -64,19 +100,17 @@ pub(super) fn redeem(
                 "UPDATE issuances SET status = 'redeemed', redeemed_at = ?3, \
                  redeemed_by = ?4, status_changed_at = ?3 \
                  WHERE receipt = ?1 AND issue_no = ?2 AND status = 'active'",
-                params![receipt.as_str(), issue_no, time_text(now), account],
+                params![receipt.as_str(), issue_no, time_text(now), ask.account],
             )
             .map_err(err)?;
         }
         RedeemAction::Other(_) => {
             let wrong = AttemptKind::Wrong;
-            gate = Some(gate_in(&tx, &label, receipt, wrong, now, limit)?);
+            gate = Some(gate_in(tx, label, receipt, wrong, now, limit)?);
         }
         RedeemAction::Again(_) | RedeemAction::NotLive(_) => {}
     }
-    let step = action.step(now, gate);
-    tx.commit().map_err(err)?;
-    Ok(step)
+    Ok(action.step(now, gate))
 }
 
 pub(super) fn revoke(

@@ -20,7 +20,7 @@ use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 use crate::ledger::files::{
     canonical_path, create_private, folder_of, publish_no_clobber, temp_name,
 };
-use crate::ledger::redeem::{RedeemStep, Revocation};
+use crate::ledger::redeem::{RedeemAsk, RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
 use crate::ledger::{check_batch_known, check_next_issue};
 use crate::ledger::{
@@ -267,6 +267,19 @@ impl SqliteLedger {
         (self.clock)().to_rfc3339_opts(SecondsFormat::Millis, true)
     }
 
+    /// Several redemptions in one write transaction and one commit (one
+    /// sync to disk for all), each decided as [`Ledger::redeem`] decides it
+    /// alone, in order: the service's group commit. A failed ask is undone
+    /// alone and answered with its own error; the outer error means nothing
+    /// was committed.
+    pub fn redeem_many(
+        &mut self,
+        asks: &[RedeemAsk],
+        limit: AttemptLimit,
+    ) -> Result<Vec<Result<RedeemStep, LedgerError>>, LedgerError> {
+        lifecycle::redeem_many(&mut self.conn, &self.label, asks, limit)
+    }
+
     /// Turns a SQLite error into a sentence about this ledger.
     fn db_err(&self, action: &'static str) -> impl Fn(rusqlite::Error) -> LedgerError + '_ {
         move |source| classify(&self.label, action, source)
@@ -400,15 +413,13 @@ impl Ledger for SqliteLedger {
         now: DateTime<Utc>,
         limit: AttemptLimit,
     ) -> Result<RedeemStep, LedgerError> {
-        lifecycle::redeem(
-            &mut self.conn,
-            &self.label,
-            receipt,
+        let ask = RedeemAsk {
+            receipt: receipt.clone(),
             issue_no,
-            account,
+            account: account.to_string(),
             now,
-            limit,
-        )
+        };
+        lifecycle::redeem(&mut self.conn, &self.label, &ask, limit)
     }
 
     fn revoke(
