@@ -7,6 +7,7 @@
 //! that counts nothing on a receipt that is not locked records nothing, so
 //! it is answered from a plain read, without the transaction.
 
+use ::postgres::types::Type;
 use ::postgres::Client;
 use chrono::{DateTime, Utc};
 
@@ -24,11 +25,16 @@ fn state(
     now: DateTime<Utc>,
     limit: AttemptLimit,
 ) -> Result<(Option<DateTime<Utc>>, u32), ::postgres::Error> {
-    let row = client.query_one(
+    // Typed queries here and below: one round trip each, no prepared
+    // statement, on the path of every verify and redeem.
+    let row = client.query_typed_one(
         "SELECT (SELECT MAX(locked_until) FROM verify_locks WHERE receipt = $1), \
                 (SELECT COUNT(*) FROM verify_attempts WHERE receipt = $1 \
                    AND outcome IN ('wrong', 'mistyped') AND attempted_at > $2)",
-        &[&receipt.as_str(), &(now - limit.window)],
+        &[
+            (&receipt.as_str(), Type::TEXT),
+            (&(now - limit.window), Type::TIMESTAMPTZ),
+        ],
     )?;
     let wrong: i64 = row.get(1);
     Ok((row.get(0), u32::try_from(wrong).unwrap_or(u32::MAX)))
@@ -49,7 +55,7 @@ pub(super) fn gate(
             return Ok(gate);
         }
         let mut tx = client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&lock_key])?;
+        tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&lock_key, Type::INT8)])?;
         let gate = gate_in(&mut tx, receipt, kind, now, limit)?;
         tx.commit()?;
         Ok(gate)
@@ -69,15 +75,23 @@ pub(super) fn gate_in(
     let (locked_until, wrong_before) = state(tx, receipt, now, limit)?;
     let decision = decide(kind, locked_until, wrong_before, now, limit);
     if let Some(outcome) = decision.record {
-        tx.execute(
+        tx.execute_typed(
             "INSERT INTO verify_attempts (receipt, attempted_at, outcome) VALUES ($1, $2, $3)",
-            &[&receipt.as_str(), &now, &outcome],
+            &[
+                (&receipt.as_str(), Type::TEXT),
+                (&now, Type::TIMESTAMPTZ),
+                (&outcome, Type::TEXT),
+            ],
         )?;
     }
     if let Some(until) = decision.lock_until {
-        tx.execute(
+        tx.execute_typed(
             "INSERT INTO verify_locks (receipt, locked_at, locked_until) VALUES ($1, $2, $3)",
-            &[&receipt.as_str(), &now, &until],
+            &[
+                (&receipt.as_str(), Type::TEXT),
+                (&now, Type::TIMESTAMPTZ),
+                (&until, Type::TIMESTAMPTZ),
+            ],
         )?;
     }
     Ok(decision.gate)

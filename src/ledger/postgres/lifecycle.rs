@@ -2,6 +2,7 @@
 //! one transaction under a per-receipt advisory lock (the rules are in
 //! [`crate::ledger::redeem`]).
 
+use ::postgres::types::Type;
 use ::postgres::Client;
 use chrono::{DateTime, Utc};
 
@@ -24,16 +25,17 @@ pub(super) fn redeem(
     let issue = i32::try_from(issue_no).unwrap_or(i32::MAX);
     let mut run = || -> Result<Result<RedeemStep, LedgerError>, ::postgres::Error> {
         let mut tx = client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
+        // Typed statements: one round trip each, no prepared statement.
+        tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&key, Type::INT8)])?;
         let open = super::attempts::gate_in(&mut tx, receipt, AttemptKind::NotCounted, now, limit)?;
         if let Gate::Locked { until } = open {
             tx.commit()?;
             return Ok(Ok(RedeemStep::Locked { until }));
         }
-        let row = tx.query_opt(
+        let row = tx.query_typed_opt(
             "SELECT status, redeemed_at, redeemed_by FROM issuances \
              WHERE receipt = $1 AND issue_no = $2 FOR UPDATE",
-            &[&receipt.as_str(), &issue],
+            &[(&receipt.as_str(), Type::TEXT), (&issue, Type::INT4)],
         )?;
         let Some(row) = row else {
             return Ok(Err(LedgerError::NoSuchIssuance {
@@ -55,11 +57,16 @@ pub(super) fn redeem(
         let mut gate = None;
         match action {
             RedeemAction::Mark => {
-                tx.execute(
+                tx.execute_typed(
                     "UPDATE issuances SET status = 'redeemed', redeemed_at = $3, \
                      redeemed_by = $4, status_changed_at = $3 \
                      WHERE receipt = $1 AND issue_no = $2 AND status = 'active'",
-                    &[&receipt.as_str(), &issue, &now, &account],
+                    &[
+                        (&receipt.as_str(), Type::TEXT),
+                        (&issue, Type::INT4),
+                        (&now, Type::TIMESTAMPTZ),
+                        (&account, Type::TEXT),
+                    ],
                 )?;
             }
             RedeemAction::Other(_) => {

@@ -48,6 +48,7 @@ use std::ops::ControlFlow;
 use std::str::FromStr;
 use std::time::Duration;
 
+use ::postgres::types::Type;
 use ::postgres::{Client, Config, NoTls};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
@@ -669,12 +670,14 @@ impl Ledger for PostgresLedger {
         let rows = self
             .client
             .borrow_mut()
-            .query(
+            // Typed: one round trip, no prepared statement (this is the
+            // first query of every verify and redeem).
+            .query_typed(
                 &format!(
                     "SELECT {ISSUANCE_COLUMNS} FROM issuances WHERE receipt = $1 \
                      ORDER BY issue_no"
                 ),
-                &[&receipt.as_str()],
+                &[(&receipt.as_str(), Type::TEXT)],
             )
             .map_err(self.err("read the receipt's history"))?;
         rows.iter()
