@@ -26,7 +26,7 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     tokens: PathBuf,
     /// Ledger connections kept open for requests.
-    #[arg(long, value_name = "N", default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=64))]
+    #[arg(long, value_name = "N", default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64))]
     connections: u16,
     /// TLS certificate chain (PEM); serves HTTPS with --tls-key.
     #[arg(long, value_name = "FILE", requires = "tls_key")]

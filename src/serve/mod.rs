@@ -12,6 +12,8 @@
 //! - [`auth`]: the 401 / 403 / 429 guards;
 //! - [`handlers`]: the routes; [`api`]: errors and the body extractor;
 //! - [`pool`]: a few ledger connections used off the async threads;
+//! - [`writer`]: on SQLite, the write half of every redeem, committed in
+//!   groups (one sync to disk for all the redemptions waiting);
 //! - [`metrics`], [`limits`]: Prometheus text and the per-client rate;
 //! - [`mod@router`]: every layer, named where the router is built.
 //!
