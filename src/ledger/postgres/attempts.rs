@@ -55,7 +55,10 @@ pub(super) fn gate(
             return Ok(gate);
         }
         let mut tx = client.transaction()?;
-        tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&lock_key, Type::INT8)])?;
+        tx.execute_typed(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[(&lock_key, Type::INT8)],
+        )?;
         let gate = gate_in(&mut tx, receipt, kind, now, limit)?;
         tx.commit()?;
         Ok(gate)
