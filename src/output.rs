@@ -101,7 +101,10 @@ pub fn check_can_write_in(dir: &Path) -> io::Result<()> {
     loop {
         match fs::metadata(at) {
             Ok(meta) if meta.is_dir() => {
-                return check_can_write(&at.join(".access-letters-probe"));
+                // A probe of this process's own: two runs starting at once
+                // in one folder must not remove each other's probe.
+                let probe = format!(".access-letters-probe-{}", std::process::id());
+                return check_can_write(&at.join(probe));
             }
             Ok(_) => {
                 return Err(io::Error::other(format!(

@@ -11,7 +11,9 @@ use std::path::PathBuf;
 use anyhow::Result;
 use clap::Args;
 
-use access_letters::serve::{serve_blocking, App, LedgerPlace, LedgerPool, TlsFiles, Tokens};
+use access_letters::serve::{
+    serve_blocking, App, LedgerPlace, LedgerPool, RedeemWriter, TlsFiles, Tokens,
+};
 
 use super::common::*;
 use super::place::LedgerAt;
@@ -50,7 +52,7 @@ pub fn execute(args: ServeArgs) -> Result<u8> {
         LedgerAt::Server { url } => LedgerPlace::Postgres(url),
         LedgerAt::File { path, .. } => LedgerPlace::Sqlite(path),
     };
-    let writer = place.redeem_writer(limit)?;
+    let writer = RedeemWriter::for_place(&place, limit)?;
     let pool = LedgerPool::new(usize::from(args.connections), place.opener())?;
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),

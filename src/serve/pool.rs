@@ -23,18 +23,6 @@ pub enum LedgerPlace {
 }
 
 impl LedgerPlace {
-    /// The group-commit writer of redemptions, for a SQLite ledger (see
-    /// [`super::writer`]); none for PostgreSQL.
-    pub fn redeem_writer(
-        &self,
-        limit: crate::ledger::AttemptLimit,
-    ) -> Result<Option<super::RedeemWriter>, LedgerError> {
-        match self {
-            LedgerPlace::Sqlite(path) => Ok(Some(super::RedeemWriter::start(path, limit)?)),
-            LedgerPlace::Postgres(_) => Ok(None),
-        }
-    }
-
     /// Opens connections like `verify` does: no run lock, never a new file.
     pub fn opener(self) -> Arc<Opener> {
         Arc::new(move || -> Result<Box<dyn Ledger>, LedgerError> {

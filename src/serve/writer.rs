@@ -18,7 +18,7 @@ use tokio::sync::oneshot;
 
 use crate::ledger::{AttemptLimit, LedgerError, RedeemAsk, RedeemStep, SqliteLedger};
 
-use super::pool::PoolError;
+use super::pool::{LedgerPlace, PoolError};
 
 /// The most redemptions one transaction takes.
 const MAX_GROUP: usize = 256;
@@ -35,6 +35,18 @@ pub struct RedeemWriter {
 }
 
 impl RedeemWriter {
+    /// The writer for a SQLite ledger; none for PostgreSQL, whose server
+    /// groups the commits of concurrent connections itself.
+    pub fn for_place(
+        place: &LedgerPlace,
+        limit: AttemptLimit,
+    ) -> Result<Option<RedeemWriter>, LedgerError> {
+        match place {
+            LedgerPlace::Sqlite(path) => Ok(Some(RedeemWriter::start(path, limit)?)),
+            LedgerPlace::Postgres(_) => Ok(None),
+        }
+    }
+
     /// Opens a connection of its own to the SQLite ledger at `path` and
     /// starts the thread.
     pub fn start(path: &Path, limit: AttemptLimit) -> Result<RedeemWriter, LedgerError> {
