@@ -172,14 +172,28 @@ fn acks_scans_and_returns_make_the_trail_and_a_returned_code_stops() {
         "imb,reason,date\n{},no such number,2026-12-01\n",
         imb(by_imb)
     );
-    let out = ingest(
-        &w,
-        "returns",
-        &w.write("returns-imb.csv", returns_imb),
-        &config,
-    );
+    let metrics = w.path("mail.prom");
+    let out = w.cmd([
+        OsStr::new("ingest"),
+        OsStr::new("returns"),
+        w.write("returns-imb.csv", returns_imb).as_os_str(),
+        OsStr::new("--config"),
+        config.as_os_str(),
+        OsStr::new("--metrics"),
+        metrics.as_os_str(),
+    ]);
     out.expect_code(EXIT_OK);
     assert!(out.stdout.contains("1 code stopped"), "{out:?}");
+    // Monitoring sees the trail: counts only.
+    let prom = std::fs::read_to_string(&metrics).unwrap();
+    for line in [
+        "access_letters_mail_pieces{event=\"returned\"} 2",
+        "access_letters_mail_pieces{event=\"mailed\"} 5",
+        "access_letters_mail_pieces{event=\"delivered\"} 1",
+        "access_letters_mail_unmatched_scans 2",
+    ] {
+        assert!(prom.lines().any(|l| l == line), "{line} in:\n{prom}");
+    }
 
     // verify: the letter came back, so its code is refused.
     let code = batch.code_for(RETURNED);
