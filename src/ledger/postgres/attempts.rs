@@ -75,7 +75,20 @@ pub(super) fn gate_in(
     now: DateTime<Utc>,
     limit: AttemptLimit,
 ) -> Result<Gate, ::postgres::Error> {
-    let (locked_until, wrong_before) = state(tx, receipt, now, limit)?;
+    let found = state(tx, receipt, now, limit)?;
+    apply(tx, receipt, kind, found, now, limit)
+}
+
+/// Decides and records one attempt given the receipt's state read inside
+/// the caller's transaction (its lock's end, wrong codes in the window).
+pub(super) fn apply(
+    tx: &mut impl ::postgres::GenericClient,
+    receipt: &ReceiptNumber,
+    kind: AttemptKind,
+    (locked_until, wrong_before): (Option<DateTime<Utc>>, u32),
+    now: DateTime<Utc>,
+    limit: AttemptLimit,
+) -> Result<Gate, ::postgres::Error> {
     let decision = decide(kind, locked_until, wrong_before, now, limit);
     if let Some(outcome) = decision.record {
         tx.execute_typed(

@@ -27,16 +27,45 @@ pub(super) fn redeem(
         let mut tx = client.transaction()?;
         // Typed statements: one round trip each, no prepared statement.
         tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&key, Type::INT8)])?;
-        let open = super::attempts::gate_in(&mut tx, receipt, AttemptKind::NotCounted, now, limit)?;
+        // The receipt's lock and wrong codes, and the issuance, in one
+        // round trip (the advisory lock is held: nothing changes them).
+        let row = tx.query_typed_opt(
+            "SELECT (SELECT MAX(locked_until) FROM verify_locks WHERE receipt = $1) \
+                    AS locked_until, \
+                    (SELECT COUNT(*) FROM verify_attempts WHERE receipt = $1 \
+                       AND outcome IN ('wrong', 'mistyped') AND attempted_at > $3) AS wrong, \
+                    i.status, i.redeemed_at, i.redeemed_by \
+             FROM issuances i WHERE i.receipt = $1 AND i.issue_no = $2 FOR UPDATE OF i",
+            &[
+                (&receipt.as_str(), Type::TEXT),
+                (&issue, Type::INT4),
+                (&(now - limit.window), Type::TIMESTAMPTZ),
+            ],
+        )?;
+        let open = match &row {
+            Some(r) => {
+                let wrong: i64 = r.try_get("wrong")?;
+                let state = (
+                    r.try_get("locked_until")?,
+                    u32::try_from(wrong).unwrap_or(u32::MAX),
+                );
+                super::attempts::apply(
+                    &mut tx,
+                    receipt,
+                    AttemptKind::NotCounted,
+                    state,
+                    now,
+                    limit,
+                )?
+            }
+            None => {
+                super::attempts::gate_in(&mut tx, receipt, AttemptKind::NotCounted, now, limit)?
+            }
+        };
         if let Gate::Locked { until } = open {
             tx.commit()?;
             return Ok(Ok(RedeemStep::Locked { until }));
         }
-        let row = tx.query_typed_opt(
-            "SELECT status, redeemed_at, redeemed_by FROM issuances \
-             WHERE receipt = $1 AND issue_no = $2 FOR UPDATE",
-            &[(&receipt.as_str(), Type::TEXT), (&issue, Type::INT4)],
-        )?;
         let Some(row) = row else {
             return Ok(Err(LedgerError::NoSuchIssuance {
                 ledger: label.clone(),
