@@ -279,7 +279,9 @@ fn settle(label: &str, ledger: &str) {
     let done = postgres::Client::connect(ledger, postgres::NoTls)
         .and_then(|mut c| c.batch_execute("ANALYZE; CHECKPOINT;"));
     if let Err(e) = done {
-        println!("{label}: could not analyse and checkpoint after the load ({e}); measuring as it is");
+        println!(
+            "{label}: could not analyse and checkpoint after the load ({e}); measuring as it is"
+        );
     }
 }
 

@@ -316,19 +316,9 @@ fn render_mail_section(trail: &MailTrail, letters: u64) -> Result<String, Report
             })
         })
         .collect();
-    let label = |k: MailEventKind| match k {
-        MailEventKind::Printed => "printed by the vendor",
-        MailEventKind::Mailed => "mailed by the vendor",
-        MailEventKind::Accepted => "accepted by USPS",
-        MailEventKind::Processed => "processed by USPS",
-        MailEventKind::OutForDelivery => "out for delivery",
-        MailEventKind::Delivered => "delivered",
-        MailEventKind::Returned => "returned as undeliverable",
-        MailEventKind::Scanned => "other USPS scans",
-    };
     let pieces: Vec<(&str, u64)> = MailEventKind::ALL
         .into_iter()
-        .map(|k| (label(k), trail.counts.pieces(k)))
+        .map(|k| (k.describe(), trail.counts.pieces(k)))
         .collect();
     let mut ctx = tera::Context::new();
     ctx.insert("handoffs", &handoffs);

@@ -3,7 +3,7 @@
 //! and kept in the rejects file.
 
 use super::{
-    cell, columns, parse_day, parse_piece_id, records, Happened, Line, Parsed, PieceKey, SetAside,
+    cell, columns, parse_day, parse_piece_id, records, split_rows, Happened, Line, Parsed, PieceKey,
 };
 use crate::ledger::{MailEventKind, MailTime};
 
@@ -17,22 +17,7 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, (u64, String)> {
             ("date", &["date", "status_date"]),
         ],
     )?;
-    let mut parsed = Parsed {
-        header,
-        lines: Vec::new(),
-        rejected: Vec::new(),
-    };
-    for (line, fields) in rows {
-        match parse_row(&fields, &at) {
-            Ok(l) => parsed.lines.push((line, fields, l)),
-            Err(reason) => parsed.rejected.push(SetAside {
-                line,
-                reason,
-                fields,
-            }),
-        }
-    }
-    Ok(parsed)
+    Ok(split_rows(header, rows, |fields| parse_row(fields, &at)))
 }
 
 fn parse_row(fields: &[String], at: &[usize]) -> Result<Line, String> {

@@ -478,6 +478,31 @@ pub(crate) fn records(
     Ok((header, rows))
 }
 
+/// Parses each row with `parse_row`, keeping it with its line and fields,
+/// or setting it aside with the reason `parse_row` gives.
+pub(crate) fn split_rows(
+    header: Vec<String>,
+    rows: Vec<NumberedRow>,
+    parse_row: impl Fn(&[String]) -> Result<Line, String>,
+) -> Parsed {
+    let mut parsed = Parsed {
+        header,
+        lines: Vec::new(),
+        rejected: Vec::new(),
+    };
+    for (line, fields) in rows {
+        match parse_row(&fields) {
+            Ok(l) => parsed.lines.push((line, fields, l)),
+            Err(reason) => parsed.rejected.push(SetAside {
+                line,
+                reason,
+                fields,
+            }),
+        }
+    }
+    parsed
+}
+
 /// A cell by column, empty when the row is short.
 pub(crate) fn cell(fields: &[String], index: usize) -> &str {
     fields.get(index).map_or("", |f| f.trim())

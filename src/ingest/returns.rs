@@ -5,7 +5,7 @@
 //! piece's code at once.
 
 use super::{
-    cell, columns, parse_day, parse_piece_id, records, Happened, Line, Parsed, PieceKey, SetAside,
+    cell, columns, parse_day, parse_piece_id, records, split_rows, Happened, Line, Parsed, PieceKey,
 };
 use crate::imb::parse_tracking;
 use crate::ledger::{MailEventKind, MailTime};
@@ -30,22 +30,9 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, (u64, String)> {
             ("date", &["date", "return_date"]),
         ],
     )?;
-    let mut parsed = Parsed {
-        header,
-        lines: Vec::new(),
-        rejected: Vec::new(),
-    };
-    for (line, fields) in rows {
-        match parse_row(&fields, &at, by_barcode) {
-            Ok(l) => parsed.lines.push((line, fields, l)),
-            Err(reason) => parsed.rejected.push(SetAside {
-                line,
-                reason,
-                fields,
-            }),
-        }
-    }
-    Ok(parsed)
+    Ok(split_rows(header, rows, |fields| {
+        parse_row(fields, &at, by_barcode)
+    }))
 }
 
 fn parse_row(fields: &[String], at: &[usize], by_barcode: bool) -> Result<Line, String> {

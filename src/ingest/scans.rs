@@ -19,7 +19,7 @@
 //! unmatched.
 
 use super::{
-    cell, columns, header_key, parse_time, records, Happened, Line, Parsed, PieceKey, SetAside,
+    cell, columns, header_key, parse_time, records, split_rows, Happened, Line, Parsed, PieceKey,
 };
 use crate::imb::parse_tracking;
 use crate::ledger::{MailEventKind, MailTime};
@@ -52,22 +52,9 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, (u64, String)> {
     ];
     wanted.extend(time_columns);
     let at = columns(&header, &wanted)?;
-    let mut parsed = Parsed {
-        header,
-        lines: Vec::new(),
-        rejected: Vec::new(),
-    };
-    for (line, fields) in rows {
-        match parse_row(&fields, &at, split_time) {
-            Ok(l) => parsed.lines.push((line, fields, l)),
-            Err(reason) => parsed.rejected.push(SetAside {
-                line,
-                reason,
-                fields,
-            }),
-        }
-    }
-    Ok(parsed)
+    Ok(split_rows(header, rows, |fields| {
+        parse_row(fields, &at, split_time)
+    }))
 }
 
 fn parse_row(fields: &[String], at: &[usize], split_time: bool) -> Result<Line, String> {

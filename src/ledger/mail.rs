@@ -75,6 +75,20 @@ impl MailEventKind {
     pub fn parse(s: &str) -> Option<Self> {
         Self::ALL.into_iter().find(|k| k.as_str() == s)
     }
+
+    /// The step in words, for people (status, the report).
+    pub fn describe(self) -> &'static str {
+        match self {
+            MailEventKind::Printed => "printed by the vendor",
+            MailEventKind::Mailed => "mailed by the vendor",
+            MailEventKind::Accepted => "accepted by USPS",
+            MailEventKind::Processed => "processed by USPS",
+            MailEventKind::OutForDelivery => "out for delivery",
+            MailEventKind::Delivered => "delivered",
+            MailEventKind::Returned => "returned as undeliverable",
+            MailEventKind::Scanned => "scanned by USPS",
+        }
+    }
 }
 
 /// When an event happened, as precisely as its file says: a vendor's

@@ -107,14 +107,9 @@ pub fn mail_trail_lines(
             .filter(|e| issue_of.get(e.piece_id.as_str()) == Some(&n))
         {
             let what = match e.kind {
-                MailEventKind::Printed => "printed by the vendor",
-                MailEventKind::Mailed => "mailed by the vendor",
-                MailEventKind::Accepted => "accepted by USPS",
-                MailEventKind::Processed => "processed by USPS",
-                MailEventKind::OutForDelivery => "out for delivery",
-                MailEventKind::Delivered => "delivered",
+                // The one step the desk must not miss.
                 MailEventKind::Returned => "RETURNED as undeliverable",
-                MailEventKind::Scanned => "scanned by USPS",
+                kind => kind.describe(),
             };
             let detail = if e.detail.is_empty() {
                 String::new()
