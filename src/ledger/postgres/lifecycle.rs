@@ -27,41 +27,7 @@ pub(super) fn redeem(
         let mut tx = client.transaction()?;
         // Typed statements: one round trip each, no prepared statement.
         tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&key, Type::INT8)])?;
-        // The receipt's lock and wrong codes, and the issuance, in one
-        // round trip (the advisory lock is held: nothing changes them).
-        let row = tx.query_typed_opt(
-            "SELECT (SELECT MAX(locked_until) FROM verify_locks WHERE receipt = $1) \
-                    AS locked_until, \
-                    (SELECT COUNT(*) FROM verify_attempts WHERE receipt = $1 \
-                       AND outcome IN ('wrong', 'mistyped') AND attempted_at > $3) AS wrong, \
-                    i.status, i.redeemed_at, i.redeemed_by \
-             FROM issuances i WHERE i.receipt = $1 AND i.issue_no = $2 FOR UPDATE OF i",
-            &[
-                (&receipt.as_str(), Type::TEXT),
-                (&issue, Type::INT4),
-                (&(now - limit.window), Type::TIMESTAMPTZ),
-            ],
-        )?;
-        let open = match &row {
-            Some(r) => {
-                let wrong: i64 = r.try_get("wrong")?;
-                let state = (
-                    r.try_get("locked_until")?,
-                    u32::try_from(wrong).unwrap_or(u32::MAX),
-                );
-                super::attempts::apply(
-                    &mut tx,
-                    receipt,
-                    AttemptKind::NotCounted,
-                    state,
-                    now,
-                    limit,
-                )?
-            }
-            None => {
-                super::attempts::gate_in(&mut tx, receipt, AttemptKind::NotCounted, now, limit)?
-            }
-        };
+        let (open, row) = gate_and_issuance(&mut tx, (receipt, issue), now, limit)?;
         if let Gate::Locked { until } = open {
             tx.commit()?;
             return Ok(Ok(RedeemStep::Locked { until }));
@@ -111,6 +77,43 @@ pub(super) fn redeem(
         Ok(Ok(step))
     };
     run().map_err(|e| pg_err(&label, "redeem the code", e))?
+}
+
+/// The gate of a redemption (counting nothing) and the issuance row,
+/// locked for update: the receipt's lock and wrong codes and the issuance
+/// in one round trip (the advisory lock is held, so nothing changes them).
+fn gate_and_issuance(
+    tx: &mut ::postgres::Transaction<'_>,
+    (receipt, issue): (&ReceiptNumber, i32),
+    now: DateTime<Utc>,
+    limit: AttemptLimit,
+) -> Result<(Gate, Option<::postgres::Row>), ::postgres::Error> {
+    let row = tx.query_typed_opt(
+        "SELECT (SELECT MAX(locked_until) FROM verify_locks WHERE receipt = $1) \
+                AS locked_until, \
+                (SELECT COUNT(*) FROM verify_attempts WHERE receipt = $1 \
+                   AND outcome IN ('wrong', 'mistyped') AND attempted_at > $3) AS wrong, \
+                i.status, i.redeemed_at, i.redeemed_by \
+         FROM issuances i WHERE i.receipt = $1 AND i.issue_no = $2 FOR UPDATE OF i",
+        &[
+            (&receipt.as_str(), Type::TEXT),
+            (&issue, Type::INT4),
+            (&(now - limit.window), Type::TIMESTAMPTZ),
+        ],
+    )?;
+    let kind = AttemptKind::NotCounted;
+    let open = match &row {
+        Some(r) => {
+            let wrong: i64 = r.try_get("wrong")?;
+            let state = (
+                r.try_get("locked_until")?,
+                u32::try_from(wrong).unwrap_or(u32::MAX),
+            );
+            super::attempts::apply(tx, receipt, kind, state, now, limit)?
+        }
+        None => super::attempts::gate_in(tx, receipt, kind, now, limit)?,
+    };
+    Ok((open, row))
 }
 
 pub(super) fn revoke(
