@@ -330,19 +330,17 @@ fn send_file<T: Transport>(
     let on_server = session
         .remote_size(&f.remote)
         .map_err(|e| transfer_err(req, batch, &f.remote, e))?;
+    let file = DeliveredFile {
+        name: f.remote.clone(),
+        bytes: f.bytes,
+        sha256: f.sha256.clone(),
+    };
     if recorded && on_server == Some(f.bytes) {
         sent.already_there += 1;
     } else {
         sent.bytes += session
             .upload(&f.local, &f.remote, req.rate)
             .map_err(|e| transfer_err(req, batch, &f.remote, e))?;
-    }
-    let file = DeliveredFile {
-        name: f.remote.clone(),
-        bytes: f.bytes,
-        sha256: f.sha256.clone(),
-    };
-    if !(recorded && on_server == Some(f.bytes)) {
         ledger.record_delivered_file(delivery_id, &file, (req.clock)())?;
     }
     sent.files.push(file);

@@ -352,9 +352,8 @@ fn no_piece_reason(who: &PieceKey, mailer_id: Option<&str>) -> String {
     }
 }
 
-/// Writes set-aside rows with their line and reason, or removes a stale
-/// file when there are none (an earlier import of the same file found
-/// some, then the ledger changed).
+/// Writes set-aside rows with their line and reason; writes nothing when
+/// there are none.
 fn write_side_file(
     dir: &Path,
     name: &str,

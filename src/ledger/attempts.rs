@@ -114,20 +114,25 @@ pub(in crate::ledger) struct Decision {
 }
 
 /// An attempt that counts nothing on a receipt that is not locked records
-/// nothing either: its gate is known from a plain read, with no write
-/// transaction (so valid codes never queue behind writers). `None` when
-/// the full, serialised decision is needed.
-pub(in crate::ledger) fn read_only_gate(
+/// nothing either: its gate is known from a plain read (`read`: the lock's
+/// end and the wrong codes in the window), with no write transaction, so
+/// valid codes never queue behind writers. `None` when the full, serialised
+/// decision is needed; a counted attempt needs it always, so for one
+/// nothing is read here.
+pub(in crate::ledger) fn read_only_gate<E>(
     kind: AttemptKind,
-    locked_until: Option<DateTime<Utc>>,
-    wrong_before: u32,
     now: DateTime<Utc>,
-) -> Option<Gate> {
+    read: impl FnOnce() -> Result<(Option<DateTime<Utc>>, u32), E>,
+) -> Result<Option<Gate>, E> {
+    if kind != AttemptKind::NotCounted {
+        return Ok(None);
+    }
+    let (locked_until, wrong_before) = read()?;
     let locked = locked_until.is_some_and(|u| u > now);
-    (kind == AttemptKind::NotCounted && !locked).then_some(Gate::Open {
+    Ok((!locked).then_some(Gate::Open {
         wrong_in_window: wrong_before,
         locked_until: None,
-    })
+    }))
 }
 
 /// The rule itself, the same on every backend: `locked_until` is the end of

@@ -50,8 +50,7 @@ pub(super) fn gate(
     limit: AttemptLimit,
 ) -> Result<Gate, LedgerError> {
     let mut run = || -> Result<Gate, ::postgres::Error> {
-        let (locked_until, wrong_before) = state(client, receipt, now, limit)?;
-        if let Some(gate) = read_only_gate(kind, locked_until, wrong_before, now) {
+        if let Some(gate) = read_only_gate(kind, now, || state(client, receipt, now, limit))? {
             return Ok(gate);
         }
         let mut tx = client.transaction()?;

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, HashMap};
 use ::postgres::{Client, Row};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::rows::{issuance_from_row, pg_err};
+use super::rows::{damaged, issuance_from_row, pg_err};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::ledger::mail::{
     event_from_parts, returned_reason, DeliveredFile, Delivery, MailCounts, MailEvent,
@@ -17,13 +17,6 @@ use crate::ledger::{Issuance, LedgerError, Sha256Hex, ISSUANCE_COLUMNS};
 
 const PIECE_COLUMNS: &str =
     "i.piece_id, i.receipt, i.issue_no, i.batch_id, i.notice_date, i.imb_serial, i.status";
-
-fn damaged(label: &str, detail: String) -> LedgerError {
-    LedgerError::Damaged {
-        ledger: label.to_string(),
-        detail,
-    }
-}
 
 fn piece_from_row(label: &str, row: &Row) -> Result<PieceRef, LedgerError> {
     let bad = |e: ::postgres::Error| damaged(label, format!("a piece cannot be read: {e}"));
@@ -247,21 +240,21 @@ pub(super) fn mail_counts(
         )
         .map_err(err)?
         .get(0);
-    let unmatched: i64 = client
-        .query_one(
-            "SELECT COALESCE(SUM(unmatched), 0)::BIGINT FROM mail_imports WHERE kind = 'scans'",
-            &[],
-        )
-        .map_err(err)?
-        .get(0);
+    // Unmatched scans belong to no batch: counted for the whole ledger only.
+    let unmatched: i64 = match batch_id {
+        Some(_) => 0,
+        None => client
+            .query_one(
+                "SELECT COALESCE(SUM(unmatched), 0)::BIGINT FROM mail_imports WHERE kind = 'scans'",
+                &[],
+            )
+            .map_err(err)?
+            .get(0),
+    };
     Ok(MailCounts {
         by_kind,
         deliveries: u64::try_from(deliveries).unwrap_or(0),
-        unmatched_scans: if batch_id.is_none() {
-            u64::try_from(unmatched).unwrap_or(0)
-        } else {
-            0
-        },
+        unmatched_scans: u64::try_from(unmatched).unwrap_or(0),
     })
 }
 

@@ -58,7 +58,7 @@ pub(super) fn sql_state(e: &::postgres::Error) -> Option<&SqlState> {
     e.code()
 }
 
-fn damaged(label: &str, detail: String) -> LedgerError {
+pub(super) fn damaged(label: &str, detail: String) -> LedgerError {
     LedgerError::Damaged {
         ledger: label.to_string(),
         detail,

@@ -38,8 +38,7 @@ pub(super) fn gate(
     limit: AttemptLimit,
 ) -> Result<Gate, LedgerError> {
     let err = |action: &'static str| move |e| classify(label, action, e);
-    let (locked_until, wrong_before) = state(conn, label, receipt, now, limit)?;
-    if let Some(gate) = read_only_gate(kind, locked_until, wrong_before, now) {
+    if let Some(gate) = read_only_gate(kind, now, || state(conn, label, receipt, now, limit))? {
         return Ok(gate);
     }
     let tx = conn

@@ -4,11 +4,11 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::attempts::{parse_time, time_text};
-use super::rows::{classify, issuance_from_row};
+use super::rows::{bad_column, classify, date_column, issuance_from_row};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::ledger::mail::{
     event_from_parts, returned_reason, DeliveredFile, Delivery, MailCounts, MailEvent,
@@ -20,27 +20,18 @@ const PIECE_COLUMNS: &str =
     "piece_id, receipt, issue_no, batch_id, notice_date, imb_serial, status";
 
 fn piece_from_row(row: &Row<'_>) -> rusqlite::Result<PieceRef> {
-    let bad = |what: String| {
-        rusqlite::Error::FromSqlConversionFailure(
-            0,
-            rusqlite::types::Type::Text,
-            Box::<dyn std::error::Error + Send + Sync>::from(what),
-        )
-    };
     let receipt: String = row.get("receipt")?;
     let status: String = row.get("status")?;
-    let notice: String = row.get("notice_date")?;
     let serial: Option<i64> = row.get("imb_serial")?;
     Ok(PieceRef {
         piece_id: row.get("piece_id")?,
-        receipt: ReceiptNumber::parse(&receipt).map_err(bad)?,
+        receipt: ReceiptNumber::parse(&receipt).map_err(|e| bad_column(0, e))?,
         issue_no: row.get("issue_no")?,
         batch_id: row.get("batch_id")?,
-        notice_date: NaiveDate::parse_from_str(&notice, "%Y-%m-%d")
-            .map_err(|_| bad(format!("notice_date '{notice}' is not a date")))?,
+        notice_date: date_column(row, "notice_date")?,
         imb_serial: serial.and_then(|s| u64::try_from(s).ok()),
         status: IssuanceStatus::parse(&status)
-            .ok_or_else(|| bad(format!("unknown status '{status}'")))?,
+            .ok_or_else(|| bad_column(0, format!("unknown status '{status}'")))?,
     })
 }
 
@@ -275,21 +266,21 @@ pub(super) fn mail_counts(
             |r| r.get(0),
         )
         .map_err(err)?;
-    let unmatched: i64 = conn
-        .query_row(
-            "SELECT COALESCE(SUM(unmatched), 0) FROM mail_imports WHERE kind = 'scans'",
-            [],
-            |r| r.get(0),
-        )
-        .map_err(err)?;
+    // Unmatched scans belong to no batch: counted for the whole ledger only.
+    let unmatched: i64 = match batch_id {
+        Some(_) => 0,
+        None => conn
+            .query_row(
+                "SELECT COALESCE(SUM(unmatched), 0) FROM mail_imports WHERE kind = 'scans'",
+                [],
+                |r| r.get(0),
+            )
+            .map_err(err)?,
+    };
     Ok(MailCounts {
         by_kind,
         deliveries: u64::try_from(deliveries).unwrap_or(0),
-        unmatched_scans: if batch_id.is_none() {
-            u64::try_from(unmatched).unwrap_or(0)
-        } else {
-            0
-        },
+        unmatched_scans: u64::try_from(unmatched).unwrap_or(0),
     })
 }
 

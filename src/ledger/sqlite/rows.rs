@@ -247,7 +247,7 @@ pub(super) fn date_text(date: NaiveDate) -> String {
 }
 
 /// A conversion failure for column `idx`, reported as a corrupt ledger.
-fn bad_column(idx: usize, what: String) -> rusqlite::Error {
+pub(super) fn bad_column(idx: usize, what: String) -> rusqlite::Error {
     rusqlite::Error::FromSqlConversionFailure(
         idx,
         rusqlite::types::Type::Text,
@@ -255,7 +255,7 @@ fn bad_column(idx: usize, what: String) -> rusqlite::Error {
     )
 }
 
-fn date_column(row: &Row<'_>, name: &str) -> rusqlite::Result<NaiveDate> {
+pub(super) fn date_column(row: &Row<'_>, name: &str) -> rusqlite::Result<NaiveDate> {
     let text: String = row.get(name)?;
     NaiveDate::parse_from_str(&text, DATE_FORMAT)
         .map_err(|_| bad_column(0, format!("{name} '{text}' is not a YYYY-MM-DD date")))
