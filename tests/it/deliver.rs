@@ -16,14 +16,7 @@ use crate::support::*;
 /// The fixtures' agency.toml with a [vendor] section for `sshd`.
 fn vendor_config(w: &Workdir, sshd: &Sshd, production: bool, known_hosts: &Path) -> PathBuf {
     let text = std::fs::read_to_string(repo_file("templates/agency.toml")).unwrap();
-    let vendor = format!(
-        "\n[vendor]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nkey_file = \"{}\"\nknown_hosts = \"{}\"\nremote_dir = \"{}\"\nproduction = {production}\ntimeout_seconds = 20\n",
-        sshd.port(),
-        sshd.user(),
-        sshd.user_key().display(),
-        known_hosts.display(),
-        sshd.remote_dir().display()
-    );
+    let vendor = sshd.vendor_section(production, known_hosts);
     w.write(
         if production {
             "vendor-prod.toml"

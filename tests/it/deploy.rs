@@ -129,14 +129,7 @@ fn with_delivery_on_the_night_hands_each_batch_to_the_vendor_once() {
     let night = Night::new();
     night.drop_file("a-filings.csv", &repo().join("fixtures/filings.csv"));
     let text = fs::read_to_string(repo().join("templates/agency.toml")).unwrap();
-    let vendor = format!(
-        "\n[vendor]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nkey_file = \"{}\"\nknown_hosts = \"{}\"\nremote_dir = \"{}\"\nproduction = false\n",
-        sshd.port(),
-        sshd.user(),
-        sshd.user_key().display(),
-        sshd.known_hosts().display(),
-        sshd.remote_dir().display()
-    );
+    let vendor = sshd.vendor_section(false, &sshd.known_hosts());
     let config = night.path("agency.toml");
     fs::write(&config, text + &vendor).unwrap();
     let env = [

@@ -8,13 +8,6 @@ use std::ffi::OsStr;
 
 use crate::support::*;
 
-fn mailer_config(w: &Workdir) -> std::path::PathBuf {
-    let text = std::fs::read_to_string(repo_file("templates/agency.toml")).unwrap();
-    let text = text.replace("mailer_id = \"\"", "mailer_id = \"123456\"");
-    assert!(text.contains("mailer_id = \"123456\""));
-    w.write("agency.toml", text)
-}
-
 fn run_with(w: &Workdir, input: &std::path::Path, config: &std::path::Path, date: &str) -> Output {
     w.cmd([
         OsStr::new("run"),

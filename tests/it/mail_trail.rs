@@ -12,13 +12,6 @@ use crate::support::*;
 
 const RETURNED: &str = "IOE0912345602";
 
-fn mailer_config(w: &Workdir) -> PathBuf {
-    let text = std::fs::read_to_string(repo_file("templates/agency.toml")).unwrap();
-    let text = text.replace("mailer_id = \"\"", "mailer_id = \"123456\"");
-    assert!(text.contains("mailer_id = \"123456\""));
-    w.write("agency.toml", text)
-}
-
 fn ingest(w: &Workdir, kind: &str, file: &Path, config: &Path) -> Output {
     w.cmd([
         OsStr::new("ingest"),

@@ -156,6 +156,15 @@ pub fn fixtures_csv() -> PathBuf {
     repo_file("fixtures/filings.csv")
 }
 
+/// The shipped agency.toml with mailer ID 123456, so letters carry an
+/// Intelligent Mail barcode and the manifest its tracking code.
+pub fn mailer_config(w: &Workdir) -> PathBuf {
+    let text = std::fs::read_to_string(repo_file("templates/agency.toml")).unwrap();
+    let text = text.replace("mailer_id = \"\"", "mailer_id = \"123456\"");
+    assert!(text.contains("mailer_id = \"123456\""));
+    w.write("agency.toml", text)
+}
+
 pub fn test_key() -> PathBuf {
     repo_file("fixtures/test.key")
 }

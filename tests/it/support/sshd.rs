@@ -204,6 +204,19 @@ impl Sshd {
         self.dir.path().join(name)
     }
 
+    /// agency.toml's `[vendor]` section for this server, its host key
+    /// checked against `known_hosts`.
+    pub fn vendor_section(&self, production: bool, known_hosts: &Path) -> String {
+        format!(
+            "\n[vendor]\nhost = \"127.0.0.1\"\nport = {}\nuser = \"{}\"\nkey_file = \"{}\"\nknown_hosts = \"{}\"\nremote_dir = \"{}\"\nproduction = {production}\ntimeout_seconds = 20\n",
+            self.port(),
+            self.user(),
+            self.user_key().display(),
+            known_hosts.display(),
+            self.remote_dir().display()
+        )
+    }
+
     /// What sshd has logged so far (to show when a test fails).
     pub fn log(&self) -> String {
         fs::read_to_string(self.path("sshd.log")).unwrap_or_default()
