@@ -203,6 +203,17 @@ pub fn render_mail(c: &MailCounts) -> String {
         "access_letters_mail_unmatched_scans {}",
         c.unmatched_scans
     );
+    family(
+        &mut out,
+        "mail_redeemed_then_returned",
+        "gauge",
+        "Letters returned undelivered after their code was redeemed: check the linked account.",
+    );
+    let _ = writeln!(
+        out,
+        "access_letters_mail_redeemed_then_returned {}",
+        c.redeemed_then_returned
+    );
     out
 }
 
@@ -258,6 +269,7 @@ mod tests {
         let mut c = MailCounts {
             deliveries: 2,
             unmatched_scans: 3,
+            redeemed_then_returned: 1,
             ..MailCounts::default()
         };
         c.by_kind.insert(MailEventKind::Mailed, 40);
@@ -267,6 +279,7 @@ mod tests {
         assert!(text.contains("access_letters_mail_pieces{event=\"mailed\"} 40\n"));
         assert!(text.contains("access_letters_mail_pieces{event=\"returned\"} 1\n"));
         assert!(text.contains("access_letters_mail_pieces{event=\"delivered\"} 0\n"));
+        assert!(text.contains("access_letters_mail_redeemed_then_returned 1\n"));
         assert!(text.contains("access_letters_mail_unmatched_scans 3\n"));
     }
 

@@ -325,6 +325,10 @@ fn render_mail_section(trail: &MailTrail, letters: u64) -> Result<String, Report
     ctx.insert("known", &!trail.counts.by_kind.is_empty());
     ctx.insert("pieces", &pieces);
     ctx.insert("letters", &letters);
+    ctx.insert(
+        "redeemed_then_returned",
+        &trail.counts.redeemed_then_returned,
+    );
     let mut tera = tera::Tera::default();
     tera.add_raw_template("report_mail.html", MAIL_TEMPLATE)
         .and_then(|()| tera.render("report_mail.html", &ctx))

@@ -14,9 +14,9 @@ use super::*;
     long_about = "Reads the day's receipted filings (Forms I-485, I-131, I-765), issues one \
 online access code per filing, renders each letter as a print-ready PDF, and writes a \
 manifest for the mail vendor and a ledger of every issuance.\n\n\
-Exit status: 0 done (verify: valid; redeem: redeemed; revoke: revoked); 1 failed; \
+Exit status: 0 done (verify: valid; redeem: redeemed; revoke: revoked; unlink: unlinked); 1 failed; \
 2 (run) done, but some rows were rejected (see rejects.csv); 3 (verify, redeem) the code \
-is not valid, (revoke) the receipt has no live code; 4 (run) no filings in the input; \
+is not valid, (revoke) the receipt has no live code, (unlink) the receipt is not linked; 4 (run) no filings in the input; \
 5 (verify, redeem) the receipt is locked after too many wrong codes; 6 (redeem) the code \
 was already used by another account; 8 (run --input DIR) the batches finished, but files \
 in the folder were not taken (named on stderr); 9 (run) every batch is complete, but \
@@ -46,6 +46,7 @@ pub enum Command {
     Verify(verify::VerifyArgs),
     Redeem(redeem::RedeemArgs),
     Revoke(revoke::RevokeArgs),
+    Unlink(unlink::UnlinkArgs),
     Status(status::StatusArgs),
     Keygen(keygen::KeygenArgs),
     Preview(preview::PreviewArgs),

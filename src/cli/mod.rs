@@ -39,6 +39,7 @@ mod stop;
 mod summary;
 mod token;
 mod typed_code;
+mod unlink;
 mod verify;
 mod written;
 
@@ -62,6 +63,7 @@ pub fn main() -> ExitCode {
         Command::Verify(a) => verify::execute(a),
         Command::Redeem(a) => redeem::execute(a),
         Command::Revoke(a) => revoke::execute(a),
+        Command::Unlink(a) => unlink::execute(a),
         Command::Status(a) => status::execute(a),
         Command::Keygen(a) => keygen::execute(a),
         Command::Preview(a) => preview::execute(a),

@@ -552,10 +552,20 @@ impl IngestReport {
     /// where the set-aside rows went. Never a code.
     pub fn details(&self) -> Vec<String> {
         let mut lines = Vec::new();
-        if let MailRecorded::Recorded { stopped, .. } = &self.outcome {
+        if let MailRecorded::Recorded {
+            stopped,
+            after_redeemed,
+            ..
+        } = &self.outcome
+        {
             for (receipt, issue_no) in stopped {
                 lines.push(format!(
                     "{receipt}: letter issue {issue_no} came back, its code was stopped; reissue to a corrected address (status --mail lists the returns)"
+                ));
+            }
+            for (receipt, issue_no) in after_redeemed {
+                lines.push(format!(
+                    "{receipt}: WARNING letter issue {issue_no} came back, but its code had already been redeemed: whoever used it never got this letter; check the linked account (status --mail lists these)"
                 ));
             }
         }
@@ -588,6 +598,7 @@ impl fmt::Display for IngestReport {
                 recorded,
                 duplicates,
                 stopped,
+                ..
             } => write!(
                 f,
                 "{} {}: {} events ({recorded} new, {duplicates} already recorded), {} rejected, {} unmatched{}",

@@ -146,4 +146,19 @@ pub enum LedgerError {
 
     #[error("the issuance ledger {ledger}: the redemptions committed together failed ({detail}); none of them was saved, ask again")]
     GroupFailed { ledger: String, detail: String },
+
+    #[error("receipt {receipt} is linked to an online account (issue {issue_no}'s code was redeemed on {}): a new code is never sent to a linked case, not even when forced; if the link is wrong, the desk removes it first (access-letters unlink {receipt} --reason TEXT), then a new code can go out", at.format("%Y-%m-%d"))]
+    Linked {
+        receipt: ReceiptNumber,
+        issue_no: u32,
+        at: chrono::DateTime<chrono::Utc>,
+    },
+
+    #[error("the issuance ledger {ledger} changed under this step: issue {issue_no} of receipt {receipt} was no longer in the state this step decided on when it was to become {to}; nothing was recorded; check `status {receipt}` and try again")]
+    StateChanged {
+        ledger: String,
+        receipt: ReceiptNumber,
+        issue_no: u32,
+        to: &'static str,
+    },
 }

@@ -147,6 +147,25 @@ pub struct MailEvent {
     pub detail: String,
 }
 
+/// The issue numbers whose letter came back after their code was
+/// redeemed, from a receipt's history and mail trail: whoever used the code
+/// got it some other way than the letter.
+pub fn returned_after_redeemed(
+    history: &[crate::ledger::Issuance],
+    trail: &[MailEvent],
+) -> Vec<u32> {
+    history
+        .iter()
+        .filter(|i| i.redemption.is_some())
+        .filter(|i| {
+            trail
+                .iter()
+                .any(|e| e.kind == MailEventKind::Returned && e.piece_id == i.issued.piece_id)
+        })
+        .map(|i| i.issued.issue_no)
+        .collect()
+}
+
 /// Which file an import read.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
 pub enum ImportKind {
@@ -208,6 +227,10 @@ pub enum MailRecorded {
         /// Codes stopped because their letter came back, as (receipt,
         /// issue) pairs.
         stopped: Vec<(ReceiptNumber, u32)>,
+        /// Letters that came back after their code was redeemed: whoever
+        /// used the code got it some other way. Flagged, never stopped
+        /// again (a redeemed code is used already).
+        after_redeemed: Vec<(ReceiptNumber, u32)>,
     },
 }
 
@@ -245,7 +268,32 @@ pub struct MailCounts {
     pub deliveries: u64,
     /// Scans that matched no piece, over every scans import.
     pub unmatched_scans: u64,
+    /// Letters that came back after their code was redeemed: whoever used
+    /// the code never got the letter. Each is a case to check.
+    pub redeemed_then_returned: u64,
 }
+
+/// A stored count read back: a negative one is a damaged row, refused,
+/// never turned into a plausible number.
+pub(in crate::ledger) fn stored_count(
+    label: &str,
+    what: &str,
+    n: i64,
+) -> Result<u64, super::LedgerError> {
+    u64::try_from(n).map_err(|_| super::LedgerError::Damaged {
+        ledger: label.to_string(),
+        detail: format!("the count of {what} is negative ({n})"),
+    })
+}
+
+/// Counts the issuances redeemed whose letter came back, for one batch or
+/// (NULL) the whole ledger; the same text on both backends but for the
+/// parameter marker.
+pub(in crate::ledger) const REDEEMED_THEN_RETURNED_COUNT: &str =
+    "SELECT COUNT(*) FROM issuances i WHERE i.status = 'redeemed' \
+     AND (PARAM IS NULL OR i.batch_id = PARAM) \
+     AND EXISTS (SELECT 1 FROM mail_events e WHERE e.piece_id = i.piece_id \
+     AND e.event = 'returned')";
 
 impl MailCounts {
     pub fn pieces(&self, kind: MailEventKind) -> u64 {

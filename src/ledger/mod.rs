@@ -93,6 +93,7 @@ use crate::filing::{FormType, ReceiptNumber};
 mod attempts;
 mod error;
 mod files;
+mod life;
 mod lock;
 mod mail;
 mod open;
@@ -114,16 +115,17 @@ pub use self::postgres::{
 pub use crate::letter_proof::{LetterProof, NotADigest, ProofError, ProofKind, Sha256Hex};
 pub use attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 pub use error::LedgerError;
+pub use life::{Answer, ReturnStep, Unlinking};
 pub use lock::LedgerLock;
 pub use mail::{
-    returned_reason, DeliveredFile, Delivery, ImportKind, MailCounts, MailEvent, MailEventKind,
-    MailImport, MailRecorded, MailTime, PieceRef,
+    returned_after_redeemed, returned_reason, DeliveredFile, Delivery, ImportKind, MailCounts,
+    MailEvent, MailEventKind, MailImport, MailRecorded, MailTime, PieceRef,
 };
 pub use open::{is_postgres_url, ledger_spec, LEDGER_ENV};
 pub use redeem::{RedeemAsk, RedeemStep, Revocation};
 pub use sqlite::SqliteLedger;
 pub use types::{
-    ActiveRef, BatchKind, BatchRecord, Issuance, NewIssuance, ReceiptState, Redemption,
+    ActiveRef, BatchKind, BatchRecord, Issuance, NewIssuance, ReceiptState, Redemption, Unlink,
 };
 
 /// How long a statement waits for another connection's lock before failing.
@@ -133,7 +135,7 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// The schema version this program reads and writes, the same on both
 /// backends (each has its own list of migrations up to it).
-pub const SCHEMA_VERSION: i64 = 5;
+pub const SCHEMA_VERSION: i64 = 6;
 
 /// Fingerprints are hex HMAC digests; anything shorter than this cannot be
 /// one, and a 12-symbol access code (14 with hyphens) is always shorter.
@@ -143,7 +145,8 @@ const MIN_FINGERPRINT_HEX_CHARS: usize = 32;
 /// both backends.
 const ISSUANCE_COLUMNS: &str = "receipt, issue_no, form, batch_id, piece_id, key_id, fingerprint, \
      notice_date, expires_on, proof_kind, proof_digest, pages, imb_serial, filing_json, reason, \
-     forced, status, recorded_at, status_changed_at, status_reason, redeemed_at, redeemed_by";
+     forced, status, recorded_at, status_changed_at, status_reason, redeemed_at, redeemed_by, \
+     unlinked_at, unlink_reason";
 
 /// The rule for a reissue's number, the same on both backends: `row` must
 /// be the next issue after the highest recorded one (`max`), so two
@@ -215,7 +218,10 @@ pub trait Ledger: Send {
 
     /// In one transaction, supersedes the receipt's active issuance (if any)
     /// and records `row` as active; `row.issue_no` must be the next number.
-    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<(), LedgerError>;
+    /// Decided on the state read inside that transaction: a receipt linked
+    /// to an account is refused ([`LedgerError::Linked`]). Returns the issue
+    /// that was live and is now superseded.
+    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError>;
 
     /// Every issuance of a receipt, by issue number.
     fn history(&self, receipt: &ReceiptNumber) -> Result<Vec<Issuance>, LedgerError>;
@@ -276,6 +282,20 @@ pub trait Ledger: Send {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Revocation, LedgerError>;
+
+    /// Removes the receipt's account link (the desk's decision, with its
+    /// reason), in one transaction serialised per receipt. The redeemed code
+    /// stays used; the receipt may be reissued and linked again.
+    fn unlink(
+        &mut self,
+        receipt: &ReceiptNumber,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Unlinking, LedgerError>;
+
+    /// Issuances whose letter came back after their code was redeemed: the
+    /// strongest fraud signal the ledger can see.
+    fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError>;
 
     /// How many issuances the batch has recorded.
     fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError>;

@@ -140,6 +140,7 @@ fn migrations_apply_to_an_empty_database() {
             "issuances",
             "issuances_by_serial",
             "issuances_one_active",
+            "issuances_one_link",
             "issuances_presort",
             "mail_events",
             "mail_imports",
@@ -455,8 +456,8 @@ fn history_is_ordered_by_issue_number() {
                      SELECT receipt, ?1, form, batch_id, piece_id || '-' || ?1, key_id, \
                      fingerprint, notice_date, expires_on, proof_kind, proof_digest, pages, \
                      imb_serial, filing_json, reason, forced, 'superseded', recorded_at, \
-                     status_changed_at, status_reason, redeemed_at, redeemed_by, zip5 \
-                     FROM issuances WHERE issue_no = 3"
+                     status_changed_at, status_reason, redeemed_at, redeemed_by, unlinked_at, \
+                     unlink_reason, zip5 FROM issuances WHERE issue_no = 3"
                 ),
                 [issue_no],
             )

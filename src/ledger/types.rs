@@ -120,6 +120,16 @@ pub struct Issuance {
 pub struct Redemption {
     pub at: DateTime<Utc>,
     pub account: String,
+    /// The desk removed the link to the account (`unlink`): the code stays
+    /// used, and the receipt may be linked again through a new code.
+    pub unlinked: Option<Unlink>,
+}
+
+/// The desk's removal of a receipt's account link, with its reason.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unlink {
+    pub at: DateTime<Utc>,
+    pub reason: String,
 }
 
 impl std::fmt::Debug for Redemption {
@@ -127,6 +137,7 @@ impl std::fmt::Debug for Redemption {
         f.debug_struct("Redemption")
             .field("at", &self.at)
             .field("account", &"<redacted>")
+            .field("unlinked", &self.unlinked)
             .finish()
     }
 }
@@ -138,10 +149,19 @@ impl Issuance {
         let n = self.issued.issue_no;
         let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
         if let Some(r) = &self.redemption {
-            return Some(format!(
+            let mut line = format!(
                 "issue {n} redeemed at {}: linked to an online account (the account is not shown)",
                 at(r.at)
-            ));
+            );
+            if let Some(u) = &r.unlinked {
+                line = format!(
+                    "issue {n} redeemed at {}; the desk removed its account link at {}: {}",
+                    at(r.at),
+                    at(u.at),
+                    u.reason
+                );
+            }
+            return Some(line);
         }
         if self.status == IssuanceStatus::Returned {
             let when = self.status_changed_at.map(|t| format!(" at {}", at(t)));

@@ -1,5 +1,5 @@
 //! Operator and portal commands as library functions: reissue, reprint,
-//! verify, redeem, revoke, preview.
+//! verify, redeem, revoke, unlink, preview.
 //!
 //! Each takes plain values (a request, the keys, the renderer, the ledger and,
 //! where policy needs it, the [`Clock`]) and returns what it did or a typed
@@ -19,6 +19,7 @@ pub mod reprint;
 pub mod revoke;
 pub mod status;
 pub mod test_key;
+pub mod unlink;
 pub mod verify;
 
 pub use audit::{audit, Audit, AuditError};
@@ -33,6 +34,7 @@ pub use reprint::{reprint, ReprintError, ReprintRequest, Reprinted};
 pub use revoke::{revoke, RevokeError, RevokeRequest, Revoked};
 pub use status::{history_table, mail_trail_lines};
 pub use test_key::builtin_test_key;
+pub use unlink::{unlink, UnlinkError, UnlinkRequest, Unlinked};
 pub use verify::{attempt_limit, verify_code, Answer, Door, VerifyRequest};
 
 /// Rendering threads per core at most: more only adds memory and switching.

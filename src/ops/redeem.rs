@@ -243,6 +243,15 @@ pub fn finish_redeem(
         RedeemStep::NotLive {
             status: crate::filing::IssuanceStatus::Returned,
         } => Verdict::Returned { issue_no },
+        // Used once already (its link since removed by the desk, or the
+        // case linked through a newer code).
+        RedeemStep::NotLive {
+            status: crate::filing::IssuanceStatus::Redeemed,
+        } => {
+            let used = ledger.issuance(req.receipt, issue_no)?;
+            let on = used.and_then(|i| i.redemption.map(|r| r.at)).unwrap_or(now);
+            Verdict::Redeemed { issue_no, on }
+        }
         _ => Verdict::Revoked { issue_no },
     };
     let gate = ledger.gate_attempt(req.receipt, AttemptKind::NotCounted, now, req.limit)?;

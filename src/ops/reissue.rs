@@ -96,14 +96,6 @@ hours ago; wait at least a day between letters, or use --force",
         receipt: ReceiptNumber,
         recent: usize,
     },
-    #[error(
-        "receipt {receipt}'s code was redeemed on {}: the applicant already has an online account for this case, so a new code is not needed; use --force if it must go out",
-        on.format("%Y-%m-%d")
-    )]
-    Redeemed {
-        receipt: ReceiptNumber,
-        on: DateTime<Utc>,
-    },
     #[error(transparent)]
     Ledger(#[from] LedgerError),
     #[error(transparent)]
@@ -124,26 +116,8 @@ pub fn reissue(
 ) -> Result<Reissued, ReissueError> {
     let receipt = req.receipt;
     let reason = req.reason.trim();
-    if reason.is_empty() {
-        return Err(ReissueError::NoReason);
-    }
-    check_reissue_date(req.batch_date, clock.today, req.force)?;
     let history = ledger.history(receipt)?;
-    let Some(latest) = history.last() else {
-        return Err(ReissueError::NeverIssued {
-            receipt: receipt.clone(),
-        });
-    };
-    check_notice_order(receipt, &history, req.batch_date)?;
-    if !req.force {
-        if let Some(redemption) = &latest.redemption {
-            return Err(ReissueError::Redeemed {
-                receipt: receipt.clone(),
-                on: redemption.at,
-            });
-        }
-        check_policy(receipt, &history, clock.now)?;
-    }
+    let latest = check_request(req, clock, &history)?;
     let issue_no = latest.issued.issue_no + 1;
     let serial = next_serial(&renderer.config.mail, &*ledger)?;
     let key = keys.current();
@@ -164,8 +138,19 @@ pub fn reissue(
     let (mut row, letter) = issue(&ctx, &planned)?;
     row.reason = Some(reason.to_string());
     row.forced = req.force;
-    write_letter(&batch_dir.join(letter_file(&row.piece_id)), &letter)?;
-    ledger.supersede_and_record(&row)?;
+    let letter_path = batch_dir.join(letter_file(&row.piece_id));
+    write_letter(&letter_path, &letter)?;
+    // What the operator is told is what this transaction decided: never a
+    // supersession read before it.
+    let superseded = match ledger.supersede_and_record(&row) {
+        Ok(superseded) => superseded,
+        Err(e) => {
+            // Refused: the letter drawn for it must not lie about.
+            let _ = std::fs::remove_file(&letter_path);
+            let _ = std::fs::remove_dir(&batch_dir);
+            return Err(e.into());
+        }
+    };
     let counts = Counts {
         read: 1,
         issued: 1,
@@ -187,11 +172,52 @@ pub fn reissue(
         piece_id: row.piece_id,
         batch_dir,
         forced: req.force,
-        superseded: history
-            .iter()
-            .find(|i| i.status == IssuanceStatus::Active)
-            .map(|i| i.issued.issue_no),
+        superseded,
     })
+}
+
+/// The issuance that links the receipt to an account, if one does.
+fn linked(history: &[Issuance]) -> Option<(u32, &crate::ledger::Redemption)> {
+    history.iter().find_map(|i| {
+        i.redemption
+            .as_ref()
+            .filter(|r| r.unlinked.is_none())
+            .map(|r| (i.issued.issue_no, r))
+    })
+}
+
+/// The checks made before a letter is drawn: a reason, the date, a
+/// receipt issued before and not linked, the notice order, the policy.
+/// Returns the latest issuance. The ledger decides the link again inside
+/// the transaction that records the reissue.
+fn check_request<'h>(
+    req: &ReissueRequest<'_>,
+    clock: Clock,
+    history: &'h [Issuance],
+) -> Result<&'h Issuance, ReissueError> {
+    let receipt = req.receipt;
+    if req.reason.trim().is_empty() {
+        return Err(ReissueError::NoReason);
+    }
+    check_reissue_date(req.batch_date, clock.today, req.force)?;
+    let Some(latest) = history.last() else {
+        return Err(ReissueError::NeverIssued {
+            receipt: receipt.clone(),
+        });
+    };
+    check_notice_order(receipt, history, req.batch_date)?;
+    if let Some((issue_no, r)) = linked(history) {
+        return Err(LedgerError::Linked {
+            receipt: receipt.clone(),
+            issue_no,
+            at: r.at,
+        }
+        .into());
+    }
+    if !req.force {
+        check_policy(receipt, history, clock.now)?;
+    }
+    Ok(latest)
 }
 
 /// The batch of one reissue: its id names the date, receipt and issue; its

@@ -157,6 +157,23 @@ pub fn mail_report_lines(
             i.issued.filing.address_lines().join(", ")
         ));
     }
+    let flagged = ledger.redeemed_then_returned()?;
+    lines.push(format!(
+        "redeemed, then returned: check the linked account: {}",
+        flagged.len()
+    ));
+    for i in &flagged {
+        lines.push(format!(
+            "  {} issue {} (piece {}): its code was redeemed{}, yet the letter came back undelivered: whoever used the code never got this letter",
+            i.issued.receipt,
+            i.issued.issue_no,
+            i.issued.piece_id,
+            i.redemption
+                .as_ref()
+                .map(|r| format!(" on {}", r.at.format("%Y-%m-%d")))
+                .unwrap_or_default(),
+        ));
+    }
     let silent = ledger.unacknowledged(now - Duration::days(i64::from(ack_days)))?;
     lines.push(format!(
         "delivered to the vendor over {ack_days} days ago and never acknowledged: {} {}",
@@ -202,6 +219,12 @@ pub fn receipt_lines(
     for (n, batch) in super::audit::unfinished_issuances(ledger, history)? {
         lines.push(format!(
             "issue {n}: issued, not printed yet: batch {batch} was interrupted; run the batch again"
+        ));
+    }
+    let events = ledger.mail_trail(&first.issued.receipt)?;
+    for n in crate::ledger::returned_after_redeemed(history, &events) {
+        lines.push(format!(
+            "WARNING issue {n}: redeemed, then returned: the letter came back undelivered after its code was used, so whoever used it never got this letter; check the linked account (unlink if it is not the applicant's)"
         ));
     }
     let trail = mail_trail_lines(ledger, history)?;

@@ -20,6 +20,7 @@ pub fn route_of(path: &str) -> Option<Route> {
         "/v1/verify" => Some(Route::Verify),
         "/v1/redeem" => Some(Route::Redeem),
         "/v1/revoke" => Some(Route::Revoke),
+        "/v1/unlink" => Some(Route::Unlink),
         p if p.starts_with("/v1/receipts/") => Some(Route::Status),
         _ => None,
     }

@@ -17,11 +17,12 @@ use super::tokens::Client;
 use super::App;
 use crate::code::Verdict;
 use crate::filing::ReceiptNumber;
-use crate::ledger::RedeemAsk;
+use crate::ledger::{returned_after_redeemed, RedeemAsk};
 use crate::ops::{
     answer_of_step, finish_redeem, plan_redeem, redeem as redeem_code, revoke as revoke_code,
-    verify_code, AccountRef, Answer, Clock, Door, RedeemAnswer, RedeemPlan, RedeemRequest,
-    RevokeError, RevokeRequest, VerifyRequest,
+    unlink as unlink_account, verify_code, AccountRef, Answer, Clock, Door, RedeemAnswer,
+    RedeemPlan, RedeemRequest, RevokeError, RevokeRequest, UnlinkError, UnlinkRequest,
+    VerifyRequest,
 };
 
 /// `POST /v1/verify`.
@@ -305,6 +306,54 @@ pub async fn revoke(
     }
 }
 
+/// `POST /v1/unlink`: the desk removes a receipt's account link.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnlinkBody {
+    receipt: String,
+    reason: String,
+}
+
+pub async fn unlink(
+    State(app): State<Arc<App>>,
+    JsonBody(body): JsonBody<UnlinkBody>,
+) -> Result<Response, ApiError> {
+    let receipt = receipt(&body.receipt)?;
+    let now = Clock::in_zone(app.zone).now;
+    let asked = receipt.clone();
+    let done = app
+        .pool
+        .with(move |ledger| {
+            let req = UnlinkRequest {
+                receipt: &asked,
+                reason: &body.reason,
+                now,
+            };
+            match unlink_account(&req, ledger) {
+                Err(UnlinkError::Ledger(e)) => Err(e),
+                other => Ok(other),
+            }
+        })
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    let receipt = receipt.as_str();
+    match done {
+        Ok(u) => Ok(answer(
+            StatusCode::OK,
+            "unlinked",
+            json!({"receipt": receipt, "outcome": "unlinked", "issue_no": u.issue_no, "unlinked_at": u.at}),
+        )),
+        Err(e @ (UnlinkError::NoReason | UnlinkError::ReasonTooLong { .. })) => {
+            Err(ApiError::bad_request(e.to_string()))
+        }
+        Err(e) => Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "not_linked",
+            e.to_string(),
+        )),
+    }
+}
+
 /// `GET /v1/receipts/{receipt}`: the history, never a code or fingerprint.
 pub async fn status(
     State(app): State<Arc<App>>,
@@ -313,15 +362,17 @@ pub async fn status(
     let receipt = receipt(&raw)?;
     let (shared, asked) = (Arc::clone(&app), receipt.clone());
     let now = Clock::in_zone(app.zone).now;
-    let (history, tries) = app
+    let (history, tries, trail) = app
         .pool
         .with(move |ledger| {
             let history = ledger.history(&asked)?;
             let tries = ledger.attempt_summary(&asked, now, shared.limit)?;
-            Ok((history, tries))
+            let trail = ledger.mail_trail(&asked)?;
+            Ok((history, tries, trail))
         })
         .await
         .map_err(|e| ApiError::unavailable(&e))?;
+    let flagged = returned_after_redeemed(&history, &trail);
     let issuances: Vec<_> = history
         .iter()
         .map(|i| {
@@ -341,6 +392,9 @@ pub async fn status(
                 "status_reason": i.status_reason,
                 // When it was used, never by which account.
                 "redeemed_at": i.redemption.as_ref().map(|r| r.at),
+                "unlinked_at": i.redemption.as_ref().and_then(|r| r.unlinked.as_ref()).map(|u| u.at),
+                "unlink_reason": i.redemption.as_ref().and_then(|r| r.unlinked.as_ref()).map(|u| u.reason.as_str()),
+                "returned_after_redeemed": flagged.contains(&i.issued.issue_no),
             })
         })
         .collect();
@@ -356,6 +410,9 @@ pub async fn status(
             "receipt": receipt.as_str(),
             "outcome": outcome,
             "issuances": issuances,
+            // A letter came back after its code was redeemed: check the
+            // linked account.
+            "returned_after_redeemed": !flagged.is_empty(),
             "wrong_codes": {
                 "in_window": tries.wrong_in_window,
                 "total": tries.wrong_total,
@@ -391,6 +448,14 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
 
 /// `GET /metrics`.
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
+    // The one fraud signal the ledger holds: read at each scrape; an
+    // unreachable ledger leaves the last value (healthz says why).
+    match app.pool.with(|ledger| ledger.mail_counts(None)).await {
+        Ok(c) => app
+            .metrics
+            .set_redeemed_then_returned(c.redeemed_then_returned),
+        Err(e) => tracing::warn!(error = %e, "metrics: the ledger is not reachable"),
+    }
     let mut r = ([(header::CONTENT_TYPE, CONTENT_TYPE)], app.metrics.render()).into_response();
     r.extensions_mut().insert(super::api::Outcome("ok"));
     r
@@ -401,6 +466,6 @@ pub async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such route: see docs/openapi.yaml (POST /v1/verify, /v1/redeem, /v1/revoke; GET /v1/receipts/{receipt}, /healthz, /metrics)",
+        "no such route: see docs/openapi.yaml (POST /v1/verify, /v1/redeem, /v1/revoke, /v1/unlink; GET /v1/receipts/{receipt}, /healthz, /metrics)",
     )
 }

@@ -10,6 +10,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::encoding::EncodeLabelSet;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
 
@@ -39,6 +40,7 @@ pub struct Metrics {
     requests: Family<RequestLabels, Counter>,
     latency: Latency,
     locks: Counter,
+    redeemed_then_returned: Gauge,
 }
 
 impl Default for Metrics {
@@ -62,11 +64,18 @@ impl Default for Metrics {
             "Receipts locked by a wrong code typed through the service",
             locks.clone(),
         );
+        let redeemed_then_returned = Gauge::default();
+        registry.register(
+            "redeemed_then_returned",
+            "Letters returned undelivered after their code was redeemed (read from the ledger at each scrape): check the linked accounts",
+            redeemed_then_returned.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             locks,
+            redeemed_then_returned,
         }
     }
 }
@@ -90,6 +99,12 @@ impl Metrics {
     /// Counts a receipt that an answer of this service locked.
     pub fn locked(&self) {
         self.locks.inc();
+    }
+
+    /// The ledger's count of letters returned after redemption.
+    pub fn set_redeemed_then_returned(&self, n: u64) {
+        self.redeemed_then_returned
+            .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     pub fn render(&self) -> String {

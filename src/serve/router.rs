@@ -26,6 +26,7 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/verify", post(handlers::verify))
         .route("/v1/redeem", post(handlers::redeem))
         .route("/v1/revoke", post(handlers::revoke))
+        .route("/v1/unlink", post(handlers::unlink))
         .route("/v1/receipts/{receipt}", get(handlers::status));
     let v1 = v1
         // Layers run from the last added: who (401), may they (403), then

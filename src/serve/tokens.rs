@@ -40,17 +40,25 @@ pub enum Route {
     Verify,
     Redeem,
     Revoke,
+    Unlink,
     Status,
 }
 
 impl Route {
-    pub const ALL: [Route; 4] = [Route::Verify, Route::Redeem, Route::Revoke, Route::Status];
+    pub const ALL: [Route; 5] = [
+        Route::Verify,
+        Route::Redeem,
+        Route::Revoke,
+        Route::Unlink,
+        Route::Status,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
             Route::Verify => "verify",
             Route::Redeem => "redeem",
             Route::Revoke => "revoke",
+            Route::Unlink => "unlink",
             Route::Status => "status",
         }
     }
@@ -71,12 +79,12 @@ pub enum ClientDoor {
 }
 
 impl ClientDoor {
-    /// A client that may revoke or read histories is the desk; any other
+    /// A client that may revoke, unlink or read histories is the desk; any other
     /// is the portal.
     pub fn for_routes(allow: &[Route]) -> ClientDoor {
         if allow
             .iter()
-            .any(|r| matches!(r, Route::Revoke | Route::Status))
+            .any(|r| matches!(r, Route::Revoke | Route::Unlink | Route::Status))
         {
             ClientDoor::Desk
         } else {

@@ -277,6 +277,8 @@ on_both_backends!(
     a_return_stops_the_code_once_and_a_reimport_records_nothing,
     pieces_are_found_by_id_and_by_barcode_serial,
     a_hand_off_is_recorded_file_by_file_and_finished_once,
+    a_return_after_a_redemption_is_flagged_everywhere_the_desk_looks,
+    a_linked_receipt_is_reissued_only_after_the_desk_unlinks_it,
 );
 
 mod cases {
@@ -326,6 +328,7 @@ mod cases {
             recorded,
             duplicates,
             stopped,
+            ..
         } = ledger.record_mail(&file, &events, now).expect("record")
         else {
             panic!("a new file is recorded");
@@ -377,6 +380,7 @@ mod cases {
             recorded,
             duplicates,
             stopped,
+            ..
         } = ledger.record_mail(&second, &more, now).expect("second")
         else {
             panic!("a new file is recorded");
@@ -407,6 +411,138 @@ mod cases {
             ledger.history(&receipt(1)).unwrap()[0].status,
             IssuanceStatus::Returned
         );
+    }
+
+    pub fn a_return_after_a_redemption_is_flagged_everywhere_the_desk_looks(
+        ledger: &mut dyn Ledger,
+        _: Opener,
+    ) {
+        issued(ledger, 2);
+        let used = Try::new(1, &code(1, 1), "acct-someone").redeem(ledger);
+        assert!(matches!(used, RedeemAnswer::Redeemed { .. }), "{used:?}");
+        let now = at("2026-12-03T15:00:00Z");
+        let events = [event(
+            1,
+            MailEventKind::Returned,
+            "2026-12-02",
+            "no such number",
+        )];
+        let file = import(ImportKind::Returns, "returns after redemption");
+        let MailRecorded::Recorded {
+            stopped,
+            after_redeemed,
+            ..
+        } = ledger.record_mail(&file, &events, now).expect("record")
+        else {
+            panic!("a new file is recorded");
+        };
+        assert!(stopped.is_empty(), "{stopped:?}");
+        assert_eq!(after_redeemed, vec![(receipt(1), 1)]);
+        // The return is recorded as usual; the code stays used.
+        let h = ledger.history(&receipt(1)).expect("history");
+        assert_eq!(h[0].status, IssuanceStatus::Redeemed);
+        let trail = ledger.mail_trail(&receipt(1)).expect("trail");
+        assert_eq!(trail.len(), 1);
+        // Flagged: the list, the counts, status, status --mail.
+        let flagged = ledger.redeemed_then_returned().expect("flagged");
+        assert_eq!(flagged.len(), 1);
+        assert_eq!(flagged[0].issued.receipt, receipt(1));
+        assert_eq!(ledger.mail_counts(None).unwrap().redeemed_then_returned, 1);
+        assert_eq!(
+            ledger
+                .mail_counts(Some(BATCH))
+                .unwrap()
+                .redeemed_then_returned,
+            1
+        );
+        let lines = access_letters::ops::status::receipt_lines(ledger, &h).expect("status");
+        assert!(
+            lines.iter().any(|l| l.contains("redeemed, then returned")),
+            "{lines:#?}"
+        );
+        let mail = access_letters::ops::status::mail_report_lines(ledger, now, 3).expect("mail");
+        assert!(
+            mail.iter()
+                .any(|l| l == "redeemed, then returned: check the linked account: 1"),
+            "{mail:#?}"
+        );
+        assert!(
+            mail.iter()
+                .any(|l| l.contains(receipt(1).as_str()) && l.contains("never got")),
+            "{mail:#?}"
+        );
+        // Receipt 2 was never redeemed: nothing flagged.
+        let h2 = ledger.history(&receipt(2)).expect("history");
+        let lines = access_letters::ops::status::receipt_lines(ledger, &h2).expect("status");
+        assert!(!lines.iter().any(|l| l.contains("redeemed, then returned")));
+    }
+
+    pub fn a_linked_receipt_is_reissued_only_after_the_desk_unlinks_it(
+        ledger: &mut dyn Ledger,
+        _: Opener,
+    ) {
+        use access_letters::ledger::{LedgerError, Unlinking};
+        issued(ledger, 1);
+        start(ledger, "2026-12-02-reissue1", BatchKind::Reissue);
+        let now = at("2026-12-02T09:00:00Z");
+        assert_eq!(
+            ledger
+                .unlink(&receipt(1), "no link yet", now)
+                .expect("unlink"),
+            Unlinking::NotLinked
+        );
+        let first = Try::new(1, &code(1, 1), "acct-first").redeem(ledger);
+        assert!(matches!(first, RedeemAnswer::Redeemed { .. }), "{first:?}");
+        // Linked: no reissue, whatever the caller read before.
+        let refused = ledger
+            .supersede_and_record(&row(1, 2, "2026-12-02-reissue1"))
+            .expect_err("a linked case is not reissued");
+        assert!(
+            matches!(refused, LedgerError::Linked { issue_no: 1, .. }),
+            "{refused}"
+        );
+        assert!(refused.to_string().contains("unlink"), "{refused}");
+        assert_eq!(ledger.history(&receipt(1)).unwrap().len(), 1);
+        // The desk unlinks; the used code stays used, even for its account.
+        let Unlinking::Unlinked { issue_no, .. } = ledger
+            .unlink(&receipt(1), "account opened by someone else", now)
+            .expect("unlink")
+        else {
+            panic!("a linked receipt is unlinked");
+        };
+        assert_eq!(issue_no, 1);
+        let again = Try::new(1, &code(1, 1), "acct-first").redeem(ledger);
+        assert!(
+            matches!(
+                &again,
+                RedeemAnswer::NotValid {
+                    verdict: Verdict::Redeemed { issue_no: 1, .. },
+                    ..
+                }
+            ),
+            "{again:?}"
+        );
+        let h = ledger.history(&receipt(1)).unwrap();
+        let line = h[0].after_the_envelope().expect("a line");
+        assert!(
+            line.contains("removed its account link") && line.contains("someone else"),
+            "{line}"
+        );
+        // Now a new code may go out, and link the right account.
+        assert_eq!(
+            ledger
+                .supersede_and_record(&row(1, 2, "2026-12-02-reissue1"))
+                .expect("reissued after the unlink"),
+            None
+        );
+        let right = Try::new(1, &code(1, 2), "acct-right").redeem(ledger);
+        assert!(
+            matches!(right, RedeemAnswer::Redeemed { issue_no: 2, .. }),
+            "{right:?}"
+        );
+        // The first account, typing its old code, is never told "redeemed".
+        let old = Try::new(1, &code(1, 1), "acct-first").redeem(ledger);
+        assert!(!matches!(old, RedeemAnswer::Redeemed { .. }), "{old:?}");
     }
 
     pub fn pieces_are_found_by_id_and_by_barcode_serial(ledger: &mut dyn Ledger, _: Opener) {
@@ -879,11 +1015,41 @@ mod cli {
         let letter = batch.letter_text_for(RECEIPT);
         assert!(code_forms(&code).iter().any(|f| letter.contains(f)));
 
-        // A reissue of a redeemed receipt is refused unless forced.
-        let reissue = wd.cmd(["reissue", RECEIPT, "--reason", "applicant asks"]);
-        reissue.expect_code(EXIT_FAILED);
+        // A reissue of a linked receipt is refused, even forced, and the
+        // refusal names unlink; after the desk unlinks, it goes out.
+        for force in [false, true] {
+            let mut args = vec!["reissue", RECEIPT, "--reason", "applicant asks"];
+            if force {
+                args.push("--force");
+            }
+            let reissue = wd.cmd(args);
+            reissue.expect_code(EXIT_FAILED);
+            assert!(
+                reissue.stderr.contains("linked to an online account")
+                    && reissue.stderr.contains("access-letters unlink"),
+                "{reissue:?}"
+            );
+        }
+        let unlink = wd.cmd([
+            "unlink",
+            RECEIPT,
+            "--reason",
+            "account opened by someone else",
+        ]);
+        unlink.expect_code(EXIT_OK);
+        assert!(unlink.stdout.contains("unlinked"), "{unlink:?}");
+        let status = wd.cmd(["status", RECEIPT]);
         assert!(
-            reissue.stderr.contains("already has an online account"),
+            status.stdout.contains("removed its account link")
+                && status.stdout.contains("account opened by someone else"),
+            "{status:?}"
+        );
+        let again = wd.cmd(["unlink", RECEIPT, "--reason", "twice"]);
+        again.expect_code(EXIT_NOT_VALID);
+        let reissue = wd.cmd(["reissue", RECEIPT, "--reason", "applicant asks", "--force"]);
+        reissue.expect_code(EXIT_OK);
+        assert!(
+            reissue.stdout.contains("no earlier code was active"),
             "{reissue:?}"
         );
     }

@@ -30,6 +30,7 @@ mod preview;
 mod print;
 mod print_run;
 mod proof;
+mod races;
 mod reissue;
 mod reprint;
 mod run;

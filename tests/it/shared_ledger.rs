@@ -607,8 +607,19 @@ mod racing {
         fn last_serial(&self) -> Result<Option<u64>, LedgerError> {
             self.inner.last_serial()
         }
-        fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<(), LedgerError> {
+        fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
             self.inner.supersede_and_record(row)
+        }
+        fn unlink(
+            &mut self,
+            r: &ReceiptNumber,
+            reason: &str,
+            now: DateTime<Utc>,
+        ) -> Result<access_letters::ledger::Unlinking, LedgerError> {
+            self.inner.unlink(r, reason, now)
+        }
+        fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError> {
+            self.inner.redeemed_then_returned()
         }
         fn history(&self, r: &ReceiptNumber) -> Result<Vec<Issuance>, LedgerError> {
             self.inner.history(r)

@@ -1,164 +1,189 @@
-//! A code's life after the envelope on PostgreSQL: redeem and revoke, each
-//! one transaction under a per-receipt advisory lock (the rules are in
-//! [`crate::ledger::redeem`]).
+//! A receipt's life on PostgreSQL: the SQL of [`LifeStore`], run inside one
+//! transaction that first takes the receipt's advisory lock, the one lock
+//! every path that changes a receipt takes (the rules are in
+//! [`crate::ledger::life`]).
 
 use ::postgres::types::Type;
-use ::postgres::Client;
+use ::postgres::{Client, Transaction};
 use chrono::{DateTime, Utc};
 
-use super::rows::pg_err;
+use super::lock_key;
+use super::rows::{damaged, pg_err};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, Gate};
-use crate::ledger::redeem::{redeem_action, RedeemAction, RedeemStep, Revocation};
-use crate::ledger::LedgerError;
+use crate::ledger::life::{self, Answer, Change, End, Issue, Life, LifeStore};
+use crate::ledger::{LedgerError, NewIssuance};
 
-pub(super) fn redeem(
-    client: &mut Client,
-    label: &str,
-    key: i64,
-    (receipt, issue_no): (&ReceiptNumber, u32),
-    account: &str,
-    now: DateTime<Utc>,
-    limit: AttemptLimit,
-) -> Result<RedeemStep, LedgerError> {
-    let label = label.to_string();
-    let issue = i32::try_from(issue_no).unwrap_or(i32::MAX);
-    let mut run = || -> Result<Result<RedeemStep, LedgerError>, ::postgres::Error> {
-        let mut tx = client.transaction()?;
-        // Typed statements: one round trip each, no prepared statement.
-        tx.execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&key, Type::INT8)])?;
-        let (open, row) = gate_and_issuance(&mut tx, (receipt, issue), now, limit)?;
-        if let Gate::Locked { until } = open {
-            tx.commit()?;
-            return Ok(Ok(RedeemStep::Locked { until }));
-        }
-        let Some(row) = row else {
-            return Ok(Err(LedgerError::NoSuchIssuance {
-                ledger: label.clone(),
-                receipt: receipt.clone(),
-                issue_no,
-            }));
-        };
-        let status_text: String = row.try_get("status")?;
-        let Some(status) = IssuanceStatus::parse(&status_text) else {
-            return Ok(Err(LedgerError::Damaged {
-                ledger: label.clone(),
-                detail: format!("unknown status '{status_text}'"),
-            }));
-        };
-        let at: Option<DateTime<Utc>> = row.try_get("redeemed_at")?;
-        let by: Option<String> = row.try_get("redeemed_by")?;
-        let action = redeem_action(status, at.zip(by.as_deref()), account);
-        let mut gate = None;
-        match action {
-            RedeemAction::Mark => {
-                tx.execute_typed(
-                    "UPDATE issuances SET status = 'redeemed', redeemed_at = $3, \
-                     redeemed_by = $4, status_changed_at = $3 \
-                     WHERE receipt = $1 AND issue_no = $2 AND status = 'active'",
-                    &[
-                        (&receipt.as_str(), Type::TEXT),
-                        (&issue, Type::INT4),
-                        (&now, Type::TIMESTAMPTZ),
-                        (&account, Type::TEXT),
-                    ],
-                )?;
-            }
-            RedeemAction::Other(_) => {
-                let wrong = AttemptKind::Wrong;
-                gate = Some(super::attempts::gate_in(
-                    &mut tx, receipt, wrong, now, limit,
-                )?);
-            }
-            RedeemAction::Again(_) | RedeemAction::NotLive(_) => {}
-        }
-        let step = action.step(now, gate);
-        tx.commit()?;
-        Ok(Ok(step))
-    };
-    run().map_err(|e| pg_err(&label, "redeem the code", e))?
+/// The advisory lock key of one receipt: taken by redeem, reissue, revoke,
+/// return, unlink and every counted attempt.
+pub(super) fn receipt_lock(schema: &str, receipt: &ReceiptNumber) -> i64 {
+    lock_key(&["receipt", schema, receipt.as_str()])
 }
 
-/// The gate of a redemption (counting nothing) and the issuance row,
-/// locked for update: the receipt's lock and wrong codes and the issuance
-/// in one round trip (the advisory lock is held, so nothing changes them).
-fn gate_and_issuance(
-    tx: &mut ::postgres::Transaction<'_>,
-    (receipt, issue): (&ReceiptNumber, i32),
-    now: DateTime<Utc>,
-    limit: AttemptLimit,
-) -> Result<(Gate, Option<::postgres::Row>), ::postgres::Error> {
-    let row = tx.query_typed_opt(
-        "SELECT (SELECT MAX(locked_until) FROM verify_locks WHERE receipt = $1) \
-                AS locked_until, \
-                (SELECT COUNT(*) FROM verify_attempts WHERE receipt = $1 \
-                   AND outcome IN ('wrong', 'mistyped') AND attempted_at > $3) AS wrong, \
-                i.status, i.redeemed_at, i.redeemed_by \
-         FROM issuances i WHERE i.receipt = $1 AND i.issue_no = $2 FOR UPDATE OF i",
-        &[
-            (&receipt.as_str(), Type::TEXT),
-            (&issue, Type::INT4),
-            (&(now - limit.window), Type::TIMESTAMPTZ),
-        ],
-    )?;
-    let kind = AttemptKind::NotCounted;
-    let open = match &row {
-        Some(r) => {
-            let wrong: i64 = r.try_get("wrong")?;
-            let state = (
-                r.try_get("locked_until")?,
-                u32::try_from(wrong).unwrap_or(u32::MAX),
-            );
-            super::attempts::apply(tx, receipt, kind, state, now, limit)?
-        }
-        None => super::attempts::gate_in(tx, receipt, kind, now, limit)?,
-    };
-    Ok((open, row))
+/// An active code ends (superseded, revoked, returned), with its reason.
+const END_SQL: &str = "UPDATE issuances SET status = $4, status_changed_at = $3, \
+     status_reason = $5 WHERE receipt = $1 AND issue_no = $2 AND status = 'active'";
+
+/// [`LifeStore`] on a PostgreSQL transaction.
+pub(super) struct PgLife<'a, 'b> {
+    pub tx: &'a mut Transaction<'b>,
+    pub label: &'a str,
+    pub schema: &'a str,
 }
 
-pub(super) fn revoke(
-    client: &mut Client,
-    label: &str,
-    key: i64,
-    receipt: &ReceiptNumber,
-    reason: &str,
-    now: DateTime<Utc>,
-) -> Result<Revocation, LedgerError> {
-    let label = label.to_string();
-    let mut run = || -> Result<Result<Revocation, LedgerError>, ::postgres::Error> {
-        let mut tx = client.transaction()?;
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])?;
-        let latest = tx.query_opt(
-            "SELECT issue_no, status, status_changed_at FROM issuances \
-             WHERE receipt = $1 ORDER BY issue_no DESC LIMIT 1 FOR UPDATE",
-            &[&receipt.as_str()],
-        )?;
-        let Some(latest) = latest else {
-            return Ok(Ok(Revocation::NeverIssued));
-        };
-        let issue: i32 = latest.try_get("issue_no")?;
-        let issue_no = u32::try_from(issue).unwrap_or(0);
-        let status_text: String = latest.try_get("status")?;
-        let Some(status) = IssuanceStatus::parse(&status_text) else {
-            return Ok(Err(LedgerError::Damaged {
-                ledger: label.clone(),
-                detail: format!("unknown status '{status_text}'"),
-            }));
-        };
-        if status != IssuanceStatus::Active {
-            return Ok(Ok(Revocation::NothingLive {
-                issue_no,
+impl<'a> PgLife<'a, '_> {
+    fn err(&self, action: &'static str) -> impl Fn(::postgres::Error) -> LedgerError + 'a {
+        let label = self.label;
+        move |e| pg_err(label, action, e)
+    }
+}
+
+impl LifeStore for PgLife<'_, '_> {
+    fn label(&self) -> &str {
+        self.label
+    }
+
+    fn lock_and_read(&mut self, receipt: &ReceiptNumber) -> Result<Life, LedgerError> {
+        let key = receipt_lock(self.schema, receipt);
+        let label = self.label;
+        let err = |e| pg_err(label, "read the receipt's codes", e);
+        // Its own statement: a read in the same statement as the lock would
+        // see the snapshot taken before the lock was granted.
+        self.tx
+            .execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&key, Type::INT8)])
+            .map_err(err)?;
+        let rows = self
+            .tx
+            .query_typed(
+                "SELECT issue_no, status, status_changed_at, redeemed_at, redeemed_by, \
+                 unlinked_at FROM issuances WHERE receipt = $1 ORDER BY issue_no",
+                &[(&receipt.as_str(), Type::TEXT)],
+            )
+            .map_err(err)?;
+        let mut issues = Vec::with_capacity(rows.len());
+        for r in &rows {
+            let status: String = r.try_get("status").map_err(err)?;
+            let status = IssuanceStatus::parse(&status)
+                .ok_or_else(|| damaged(label, format!("unknown status '{status}'")))?;
+            let redeemed_at: Option<DateTime<Utc>> = r.try_get("redeemed_at").map_err(err)?;
+            let redeemed_by: Option<String> = r.try_get("redeemed_by").map_err(err)?;
+            let unlinked_at: Option<DateTime<Utc>> = r.try_get("unlinked_at").map_err(err)?;
+            issues.push(Issue {
+                issue_no: super::rows::get_u32(label, r, "issue_no")?,
                 status,
-                since: latest.try_get("status_changed_at")?,
-            }));
+                changed_at: r.try_get("status_changed_at").map_err(err)?,
+                redeemed: redeemed_at.zip(redeemed_by),
+                unlinked: unlinked_at.is_some(),
+            });
         }
-        tx.execute(
-            "UPDATE issuances SET status = 'revoked', status_changed_at = $3, \
-             status_reason = $4 WHERE receipt = $1 AND issue_no = $2 AND status = 'active'",
-            &[&receipt.as_str(), &issue, &now, &reason],
-        )?;
-        tx.commit()?;
-        Ok(Ok(Revocation::Revoked { issue_no, at: now }))
+        Ok(Life { issues })
+    }
+
+    fn end(
+        &mut self,
+        receipt: &ReceiptNumber,
+        issue_no: u32,
+        end: End<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<u64, LedgerError> {
+        let issue = pg_issue(self.label, issue_no)?;
+        let (r, status) = (receipt.as_str(), end.status().as_str());
+        // The other end's text: a status reason, or the redeeming account.
+        let (sql, text) = match end {
+            // An active row has no status reason: a supersession keeps none.
+            End::Superseded => (END_SQL, None),
+            End::Revoked { reason } | End::Returned { reason } => (END_SQL, Some(reason)),
+            End::Redeemed { account } => (
+                "UPDATE issuances SET status = $4, redeemed_at = $3, redeemed_by = $5, \
+                 status_changed_at = $3 \
+                 WHERE receipt = $1 AND issue_no = $2 AND status = 'active'",
+                Some(account),
+            ),
+        };
+        let params: [(&(dyn ::postgres::types::ToSql + Sync), Type); 5] = [
+            (&r, Type::TEXT),
+            (&issue, Type::INT4),
+            (&now, Type::TIMESTAMPTZ),
+            (&status, Type::TEXT),
+            (&text, Type::TEXT),
+        ];
+        self.tx
+            .execute_typed(sql, &params)
+            .map_err(self.err("change the code's status"))
+    }
+
+    fn unlink(
+        &mut self,
+        receipt: &ReceiptNumber,
+        issue_no: u32,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<u64, LedgerError> {
+        let issue = pg_issue(self.label, issue_no)?;
+        self.tx
+            .execute(
+                "UPDATE issuances SET unlinked_at = $3, unlink_reason = $4 \
+                 WHERE receipt = $1 AND issue_no = $2 AND status = 'redeemed' \
+                 AND unlinked_at IS NULL",
+                &[&receipt.as_str(), &issue, &now, &reason],
+            )
+            .map_err(self.err("unlink the account"))
+    }
+
+    fn insert(&mut self, row: &NewIssuance, now: DateTime<Utc>) -> Result<(), LedgerError> {
+        super::rows::copy_rows(self.tx, std::slice::from_ref(row), now)
+            .map_err(|e| pg_err(self.label, "record the reissue", e))
+    }
+
+    fn gate(
+        &mut self,
+        receipt: &ReceiptNumber,
+        kind: AttemptKind,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<Gate, LedgerError> {
+        super::attempts::gate_in(self.tx, receipt, kind, now, limit)
+            .map_err(|e| pg_err(self.label, "count a verify attempt", e))
+    }
+}
+
+/// An issue number as the server stores it.
+fn pg_issue(label: &str, issue_no: u32) -> Result<i32, LedgerError> {
+    i32::try_from(issue_no).map_err(|_| {
+        damaged(
+            label,
+            format!("issue number {issue_no} is too large to store"),
+        )
+    })
+}
+
+/// One change of one receipt in its own transaction.
+pub(super) fn run(
+    client: &mut Client,
+    (label, schema): (&str, &str),
+    receipt: &ReceiptNumber,
+    change: Change<'_>,
+    now: DateTime<Utc>,
+) -> Result<Answer, LedgerError> {
+    let mut tx = client
+        .transaction()
+        .map_err(|e| pg_err(label, "start a change of the receipt", e))?;
+    let mut store = PgLife {
+        tx: &mut tx,
+        label,
+        schema,
     };
-    run().map_err(|e| pg_err(&label, "revoke the code", e))?
+    // On an error the transaction is dropped, so rolled back.
+    let answer = life::change(&mut store, receipt, change, now)?;
+    tx.commit()
+        .map_err(|e| pg_err(label, "commit the change of the receipt", e))?;
+    Ok(answer)
+}
+
+/// A change answered with another change's answer: a program error.
+pub(super) fn unexpected(label: &str, answer: &Answer) -> LedgerError {
+    damaged(
+        label,
+        format!("a change was answered with {answer:?}; this is a program error"),
+    )
 }

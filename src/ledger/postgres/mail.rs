@@ -7,11 +7,13 @@ use std::collections::{BTreeMap, HashMap};
 use ::postgres::{Client, Row};
 use chrono::{DateTime, NaiveDate, Utc};
 
-use super::rows::{damaged, issuance_from_row, pg_err};
+use super::lifecycle::PgLife;
+use super::rows::{damaged, get_u32, issuance_from_row, pg_err};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
+use crate::ledger::life::{self, Answer, Change, ReturnStep};
 use crate::ledger::mail::{
-    event_from_parts, returned_reason, DeliveredFile, Delivery, MailCounts, MailEvent,
-    MailEventKind, MailImport, MailRecorded, PieceRef,
+    event_from_parts, returned_reason, stored_count, DeliveredFile, Delivery, MailCounts,
+    MailEvent, MailEventKind, MailImport, MailRecorded, PieceRef, REDEEMED_THEN_RETURNED_COUNT,
 };
 use crate::ledger::{Issuance, LedgerError, Sha256Hex, ISSUANCE_COLUMNS};
 
@@ -82,92 +84,99 @@ pub(super) fn pieces_by_serial(
 
 pub(super) fn record_mail(
     client: &mut Client,
-    label: &str,
+    (label, schema): (&str, &str),
     import: &MailImport,
     events: &[MailEvent],
     now: DateTime<Utc>,
 ) -> Result<MailRecorded, LedgerError> {
-    let to_i64 = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
-    let mut run = || -> Result<Result<MailRecorded, LedgerError>, ::postgres::Error> {
-        let mut tx = client.transaction()?;
-        // Two imports of one file at once: the second waits, then finds
-        // the first.
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
-            &[&format!("mail-import {}", import.file_sha256.as_str())],
-        )?;
-        let before = tx.query_opt(
+    let err = |e| pg_err(label, "record the imported mail events", e);
+    let count = |n: u64| {
+        i64::try_from(n).map_err(|_| damaged(label, format!("a count of {n} is too large")))
+    };
+    let mut tx = client.transaction().map_err(err)?;
+    // Two imports of one file at once: the second waits, then finds the
+    // first.
+    tx.execute(
+        "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+        &[&format!("mail-import {}", import.file_sha256.as_str())],
+    )
+    .map_err(err)?;
+    let before = tx
+        .query_opt(
             "SELECT imported_at, file_name FROM mail_imports WHERE kind = $1 AND file_sha256 = $2",
             &[&import.kind.as_str(), &import.file_sha256.as_str()],
-        )?;
-        if let Some(row) = before {
-            return Ok(Ok(MailRecorded::AlreadyImported {
-                at: row.try_get(0)?,
-                file_name: row.try_get(1)?,
-            }));
-        }
-        let import_id: i64 = tx
-            .query_one(
-                "INSERT INTO mail_imports (kind, file_sha256, file_name, imported_at, rows, \
-                 recorded, duplicates, unmatched, rejected) \
-                 VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7) RETURNING id",
-                &[
-                    &import.kind.as_str(),
-                    &import.file_sha256.as_str(),
-                    &import.file_name,
-                    &now,
-                    &to_i64(import.rows),
-                    &to_i64(import.unmatched),
-                    &to_i64(import.rejected),
-                ],
-            )?
-            .try_get(0)?;
-        let (recorded, duplicates, stopped) = match record_events(&mut tx, import_id, events, now)?
-        {
-            Ok(counts) => counts,
-            Err(detail) => return Ok(Err(damaged(label, detail))),
-        };
+        )
+        .map_err(err)?;
+    if let Some(row) = before {
+        return Ok(MailRecorded::AlreadyImported {
+            at: row.try_get(0).map_err(err)?,
+            file_name: row.try_get(1).map_err(err)?,
+        });
+    }
+    let import_id: i64 = tx
+        .query_one(
+            "INSERT INTO mail_imports (kind, file_sha256, file_name, imported_at, rows, \
+             recorded, duplicates, unmatched, rejected) \
+             VALUES ($1, $2, $3, $4, $5, 0, 0, $6, $7) RETURNING id",
+            &[
+                &import.kind.as_str(),
+                &import.file_sha256.as_str(),
+                &import.file_name,
+                &now,
+                &count(import.rows)?,
+                &count(import.unmatched)?,
+                &count(import.rejected)?,
+            ],
+        )
+        .and_then(|r| r.try_get(0))
+        .map_err(err)?;
+    let mut store = PgLife {
+        tx: &mut tx,
+        label,
+        schema,
+    };
+    let recorded = record_events(&mut store, import_id, events, now)?;
+    if let MailRecorded::Recorded {
+        recorded,
+        duplicates,
+        ..
+    } = &recorded
+    {
         tx.execute(
             "UPDATE mail_imports SET recorded = $2, duplicates = $3 WHERE id = $1",
-            &[&import_id, &to_i64(recorded), &to_i64(duplicates)],
-        )?;
-        tx.commit()?;
-        Ok(Ok(MailRecorded::Recorded {
-            recorded,
-            duplicates,
-            stopped,
-        }))
-    };
-    run().map_err(|e| pg_err(label, "record the imported mail events", e))?
+            &[&import_id, &count(*recorded)?, &count(*duplicates)?],
+        )
+        .map_err(err)?;
+    }
+    tx.commit().map_err(err)?;
+    Ok(recorded)
 }
 
-/// What recording events found: new, already recorded, codes stopped.
-type EventCounts = (u64, u64, Vec<(ReceiptNumber, u32)>);
-
 /// Inserts the events of import `import_id` (an event already recorded is
-/// counted, not added) and stops the code of each newly returned piece. A
-/// stored receipt that cannot be read comes back as the inner error.
+/// counted, not added); each newly returned piece is a change of its
+/// receipt, decided by the one rule ([`crate::ledger::life`]).
 fn record_events(
-    tx: &mut ::postgres::Transaction<'_>,
+    store: &mut PgLife<'_, '_>,
     import_id: i64,
     events: &[MailEvent],
     now: DateTime<Utc>,
-) -> Result<Result<EventCounts, String>, ::postgres::Error> {
-    let insert = tx.prepare(
-        "INSERT INTO mail_events (piece_id, event, event_at, detail, import_id) \
-         VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
-    )?;
-    let stop = tx.prepare(
-        "UPDATE issuances SET status = 'returned', status_changed_at = $2, \
-         status_reason = $3 WHERE piece_id = $1 AND status = 'active' \
-         RETURNING receipt, issue_no",
-    )?;
-    let (mut recorded, mut duplicates, mut stopped) = (0u64, 0u64, Vec::new());
+) -> Result<MailRecorded, LedgerError> {
+    let label = store.label;
+    let err = |e| pg_err(label, "record the imported mail events", e);
+    let insert = store
+        .tx
+        .prepare(
+            "INSERT INTO mail_events (piece_id, event, event_at, detail, import_id) \
+             VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING",
+        )
+        .map_err(err)?;
+    let (mut recorded, mut duplicates) = (0u64, 0u64);
+    let (mut stopped, mut after_redeemed) = (Vec::new(), Vec::new());
     for e in events {
         let at = e.at.to_text();
         let row: [&(dyn ::postgres::types::ToSql + Sync); 5] =
             [&e.piece_id, &e.kind.as_str(), &at, &e.detail, &import_id];
-        if tx.execute(&insert, &row)? == 0 {
+        if store.tx.execute(&insert, &row).map_err(err)? == 0 {
             duplicates += 1;
             continue;
         }
@@ -175,17 +184,67 @@ fn record_events(
         if e.kind != MailEventKind::Returned {
             continue;
         }
+        let Some((receipt, issue_no)) = piece_issue(store, &e.piece_id)? else {
+            continue;
+        };
         let reason = returned_reason(&e.detail, e.at);
-        if let Some(row) = tx.query_opt(&stop, &[&e.piece_id, &now, &reason])? {
-            let receipt: String = row.try_get(0)?;
-            let issue_no: i32 = row.try_get(1)?;
-            match ReceiptNumber::parse(&receipt) {
-                Ok(r) => stopped.push((r, u32::try_from(issue_no).unwrap_or(0))),
-                Err(d) => return Ok(Err(d)),
-            }
+        let change = Change::Return {
+            issue_no,
+            reason: &reason,
+        };
+        match life::change(store, &receipt, change, now)? {
+            Answer::Return(ReturnStep::Stopped) => stopped.push((receipt, issue_no)),
+            Answer::Return(ReturnStep::AfterRedeemed) => after_redeemed.push((receipt, issue_no)),
+            _ => {}
         }
     }
-    Ok(Ok((recorded, duplicates, stopped)))
+    Ok(MailRecorded::Recorded {
+        recorded,
+        duplicates,
+        stopped,
+        after_redeemed,
+    })
+}
+
+/// The receipt and issue of a piece, if the ledger knows it.
+fn piece_issue(
+    store: &mut PgLife<'_, '_>,
+    piece_id: &str,
+) -> Result<Option<(ReceiptNumber, u32)>, LedgerError> {
+    let label = store.label;
+    let row = store
+        .tx
+        .query_opt(
+            "SELECT receipt, issue_no FROM issuances WHERE piece_id = $1",
+            &[&piece_id],
+        )
+        .map_err(|e| pg_err(label, "find the returned piece", e))?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let receipt: String = row
+        .try_get(0)
+        .map_err(|e| pg_err(label, "find the returned piece", e))?;
+    let receipt = ReceiptNumber::parse(&receipt).map_err(|d| damaged(label, d))?;
+    Ok(Some((receipt, get_u32(label, &row, "issue_no")?)))
+}
+
+/// Letters that came back after their code was redeemed, by receipt.
+pub(super) fn redeemed_then_returned(
+    client: &mut Client,
+    label: &str,
+) -> Result<Vec<Issuance>, LedgerError> {
+    let rows = client
+        .query(
+            &format!(
+                "SELECT {ISSUANCE_COLUMNS} FROM issuances i WHERE status = 'redeemed' \
+                 AND EXISTS (SELECT 1 FROM mail_events e WHERE e.piece_id = i.piece_id \
+                 AND e.event = 'returned') ORDER BY receipt, issue_no"
+            ),
+            &[],
+        )
+        .map_err(|e| pg_err(label, "list the letters returned after redemption", e))?;
+    rows.iter().map(|r| issuance_from_row(label, r)).collect()
 }
 
 pub(super) fn mail_trail(
@@ -230,8 +289,15 @@ pub(super) fn mail_counts(
         let n: i64 = row.get(1);
         let kind = MailEventKind::parse(&kind)
             .ok_or_else(|| damaged(label, format!("unknown mail event '{kind}'")))?;
-        by_kind.insert(kind, u64::try_from(n).unwrap_or(0));
+        by_kind.insert(kind, stored_count(label, "pieces", n)?);
     }
+    let flagged: i64 = client
+        .query_one(
+            &REDEEMED_THEN_RETURNED_COUNT.replace("PARAM", "$1::TEXT"),
+            &[&batch_id],
+        )
+        .map_err(err)?
+        .get(0);
     let deliveries: i64 = client
         .query_one(
             "SELECT COUNT(*) FROM deliveries WHERE completed_at IS NOT NULL \
@@ -253,8 +319,9 @@ pub(super) fn mail_counts(
     };
     Ok(MailCounts {
         by_kind,
-        deliveries: u64::try_from(deliveries).unwrap_or(0),
-        unmatched_scans: u64::try_from(unmatched).unwrap_or(0),
+        deliveries: stored_count(label, "hand-offs", deliveries)?,
+        unmatched_scans: stored_count(label, "unmatched scans", unmatched)?,
+        redeemed_then_returned: stored_count(label, "returns after redemption", flagged)?,
     })
 }
 

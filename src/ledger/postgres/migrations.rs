@@ -183,6 +183,21 @@ pub(in crate::ledger) const PG_MIGRATIONS: &[&str] = &[
         UNIQUE (piece_id, event, event_at, detail)
     );
     "#,
+    // Version 6: one account link per receipt (see SQLite's version 6).
+    r#"
+    ALTER TABLE issuances ADD COLUMN unlinked_at TIMESTAMPTZ;
+    ALTER TABLE issuances ADD COLUMN unlink_reason TEXT;
+    UPDATE issuances i
+       SET unlinked_at = now(),
+           unlink_reason = 'schema 6: this receipt was linked to two accounts before one link per receipt was enforced; check this older account'
+     WHERE status = 'redeemed'
+       AND EXISTS (SELECT 1 FROM issuances newer
+                    WHERE newer.receipt = i.receipt
+                      AND newer.status = 'redeemed'
+                      AND newer.issue_no > i.issue_no);
+    CREATE UNIQUE INDEX issuances_one_link ON issuances (receipt)
+        WHERE status = 'redeemed' AND unlinked_at IS NULL;
+    "#,
 ];
 
 // Both backends must agree on what each schema version means.

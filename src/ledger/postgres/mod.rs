@@ -67,9 +67,10 @@ pub use self::watch::{
     DEFAULT_TIMEOUT_S as LEDGER_TIMEOUT_DEFAULT_S, TIMEOUT_ENV as LEDGER_TIMEOUT_ENV,
 };
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
+use crate::ledger::check_batch_known;
+use crate::ledger::life::{Answer, Change, Unlinking};
 use crate::ledger::redeem::{RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
-use crate::ledger::{check_batch_known, check_next_issue};
 use crate::ledger::{
     BatchRecord, DeliveredFile, Delivery, Issuance, Ledger, LedgerError, MailCounts, MailEvent,
     MailImport, MailRecorded, NewIssuance, PieceRef, ReceiptState, Sha256Hex, BUSY_TIMEOUT_MS,
@@ -196,6 +197,19 @@ impl PostgresLedger {
         })
     }
 
+    /// One change of a receipt's codes, decided and recorded in one
+    /// transaction under the receipt's lock ([`crate::ledger::life`]).
+    fn change(
+        &mut self,
+        receipt: &ReceiptNumber,
+        change: Change<'_>,
+        now: DateTime<Utc>,
+    ) -> Result<Answer, LedgerError> {
+        let (schema, label) = (self.schema.clone(), self.label.clone());
+        let mut client = self.client.get_mut();
+        lifecycle::run(&mut client, (&label, &schema), receipt, change, now)
+    }
+
     /// Replaces the clock used for audit timestamps (tests use a fixed one).
     pub fn with_clock(mut self, clock: fn() -> DateTime<Utc>) -> Self {
         self.clock = clock;
@@ -320,7 +334,7 @@ impl Ledger for PostgresLedger {
         now: DateTime<Utc>,
         limit: AttemptLimit,
     ) -> Result<Gate, LedgerError> {
-        let key = lock_key(&["verify", &self.schema, receipt.as_str()]);
+        let key = lifecycle::receipt_lock(&self.schema, receipt);
         let mut client = self.client.get_mut();
         attempts::gate(&mut client, &self.label, key, (receipt, kind), now, limit)
     }
@@ -343,19 +357,15 @@ impl Ledger for PostgresLedger {
         now: DateTime<Utc>,
         limit: AttemptLimit,
     ) -> Result<RedeemStep, LedgerError> {
-        // The same per-receipt lock as verify's attempts: redemptions and
-        // attempts of one receipt queue, from any number of hosts.
-        let key = lock_key(&["verify", &self.schema, receipt.as_str()]);
-        let (mut client, label) = (self.client.get_mut(), &self.label);
-        lifecycle::redeem(
-            &mut client,
-            label,
-            key,
-            (receipt, issue_no),
+        let change = Change::Redeem {
+            issue_no,
             account,
-            now,
             limit,
-        )
+        };
+        match self.change(receipt, change, now)? {
+            Answer::Redeem(step) => Ok(step),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
     }
 
     fn revoke(
@@ -364,16 +374,26 @@ impl Ledger for PostgresLedger {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Revocation, LedgerError> {
-        // The reissue lock: a revocation and a reissue of one receipt queue.
-        let key = lock_key(&["receipt", &self.schema, receipt.as_str()]);
-        lifecycle::revoke(
-            &mut self.client.get_mut(),
-            &self.label,
-            key,
-            receipt,
-            reason,
-            now,
-        )
+        match self.change(receipt, Change::Revoke { reason }, now)? {
+            Answer::Revoke(r) => Ok(r),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
+    }
+
+    fn unlink(
+        &mut self,
+        receipt: &ReceiptNumber,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Unlinking, LedgerError> {
+        match self.change(receipt, Change::Unlink { reason }, now)? {
+            Answer::Unlink(u) => Ok(u),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
+    }
+
+    fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError> {
+        mail::redeemed_then_returned(&mut self.client.borrow_mut(), &self.label)
     }
 
     fn pieces(&self, ids: &[String]) -> Result<HashMap<String, PieceRef>, LedgerError> {
@@ -393,7 +413,9 @@ impl Ledger for PostgresLedger {
         events: &[MailEvent],
         now: DateTime<Utc>,
     ) -> Result<MailRecorded, LedgerError> {
-        mail::record_mail(&mut self.client.get_mut(), &self.label, import, events, now)
+        let schema = self.schema.clone();
+        let at = (self.label.as_str(), schema.as_str());
+        mail::record_mail(&mut self.client.get_mut(), at, import, events, now)
     }
 
     fn mail_trail(&self, receipt: &ReceiptNumber) -> Result<Vec<MailEvent>, LedgerError> {
@@ -625,44 +647,21 @@ impl Ledger for PostgresLedger {
         }
     }
 
-    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<(), LedgerError> {
+    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
         row.check()?;
         pg_ints(row).map_err(|detail| LedgerError::Damaged {
             ledger: self.label.clone(),
             detail,
         })?;
         let now = (self.clock)();
-        let receipt_lock = lock_key(&["receipt", &self.schema, row.receipt.as_str()]);
-        let label = self.label.clone();
-        let action = "record the reissue";
-        let mut client = self.client.get_mut();
-        let err = |e| pg_err(&label, action, e);
-        let mut tx = client.transaction().map_err(err)?;
-        // Serialise reissues of this receipt; the lock ends with the
-        // transaction, and every later statement sees the other's commit.
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&receipt_lock])
-            .map_err(err)?;
-        let max: Option<i32> = tx
-            .query_one(
-                "SELECT MAX(issue_no) FROM issuances WHERE receipt = $1",
-                &[&row.receipt.as_str()],
-            )
-            .map_err(err)?
-            .get(0);
-        check_next_issue(&label, row, max.and_then(|m| u32::try_from(m).ok()))?;
-        tx.execute(
-            "UPDATE issuances SET status = 'superseded', status_changed_at = $2 \
-             WHERE receipt = $1 AND status = 'active'",
-            &[&row.receipt.as_str(), &now],
-        )
-        .map_err(err)?;
-        let inserted = copy_rows(&mut tx, std::slice::from_ref(row), now);
-        let committed = inserted.and_then(|_| tx.commit());
-        drop(client);
-        match committed {
-            Ok(()) => Ok(()),
-            Err(e) if is_constraint(&e) => Err(self.diagnose(std::slice::from_ref(row), e)),
-            Err(e) => Err(pg_err(&self.label, action, e)),
+        match self.change(&row.receipt, Change::Reissue { row }, now) {
+            Ok(Answer::Reissued { superseded }) => Ok(superseded),
+            Ok(other) => Err(lifecycle::unexpected(&self.label, &other)),
+            // The transaction was rolled back: say which rule the row broke.
+            Err(LedgerError::Postgres { source, .. }) if is_constraint(&source) => {
+                Err(self.diagnose(std::slice::from_ref(row), source))
+            }
+            Err(e) => Err(e),
         }
     }
 

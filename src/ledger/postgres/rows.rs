@@ -11,7 +11,7 @@ use crate::filing::{Filing, IssuanceStatus, ReceiptNumber};
 
 use crate::ledger::{
     parse_form, BatchKind, BatchRecord, Issuance, LedgerError, LetterProof, NewIssuance,
-    Redemption, Sha256Hex,
+    Redemption, Sha256Hex, Unlink,
 };
 use crate::letter_proof::ProofKind;
 
@@ -65,7 +65,7 @@ pub(super) fn damaged(label: &str, detail: String) -> LedgerError {
     }
 }
 
-fn get<'a, T: ::postgres::types::FromSql<'a>>(
+pub(super) fn get<'a, T: ::postgres::types::FromSql<'a>>(
     label: &str,
     row: &'a Row,
     column: &str,
@@ -75,7 +75,7 @@ fn get<'a, T: ::postgres::types::FromSql<'a>>(
 }
 
 /// A stored count that must fit a `u32` (issue numbers, pages).
-fn get_u32(label: &str, row: &Row, column: &str) -> Result<u32, LedgerError> {
+pub(super) fn get_u32(label: &str, row: &Row, column: &str) -> Result<u32, LedgerError> {
     let v: i32 = get(label, row, column)?;
     u32::try_from(v).map_err(|_| damaged(label, format!("a negative {column} ({v})")))
 }
@@ -108,6 +108,12 @@ pub(super) fn issuance_from_row(label: &str, row: &Row) -> Result<Issuance, Ledg
     .map_err(|e| damaged(label, format!("the letter proof of receipt {receipt}: {e}")))?;
     let redeemed_at: Option<DateTime<Utc>> = get(label, row, "redeemed_at")?;
     let redeemed_by: Option<String> = get(label, row, "redeemed_by")?;
+    let unlinked_at: Option<DateTime<Utc>> = get(label, row, "unlinked_at")?;
+    let unlink_reason: Option<String> = get(label, row, "unlink_reason")?;
+    let unlinked = unlinked_at.map(|at| Unlink {
+        at,
+        reason: unlink_reason.unwrap_or_default(),
+    });
     let issued = NewIssuance {
         receipt,
         issue_no: get_u32(label, row, "issue_no")?,
@@ -133,7 +139,11 @@ pub(super) fn issuance_from_row(label: &str, row: &Row) -> Result<Issuance, Ledg
         status_reason: get(label, row, "status_reason")?,
         redemption: redeemed_at
             .zip(redeemed_by)
-            .map(|(at, account)| Redemption { at, account }),
+            .map(|(at, account)| Redemption {
+                at,
+                account,
+                unlinked,
+            }),
     })
 }
 

@@ -8,11 +8,13 @@ use chrono::{DateTime, Utc};
 use rusqlite::{params, Connection, OptionalExtension, Row, TransactionBehavior};
 
 use super::attempts::{parse_time, time_text};
+use super::lifecycle::SqliteLife;
 use super::rows::{bad_column, classify, date_column, issuance_from_row};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
+use crate::ledger::life::{self, Answer, Change, ReturnStep};
 use crate::ledger::mail::{
-    event_from_parts, returned_reason, DeliveredFile, Delivery, MailCounts, MailEvent,
-    MailEventKind, MailImport, MailRecorded, PieceRef,
+    event_from_parts, returned_reason, stored_count, DeliveredFile, Delivery, MailCounts,
+    MailEvent, MailEventKind, MailImport, MailRecorded, PieceRef, REDEEMED_THEN_RETURNED_COUNT,
 };
 use crate::ledger::{Issuance, LedgerError, Sha256Hex, ISSUANCE_COLUMNS};
 
@@ -161,13 +163,7 @@ fn record_events(
              VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT DO NOTHING",
         )
         .map_err(err)?;
-    let mut stop = tx
-        .prepare_cached(
-            "UPDATE issuances SET status = 'returned', status_changed_at = ?2, \
-             status_reason = ?3 WHERE piece_id = ?1 AND status = 'active' \
-             RETURNING receipt, issue_no",
-        )
-        .map_err(err)?;
+    let mut stopped_after = Vec::new();
     for e in events {
         let at = e.at.to_text();
         let row = params![e.piece_id, e.kind.as_str(), at, e.detail, import_id];
@@ -180,24 +176,25 @@ fn record_events(
             continue;
         }
         let reason = returned_reason(&e.detail, e.at);
-        let hit: Option<(String, u32)> = stop
-            .query_row(params![e.piece_id, time_text(now), reason], |r| {
-                Ok((r.get(0)?, r.get(1)?))
-            })
-            .optional()
-            .map_err(err)?;
-        if let Some((receipt, issue_no)) = hit {
-            let receipt = ReceiptNumber::parse(&receipt).map_err(|d| LedgerError::Damaged {
-                ledger: label.to_string(),
-                detail: d,
-            })?;
-            stopped.push((receipt, issue_no));
+        let Some((receipt, issue_no)) = piece_issue(tx, label, &e.piece_id)? else {
+            continue;
+        };
+        let change = Change::Return {
+            issue_no,
+            reason: &reason,
+        };
+        let mut store = SqliteLife { conn: tx, label };
+        match life::change(&mut store, &receipt, change, now)? {
+            Answer::Return(ReturnStep::Stopped) => stopped.push((receipt, issue_no)),
+            Answer::Return(ReturnStep::AfterRedeemed) => stopped_after.push((receipt, issue_no)),
+            _ => {}
         }
     }
     Ok(MailRecorded::Recorded {
         recorded,
         duplicates,
         stopped,
+        after_redeemed: stopped_after,
     })
 }
 
@@ -256,8 +253,15 @@ pub(super) fn mail_counts(
             ledger: label.to_string(),
             detail: format!("unknown mail event '{kind}'"),
         })?;
-        by_kind.insert(kind, u64::try_from(n).unwrap_or(0));
+        by_kind.insert(kind, stored_count(label, "pieces", n)?);
     }
+    let flagged: i64 = conn
+        .query_row(
+            &REDEEMED_THEN_RETURNED_COUNT.replace("PARAM", "?1"),
+            [batch_id],
+            |r| r.get(0),
+        )
+        .map_err(err)?;
     let deliveries: i64 = conn
         .query_row(
             "SELECT COUNT(*) FROM deliveries WHERE completed_at IS NOT NULL \
@@ -279,8 +283,9 @@ pub(super) fn mail_counts(
     };
     Ok(MailCounts {
         by_kind,
-        deliveries: u64::try_from(deliveries).unwrap_or(0),
-        unmatched_scans: u64::try_from(unmatched).unwrap_or(0),
+        deliveries: stored_count(label, "hand-offs", deliveries)?,
+        unmatched_scans: stored_count(label, "unmatched scans", unmatched)?,
+        redeemed_then_returned: stored_count(label, "returns after redemption", flagged)?,
     })
 }
 
@@ -452,4 +457,46 @@ pub(super) fn finish_delivery(
     )
     .map_err(|e| classify(label, "record the end of the hand-off", e))?;
     Ok(())
+}
+
+/// The receipt and issue of a piece, if the ledger knows it.
+fn piece_issue(
+    tx: &Connection,
+    label: &str,
+    piece_id: &str,
+) -> Result<Option<(ReceiptNumber, u32)>, LedgerError> {
+    let err = |e| classify(label, "find the returned piece", e);
+    let row: Option<(String, u32)> = tx
+        .query_row(
+            "SELECT receipt, issue_no FROM issuances WHERE piece_id = ?1",
+            [piece_id],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .optional()
+        .map_err(err)?;
+    row.map(|(receipt, issue_no)| {
+        let receipt = ReceiptNumber::parse(&receipt).map_err(|d| LedgerError::Damaged {
+            ledger: label.to_string(),
+            detail: d,
+        })?;
+        Ok((receipt, issue_no))
+    })
+    .transpose()
+}
+
+/// Letters that came back after their code was redeemed, by receipt.
+pub(super) fn redeemed_then_returned(
+    conn: &Connection,
+    label: &str,
+) -> Result<Vec<Issuance>, LedgerError> {
+    let err = |e| classify(label, "list the letters returned after redemption", e);
+    let mut stmt = conn
+        .prepare_cached(&format!(
+            "SELECT {ISSUANCE_COLUMNS} FROM issuances i WHERE status = 'redeemed' \
+             AND EXISTS (SELECT 1 FROM mail_events e WHERE e.piece_id = i.piece_id \
+             AND e.event = 'returned') ORDER BY receipt, issue_no"
+        ))
+        .map_err(err)?;
+    let rows = stmt.query_map([], issuance_from_row).map_err(err)?;
+    rows.collect::<Result<Vec<_>, _>>().map_err(err)
 }

@@ -282,6 +282,29 @@ pub(in crate::ledger) const MIGRATIONS: &[Migration] = &[
     "#,
         then: None,
     },
+    // Version 6: a receipt is linked to at most one account, ever, unless
+    // the desk records an unlink (`unlinked_at`, `unlink_reason`). A ledger
+    // written before this rule may hold a receipt linked twice (a reissue
+    // raced a redemption): every link but the newest is recorded as
+    // unlinked, with a reason that says why, so `status` shows both and the
+    // desk can check the older account.
+    Migration {
+        sql: r#"
+    ALTER TABLE issuances ADD COLUMN unlinked_at TEXT;
+    ALTER TABLE issuances ADD COLUMN unlink_reason TEXT;
+    UPDATE issuances
+       SET unlinked_at = strftime('%Y-%m-%dT%H:%M:%fZ', 'now'),
+           unlink_reason = 'schema 6: this receipt was linked to two accounts before one link per receipt was enforced; check this older account'
+     WHERE status = 'redeemed'
+       AND EXISTS (SELECT 1 FROM issuances newer
+                    WHERE newer.receipt = issuances.receipt
+                      AND newer.status = 'redeemed'
+                      AND newer.issue_no > issuances.issue_no);
+    CREATE UNIQUE INDEX issuances_one_link ON issuances (receipt)
+        WHERE status = 'redeemed' AND unlinked_at IS NULL;
+    "#,
+        then: None,
+    },
 ];
 
 /// The `meta` row that holds the ledger's identity.

@@ -17,12 +17,13 @@ use self::rows::{
     batch_from_row, classify, date_text, insert_active, issuance_from_row, record_printed_in,
 };
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
+use crate::ledger::check_batch_known;
 use crate::ledger::files::{
     canonical_path, create_private, folder_of, publish_no_clobber, temp_name,
 };
+use crate::ledger::life::{Answer, Change, Unlinking};
 use crate::ledger::redeem::{RedeemAsk, RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
-use crate::ledger::{check_batch_known, check_next_issue};
 use crate::ledger::{
     BatchRecord, DeliveredFile, Delivery, Issuance, Ledger, LedgerError, MailCounts, MailEvent,
     MailImport, MailRecorded, NewIssuance, PieceRef, ReceiptState, Sha256Hex, BUSY_TIMEOUT_MS,
@@ -419,7 +420,14 @@ impl Ledger for SqliteLedger {
             account: account.to_string(),
             now,
         };
-        lifecycle::redeem(&mut self.conn, &self.label, &ask, limit)
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify(&self.label, "redeem the code", e))?;
+        let step = lifecycle::redeem_in(&tx, &self.label, &ask, limit)?;
+        tx.commit()
+            .map_err(|e| classify(&self.label, "redeem the code", e))?;
+        Ok(step)
     }
 
     fn revoke(
@@ -428,7 +436,28 @@ impl Ledger for SqliteLedger {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Revocation, LedgerError> {
-        lifecycle::revoke(&mut self.conn, &self.label, receipt, reason, now)
+        let change = Change::Revoke { reason };
+        match lifecycle::run(&mut self.conn, &self.label, receipt, change, now)? {
+            Answer::Revoke(r) => Ok(r),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
+    }
+
+    fn unlink(
+        &mut self,
+        receipt: &ReceiptNumber,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Unlinking, LedgerError> {
+        let change = Change::Unlink { reason };
+        match lifecycle::run(&mut self.conn, &self.label, receipt, change, now)? {
+            Answer::Unlink(u) => Ok(u),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
+    }
+
+    fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError> {
+        mail::redeemed_then_returned(&self.conn, &self.label)
     }
 
     fn pieces(&self, ids: &[String]) -> Result<HashMap<String, PieceRef>, LedgerError> {
@@ -665,31 +694,14 @@ impl Ledger for SqliteLedger {
             .map_err(|e| classify(&label, "record issuances", e))
     }
 
-    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<(), LedgerError> {
+    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
         row.check()?;
-        let now = self.now();
-        let label = self.label.clone();
-        let action = "record the reissue";
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| classify(&label, action, e))?;
-        let max: Option<u32> = tx
-            .query_row(
-                "SELECT MAX(issue_no) FROM issuances WHERE receipt = ?1",
-                [row.receipt.as_str()],
-                |r| r.get(0),
-            )
-            .map_err(|e| classify(&label, action, e))?;
-        check_next_issue(&label, row, max)?;
-        tx.execute(
-            "UPDATE issuances SET status = 'superseded', status_changed_at = ?2 \
-             WHERE receipt = ?1 AND status = 'active'",
-            params![row.receipt.as_str(), now],
-        )
-        .map_err(|e| classify(&label, action, e))?;
-        insert_active(&label, &tx, row, &now)?;
-        tx.commit().map_err(|e| classify(&label, action, e))
+        let now = (self.clock)();
+        let change = Change::Reissue { row };
+        match lifecycle::run(&mut self.conn, &self.label, &row.receipt, change, now)? {
+            Answer::Reissued { superseded } => Ok(superseded),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
     }
 
     fn history(&self, receipt: &ReceiptNumber) -> Result<Vec<Issuance>, LedgerError> {

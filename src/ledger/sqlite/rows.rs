@@ -7,7 +7,8 @@ use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 use crate::filing::{Filing, IssuanceStatus, ReceiptNumber};
 
 use crate::ledger::{
-    parse_form, BatchKind, BatchRecord, Issuance, LedgerError, LetterProof, NewIssuance, Redemption,
+    parse_form, BatchKind, BatchRecord, Issuance, LedgerError, LetterProof, NewIssuance,
+    Redemption, Unlink,
 };
 use crate::letter_proof::{ProofKind, Sha256Hex};
 
@@ -261,7 +262,7 @@ pub(super) fn date_column(row: &Row<'_>, name: &str) -> rusqlite::Result<NaiveDa
         .map_err(|_| bad_column(0, format!("{name} '{text}' is not a YYYY-MM-DD date")))
 }
 
-fn time_column(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+pub(super) fn time_column(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
     let Some(text) = row.get::<_, Option<String>>(name)? else {
         return Ok(None);
     };
@@ -293,8 +294,20 @@ pub(super) fn issuance_from_row(row: &Row<'_>) -> rusqlite::Result<Issuance> {
     )
     .map_err(|e| bad_column(0, format!("the letter proof of receipt {receipt}: {e}")))?;
     let redeemed_by: Option<String> = row.get("redeemed_by")?;
+    let unlink_reason: Option<String> = row.get("unlink_reason")?;
+    let unlinked = match (time_column(row, "unlinked_at")?, unlink_reason) {
+        (Some(at), reason) => Some(Unlink {
+            at,
+            reason: reason.unwrap_or_default(),
+        }),
+        (None, _) => None,
+    };
     let redemption = match (time_column(row, "redeemed_at")?, redeemed_by) {
-        (Some(at), Some(account)) => Some(Redemption { at, account }),
+        (Some(at), Some(account)) => Some(Redemption {
+            at,
+            account,
+            unlinked,
+        }),
         _ => None,
     };
     let issued = NewIssuance {

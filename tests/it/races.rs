@@ -1,0 +1,561 @@
+//! Interleavings, not paths: every change to a receipt, run at once from
+//! many threads (each with its own ledger connection, as separate processes
+//! and hosts would), on both backends. After each run the invariants are
+//! checked from the ledger alone, and every answer given is checked against
+//! what the ledger holds afterwards (see `ledger/life.rs`):
+//!
+//! - a receipt has at most one live code;
+//! - a receipt is linked to at most one account (a redeemed issuance not
+//!   unlinked), and nothing was issued after the issuance that links it;
+//! - whoever was told "redeemed" holds that issuance in the ledger, whoever
+//!   was told "superseded", "revoked", "returned" or "unlinked" too.
+//!
+//! The PostgreSQL runs need `ACCESS_LETTERS_TEST_PG` (skipped loudly
+//! without it, a failure under CI).
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Barrier};
+
+use access_letters::code::derive;
+use access_letters::filing::{Address, Filing, FormType, IssuanceStatus, Language, ReceiptNumber};
+use access_letters::key::KeyRing;
+use access_letters::ledger::{
+    AttemptLimit, BatchKind, BatchRecord, ImportKind, Issuance, Ledger, LedgerError, LetterProof,
+    MailEvent, MailEventKind, MailImport, MailRecorded, MailTime, NewIssuance, Revocation,
+    Sha256Hex, SqliteLedger, Unlinking,
+};
+use access_letters::ops::{
+    builtin_test_key, redeem, AccountRef, Door, RedeemAnswer, RedeemRequest,
+};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use rand::{RngExt, SeedableRng};
+use rand_chacha::ChaCha8Rng;
+
+use crate::support::pg::PgSchema;
+
+const NIGHTLY: &str = "2026-11-25-race00";
+const REISSUES: &str = "2026-11-26-reissues";
+const THREADS: usize = 8;
+const RECEIPTS: u64 = 4;
+const OPS_PER_THREAD: usize = 30;
+const SEEDS: [u64; 4] = [7, 1_204, 90_210, 31_337];
+const ACCOUNTS: [&str; 3] = ["acct-ana", "acct-bao", "acct-chloe"];
+
+fn receipt(n: u64) -> ReceiptNumber {
+    ReceiptNumber::parse(&format!("MSC{n:010}")).expect("valid receipt")
+}
+
+fn date(s: &str) -> NaiveDate {
+    s.parse().expect("a date")
+}
+
+fn base_time() -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
+        .expect("a time")
+        .with_timezone(&Utc)
+}
+
+fn limit() -> AttemptLimit {
+    // High enough that guesses rarely lock a receipt: the point here is
+    // the interleaving of changes, the limit has tests of its own.
+    AttemptLimit {
+        max_wrong: 40,
+        window: TimeDelta::minutes(10),
+    }
+}
+
+fn filing(n: u64) -> Filing {
+    Filing {
+        line: n + 1,
+        receipt: receipt(n),
+        form: FormType::I485,
+        received_date: date("2026-11-20"),
+        given_name: "Nguyễn Thị".into(),
+        middle_name: None,
+        family_name: "Hồng Nhung".into(),
+        a_number: None,
+        name_line: "NGUYEN THI HONG NHUNG".into(),
+        address: Address {
+            in_care_of: None,
+            line1: "PSC 1234 BOX 5678".into(),
+            line2: None,
+            city: "FPO".into(),
+            state: "AE".into(),
+            zip5: "09499".into(),
+            zip4: None,
+        },
+        language: Language::En,
+    }
+}
+
+fn row(n: u64, issue_no: u32, batch_id: &str) -> NewIssuance {
+    let key = builtin_test_key();
+    let code = derive(&key, &receipt(n), issue_no);
+    NewIssuance {
+        receipt: receipt(n),
+        issue_no,
+        form: FormType::I485,
+        batch_id: batch_id.into(),
+        piece_id: format!("MSC{n:010}-{issue_no:02}"),
+        key_id: key.id().into(),
+        fingerprint: access_letters::code::fingerprint(&key, &code)
+            .as_str()
+            .to_string(),
+        notice_date: date("2026-11-25"),
+        expires_on: date("2027-02-23"),
+        proof: LetterProof::NotYetPrinted,
+        pages: 1,
+        imb_serial: None,
+        filing: filing(n),
+        reason: None,
+        forced: false,
+    }
+}
+
+fn code(n: u64, issue_no: u32) -> String {
+    derive(&builtin_test_key(), &receipt(n), issue_no).reveal_for_letter()
+}
+
+fn start(ledger: &mut dyn Ledger, batch_id: &str, kind: BatchKind) {
+    ledger
+        .start_batch(&BatchRecord {
+            batch_id: batch_id.into(),
+            batch_date: date("2026-11-25"),
+            key_id: builtin_test_key().id().into(),
+            is_test: true,
+            input_sha256: "ef".repeat(32),
+            kind,
+        })
+        .expect("start the batch");
+}
+
+/// Issue 1 of receipts 1..=n, and a batch for the reissues.
+fn issued(ledger: &mut dyn Ledger, n: u64) {
+    start(ledger, NIGHTLY, BatchKind::Nightly);
+    start(ledger, REISSUES, BatchKind::Reissue);
+    let rows: Vec<_> = (1..=n).map(|i| row(i, 1, NIGHTLY)).collect();
+    ledger.record(&rows).expect("record");
+}
+
+/// What a caller was told, to check against the ledger afterwards.
+#[derive(Clone, Debug)]
+enum Told {
+    Redeemed {
+        n: u64,
+        issue_no: u32,
+        account: String,
+    },
+    Reissued {
+        n: u64,
+        issue_no: u32,
+        superseded: Option<u32>,
+    },
+    Revoked {
+        n: u64,
+        issue_no: u32,
+    },
+    Returned {
+        n: u64,
+        issue_no: u32,
+    },
+    Unlinked {
+        n: u64,
+        issue_no: u32,
+    },
+}
+
+type Opener = Arc<dyn Fn() -> Box<dyn Ledger> + Send + Sync>;
+
+fn latest_issue(ledger: &dyn Ledger, n: u64) -> u32 {
+    let history = ledger.history(&receipt(n)).expect("history");
+    history.last().map_or(1, |i| i.issued.issue_no)
+}
+
+fn try_redeem(
+    ledger: &mut dyn Ledger,
+    rng: &mut ChaCha8Rng,
+    n: u64,
+    now: DateTime<Utc>,
+) -> Option<Told> {
+    let latest = latest_issue(ledger, n);
+    // The newest code, an older (superseded) one, or another receipt's.
+    let (typed, issue_no) = match rng.random_range(0..4u32) {
+        0 | 1 => (code(n, latest), latest),
+        2 => {
+            let k = rng.random_range(1..=latest);
+            (code(n, k), k)
+        }
+        _ => (code(n + 50, 1), 0),
+    };
+    let account = ACCOUNTS[rng.random_range(0..ACCOUNTS.len())];
+    let account_ref = AccountRef::parse(account).expect("an account reference");
+    let req = RedeemRequest {
+        receipt: &receipt(n),
+        typed: &typed,
+        account: &account_ref,
+        as_of: date("2026-12-01"),
+        now,
+        limit: limit(),
+        door: Door::Portal,
+    };
+    match redeem(&req, &KeyRing::single(builtin_test_key()), ledger).expect("redeem") {
+        RedeemAnswer::Redeemed { issue_no: got, .. } => {
+            assert_eq!(got, issue_no, "redeemed another issue than the code's");
+            Some(Told::Redeemed {
+                n,
+                issue_no,
+                account: account.into(),
+            })
+        }
+        _ => None,
+    }
+}
+
+fn try_reissue(ledger: &mut dyn Ledger, n: u64) -> Option<Told> {
+    let next = latest_issue(ledger, n) + 1;
+    match ledger.supersede_and_record(&row(n, next, REISSUES)) {
+        Ok(superseded) => Some(Told::Reissued {
+            n,
+            issue_no: next,
+            superseded,
+        }),
+        // Refused honestly: linked, or another reissue took the number.
+        Err(
+            LedgerError::Linked { .. }
+            | LedgerError::IssueOutOfOrder { .. }
+            | LedgerError::DuplicateIssuance { .. }
+            | LedgerError::AlreadyActive { .. },
+        ) => None,
+        Err(e) => panic!("reissue of {n} failed: {e}"),
+    }
+}
+
+fn try_return(
+    ledger: &mut dyn Ledger,
+    rng: &mut ChaCha8Rng,
+    n: u64,
+    tag: &str,
+    now: DateTime<Utc>,
+) -> Option<Told> {
+    let k = rng.random_range(1..=latest_issue(ledger, n));
+    let import = MailImport {
+        kind: ImportKind::Returns,
+        file_sha256: Sha256Hex::of(tag.as_bytes()),
+        file_name: format!("returns-{tag}.csv"),
+        rows: 1,
+        unmatched: 0,
+        rejected: 0,
+    };
+    let event = MailEvent {
+        piece_id: format!("MSC{n:010}-{k:02}"),
+        kind: MailEventKind::Returned,
+        at: MailTime::parse_text("2026-11-30").expect("a mail time"),
+        detail: format!("attempted, not known ({tag})"),
+    };
+    match ledger
+        .record_mail(&import, &[event], now)
+        .expect("record a return")
+    {
+        MailRecorded::Recorded { stopped, .. } => {
+            stopped.first().map(|(_, issue_no)| Told::Returned {
+                n,
+                issue_no: *issue_no,
+            })
+        }
+        MailRecorded::AlreadyImported { .. } => None,
+    }
+}
+
+/// One random change of one receipt.
+fn one_op(
+    ledger: &mut dyn Ledger,
+    rng: &mut ChaCha8Rng,
+    tag: &str,
+    now: DateTime<Utc>,
+) -> Option<Told> {
+    let n = rng.random_range(1..=RECEIPTS);
+    match rng.random_range(0..10u32) {
+        0..=3 => try_redeem(ledger, rng, n, now),
+        4 | 5 => try_reissue(ledger, n),
+        6 => match ledger
+            .revoke(&receipt(n), "letter reported stolen", now)
+            .expect("revoke")
+        {
+            Revocation::Revoked { issue_no, .. } => Some(Told::Revoked { n, issue_no }),
+            _ => None,
+        },
+        7 => try_return(ledger, rng, n, tag, now),
+        8 => match ledger
+            .unlink(&receipt(n), "account opened by someone else", now)
+            .expect("unlink")
+        {
+            Unlinking::Unlinked { issue_no, .. } => Some(Told::Unlinked { n, issue_no }),
+            Unlinking::NotLinked => None,
+        },
+        _ => {
+            ledger
+                .gate_attempt(
+                    &receipt(n),
+                    access_letters::ledger::AttemptKind::NotCounted,
+                    now,
+                    limit(),
+                )
+                .expect("a verify attempt");
+            None
+        }
+    }
+}
+
+/// The invariants of one receipt, from its history alone.
+fn check_invariants(n: u64, history: &[Issuance]) {
+    let active = history
+        .iter()
+        .filter(|i| i.status == IssuanceStatus::Active)
+        .count();
+    assert!(
+        active <= 1,
+        "receipt {n} has {active} live codes: {history:#?}"
+    );
+    let links: Vec<&Issuance> = history
+        .iter()
+        .filter(|i| i.redemption.as_ref().is_some_and(|r| r.unlinked.is_none()))
+        .collect();
+    assert!(
+        links.len() <= 1,
+        "receipt {n} is linked to {} accounts",
+        links.len()
+    );
+    if let Some(link) = links.first() {
+        let max = history.iter().map(|i| i.issued.issue_no).max().unwrap_or(0);
+        assert_eq!(
+            max, link.issued.issue_no,
+            "receipt {n}: a code was issued after issue {} linked the case",
+            link.issued.issue_no
+        );
+    }
+    for i in history {
+        let redeemed = i.status == IssuanceStatus::Redeemed;
+        assert_eq!(
+            redeemed,
+            i.redemption.is_some(),
+            "receipt {n} issue {}",
+            i.issued.issue_no
+        );
+    }
+}
+
+/// Every answer agrees with the final ledger.
+fn check_told(told: &[Told], final_state: &BTreeMap<u64, Vec<Issuance>>) {
+    let issue = |n: u64, k: u32| {
+        final_state[&n]
+            .iter()
+            .find(|i| i.issued.issue_no == k)
+            .unwrap_or_else(|| panic!("receipt {n} has no issue {k}, yet a caller was told of it"))
+    };
+    for t in told {
+        match t {
+            Told::Redeemed {
+                n,
+                issue_no,
+                account,
+            } => {
+                let i = issue(*n, *issue_no);
+                let by = i.redemption.as_ref().map(|r| r.account.as_str());
+                assert_eq!(
+                    by,
+                    Some(account.as_str()),
+                    "told redeemed: {t:?}, ledger: {i:?}"
+                );
+            }
+            Told::Reissued {
+                n,
+                issue_no,
+                superseded,
+            } => {
+                issue(*n, *issue_no);
+                if let Some(k) = superseded {
+                    assert_eq!(issue(*n, *k).status, IssuanceStatus::Superseded, "{t:?}");
+                }
+            }
+            Told::Revoked { n, issue_no } => {
+                assert_eq!(
+                    issue(*n, *issue_no).status,
+                    IssuanceStatus::Revoked,
+                    "{t:?}"
+                )
+            }
+            Told::Returned { n, issue_no } => {
+                assert_eq!(
+                    issue(*n, *issue_no).status,
+                    IssuanceStatus::Returned,
+                    "{t:?}"
+                )
+            }
+            Told::Unlinked { n, issue_no } => {
+                let i = issue(*n, *issue_no);
+                assert!(
+                    i.redemption.as_ref().is_some_and(|r| r.unlinked.is_some()),
+                    "{t:?}"
+                );
+            }
+        }
+    }
+}
+
+fn random_mixes(ledger: &mut dyn Ledger, open: Opener, seed: u64) {
+    issued(ledger, RECEIPTS);
+    let barrier = Arc::new(Barrier::new(THREADS));
+    let handles: Vec<_> = (0..THREADS)
+        .map(|t| {
+            let (open, barrier) = (open.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                let mut mine = open();
+                let mut rng = ChaCha8Rng::seed_from_u64(seed * 1_000 + t as u64);
+                barrier.wait();
+                (0..OPS_PER_THREAD)
+                    .filter_map(|op| {
+                        let now = base_time() + TimeDelta::seconds(op as i64);
+                        let tag = format!("{seed}-{t}-{op}");
+                        one_op(mine.as_mut(), &mut rng, &tag, now)
+                    })
+                    .collect::<Vec<_>>()
+            })
+        })
+        .collect();
+    let told: Vec<Told> = handles
+        .into_iter()
+        .flat_map(|h| h.join().expect("a racing thread"))
+        .collect();
+    let final_state: BTreeMap<u64, Vec<Issuance>> = (1..=RECEIPTS)
+        .map(|n| (n, ledger.history(&receipt(n)).expect("history")))
+        .collect();
+    for (n, history) in &final_state {
+        check_invariants(*n, history);
+    }
+    check_told(&told, &final_state);
+    // The run did race: changes were made, not all refused.
+    assert!(
+        told.len() >= THREADS,
+        "seed {seed}: only {} changes",
+        told.len()
+    );
+}
+
+/// The race of the report: a reissue against a redemption of the code it
+/// supersedes, 200 times. Never two accounts, never a false "superseded".
+fn reissue_against_redeem(ledger: &mut dyn Ledger, open: Opener) {
+    const TRIES: u64 = 200;
+    start(ledger, NIGHTLY, BatchKind::Nightly);
+    start(ledger, REISSUES, BatchKind::Reissue);
+    let rows: Vec<_> = (1..=TRIES).map(|n| row(n, 1, NIGHTLY)).collect();
+    ledger.record(&rows).expect("record");
+    let barrier = Arc::new(Barrier::new(2));
+    let reissuer = {
+        let (open, barrier) = (open.clone(), barrier.clone());
+        std::thread::spawn(move || {
+            let mut mine = open();
+            (1..=TRIES)
+                .map(|n| {
+                    barrier.wait();
+                    mine.supersede_and_record(&row(n, 2, REISSUES))
+                        .map_err(|e| e.to_string())
+                })
+                .collect::<Vec<_>>()
+        })
+    };
+    let redeemer = std::thread::spawn(move || {
+        let mut mine = open();
+        let account = AccountRef::parse("acct-first").expect("an account");
+        (1..=TRIES)
+            .map(|n| {
+                let typed = code(n, 1);
+                let req = RedeemRequest {
+                    receipt: &receipt(n),
+                    typed: &typed,
+                    account: &account,
+                    as_of: date("2026-12-01"),
+                    now: base_time(),
+                    limit: limit(),
+                    door: Door::Portal,
+                };
+                barrier.wait();
+                redeem(&req, &KeyRing::single(builtin_test_key()), mine.as_mut()).expect("redeem")
+            })
+            .collect::<Vec<_>>()
+    });
+    let reissued = reissuer.join().expect("the reissuing thread");
+    let redeemed = redeemer.join().expect("the redeeming thread");
+    let (mut won_redeem, mut won_reissue) = (0, 0);
+    for n in 1..=TRIES {
+        let (re, rd) = (&reissued[(n - 1) as usize], &redeemed[(n - 1) as usize]);
+        let history = ledger.history(&receipt(n)).expect("history");
+        check_invariants(n, &history);
+        match (re, rd) {
+            (Ok(Some(1)), RedeemAnswer::NotValid { .. }) => {
+                won_reissue += 1;
+                assert_eq!(history[0].status, IssuanceStatus::Superseded);
+                assert_eq!(history[1].status, IssuanceStatus::Active);
+            }
+            (Err(e), RedeemAnswer::Redeemed { issue_no: 1, .. }) => {
+                won_redeem += 1;
+                assert!(e.contains("linked to an online account"), "{e}");
+                assert!(e.contains("unlink"), "{e}");
+                assert_eq!(history.len(), 1, "a code was issued to a linked case");
+                assert_eq!(history[0].status, IssuanceStatus::Redeemed);
+            }
+            other => panic!("receipt {n}: an answer pair that cannot both be true: {other:?}"),
+        }
+    }
+    assert_eq!(won_redeem + won_reissue, TRIES);
+}
+
+// ---------------------------------------------------------------- backends
+
+fn with_sqlite(case: impl FnOnce(&mut dyn Ledger, Opener)) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let path = dir.path().join("ledger.sqlite");
+    let mut ledger = SqliteLedger::open(&path).expect("open the SQLite ledger");
+    let opener: Opener = Arc::new(move || {
+        Box::new(SqliteLedger::open_existing(&path).expect("open again")) as Box<dyn Ledger>
+    });
+    case(&mut ledger, opener);
+}
+
+fn with_postgres(test: &str, case: impl FnOnce(&mut dyn Ledger, Opener)) {
+    let Some(schema) = PgSchema::create(test) else {
+        return;
+    };
+    let mut ledger = schema.connect();
+    let url = schema.url();
+    let opener: Opener = Arc::new(move || {
+        Box::new(access_letters::ledger::PostgresLedger::connect(&url).expect("connect"))
+            as Box<dyn Ledger>
+    });
+    case(&mut ledger, opener);
+}
+
+#[test]
+fn sqlite_random_mixes_keep_the_invariants_and_every_answer_true() {
+    for seed in SEEDS {
+        with_sqlite(|l, o| random_mixes(l, o, seed));
+    }
+}
+
+#[test]
+fn postgres_random_mixes_keep_the_invariants_and_every_answer_true() {
+    for seed in SEEDS {
+        with_postgres(&format!("races_mix_{seed}"), |l, o| {
+            random_mixes(l, o, seed)
+        });
+    }
+}
+
+#[test]
+fn sqlite_a_reissue_racing_a_redemption_never_links_two_accounts() {
+    with_sqlite(reissue_against_redeem);
+}
+
+#[test]
+fn postgres_a_reissue_racing_a_redemption_never_links_two_accounts() {
+    with_postgres("races_reissue_redeem", reissue_against_redeem);
+}
