@@ -467,10 +467,6 @@ fn bad_requests_get_400_with_a_json_error_and_never_a_panic() {
             json!({"receipt": receipt, "code": ["x"]}).to_string(),
             "not valid",
         ),
-        (
-            json!({"receipt": receipt, "code": "x".repeat(5000)}).to_string(),
-            "over 4096 bytes",
-        ),
         ("[]".into(), "not valid"),
         ("\u{0}".into(), "not valid"),
     ];
@@ -482,6 +478,18 @@ fn bad_requests_get_400_with_a_json_error_and_never_a_panic() {
         assert!(error.contains(says), "{body:.80}: {error}");
         assert!(!error.contains(&code), "{error}");
     }
+    // A body over the limit is 413, still with the JSON error.
+    let big = json!({"receipt": receipt, "code": "x".repeat(5000)}).to_string();
+    let r = post_raw(&a, &url, Some(&c.portal), &big);
+    assert_eq!(
+        (r.status, r.body["outcome"].as_str()),
+        (413, Some("too_large")),
+        "{r:?}"
+    );
+    assert!(r.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("over 4096 bytes"));
     let r = get(&s, Some(&c.desk), "/v1/receipts/not-a-receipt");
     assert_eq!(r.status, 400, "{r:?}");
     let r = get(&s, Some(&c.desk), "/v1/nothing");
