@@ -65,7 +65,7 @@ impl Server {
             // SAFETY: setrlimit is one system call, safe between fork and exec.
             unsafe {
                 cmd.pre_exec(move || {
-                    setrlimit(Resource::Nofile, limit.clone()).map_err(std::io::Error::from)
+                    setrlimit(Resource::Nofile, limit).map_err(std::io::Error::from)
                 });
             }
         }
