@@ -10,7 +10,8 @@
 //! - **head** (the first bytes of a request arrived, the headers are not
 //!   complete): answered `408` with the JSON error and closed after the
 //!   header timeout, whatever it sends meanwhile (a slow drip of header
-//!   bytes does not extend it);
+//!   bytes does not extend it); when the service stops, after at most
+//!   [`LAST_HEADERS`] more;
 //! - **busy** (a request is being answered): bounded by the router's
 //!   layers (the body timeout, the request timeout); on SIGTERM it is
 //!   answered, then closed.
@@ -40,6 +41,10 @@ use tokio::sync::{watch, Notify};
 use tower_service::Service;
 
 use super::api::Peer;
+
+/// Once the service is stopping, the most a request's headers still being
+/// sent may take.
+pub const LAST_HEADERS: Duration = Duration::from_secs(1);
 
 const IDLE: u8 = 0;
 const HEAD: u8 = 1;
@@ -115,10 +120,17 @@ impl Phase {
     }
 
     /// When the current phase runs out; none while a request is answered.
-    fn deadline(&self, clocks: Clocks) -> Option<Instant> {
+    /// Once the service is stopping (since `stopped_at`), headers still
+    /// arriving have at most [`LAST_HEADERS`] more: a half-sent request
+    /// does not hold the stop for its whole header timeout.
+    fn deadline(&self, clocks: Clocks, stopped_at: Option<Instant>) -> Option<Instant> {
         match self.state.load(Ordering::Acquire) {
             IDLE if self.served.load(Ordering::Relaxed) => Some(self.since() + clocks.keep_alive),
-            IDLE | HEAD => Some(self.since() + clocks.header),
+            IDLE => Some(self.since() + clocks.header),
+            HEAD => {
+                let head = self.since() + clocks.header;
+                Some(stopped_at.map_or(head, |at| head.min(at + LAST_HEADERS)))
+            }
             _ => None,
         }
     }
@@ -232,31 +244,31 @@ where
         .header_read_timeout(None)
         .keep_alive(true)
         .serve_connection(io, service);
-    let mut stopping = *stop.borrow();
-    if stopping {
+    if *stop.borrow() {
         return Ended::Idle;
     }
+    let mut stopped_at = None;
     loop {
-        let deadline = phase.deadline(clocks);
+        let deadline = phase.deadline(clocks, stopped_at);
         let wake = tokio::select! {
             _ = &mut conn => Wake::Finished,
             () = sleep_until(deadline) => Wake::Clock,
             () = phase.evict.notified() => Wake::Evicted,
-            _ = stop.changed(), if !stopping => Wake::Stopping,
+            _ = stop.changed(), if stopped_at.is_none() => Wake::Stopping,
         };
         match wake {
             Wake::Finished => return Ended::Done,
             Wake::Evicted => return Ended::Evicted,
             Wake::Stopping => {
-                stopping = true;
+                stopped_at = Some(Instant::now());
                 match phase.state.load(Ordering::Acquire) {
                     IDLE => return Ended::Idle,
-                    // A request being sent or answered is in flight: it is
-                    // answered (within its clocks), then the connection closes.
+                    // A request being answered is answered, one being sent
+                    // has a last moment to arrive; then the connection closes.
                     _ => Pin::new(&mut conn).graceful_shutdown(),
                 }
             }
-            Wake::Clock => match phase.deadline(clocks) {
+            Wake::Clock => match phase.deadline(clocks, stopped_at) {
                 Some(d) if d > Instant::now() => {}
                 None => {}
                 Some(_) if phase.state.load(Ordering::Acquire) == IDLE => return Ended::Idle,
@@ -316,22 +328,28 @@ mod tests {
             keep_alive: Duration::from_secs(60),
         };
         let phase = Phase::new(Instant::now());
-        let fresh = phase.deadline(clocks).unwrap();
+        let fresh = phase.deadline(clocks, None).unwrap();
         assert!(fresh <= Instant::now() + clocks.header);
         assert!(phase.idle_since().is_some());
         phase.bytes_arrived();
         assert!(phase.idle_since().is_none());
-        assert!(phase.deadline(clocks).unwrap() <= Instant::now() + clocks.header);
+        assert!(phase.deadline(clocks, None).unwrap() <= Instant::now() + clocks.header);
         phase.busy();
-        assert_eq!(phase.deadline(clocks), None);
+        assert_eq!(phase.deadline(clocks, None), None);
         phase.answered();
-        let idle = phase.deadline(clocks).unwrap();
+        let idle = phase.deadline(clocks, None).unwrap();
         assert!(idle > Instant::now() + clocks.header);
         // More bytes during a request do not restart its head clock.
         phase.bytes_arrived();
-        let head = phase.deadline(clocks).unwrap();
+        let head = phase.deadline(clocks, None).unwrap();
         phase.bytes_arrived();
-        assert_eq!(phase.deadline(clocks), Some(head));
+        assert_eq!(phase.deadline(clocks, None), Some(head));
+        // Stopping: the headers still arriving get a last second.
+        let stopped = Instant::now();
+        assert_eq!(
+            phase.deadline(clocks, Some(stopped)),
+            Some(stopped + LAST_HEADERS)
+        );
     }
 
     #[test]
