@@ -3,9 +3,9 @@
 //!
 //! Every open connection holds a file descriptor, and a process out of
 //! descriptors accepts nobody (the kernel keeps the new connections
-//! waiting, unanswered). So the service keeps at most
-//! [`Limits::max_connections`] open, by default a share of the descriptor
-//! limit it finds at start ([`default_cap`]), the rest left for the ledger,
+//! waiting, unanswered). So the service keeps at most `--max-connections`
+//! open ([`connection_cap`]), by default a share of the descriptor limit it
+//! finds at start ([`default_cap`]), the rest left for the ledger,
 //! the logs and the runtime. A connection that arrives at the cap takes the
 //! place of the connection idle the longest (closed at once: an idle
 //! keep-alive connection costs its client one reconnect); when none is

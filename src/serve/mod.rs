@@ -14,12 +14,16 @@
 //! - [`pool`]: a few ledger connections used off the async threads;
 //! - [`writer`]: on SQLite, the write half of every redeem, committed in
 //!   groups (one sync to disk for all the redemptions waiting);
-//! - [`metrics`], [`limits`]: Prometheus text and the per-client rate;
-//! - [`mod@router`]: every layer, named where the router is built.
+//! - [`metrics`], [`limits`]: Prometheus text and the per-client rate
+//!   (counted by each running service on its own: per replica);
+//! - [`mod@router`]: every layer, named where the router is built;
+//! - [`listen`]: the socket, the cap on open connections, the stop;
+//!   [`conn`]: one connection and its clocks (header, keep-alive);
+//! - [`client_addr`]: the client's address, behind trusted proxies too.
 //!
 //! Nothing secret is logged: one JSON line per request names the client,
-//! route, outcome, status and duration, never a code, a token or an
-//! account reference.
+//! its address, route, outcome, status and duration, never a code, a token
+//! or an account reference.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
