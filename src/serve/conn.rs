@@ -273,8 +273,13 @@ where
                 None => {}
                 Some(_) if phase.state.load(Ordering::Acquire) == IDLE => return Ended::Idle,
                 Some(_) => {
-                    let stream = conn.into_parts().io.into_inner().inner;
-                    answer_timeout(stream, clocks.header).await;
+                    let parts = conn.into_parts();
+                    if parts.read_buf.is_empty() {
+                        // The bytes were the rest of a body hyper drained
+                        // after its answer: no request is waiting.
+                        return Ended::Idle;
+                    }
+                    answer_timeout(parts.io.into_inner().inner, clocks.header).await;
                     return Ended::HeaderTimeout;
                 }
             },

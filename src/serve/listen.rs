@@ -100,11 +100,12 @@ impl Connections {
     }
 
     /// A place for a new connection: a free one, or the place of the
-    /// connection idle the longest (told to close); none when every open
-    /// connection is in the middle of a request.
-    fn admit(self: &Arc<Self>) -> Option<Ticket> {
+    /// connection idle the longest (told to close; then `.1` is true); none
+    /// when every open connection is in the middle of a request.
+    fn admit(self: &Arc<Self>) -> Option<(Ticket, bool)> {
         let mut open = self.lock();
-        if open.len() >= self.max {
+        let full = open.len() >= self.max;
+        if full {
             let oldest = open
                 .iter()
                 .filter_map(|(id, phase)| phase.idle_since().map(|since| (since, *id)))
@@ -118,11 +119,12 @@ impl Connections {
         let phase = Arc::new(Phase::new(self.origin));
         open.insert(id, Arc::clone(&phase));
         self.app.metrics.connections_open(open.len());
-        Some(Ticket {
+        let ticket = Ticket {
             id,
             phase,
             conns: Arc::clone(self),
-        })
+        };
+        Some((ticket, full))
     }
 
     /// Waits (at most `grace`) until every connection has closed.
@@ -212,7 +214,7 @@ impl Every {
 }
 
 async fn accept_loop(listener: TcpListener, conns: &Arc<Connections>, shared: &Shared) {
-    let (mut failing, mut full) = (Every(None), Every(None));
+    let (mut failing, mut full, mut making_room) = (Every(None), Every(None), Every(None));
     loop {
         let (tcp, peer) = match listener.accept().await {
             Ok(accepted) => accepted,
@@ -224,7 +226,7 @@ async fn accept_loop(listener: TcpListener, conns: &Arc<Connections>, shared: &S
                 continue;
             }
         };
-        let Some(ticket) = conns.admit() else {
+        let Some((ticket, evicted)) = conns.admit() else {
             shared.app.metrics.connection_refused();
             if full.due() {
                 tracing::warn!(
@@ -235,6 +237,12 @@ async fn accept_loop(listener: TcpListener, conns: &Arc<Connections>, shared: &S
             drop(tcp);
             continue;
         };
+        if evicted && making_room.due() {
+            tracing::warn!(
+                max_connections = conns.max,
+                "at the cap: closing the connection idle the longest for each new one"
+            );
+        }
         let _ = tcp.set_nodelay(true);
         tokio::spawn(connection(tcp, peer, ticket, shared.clone()));
     }

@@ -120,6 +120,7 @@ fn slow_and_idle_connections_past_the_descriptor_limit_do_not_keep_a_verify_wait
     assert!(evicted.unwrap_or(0.0) > 100.0, "{evicted:?}");
     let open = metric(&s, "access_letters_http_connections_open ").unwrap();
     assert!(open <= 144.0, "{open}");
+    assert!(s.log().contains("at the cap"), "{}", s.log());
     drop(held);
 }
 
