@@ -10,7 +10,7 @@ use std::time::Instant;
 
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
-use axum::middleware::{from_fn, from_fn_with_state, Next};
+use axum::middleware::{from_fn_with_state, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
@@ -51,7 +51,8 @@ pub fn router(app: Arc<App>) -> Router {
         // A bug in a handler is a 500 with a JSON error, never a dropped
         // connection.
         .layer(CatchPanicLayer::custom(panicked))
-        .layer(from_fn(json_errors))
+        // Every error as the documented JSON (see `json_errors`), logged
+        // and counted.
         .layer(from_fn_with_state(Arc::clone(&app), observe))
         .with_state(app)
 }
@@ -90,8 +91,7 @@ fn outcome_of_status(status: StatusCode) -> &'static str {
 
 /// Every error is the documented JSON, also those no handler of ours made
 /// (the request timeout, a wrong method, an extractor's refusal).
-async fn json_errors(req: Request, next: Next) -> Response {
-    let response = next.run(req).await;
+fn json_errors(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<Outcome>().is_some()
@@ -134,7 +134,7 @@ async fn observe(State(app): State<Arc<App>>, mut req: Request, next: Next) -> R
     }
     let route = route_label(req.uri().path());
     let method = req.method().clone();
-    let response = next.run(req).await;
+    let response = json_errors(next.run(req).await);
     let took = started.elapsed();
     let status = response.status();
     let outcome = response
@@ -146,10 +146,9 @@ async fn observe(State(app): State<Arc<App>>, mut req: Request, next: Next) -> R
         .get::<ClientName>()
         .map_or("-", |c| c.0.as_str());
     app.metrics.observe(route, outcome, took);
-    let addr = addr.map_or_else(|| "-".to_string(), |a| a.to_string());
     tracing::info!(
         client,
-        addr,
+        addr = addr.map(tracing::field::display),
         route,
         method = %method,
         outcome,
