@@ -41,6 +41,7 @@ use tokio::sync::{watch, Notify};
 use tower_service::Service;
 
 use super::api::Peer;
+use super::hyper_errors::{automatic_error, Swap};
 
 /// Once the service is stopping, the most a request's headers still being
 /// sent may take.
@@ -137,9 +138,12 @@ impl Phase {
 }
 
 /// The connection's stream, telling its [`Phase`] when bytes arrive.
+/// It also rewrites hyper's own answers to requests it could not parse
+/// into the JSON error ([`super::hyper_errors`]).
 struct Watched<S> {
     inner: S,
     phase: Arc<Phase>,
+    swap: Option<Swap>,
 }
 
 impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
@@ -164,7 +168,16 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write(cx, buf)
+        let this = self.get_mut();
+        if this.swap.is_none() {
+            this.swap = automatic_error(buf).map(Swap::new);
+        }
+        match &mut this.swap {
+            Some(swap) => swap
+                .poll_write_to(&mut this.inner, cx)
+                .map_ok(|()| buf.len()),
+            None => Pin::new(&mut this.inner).poll_write(cx, buf),
+        }
     }
 
     fn poll_write_vectored(
@@ -172,7 +185,21 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
         cx: &mut Context<'_>,
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
-        Pin::new(&mut self.get_mut().inner).poll_write_vectored(cx, bufs)
+        let this = self.get_mut();
+        if this.swap.is_none() {
+            let first = bufs
+                .iter()
+                .find(|b| !b.is_empty())
+                .map_or(&[][..], |b| &b[..]);
+            this.swap = automatic_error(first).map(Swap::new);
+        }
+        match &mut this.swap {
+            Some(swap) => {
+                let all = bufs.iter().map(|b| b.len()).sum();
+                swap.poll_write_to(&mut this.inner, cx).map_ok(|()| all)
+            }
+            None => Pin::new(&mut this.inner).poll_write_vectored(cx, bufs),
+        }
     }
 
     fn is_write_vectored(&self) -> bool {
@@ -226,6 +253,7 @@ where
     let io = TokioIo::new(Watched {
         inner: stream,
         phase: Arc::clone(&phase),
+        swap: None,
     });
     let on_request = Arc::clone(&phase);
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {

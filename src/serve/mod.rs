@@ -19,7 +19,8 @@
 //! - [`mod@router`]: every layer, named where the router is built;
 //! - [`listen`]: the socket, the cap on open connections, the stop;
 //!   [`conn`]: one connection and its clocks (header, keep-alive);
-//! - [`client_addr`]: the client's address, behind trusted proxies too.
+//! - [`client_addr`]: the client's address, behind trusted proxies too;
+//! - [`hyper_errors`]: hyper's own refusals of unreadable requests, as JSON.
 //!
 //! Nothing secret is logged: one JSON line per request names the client,
 //! its address, route, outcome, status and duration, never a code, a token
@@ -38,6 +39,7 @@ pub mod auth;
 pub mod client_addr;
 pub mod conn;
 pub mod handlers;
+pub mod hyper_errors;
 pub mod limits;
 pub mod listen;
 pub mod metrics;

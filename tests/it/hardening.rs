@@ -447,3 +447,26 @@ fn sigterm_on_postgresql_exits_0_idle_and_under_load() {
     });
     assert!(!s.log().contains("panicked"), "{}", s.log());
 }
+
+#[test]
+fn requests_hyper_cannot_read_get_the_json_error_too() {
+    let (_wd, _batch, _c, s) = served(&[], None);
+    let mut garbled = connect(&s);
+    garbled.write_all(b"hello world\r\n\r\n").unwrap();
+    let (response, _) = read_to_close(&mut garbled);
+    assert!(response.starts_with("HTTP/1.1 400"), "{response:?}");
+    assert_eq!(json_body(&response)["outcome"], "bad_request", "{response}");
+    // More header fields than hyper reads (100).
+    let mut crowded = connect(&s);
+    let mut request = String::from("GET /healthz HTTP/1.1\r\nHost: t\r\n");
+    for i in 0..150 {
+        request.push_str(&format!("X-{i}: y\r\n"));
+    }
+    request.push_str("\r\n");
+    crowded.write_all(request.as_bytes()).unwrap();
+    let (response, _) = read_to_close(&mut crowded);
+    assert!(response.starts_with("HTTP/1.1 431"), "{response:?}");
+    assert_eq!(json_body(&response)["outcome"], "too_large", "{response}");
+    // The service goes on.
+    assert_eq!(get(&s, None, "/healthz").status, 200);
+}
