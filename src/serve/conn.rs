@@ -45,7 +45,7 @@ use super::hyper_errors::{automatic_error, Swap};
 
 /// Once the service is stopping, the most a request's headers still being
 /// sent may take.
-pub const LAST_HEADERS: Duration = Duration::from_secs(1);
+pub const LAST_HEADERS: Duration = Duration::from_millis(500);
 
 const IDLE: u8 = 0;
 const HEAD: u8 = 1;
