@@ -9,7 +9,8 @@
 //! the logs and the runtime. A connection that arrives at the cap takes the
 //! place of the connection idle the longest (closed at once: an idle
 //! keep-alive connection costs its client one reconnect); when none is
-//! idle, it is refused (closed unanswered) and counted in `/metrics`.
+//! idle, it is refused (answered 503 over plain HTTP, closed over TLS)
+//! and counted in `/metrics`.
 //!
 //! On SIGTERM the socket is closed, idle connections are closed at once,
 //! and the requests in flight are answered for up to [`SHUTDOWN_GRACE`].
@@ -31,6 +32,12 @@ use super::{App, SHUTDOWN_GRACE};
 /// Descriptors kept out of the connections' share: the listening socket,
 /// the ledger's files or sockets, the logs, the runtime's own.
 pub const RESERVED_DESCRIPTORS: u64 = 64;
+
+/// The answer a connection refused at the cap is given (plain HTTP only:
+/// over TLS it is closed without a word, there being no handshake yet).
+const REFUSED: &str = "HTTP/1.1 503 Service Unavailable\r\ncontent-type: application/json\r\n\
+    content-length: 115\r\nretry-after: 1\r\nconnection: close\r\n\r\n\
+    {\"error\":\"the service is at its limit of open connections; try again in a moment\",\"outcome\":\"too_many_connections\"}";
 
 /// How many connections may be open at once, by default: three quarters of
 /// the descriptors left once the reserve is set aside.
@@ -234,6 +241,10 @@ async fn accept_loop(listener: TcpListener, conns: &Arc<Connections>, shared: &S
                     "every open connection is in the middle of a request: refusing new ones"
                 );
             }
+            if shared.tls.is_none() {
+                // Best effort, never waited for: the socket's buffer is empty.
+                let _ = tcp.try_write(REFUSED.as_bytes());
+            }
             drop(tcp);
             continue;
         };
@@ -275,6 +286,18 @@ async fn connection(tcp: TcpStream, peer: SocketAddr, ticket: Ticket, mut shared
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_refusal_is_http_with_the_json_error() {
+        let (head, body) = REFUSED.split_once("\r\n\r\n").unwrap();
+        assert!(
+            head.contains(&format!("content-length: {}\r\n", body.len())),
+            "{}",
+            body.len()
+        );
+        let v: serde_json::Value = serde_json::from_str(body).unwrap();
+        assert_eq!(v["outcome"], "too_many_connections");
+    }
 
     #[test]
     fn the_cap_is_a_share_of_the_descriptor_limit() {

@@ -262,7 +262,12 @@ fn at_the_cap_with_every_connection_mid_request_a_new_one_is_refused_and_counted
     std::thread::sleep(Duration::from_millis(300));
     let mut refused = connect(&s);
     let (said, took) = read_to_close(&mut refused);
-    assert_eq!(said, "", "a refused connection is closed unanswered");
+    assert!(said.starts_with("HTTP/1.1 503"), "{said:?}");
+    assert_eq!(
+        json_body(&said)["outcome"],
+        "too_many_connections",
+        "{said}"
+    );
     assert!(took < Duration::from_secs(2), "{took:?}");
     // The slow ones are answered 408 at their clock; then there is room.
     for conn in &mut slow {
