@@ -126,6 +126,9 @@ impl Phase {
     /// does not hold the stop for its whole header timeout.
     fn deadline(&self, clocks: Clocks, stopped_at: Option<Instant>) -> Option<Instant> {
         match self.state.load(Ordering::Acquire) {
+            // Idle once the service is stopping (a request answered since):
+            // closed at once.
+            IDLE if stopped_at.is_some() => stopped_at,
             IDLE if self.served.load(Ordering::Relaxed) => Some(self.since() + clocks.keep_alive),
             IDLE => Some(self.since() + clocks.header),
             HEAD => {
@@ -377,12 +380,16 @@ mod tests {
         let head = phase.deadline(clocks, None).unwrap();
         phase.bytes_arrived();
         assert_eq!(phase.deadline(clocks, None), Some(head));
-        // Stopping: the headers still arriving get a last second.
+        // Stopping: the headers still arriving get a last moment; once
+        // answered, the connection's time is up.
         let stopped = Instant::now();
         assert_eq!(
             phase.deadline(clocks, Some(stopped)),
             Some(stopped + LAST_HEADERS)
         );
+        phase.busy();
+        phase.answered();
+        assert_eq!(phase.deadline(clocks, Some(stopped)), Some(stopped));
     }
 
     #[test]
