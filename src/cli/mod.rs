@@ -34,6 +34,7 @@ mod revoke;
 mod run;
 mod run_batch;
 mod serve;
+mod serve_edge;
 mod status;
 mod stop;
 mod summary;

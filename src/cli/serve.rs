@@ -3,8 +3,8 @@
 //! (see README "The account portal" and docs/openapi.yaml).
 //!
 //! Prints `listening on http://ADDR` once it accepts connections; logs one
-//! JSON line per request on stderr; stops on SIGTERM after answering the
-//! requests in flight (exit 0). Exit 1: it could not start.
+//! JSON line per request on stderr; on SIGTERM closes the idle connections
+//! and answers the requests in flight (exit 0). Exit 1: it could not start.
 
 use std::path::PathBuf;
 
@@ -17,6 +17,7 @@ use access_letters::serve::{
 
 use super::common::*;
 use super::place::LedgerAt;
+use super::serve_edge::EdgeFlags;
 
 /// Serve verify, redeem, revoke and status over HTTP (stops on SIGTERM).
 #[derive(Args, Debug)]
@@ -42,10 +43,13 @@ pub struct ServeArgs {
     keys: CheckKeys,
     #[command(flatten)]
     limit: LimitConfig,
+    #[command(flatten)]
+    edge: EdgeFlags,
 }
 
 pub fn execute(args: ServeArgs) -> Result<u8> {
     let tokens = Tokens::load(&args.tokens)?;
+    let cap = args.edge.cap()?;
     let ring = args.keys.load()?;
     let limit = args.limit.limit()?;
     let place = match args.place.ledger_at() {
@@ -61,7 +65,8 @@ pub fn execute(args: ServeArgs) -> Result<u8> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut app = App::new(tokens, ring, (limit, args.limit.zone()?), pool);
     app.redeem_writer = writer;
-    serve_blocking(app, &args.listen, tls, |addr| {
+    app.edge = args.edge.edge();
+    serve_blocking(app, &args.listen, (tls, cap), |addr| {
         use std::io::Write;
         println!("listening on {scheme}://{addr}");
         let _ = std::io::stdout().flush();

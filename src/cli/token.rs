@@ -37,7 +37,9 @@ struct AddArgs {
     /// allowed revoke or status is the desk; any other is the portal.
     #[arg(long, value_name = "ROUTES", value_delimiter = ',', required = true, value_parser = route_arg)]
     allow: Vec<Route>,
-    /// Requests a minute the client may make, all routes together.
+    /// Requests a minute the client may make, all routes together. Each
+    /// `serve` counts them on its own: behind a load balancer over N
+    /// replicas, the client gets up to N times this; give the total / N.
     #[arg(long, value_name = "N", default_value_t = DEFAULT_PER_MINUTE)]
     per_minute: u32,
 }

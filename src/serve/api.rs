@@ -4,7 +4,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request};
-use axum::http::StatusCode;
+use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
@@ -22,6 +22,15 @@ pub struct Outcome(pub &'static str);
 /// The client a request was made by, once authenticated.
 #[derive(Clone, Debug)]
 pub struct ClientName(pub String);
+
+/// The address a connection came from (set on every request it carries).
+#[derive(Clone, Copy, Debug)]
+pub struct Peer(pub std::net::SocketAddr);
+
+/// The client's address: the peer, or behind a trusted proxy the address
+/// it forwarded for (see [`super::client_addr`]).
+#[derive(Clone, Copy, Debug)]
+pub struct ClientAddr(pub std::net::IpAddr);
 
 /// A JSON response with its outcome attached.
 pub fn answer(status: StatusCode, outcome: &'static str, body: serde_json::Value) -> Response {
@@ -78,18 +87,56 @@ pub fn receipt(raw: &str) -> Result<ReceiptNumber, ApiError> {
     ReceiptNumber::parse(raw).map_err(ApiError::bad_request)
 }
 
-/// A JSON request body: at most [`MAX_BODY_BYTES`], every field known.
-/// Whatever is wrong (too big, not JSON, a missing or unknown field) is a
-/// 400 that says so; the body is never echoed back.
+/// A JSON request body: `Content-Type: application/json` (else 415), at
+/// most [`MAX_BODY_BYTES`] (else 413), sent without a pause longer than the
+/// header timeout (else 408, see the router), every field known (else
+/// 400). Each refusal says what is wrong; the body is never echoed back.
 pub struct JsonBody<T>(pub T);
+
+/// Whether a `Content-Type` names JSON (`application/json`, any parameters).
+fn is_json(content_type: Option<&HeaderValue>) -> bool {
+    content_type
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|essence| essence.trim().eq_ignore_ascii_case("application/json"))
+}
+
+/// Whether reading a body failed because the client paused too long.
+fn body_timed_out(error: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(error);
+    while let Some(e) = cause {
+        if e.is::<tower_http::timeout::TimeoutError>() {
+            return true;
+        }
+        cause = e.source();
+    }
+    false
+}
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
     type Rejection = ApiError;
 
     async fn from_request(req: Request, state: &S) -> Result<Self, ApiError> {
+        if !is_json(req.headers().get(header::CONTENT_TYPE)) {
+            return Err(ApiError::new(
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                "unsupported_media_type",
+                "the request body must be JSON, sent with `Content-Type: application/json`",
+            ));
+        }
         let bytes = Bytes::from_request(req, state).await.map_err(|rejection| {
             if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::bad_request(format!("the request body is over {MAX_BODY_BYTES} bytes"))
+                ApiError::new(
+                    StatusCode::PAYLOAD_TOO_LARGE,
+                    "too_large",
+                    format!("the request body is over {MAX_BODY_BYTES} bytes"),
+                )
+            } else if body_timed_out(&rejection) {
+                ApiError::new(
+                    StatusCode::REQUEST_TIMEOUT,
+                    "timeout",
+                    "the request body stopped arriving; send the request again, whole",
+                )
             } else {
                 ApiError::bad_request(format!("the request body could not be read: {rejection}"))
             }

@@ -1,8 +1,10 @@
 //! `GET /metrics`: Prometheus text (OpenMetrics) of the service.
 //!
-//! Requests by route and outcome, a latency histogram by route, and how
-//! many receipts were locked by a wrong code typed here. Labels are route
-//! and outcome names only: never a receipt, a client token or a code.
+//! Requests by route and outcome, a latency histogram by route, how many
+//! receipts were locked by a wrong code typed here, and the connections:
+//! open now, closed by the service and why, refused at the cap. Labels are
+//! route, outcome and reason names only: never a receipt, a client token,
+//! an address or a code.
 
 use std::time::Duration;
 
@@ -13,6 +15,8 @@ use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
 use prometheus_client::registry::Registry;
+
+use super::conn::Ended;
 
 /// The content type of [`Metrics::render`].
 pub const CONTENT_TYPE: &str = "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -28,6 +32,11 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ReasonLabels {
+    reason: &'static str,
+}
+
 type Latency = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 fn latency_histogram() -> Histogram {
@@ -41,6 +50,9 @@ pub struct Metrics {
     latency: Latency,
     locks: Counter,
     redeemed_then_returned: Gauge,
+    open: Gauge,
+    closed: Family<ReasonLabels, Counter>,
+    refused: Counter,
 }
 
 impl Default for Metrics {
@@ -70,12 +82,29 @@ impl Default for Metrics {
             "Letters returned undelivered after their code was redeemed (read from the ledger at each scrape): check the linked accounts",
             redeemed_then_returned.clone(),
         );
+        let open = Gauge::default();
+        registry.register("connections_open", "Connections open now", open.clone());
+        let closed = Family::<ReasonLabels, Counter>::default();
+        registry.register(
+            "connections_closed",
+            "Connections the service closed, by reason: idle (keep-alive or shutdown), header_timeout (answered 408), evicted (idle, closed to make room at the cap), tls_handshake (failed or too slow)",
+            closed.clone(),
+        );
+        let refused = Counter::default();
+        registry.register(
+            "connections_refused",
+            "Connections refused at the cap, every open one being in the middle of a request",
+            refused.clone(),
+        );
         Metrics {
             registry,
             requests,
             latency,
             locks,
             redeemed_then_returned,
+            open,
+            closed,
+            refused,
         }
     }
 }
@@ -107,6 +136,28 @@ impl Metrics {
             .set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
+    /// How many connections are open now.
+    pub fn connections_open(&self, n: usize) {
+        self.open.set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// Counts a connection the service closed (not one the client closed).
+    pub fn connection_ended(&self, ended: Ended) {
+        let reason = match ended {
+            Ended::Done => return,
+            Ended::Idle => "idle",
+            Ended::HeaderTimeout => "header_timeout",
+            Ended::Evicted => "evicted",
+            Ended::Handshake => "tls_handshake",
+        };
+        self.closed.get_or_create(&ReasonLabels { reason }).inc();
+    }
+
+    /// Counts a connection refused at the cap.
+    pub fn connection_refused(&self) {
+        self.refused.inc();
+    }
+
     pub fn render(&self) -> String {
         let mut text = String::new();
         encode(&mut text, &self.registry).expect("writing to a String cannot fail");
@@ -123,7 +174,25 @@ mod tests {
         let m = Metrics::default();
         m.observe("verify", "valid", Duration::from_millis(3));
         m.locked();
+        m.connection_refused();
+        m.connection_ended(Ended::HeaderTimeout);
+        m.connection_ended(Ended::Done);
+        m.connections_open(3);
         let text = m.render();
+        assert!(
+            text.contains("access_letters_http_connections_refused_total 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains(
+                r#"access_letters_http_connections_closed_total{reason="header_timeout"} 1"#
+            ),
+            "{text}"
+        );
+        assert!(
+            text.contains("access_letters_http_connections_open 3"),
+            "{text}"
+        );
         assert!(
             text.contains(
                 r#"access_letters_http_requests_total{route="verify",outcome="valid"} 1"#

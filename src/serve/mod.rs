@@ -14,34 +14,42 @@
 //! - [`pool`]: a few ledger connections used off the async threads;
 //! - [`writer`]: on SQLite, the write half of every redeem, committed in
 //!   groups (one sync to disk for all the redemptions waiting);
-//! - [`metrics`], [`limits`]: Prometheus text and the per-client rate;
-//! - [`mod@router`]: every layer, named where the router is built.
+//! - [`metrics`], [`limits`]: Prometheus text and the per-client rate
+//!   (counted by each running service on its own: per replica);
+//! - [`mod@router`]: every layer, named where the router is built;
+//! - [`listen`]: the socket, the cap on open connections, the stop;
+//!   [`conn`]: one connection and its clocks (header, keep-alive);
+//! - [`client_addr`]: the client's address, behind trusted proxies too;
+//! - [`hyper_errors`]: hyper's own refusals of unreadable requests, as JSON.
 //!
 //! Nothing secret is logged: one JSON line per request names the client,
-//! route, outcome, status and duration, never a code, a token or an
-//! account reference.
+//! its address, route, outcome, status and duration, never a code, a token
+//! or an account reference.
 
 use std::net::{SocketAddr, TcpListener};
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum_server::tls_rustls::RustlsConfig;
-use axum_server::Handle;
-
 use crate::key::KeyRing;
 use crate::ledger::AttemptLimit;
 
 pub mod api;
 pub mod auth;
+pub mod client_addr;
+pub mod conn;
 pub mod handlers;
+pub mod hyper_errors;
 pub mod limits;
+pub mod listen;
 pub mod metrics;
 pub mod pool;
 pub mod router;
 pub mod tokens;
 pub mod writer;
 
+pub use client_addr::{Cidr, TrustedProxies};
+pub use conn::Clocks;
 pub use pool::{LedgerPlace, LedgerPool};
 pub use router::router;
 pub use tokens::{Route, Tokens};
@@ -55,6 +63,31 @@ pub const MAX_BODY_BYTES: usize = 4 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long SIGTERM waits for requests in flight before closing anyway.
 pub const SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
+/// Default time a client has to send a request's headers (and the longest
+/// pause in its body).
+pub const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+/// Default time an idle keep-alive connection is kept open.
+pub const KEEP_ALIVE: Duration = Duration::from_secs(60);
+
+/// How the service meets its clients: the clocks of a connection and the
+/// proxies whose `X-Forwarded-For` is believed.
+#[derive(Clone, Debug)]
+pub struct Edge {
+    pub clocks: Clocks,
+    pub proxies: TrustedProxies,
+}
+
+impl Default for Edge {
+    fn default() -> Edge {
+        Edge {
+            clocks: Clocks {
+                header: HEADER_TIMEOUT,
+                keep_alive: KEEP_ALIVE,
+            },
+            proxies: TrustedProxies::default(),
+        }
+    }
+}
 
 /// What every request handler shares.
 pub struct App {
@@ -68,6 +101,7 @@ pub struct App {
     pub rate: limits::RateLimiter,
     /// Group commit of redemptions, on a SQLite ledger.
     pub redeem_writer: Option<RedeemWriter>,
+    pub edge: Edge,
 }
 
 impl App {
@@ -86,6 +120,7 @@ impl App {
             metrics: metrics::Metrics::default(),
             rate: limits::RateLimiter::default(),
             redeem_writer: None,
+            edge: Edge::default(),
         }
     }
 }
@@ -114,88 +149,90 @@ pub enum ServeError {
 }
 
 /// Loads the TLS files (if any), binds `addr` (port 0 picks a free port),
-/// calls `ready` with the address it listens on, and serves until SIGTERM
-/// or Ctrl-C; then lets the requests in flight finish (up to
+/// calls `ready` with the address it listens on, and serves (at most
+/// `max_connections` open at once) until SIGTERM or Ctrl-C; then closes the
+/// idle connections, lets the requests in flight finish (up to
 /// [`SHUTDOWN_GRACE`]) and returns. Builds its own runtime.
+///
+/// The ledger connections are closed after the runtime has stopped: the
+/// synchronous PostgreSQL client runs a runtime of its own to close, which
+/// may not start on the service's threads.
 pub fn serve_blocking(
     app: App,
     addr: &str,
-    tls: Option<TlsFiles>,
+    (tls, max_connections): (Option<TlsFiles>, usize),
     ready: impl FnOnce(SocketAddr),
 ) -> Result<(), ServeError> {
+    let tls = tls.map(tls_acceptor).transpose()?;
+    let bind_err = |source| ServeError::Bind {
+        addr: addr.to_string(),
+        source,
+    };
+    let listener = TcpListener::bind(addr).map_err(bind_err)?;
+    let local = listener.local_addr().map_err(bind_err)?;
+    let app = Arc::new(app);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .thread_name("serve")
         .build()?;
-    runtime.block_on(async move {
-        let config = match tls {
-            Some(files) => Some(tls_config(files).await?),
-            None => None,
-        };
-        let bind_err = |source| ServeError::Bind {
-            addr: addr.to_string(),
-            source,
-        };
-        let listener = TcpListener::bind(addr).map_err(bind_err)?;
-        ready(listener.local_addr().map_err(bind_err)?);
-        serve(Arc::new(app), listener, config).await
-    })
+    let served = runtime.block_on(async {
+        let stop = stop_signal()?;
+        ready(local);
+        listen::run(listener, Arc::clone(&app), (tls, max_connections), stop).await
+    });
+    runtime.shutdown_timeout(Duration::from_secs(5));
+    drop(app);
+    Ok(served?)
 }
 
-async fn tls_config(files: TlsFiles) -> Result<RustlsConfig, ServeError> {
+/// The TLS acceptor of the certificate chain and key: HTTP/1.1 only.
+fn tls_acceptor(files: TlsFiles) -> Result<tokio_rustls::TlsAcceptor, ServeError> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    RustlsConfig::from_pem_file(&files.cert, &files.key)
-        .await
-        .map_err(|source| ServeError::Tls { files, source })
-}
-
-async fn serve(
-    app: Arc<App>,
-    listener: TcpListener,
-    tls: Option<RustlsConfig>,
-) -> Result<(), ServeError> {
-    let handle = Handle::new();
-    tokio::spawn(stop_on_signal(handle.clone()));
-    let service = router(app).into_make_service();
-    match tls {
-        None => {
-            axum_server::from_tcp(listener)?
-                .handle(handle)
-                .serve(service)
-                .await?
-        }
-        Some(config) => {
-            axum_server::from_tcp_rustls(listener, config)?
-                .handle(handle)
-                .serve(service)
-                .await?
-        }
+    match tls_config(&files) {
+        Ok(config) => Ok(tokio_rustls::TlsAcceptor::from(Arc::new(config))),
+        Err(source) => Err(ServeError::Tls { files, source }),
     }
-    tracing::info!("stopped: every request in flight was answered");
-    Ok(())
 }
 
-/// Waits for SIGTERM (systemd's stop) or Ctrl-C, then starts a graceful
-/// shutdown: no new connections, the requests in flight finish.
-async fn stop_on_signal(handle: Handle<SocketAddr>) {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
+fn tls_config(files: &TlsFiles) -> std::io::Result<rustls::ServerConfig> {
+    use rustls::pki_types::pem::PemObject;
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+    let bad = |e: &dyn std::fmt::Display| {
+        std::io::Error::new(std::io::ErrorKind::InvalidData, e.to_string())
     };
+    let certs = CertificateDer::pem_file_iter(&files.cert)
+        .and_then(|certs| certs.collect::<Result<Vec<_>, _>>())
+        .map_err(|e| bad(&e))?;
+    let key = PrivateKeyDer::from_pem_file(&files.key).map_err(|e| bad(&e))?;
+    let mut config = rustls::ServerConfig::builder()
+        .with_no_client_auth()
+        .with_single_cert(certs, key)
+        .map_err(|e| bad(&e))?;
+    // Only HTTP/1.1 is served.
+    config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    Ok(config)
+}
+
+/// Listens for SIGTERM (systemd's stop) and Ctrl-C from now on (so a stop
+/// that comes early is not lost); the future resolves on either. Called
+/// inside the runtime.
+fn stop_signal() -> std::io::Result<impl std::future::Future<Output = ()>> {
     #[cfg(unix)]
-    let term = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut s) => {
-                s.recv().await;
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        let mut term = signal(SignalKind::terminate())?;
+        let mut interrupt = signal(SignalKind::interrupt())?;
+        Ok(async move {
+            tokio::select! {
+                _ = term.recv() => {},
+                _ = interrupt.recv() => {},
             }
-            Err(_) => std::future::pending::<()>().await,
-        }
-    };
-    #[cfg(not(unix))]
-    let term = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = term => {},
+        })
     }
-    tracing::info!("stopping: finishing the requests in flight");
-    handle.graceful_shutdown(Some(SHUTDOWN_GRACE));
+    #[cfg(not(unix))]
+    {
+        Ok(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+    }
 }

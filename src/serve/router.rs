@@ -1,6 +1,9 @@
 //! The router, with every limit named where it is built: the body size,
-//! the request timeout, the token and route checks, the per-client rate,
-//! and the request log line with the metrics around it all.
+//! the body's pauses, the request timeout, the token and route checks, the
+//! per-client rate, every error as JSON, and the request log line with the
+//! metrics around it all. (The connection's own clocks, the header and
+//! keep-alive timeouts, and the cap on connections are in
+//! [`super::conn`] and [`super::listen`].)
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -8,13 +11,13 @@ use std::time::Instant;
 use axum::extract::{DefaultBodyLimit, Request, State};
 use axum::http::StatusCode;
 use axum::middleware::{from_fn_with_state, Next};
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use tower_http::catch_panic::CatchPanicLayer;
-use tower_http::timeout::TimeoutLayer;
+use tower_http::timeout::{RequestBodyTimeoutLayer, TimeoutLayer};
 
-use super::api::{ApiError, ClientName, Outcome};
+use super::api::{ApiError, ClientAddr, ClientName, Outcome, Peer};
 use super::auth::{authenticate, rate_limit, route_of};
 use super::handlers;
 use super::{App, MAX_BODY_BYTES, REQUEST_TIMEOUT};
@@ -39,6 +42,9 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/metrics", get(handlers::metrics))
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // A body that pauses longer than a request's headers may take is
+        // answered 408 (see `api::JsonBody`).
+        .layer(RequestBodyTimeoutLayer::new(app.edge.clocks.header))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             REQUEST_TIMEOUT,
@@ -46,13 +52,15 @@ pub fn router(app: Arc<App>) -> Router {
         // A bug in a handler is a 500 with a JSON error, never a dropped
         // connection.
         .layer(CatchPanicLayer::custom(panicked))
+        // Every error as the documented JSON (see `json_errors`), logged
+        // and counted.
         .layer(from_fn_with_state(Arc::clone(&app), observe))
         .with_state(app)
 }
 
 fn panicked(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     tracing::error!("a request handler panicked");
-    axum::response::IntoResponse::into_response(ApiError::new(
+    IntoResponse::into_response(ApiError::new(
         StatusCode::INTERNAL_SERVER_ERROR,
         "error",
         "the service failed on this request; it has been logged",
@@ -74,18 +82,60 @@ fn outcome_of_status(status: StatusCode) -> &'static str {
     match status {
         StatusCode::REQUEST_TIMEOUT => "timeout",
         StatusCode::METHOD_NOT_ALLOWED => "method_not_allowed",
+        StatusCode::PAYLOAD_TOO_LARGE => "too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         s if s.is_server_error() => "error",
+        s if s.is_client_error() => "bad_request",
         _ => "other",
     }
 }
 
-/// One JSON log line per request (client, route, outcome, status,
-/// duration; never a code, token or account reference) and its metrics.
-async fn observe(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+/// Every error is the documented JSON, also those no handler of ours made
+/// (the request timeout, a wrong method, an extractor's refusal).
+fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<Outcome>().is_some()
+    {
+        return response;
+    }
+    let message = match status {
+        StatusCode::REQUEST_TIMEOUT => format!(
+            "the request was not answered within {} s; try again",
+            REQUEST_TIMEOUT.as_secs()
+        ),
+        StatusCode::METHOD_NOT_ALLOWED => {
+            "this route does not take that method: see docs/openapi.yaml".to_string()
+        }
+        s => format!(
+            "the request was refused: {}",
+            s.canonical_reason().unwrap_or("error")
+        ),
+    };
+    let (mut parts, _) = response.into_parts();
+    let mut json = ApiError::new(status, outcome_of_status(status), message).into_response();
+    // Keep what the refusal said besides its body (such as `Allow`).
+    parts.headers.remove(axum::http::header::CONTENT_LENGTH);
+    parts.headers.remove(axum::http::header::CONTENT_TYPE);
+    json.headers_mut().extend(parts.headers);
+    json
+}
+
+/// One JSON log line per request (client, its address, route, outcome,
+/// status, duration; never a code, token or account reference) and its
+/// metrics.
+async fn observe(State(app): State<Arc<App>>, mut req: Request, next: Next) -> Response {
     let started = Instant::now();
+    let addr = req
+        .extensions()
+        .get::<Peer>()
+        .map(|peer| app.edge.proxies.client(peer.0.ip(), req.headers()));
+    if let Some(addr) = addr {
+        req.extensions_mut().insert(ClientAddr(addr));
+    }
     let route = route_label(req.uri().path());
     let method = req.method().clone();
-    let response = next.run(req).await;
+    let response = json_errors(next.run(req).await);
     let took = started.elapsed();
     let status = response.status();
     let outcome = response
@@ -99,6 +149,7 @@ async fn observe(State(app): State<Arc<App>>, req: Request, next: Next) -> Respo
     app.metrics.observe(route, outcome, took);
     tracing::info!(
         client,
+        addr = addr.map(tracing::field::display),
         route,
         method = %method,
         outcome,

@@ -152,6 +152,17 @@ pub enum TokensError {
     Invalid { path: PathBuf, reason: String },
     #[error("cannot write the tokens file {}: {source}", path.display())]
     Write { path: PathBuf, source: io::Error },
+    #[error(
+        "the tokens file {} is in a folder other users may write ({} is mode {mode:o}): \
+         they could replace the file with one naming a client of their own; keep it in a \
+         folder only its owner may write (chmod go-w {}, or move the file)",
+        file.display(), folder.display(), folder.display()
+    )]
+    OpenFolder {
+        file: PathBuf,
+        folder: PathBuf,
+        mode: u32,
+    },
     #[error("{0}")]
     BadClient(String),
     #[error("cannot draw a random token: {0}")]
@@ -165,6 +176,7 @@ fn sha256_hex(token: &str) -> String {
 impl Tokens {
     /// Reads and checks a tokens file.
     pub fn load(path: &Path) -> Result<Tokens, TokensError> {
+        check_folder(path)?;
         let text = std::fs::read_to_string(path).map_err(|source| TokensError::Read {
             path: path.to_path_buf(),
             source,
@@ -193,6 +205,7 @@ impl Tokens {
     /// As [`Tokens::load`], and an empty list when the file does not exist
     /// yet (the first `token add`).
     pub fn load_or_new(path: &Path) -> Result<Tokens, TokensError> {
+        check_folder(path)?;
         if path.symlink_metadata().is_err() {
             return Ok(Tokens::default());
         }
@@ -286,6 +299,33 @@ impl Tokens {
         }
         found
     }
+}
+
+/// Refuses a tokens file in a folder others may write: whoever may write
+/// the folder may replace the file (a rename needs no right on the file),
+/// however private the file itself is.
+fn check_folder(path: &Path) -> Result<(), TokensError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let folder = match path.parent() {
+            Some(p) if !p.as_os_str().is_empty() => p,
+            _ => Path::new("."),
+        };
+        let Ok(meta) = std::fs::metadata(folder) else {
+            // A missing folder is reported by the read or the write.
+            return Ok(());
+        };
+        let mode = meta.permissions().mode() & 0o7777;
+        if mode & 0o022 != 0 {
+            return Err(TokensError::OpenFolder {
+                file: path.to_path_buf(),
+                folder: folder.to_path_buf(),
+                mode,
+            });
+        }
+    }
+    Ok(())
 }
 
 fn check_name(name: &str) -> Result<(), String> {

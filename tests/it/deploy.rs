@@ -1,6 +1,7 @@
 //! The scheduler files in `deploy/`: the crontab line runs the command it
 //! names, with the exit statuses the README promises, and the systemd units
-//! pass `systemd-analyze verify` (skipped, with a word, where systemd is not
+//! pass `systemd-analyze verify` and score at most 3.0 on
+//! `systemd-analyze security` (skipped, with a word, where systemd is not
 //! installed; a failure under CI, whose `.ci/run` installs it).
 
 use std::fs;
@@ -275,4 +276,70 @@ fn systemd_units_verify() {
         service.contains("SuccessExitStatus=2"),
         "rejects to review is not a failure"
     );
+}
+
+/// Most exposure `systemd-analyze security` may give a shipped unit: 3.0
+/// is the top of its "OK" band.
+const MAX_EXPOSURE: f64 = 3.0;
+
+/// The overall exposure `systemd-analyze security --offline=true` gives the
+/// unit file at `unit`.
+fn exposure(unit: &Path) -> f64 {
+    let out = Command::new("systemd-analyze")
+        .args(["security", "--offline=true"])
+        .arg(unit)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text
+        .lines()
+        .find(|l| l.contains("Overall exposure level"))
+        .unwrap_or_else(|| panic!("no score: {text}{}", String::from_utf8_lossy(&out.stderr)));
+    let score = line.rsplit(':').next().unwrap().split_whitespace().next();
+    score.and_then(|s| s.parse().ok()).expect("a score")
+}
+
+#[test]
+fn systemd_units_are_fenced() {
+    let Some(probe) = crate::support::tool(
+        "systemd-analyze",
+        &["--version".as_ref()],
+        "the systemd units' security scores",
+        "apt-get install systemd; `security --offline=true` needs no running systemd",
+    ) else {
+        return;
+    };
+    assert!(probe.status.success());
+    let deploy = repo().join("deploy");
+    for name in [
+        "access-letters-serve.service",
+        "access-letters-nightly.service",
+    ] {
+        let score = exposure(&deploy.join(name));
+        assert!(score <= MAX_EXPOSURE, "{name} scores {score}");
+    }
+    // The same check fails the serve unit without its fence.
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(deploy.join("access-letters-serve.service")).unwrap();
+    let (service, _) = text.split_once("# The fence").expect("the fence is marked");
+    let loose = dir.path().join("access-letters-serve.service");
+    fs::write(
+        &loose,
+        format!("{service}\n[Install]\nWantedBy=multi-user.target\n"),
+    )
+    .unwrap();
+    assert!(exposure(&loose) > MAX_EXPOSURE);
+    // Every connection holds a descriptor; the ledger is named; the night
+    // may reach PostgreSQL and the vendor, so it waits for the network.
+    assert!(text.contains("\nLimitNOFILE="), "{text}");
+    let exec = text.split("ExecStart=").nth(1).unwrap();
+    let exec = exec.split("\n#").next().unwrap();
+    assert!(exec.contains("--ledger ${ACCESS_LETTERS_LEDGER}"), "{exec}");
+    let night = fs::read_to_string(deploy.join("access-letters-nightly.service")).unwrap();
+    for needed in [
+        "After=local-fs.target network-online.target",
+        "Wants=network-online.target",
+    ] {
+        assert!(night.contains(needed), "{needed}");
+    }
 }

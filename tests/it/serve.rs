@@ -19,16 +19,27 @@ const START_TIMEOUT: Duration = Duration::from_secs(30);
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// A running `serve`, killed when dropped.
-struct Server {
-    child: Child,
-    base: String,
+pub(crate) struct Server {
+    pub(crate) child: Child,
+    pub(crate) base: String,
     log: PathBuf,
 }
 
 impl Server {
     /// Starts `serve` on 127.0.0.1:0 over the work folder's ledger (or
     /// `--ledger` in `extra`) with the test key.
-    fn start(wd: &Workdir, tokens: &Path, extra: &[&str]) -> Server {
+    pub(crate) fn start(wd: &Workdir, tokens: &Path, extra: &[&str]) -> Server {
+        Server::start_with(wd, tokens, extra, None)
+    }
+
+    /// As [`Server::start`], with at most `nofile` file descriptors
+    /// (RLIMIT_NOFILE, soft and hard) when given.
+    pub(crate) fn start_with(
+        wd: &Workdir,
+        tokens: &Path,
+        extra: &[&str],
+        nofile: Option<u64>,
+    ) -> Server {
         let log = wd.path(format!("serve-{}.log", rand_suffix()));
         let mut cmd = Command::new(BIN);
         cmd.args(["serve", "--listen", "127.0.0.1:0", "--tokens"])
@@ -44,6 +55,20 @@ impl Server {
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(fs::File::create(&log).unwrap());
+        if let Some(n) = nofile {
+            use rustix::process::{setrlimit, Resource, Rlimit};
+            use std::os::unix::process::CommandExt;
+            let limit = Rlimit {
+                current: Some(n),
+                maximum: Some(n),
+            };
+            // SAFETY: setrlimit is one system call, safe between fork and exec.
+            unsafe {
+                cmd.pre_exec(move || {
+                    setrlimit(Resource::Nofile, limit).map_err(std::io::Error::from)
+                });
+            }
+        }
         let mut child = cmd.spawn().expect("serve starts");
         let stdout = child.stdout.take().unwrap();
         let (tx, rx) = mpsc::channel();
@@ -74,12 +99,12 @@ impl Server {
         }
     }
 
-    fn url(&self, path: &str) -> String {
+    pub(crate) fn url(&self, path: &str) -> String {
         format!("{}{path}", self.base)
     }
 
     /// Sends SIGTERM and waits (bounded) for the exit status.
-    fn terminate(&mut self) -> Option<i32> {
+    pub(crate) fn terminate(&mut self) -> Option<i32> {
         let pid = self.child.id().to_string();
         Command::new("kill").args(["-TERM", &pid]).status().unwrap();
         let mut status = None;
@@ -91,11 +116,11 @@ impl Server {
     }
 
     /// The request log so far (stderr).
-    fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         fs::read_to_string(&self.log).unwrap_or_default()
     }
 
-    fn is_running(&mut self) -> bool {
+    pub(crate) fn is_running(&mut self) -> bool {
         self.child.try_wait().unwrap().is_none()
     }
 }
@@ -115,7 +140,7 @@ fn rand_suffix() -> u64 {
 
 /// An HTTP client that never treats a status as an error and never waits
 /// long.
-fn agent() -> ureq::Agent {
+pub(crate) fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(REQUEST_TIMEOUT))
@@ -125,14 +150,14 @@ fn agent() -> ureq::Agent {
 
 /// A status and a JSON body (or the text as a JSON string).
 #[derive(Debug)]
-struct Reply {
-    status: u16,
-    body: Value,
+pub(crate) struct Reply {
+    pub(crate) status: u16,
+    pub(crate) body: Value,
     headers: Vec<(String, String)>,
 }
 
 impl Reply {
-    fn header(&self, name: &str) -> Option<&str> {
+    pub(crate) fn header(&self, name: &str) -> Option<&str> {
         self.headers
             .iter()
             .find(|(n, _)| n.eq_ignore_ascii_case(name))
@@ -140,7 +165,7 @@ impl Reply {
     }
 }
 
-fn reply(mut r: ureq::http::Response<ureq::Body>) -> Reply {
+pub(crate) fn reply(mut r: ureq::http::Response<ureq::Body>) -> Reply {
     let status = r.status().as_u16();
     let headers = r
         .headers()
@@ -156,7 +181,7 @@ fn reply(mut r: ureq::http::Response<ureq::Body>) -> Reply {
     }
 }
 
-fn post_raw(a: &ureq::Agent, url: &str, token: Option<&str>, body: &str) -> Reply {
+pub(crate) fn post_raw(a: &ureq::Agent, url: &str, token: Option<&str>, body: &str) -> Reply {
     let mut req = a.post(url).header("Content-Type", "application/json");
     if let Some(t) = token {
         req = req.header("Authorization", &format!("Bearer {t}"));
@@ -164,11 +189,11 @@ fn post_raw(a: &ureq::Agent, url: &str, token: Option<&str>, body: &str) -> Repl
     reply(req.send(body).expect("the server answers"))
 }
 
-fn post(s: &Server, token: &str, path: &str, body: Value) -> Reply {
+pub(crate) fn post(s: &Server, token: &str, path: &str, body: Value) -> Reply {
     post_raw(&agent(), &s.url(path), Some(token), &body.to_string())
 }
 
-fn get(s: &Server, token: Option<&str>, path: &str) -> Reply {
+pub(crate) fn get(s: &Server, token: Option<&str>, path: &str) -> Reply {
     let mut req = agent().get(s.url(path));
     if let Some(t) = token {
         req = req.header("Authorization", &format!("Bearer {t}"));
@@ -177,7 +202,13 @@ fn get(s: &Server, token: Option<&str>, path: &str) -> Reply {
 }
 
 /// Adds a client with `token add` and returns its token.
-fn add_client(wd: &Workdir, tokens: &Path, name: &str, allow: &str, per_minute: u32) -> String {
+pub(crate) fn add_client(
+    wd: &Workdir,
+    tokens: &Path,
+    name: &str,
+    allow: &str,
+    per_minute: u32,
+) -> String {
     let out = wd.output(&mut wd.command([
         "token",
         "add",
@@ -197,13 +228,13 @@ fn add_client(wd: &Workdir, tokens: &Path, name: &str, allow: &str, per_minute: 
 }
 
 /// The portal (verify, redeem) and the desk (verify, revoke, status).
-struct Clients {
-    tokens: PathBuf,
-    portal: String,
-    desk: String,
+pub(crate) struct Clients {
+    pub(crate) tokens: PathBuf,
+    pub(crate) portal: String,
+    pub(crate) desk: String,
 }
 
-fn clients(wd: &Workdir) -> Clients {
+pub(crate) fn clients(wd: &Workdir) -> Clients {
     let tokens = wd.path("tokens.toml");
     let portal = add_client(wd, &tokens, "portal", "verify,redeem", 100_000);
     let desk = add_client(wd, &tokens, "desk", "verify,revoke,status", 100_000);
@@ -216,7 +247,7 @@ fn clients(wd: &Workdir) -> Clients {
 
 /// A batch of the fixtures dated today, so its codes are valid whatever
 /// the day the tests run.
-fn batch_today(wd: &Workdir) -> Batch {
+pub(crate) fn batch_today(wd: &Workdir) -> Batch {
     let out = wd.cmd([
         "run",
         "--input",
@@ -229,7 +260,7 @@ fn batch_today(wd: &Workdir) -> Batch {
 }
 
 /// Receipts of the batch with their codes, read from the letters.
-fn receipts_and_codes(batch: &Batch, n: usize) -> Vec<(String, String)> {
+pub(crate) fn receipts_and_codes(batch: &Batch, n: usize) -> Vec<(String, String)> {
     batch
         .manifest()
         .into_iter()
@@ -243,7 +274,7 @@ fn receipts_and_codes(batch: &Batch, n: usize) -> Vec<(String, String)> {
 }
 
 /// An agency.toml that allows `max` wrong codes.
-fn config_allowing(wd: &Workdir, max: u32) -> String {
+pub(crate) fn config_allowing(wd: &Workdir, max: u32) -> String {
     let text = fs::read_to_string(repo_file("templates/agency.toml")).unwrap();
     assert!(text.contains("max_wrong_codes = 5"));
     let text = text.replace("max_wrong_codes = 5", &format!("max_wrong_codes = {max}"));
@@ -252,14 +283,14 @@ fn config_allowing(wd: &Workdir, max: u32) -> String {
 
 /// The code of issue 1 of `receipt` under the fixture key (what its letter
 /// carries), for tests that need many codes without reading many PDFs.
-fn derived_code(receipt: &str) -> String {
+pub(crate) fn derived_code(receipt: &str) -> String {
     let key = access_letters::key::Key::load(&test_key()).unwrap();
     let receipt = access_letters::filing::ReceiptNumber::parse(receipt).unwrap();
     access_letters::code::derive(&key, &receipt, 1).reveal_for_letter()
 }
 
 /// Every receipt of the batch with its derived code.
-fn all_codes(batch: &Batch) -> Vec<(String, String)> {
+pub(crate) fn all_codes(batch: &Batch) -> Vec<(String, String)> {
     batch
         .manifest()
         .into_iter()
@@ -283,7 +314,7 @@ fn ledger_status(ledger: &Path, receipt: &str) -> String {
 }
 
 /// No code, token or account reference in the server's log.
-fn assert_log_is_clean(log: &str, secrets: &[&str]) {
+pub(crate) fn assert_log_is_clean(log: &str, secrets: &[&str]) {
     for s in secrets {
         for form in code_forms(s) {
             assert!(
@@ -467,10 +498,6 @@ fn bad_requests_get_400_with_a_json_error_and_never_a_panic() {
             json!({"receipt": receipt, "code": ["x"]}).to_string(),
             "not valid",
         ),
-        (
-            json!({"receipt": receipt, "code": "x".repeat(5000)}).to_string(),
-            "over 4096 bytes",
-        ),
         ("[]".into(), "not valid"),
         ("\u{0}".into(), "not valid"),
     ];
@@ -482,6 +509,18 @@ fn bad_requests_get_400_with_a_json_error_and_never_a_panic() {
         assert!(error.contains(says), "{body:.80}: {error}");
         assert!(!error.contains(&code), "{error}");
     }
+    // A body over the limit is 413, still with the JSON error.
+    let big = json!({"receipt": receipt, "code": "x".repeat(5000)}).to_string();
+    let r = post_raw(&a, &url, Some(&c.portal), &big);
+    assert_eq!(
+        (r.status, r.body["outcome"].as_str()),
+        (413, Some("too_large")),
+        "{r:?}"
+    );
+    assert!(r.body["error"]
+        .as_str()
+        .unwrap()
+        .contains("over 4096 bytes"));
     let r = get(&s, Some(&c.desk), "/v1/receipts/not-a-receipt");
     assert_eq!(r.status, 400, "{r:?}");
     let r = get(&s, Some(&c.desk), "/v1/nothing");
