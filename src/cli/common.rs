@@ -62,3 +62,4 @@ pub fn display(p: &Path) -> String {
 pub fn count(n: u64, one: &str, many: &str) -> String {
     format!("{n} {}", if n == 1 { one } else { many })
 }
+const _: () = assert!(EXIT_STOPPED as i32 == access_letters::ledger::EXIT_STOPPED_WAITING);

@@ -1,6 +1,5 @@
-//! The `access-letters` command line: one file per command, each parsing
-//! flags, calling one library function, printing, choosing the exit status.
-//! One flag, one meaning: see README.md's Commands section.
+//! The `access-letters` command line: one file per command, each parsing flags, calling one
+//! library function, printing, choosing the exit status (README.md's Commands section).
 
 use std::process::ExitCode;
 

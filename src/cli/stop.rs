@@ -24,5 +24,8 @@ pub fn on_signal() -> Result<Arc<AtomicBool>> {
         signal_hook::flag::register(signal, Arc::clone(&stop))
             .context("cannot install the signal handlers")?;
     }
+    // A run waiting on a PostgreSQL server that does not answer ends at
+    // the first signal too, saying so (nothing of that step is saved).
+    access_letters::ledger::stop_waiting_on(Arc::clone(&stop));
     Ok(stop)
 }

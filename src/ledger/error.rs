@@ -161,4 +161,7 @@ pub enum LedgerError {
         issue_no: u32,
         to: &'static str,
     },
+
+    #[error("stopped while waiting for the PostgreSQL issuance ledger {ledger}: nothing of that step was saved; run the same command again to finish")]
+    StoppedWaiting { ledger: String },
 }

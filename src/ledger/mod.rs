@@ -110,7 +110,8 @@ mod tests_guard;
 mod tests_pg;
 
 pub use self::postgres::{
-    redact_url, PostgresLedger, LEDGER_TIMEOUT_DEFAULT_S, LEDGER_TIMEOUT_ENV,
+    redact_url, stop_waiting_on, PostgresLedger, EXIT_STOPPED_WAITING, LEDGER_TIMEOUT_DEFAULT_S,
+    LEDGER_TIMEOUT_ENV,
 };
 pub use crate::letter_proof::{LetterProof, NotADigest, ProofError, ProofKind, Sha256Hex};
 pub use attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};

@@ -21,6 +21,7 @@ mod hardening;
 mod key_files;
 mod keygen;
 mod ledger_backends;
+mod ledger_deadline;
 mod letters;
 mod lifecycle;
 mod mail;

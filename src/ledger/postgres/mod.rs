@@ -49,22 +49,23 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use ::postgres::types::Type;
-use ::postgres::{Client, Config, NoTls};
+use ::postgres::{Client, Config};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 
-use self::migrations::migrate;
+use self::connect::start_up;
 use self::rows::{
-    batch_from_row, copy_rows, is_constraint, issuance_from_row, pg_detail, pg_err, pg_ints,
+    batch_from_row, copy_rows, is_constraint, issuance_from_row, pg_err, pg_ints,
     record_printed_pg, BATCH_COLUMNS,
 };
 use self::url::describe_target;
 pub use self::url::redact_url;
 use self::watch::Watched;
 pub use self::watch::{
-    DEFAULT_TIMEOUT_S as LEDGER_TIMEOUT_DEFAULT_S, TIMEOUT_ENV as LEDGER_TIMEOUT_ENV,
+    stop_waiting_on, DEFAULT_TIMEOUT_S as LEDGER_TIMEOUT_DEFAULT_S, EXIT_STOPPED_WAITING,
+    TIMEOUT_ENV as LEDGER_TIMEOUT_ENV,
 };
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 use crate::ledger::check_batch_known;
@@ -73,11 +74,11 @@ use crate::ledger::redeem::{RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
 use crate::ledger::{
     BatchRecord, DeliveredFile, Delivery, Issuance, Ledger, LedgerError, MailCounts, MailEvent,
-    MailImport, MailRecorded, NewIssuance, PieceRef, ReceiptState, Sha256Hex, BUSY_TIMEOUT_MS,
-    ISSUANCE_COLUMNS,
+    MailImport, MailRecorded, NewIssuance, PieceRef, ReceiptState, Sha256Hex, ISSUANCE_COLUMNS,
 };
 
 mod attempts;
+mod connect;
 mod lifecycle;
 mod mail;
 pub(in crate::ledger) mod migrations;
@@ -170,25 +171,9 @@ impl PostgresLedger {
             .keepalives_idle(Duration::from_secs(KEEPALIVE_IDLE_S));
         let limit = watch::timeout_from_env();
         let target = describe_target(&config);
-        let mut client = config.connect(NoTls).map_err(|e| LedgerError::Connect {
-            target,
-            detail: pg_detail(&e),
+        let (client, schema) = connect::within(limit, &target, &label, move |label| {
+            start_up(&config, label, limit)
         })?;
-        // Bounded waits for row locks, like SQLite's busy timeout.
-        client
-            // JIT compiling costs more than the ledger's short statements
-            // ever run, and the planner's cost guesses trigger it.
-            .batch_execute(&format!(
-                "SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'; SET jit = off; \
-                 SET statement_timeout = '{}s'",
-                limit.as_secs()
-            ))
-            .map_err(|e| pg_err(&label, "set up the connection", e))?;
-        migrate(&mut client, &label)?;
-        let schema: String = client
-            .query_one("SELECT current_schema()", &[])
-            .map_err(|e| pg_err(&label, "read its schema", e))?
-            .get(0);
         Ok(PostgresLedger {
             client: Watched::new(client, &label, limit),
             label,

@@ -11,7 +11,8 @@
 
 use std::cell::{RefCell, RefMut};
 use std::ops::{Deref, DerefMut};
-use std::sync::{Arc, Mutex};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use ::postgres::Client;
@@ -24,6 +25,39 @@ pub const DEFAULT_TIMEOUT_S: u64 = 60;
 
 /// How often the watcher looks.
 const WATCH_EVERY_MS: u64 = 250;
+
+/// How long a call may still run after a stop was asked for: a statement
+/// that answers within it reaches the caller's own safe point.
+const GRACE_AFTER_STOP: Duration = Duration::from_secs(2);
+
+/// The exit status of a command stopped while it waited for the server:
+/// the CLI's "stopped, run the same command again".
+pub const EXIT_STOPPED_WAITING: i32 = 10;
+
+/// The flag a scheduler's stop (SIGTERM, SIGINT) sets, if the program
+/// registered one ([`stop_waiting_on`]).
+static STOP: OnceLock<Arc<AtomicBool>> = OnceLock::new();
+
+/// Makes a wait for the server end when `flag` turns true: a connection
+/// being set up gives up at once, and a call in progress ends the process
+/// after a short grace (the open transaction never commits).
+pub fn stop_waiting_on(flag: Arc<AtomicBool>) {
+    let _ = STOP.set(flag);
+}
+
+/// True once a stop was asked for.
+pub(super) fn stop_asked() -> bool {
+    STOP.get().is_some_and(|f| f.load(Ordering::Relaxed))
+}
+
+/// The sentence for a command stopped while it waited for `label`.
+pub(super) fn stopped_waiting(label: &str) -> String {
+    format!(
+        "stopped while waiting for the PostgreSQL issuance ledger {label}: nothing of that \
+         step was saved (its open transaction is rolled back when the connection closes); \
+         run the same command again to finish"
+    )
+}
 
 /// The deadline: [`TIMEOUT_ENV`] if it holds a whole number of seconds
 /// (at least 1), else [`DEFAULT_TIMEOUT_S`].
@@ -67,25 +101,36 @@ impl Watched {
         let watcher = Arc::downgrade(&shared);
         std::thread::Builder::new()
             .name("ledger-deadline".into())
-            .spawn(move || loop {
-                std::thread::sleep(Duration::from_millis(WATCH_EVERY_MS));
-                // The ledger is gone: so is the watcher.
-                let Some(shared) = watcher.upgrade() else {
-                    return;
-                };
-                let since = *shared.busy_since.lock().unwrap_or_else(|p| p.into_inner());
-                if since.is_some_and(|t| t.elapsed() > limit) {
-                    eprintln!(
-                        "error: the PostgreSQL issuance ledger {} did not answer within {} s; \
+            .spawn(move || {
+                let mut stop_seen: Option<Instant> = None;
+                loop {
+                    std::thread::sleep(Duration::from_millis(WATCH_EVERY_MS));
+                    // The ledger is gone: so is the watcher.
+                    let Some(shared) = watcher.upgrade() else {
+                        return;
+                    };
+                    let since = *shared.busy_since.lock().unwrap_or_else(|p| p.into_inner());
+                    stop_seen = match (stop_asked(), since) {
+                        (true, Some(_)) => stop_seen.or(Some(Instant::now())),
+                        _ => None,
+                    };
+                    if stop_seen.is_some_and(|t| t.elapsed() > GRACE_AFTER_STOP) {
+                        eprintln!("error: {}", stopped_waiting(&shared.label));
+                        std::process::exit(EXIT_STOPPED_WAITING);
+                    }
+                    if since.is_some_and(|t| t.elapsed() > limit) {
+                        eprintln!(
+                            "error: the PostgreSQL issuance ledger {} did not answer within {} s; \
                          nothing from this step was saved (the open transaction is rolled back \
                          when the connection closes); check that the server is running and \
                          reachable, then run the same command again (the limit is {} seconds, \
                          set by {TIMEOUT_ENV})",
-                        shared.label,
-                        limit.as_secs(),
-                        limit.as_secs(),
-                    );
-                    std::process::exit(1);
+                            shared.label,
+                            limit.as_secs(),
+                            limit.as_secs(),
+                        );
+                        std::process::exit(1);
+                    }
                 }
             })
             .ok();
