@@ -16,6 +16,7 @@ use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::{
     decide, read_only_gate, AttemptKind, AttemptLimit, AttemptSummary, Gate,
 };
+use crate::ledger::mail::stored_count;
 use crate::ledger::LedgerError;
 
 /// The lock in force (latest end) and the counted attempts in the window.
@@ -120,7 +121,7 @@ pub(super) fn summary(
     now: DateTime<Utc>,
     limit: AttemptLimit,
 ) -> Result<AttemptSummary, LedgerError> {
-    let mut run = || -> Result<AttemptSummary, ::postgres::Error> {
+    let mut run = || -> Result<_, ::postgres::Error> {
         let (locked_until, wrong_in_window) = state(client, receipt, now, limit)?;
         let row = client.query_one(
             "SELECT COUNT(*) FILTER (WHERE outcome IN ('wrong', 'mistyped')), \
@@ -129,15 +130,17 @@ pub(super) fn summary(
              FROM verify_attempts WHERE receipt = $1",
             &[&receipt.as_str()],
         )?;
-        let count = |i: usize| u64::try_from(row.get::<_, i64>(i)).unwrap_or(0);
-        Ok(AttemptSummary {
-            wrong_in_window,
-            wrong_total: count(0),
-            refused_total: count(1),
-            locks_total: count(3),
-            locked_until: locked_until.filter(|u| *u > now),
-            last_attempt: row.get(2),
-        })
+        Ok((locked_until, wrong_in_window, row))
     };
-    run().map_err(|e| pg_err(label, "read the receipt's attempts", e))
+    let (locked_until, wrong_in_window, row) =
+        run().map_err(|e| pg_err(label, "read the receipt's attempts", e))?;
+    let count = |i: usize, what: &str| stored_count(label, what, row.get::<_, i64>(i));
+    Ok(AttemptSummary {
+        wrong_in_window,
+        wrong_total: count(0, "wrong codes")?,
+        refused_total: count(1, "refused attempts")?,
+        locks_total: count(3, "locks")?,
+        locked_until: locked_until.filter(|u| *u > now),
+        last_attempt: row.get(2),
+    })
 }

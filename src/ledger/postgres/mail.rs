@@ -29,10 +29,13 @@ fn piece_from_row(label: &str, row: &Row) -> Result<PieceRef, LedgerError> {
     Ok(PieceRef {
         piece_id: row.try_get("piece_id").map_err(bad)?,
         receipt: ReceiptNumber::parse(&receipt).map_err(|e| damaged(label, e))?,
-        issue_no: u32::try_from(issue_no).unwrap_or(0),
+        issue_no: u32::try_from(issue_no)
+            .map_err(|_| damaged(label, format!("a negative issue number ({issue_no})")))?,
         batch_id: row.try_get("batch_id").map_err(bad)?,
         notice_date: row.try_get::<_, NaiveDate>("notice_date").map_err(bad)?,
-        imb_serial: serial.and_then(|s| u64::try_from(s).ok()),
+        imb_serial: serial
+            .map(|s| stored_count(label, "a barcode serial", s))
+            .transpose()?,
         status: IssuanceStatus::parse(&status)
             .ok_or_else(|| damaged(label, format!("unknown status '{status}'")))?,
     })
@@ -402,7 +405,7 @@ pub(super) fn deliveries(
                 .map(|f| {
                     Ok(DeliveredFile {
                         name: f.get(0),
-                        bytes: u64::try_from(f.get::<_, i64>(1)).unwrap_or(0),
+                        bytes: stored_count(label, "a delivered file's bytes", f.get(1))?,
                         sha256: digest(f.get(2))?,
                     })
                 })

@@ -559,7 +559,7 @@ impl Ledger for PostgresLedger {
             let Some(receipt) = wanted.get(text.as_str()) else {
                 continue;
             };
-            let issue_no = u32::try_from(row.get::<_, i32>("issue_no")).unwrap_or(0);
+            let issue_no = rows::get_u32(&self.label, &row, "issue_no")?;
             let status: String = row.get("status");
             states
                 .entry((*receipt).clone())
@@ -757,7 +757,7 @@ impl Ledger for PostgresLedger {
             )
             .map_err(self.err("count the batch's issuances"))?
             .get(0);
-        Ok(u64::try_from(n).unwrap_or(0))
+        crate::ledger::mail::stored_count(&self.label, "the batch's issuances", n)
     }
 
     fn lock_batch(&mut self, batch_id: &str) -> Result<(), LedgerError> {

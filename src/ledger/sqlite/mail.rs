@@ -389,7 +389,7 @@ pub(super) fn deliveries(
                 .map(|(name, bytes, sha)| {
                     Ok(DeliveredFile {
                         name,
-                        bytes: u64::try_from(bytes).unwrap_or(0),
+                        bytes: stored_count(label, "a delivered file's bytes", bytes)?,
                         sha256: digest(sha)?,
                     })
                 })
