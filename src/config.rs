@@ -119,6 +119,29 @@ pub struct Codes {
     /// The window wrong codes are counted in, and the length of a lock.
     #[serde(default = "default_lockout_minutes")]
     pub lockout_minutes: u32,
+    /// The service's limit on the one guessing (see `ledger::guesses`):
+    /// wrong codes one portal account may try within `lockout_minutes`.
+    #[serde(default = "default_max_wrong_per_account")]
+    pub max_wrong_per_account: u32,
+    /// Wrong codes one client (address, or the portal's sign-in id) may try.
+    #[serde(default = "default_max_wrong_per_client")]
+    pub max_wrong_per_client: u32,
+    /// A receipt guessed at from more distinct sources than this within
+    /// the window is flagged as targeted.
+    #[serde(default = "default_targeted_sources")]
+    pub targeted_sources: u32,
+}
+
+fn default_max_wrong_per_account() -> u32 {
+    5
+}
+
+fn default_max_wrong_per_client() -> u32 {
+    20
+}
+
+fn default_targeted_sources() -> u32 {
+    3
 }
 
 fn default_max_wrong_codes() -> u32 {

@@ -1,14 +1,13 @@
 //! `--config` and `--templates`: the agency's settings and wording.
-
 use std::path::{Path, PathBuf};
 
 use anyhow::Result;
 use clap::Args;
 
 use access_letters::config::Config;
-use access_letters::ledger::AttemptLimit;
+use access_letters::ledger::{AttemptLimit, GuessLimit};
 use access_letters::letter::Templates;
-use access_letters::ops::{attempt_limit, Clock};
+use access_letters::ops::{attempt_limit, guess_limit, Clock};
 use access_letters::render::Renderer;
 
 /// Wording and agency settings.
@@ -60,9 +59,13 @@ pub struct LimitConfig {
 }
 
 impl LimitConfig {
-    /// The wrong-code limit of `[codes]`.
+    /// The wrong-code limit of `[codes]` (the CLI doors': per receipt).
     pub fn limit(&self) -> Result<AttemptLimit> {
         Ok(attempt_limit(&agency_config(self.config.as_deref())?.codes))
+    }
+    /// The service's limit on the one guessing, from `[codes]`.
+    pub fn guess_limit(&self) -> Result<GuessLimit> {
+        Ok(guess_limit(&agency_config(self.config.as_deref())?.codes))
     }
 
     /// The system clock, today in the agency's time zone (`[agency] time_zone`).

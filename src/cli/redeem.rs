@@ -50,6 +50,7 @@ pub fn execute(args: RedeemArgs) -> Result<u8> {
         now: clock.now,
         limit,
         door: Door::Desk,
+        guessing: None,
     };
     let answer = redeem(&request, &ring, ledger.as_mut())?;
     let locked = match &answer {
@@ -73,6 +74,6 @@ pub fn execute(args: RedeemArgs) -> Result<u8> {
         RedeemAnswer::Redeemed { .. } => EXIT_OK,
         RedeemAnswer::UsedByAnother { .. } => EXIT_USED,
         RedeemAnswer::NotValid { .. } => EXIT_NOT_VALID,
-        RedeemAnswer::Locked { .. } => EXIT_LOCKED,
+        RedeemAnswer::Locked { .. } | RedeemAnswer::TooMany { .. } => EXIT_LOCKED,
     })
 }

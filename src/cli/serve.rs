@@ -56,7 +56,7 @@ pub fn execute(args: ServeArgs) -> Result<u8> {
         LedgerAt::Server { url } => LedgerPlace::Postgres(url),
         LedgerAt::File { path, .. } => LedgerPlace::Sqlite(path),
     };
-    let writer = RedeemWriter::for_place(&place, limit)?;
+    let writer = RedeemWriter::for_place(&place)?;
     let pool = LedgerPool::new(usize::from(args.connections), place.opener())?;
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
@@ -65,6 +65,7 @@ pub fn execute(args: ServeArgs) -> Result<u8> {
     let scheme = if tls.is_some() { "https" } else { "http" };
     let mut app = App::new(tokens, ring, (limit, args.limit.zone()?), pool);
     app.redeem_writer = writer;
+    app.guess = args.limit.guess_limit()?;
     app.edge = args.edge.edge();
     serve_blocking(app, &args.listen, (tls, cap), |addr| {
         use std::io::Write;

@@ -11,7 +11,7 @@ use clap::{ArgGroup, Args};
 
 use access_letters::config::DEFAULT_ACK_WITHIN_DAYS;
 use access_letters::ledger::{AttemptLimit, AttemptSummary, Ledger};
-use access_letters::ops::status::{mail_report_lines, receipt_lines};
+use access_letters::ops::status::{mail_report_lines, receipt_lines, targeted_line};
 use access_letters::ops::Clock;
 
 use super::common::*;
@@ -53,6 +53,11 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
         println!("{line}");
     }
     print_attempts(&tries, limit);
+    let guess = args.limit.guess_limit()?;
+    let now = Clock::system().now;
+    if let Some(line) = targeted_line(ledger.as_ref(), &receipt, now, guess)? {
+        println!("{line}");
+    }
     Ok(EXIT_OK)
 }
 

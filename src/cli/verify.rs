@@ -49,6 +49,7 @@ pub fn execute(args: VerifyArgs) -> Result<u8> {
         now: clock.now,
         limit,
         door: Door::Desk,
+        guessing: None,
     };
     let answer = verify_code(&request, &ring, ledger.as_mut())?;
     let (max, minutes) = (limit.max_wrong, limit.window.num_minutes());
@@ -63,9 +64,14 @@ pub fn execute(args: VerifyArgs) -> Result<u8> {
             until.format("%H:%M")
         ),
         Answer::Checked { verdict, .. } => println!("{receipt}: {}", verdict.message()),
+        // The service's answer only (this door keeps the receipt's limit).
+        Answer::TooMany { until } => println!(
+            "{receipt}: too many wrong codes from this asker; try again after {} UTC",
+            until.format("%H:%M")
+        ),
     }
     Ok(match answer {
-        Answer::Locked { .. } => EXIT_LOCKED,
+        Answer::Locked { .. } | Answer::TooMany { .. } => EXIT_LOCKED,
         a if a.is_valid() => EXIT_OK,
         _ => EXIT_NOT_VALID,
     })

@@ -88,11 +88,14 @@ pub(in crate::ledger) enum Change<'a> {
     /// A new code: supersede the live one and record `row` as active.
     Reissue { row: &'a NewIssuance },
     /// The one use of issue `issue_no`'s code (already checked) by
-    /// `account`, under the receipt's wrong-code limit.
+    /// `account`, under the receipt's wrong-code limit when one is given
+    /// (the CLI door: a locked receipt is refused, another account's try is
+    /// counted against the receipt). Without one (the service), the one
+    /// guessing is limited by the caller instead.
     Redeem {
         issue_no: u32,
         account: &'a str,
-        limit: AttemptLimit,
+        limit: Option<AttemptLimit>,
     },
     /// The live code stops at once.
     Revoke { reason: &'a str },
@@ -385,7 +388,7 @@ pub(in crate::ledger) fn change(
         check_next_issue(store.label(), row, max)?;
     }
     let limit = match change {
-        Change::Redeem { limit, .. } => Some(limit),
+        Change::Redeem { limit, .. } => limit,
         _ => None,
     };
     if let Some(limit) = limit {
@@ -418,9 +421,14 @@ pub(in crate::ledger) fn change(
                 }
             }
             Write::CountWrong => {
-                if let Some(limit) = limit {
-                    gate = Some(store.gate(receipt, AttemptKind::Wrong, now, limit)?);
-                }
+                gate = Some(match limit {
+                    Some(limit) => store.gate(receipt, AttemptKind::Wrong, now, limit)?,
+                    // Counted against the guesser by the caller.
+                    None => Gate::Open {
+                        wrong_in_window: 0,
+                        locked_until: None,
+                    },
+                });
             }
         }
     }
@@ -502,10 +510,10 @@ mod tests {
         Change::Redeem {
             issue_no,
             account,
-            limit: AttemptLimit {
+            limit: Some(AttemptLimit {
                 max_wrong: 5,
                 window: chrono::TimeDelta::minutes(10),
-            },
+            }),
         }
     }
 

@@ -93,6 +93,7 @@ use crate::filing::{FormType, ReceiptNumber};
 mod attempts;
 mod error;
 mod files;
+mod guesses;
 mod life;
 mod lock;
 mod mail;
@@ -116,6 +117,7 @@ pub use self::postgres::{
 pub use crate::letter_proof::{LetterProof, NotADigest, ProofError, ProofKind, Sha256Hex};
 pub use attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 pub use error::LedgerError;
+pub use guesses::{GuessGate, GuessLimit, Guesser};
 pub use life::{Answer, ReturnStep, Unlinking};
 pub use lock::LedgerLock;
 pub use mail::{
@@ -259,8 +261,9 @@ pub trait Ledger: Send {
     ) -> Result<u64, LedgerError>;
 
     /// The one use of a code. In one transaction serialised per receipt
-    /// (like [`Ledger::gate_attempt`]), under the wrong-code limit: a locked
-    /// receipt is refused; issue `issue_no`, if still active, becomes
+    /// (like [`Ledger::gate_attempt`]), under the receipt's wrong-code limit
+    /// when one is given (the CLI door; the service limits the one guessing
+    /// instead, [`Ledger::gate_guess`]): a locked receipt is refused; issue `issue_no`, if still active, becomes
     /// redeemed by `account` at `now`; one already redeemed by the same
     /// account answers that first redemption again; one redeemed by another
     /// account is counted as a wrong code and changes nothing. The caller
@@ -271,7 +274,7 @@ pub trait Ledger: Send {
         issue_no: u32,
         account: &str,
         now: DateTime<Utc>,
-        limit: AttemptLimit,
+        limit: Option<AttemptLimit>,
     ) -> Result<RedeemStep, LedgerError>;
 
     /// Cancels the receipt's live code at once, recording `reason` and
@@ -323,6 +326,29 @@ pub trait Ledger: Send {
         now: DateTime<Utc>,
         limit: AttemptLimit,
     ) -> Result<Gate, LedgerError>;
+
+    /// The portal's limit ([`guesses`](self::guesses)): counts a wrong or
+    /// mistyped code against the one guessing, its account and its client,
+    /// and says whether the guess may be answered. A guesser over its limit
+    /// is answered "try later" and counted nothing more.
+    fn gate_guess(
+        &mut self,
+        receipt: &ReceiptNumber,
+        guesser: &Guesser,
+        kind: AttemptKind,
+        now: DateTime<Utc>,
+        limit: GuessLimit,
+    ) -> Result<GuessGate, LedgerError>;
+
+    /// How many distinct sources (account and client) guessed at the
+    /// receipt within `window` before `now`: over the limit's
+    /// `targeted_sources`, the receipt is targeted.
+    fn guess_sources(
+        &self,
+        receipt: &ReceiptNumber,
+        now: DateTime<Utc>,
+        window: chrono::TimeDelta,
+    ) -> Result<u32, LedgerError>;
 
     /// A receipt's attempts and locks as of `now`, for `status`.
     fn attempt_summary(

@@ -35,7 +35,7 @@ pub use revoke::{revoke, RevokeError, RevokeRequest, Revoked};
 pub use status::{history_table, mail_trail_lines};
 pub use test_key::builtin_test_key;
 pub use unlink::{unlink, UnlinkError, UnlinkRequest, Unlinked};
-pub use verify::{attempt_limit, verify_code, Answer, Door, VerifyRequest};
+pub use verify::{attempt_limit, guess_limit, verify_code, Answer, Door, Guessing, VerifyRequest};
 
 /// Rendering threads per core at most: more only adds memory and switching.
 pub const MAX_JOBS_PER_CORE: usize = 4;

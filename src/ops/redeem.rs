@@ -25,9 +25,9 @@ use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
 use crate::code::Verdict;
 use crate::filing::ReceiptNumber;
 use crate::key::KeyRing;
-use crate::ledger::{AttemptKind, AttemptLimit, Gate, Ledger, LedgerError, RedeemStep};
+use crate::ledger::{AttemptKind, AttemptLimit, Gate, GuessGate, Ledger, LedgerError, RedeemStep};
 
-use super::verify::{kind_of, verdict_at, Door};
+use super::verify::{kind_of, verdict_at, Door, Guessing};
 
 /// Characters in an account reference, at most.
 pub const ACCOUNT_REF_MAX_CHARS: usize = 64;
@@ -88,6 +88,10 @@ pub struct RedeemRequest<'a> {
     pub now: DateTime<Utc>,
     pub limit: AttemptLimit,
     pub door: Door,
+    /// At the service: who is guessing; its wrong codes count against it,
+    /// and the receipt's own count does not refuse the right code. `None`
+    /// at the CLI, whose door keeps the per-receipt limit.
+    pub guessing: Option<Guessing<'a>>,
 }
 
 /// The answer to one redemption.
@@ -115,6 +119,8 @@ pub enum RedeemAnswer {
     },
     /// The receipt is locked by the wrong-code limit: nothing was checked.
     Locked { until: DateTime<Utc> },
+    /// The one guessing is over its limit until then: nothing was checked.
+    TooMany { until: DateTime<Utc> },
 }
 
 impl RedeemAnswer {
@@ -146,6 +152,10 @@ impl RedeemAnswer {
                 "locked until {} UTC: too many wrong codes were tried for this receipt",
                 until.format("%H:%M")
             ),
+            RedeemAnswer::TooMany { until } => format!(
+                "too many wrong codes from this account or address; try again after {} UTC",
+                until.format("%H:%M")
+            ),
         }
     }
 }
@@ -161,7 +171,8 @@ pub fn redeem(
         RedeemPlan::Answered(answer) => Ok(answer),
         RedeemPlan::Spend { issue_no, now } => {
             let account = req.account.as_str();
-            let step = ledger.redeem(req.receipt, issue_no, account, now, req.limit)?;
+            let limit = req.receipt_limit();
+            let step = ledger.redeem(req.receipt, issue_no, account, now, limit)?;
             finish_redeem(req, issue_no, now, step, ledger)
         }
     }
@@ -186,11 +197,35 @@ pub fn plan_redeem(
     // the first answer gave.
     let now = req.now.trunc_subsecs(3);
     let verdict = verdict_at(req.door, (req.receipt, req.typed), req.as_of, ring, ledger)?;
-    Ok(match verdict {
-        Verdict::Valid { issue_no } | Verdict::Redeemed { issue_no, .. } => {
-            RedeemPlan::Spend { issue_no, now }
-        }
-        verdict => {
+    let spend = match verdict {
+        Verdict::Valid { issue_no } | Verdict::Redeemed { issue_no, .. } => Some(issue_no),
+        _ => None,
+    };
+    if let Some(g) = req.guessing {
+        // A guesser over its limit is told to wait, whatever it typed.
+        let kind = kind_of(&verdict);
+        return Ok(
+            match (
+                ledger.gate_guess(req.receipt, g.guesser, kind, now, g.limit)?,
+                spend,
+            ) {
+                (GuessGate::TooMany { until }, _) => {
+                    RedeemPlan::Answered(RedeemAnswer::TooMany { until })
+                }
+                (GuessGate::Open { .. }, Some(issue_no)) => RedeemPlan::Spend { issue_no, now },
+                (GuessGate::Open { wrong_by_guesser }, None) => {
+                    RedeemPlan::Answered(RedeemAnswer::NotValid {
+                        verdict,
+                        wrong_in_window: wrong_by_guesser,
+                        locked_until: None,
+                    })
+                }
+            },
+        );
+    }
+    Ok(match spend {
+        Some(issue_no) => RedeemPlan::Spend { issue_no, now },
+        None => {
             let gate = ledger.gate_attempt(req.receipt, kind_of(&verdict), now, req.limit)?;
             RedeemPlan::Answered(not_valid(verdict, gate))
         }
@@ -231,6 +266,20 @@ pub fn finish_redeem(
     step: RedeemStep,
     ledger: &mut dyn Ledger,
 ) -> Result<RedeemAnswer, LedgerError> {
+    if let (Some(g), RedeemStep::UsedByAnother { on, .. }) = (req.guessing, &step) {
+        // Another account's code is a wrong code for this guesser.
+        let kind = AttemptKind::Wrong;
+        return Ok(
+            match ledger.gate_guess(req.receipt, g.guesser, kind, now, g.limit)? {
+                GuessGate::TooMany { until } => RedeemAnswer::TooMany { until },
+                GuessGate::Open { wrong_by_guesser } => RedeemAnswer::UsedByAnother {
+                    on: *on,
+                    wrong_in_window: wrong_by_guesser,
+                    locked_until: None,
+                },
+            },
+        );
+    }
     if let Some(answer) = answer_of_step(issue_no, &step) {
         return Ok(answer);
     }
@@ -254,8 +303,25 @@ pub fn finish_redeem(
         }
         _ => Verdict::Revoked { issue_no },
     };
+    if req.guessing.is_some() {
+        return Ok(not_valid(
+            verdict,
+            Gate::Open {
+                wrong_in_window: 0,
+                locked_until: None,
+            },
+        ));
+    }
     let gate = ledger.gate_attempt(req.receipt, AttemptKind::NotCounted, now, req.limit)?;
     Ok(not_valid(verdict, gate))
+}
+
+impl RedeemRequest<'_> {
+    /// The receipt's own limit for the ledger's redemption: the CLI door's;
+    /// none at the service, where the one guessing is limited instead.
+    pub fn receipt_limit(&self) -> Option<AttemptLimit> {
+        self.guessing.is_none().then_some(self.limit)
+    }
 }
 
 fn not_valid(verdict: Verdict, gate: Gate) -> RedeemAnswer {

@@ -234,3 +234,26 @@ pub fn receipt_lines(
     }
     Ok(lines)
 }
+
+/// The portal's wrong codes for a receipt, by source: `None` when none
+/// came within the window; flagged TARGETED when more distinct accounts or
+/// addresses than the limit's `targeted_sources` guessed at it.
+pub fn targeted_line(
+    ledger: &dyn Ledger,
+    receipt: &crate::filing::ReceiptNumber,
+    now: DateTime<Utc>,
+    limit: crate::ledger::GuessLimit,
+) -> Result<Option<String>, LedgerError> {
+    let sources = ledger.guess_sources(receipt, now, limit.window)?;
+    let minutes = limit.window.num_minutes();
+    Ok(match sources {
+        0 => None,
+        n if n > limit.targeted_sources => Some(format!(
+            "TARGETED: wrong codes from {n} distinct accounts or addresses at the portal in the last {minutes} minutes; someone other than the applicant may be guessing (each guesser is limited; the applicant's right code still works)"
+        )),
+        n => Some(format!(
+            "portal: wrong codes from {n} {} in the last {minutes} minutes",
+            if n == 1 { "source" } else { "distinct sources" }
+        )),
+    })
+}

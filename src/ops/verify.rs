@@ -12,7 +12,9 @@ use crate::code::{verify, TypedCodeError, Verdict};
 use crate::config::Codes;
 use crate::filing::ReceiptNumber;
 use crate::key::KeyRing;
-use crate::ledger::{AttemptKind, AttemptLimit, Gate, Ledger, LedgerError};
+use crate::ledger::{
+    AttemptKind, AttemptLimit, Gate, GuessGate, GuessLimit, Guesser, Ledger, LedgerError,
+};
 
 /// The limit the agency configured (`[codes]` in agency.toml).
 pub fn attempt_limit(codes: &Codes) -> AttemptLimit {
@@ -20,6 +22,24 @@ pub fn attempt_limit(codes: &Codes) -> AttemptLimit {
         max_wrong: codes.max_wrong_codes,
         window: TimeDelta::minutes(i64::from(codes.lockout_minutes)),
     }
+}
+
+/// The service's limit on the one guessing (`[codes]` in agency.toml).
+pub fn guess_limit(codes: &Codes) -> GuessLimit {
+    GuessLimit {
+        per_account: codes.max_wrong_per_account,
+        per_client: codes.max_wrong_per_client,
+        window: TimeDelta::minutes(i64::from(codes.lockout_minutes)),
+        targeted_sources: codes.targeted_sources,
+    }
+}
+
+/// The guesser behind a request of the service, and its limit: its wrong
+/// codes count against it, not the receipt (see `ledger::guesses`).
+#[derive(Clone, Copy, Debug)]
+pub struct Guessing<'a> {
+    pub guesser: &'a Guesser,
+    pub limit: GuessLimit,
 }
 
 /// Who is asking. The support desk may hear that a receipt has no code;
@@ -53,6 +73,9 @@ pub struct VerifyRequest<'a> {
     pub now: DateTime<Utc>,
     pub limit: AttemptLimit,
     pub door: Door,
+    /// At the service: who is guessing. `None` at the CLI, whose door keeps
+    /// the per-receipt limit.
+    pub guessing: Option<Guessing<'a>>,
 }
 
 /// The answer to one `verify`.
@@ -68,6 +91,9 @@ pub enum Answer {
     },
     /// Locked: no code was checked.
     Locked { until: DateTime<Utc> },
+    /// The one guessing is over its limit until then: no code was checked,
+    /// nothing counted against the receipt.
+    TooMany { until: DateTime<Utc> },
 }
 
 impl Answer {
@@ -112,6 +138,19 @@ pub fn verify_code(
     ledger: &mut dyn Ledger,
 ) -> Result<Answer, LedgerError> {
     let verdict = verdict_at(req.door, (req.receipt, req.typed), req.as_of, ring, ledger)?;
+    if let Some(g) = req.guessing {
+        let kind = kind_of(&verdict);
+        return Ok(
+            match ledger.gate_guess(req.receipt, g.guesser, kind, req.now, g.limit)? {
+                GuessGate::TooMany { until } => Answer::TooMany { until },
+                GuessGate::Open { wrong_by_guesser } => Answer::Checked {
+                    verdict,
+                    wrong_in_window: wrong_by_guesser,
+                    locked_until: None,
+                },
+            },
+        );
+    }
     let gate = ledger.gate_attempt(req.receipt, kind_of(&verdict), req.now, req.limit)?;
     Ok(match gate {
         Gate::Locked { until } => Answer::Locked { until },

@@ -11,16 +11,17 @@ use chrono::{DateTime, Utc};
 use serde::Deserialize;
 use serde_json::json;
 
-use super::api::{answer, receipt, ApiError, JsonBody};
+use super::api::{answer, receipt, ApiError, ClientAddr, JsonBody};
+use super::guessing::{guesser, too_many};
 use super::metrics::CONTENT_TYPE;
 use super::tokens::Client;
 use super::App;
 use crate::code::Verdict;
 use crate::filing::ReceiptNumber;
-use crate::ledger::{returned_after_redeemed, RedeemAsk};
+use crate::ledger::{returned_after_redeemed, Guesser, RedeemAsk, RedeemStep};
 use crate::ops::{
     answer_of_step, finish_redeem, plan_redeem, redeem as redeem_code, revoke as revoke_code,
-    unlink as unlink_account, verify_code, AccountRef, Answer, Clock, Door, RedeemAnswer,
+    unlink as unlink_account, verify_code, AccountRef, Answer, Clock, Door, Guessing, RedeemAnswer,
     RedeemPlan, RedeemRequest, RevokeError, RevokeRequest, UnlinkError, UnlinkRequest,
     VerifyRequest,
 };
@@ -32,6 +33,14 @@ pub struct VerifyBody {
     receipt: String,
     /// As typed; never logged, never echoed.
     code: String,
+    /// The portal's account id of the one asking, if signed in; never
+    /// logged. Wrong codes are limited per account and per client.
+    #[serde(default)]
+    account: Option<String>,
+    /// The applicant's address, or an opaque id the portal keeps for the
+    /// sign-in; the connecting (or forwarded) address when absent.
+    #[serde(default)]
+    client: Option<String>,
 }
 
 /// The outcome name of a verdict, in answers, logs and metrics.
@@ -67,9 +76,11 @@ fn locked(receipt: &str, until: DateTime<Utc>) -> Response {
 pub async fn verify(
     State(app): State<Arc<App>>,
     Extension(client): Extension<Arc<Client>>,
+    addr: Option<Extension<ClientAddr>>,
     JsonBody(body): JsonBody<VerifyBody>,
 ) -> Result<Response, ApiError> {
     let receipt = receipt(&body.receipt)?;
+    let who = guesser(body.account.as_deref(), body.client.as_deref(), addr)?;
     let clock = Clock::in_zone(app.zone);
     let door = client.door.into();
     let (shared, asked) = (Arc::clone(&app), receipt.clone());
@@ -83,6 +94,10 @@ pub async fn verify(
                 now: clock.now,
                 limit: shared.limit,
                 door,
+                guessing: Some(Guessing {
+                    guesser: &who,
+                    limit: shared.guess,
+                }),
             };
             verify_code(&req, &shared.ring, ledger)
         })
@@ -90,6 +105,7 @@ pub async fn verify(
         .map_err(|e| ApiError::unavailable(&e))?;
     Ok(match answer_ {
         Answer::Locked { until } => locked(receipt.as_str(), until),
+        Answer::TooMany { until } => too_many(receipt.as_str(), until, clock.now),
         Answer::Checked {
             verdict,
             wrong_in_window,
@@ -124,24 +140,31 @@ pub struct RedeemBody {
     code: String,
     /// The portal's account id; never logged.
     account: String,
+    /// As for verify: the applicant's address or the portal's sign-in id.
+    #[serde(default)]
+    client: Option<String>,
 }
 
 pub async fn redeem(
     State(app): State<Arc<App>>,
     Extension(client): Extension<Arc<Client>>,
+    addr: Option<Extension<ClientAddr>>,
     JsonBody(body): JsonBody<RedeemBody>,
 ) -> Result<Response, ApiError> {
     let receipt = receipt(&body.receipt)?;
     let account = AccountRef::parse(&body.account)
         .map_err(|e| ApiError::bad_request(format!("account: {e}")))?;
     let clock = Clock::in_zone(app.zone);
-    let door = client.door.into();
+    let door = Asker {
+        door: client.door.into(),
+        guesser: guesser(Some(&body.account), body.client.as_deref(), addr)?,
+    };
     let (shared, asked) = (Arc::clone(&app), receipt.clone());
     let Some(writer) = &app.redeem_writer else {
         let answer_ = app
             .pool
             .with(move |ledger| {
-                let req = redeem_request(&asked, &body.code, &account, clock, &shared, door);
+                let req = redeem_request(&asked, &body.code, &account, clock, &shared, &door);
                 redeem_code(&req, &shared.ring, ledger)
             })
             .await
@@ -150,11 +173,11 @@ pub async fn redeem(
     };
     // SQLite: the check on a pooled connection, the write with the group
     // the writer commits next (see `writer`), the answer from its step.
-    let (code, who) = (body.code.clone(), account.clone());
+    let (code, who, asker) = (body.code.clone(), account.clone(), door.clone());
     let plan = app
         .pool
         .with(move |ledger| {
-            let req = redeem_request(&asked, &code, &who, clock, &shared, door);
+            let req = redeem_request(&asked, &code, &who, clock, &shared, &asker);
             plan_redeem(&req, &shared.ring, ledger)
         })
         .await
@@ -173,19 +196,28 @@ pub async fn redeem(
         .redeem(ask)
         .await
         .map_err(|e| ApiError::unavailable(&e))?;
-    if let Some(a) = answer_of_step(issue_no, &step) {
+    // Another account's code counts against the guesser: finish_redeem.
+    let used = matches!(step, RedeemStep::UsedByAnother { .. });
+    if let Some(a) = answer_of_step(issue_no, &step).filter(|_| !used) {
         return Ok(redeem_answer(&app, receipt.as_str(), a));
     }
     let (shared, asked) = (Arc::clone(&app), receipt.clone());
     let answer_ = app
         .pool
         .with(move |ledger| {
-            let req = redeem_request(&asked, &body.code, &account, clock, &shared, door);
+            let req = redeem_request(&asked, &body.code, &account, clock, &shared, &door);
             finish_redeem(&req, issue_no, now, step, ledger)
         })
         .await
         .map_err(|e| ApiError::unavailable(&e))?;
     Ok(redeem_answer(&app, receipt.as_str(), answer_))
+}
+
+/// The door a request came through, and who is guessing there.
+#[derive(Clone)]
+struct Asker {
+    door: Door,
+    guesser: Guesser,
 }
 
 fn redeem_request<'a>(
@@ -194,7 +226,7 @@ fn redeem_request<'a>(
     account: &'a AccountRef,
     clock: Clock,
     app: &App,
-    door: Door,
+    asker: &'a Asker,
 ) -> RedeemRequest<'a> {
     RedeemRequest {
         receipt,
@@ -203,11 +235,16 @@ fn redeem_request<'a>(
         as_of: clock.today,
         now: clock.now,
         limit: app.limit,
-        door,
+        door: asker.door,
+        guessing: Some(Guessing {
+            guesser: &asker.guesser,
+            limit: app.guess,
+        }),
     }
 }
 
-/// 200 redeemed, 409 used by another account, 422 not valid, 423 locked.
+/// 200 redeemed, 409 used by another account, 422 not valid, 423 locked,
+/// 429 the guesser is over its limit.
 fn redeem_answer(app: &App, receipt: &str, a: RedeemAnswer) -> Response {
     let message = a.message();
     match a {
@@ -250,6 +287,7 @@ fn redeem_answer(app: &App, receipt: &str, a: RedeemAnswer) -> Response {
             )
         }
         RedeemAnswer::Locked { until } => locked(receipt, until),
+        RedeemAnswer::TooMany { until } => too_many(receipt, until, Utc::now()),
     }
 }
 
@@ -368,10 +406,12 @@ pub async fn status(
             let history = ledger.history(&asked)?;
             let tries = ledger.attempt_summary(&asked, now, shared.limit)?;
             let trail = ledger.mail_trail(&asked)?;
-            Ok((history, tries, trail))
+            let sources = ledger.guess_sources(&asked, now, shared.guess.window)?;
+            Ok((history, tries, (trail, sources)))
         })
         .await
         .map_err(|e| ApiError::unavailable(&e))?;
+    let (trail, sources) = trail;
     let flagged = returned_after_redeemed(&history, &trail);
     let issuances: Vec<_> = history
         .iter()
@@ -413,6 +453,10 @@ pub async fn status(
             // A letter came back after its code was redeemed: check the
             // linked account.
             "returned_after_redeemed": !flagged.is_empty(),
+            // Wrong codes at the service from this many distinct accounts
+            // or addresses within the window; over the limit: targeted.
+            "guess_sources": sources,
+            "targeted": sources > app.guess.targeted_sources,
             "wrong_codes": {
                 "in_window": tries.wrong_in_window,
                 "total": tries.wrong_total,

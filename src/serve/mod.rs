@@ -32,12 +32,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::key::KeyRing;
-use crate::ledger::AttemptLimit;
+use crate::ledger::{AttemptLimit, GuessLimit};
 
 pub mod api;
 pub mod auth;
 pub mod client_addr;
 pub mod conn;
+pub mod guessing;
 pub mod handlers;
 pub mod hyper_errors;
 pub mod limits;
@@ -94,6 +95,9 @@ pub struct App {
     pub tokens: Tokens,
     pub ring: KeyRing,
     pub limit: AttemptLimit,
+    /// The limit on the one guessing: at the service, wrong codes count
+    /// against the account and client, not the receipt.
+    pub guess: GuessLimit,
     /// The agency's time zone: "today" for a code's validity is its date.
     pub zone: chrono_tz::Tz,
     pub pool: LedgerPool,
@@ -115,6 +119,7 @@ impl App {
             tokens,
             ring,
             limit,
+            guess: crate::ops::guess_limit(&crate::config::Config::default_config().codes),
             zone,
             pool,
             metrics: metrics::Metrics::default(),

@@ -16,7 +16,7 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use crate::ledger::{AttemptLimit, LedgerError, RedeemAsk, RedeemStep, SqliteLedger};
+use crate::ledger::{LedgerError, RedeemAsk, RedeemStep, SqliteLedger};
 
 use super::pool::{LedgerPlace, PoolError};
 
@@ -37,19 +37,16 @@ pub struct RedeemWriter {
 impl RedeemWriter {
     /// The writer for a SQLite ledger; none for PostgreSQL, whose server
     /// groups the commits of concurrent connections itself.
-    pub fn for_place(
-        place: &LedgerPlace,
-        limit: AttemptLimit,
-    ) -> Result<Option<RedeemWriter>, LedgerError> {
+    pub fn for_place(place: &LedgerPlace) -> Result<Option<RedeemWriter>, LedgerError> {
         match place {
-            LedgerPlace::Sqlite(path) => Ok(Some(RedeemWriter::start(path, limit)?)),
+            LedgerPlace::Sqlite(path) => Ok(Some(RedeemWriter::start(path)?)),
             LedgerPlace::Postgres(_) => Ok(None),
         }
     }
 
     /// Opens a connection of its own to the SQLite ledger at `path` and
     /// starts the thread.
-    pub fn start(path: &Path, limit: AttemptLimit) -> Result<RedeemWriter, LedgerError> {
+    pub fn start(path: &Path) -> Result<RedeemWriter, LedgerError> {
         let mut ledger = SqliteLedger::open_existing(path)?;
         let label = path.display().to_string();
         let (jobs, queue) = mpsc::channel::<Job>();
@@ -65,7 +62,9 @@ impl RedeemWriter {
                         }
                     }
                     let asks: Vec<RedeemAsk> = group.iter().map(|j| j.ask.clone()).collect();
-                    match ledger.redeem_many(&asks, limit) {
+                    // No receipt limit: the service limits the one
+                    // guessing (`ledger::guesses`), before and after.
+                    match ledger.redeem_many(&asks, None) {
                         Ok(steps) => {
                             for (job, step) in group.into_iter().zip(steps) {
                                 let _ = job.reply.send(step);

@@ -150,6 +150,7 @@ impl<'a> Try<'a> {
             now: self.now,
             limit: limit(),
             door: self.door,
+            guessing: None,
         };
         redeem(&req, &ring(), ledger).expect("redeem")
     }
@@ -162,6 +163,7 @@ impl<'a> Try<'a> {
             now: self.now,
             limit: limit(),
             door: self.door,
+            guessing: None,
         };
         verify_code(&req, &ring(), ledger).expect("verify")
     }
@@ -225,7 +227,9 @@ fn sqlite_redemptions_committed_together_are_each_decided_as_alone() {
         ask(3, 9, "portal-d"),
         ask(1, 1, "portal-a"),
     ];
-    let steps = ledger.redeem_many(&asks, limit()).expect("one commit");
+    let steps = ledger
+        .redeem_many(&asks, Some(limit()))
+        .expect("one commit");
     assert!(
         matches!(steps[0], Ok(RedeemStep::Redeemed { again: false, .. })),
         "{steps:?}"

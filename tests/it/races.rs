@@ -197,6 +197,7 @@ fn try_redeem(
         now,
         limit: limit(),
         door: Door::Portal,
+        guessing: None,
     };
     match redeem(&req, &KeyRing::single(builtin_test_key()), ledger).expect("redeem") {
         RedeemAnswer::Redeemed { issue_no: got, .. } => {
@@ -477,6 +478,7 @@ fn reissue_against_redeem(ledger: &mut dyn Ledger, open: Opener) {
                     now: base_time(),
                     limit: limit(),
                     door: Door::Portal,
+                    guessing: None,
                 };
                 barrier.wait();
                 redeem(&req, &KeyRing::single(builtin_test_key()), mine.as_mut()).expect("redeem")

@@ -531,42 +531,65 @@ fn bad_requests_get_400_with_a_json_error_and_never_a_panic() {
 }
 
 #[test]
-fn one_wrong_code_counter_is_shared_by_the_cli_and_http() {
+fn the_guesser_is_stopped_not_the_applicant_and_the_cli_door_keeps_the_receipt_limit() {
     let wd = Workdir::new();
     let batch = batch_today(&wd);
     let c = clients(&wd);
     let s = Server::start(&wd, &c.tokens, &[]);
     let [(receipt, code)] = receipts_and_codes(&batch, 1).try_into().unwrap();
     let bad = "0000-0000-0000";
-    for n in 1..=3 {
-        let r = post(
+    let guess = |account: &str, client: &str, code: &str| {
+        post(
             &s,
             &c.portal,
             "/v1/verify",
-            json!({"receipt": receipt, "code": bad}),
-        );
+            json!({"receipt": receipt, "code": code, "account": account, "client": client}),
+        )
+    };
+    // Five wrong codes from one account are answered and counted...
+    for n in 1..=5 {
+        let r = guess("acct-guesser", "198.51.100.7", bad);
         assert_eq!(r.status, 200, "{r:?}");
         assert_eq!(r.body["wrong_in_window"], n, "{r:?}");
     }
-    wd.cmd(["verify", &receipt, bad])
-        .expect_code(EXIT_NOT_VALID);
-    let fifth = wd.cmd(["verify", &receipt, bad]);
-    fifth.expect_code(EXIT_NOT_VALID);
-    assert!(fifth.stdout.contains("locked until"), "{fifth:?}");
-    // Locked for both doors, even for the right code.
-    let r = post(
-        &s,
-        &c.portal,
-        "/v1/verify",
-        json!({"receipt": receipt, "code": code}),
+    // ...the sixth, and even the right code from that account, get 429.
+    for typed in [bad, code.as_str()] {
+        let r = guess("acct-guesser", "198.51.100.7", typed);
+        assert_eq!(r.status, 429, "{r:?}");
+        assert_eq!(r.body["outcome"], "too_many_wrong_codes", "{r:?}");
+        let wait = r.header("retry-after").and_then(|v| v.parse::<u64>().ok());
+        assert!(wait.is_some_and(|s| s > 0), "{r:?}");
+    }
+    // The applicant, from another account and address: the right code works.
+    let r = guess("acct-applicant", "203.0.113.9", &code);
+    assert_eq!(
+        (r.status, r.body["valid"].as_bool()),
+        (200, Some(true)),
+        "{r:?}"
     );
-    assert_eq!(r.status, 423, "{r:?}");
-    assert_eq!(r.body["outcome"], "locked");
-    assert!(r.body["locked_until"].is_string(), "{r:?}");
-    wd.cmd(["verify", &receipt, &code]).expect_code(5);
+    // Guesses from more sources than the limit flag the receipt.
+    for i in 0..4 {
+        let r = guess(&format!("acct-other-{i}"), &format!("192.0.2.{i}"), bad);
+        assert_eq!(r.status, 200, "{r:?}");
+    }
     let history = get(&s, Some(&c.desk), &format!("/v1/receipts/{receipt}"));
-    assert_eq!(history.body["wrong_codes"]["in_window"], 5, "{history:?}");
-    assert!(history.body["wrong_codes"]["locked_until"].is_string());
+    assert_eq!(history.body["guess_sources"], 5, "{history:?}");
+    assert_eq!(history.body["targeted"], true, "{history:?}");
+    let status = wd.cmd(["status", &receipt]);
+    assert!(status.stdout.contains("TARGETED"), "{status:?}");
+    // The CLI desk door keeps the per-receipt limit of its own.
+    for _ in 0..5 {
+        wd.cmd(["verify", &receipt, bad])
+            .expect_code(EXIT_NOT_VALID);
+    }
+    wd.cmd(["verify", &receipt, &code]).expect_code(5);
+    // ...which never refuses the applicant at the portal.
+    let r = guess("acct-applicant", "203.0.113.9", &code);
+    assert_eq!(r.status, 200, "{r:?}");
+    assert_log_is_clean(
+        &s.log(),
+        &[&code, "acct-guesser", "acct-applicant", &c.portal],
+    );
 }
 
 #[test]
@@ -851,19 +874,25 @@ fn redeem_every_outcome_and_an_idempotent_retry() {
     );
     assert!(!history.body.to_string().contains("acct-1"), "{history:?}");
 
-    // Locked: 423 on redeem too, even for the right code.
+    // The guesser is stopped, not the receipt: after 5 wrong codes the
+    // guessing account is 429 even with the right code, and the applicant's
+    // own account redeems it.
     let (r5, c5) = &codes[5];
     for _ in 0..5 {
         redeem("acct-5", r5, &codes[6].1);
     }
-    let locked = redeem("acct-5", r5, c5);
+    let stopped = redeem("acct-5", r5, c5);
     assert_eq!(
-        (locked.status, locked.body["outcome"].as_str()),
-        (423, Some("locked")),
-        "{locked:?}"
+        (stopped.status, stopped.body["outcome"].as_str()),
+        (429, Some("too_many_wrong_codes")),
+        "{stopped:?}"
     );
-    let text = get(&s, None, "/metrics").body.as_str().unwrap().to_string();
-    assert!(text.contains("access_letters_http_locks_total 1"), "{text}");
+    assert!(
+        stopped.body["retry_after_s"].as_i64().unwrap() > 0,
+        "{stopped:?}"
+    );
+    let applicant = redeem("acct-applicant", r5, c5);
+    assert_eq!(applicant.status, 200, "{applicant:?}");
     assert_log_is_clean(
         &s.log(),
         &[code, c2, c3, c5, "acct-1", "acct-2", &c.portal, &c.desk],
@@ -922,7 +951,7 @@ fn a_hundred_accounts_redeem_one_code_at_once_and_exactly_one_wins() {
             .map(|i| {
                 let (barrier, url, token) = (barrier.clone(), &url, &c.portal);
                 let body =
-                    json!({"receipt": receipt, "code": code, "account": format!("acct-{i}")})
+                    json!({"receipt": receipt, "code": code, "account": format!("acct-{i}"), "client": format!("signin-{i}")})
                         .to_string();
                 scope.spawn(move || {
                     let a = agent();
@@ -1078,7 +1107,7 @@ fn on_postgresql_too() {
                         s,
                         token,
                         "/v1/redeem",
-                        json!({"receipt": receipt, "code": code, "account": format!("a{i}")}),
+                        json!({"receipt": receipt, "code": code, "account": format!("a{i}"), "client": format!("signin-{i}")}),
                     )
                     .status
                 })

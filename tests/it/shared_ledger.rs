@@ -621,6 +621,24 @@ mod racing {
         fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError> {
             self.inner.redeemed_then_returned()
         }
+        fn gate_guess(
+            &mut self,
+            r: &ReceiptNumber,
+            g: &access_letters::ledger::Guesser,
+            k: AttemptKind,
+            now: DateTime<Utc>,
+            l: access_letters::ledger::GuessLimit,
+        ) -> Result<access_letters::ledger::GuessGate, LedgerError> {
+            self.inner.gate_guess(r, g, k, now, l)
+        }
+        fn guess_sources(
+            &self,
+            r: &ReceiptNumber,
+            now: DateTime<Utc>,
+            w: chrono::TimeDelta,
+        ) -> Result<u32, LedgerError> {
+            self.inner.guess_sources(r, now, w)
+        }
         fn history(&self, r: &ReceiptNumber) -> Result<Vec<Issuance>, LedgerError> {
             self.inner.history(r)
         }
@@ -667,7 +685,7 @@ mod racing {
             n: u32,
             account: &str,
             now: DateTime<Utc>,
-            l: AttemptLimit,
+            l: Option<AttemptLimit>,
         ) -> Result<RedeemStep, LedgerError> {
             self.inner.redeem(r, n, account, now, l)
         }

@@ -197,6 +197,19 @@ pub(in crate::ledger) const PG_MIGRATIONS: &[&str] = &[
                       AND newer.issue_no > i.issue_no);
     CREATE UNIQUE INDEX issuances_one_link ON issuances (receipt)
         WHERE status = 'redeemed' AND unlinked_at IS NULL;
+
+    -- The portal's wrong codes, counted against the one guessing (its
+    -- account, its client) rather than the receipt: see ledger/guesses.rs.
+    CREATE TABLE guesses (
+        id         BIGSERIAL PRIMARY KEY,
+        receipt    TEXT NOT NULL,
+        guessed_at TIMESTAMPTZ NOT NULL,
+        account    TEXT,
+        client     TEXT NOT NULL
+    );
+    CREATE INDEX guesses_by_account ON guesses (account, guessed_at);
+    CREATE INDEX guesses_by_client ON guesses (client, guessed_at);
+    CREATE INDEX guesses_by_receipt ON guesses (receipt, guessed_at);
     "#,
 ];
 

@@ -43,7 +43,7 @@
 //! URL is used in any message, and connection errors name the host, port,
 //! database and user only.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::HashMap;
 use std::ops::ControlFlow;
 use std::str::FromStr;
 use std::time::Duration;
@@ -53,7 +53,7 @@ use ::postgres::{Client, Config};
 use chrono::{DateTime, Utc};
 use sha2::{Digest, Sha256};
 
-use crate::filing::{IssuanceStatus, ReceiptNumber};
+use crate::filing::ReceiptNumber;
 
 use self::connect::start_up;
 use self::rows::{
@@ -69,6 +69,7 @@ pub use self::watch::{
 };
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 use crate::ledger::check_batch_known;
+use crate::ledger::guesses::{GuessGate, GuessLimit, Guesser};
 use crate::ledger::life::{Answer, Change, Unlinking};
 use crate::ledger::redeem::{RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
@@ -79,6 +80,8 @@ use crate::ledger::{
 
 mod attempts;
 mod connect;
+mod diagnose;
+mod guesses;
 mod lifecycle;
 mod mail;
 pub(in crate::ledger) mod migrations;
@@ -210,105 +213,11 @@ impl PostgresLedger {
         move |source| pg_err(&self.label, action, source)
     }
 
-    /// Works out which rule a failed chunk broke, after its rollback, by
-    /// asking the database rather than parsing the server's message. The
-    /// first offending row in chunk order is named.
+    /// Works out which rule a failed chunk broke, after its rollback
+    /// ([`diagnose::diagnose`]).
     fn diagnose(&self, rows: &[NewIssuance], original: ::postgres::Error) -> LedgerError {
-        let ledger = self.label.clone();
-        if let Some(e) = duplicate_within(&ledger, rows) {
-            return e;
-        }
-        let mut client = self.client.borrow_mut();
-        let receipts: Vec<&str> = rows.iter().map(|r| r.receipt.as_str()).collect();
-        let pieces: Vec<&str> = rows.iter().map(|r| r.piece_id.as_str()).collect();
-        let taken = client.query(
-            "SELECT receipt, issue_no, piece_id, status FROM issuances \
-             WHERE receipt = ANY($1) OR piece_id = ANY($2)",
-            &[&receipts, &pieces],
-        );
-        let batches: Vec<&str> = rows.iter().map(|r| r.batch_id.as_str()).collect();
-        let known = client.query(
-            "SELECT batch_id FROM batches WHERE batch_id = ANY($1)",
-            &[&batches],
-        );
-        let (Ok(taken), Ok(known)) = (taken, known) else {
-            return pg_err(&self.label, "record issuances", original);
-        };
-        let taken: Vec<(String, i32, String, String)> = taken
-            .iter()
-            .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
-            .collect();
-        let known: HashSet<String> = known.iter().map(|r| r.get(0)).collect();
-        for row in rows {
-            let receipt = row.receipt.as_str();
-            let issue_no = i32::try_from(row.issue_no).unwrap_or(i32::MAX);
-            if taken.iter().any(|t| t.0 == receipt && t.1 == issue_no) {
-                return LedgerError::DuplicateIssuance {
-                    ledger,
-                    receipt: row.receipt.clone(),
-                    issue_no: row.issue_no,
-                };
-            }
-            if taken.iter().any(|t| t.2 == row.piece_id) {
-                return LedgerError::DuplicatePiece {
-                    ledger,
-                    piece_id: row.piece_id.clone(),
-                    receipt: row.receipt.clone(),
-                    issue_no: row.issue_no,
-                };
-            }
-            let active = IssuanceStatus::Active.as_str();
-            if let Some(t) = taken.iter().find(|t| t.0 == receipt && t.3 == active) {
-                return LedgerError::AlreadyActive {
-                    ledger,
-                    receipt: row.receipt.clone(),
-                    issue_no: row.issue_no,
-                    active_issue_no: u32::try_from(t.1).unwrap_or(0),
-                };
-            }
-            if !known.contains(&row.batch_id) {
-                return LedgerError::UnknownBatch {
-                    ledger,
-                    batch_id: row.batch_id.clone(),
-                };
-            }
-        }
-        pg_err(&self.label, "record issuances", original)
+        diagnose::diagnose(&mut self.client.borrow_mut(), &self.label, rows, original)
     }
-}
-
-/// A chunk that breaks a uniqueness rule by itself, named the way the
-/// database would have named it had the rows been inserted one by one.
-fn duplicate_within(ledger: &str, rows: &[NewIssuance]) -> Option<LedgerError> {
-    let mut numbers = HashSet::new();
-    let mut pieces = HashSet::new();
-    let mut active: HashMap<&str, u32> = HashMap::new();
-    for row in rows {
-        if !numbers.insert((row.receipt.as_str(), row.issue_no)) {
-            return Some(LedgerError::DuplicateIssuance {
-                ledger: ledger.to_string(),
-                receipt: row.receipt.clone(),
-                issue_no: row.issue_no,
-            });
-        }
-        if !pieces.insert(row.piece_id.as_str()) {
-            return Some(LedgerError::DuplicatePiece {
-                ledger: ledger.to_string(),
-                piece_id: row.piece_id.clone(),
-                receipt: row.receipt.clone(),
-                issue_no: row.issue_no,
-            });
-        }
-        if let Some(first) = active.insert(row.receipt.as_str(), row.issue_no) {
-            return Some(LedgerError::AlreadyActive {
-                ledger: ledger.to_string(),
-                receipt: row.receipt.clone(),
-                issue_no: row.issue_no,
-                active_issue_no: first,
-            });
-        }
-    }
-    None
 }
 
 impl Ledger for PostgresLedger {
@@ -322,6 +231,35 @@ impl Ledger for PostgresLedger {
         let key = lifecycle::receipt_lock(&self.schema, receipt);
         let mut client = self.client.get_mut();
         attempts::gate(&mut client, &self.label, key, (receipt, kind), now, limit)
+    }
+
+    fn gate_guess(
+        &mut self,
+        receipt: &ReceiptNumber,
+        guesser: &Guesser,
+        kind: AttemptKind,
+        now: DateTime<Utc>,
+        limit: GuessLimit,
+    ) -> Result<GuessGate, LedgerError> {
+        let (label, schema) = (self.label.clone(), self.schema.clone());
+        let mut client = self.client.get_mut();
+        let who = (receipt, guesser);
+        guesses::gate_guess(&mut client, (&label, &schema), who, kind, now, limit)
+    }
+
+    fn guess_sources(
+        &self,
+        receipt: &ReceiptNumber,
+        now: DateTime<Utc>,
+        window: chrono::TimeDelta,
+    ) -> Result<u32, LedgerError> {
+        guesses::sources(
+            &mut self.client.borrow_mut(),
+            &self.label,
+            receipt,
+            now,
+            window,
+        )
     }
 
     fn attempt_summary(
@@ -340,7 +278,7 @@ impl Ledger for PostgresLedger {
         issue_no: u32,
         account: &str,
         now: DateTime<Utc>,
-        limit: AttemptLimit,
+        limit: Option<AttemptLimit>,
     ) -> Result<RedeemStep, LedgerError> {
         let change = Change::Redeem {
             issue_no,
@@ -602,7 +540,7 @@ impl Ledger for PostgresLedger {
         for row in rows {
             row.check()?;
         }
-        if let Some(e) = duplicate_within(&self.label, rows) {
+        if let Some(e) = diagnose::duplicate_within(&self.label, rows) {
             return Err(e);
         }
         for row in rows {

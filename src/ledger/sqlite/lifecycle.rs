@@ -145,7 +145,7 @@ pub(super) fn redeem_in(
     conn: &Connection,
     label: &str,
     ask: &RedeemAsk,
-    limit: AttemptLimit,
+    limit: Option<AttemptLimit>,
 ) -> Result<RedeemStep, LedgerError> {
     let change = Change::Redeem {
         issue_no: ask.issue_no,
@@ -176,7 +176,7 @@ pub(super) fn redeem_many(
     conn: &mut Connection,
     label: &str,
     asks: &[RedeemAsk],
-    limit: AttemptLimit,
+    limit: Option<AttemptLimit>,
 ) -> Result<Vec<Result<RedeemStep, LedgerError>>, LedgerError> {
     let err = |e| classify(label, "redeem the codes", e);
     let mut tx = conn

@@ -302,6 +302,19 @@ pub(in crate::ledger) const MIGRATIONS: &[Migration] = &[
                       AND newer.issue_no > issuances.issue_no);
     CREATE UNIQUE INDEX issuances_one_link ON issuances (receipt)
         WHERE status = 'redeemed' AND unlinked_at IS NULL;
+
+    -- The portal's wrong codes, counted against the one guessing (its
+    -- account, its client) rather than the receipt: see ledger/guesses.rs.
+    CREATE TABLE guesses (
+        id         INTEGER PRIMARY KEY,
+        receipt    TEXT NOT NULL,
+        guessed_at TEXT NOT NULL,
+        account    TEXT,
+        client     TEXT NOT NULL
+    ) STRICT;
+    CREATE INDEX guesses_by_account ON guesses (account, guessed_at);
+    CREATE INDEX guesses_by_client ON guesses (client, guessed_at);
+    CREATE INDEX guesses_by_receipt ON guesses (receipt, guessed_at);
     "#,
         then: None,
     },

@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 use std::io;
 use std::ops::ControlFlow;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -12,6 +12,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 use crate::filing::ReceiptNumber;
 
+use self::create::{create_file, remove_leftovers};
 use self::migrations::{migrate, user_version, LEDGER_ID_KEY};
 use self::rows::{
     batch_from_row, classify, date_text, insert_active, issuance_from_row, record_printed_in,
@@ -21,6 +22,7 @@ use crate::ledger::check_batch_known;
 use crate::ledger::files::{
     canonical_path, create_private, folder_of, publish_no_clobber, temp_name,
 };
+use crate::ledger::guesses::{GuessGate, GuessLimit, Guesser};
 use crate::ledger::life::{Answer, Change, Unlinking};
 use crate::ledger::redeem::{RedeemAsk, RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
@@ -31,6 +33,8 @@ use crate::ledger::{
 };
 
 mod attempts;
+mod create;
+mod guesses;
 mod lifecycle;
 mod mail;
 pub(in crate::ledger) mod migrations;
@@ -276,7 +280,7 @@ impl SqliteLedger {
     pub fn redeem_many(
         &mut self,
         asks: &[RedeemAsk],
-        limit: AttemptLimit,
+        limit: Option<AttemptLimit>,
     ) -> Result<Vec<Result<RedeemStep, LedgerError>>, LedgerError> {
         lifecycle::redeem_many(&mut self.conn, &self.label, asks, limit)
     }
@@ -330,58 +334,6 @@ fn run_check(conn: &Connection, label: &str, pragma: &str) -> Result<(), LedgerE
     })
 }
 
-/// Builds a new ledger file at `path` (its canonical name): schema and
-/// identity under a temporary name, in SQLite's rollback-journal mode so
-/// the finished file holds everything, then linked into place.
-fn create_file(path: &Path) -> Result<(), LedgerError> {
-    let label = path.display().to_string();
-    let target = canonical_path(path)?;
-    if std::fs::symlink_metadata(&target).is_ok() {
-        return Err(LedgerError::Exists { ledger: label });
-    }
-    let tmp = temp_name(&target, "new");
-    remove_leftovers(&tmp);
-    let result = build_new(&tmp, path, &label).and_then(|()| {
-        publish_no_clobber(&tmp, &target).map_err(|source| match source.kind() {
-            io::ErrorKind::AlreadyExists => LedgerError::Exists {
-                ledger: label.clone(),
-            },
-            _ => LedgerError::File {
-                action: "create the issuance ledger",
-                path: path.to_path_buf(),
-                source,
-            },
-        })
-    });
-    remove_leftovers(&tmp);
-    result
-}
-
-fn build_new(tmp: &Path, path: &Path, label: &str) -> Result<(), LedgerError> {
-    // Created by us so it has mode 0600 from the start; SQLite would use
-    // the umask's default (often 0644).
-    create_private(tmp).map_err(|source| LedgerError::File {
-        action: "create the issuance ledger",
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut conn = Connection::open(tmp).map_err(|e| classify(label, "create it", e))?;
-    conn.pragma_update(None, "synchronous", "FULL")
-        .map_err(|e| classify(label, "create it", e))?;
-    migrate(&mut conn, label)?;
-    conn.close()
-        .map_err(|(_, e)| classify(label, "create it", e))
-}
-
-/// Removes a temporary file and the companions SQLite may have left.
-fn remove_leftovers(tmp: &Path) {
-    for suffix in ["", "-journal", "-wal", "-shm"] {
-        let mut name = tmp.as_os_str().to_owned();
-        name.push(suffix);
-        let _ = std::fs::remove_file(PathBuf::from(name));
-    }
-}
-
 impl Ledger for SqliteLedger {
     fn gate_attempt(
         &mut self,
@@ -402,6 +354,27 @@ impl Ledger for SqliteLedger {
         attempts::summary(&self.conn, &self.label, receipt, now, limit)
     }
 
+    fn gate_guess(
+        &mut self,
+        receipt: &ReceiptNumber,
+        guesser: &Guesser,
+        kind: AttemptKind,
+        now: DateTime<Utc>,
+        limit: GuessLimit,
+    ) -> Result<GuessGate, LedgerError> {
+        let who = (receipt, guesser);
+        guesses::gate_guess(&mut self.conn, &self.label, who, kind, now, limit)
+    }
+
+    fn guess_sources(
+        &self,
+        receipt: &ReceiptNumber,
+        now: DateTime<Utc>,
+        window: chrono::TimeDelta,
+    ) -> Result<u32, LedgerError> {
+        guesses::sources(&self.conn, &self.label, receipt, now, window)
+    }
+
     fn full_check(&self) -> Result<(), LedgerError> {
         self.integrity_check()
     }
@@ -412,7 +385,7 @@ impl Ledger for SqliteLedger {
         issue_no: u32,
         account: &str,
         now: DateTime<Utc>,
-        limit: AttemptLimit,
+        limit: Option<AttemptLimit>,
     ) -> Result<RedeemStep, LedgerError> {
         let ask = RedeemAsk {
             receipt: receipt.clone(),

@@ -1,0 +1,164 @@
+//! The portal's wrong-code limit: it stops the one guessing, never the
+//! applicant holding the right code.
+//!
+//! Receipt numbers are not secret (every notice prints one), so a limit on
+//! the receipt lets anyone lock anyone out: five wrong guesses and the
+//! applicant's right code got 423 for ten minutes, again and again. A code
+//! carries 55 random bits: one guesser with the whole service's measured
+//! throughput (7,000 verifies a second) for a code's 90 days would try
+//! about one code in 700,000, so a limit per guesser protects that space
+//! as well as a lock on the receipt does. So at the portal every wrong or
+//! mistyped code is counted against its account (when the portal names
+//! one) and its client (the applicant's address, or the portal's opaque id
+//! for the sign-in); a guesser over either limit gets "try later" (429) and
+//! its guesses count nothing more. A receipt guessed at from more than
+//! [`GuessLimit::targeted_sources`] distinct sources within the window is
+//! flagged as **targeted** for the desk.
+//!
+//! The CLI doors keep the per-receipt limit of [`super::attempts`].
+//! Deciding and recording are one transaction, serialised per guesser
+//! (SQLite's write lock; PostgreSQL advisory locks on the account, then the
+//! client, always in that order), so a guesser's parallel guesses are
+//! counted exactly. This file is the rule; each backend's `guesses.rs` runs
+//! it.
+
+use chrono::{DateTime, TimeDelta, Utc};
+
+use super::attempts::AttemptKind;
+
+/// Who is guessing.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Guesser {
+    /// The portal's account id, when it names one; never logged.
+    pub account: Option<String>,
+    /// The client: an address, or the portal's opaque id for the sign-in.
+    pub client: String,
+}
+
+impl std::fmt::Debug for Guesser {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Guesser")
+            .field("account", &self.account.as_ref().map(|_| "<redacted>"))
+            .field("client", &self.client)
+            .finish()
+    }
+}
+
+/// The portal's limits (`[codes]` in agency.toml).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct GuessLimit {
+    /// Wrong codes one account may try within the window.
+    pub per_account: u32,
+    /// Wrong codes one client may try within the window.
+    pub per_client: u32,
+    /// The window, and how long a guesser waits once over a limit.
+    pub window: TimeDelta,
+    /// More distinct sources than this guessing at one receipt within the
+    /// window make it targeted.
+    pub targeted_sources: u32,
+}
+
+/// What a guess may be told.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum GuessGate {
+    /// Give the verdict; `wrong_by_guesser` counts this guess if counted.
+    Open { wrong_by_guesser: u32 },
+    /// The guesser is over its limit until then: nothing was checked or
+    /// counted.
+    TooMany { until: DateTime<Utc> },
+}
+
+/// A guesser's counted guesses within the window, and the latest of them.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tally {
+    pub count: u32,
+    pub latest: Option<DateTime<Utc>>,
+}
+
+/// The rule: given the guesser's tallies by account and by client within
+/// the window, whether this guess may be answered, and whether to record it.
+pub(in crate::ledger) fn decide_guess(
+    kind: AttemptKind,
+    by_account: Option<Tally>,
+    by_client: Tally,
+    limit: GuessLimit,
+) -> (GuessGate, bool) {
+    let over = |t: Tally, max: u32| t.count >= max.max(1);
+    let blocked = [
+        by_account.filter(|t| over(*t, limit.per_account)),
+        Some(by_client).filter(|t| over(*t, limit.per_client)),
+    ];
+    if let Some(latest) = blocked.iter().flatten().filter_map(|t| t.latest).max() {
+        return (
+            GuessGate::TooMany {
+                until: latest + limit.window,
+            },
+            false,
+        );
+    }
+    let counted = kind != AttemptKind::NotCounted;
+    let mine = by_account.map_or(by_client.count, |a| a.count.max(by_client.count));
+    (
+        GuessGate::Open {
+            wrong_by_guesser: mine + u32::from(counted),
+        },
+        counted,
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const LIMIT: GuessLimit = GuessLimit {
+        per_account: 5,
+        per_client: 20,
+        window: TimeDelta::minutes(10),
+        targeted_sources: 3,
+    };
+
+    fn at(minute: i64) -> DateTime<Utc> {
+        DateTime::from_timestamp(1_790_000_000, 0).expect("a time") + TimeDelta::minutes(minute)
+    }
+
+    #[test]
+    fn the_guesser_is_stopped_after_its_limit_and_counted_nothing_more() {
+        let four = Tally {
+            count: 4,
+            latest: Some(at(1)),
+        };
+        let (gate, record) = decide_guess(AttemptKind::Wrong, Some(four), four, LIMIT);
+        assert_eq!(
+            gate,
+            GuessGate::Open {
+                wrong_by_guesser: 5
+            }
+        );
+        assert!(record);
+        let five = Tally {
+            count: 5,
+            latest: Some(at(2)),
+        };
+        let (gate, record) = decide_guess(AttemptKind::NotCounted, Some(five), five, LIMIT);
+        assert_eq!(gate, GuessGate::TooMany { until: at(12) });
+        assert!(!record);
+    }
+
+    #[test]
+    fn a_client_is_limited_even_when_it_names_no_account() {
+        let many = Tally {
+            count: 20,
+            latest: Some(at(4)),
+        };
+        let (gate, _) = decide_guess(AttemptKind::Wrong, None, many, LIMIT);
+        assert_eq!(gate, GuessGate::TooMany { until: at(14) });
+        let (gate, record) = decide_guess(AttemptKind::NotCounted, None, Tally::default(), LIMIT);
+        assert_eq!(
+            gate,
+            GuessGate::Open {
+                wrong_by_guesser: 0
+            }
+        );
+        assert!(!record);
+    }
+}
