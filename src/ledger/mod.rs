@@ -332,6 +332,20 @@ pub trait Ledger: Send {
         now: DateTime<Utc>,
     ) -> Result<MailRecorded, LedgerError>;
 
+    /// [`Ledger::record_mail`] with the events handed over one at a time,
+    /// so an import of a million scans never holds them all as
+    /// [`MailEvent`]s. This default gathers them first; a backend that can
+    /// insert as they come overrides it.
+    fn record_mail_each(
+        &mut self,
+        import: &MailImport,
+        events: &mut dyn Iterator<Item = MailEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<MailRecorded, LedgerError> {
+        let events: Vec<MailEvent> = events.collect();
+        self.record_mail(import, &events, now)
+    }
+
     /// Every event of the receipt's pieces, in time order.
     fn mail_trail(&self, receipt: &ReceiptNumber) -> Result<Vec<MailEvent>, LedgerError>;
 

@@ -448,6 +448,15 @@ impl Ledger for SqliteLedger {
         events: &[MailEvent],
         now: DateTime<Utc>,
     ) -> Result<MailRecorded, LedgerError> {
+        mail::record_mail(&mut self.conn, &self.label, import, events.iter(), now)
+    }
+
+    fn record_mail_each(
+        &mut self,
+        import: &MailImport,
+        events: &mut dyn Iterator<Item = MailEvent>,
+        now: DateTime<Utc>,
+    ) -> Result<MailRecorded, LedgerError> {
         mail::record_mail(&mut self.conn, &self.label, import, events, now)
     }
 
