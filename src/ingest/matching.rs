@@ -1,19 +1,18 @@
 //! From parsed rows to the ledger's events, a chunk of rows at a time: the
-//! pieces a chunk names are looked up together, each row becomes an event,
-//! a reject or an unmatched row (in line order, straight to its side file),
-//! and the events are kept compactly (piece IDs and details once each, an
-//! event in a few bytes) until the one transaction that records them all.
+//! pieces a chunk names are looked up together, and each row becomes an
+//! event (written to the spool until the one transaction that records them
+//! all), a reject or an unmatched row (in line order, straight to its side
+//! file). Nothing here grows with the file but the set of batch ids.
 
 use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use super::sides::SideFile;
 use super::source::Row;
+use super::spool::{Events, Spool};
 use super::{IngestError, IngestRequest, Line, PieceKey, SetAside};
 use crate::imb::parse_tracking;
-use crate::ledger::{
-    ImportKind, Ledger, LedgerError, MailEvent, MailEventKind, MailTime, PieceRef,
-};
+use crate::ledger::{ImportKind, Ledger, LedgerError, PieceRef};
 
 /// How many ids one ledger look-up asks for.
 const LOOKUP_CHUNK: usize = 1_000;
@@ -22,7 +21,7 @@ const LOOKUP_CHUNK: usize = 1_000;
 pub(super) struct Trail {
     header: Vec<String>,
     rows: u64,
-    events: EventStore,
+    events: Spool,
     batches: BTreeSet<String>,
     rejects: SideFile,
     unmatched: SideFile,
@@ -40,15 +39,19 @@ pub(super) struct Gathered {
 }
 
 impl Trail {
-    pub(super) fn new(out_dir: &Path, stem: &str, header: &[String]) -> Trail {
-        Trail {
+    pub(super) fn new(out_dir: &Path, stem: &str, header: &[String]) -> Result<Trail, IngestError> {
+        let events = Spool::create(out_dir, stem).map_err(|source| IngestError::Write {
+            path: out_dir.join(format!(".{stem}.events.tmp")),
+            source,
+        })?;
+        Ok(Trail {
             header: header.to_vec(),
             rows: 0,
-            events: EventStore::default(),
+            events,
             batches: BTreeSet::new(),
             rejects: SideFile::new(out_dir, &format!("{stem}.rejects.csv")),
             unmatched: SideFile::new(out_dir, &format!("{stem}.unmatched.csv")),
-        }
+        })
     }
 
     /// Matches a chunk of rows to their pieces and files each one; leaves
@@ -80,8 +83,15 @@ impl Trail {
             let candidates = found.get(&parsed.who).map_or(&[][..], Vec::as_slice);
             let day = parsed.event.at.date();
             if let Some(piece) = candidates.iter().find(|p| p.notice_date <= day) {
-                self.batches.insert(piece.batch_id.clone());
-                self.events.push(&piece.piece_id, &parsed);
+                if !self.batches.contains(&piece.batch_id) {
+                    self.batches.insert(piece.batch_id.clone());
+                }
+                let e = &parsed.event;
+                let pushed = self.events.push(&piece.piece_id, e.kind, e.at, &e.detail);
+                pushed.map_err(|source| IngestError::Write {
+                    path: self.events.path().to_path_buf(),
+                    source,
+                })?;
                 continue;
             }
             let aside = |reason| SetAside {
@@ -111,11 +121,19 @@ impl Trail {
     /// Puts the side files in place and hands over the events.
     pub(super) fn finish(self) -> Result<Gathered, IngestError> {
         let (rejected, unmatched) = (self.rejects.rows(), self.unmatched.rows());
+        let spool = self.events.path().to_path_buf();
+        let events = self
+            .events
+            .into_events()
+            .map_err(|source| IngestError::Write {
+                path: spool,
+                source,
+            })?;
         Ok(Gathered {
             rows: self.rows,
             rejected,
             unmatched,
-            events: self.events.into_sorted(),
+            events,
             batches: self.batches,
             rejects_file: self.rejects.finish()?,
             unmatched_file: self.unmatched.finish()?,
@@ -180,118 +198,5 @@ fn no_piece_reason(who: &PieceKey, mailer_id: Option<&str>) -> String {
             (Ok(t), Some(_)) => format!("no letter of ours carries serial {}", t.serial),
             (Err(e), _) => e,
         },
-    }
-}
-
-/// One event, small: its piece and detail by number.
-#[derive(Clone, Copy, Debug)]
-struct Compact {
-    piece: u32,
-    detail: u32,
-    at: MailTime,
-    kind: MailEventKind,
-}
-
-/// Texts kept once each, by number.
-#[derive(Default)]
-struct Interner {
-    ids: HashMap<Box<str>, u32>,
-}
-
-impl Interner {
-    fn id(&mut self, text: &str) -> u32 {
-        if let Some(&id) = self.ids.get(text) {
-            return id;
-        }
-        let id = u32::try_from(self.ids.len()).expect("fewer than 4 billion texts");
-        self.ids.insert(text.into(), id);
-        id
-    }
-
-    /// The texts by number, and each one's rank in text order.
-    fn into_table(self) -> (Vec<Box<str>>, Vec<u32>) {
-        let mut texts: Vec<Box<str>> = vec![Box::from(""); self.ids.len()];
-        for (text, id) in self.ids {
-            texts[id as usize] = text;
-        }
-        let mut order: Vec<u32> = (0..texts.len() as u32).collect();
-        order.sort_unstable_by(|a, b| texts[*a as usize].cmp(&texts[*b as usize]));
-        let mut rank = vec![0u32; texts.len()];
-        for (r, id) in order.into_iter().enumerate() {
-            rank[id as usize] = r as u32;
-        }
-        (texts, rank)
-    }
-}
-
-/// The events of an import while it is read.
-#[derive(Default)]
-struct EventStore {
-    pieces: Interner,
-    details: Interner,
-    events: Vec<Compact>,
-}
-
-impl EventStore {
-    fn push(&mut self, piece_id: &str, line: &Line) {
-        self.events.push(Compact {
-            piece: self.pieces.id(piece_id),
-            detail: self.details.id(&line.event.detail),
-            at: line.event.at,
-            kind: line.event.kind,
-        });
-    }
-
-    /// In the order of [`MailEvent`]'s fields: piece, kind, time, detail.
-    fn into_sorted(self) -> Events {
-        let (pieces, piece_rank) = self.pieces.into_table();
-        let (details, detail_rank) = self.details.into_table();
-        let mut events = self.events;
-        events.sort_unstable_by_key(|e| {
-            (
-                piece_rank[e.piece as usize],
-                e.kind,
-                e.at,
-                detail_rank[e.detail as usize],
-            )
-        });
-        Events {
-            pieces,
-            details,
-            events,
-        }
-    }
-}
-
-/// An import's events in order, made into [`MailEvent`]s one at a time
-/// as the ledger records them.
-pub(super) struct Events {
-    pieces: Vec<Box<str>>,
-    details: Vec<Box<str>>,
-    events: Vec<Compact>,
-}
-
-impl Events {
-    pub(super) fn len(&self) -> usize {
-        self.events.len()
-    }
-}
-
-impl IntoIterator for Events {
-    type Item = MailEvent;
-    type IntoIter = Box<dyn Iterator<Item = MailEvent>>;
-
-    fn into_iter(self) -> Self::IntoIter {
-        let Events {
-            pieces,
-            details,
-            events,
-        } = self;
-        Box::new(events.into_iter().map(move |e| MailEvent {
-            piece_id: pieces[e.piece as usize].to_string(),
-            kind: e.kind,
-            at: e.at,
-            detail: details[e.detail as usize].to_string(),
-        }))
     }
 }

@@ -43,6 +43,7 @@ pub mod returns;
 pub mod scans;
 mod sides;
 mod source;
+mod spool;
 
 use matching::Trail;
 use source::{Row, Rows};
@@ -189,7 +190,7 @@ pub fn ingest(
     let survey = source::survey(req.path, req.kind)?;
     let file_sha256 = survey.sha256.clone();
     let stem = format!("{}-{}", req.kind.as_str(), &file_sha256.as_str()[..12]);
-    let mut trail = Trail::new(req.out_dir, &stem, &survey.header);
+    let mut trail = Trail::new(req.out_dir, &stem, &survey.header)?;
     let mut rows = Rows::open(req.path, &survey, req.today)?;
     let mut chunk: Vec<Row> = Vec::with_capacity(ROWS_PER_CHUNK);
     loop {
@@ -204,7 +205,7 @@ pub fn ingest(
         }
     }
     rows.finish()?;
-    let done = trail.finish()?;
+    let mut done = trail.finish()?;
     let import = MailImport {
         kind: req.kind,
         file_sha256: file_sha256.clone(),
@@ -217,8 +218,8 @@ pub fn ingest(
         unmatched: done.unmatched,
         rejected: done.rejected,
     };
-    let events = done.events.len() as u64;
-    let outcome = ledger.record_mail_each(&import, &mut done.events.into_iter(), req.now)?;
+    let events = done.events.len();
+    let outcome = ledger.record_mail_each(&import, &mut done.events, req.now)?;
     Ok(IngestReport {
         kind: req.kind,
         file_sha256,

@@ -91,7 +91,7 @@ pub(super) fn record_mail(
     conn: &mut Connection,
     label: &str,
     import: &MailImport,
-    events: impl Iterator<Item = impl std::borrow::Borrow<MailEvent>>,
+    events: impl Iterator<Item = Result<impl std::borrow::Borrow<MailEvent>, LedgerError>>,
     now: DateTime<Utc>,
 ) -> Result<MailRecorded, LedgerError> {
     let err = |e| classify(label, "record the imported mail events", e);
@@ -150,7 +150,7 @@ fn record_events(
     tx: &Connection,
     label: &str,
     import_id: i64,
-    events: impl Iterator<Item = impl std::borrow::Borrow<MailEvent>>,
+    events: impl Iterator<Item = Result<impl std::borrow::Borrow<MailEvent>, LedgerError>>,
     now: DateTime<Utc>,
 ) -> Result<MailRecorded, LedgerError> {
     let err = |e| classify(label, "record the imported mail events", e);
@@ -169,6 +169,7 @@ fn record_events(
         )
         .map_err(err)?;
     for e in events {
+        let e = e?;
         let e = e.borrow();
         let at = e.at.to_text();
         let row = params![e.piece_id, e.kind.as_str(), at, e.detail, import_id];
