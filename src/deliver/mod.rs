@@ -1,6 +1,6 @@
 //! Handing a finished batch to the print vendor, exactly once: the rules of
 //! a hand-off (what goes, in which order, what is refused, how a killed run
-//! resumes) are in [`handoff`]; the SFTP transport in [`sftp`].
+//! resumes) are in `handoff`; the SFTP transport in [`sftp`].
 
 mod handoff;
 pub mod sftp;
