@@ -229,6 +229,9 @@ impl Config {
             ));
         }
         crate::envelope::PageWindows::from_envelope(&config.envelope).map_err(invalid)?;
+        if let Some(v) = &config.vendor {
+            check_remote_dir(&v.remote_dir).map_err(|e| invalid(format!("vendor.{e}")))?;
+        }
         if let Some(mailer_id) = config.mail.mailer_id() {
             // Check the barcode fields now, not at the first letter of a run.
             crate::imb::encode(&crate::imb::ImbFields {
@@ -244,9 +247,45 @@ impl Config {
     }
 }
 
+/// Checks that `dir` names one folder on the server plainly: an absolute
+/// path (the login folder differs between servers and accounts), with no
+/// `..` (which would leave the folder the vendor agreed to) and no
+/// control characters.
+pub fn check_remote_dir(dir: &str) -> Result<(), String> {
+    let why = if !dir.starts_with('/') {
+        "it is not an absolute path (start it with /)"
+    } else if dir.split('/').any(|part| part == "..") {
+        "it contains `..`"
+    } else if dir.chars().any(char::is_control) {
+        "it contains a control character"
+    } else {
+        return Ok(());
+    };
+    Err(format!(
+        "remote_dir {dir:?} is refused: {why}; write the folder on the vendor's server as an absolute path without `..`, such as /incoming/access-letters"
+    ))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn remote_dirs_are_absolute_without_dot_dot() {
+        for dir in ["/in", "/incoming/access-letters/", "/", "/a..b/c"] {
+            check_remote_dir(dir).unwrap();
+        }
+        for (dir, why) in [
+            ("in", "not an absolute path"),
+            ("", "not an absolute path"),
+            ("/in/../etc", "contains `..`"),
+            ("/in/..", "contains `..`"),
+            ("/in\n", "control character"),
+        ] {
+            let err = check_remote_dir(dir).unwrap_err();
+            assert!(err.contains(why), "{dir:?}: {err}");
+        }
+    }
 
     #[test]
     fn shipped_defaults_parse() {
@@ -305,6 +344,30 @@ mod tests {
         let bad_id = good.replace("barcode_id = \"00\"", "barcode_id = \"07\"");
         let err = Config::parse(&bad_id, "x.toml").unwrap_err().to_string();
         assert!(err.contains("barcode ID"), "{err}");
+    }
+
+    #[test]
+    fn a_remote_dir_that_is_relative_or_climbs_is_refused() {
+        let vendor = |dir: &str| {
+            format!(
+                "{DEFAULT_CONFIG_TOML}\n[vendor]\nhost = \"sftp.vendor.example\"\nuser = \"agency\"\nkey_file = \"k\"\nknown_hosts = \"kh\"\nremote_dir = \"{dir}\"\nproduction = false\n"
+            )
+        };
+        let ok = Config::parse(&vendor("/incoming/access-letters"), "x.toml").unwrap();
+        assert_eq!(ok.vendor.unwrap().remote_dir, "/incoming/access-letters");
+        for (dir, why) in [
+            ("/incoming/../../etc", "contains `..`"),
+            ("incoming", "not an absolute path"),
+        ] {
+            let err = Config::parse(&vendor(dir), "x.toml")
+                .unwrap_err()
+                .to_string();
+            assert!(
+                err.contains("x.toml") && err.contains("vendor.remote_dir"),
+                "{err}"
+            );
+            assert!(err.contains(why), "{dir}: {err}");
+        }
     }
 
     #[test]

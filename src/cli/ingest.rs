@@ -50,12 +50,14 @@ pub fn execute(args: IngestArgs) -> Result<u8> {
         Kind::Returns => ImportKind::Returns,
     };
     let out_dir = args.outputs.place.out.join("ingest");
+    let clock = Clock::in_zone(config.agency.time_zone);
     let request = IngestRequest {
         kind,
         path: &args.file,
         out_dir: &out_dir,
         mailer_id: config.mail.mailer_id(),
-        now: Clock::system().now,
+        now: clock.now,
+        today: clock.today,
     };
     let report = ingest(&request, ledger.as_mut())?;
     println!("{}: {report}", display(&args.file));

@@ -14,7 +14,10 @@
 //! marker is. A run killed at any point is resumed by running it again:
 //! files already in place with the recorded digest and size are not sent
 //! again, the rest are, and the marker goes last. A batch already handed
-//! off is refused unless `again` (recorded as such).
+//! off is refused unless `again` (recorded as such). A hand-off `again`, or
+//! one resumed, first removes the batch's marker from the server, then
+//! sends, then puts a new marker last: the vendor never sees a marker over
+//! files being replaced.
 //!
 //! Never delivered: a batch without its `batch.json` (incomplete or
 //! failed), a batch the ledger does not know as complete, a batch whose
@@ -42,6 +45,9 @@ pub trait Transport {
     fn upload(&mut self, local: &Path, name: &str, rate: Option<u64>) -> Result<u64, Self::Error>;
     /// The same for a small file made in memory.
     fn upload_bytes(&mut self, bytes: &[u8], name: &str) -> Result<u64, Self::Error>;
+    /// Removes a file from the vendor's folder; one already absent is not
+    /// an error.
+    fn remove(&mut self, name: &str) -> Result<(), Self::Error>;
 }
 
 /// Where the batch goes, as the ledger and the operator see it.
@@ -198,6 +204,15 @@ pub fn deliver<T: Transport>(
             (id, false, Vec::new())
         }
     };
+    // A batch sent again (or a hand-off resumed) replaces files the vendor
+    // may already have taken as complete: its marker comes down first, so
+    // the vendor never picks up a batch whose files are being replaced.
+    let ready = ready_name(&batch);
+    if req.again || resumed {
+        session
+            .remove(&ready)
+            .map_err(|e| transfer_err(req, &batch, &ready, e))?;
+    }
     let mut sent = Sent::default();
     for f in &outgoing {
         send_file(
@@ -223,7 +238,6 @@ pub fn deliver<T: Transport>(
     // Last: the marker. Its content names the control file's digest, so
     // the vendor can check it took the files this marker is about.
     let marker = format!("{} {}\n", control_sha.as_str(), control_name(&batch));
-    let ready = ready_name(&batch);
     session
         .upload_bytes(marker.as_bytes(), &ready)
         .map_err(|e| transfer_err(req, &batch, &ready, e))?;

@@ -1,6 +1,6 @@
 //! Handing a finished batch to the print vendor, exactly once: the rules of
 //! a hand-off (what goes, in which order, what is refused, how a killed run
-//! resumes) are in [`handoff`]; the SFTP transport in [`sftp`].
+//! resumes) are in `handoff`; the SFTP transport in [`sftp`].
 
 mod handoff;
 pub mod sftp;
@@ -9,7 +9,7 @@ pub use handoff::{
     control_name, deliver, last_finished, ready_name, remote_name, DeliverError, DeliverRequest,
     Delivered, Transport, Vendor,
 };
-pub use sftp::{SftpSession, SftpTarget, TransferError};
+pub use sftp::{check_remote_dir, SftpSession, SftpTarget, TransferError};
 
 impl Transport for SftpSession {
     type Error = TransferError;
@@ -30,15 +30,16 @@ impl Transport for SftpSession {
     fn upload_bytes(&mut self, bytes: &[u8], name: &str) -> Result<u64, TransferError> {
         SftpSession::upload_bytes(self, bytes, name)
     }
+
+    fn remove(&mut self, name: &str) -> Result<(), TransferError> {
+        SftpSession::remove(self, name)
+    }
 }
 
-/// The SFTP target and the vendor as recorded, from `[vendor]`.
+/// The SFTP target and the vendor as recorded, from `[vendor]` (whose
+/// `remote_dir` the configuration checked: absolute, without `..`).
 pub fn vendor_of(v: &crate::config::Vendor) -> (SftpTarget, Vendor) {
-    let dir = if v.remote_dir.starts_with('/') {
-        v.remote_dir.clone()
-    } else {
-        format!("/{}", v.remote_dir)
-    };
+    let dir = &v.remote_dir;
     let target = SftpTarget {
         host: v.host.clone(),
         port: v.port,

@@ -53,9 +53,10 @@ use russh_sftp::client::RawSftpSession;
 use russh_sftp::protocol::{FileAttributes, OpenFlags, Packet, StatusCode};
 use tokio::time::Instant;
 
+pub use crate::config::check_remote_dir;
 pub use error::TransferError;
 
-use error::sftp_error;
+use error::{sftp_error, status_text};
 use login::{HostCheck, POSIX_RENAME};
 
 /// Where the vendor's SFTP server is.
@@ -211,6 +212,10 @@ impl SftpSession {
     /// the key file, opens SFTP and checks that `remote_dir` is a folder;
     /// all within `target.timeout`.
     pub fn connect(target: &SftpTarget) -> Result<SftpSession, TransferError> {
+        check_remote_dir(&target.remote_dir).map_err(|reason| TransferError::BadRemoteDir {
+            server: target.server(),
+            reason,
+        })?;
         let known = login::read_known_hosts(target)?;
         let key = Arc::new(login::load_key(&target.key_file)?);
         let rt = tokio::runtime::Builder::new_multi_thread()
@@ -365,11 +370,23 @@ impl SftpSession {
             .block_on(send(&self.sftp, &handle, source, rate, timeout));
         let fail = match sent {
             Ok(sent) => {
+                // The server may write the last bytes only on close: a full
+                // disk can be found there too.
                 let sftp = self.sftp.clone();
-                self.run(&format!("closing {part}"), async move {
+                let closed = self.run(&format!("closing {part}"), async move {
                     sftp.close(handle).await
-                })?;
-                return Ok(sent);
+                });
+                return match closed {
+                    Err(TransferError::Refused { reason, .. }) => {
+                        Err(TransferError::WriteRefused {
+                            server: self.target.server(),
+                            file: part.to_string(),
+                            local_file: label,
+                            reason,
+                        })
+                    }
+                    other => other.map(|_| sent),
+                };
             }
             Err(fail) => fail,
         };
@@ -386,6 +403,12 @@ impl SftpSession {
             SendFail::Local(source) => TransferError::Io {
                 path: label,
                 source,
+            },
+            SendFail::Remote(SftpError::Status(s)) => TransferError::WriteRefused {
+                server: self.target.server(),
+                file: part.to_string(),
+                local_file: label,
+                reason: status_text(&s),
             },
             SendFail::Remote(e) => sftp_error(&self.target, &doing, e),
             SendFail::Timeout => TransferError::Timeout {

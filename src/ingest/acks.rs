@@ -2,32 +2,34 @@
 //! piece and step, status `printed` or `mailed`. Extra columns are allowed
 //! and kept in the rejects file.
 
-use super::{
-    cell, columns, parse_day, parse_piece_id, records, split_rows, Happened, Line, Parsed, PieceKey,
-};
+use super::{cell, columns, parse_day, parse_piece_id, shown, Happened, Layout, Line, PieceKey};
 use crate::ledger::{MailEventKind, MailTime};
 
-pub(crate) fn parse(text: &str) -> Result<Parsed, (u64, String)> {
-    let (header, rows) = records(text, b',')?;
+pub(crate) fn layout(header: &[String]) -> Result<Layout, (u64, String)> {
     let at = columns(
-        &header,
+        header,
         &[
             ("piece_id", &["piece_id", "piece id", "pieceid"]),
             ("status", &["status"]),
             ("date", &["date", "status_date"]),
         ],
     )?;
-    Ok(split_rows(header, rows, |fields| parse_row(fields, &at)))
+    Ok(Layout::Acks(at))
 }
 
-fn parse_row(fields: &[String], at: &[usize]) -> Result<Line, String> {
+pub(crate) fn parse_row(fields: &[String], at: &[usize]) -> Result<Line, String> {
     let piece = parse_piece_id(cell(fields, at[0]))?;
     let status = cell(fields, at[1]);
     let kind = match status.to_ascii_lowercase().as_str() {
         "printed" => MailEventKind::Printed,
         "mailed" => MailEventKind::Mailed,
         "" => return Err("the status is empty (printed or mailed)".into()),
-        _ => return Err(format!("status '{status}' is neither printed nor mailed")),
+        _ => {
+            return Err(format!(
+                "status '{}' is neither printed nor mailed",
+                shown(status)
+            ))
+        }
     };
     let day = parse_day(cell(fields, at[2]))?;
     Ok(Line {

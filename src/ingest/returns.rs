@@ -4,17 +4,14 @@
 //! number", "moved, left no address", ...). Recording a return stops the
 //! piece's code at once.
 
-use super::{
-    cell, columns, parse_day, parse_piece_id, records, split_rows, Happened, Line, Parsed, PieceKey,
-};
-use crate::imb::parse_tracking;
+use super::scans::parse_barcode;
+use super::{cell, columns, parse_day, parse_piece_id, Happened, Layout, Line, PieceKey};
 use crate::ledger::{MailEventKind, MailTime};
 
 /// The longest reason kept; a longer cell is not a USPS reason.
 const MAX_REASON_CHARS: usize = 200;
 
-pub(crate) fn parse(text: &str) -> Result<Parsed, (u64, String)> {
-    let (header, rows) = records(text, b',')?;
+pub(crate) fn layout(header: &[String]) -> Result<Layout, (u64, String)> {
     let keys: Vec<String> = header.iter().map(|h| super::header_key(h)).collect();
     let by_barcode = !keys.iter().any(|k| k == "pieceid") && keys.iter().any(|k| k == "imb");
     let id_column: (&str, &[&str]) = if by_barcode {
@@ -23,23 +20,19 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, (u64, String)> {
         ("piece_id (or imb)", &["piece_id", "piece id"])
     };
     let at = columns(
-        &header,
+        header,
         &[
             id_column,
             ("reason", &["reason", "return_reason"]),
             ("date", &["date", "return_date"]),
         ],
     )?;
-    Ok(split_rows(header, rows, |fields| {
-        parse_row(fields, &at, by_barcode)
-    }))
+    Ok(Layout::Returns { at, by_barcode })
 }
 
-fn parse_row(fields: &[String], at: &[usize], by_barcode: bool) -> Result<Line, String> {
+pub(crate) fn parse_row(fields: &[String], at: &[usize], by_barcode: bool) -> Result<Line, String> {
     let who = if by_barcode {
-        let digits = cell(fields, at[0]);
-        parse_tracking(digits)?;
-        PieceKey::Barcode(digits.to_string())
+        PieceKey::Barcode(parse_barcode(cell(fields, at[0]))?)
     } else {
         PieceKey::Piece(parse_piece_id(cell(fields, at[0]))?)
     };

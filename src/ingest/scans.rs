@@ -18,16 +18,15 @@
 //! serial (see [`crate::ingest`]); a scan of mail that is not ours is
 //! unmatched.
 
-use super::{
-    cell, columns, header_key, parse_time, records, split_rows, Happened, Line, Parsed, PieceKey,
-};
+use super::{cell, columns, header_key, parse_time, shown, Happened, Layout, Line, PieceKey};
 use crate::imb::parse_tracking;
 use crate::ledger::{MailEventKind, MailTime};
 
-pub(crate) fn parse(text: &str) -> Result<Parsed, (u64, String)> {
-    let first_line = text.lines().next().unwrap_or("");
-    let delimiter = if first_line.contains('|') { b'|' } else { b',' };
-    let (header, rows) = records(text, delimiter)?;
+/// The longest IMb: 20 tracking digits and an 11-digit routing ZIP.
+const MAX_IMB_DIGITS: usize = 31;
+
+/// The columns of a scans file (whose delimiter the header line says).
+pub(crate) fn layout(header: &[String]) -> Result<Layout, (u64, String)> {
     let keys: Vec<String> = header.iter().map(|h| header_key(h)).collect();
     let split_time = !keys
         .iter()
@@ -51,15 +50,25 @@ pub(crate) fn parse(text: &str) -> Result<Parsed, (u64, String)> {
         ),
     ];
     wanted.extend(time_columns);
-    let at = columns(&header, &wanted)?;
-    Ok(split_rows(header, rows, |fields| {
-        parse_row(fields, &at, split_time)
-    }))
+    let at = columns(header, &wanted)?;
+    Ok(Layout::Scans { at, split_time })
 }
 
-fn parse_row(fields: &[String], at: &[usize], split_time: bool) -> Result<Line, String> {
-    let digits = cell(fields, at[0]);
+/// A barcode's digits, checked (a cell far too long is not quoted back).
+pub(crate) fn parse_barcode(cell: &str) -> Result<String, String> {
+    let digits = cell.trim();
+    if digits.len() > MAX_IMB_DIGITS {
+        return Err(format!(
+            "'{}' is not an Intelligent Mail barcode: it is longer than {MAX_IMB_DIGITS} digits",
+            shown(digits)
+        ));
+    }
     parse_tracking(digits)?;
+    Ok(digits.to_string())
+}
+
+pub(crate) fn parse_row(fields: &[String], at: &[usize], split_time: bool) -> Result<Line, String> {
+    let digits = parse_barcode(cell(fields, at[0]))?;
     let op = cell(fields, at[1]);
     let zip = cell(fields, at[2]);
     let event_type = cell(fields, at[3]);
@@ -70,10 +79,13 @@ fn parse_row(fields: &[String], at: &[usize], split_time: bool) -> Result<Line, 
     };
     let time = parse_time(&time_text)?;
     if op.is_empty() || !op.bytes().all(|b| b.is_ascii_alphanumeric()) || op.len() > 8 {
-        return Err(format!("operation code '{op}' is not an operation code"));
+        return Err(format!(
+            "operation code '{}' is not an operation code",
+            shown(op)
+        ));
     }
     if !(zip.len() == 5 || zip.len() == 9) || !zip.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("facility ZIP '{zip}' is not a ZIP code"));
+        return Err(format!("facility ZIP '{}' is not a ZIP code", shown(zip)));
     }
     let kind = event_of(event_type)?;
     let mut detail = format!("operation {op} at facility {zip}");
@@ -81,7 +93,7 @@ fn parse_row(fields: &[String], at: &[usize], split_time: bool) -> Result<Line, 
         detail.push_str(&format!(", event type {event_type}"));
     }
     Ok(Line {
-        who: PieceKey::Barcode(digits.to_string()),
+        who: PieceKey::Barcode(digits),
         event: Happened {
             kind,
             at: MailTime::At(time),
@@ -97,7 +109,10 @@ pub fn event_of(event_type: &str) -> Result<MailEventKind, String> {
         return Err("the handling event type is empty".into());
     }
     if t.len() > 40 || t.chars().any(char::is_control) {
-        return Err(format!("handling event type '{t}' is not an event type"));
+        return Err(format!(
+            "handling event type '{}' is not an event type",
+            shown(t)
+        ));
     }
     Ok(match header_key(t).as_str() {
         "a" | "acceptance" | "accepted" => MailEventKind::Accepted,

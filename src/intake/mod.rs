@@ -69,7 +69,8 @@ use chrono::NaiveDate;
 pub use crate::address::WindowFit;
 use crate::filing::{Filing, Reject};
 
-use reader::{utf8_fields, Record, RecordReader};
+use reader::utf8_fields;
+pub(crate) use reader::{Record, RecordReader};
 pub use reader::{MAX_RECORD_BYTES, MAX_RECORD_FIELDS};
 #[cfg(test)]
 use row::non_empty;

@@ -41,29 +41,29 @@ const UTF8_BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// A record over the limits: what is known about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct TooLong {
+pub(crate) struct TooLong {
     /// Bytes of cell data in the record.
-    pub(super) bytes: u64,
+    pub(crate) bytes: u64,
     /// Fields in the record.
-    pub(super) fields: u64,
+    pub(crate) fields: u64,
     /// Fields complete in the buffer before it filled up.
-    pub(super) kept_fields: usize,
+    pub(crate) kept_fields: usize,
 }
 
 /// One record's place in the file; its fields are read from the reader.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub(super) struct Record {
+pub(crate) struct Record {
     /// Physical line of the record's first byte (the header is line 1).
-    pub(super) start_line: u64,
+    pub(crate) start_line: u64,
     /// Physical line of its last byte.
-    pub(super) end_line: u64,
+    pub(crate) end_line: u64,
     /// `Some` when the record was over [`MAX_RECORD_BYTES`] or
     /// [`MAX_RECORD_FIELDS`] and its fields were not kept.
-    pub(super) too_long: Option<TooLong>,
+    pub(crate) too_long: Option<TooLong>,
 }
 
 /// Splits a byte stream into records with bounded memory.
-pub(super) struct RecordReader<R> {
+pub(crate) struct RecordReader<R> {
     inner: R,
     core: csv_core::Reader,
     input: Box<[u8]>,
@@ -82,6 +82,8 @@ pub(super) struct RecordReader<R> {
     /// The first line of the input holds a carriage return that no line
     /// feed follows: a file with old-Mac (CR-only) line ends.
     cr_line_ends: bool,
+    /// Every record ends at the end of its line, even inside quotes.
+    line_records: bool,
 }
 
 /// A `\r` before the first `\n` (or anywhere, when there is none) that is
@@ -98,10 +100,17 @@ fn lone_cr_in_first_line(bytes: &[u8]) -> bool {
 }
 
 impl<R: Read> RecordReader<R> {
-    pub(super) fn new(inner: R) -> Self {
+    pub(crate) fn new(inner: R) -> Self {
+        RecordReader::with_delimiter(inner, b',')
+    }
+
+    /// A reader of records whose fields `delimiter` separates (USPS's
+    /// IV-MTR files use `|`).
+    pub(crate) fn with_delimiter(inner: R, delimiter: u8) -> Self {
         RecordReader {
             inner,
             core: csv_core::ReaderBuilder::new()
+                .delimiter(delimiter)
                 .terminator(csv_core::Terminator::Any(b'\n'))
                 .build(),
             input: vec![0; READ_CHUNK_BYTES].into_boxed_slice(),
@@ -116,18 +125,41 @@ impl<R: Read> RecordReader<R> {
             discard: vec![0; DISCARD_BYTES].into_boxed_slice(),
             discard_ends: vec![0; DISCARD_FIELDS].into_boxed_slice(),
             cr_line_ends: false,
+            line_records: false,
+        }
+    }
+
+    /// A reader for files whose fields never hold a line break (the
+    /// vendor's and USPS's files): a record ends at the end of its line even
+    /// inside quotes, so a quote never closed costs its one row, not every
+    /// line after it. The field it opened keeps the line feed, which shows it.
+    pub(crate) fn line_records(inner: R, delimiter: u8) -> Self {
+        RecordReader {
+            line_records: true,
+            ..RecordReader::with_delimiter(inner, delimiter)
         }
     }
 
     /// Whether the file's lines end with a carriage return alone (old Mac
     /// line ends), as seen in its first line; known once a record was read.
-    pub(super) fn cr_line_ends(&self) -> bool {
+    pub(crate) fn cr_line_ends(&self) -> bool {
         self.cr_line_ends
     }
 
     /// The physical line reading has reached, for messages about I/O errors.
-    pub(super) fn line(&self) -> u64 {
+    pub(crate) fn line(&self) -> u64 {
         self.line
+    }
+
+    /// The reader underneath, to read what is left past the records
+    /// wanted (bytes already buffered here are not returned again).
+    pub(crate) fn inner_mut(&mut self) -> &mut R {
+        &mut self.inner
+    }
+
+    /// The reader underneath, to look at.
+    pub(crate) fn get_ref(&self) -> &R {
+        &self.inner
     }
 
     /// Refills the input buffer when it is used up; false at the end of input.
@@ -177,7 +209,7 @@ impl<R: Read> RecordReader<R> {
     }
 
     /// The next record, or `None` at the end of the input.
-    pub(super) fn next_record(&mut self) -> io::Result<Option<Record>> {
+    pub(crate) fn next_record(&mut self) -> io::Result<Option<Record>> {
         if !self.skip_blank_lines()? {
             return Ok(None);
         }
@@ -189,7 +221,8 @@ impl<R: Read> RecordReader<R> {
         let mut last_byte = 0u8;
         loop {
             self.fill()?;
-            let input = &self.input[self.start..self.end];
+            let (input, line_end) =
+                to_line_end(&self.input[self.start..self.end], self.line_records);
             let output: &mut [u8] = match overflow {
                 None => &mut self.output[nout..],
                 Some(_) => &mut self.discard,
@@ -212,6 +245,19 @@ impl<R: Read> RecordReader<R> {
                 nend += e;
             }
             match result {
+                ReadRecordResult::InputEmpty if line_end => {
+                    // A quote open at the end of the line: end the record
+                    // here as at the end of input, and start afresh.
+                    let (o, e) = self.end_open_record(
+                        &mut overflow,
+                        &mut ends_overflow,
+                        &mut nout,
+                        &mut nend,
+                    );
+                    bytes += o as u64;
+                    fields += e as u64;
+                    break;
+                }
                 ReadRecordResult::InputEmpty => {}
                 ReadRecordResult::OutputFull => {
                     overflow.get_or_insert(nend);
@@ -243,8 +289,45 @@ impl<R: Read> RecordReader<R> {
         }))
     }
 
+    /// The start of the field a too-long record was cut in (the bytes of
+    /// it that fit), if any.
+    pub(crate) fn cut_field(&self) -> Option<&[u8]> {
+        let (nout, nend) = self.kept;
+        let from = nend.checked_sub(1).map_or(0, |i| self.ends[i]);
+        (nout > from).then(|| &self.output[from..nout])
+    }
+
+    /// Ends the record being read as the end of the input would, then
+    /// readies the parser for the next line; returns the bytes and fields
+    /// that adds.
+    fn end_open_record(
+        &mut self,
+        overflow: &mut Option<usize>,
+        ends_overflow: &mut bool,
+        nout: &mut usize,
+        nend: &mut usize,
+    ) -> (usize, usize) {
+        let kept = overflow.is_none() && !*ends_overflow;
+        let (output, ends): (&mut [u8], &mut [usize]) = if kept {
+            (&mut self.output[*nout..], &mut self.ends[*nend..])
+        } else {
+            (&mut self.discard, &mut self.discard_ends)
+        };
+        let (result, _, o, e) = self.core.read_record(&[], output, ends);
+        if kept {
+            *nout += o;
+            *nend += e;
+            if result == ReadRecordResult::OutputEndsFull {
+                *overflow = Some(*nend);
+                *ends_overflow = true;
+            }
+        }
+        self.core.reset();
+        (o, e)
+    }
+
     /// The fields of the last record read (only those kept when it was too long).
-    pub(super) fn fields(&self) -> Vec<&[u8]> {
+    pub(crate) fn fields(&self) -> Vec<&[u8]> {
         let (_, nend) = self.kept;
         let mut from = 0;
         self.ends[..nend]
@@ -255,6 +338,15 @@ impl<R: Read> RecordReader<R> {
                 field
             })
             .collect()
+    }
+}
+
+/// The input to hand the parser: with `line_records`, up to and with the
+/// next line feed, and whether it ends there.
+fn to_line_end(input: &[u8], line_records: bool) -> (&[u8], bool) {
+    match input.iter().position(|&b| b == b'\n') {
+        Some(nl) if line_records => (&input[..=nl], true),
+        _ => (input, false),
     }
 }
 

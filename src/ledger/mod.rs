@@ -379,6 +379,21 @@ pub trait Ledger: Send {
         now: DateTime<Utc>,
     ) -> Result<MailRecorded, LedgerError>;
 
+    /// [`Ledger::record_mail`] with the events handed over one at a time
+    /// (read back from disk by `ingest`), so an import of a million scans
+    /// never holds them all in memory. An `Err` from `events` records
+    /// nothing and is returned. This default gathers them first; a backend
+    /// that can insert as they come overrides it.
+    fn record_mail_each(
+        &mut self,
+        import: &MailImport,
+        events: &mut dyn Iterator<Item = Result<MailEvent, LedgerError>>,
+        now: DateTime<Utc>,
+    ) -> Result<MailRecorded, LedgerError> {
+        let events: Vec<MailEvent> = events.collect::<Result<_, _>>()?;
+        self.record_mail(import, &events, now)
+    }
+
     /// Every event of the receipt's pieces, in time order.
     fn mail_trail(&self, receipt: &ReceiptNumber) -> Result<Vec<MailEvent>, LedgerError>;
 

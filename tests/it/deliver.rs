@@ -249,3 +249,112 @@ fn a_hand_off_killed_mid_upload_is_resumed_and_every_file_lands_once() {
     let again = deliver(&w, &batch, &config, &[]);
     again.expect_code(EXIT_NOT_VALID);
 }
+
+#[test]
+fn deliver_again_takes_the_marker_down_first_and_puts_it_back_last() {
+    let Some(sshd) = Sshd::start("deliver --again over SFTP") else {
+        return;
+    };
+    let w = Workdir::new();
+    let (_, batch) = w.run_fixtures();
+    let config = vendor_config(&w, &sshd, false, &sshd.known_hosts());
+    deliver(&w, &batch, &config, &[]).expect_code(EXIT_OK);
+    let id = batch.id();
+    let ready = sshd.remote_dir().join(format!("{id}.ready"));
+    assert!(ready.is_file());
+
+    // Sent again slowly, the server's folder watched meanwhile: once a file
+    // is being replaced, the marker must be gone until the end.
+    let mut child = w
+        .command([
+            "deliver",
+            id.as_str(),
+            "--config",
+            config.to_str().unwrap(),
+            "--again",
+            "--limit-kbps",
+            "64",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let (mut uploads_seen, mut marker_over_upload) = (0, BTreeSet::new());
+    let ended = wait_until(Duration::from_secs(120), || {
+        let names: Vec<String> = std::fs::read_dir(sshd.remote_dir())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        if let Some(part) = names.iter().find(|n| n.ends_with(".part")) {
+            uploads_seen += 1;
+            if names.iter().any(|n| *n == format!("{id}.ready")) {
+                marker_over_upload.insert(part.clone());
+            }
+        }
+        matches!(child.try_wait(), Ok(Some(_)))
+    });
+    if !ended {
+        child.kill().unwrap();
+    }
+    assert!(child.wait().unwrap().success(), "{}", sshd.log());
+    assert!(uploads_seen > 0, "an upload was seen in progress");
+    assert!(
+        marker_over_upload.is_empty(),
+        "the marker stood while these were being replaced: {marker_over_upload:?}"
+    );
+    assert_delivered(&sshd, &batch);
+}
+
+#[test]
+fn a_remote_dir_that_climbs_out_is_refused_and_nothing_is_sent() {
+    let Some(sshd) = Sshd::start("deliver over SFTP") else {
+        return;
+    };
+    let w = Workdir::new();
+    let (_, batch) = w.run_fixtures();
+    let remote = sshd.remote_dir();
+    let climbing = format!(
+        "{}/../{}",
+        remote.display(),
+        remote.file_name().unwrap().to_str().unwrap()
+    );
+    let text = std::fs::read_to_string(repo_file("templates/agency.toml")).unwrap()
+        + &sshd.vendor_section(false, &sshd.known_hosts()).replace(
+            &format!("\"{}\"", remote.display()),
+            &format!("\"{climbing}\""),
+        );
+    assert!(text.contains(&climbing));
+    let config = w.write("vendor-climbing.toml", text);
+    let out = deliver(&w, &batch, &config, &[]);
+    out.expect_code(EXIT_FAILED);
+    assert!(
+        out.stderr.contains("vendor.remote_dir") && out.stderr.contains("contains `..`"),
+        "{out:?}"
+    );
+    assert!(remote_files(&sshd).is_empty());
+}
+
+#[test]
+fn a_full_disk_on_the_server_is_said_with_the_file_it_refused() {
+    let Some(sshd) = Sshd::start("deliver over SFTP") else {
+        return;
+    };
+    let w = Workdir::new();
+    let (_, batch) = w.run_fixtures();
+    let config = vendor_config(&w, &sshd, false, &sshd.known_hosts());
+    let id = batch.id();
+    // The manifest goes first; its temporary file is /dev/full, as a full
+    // disk answers every write.
+    let part = format!(".{id}.manifest.csv.part");
+    std::os::unix::fs::symlink("/dev/full", sshd.remote_dir().join(&part)).unwrap();
+    let out = deliver(&w, &batch, &config, &[]);
+    out.expect_code(EXIT_FAILED);
+    for said in [
+        part.as_str(),
+        "refused the write of",
+        "disk is full or the account's quota is used up",
+        "run deliver again",
+    ] {
+        assert!(out.stderr.contains(said), "{said:?}: {out:?}");
+    }
+}

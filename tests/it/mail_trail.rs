@@ -302,3 +302,191 @@ fn a_malformed_file_is_refused_whole_and_records_nothing() {
         "{out:?}"
     );
 }
+
+/// The rejects file an import of `kind` wrote.
+fn rejects_of(w: &Workdir, kind: &str) -> Vec<Row> {
+    let dir = w.out().join("ingest");
+    let name = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .find(|n| n.starts_with(&format!("{kind}-")) && n.ends_with(".rejects.csv"))
+        .expect("a rejects file");
+    read_csv(&dir.join(name))
+}
+
+#[test]
+fn a_vendor_file_with_bad_rows_is_imported_row_by_row() {
+    let w = Workdir::new();
+    let (config, _batch, rows) = batch_with_barcodes(&w);
+    let piece = |i: usize| rows[i]["piece_id"].clone();
+    let acks = [
+        "piece_id,status,date".to_string(),
+        format!("{},printed,2026-11-26", piece(0)),
+        // line 3: a short row, as a vendor's export cut it.
+        format!("{},printed", piece(1)),
+        format!("{},printed,2026-11-26", piece(2)),
+        // line 5: an extra column.
+        format!("{},mailed,2026-11-27,tray 4", piece(3)),
+        // line 6: a quote never closed (it costs this row only).
+        format!("{},\"mailed,2026-11-27", piece(4)),
+        format!("{},mailed,2026-11-27", piece(5)),
+        // line 8: a real piece, dated before its letter was made.
+        format!("{},printed,1999-01-01", piece(6)),
+        // line 9: a date years ahead.
+        format!("{},mailed,2030-01-02", piece(7)),
+        // line 10: a piece this ledger never issued.
+        "IOE0000000000-01,mailed,2026-11-27".to_string(),
+        format!("{},mailed,2026-11-27", piece(8)),
+    ]
+    .join("\n")
+        + "\n";
+    let file = w.write("acks-2026-11-27.csv", acks);
+    let out = ingest(&w, "acks", &file, &config);
+    out.expect_code(EXIT_REJECTS);
+    assert!(
+        out.stdout
+            .contains("10 rows: 4 events (4 new, 0 already recorded), 6 rejected, 0 unmatched"),
+        "{out:?}"
+    );
+    let rejects = rejects_of(&w, "acks");
+    let got: Vec<(&str, &str)> = rejects
+        .iter()
+        .map(|r| (r["line"].as_str(), r["reason"].as_str()))
+        .collect();
+    assert_eq!(got.len(), 6, "{got:?}");
+    assert_eq!(
+        got[0],
+        ("3", "the row is short: it has 2 fields, the header has 3")
+    );
+    assert_eq!(
+        got[1],
+        ("5", "the row is long: it has 4 fields, the header has 3")
+    );
+    assert_eq!(
+        got[2],
+        (
+            "6",
+            "a quote (\") opened on line 6 is not closed before the line ends"
+        )
+    );
+    assert_eq!(got[3].0, "8");
+    assert!(
+        got[3].1.starts_with(&format!(
+            "dated 1999-01-01, before its letter {} was issued (2026-11-25)",
+            piece(6)
+        )),
+        "not an unknown piece: {got:?}"
+    );
+    assert_eq!(got[4].0, "9");
+    assert!(
+        got[4]
+            .1
+            .starts_with("dated 2030-01-02, more than a day after today ("),
+        "{got:?}"
+    );
+    assert_eq!(
+        got[5],
+        (
+            "10",
+            "no letter with piece ID IOE0000000000-01 in this ledger"
+        )
+    );
+    // The events of the good rows are there.
+    let status = w.cmd(["status", &piece(8)[..13]]);
+    assert!(status.stdout.contains("mailed by the vendor"), "{status:?}");
+}
+
+#[test]
+fn a_scan_dated_years_ahead_and_a_huge_field_are_rejected_rows() {
+    let w = Workdir::new();
+    let (config, _batch, rows) = batch_with_barcodes(&w);
+    let imb = |r: &Row| format!("{}{}", r["imb_tracking"], r["imb_routing"]);
+    let huge = "7".repeat(8 * 1024 * 1024);
+    let scans = format!(
+        "IMb|Scan Date Time|Operation Code|Scan Facility ZIP|Handling Event Type\n\
+         {}|2026-11-28 04:12:00|919|90052|A\n\
+         {}|2031-03-04 04:12:00|919|90052|A\n\
+         {huge}|2026-11-28 04:12:00|919|90052|A\n\
+         {}|2026-11-28 04:12:00|919|90052|A\n",
+        imb(&rows[0]),
+        imb(&rows[1]),
+        imb(&rows[2]),
+    );
+    let file = w.write("ivmtr-2026-11-28.txt", scans);
+    let t = std::time::Instant::now();
+    let out = ingest(&w, "scans", &file, &config);
+    out.expect_code(EXIT_REJECTS);
+    assert!(t.elapsed() < std::time::Duration::from_secs(60));
+    assert!(
+        out.stdout
+            .contains("4 rows: 2 events (2 new, 0 already recorded), 2 rejected, 0 unmatched"),
+        "{out:?}"
+    );
+    let rejects = rejects_of(&w, "scans");
+    assert_eq!(rejects.len(), 2);
+    assert_eq!(rejects[0]["line"], "3");
+    assert!(
+        rejects[0]["reason"].starts_with("dated 2031-03-04, more than a day after today"),
+        "{rejects:?}"
+    );
+    assert_eq!(rejects[1]["line"], "4");
+    assert!(
+        rejects[1]["reason"]
+            .contains("more than the 64 KB a row may hold: a field is over its bound"),
+        "{}",
+        rejects[1]["reason"]
+    );
+    // The rejects file keeps 200 characters of a cell, not 8 MB.
+    assert_eq!(rejects[1]["IMb"].len(), 200);
+    let dir = w.out().join("ingest");
+    for e in std::fs::read_dir(&dir).unwrap() {
+        let len = e.unwrap().metadata().unwrap().len();
+        assert!(len < 4096, "a side file of {len} bytes");
+    }
+}
+
+#[test]
+fn a_fifo_a_device_and_a_folder_are_refused_at_once() {
+    let w = Workdir::new();
+    let (config, _, _) = batch_with_barcodes(&w);
+    let fifo = w.path("acks.fifo");
+    rustix::fs::mkfifoat(
+        rustix::fs::CWD,
+        &fifo,
+        rustix::fs::Mode::RUSR | rustix::fs::Mode::WUSR,
+    )
+    .unwrap();
+    for (file, what) in [
+        (fifo.clone(), "is a named pipe (FIFO), not a regular file"),
+        (
+            PathBuf::from("/dev/zero"),
+            "is a device, not a regular file",
+        ),
+        (w.out(), "is a folder, not a regular file"),
+    ] {
+        let mut child = w
+            .command([
+                OsStr::new("ingest"),
+                OsStr::new("acks"),
+                file.as_os_str(),
+                OsStr::new("--config"),
+                config.as_os_str(),
+            ])
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let ended = wait_until(std::time::Duration::from_secs(20), || {
+            matches!(child.try_wait(), Ok(Some(_)))
+        });
+        if !ended {
+            child.kill().unwrap();
+            child.wait().unwrap();
+            panic!("ingest of {} did not end within 20 s", file.display());
+        }
+        let out = child.wait_with_output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(EXIT_FAILED), "{stderr}");
+        assert!(stderr.contains(what), "{}: {stderr}", file.display());
+    }
+}

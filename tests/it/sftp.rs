@@ -219,6 +219,47 @@ fn a_stale_part_file_from_a_killed_upload_is_overwritten() {
 }
 
 #[test]
+fn a_write_the_server_refuses_names_the_file_and_says_the_disk_may_be_full() {
+    let Some(sshd) = Sshd::start("the SFTP full disk test") else {
+        return;
+    };
+    let work = tempfile::tempdir().unwrap();
+    let local = work.path().join("print-0004.pdf");
+    fs::write(&local, noise(200_000, 6)).unwrap();
+    // The server's write fails as on a full disk: its file is /dev/full,
+    // where every write(2) is ENOSPC (OpenSSH answers SSH_FX_FAILURE).
+    let part = sshd.remote_dir().join(".print-0004.pdf.part");
+    std::os::unix::fs::symlink("/dev/full", &part).unwrap();
+
+    let mut s = connect(&sshd, &target(&sshd));
+    let err = s.upload(&local, "print-0004.pdf", None).unwrap_err();
+    assert!(matches!(err, TransferError::WriteRefused { .. }), "{err:?}");
+    let text = err.to_string();
+    for said in [
+        "refused the write of",
+        ".print-0004.pdf.part",
+        "print-0004.pdf",
+        "disk is full",
+        "quota",
+    ] {
+        assert!(text.contains(said), "{said:?} in: {text}");
+    }
+    assert!(!sshd.remote_dir().join("print-0004.pdf").exists());
+}
+
+#[test]
+fn a_remote_dir_with_dot_dot_is_refused_before_connecting() {
+    let Some(sshd) = Sshd::start("the SFTP remote_dir test") else {
+        return;
+    };
+    let mut t = target(&sshd);
+    t.remote_dir = format!("{}/../remote", sshd.remote_dir().display());
+    let err = SftpSession::connect(&t).unwrap_err();
+    assert!(matches!(err, TransferError::BadRemoteDir { .. }), "{err:?}");
+    assert!(err.to_string().contains("contains `..`"), "{err}");
+}
+
+#[test]
 fn a_file_that_grows_while_it_is_sent_is_a_size_mismatch() {
     let Some(sshd) = Sshd::start("the SFTP size mismatch test") else {
         return;

@@ -127,6 +127,24 @@ pub enum TransferError {
     #[error("upload rate must be at least 1 byte a second, not 0")]
     BadRate,
 
+    #[error(
+        "the SFTP server {server} refused the write of {file} (uploading {}): {reason}. \
+         A server refuses a write most often because its disk is full or the account's \
+         quota is used up: ask the vendor to make room, then run deliver again (files already \
+         in place are not sent twice)",
+        local_file.display()
+    )]
+    WriteRefused {
+        server: String,
+        /// The file on the server being written.
+        file: String,
+        local_file: PathBuf,
+        reason: String,
+    },
+
+    #[error("{reason} (the SFTP server {server})")]
+    BadRemoteDir { server: String, reason: String },
+
     #[error("the SFTP server {server} refused {doing}: {reason}")]
     Refused {
         server: String,
@@ -170,16 +188,21 @@ pub(super) fn sftp_error(target: &SftpTarget, doing: &str, e: SftpError) -> Tran
         SftpError::Status(s) => TransferError::Refused {
             server: target.server(),
             doing: doing.to_string(),
-            reason: if s.error_message.is_empty() {
-                s.status_code.to_string()
-            } else {
-                format!("{} ({})", s.error_message, s.status_code)
-            },
+            reason: status_text(&s),
         },
         other => TransferError::Lost {
             server: target.server(),
             doing: doing.to_string(),
             reason: format!("the connection dropped ({other})"),
         },
+    }
+}
+
+/// A status the server answered, as words: its message and its code.
+pub(super) fn status_text(s: &russh_sftp::protocol::Status) -> String {
+    if s.error_message.is_empty() || s.error_message == s.status_code.to_string() {
+        format!("it answered {}", s.status_code)
+    } else {
+        format!("it answered {} ({})", s.error_message, s.status_code)
     }
 }

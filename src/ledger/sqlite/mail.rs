@@ -93,7 +93,7 @@ pub(super) fn record_mail(
     conn: &mut Connection,
     label: &str,
     import: &MailImport,
-    events: &[MailEvent],
+    events: impl Iterator<Item = Result<impl std::borrow::Borrow<MailEvent>, LedgerError>>,
     now: DateTime<Utc>,
 ) -> Result<MailRecorded, LedgerError> {
     let err = |e| classify(label, "record the imported mail events", e);
@@ -152,7 +152,7 @@ fn record_events(
     tx: &Connection,
     label: &str,
     import_id: i64,
-    events: &[MailEvent],
+    events: impl Iterator<Item = Result<impl std::borrow::Borrow<MailEvent>, LedgerError>>,
     now: DateTime<Utc>,
 ) -> Result<MailRecorded, LedgerError> {
     let err = |e| classify(label, "record the imported mail events", e);
@@ -165,6 +165,8 @@ fn record_events(
         .map_err(err)?;
     let mut stopped_after = Vec::new();
     for e in events {
+        let e = e?;
+        let e = e.borrow();
         let at = e.at.to_text();
         let row = params![e.piece_id, e.kind.as_str(), at, e.detail, import_id];
         if insert.execute(row).map_err(err)? == 0 {

@@ -450,6 +450,16 @@ impl Ledger for SqliteLedger {
         events: &[MailEvent],
         now: DateTime<Utc>,
     ) -> Result<MailRecorded, LedgerError> {
+        let events = events.iter().map(Ok);
+        mail::record_mail(&mut self.conn, &self.label, import, events, now)
+    }
+
+    fn record_mail_each(
+        &mut self,
+        import: &MailImport,
+        events: &mut dyn Iterator<Item = Result<MailEvent, LedgerError>>,
+        now: DateTime<Utc>,
+    ) -> Result<MailRecorded, LedgerError> {
         mail::record_mail(&mut self.conn, &self.label, import, events, now)
     }
 
