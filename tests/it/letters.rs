@@ -422,7 +422,7 @@ fn barcode_problems(
 // ---------------------------------------------------------------------------
 
 /// Fixture letters kept byte for byte, and why each is there.
-const GOLDEN: &[(&str, bool, &str)] = &[
+pub(crate) const GOLDEN: &[(&str, bool, &str)] = &[
     (
         "IOE0912345601",
         false,
@@ -462,7 +462,7 @@ fn golden_dir() -> PathBuf {
     repo_file("tests/golden")
 }
 
-fn golden_letter(receipt: &str, barcode: bool) -> Vec<u8> {
+pub(crate) fn golden_letter(receipt: &str, barcode: bool) -> Vec<u8> {
     let f = fx();
     let filing = fixture_filing(receipt);
     if barcode {

@@ -17,6 +17,7 @@ mod crash;
 mod deliver;
 mod deploy;
 mod flags;
+mod golden_look;
 mod hardening;
 mod key_files;
 mod keygen;

@@ -35,7 +35,7 @@ fn print_args(input: &Path, pieces_per_file: &str) -> Vec<String> {
     .to_vec()
 }
 
-fn print_fixtures(wd: &Workdir, extra: &[&str]) -> (Output, Batch) {
+pub(crate) fn print_fixtures(wd: &Workdir, extra: &[&str]) -> (Output, Batch) {
     let mut args = print_args(&fixtures_csv(), FIXTURE_PIECES_PER_FILE);
     args.extend(extra.iter().map(|s| s.to_string()));
     let out = wd.cmd(args);
