@@ -9,7 +9,8 @@
 //!
 //! * the text, as `pdftotext -layout` reads it: identical, every page;
 //! * page 1, as `pdftoppm` draws it at [`LOOK_DPI`] in gray: pixel by pixel,
-//!   allowing only what anti-aliasing moves (see [`PictureTolerance`]).
+//!   allowing only what anti-aliasing moves (see [`PictureTolerance`]);
+//! * and Ghostscript reads it without an error or a warning.
 //!
 //! The references in `tests/golden/look/` were made from the golden PDFs as
 //! they stood before the Form XObject work (issue 29), not from fresh
@@ -178,6 +179,9 @@ fn compare(name: &str, fresh: &[u8], stored: &Path, work: &Path) -> Option<Vec<S
     fs::write(&path, fresh).unwrap();
     let look = look_of(&path, &work.join(format!("{name}-fresh")))?;
     let mut problems = Vec::new();
+    if let Some(complaint) = ghostscript_complaint(&path) {
+        problems.push(format!("{name}: Ghostscript: {complaint}"));
+    }
     let missing = |p: &Path| format!("{} is missing (see this module's docs)", p.display());
     match fs::read_to_string(&text_ref) {
         Ok(expected) if expected == look.text => {}
@@ -201,6 +205,34 @@ fn compare(name: &str, fresh: &[u8], stored: &Path, work: &Path) -> Option<Vec<S
         Err(_) => problems.push(missing(&png_ref)),
     }
     Some(problems)
+}
+
+/// What Ghostscript says of the PDF at `path` when told to stop at any
+/// error or warning, if it says anything (a loud skip where it is not
+/// installed).
+fn ghostscript_complaint(path: &Path) -> Option<String> {
+    let args = [
+        "-q",
+        "-dNOPAUSE",
+        "-dBATCH",
+        "-dPDFSTOPONERROR",
+        "-dPDFSTOPONWARNING",
+        "-sDEVICE=nullpage",
+    ];
+    let mut all: Vec<&std::ffi::OsStr> = args.iter().map(|a| a.as_ref()).collect();
+    all.push(path.as_os_str());
+    let out = tool(
+        "gs",
+        &all,
+        "the Ghostscript check of the golden letters",
+        "apt-get install ghostscript",
+    )?;
+    let said = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (!out.status.success() || !said.trim().is_empty()).then_some(said)
 }
 
 /// The first line that differs, both ways, for the failure message.
