@@ -24,7 +24,7 @@ use std::time::Instant;
 
 use access_letters::filing::{Address, Filing, FormType, Language, ReceiptNumber};
 use access_letters::ledger::{
-    BatchKind, BatchRecord, Ledger, LetterProof, NewIssuance, Sha256Hex, SqliteLedger,
+    BatchKind, BatchRecord, IssuanceLedger, LetterProof, NewIssuance, Sha256Hex, SqliteLedger,
 };
 use chrono::{Days, NaiveDate, Utc};
 

@@ -13,7 +13,8 @@ use std::path::PathBuf;
 use anyhow::{Context, Result};
 use clap::Args;
 
-use access_letters::ledger::{is_postgres_url, Ledger, SqliteLedger};
+use access_letters::ledger::prelude::*;
+use access_letters::ledger::{is_postgres_url, SqliteLedger};
 
 use super::common::{display, EXIT_OK};
 

@@ -9,7 +9,7 @@
 //! superseded, expired...).
 //!
 //! Deciding and recording happen in one transaction that is serialised per
-//! receipt ([`Ledger::gate_attempt`](super::Ledger::gate_attempt): SQLite's
+//! receipt ([`CodeLife::gate_attempt`]((super::CodeLife::gate_attempt): SQLite's
 //! write lock, a PostgreSQL transaction-scoped advisory lock), so fifty
 //! processes guessing at once lock the receipt after exactly the limit.
 //!

@@ -6,7 +6,7 @@
 //! looked like (its [`LetterProof`], pages, and the
 //! [`Filing`](crate::filing::Filing) it was rendered from, so `reprint` can
 //! re-render the same letter and prove it). There is
-//! no column that could hold a code, and [`Ledger::record`] refuses a
+//! no column that could hold a code, and [`IssuanceLedger::record`] refuses a
 //! "fingerprint" that is not a long hex digest, so a clear code cannot land
 //! here by mistake.
 //!
@@ -15,13 +15,13 @@
 //! "Every filing gets exactly one letter" is kept by ordering, not by luck:
 //!
 //! 1. A batch first looks up every receipt in the ledger
-//!    ([`Ledger::receipt_states`]) and plans issue 1 only for receipts the
+//!    ([`IssuanceLedger::receipt_states`]) and plans issue 1 only for receipts the
 //!    ledger has never seen; the others are skipped and counted.
-//! 2. [`Ledger::record`] commits a chunk in one transaction: all of its rows
+//! 2. [`IssuanceLedger::record`] commits a chunk in one transaction: all of its rows
 //!    or none. When a row's letter is drawn depends on the output mode:
 //!    - in the default print mode the rows are committed *first*, as
 //!      [`LetterProof::NotYetPrinted`], and the letters are drawn afterwards
-//!      into print files in presort order; [`Ledger::record_printed`] then
+//!      into print files in presort order; [`IssuanceLedger::record_printed`] then
 //!      records what was printed. Until then a committed row has no letter
 //!      on disk, and the batch is incomplete (no batch.json);
 //!    - with one PDF per letter (pieces), each letter file is written to
@@ -36,7 +36,7 @@
 //! issue number) is unique, piece IDs are unique, and a partial unique index
 //! (`WHERE status = 'active'`) allows at most one active issuance per
 //! receipt. A reissue supersedes the active issuance and inserts the next
-//! issue number in a single transaction ([`Ledger::supersede_and_record`]),
+//! issue number in a single transaction ([`CodeLife::supersede_and_record`]),
 //! so there is never a moment with two live codes or none.
 //!
 //! # The ledger is the truth, so it is guarded
@@ -55,7 +55,7 @@
 //!   damaged one is refused with a sentence that says to restore the last
 //!   backup ([`SqliteLedger::backup_to`], `access-letters backup`);
 //!   [`SqliteLedger::integrity_check`] is the full check for an audit;
-//! - every ledger carries a random identity ([`Ledger::ledger_id`]), made
+//! - every ledger carries a random identity ([`IssuanceLedger::ledger_id`]), made
 //!   when it is created and kept by its backups, so a batch folder can say
 //!   which ledger it belongs to.
 //!
@@ -77,8 +77,8 @@
 //!
 //! # After the envelope
 //!
-//! A code is redeemed once, by one account ([`Ledger::redeem`]), or revoked
-//! by an operator ([`Ledger::revoke`]); both are one transaction serialised
+//! A code is redeemed once, by one account ([`CodeLife::redeem`]), or revoked
+//! by an operator ([`CodeLife::revoke`]); both are one transaction serialised
 //! per receipt, under the same wrong-code limit as `verify`. The rules are
 //! written once in `redeem.rs` and `attempts.rs`; each backend only runs
 //! them inside its own transaction.
@@ -185,9 +185,8 @@ fn parse_form(code: &str) -> Option<FormType> {
         .find(|f| f.code() == code)
 }
 
-/// The ledger as the pipeline sees it. Object-safe and `Send`, so a shared
-/// database can replace [`SqliteLedger`] without touching callers.
-pub trait Ledger: Send {
+/// Issuance and batches: what was issued, in which batch, and its letters.
+pub trait IssuanceLedger: Send {
     /// The ledger's identity: random, made when the ledger was created, and
     /// the same in every backup of it.
     fn ledger_id(&self) -> Result<String, LedgerError>;
@@ -218,13 +217,6 @@ pub trait Ledger: Send {
     /// file on disk already; a [`LetterProof::NotYetPrinted`] one is drawn
     /// into a print file afterwards.
     fn record(&mut self, rows: &[NewIssuance]) -> Result<(), LedgerError>;
-
-    /// In one transaction, supersedes the receipt's active issuance (if any)
-    /// and records `row` as active; `row.issue_no` must be the next number.
-    /// Decided on the state read inside that transaction: a receipt linked
-    /// to an account is refused ([`LedgerError::Linked`]). Returns the issue
-    /// that was live and is now superseded.
-    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError>;
 
     /// Every issuance of a receipt, by issue number.
     fn history(&self, receipt: &ReceiptNumber) -> Result<Vec<Issuance>, LedgerError>;
@@ -260,10 +252,41 @@ pub trait Ledger: Send {
         printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
     ) -> Result<u64, LedgerError>;
 
+    /// How many issuances the batch has recorded.
+    fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError>;
+
+    /// Claims the batch for this process until it ends, so that a second
+    /// run of the same batch refuses ([`LedgerError::BatchBusy`]) instead of
+    /// issuing alongside. The claim dies with the process (or its database
+    /// connection), so a crashed run never blocks the re-run. The default
+    /// does nothing: a SQLite ledger is already held by one run through its
+    /// [`LedgerLock`].
+    fn lock_batch(&mut self, batch_id: &str) -> Result<(), LedgerError> {
+        let _ = batch_id;
+        Ok(())
+    }
+
+    /// The full storage check an audit runs (SQLite's `integrity_check`).
+    /// The default does nothing: a database server checks its own pages.
+    fn full_check(&self) -> Result<(), LedgerError> {
+        Ok(())
+    }
+}
+
+/// A code's life after its letter: reissue, redeem, revoke, unlink and the
+/// wrong-code limits, each decided by the one rule in `life.rs`.
+pub trait CodeLife {
+    /// In one transaction, supersedes the receipt's active issuance (if any)
+    /// and records `row` as active; `row.issue_no` must be the next number.
+    /// Decided on the state read inside that transaction: a receipt linked
+    /// to an account is refused ([`LedgerError::Linked`]). Returns the issue
+    /// that was live and is now superseded.
+    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError>;
+
     /// The one use of a code. In one transaction serialised per receipt
-    /// (like [`Ledger::gate_attempt`]), under the receipt's wrong-code limit
+    /// (like [`CodeLife::gate_attempt`]), under the receipt's wrong-code limit
     /// when one is given (the CLI door; the service limits the one guessing
-    /// instead, [`Ledger::gate_guess`]): a locked receipt is refused; issue `issue_no`, if still active, becomes
+    /// instead, [`CodeLife::gate_guess`]): a locked receipt is refused; issue `issue_no`, if still active, becomes
     /// redeemed by `account` at `now`; one already redeemed by the same
     /// account answers that first redemption again; one redeemed by another
     /// account is counted as a wrong code and changes nothing. The caller
@@ -297,24 +320,6 @@ pub trait Ledger: Send {
         now: DateTime<Utc>,
     ) -> Result<Unlinking, LedgerError>;
 
-    /// Issuances whose letter came back after their code was redeemed: the
-    /// strongest fraud signal the ledger can see.
-    fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError>;
-
-    /// How many issuances the batch has recorded.
-    fn count_in_batch(&self, batch_id: &str) -> Result<u64, LedgerError>;
-
-    /// Claims the batch for this process until it ends, so that a second
-    /// run of the same batch refuses ([`LedgerError::BatchBusy`]) instead of
-    /// issuing alongside. The claim dies with the process (or its database
-    /// connection), so a crashed run never blocks the re-run. The default
-    /// does nothing: a SQLite ledger is already held by one run through its
-    /// [`LedgerLock`].
-    fn lock_batch(&mut self, batch_id: &str) -> Result<(), LedgerError> {
-        let _ = batch_id;
-        Ok(())
-    }
-
     /// Counts a `verify` attempt against the wrong-code limit and says
     /// whether its verdict may be given; see [`Gate`]. Deciding and
     /// recording are one transaction, serialised per receipt, so attempts
@@ -327,7 +332,7 @@ pub trait Ledger: Send {
         limit: AttemptLimit,
     ) -> Result<Gate, LedgerError>;
 
-    /// The portal's limit ([`guesses`](self::guesses)): counts a wrong or
+    /// The portal's limit (`ledger/guesses.rs`): counts a wrong or
     /// mistyped code against the one guessing, its account and its client,
     /// and says whether the guess may be answered. A guesser over its limit
     /// is answered "try later" and counted nothing more.
@@ -357,6 +362,13 @@ pub trait Ledger: Send {
         now: DateTime<Utc>,
         limit: AttemptLimit,
     ) -> Result<AttemptSummary, LedgerError>;
+}
+
+/// The mail trail and the hand-offs to the print vendor.
+pub trait MailTrail {
+    /// Issuances whose letter came back after their code was redeemed: the
+    /// strongest fraud signal the ledger can see.
+    fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError>;
 
     /// The pieces with these ids; ids the ledger does not know are absent.
     fn pieces(&self, ids: &[String]) -> Result<HashMap<String, PieceRef>, LedgerError>;
@@ -379,7 +391,7 @@ pub trait Ledger: Send {
         now: DateTime<Utc>,
     ) -> Result<MailRecorded, LedgerError>;
 
-    /// [`Ledger::record_mail`] with the events handed over one at a time
+    /// [`MailTrail::record_mail`] with the events handed over one at a time
     /// (read back from disk by `ingest`), so an import of a million scans
     /// never holds them all in memory. An `Err` from `events` records
     /// nothing and is returned. This default gathers them first; a backend
@@ -435,16 +447,25 @@ pub trait Ledger: Send {
 
     /// Marks the hand-off finished: its `.ready` marker is in place.
     fn finish_delivery(&mut self, delivery_id: i64, now: DateTime<Utc>) -> Result<(), LedgerError>;
-
-    /// The full storage check an audit runs (SQLite's `integrity_check`).
-    /// The default does nothing: a database server checks its own pages.
-    fn full_check(&self) -> Result<(), LedgerError> {
-        Ok(())
-    }
 }
 
+/// The ledger's traits, for code that calls them on a concrete backend
+/// (`use crate::ledger::prelude::*`); through `dyn Ledger` they need no
+/// import.
+pub mod prelude {
+    pub use super::{CodeLife, IssuanceLedger, Ledger, MailTrail};
+}
+
+/// The ledger as the pipeline sees it: its three concerns together.
+/// Object-safe and `Send`, so a shared database can replace
+/// [`SqliteLedger`] without touching callers; a backend implements the
+/// three traits and is a `Ledger` by that alone.
+pub trait Ledger: IssuanceLedger + CodeLife + MailTrail {}
+
+impl<T: IssuanceLedger + CodeLife + MailTrail + ?Sized> Ledger for T {}
+
 impl dyn Ledger + '_ {
-    /// [`Ledger::for_each_in_batch`] with the caller's own error: the first
+    /// [`IssuanceLedger::for_each_in_batch`] with the caller's own error: the first
     /// error `f` returns stops the walk and comes back as it is, in the
     /// inner result; the outer one is the ledger's own failure. Returns the
     /// number of rows passed to `f`.

@@ -6,7 +6,7 @@
 //! checks it (same verdicts, same wrong-code limit), and a valid one is
 //! marked redeemed by the portal's account reference in one ledger
 //! transaction serialised per receipt (see
-//! [`crate::ledger::Ledger::redeem`]), so of any number of
+//! [`crate::ledger::CodeLife::redeem`]), so of any number of
 //! accounts redeeming one code at once exactly one wins. The code itself is
 //! never stored: only when and by which account it was used.
 //!
@@ -180,7 +180,7 @@ pub fn redeem(
 
 /// The first half of [`redeem`]: the typed code checked. Either the answer
 /// is known (not valid, locked), or issue `issue_no` is to be spent at
-/// `now` by [`Ledger::redeem`] (or a group of them at once, as the service
+/// `now` by [`CodeLife::redeem`](crate::ledger::CodeLife::redeem) (or a group of them at once, as the service
 /// does on SQLite), whose step [`finish_redeem`] turns into the answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum RedeemPlan {

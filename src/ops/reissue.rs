@@ -308,6 +308,7 @@ mod tests {
     use crate::config::Config;
     use crate::filing::Filing;
     use crate::intake::{Intake, Outcome};
+    use crate::ledger::prelude::*;
     use crate::ledger::SqliteLedger;
     use crate::letter::Templates;
     use crate::ops::builtin_test_key;

@@ -9,6 +9,7 @@
 //! connection URL), so the tests run in parallel on one server, and drops it
 //! at the end.
 
+use access_letters::ledger::prelude::*;
 use std::collections::HashSet;
 use std::time::Instant;
 

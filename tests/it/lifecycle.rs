@@ -5,6 +5,7 @@
 //! Real codes are derived with the built-in test key, so the library's
 //! whole path runs: verdict, wrong-code limit, ledger transaction.
 
+use access_letters::ledger::prelude::*;
 use std::sync::{Arc, Barrier};
 
 use access_letters::code::{derive, fingerprint, Verdict};

@@ -563,7 +563,7 @@ mod racing {
 
     use super::Racing;
 
-    impl Ledger for Racing {
+    impl IssuanceLedger for Racing {
         fn record(&mut self, rows: &[NewIssuance]) -> Result<(), LedgerError> {
             if self.raced.is_empty() && rows.len() >= 3 {
                 let mut other = self
@@ -607,38 +607,6 @@ mod racing {
         fn last_serial(&self) -> Result<Option<u64>, LedgerError> {
             self.inner.last_serial()
         }
-        fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
-            self.inner.supersede_and_record(row)
-        }
-        fn unlink(
-            &mut self,
-            r: &ReceiptNumber,
-            reason: &str,
-            now: DateTime<Utc>,
-        ) -> Result<access_letters::ledger::Unlinking, LedgerError> {
-            self.inner.unlink(r, reason, now)
-        }
-        fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError> {
-            self.inner.redeemed_then_returned()
-        }
-        fn gate_guess(
-            &mut self,
-            r: &ReceiptNumber,
-            g: &access_letters::ledger::Guesser,
-            k: AttemptKind,
-            now: DateTime<Utc>,
-            l: access_letters::ledger::GuessLimit,
-        ) -> Result<access_letters::ledger::GuessGate, LedgerError> {
-            self.inner.gate_guess(r, g, k, now, l)
-        }
-        fn guess_sources(
-            &self,
-            r: &ReceiptNumber,
-            now: DateTime<Utc>,
-            w: chrono::TimeDelta,
-        ) -> Result<u32, LedgerError> {
-            self.inner.guess_sources(r, now, w)
-        }
         fn history(&self, r: &ReceiptNumber) -> Result<Vec<Issuance>, LedgerError> {
             self.inner.history(r)
         }
@@ -661,6 +629,37 @@ mod racing {
         }
         fn count_in_batch(&self, id: &str) -> Result<u64, LedgerError> {
             self.inner.count_in_batch(id)
+        }
+    }
+    impl CodeLife for Racing {
+        fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
+            self.inner.supersede_and_record(row)
+        }
+        fn unlink(
+            &mut self,
+            r: &ReceiptNumber,
+            reason: &str,
+            now: DateTime<Utc>,
+        ) -> Result<access_letters::ledger::Unlinking, LedgerError> {
+            self.inner.unlink(r, reason, now)
+        }
+        fn gate_guess(
+            &mut self,
+            r: &ReceiptNumber,
+            g: &access_letters::ledger::Guesser,
+            k: AttemptKind,
+            now: DateTime<Utc>,
+            l: access_letters::ledger::GuessLimit,
+        ) -> Result<access_letters::ledger::GuessGate, LedgerError> {
+            self.inner.gate_guess(r, g, k, now, l)
+        }
+        fn guess_sources(
+            &self,
+            r: &ReceiptNumber,
+            now: DateTime<Utc>,
+            w: chrono::TimeDelta,
+        ) -> Result<u32, LedgerError> {
+            self.inner.guess_sources(r, now, w)
         }
         fn gate_attempt(
             &mut self,
@@ -696,6 +695,11 @@ mod racing {
             now: DateTime<Utc>,
         ) -> Result<Revocation, LedgerError> {
             self.inner.revoke(r, reason, now)
+        }
+    }
+    impl MailTrail for Racing {
+        fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError> {
+            self.inner.redeemed_then_returned()
         }
         fn pieces(&self, ids: &[String]) -> Result<HashMap<String, PieceRef>, LedgerError> {
             self.inner.pieces(ids)

@@ -41,7 +41,7 @@ fn state(
     Ok((row.get(0), u32::try_from(wrong).unwrap_or(u32::MAX)))
 }
 
-/// [`Ledger::gate_attempt`](super::Ledger::gate_attempt) on PostgreSQL.
+/// [`CodeLife::gate_attempt`]((super::CodeLife::gate_attempt) on PostgreSQL.
 pub(super) fn gate(
     client: &mut Client,
     label: &str,
@@ -113,7 +113,7 @@ pub(super) fn apply(
     Ok(decision.gate)
 }
 
-/// [`Ledger::attempt_summary`](super::Ledger::attempt_summary) on PostgreSQL.
+/// [`CodeLife::attempt_summary`]((super::CodeLife::attempt_summary) on PostgreSQL.
 pub(super) fn summary(
     client: &mut Client,
     label: &str,

@@ -65,7 +65,7 @@ fn decide_in(
     Ok(gate)
 }
 
-/// [`Ledger::gate_guess`](crate::ledger::Ledger::gate_guess) on PostgreSQL.
+/// [`CodeLife::gate_guess`]((crate::ledger::CodeLife::gate_guess) on PostgreSQL.
 pub(super) fn gate_guess(
     client: &mut Client,
     (label, schema): (&str, &str),

@@ -32,7 +32,7 @@
 //!
 //! # One run per batch
 //!
-//! [`Ledger::lock_batch`] takes a session-level advisory lock on a hash of
+//! [`IssuanceLedger::lock_batch`] takes a session-level advisory lock on a hash of
 //! the schema and batch id: a second run of the same batch refuses while the
 //! first holds it, and the server releases it when the holder's connection
 //! drops, so a run killed with `kill -9` never leaves a stale lock.
@@ -74,8 +74,9 @@ use crate::ledger::life::{Answer, Change, Unlinking};
 use crate::ledger::redeem::{RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
 use crate::ledger::{
-    BatchRecord, DeliveredFile, Delivery, Issuance, Ledger, LedgerError, MailCounts, MailEvent,
-    MailImport, MailRecorded, NewIssuance, PieceRef, ReceiptState, Sha256Hex, ISSUANCE_COLUMNS,
+    BatchRecord, CodeLife, DeliveredFile, Delivery, Issuance, IssuanceLedger, LedgerError,
+    MailCounts, MailEvent, MailImport, MailRecorded, MailTrail, NewIssuance, PieceRef,
+    ReceiptState, Sha256Hex, ISSUANCE_COLUMNS,
 };
 
 mod attempts;
@@ -98,7 +99,7 @@ const KEEPALIVE_IDLE_S: u64 = 30;
 /// Rows fetched per round trip when a batch is walked in presort order.
 const PRESORT_PAGE_ROWS: i64 = 1_000;
 
-/// The PostgreSQL ledger. Reads take `&self` in the [`Ledger`] trait while a
+/// The PostgreSQL ledger. Reads take `&self` in the [`IssuanceLedger`] trait while a
 /// `postgres::Client` needs `&mut`, hence the `RefCell`; no borrow is held
 /// while a caller's closure runs.
 pub struct PostgresLedger {
@@ -220,187 +221,7 @@ impl PostgresLedger {
     }
 }
 
-impl Ledger for PostgresLedger {
-    fn gate_attempt(
-        &mut self,
-        receipt: &ReceiptNumber,
-        kind: AttemptKind,
-        now: DateTime<Utc>,
-        limit: AttemptLimit,
-    ) -> Result<Gate, LedgerError> {
-        let key = lifecycle::receipt_lock(&self.schema, receipt);
-        let mut client = self.client.get_mut();
-        attempts::gate(&mut client, &self.label, key, (receipt, kind), now, limit)
-    }
-
-    fn gate_guess(
-        &mut self,
-        receipt: &ReceiptNumber,
-        guesser: &Guesser,
-        kind: AttemptKind,
-        now: DateTime<Utc>,
-        limit: GuessLimit,
-    ) -> Result<GuessGate, LedgerError> {
-        let (label, schema) = (self.label.clone(), self.schema.clone());
-        let mut client = self.client.get_mut();
-        let who = (receipt, guesser);
-        guesses::gate_guess(&mut client, (&label, &schema), who, kind, now, limit)
-    }
-
-    fn guess_sources(
-        &self,
-        receipt: &ReceiptNumber,
-        now: DateTime<Utc>,
-        window: chrono::TimeDelta,
-    ) -> Result<u32, LedgerError> {
-        guesses::sources(
-            &mut self.client.borrow_mut(),
-            &self.label,
-            receipt,
-            now,
-            window,
-        )
-    }
-
-    fn attempt_summary(
-        &self,
-        receipt: &ReceiptNumber,
-        now: DateTime<Utc>,
-        limit: AttemptLimit,
-    ) -> Result<AttemptSummary, LedgerError> {
-        let mut client = self.client.borrow_mut();
-        attempts::summary(&mut client, &self.label, receipt, now, limit)
-    }
-
-    fn redeem(
-        &mut self,
-        receipt: &ReceiptNumber,
-        issue_no: u32,
-        account: &str,
-        now: DateTime<Utc>,
-        limit: Option<AttemptLimit>,
-    ) -> Result<RedeemStep, LedgerError> {
-        let change = Change::Redeem {
-            issue_no,
-            account,
-            limit,
-        };
-        match self.change(receipt, change, now)? {
-            Answer::Redeem(step) => Ok(step),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
-    }
-
-    fn revoke(
-        &mut self,
-        receipt: &ReceiptNumber,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Revocation, LedgerError> {
-        match self.change(receipt, Change::Revoke { reason }, now)? {
-            Answer::Revoke(r) => Ok(r),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
-    }
-
-    fn unlink(
-        &mut self,
-        receipt: &ReceiptNumber,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Unlinking, LedgerError> {
-        match self.change(receipt, Change::Unlink { reason }, now)? {
-            Answer::Unlink(u) => Ok(u),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
-    }
-
-    fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError> {
-        mail::redeemed_then_returned(&mut self.client.borrow_mut(), &self.label)
-    }
-
-    fn pieces(&self, ids: &[String]) -> Result<HashMap<String, PieceRef>, LedgerError> {
-        mail::pieces(&mut self.client.borrow_mut(), &self.label, ids)
-    }
-
-    fn pieces_by_serial(
-        &self,
-        serials: &[u64],
-    ) -> Result<HashMap<u64, Vec<PieceRef>>, LedgerError> {
-        mail::pieces_by_serial(&mut self.client.borrow_mut(), &self.label, serials)
-    }
-
-    fn record_mail(
-        &mut self,
-        import: &MailImport,
-        events: &[MailEvent],
-        now: DateTime<Utc>,
-    ) -> Result<MailRecorded, LedgerError> {
-        let schema = self.schema.clone();
-        let at = (self.label.as_str(), schema.as_str());
-        mail::record_mail(&mut self.client.get_mut(), at, import, events, now)
-    }
-
-    fn mail_trail(&self, receipt: &ReceiptNumber) -> Result<Vec<MailEvent>, LedgerError> {
-        mail::mail_trail(&mut self.client.borrow_mut(), &self.label, receipt)
-    }
-
-    fn mail_counts(&self, batch_id: Option<&str>) -> Result<MailCounts, LedgerError> {
-        mail::mail_counts(&mut self.client.borrow_mut(), &self.label, batch_id)
-    }
-
-    fn returned_awaiting_reissue(&self) -> Result<Vec<Issuance>, LedgerError> {
-        mail::returned_awaiting_reissue(&mut self.client.borrow_mut(), &self.label)
-    }
-
-    fn unacknowledged(
-        &self,
-        delivered_before: DateTime<Utc>,
-    ) -> Result<Vec<PieceRef>, LedgerError> {
-        mail::unacknowledged(&mut self.client.borrow_mut(), &self.label, delivered_before)
-    }
-
-    fn deliveries(&self, batch_id: &str) -> Result<Vec<Delivery>, LedgerError> {
-        mail::deliveries(&mut self.client.borrow_mut(), &self.label, batch_id)
-    }
-
-    fn begin_delivery(
-        &mut self,
-        batch_id: &str,
-        vendor: &str,
-        again: bool,
-        control_sha256: &Sha256Hex,
-        now: DateTime<Utc>,
-    ) -> Result<i64, LedgerError> {
-        let head = (batch_id, vendor, again);
-        mail::begin_delivery(
-            &mut self.client.get_mut(),
-            &self.label,
-            head,
-            control_sha256,
-            now,
-        )
-    }
-
-    fn record_delivered_file(
-        &mut self,
-        delivery_id: i64,
-        file: &DeliveredFile,
-        now: DateTime<Utc>,
-    ) -> Result<(), LedgerError> {
-        mail::record_delivered_file(
-            &mut self.client.get_mut(),
-            &self.label,
-            delivery_id,
-            file,
-            now,
-        )
-    }
-
-    fn finish_delivery(&mut self, delivery_id: i64, now: DateTime<Utc>) -> Result<(), LedgerError> {
-        mail::finish_delivery(&mut self.client.get_mut(), &self.label, delivery_id, now)
-    }
-
+impl IssuanceLedger for PostgresLedger {
     fn start_batch(&mut self, batch: &BatchRecord) -> Result<(), LedgerError> {
         let now = (self.clock)();
         let action = "start the batch";
@@ -570,24 +391,6 @@ impl Ledger for PostgresLedger {
         }
     }
 
-    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
-        row.check()?;
-        pg_ints(row).map_err(|detail| LedgerError::Damaged {
-            ledger: self.label.clone(),
-            detail,
-        })?;
-        let now = (self.clock)();
-        match self.change(&row.receipt, Change::Reissue { row }, now) {
-            Ok(Answer::Reissued { superseded }) => Ok(superseded),
-            Ok(other) => Err(lifecycle::unexpected(&self.label, &other)),
-            // The transaction was rolled back: say which rule the row broke.
-            Err(LedgerError::Postgres { source, .. }) if is_constraint(&source) => {
-                Err(self.diagnose(std::slice::from_ref(row), source))
-            }
-            Err(e) => Err(e),
-        }
-    }
-
     fn history(&self, receipt: &ReceiptNumber) -> Result<Vec<Issuance>, LedgerError> {
         let rows = self
             .client
@@ -714,6 +517,208 @@ impl Ledger for PostgresLedger {
                 batch_id: batch_id.to_string(),
             })
         }
+    }
+}
+
+impl CodeLife for PostgresLedger {
+    fn gate_attempt(
+        &mut self,
+        receipt: &ReceiptNumber,
+        kind: AttemptKind,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<Gate, LedgerError> {
+        let key = lifecycle::receipt_lock(&self.schema, receipt);
+        let mut client = self.client.get_mut();
+        attempts::gate(&mut client, &self.label, key, (receipt, kind), now, limit)
+    }
+
+    fn gate_guess(
+        &mut self,
+        receipt: &ReceiptNumber,
+        guesser: &Guesser,
+        kind: AttemptKind,
+        now: DateTime<Utc>,
+        limit: GuessLimit,
+    ) -> Result<GuessGate, LedgerError> {
+        let (label, schema) = (self.label.clone(), self.schema.clone());
+        let mut client = self.client.get_mut();
+        let who = (receipt, guesser);
+        guesses::gate_guess(&mut client, (&label, &schema), who, kind, now, limit)
+    }
+
+    fn guess_sources(
+        &self,
+        receipt: &ReceiptNumber,
+        now: DateTime<Utc>,
+        window: chrono::TimeDelta,
+    ) -> Result<u32, LedgerError> {
+        guesses::sources(
+            &mut self.client.borrow_mut(),
+            &self.label,
+            receipt,
+            now,
+            window,
+        )
+    }
+
+    fn attempt_summary(
+        &self,
+        receipt: &ReceiptNumber,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<AttemptSummary, LedgerError> {
+        let mut client = self.client.borrow_mut();
+        attempts::summary(&mut client, &self.label, receipt, now, limit)
+    }
+
+    fn redeem(
+        &mut self,
+        receipt: &ReceiptNumber,
+        issue_no: u32,
+        account: &str,
+        now: DateTime<Utc>,
+        limit: Option<AttemptLimit>,
+    ) -> Result<RedeemStep, LedgerError> {
+        let change = Change::Redeem {
+            issue_no,
+            account,
+            limit,
+        };
+        match self.change(receipt, change, now)? {
+            Answer::Redeem(step) => Ok(step),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
+    }
+
+    fn revoke(
+        &mut self,
+        receipt: &ReceiptNumber,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Revocation, LedgerError> {
+        match self.change(receipt, Change::Revoke { reason }, now)? {
+            Answer::Revoke(r) => Ok(r),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
+    }
+
+    fn unlink(
+        &mut self,
+        receipt: &ReceiptNumber,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Unlinking, LedgerError> {
+        match self.change(receipt, Change::Unlink { reason }, now)? {
+            Answer::Unlink(u) => Ok(u),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
+    }
+
+    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
+        row.check()?;
+        pg_ints(row).map_err(|detail| LedgerError::Damaged {
+            ledger: self.label.clone(),
+            detail,
+        })?;
+        let now = (self.clock)();
+        match self.change(&row.receipt, Change::Reissue { row }, now) {
+            Ok(Answer::Reissued { superseded }) => Ok(superseded),
+            Ok(other) => Err(lifecycle::unexpected(&self.label, &other)),
+            // The transaction was rolled back: say which rule the row broke.
+            Err(LedgerError::Postgres { source, .. }) if is_constraint(&source) => {
+                Err(self.diagnose(std::slice::from_ref(row), source))
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+impl MailTrail for PostgresLedger {
+    fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError> {
+        mail::redeemed_then_returned(&mut self.client.borrow_mut(), &self.label)
+    }
+
+    fn pieces(&self, ids: &[String]) -> Result<HashMap<String, PieceRef>, LedgerError> {
+        mail::pieces(&mut self.client.borrow_mut(), &self.label, ids)
+    }
+
+    fn pieces_by_serial(
+        &self,
+        serials: &[u64],
+    ) -> Result<HashMap<u64, Vec<PieceRef>>, LedgerError> {
+        mail::pieces_by_serial(&mut self.client.borrow_mut(), &self.label, serials)
+    }
+
+    fn record_mail(
+        &mut self,
+        import: &MailImport,
+        events: &[MailEvent],
+        now: DateTime<Utc>,
+    ) -> Result<MailRecorded, LedgerError> {
+        let schema = self.schema.clone();
+        let at = (self.label.as_str(), schema.as_str());
+        mail::record_mail(&mut self.client.get_mut(), at, import, events, now)
+    }
+
+    fn mail_trail(&self, receipt: &ReceiptNumber) -> Result<Vec<MailEvent>, LedgerError> {
+        mail::mail_trail(&mut self.client.borrow_mut(), &self.label, receipt)
+    }
+
+    fn mail_counts(&self, batch_id: Option<&str>) -> Result<MailCounts, LedgerError> {
+        mail::mail_counts(&mut self.client.borrow_mut(), &self.label, batch_id)
+    }
+
+    fn returned_awaiting_reissue(&self) -> Result<Vec<Issuance>, LedgerError> {
+        mail::returned_awaiting_reissue(&mut self.client.borrow_mut(), &self.label)
+    }
+
+    fn unacknowledged(
+        &self,
+        delivered_before: DateTime<Utc>,
+    ) -> Result<Vec<PieceRef>, LedgerError> {
+        mail::unacknowledged(&mut self.client.borrow_mut(), &self.label, delivered_before)
+    }
+
+    fn deliveries(&self, batch_id: &str) -> Result<Vec<Delivery>, LedgerError> {
+        mail::deliveries(&mut self.client.borrow_mut(), &self.label, batch_id)
+    }
+
+    fn begin_delivery(
+        &mut self,
+        batch_id: &str,
+        vendor: &str,
+        again: bool,
+        control_sha256: &Sha256Hex,
+        now: DateTime<Utc>,
+    ) -> Result<i64, LedgerError> {
+        let head = (batch_id, vendor, again);
+        mail::begin_delivery(
+            &mut self.client.get_mut(),
+            &self.label,
+            head,
+            control_sha256,
+            now,
+        )
+    }
+
+    fn record_delivered_file(
+        &mut self,
+        delivery_id: i64,
+        file: &DeliveredFile,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        mail::record_delivered_file(
+            &mut self.client.get_mut(),
+            &self.label,
+            delivery_id,
+            file,
+            now,
+        )
+    }
+
+    fn finish_delivery(&mut self, delivery_id: i64, now: DateTime<Utc>) -> Result<(), LedgerError> {
+        mail::finish_delivery(&mut self.client.get_mut(), &self.label, delivery_id, now)
     }
 }
 

@@ -26,7 +26,7 @@ pub(super) fn parse_time(label: &str, text: &str) -> Result<DateTime<Utc>, Ledge
         })
 }
 
-/// [`Ledger::gate_attempt`](super::Ledger::gate_attempt) on SQLite: one
+/// [`CodeLife::gate_attempt`]((super::CodeLife::gate_attempt) on SQLite: one
 /// `BEGIN IMMEDIATE` transaction, so concurrent attempts queue; an attempt
 /// that counts nothing on an unlocked receipt is a plain read.
 pub(super) fn gate(
@@ -108,7 +108,7 @@ fn state(
     Ok((until, wrong))
 }
 
-/// [`Ledger::attempt_summary`](super::Ledger::attempt_summary) on SQLite.
+/// [`CodeLife::attempt_summary`]((super::CodeLife::attempt_summary) on SQLite.
 pub(super) fn summary(
     conn: &Connection,
     label: &str,

@@ -67,7 +67,7 @@ fn decide_in(
     Ok(gate)
 }
 
-/// [`Ledger::gate_guess`](crate::ledger::Ledger::gate_guess) on SQLite.
+/// [`CodeLife::gate_guess`]((crate::ledger::CodeLife::gate_guess) on SQLite.
 pub(super) fn gate_guess(
     conn: &mut Connection,
     label: &str,

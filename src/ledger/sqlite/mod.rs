@@ -27,9 +27,9 @@ use crate::ledger::life::{Answer, Change, Unlinking};
 use crate::ledger::redeem::{RedeemAsk, RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
 use crate::ledger::{
-    BatchRecord, DeliveredFile, Delivery, Issuance, Ledger, LedgerError, MailCounts, MailEvent,
-    MailImport, MailRecorded, NewIssuance, PieceRef, ReceiptState, Sha256Hex, BUSY_TIMEOUT_MS,
-    ISSUANCE_COLUMNS,
+    BatchRecord, CodeLife, DeliveredFile, Delivery, Issuance, IssuanceLedger, LedgerError,
+    MailCounts, MailEvent, MailImport, MailRecorded, MailTrail, NewIssuance, PieceRef,
+    ReceiptState, Sha256Hex, BUSY_TIMEOUT_MS, ISSUANCE_COLUMNS,
 };
 
 mod attempts;
@@ -273,7 +273,7 @@ impl SqliteLedger {
     }
 
     /// Several redemptions in one write transaction and one commit (one
-    /// sync to disk for all), each decided as [`Ledger::redeem`] decides it
+    /// sync to disk for all), each decided as [`CodeLife::redeem`] decides it
     /// alone, in order: the service's group commit. A failed ask is undone
     /// alone and answered with its own error; the outer error means nothing
     /// was committed.
@@ -334,181 +334,9 @@ fn run_check(conn: &Connection, label: &str, pragma: &str) -> Result<(), LedgerE
     })
 }
 
-impl Ledger for SqliteLedger {
-    fn gate_attempt(
-        &mut self,
-        receipt: &ReceiptNumber,
-        kind: AttemptKind,
-        now: DateTime<Utc>,
-        limit: AttemptLimit,
-    ) -> Result<Gate, LedgerError> {
-        attempts::gate(&mut self.conn, &self.label, receipt, kind, now, limit)
-    }
-
-    fn attempt_summary(
-        &self,
-        receipt: &ReceiptNumber,
-        now: DateTime<Utc>,
-        limit: AttemptLimit,
-    ) -> Result<AttemptSummary, LedgerError> {
-        attempts::summary(&self.conn, &self.label, receipt, now, limit)
-    }
-
-    fn gate_guess(
-        &mut self,
-        receipt: &ReceiptNumber,
-        guesser: &Guesser,
-        kind: AttemptKind,
-        now: DateTime<Utc>,
-        limit: GuessLimit,
-    ) -> Result<GuessGate, LedgerError> {
-        let who = (receipt, guesser);
-        guesses::gate_guess(&mut self.conn, &self.label, who, kind, now, limit)
-    }
-
-    fn guess_sources(
-        &self,
-        receipt: &ReceiptNumber,
-        now: DateTime<Utc>,
-        window: chrono::TimeDelta,
-    ) -> Result<u32, LedgerError> {
-        guesses::sources(&self.conn, &self.label, receipt, now, window)
-    }
-
+impl IssuanceLedger for SqliteLedger {
     fn full_check(&self) -> Result<(), LedgerError> {
         self.integrity_check()
-    }
-
-    fn redeem(
-        &mut self,
-        receipt: &ReceiptNumber,
-        issue_no: u32,
-        account: &str,
-        now: DateTime<Utc>,
-        limit: Option<AttemptLimit>,
-    ) -> Result<RedeemStep, LedgerError> {
-        let ask = RedeemAsk {
-            receipt: receipt.clone(),
-            issue_no,
-            account: account.to_string(),
-            now,
-        };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| classify(&self.label, "redeem the code", e))?;
-        let step = lifecycle::redeem_in(&tx, &self.label, &ask, limit)?;
-        tx.commit()
-            .map_err(|e| classify(&self.label, "redeem the code", e))?;
-        Ok(step)
-    }
-
-    fn revoke(
-        &mut self,
-        receipt: &ReceiptNumber,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Revocation, LedgerError> {
-        let change = Change::Revoke { reason };
-        match lifecycle::run(&mut self.conn, &self.label, receipt, change, now)? {
-            Answer::Revoke(r) => Ok(r),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
-    }
-
-    fn unlink(
-        &mut self,
-        receipt: &ReceiptNumber,
-        reason: &str,
-        now: DateTime<Utc>,
-    ) -> Result<Unlinking, LedgerError> {
-        let change = Change::Unlink { reason };
-        match lifecycle::run(&mut self.conn, &self.label, receipt, change, now)? {
-            Answer::Unlink(u) => Ok(u),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
-    }
-
-    fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError> {
-        mail::redeemed_then_returned(&self.conn, &self.label)
-    }
-
-    fn pieces(&self, ids: &[String]) -> Result<HashMap<String, PieceRef>, LedgerError> {
-        mail::pieces(&self.conn, &self.label, ids)
-    }
-
-    fn pieces_by_serial(
-        &self,
-        serials: &[u64],
-    ) -> Result<HashMap<u64, Vec<PieceRef>>, LedgerError> {
-        mail::pieces_by_serial(&self.conn, &self.label, serials)
-    }
-
-    fn record_mail(
-        &mut self,
-        import: &MailImport,
-        events: &[MailEvent],
-        now: DateTime<Utc>,
-    ) -> Result<MailRecorded, LedgerError> {
-        let events = events.iter().map(Ok);
-        mail::record_mail(&mut self.conn, &self.label, import, events, now)
-    }
-
-    fn record_mail_each(
-        &mut self,
-        import: &MailImport,
-        events: &mut dyn Iterator<Item = Result<MailEvent, LedgerError>>,
-        now: DateTime<Utc>,
-    ) -> Result<MailRecorded, LedgerError> {
-        mail::record_mail(&mut self.conn, &self.label, import, events, now)
-    }
-
-    fn mail_trail(&self, receipt: &ReceiptNumber) -> Result<Vec<MailEvent>, LedgerError> {
-        mail::mail_trail(&self.conn, &self.label, receipt)
-    }
-
-    fn mail_counts(&self, batch_id: Option<&str>) -> Result<MailCounts, LedgerError> {
-        mail::mail_counts(&self.conn, &self.label, batch_id)
-    }
-
-    fn returned_awaiting_reissue(&self) -> Result<Vec<Issuance>, LedgerError> {
-        mail::returned_awaiting_reissue(&self.conn, &self.label)
-    }
-
-    fn unacknowledged(
-        &self,
-        delivered_before: DateTime<Utc>,
-    ) -> Result<Vec<PieceRef>, LedgerError> {
-        mail::unacknowledged(&self.conn, &self.label, delivered_before)
-    }
-
-    fn deliveries(&self, batch_id: &str) -> Result<Vec<Delivery>, LedgerError> {
-        mail::deliveries(&self.conn, &self.label, batch_id)
-    }
-
-    fn begin_delivery(
-        &mut self,
-        batch_id: &str,
-        vendor: &str,
-        again: bool,
-        control_sha256: &Sha256Hex,
-        now: DateTime<Utc>,
-    ) -> Result<i64, LedgerError> {
-        let head = (batch_id, vendor, again);
-        mail::begin_delivery(&mut self.conn, &self.label, head, control_sha256, now)
-    }
-
-    fn record_delivered_file(
-        &mut self,
-        delivery_id: i64,
-        file: &DeliveredFile,
-        now: DateTime<Utc>,
-    ) -> Result<(), LedgerError> {
-        mail::record_delivered_file(&self.conn, &self.label, delivery_id, file, now)
-    }
-
-    fn finish_delivery(&mut self, delivery_id: i64, now: DateTime<Utc>) -> Result<(), LedgerError> {
-        mail::finish_delivery(&self.conn, &self.label, delivery_id, now)
     }
 
     fn ledger_id(&self) -> Result<String, LedgerError> {
@@ -677,16 +505,6 @@ impl Ledger for SqliteLedger {
             .map_err(|e| classify(&label, "record issuances", e))
     }
 
-    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
-        row.check()?;
-        let now = (self.clock)();
-        let change = Change::Reissue { row };
-        match lifecycle::run(&mut self.conn, &self.label, &row.receipt, change, now)? {
-            Answer::Reissued { superseded } => Ok(superseded),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
-    }
-
     fn history(&self, receipt: &ReceiptNumber) -> Result<Vec<Issuance>, LedgerError> {
         let action = "read the receipt's history";
         let mut stmt = self
@@ -770,5 +588,191 @@ impl Ledger for SqliteLedger {
                 |r| r.get(0),
             )
             .map_err(self.db_err("count the batch's issuances"))
+    }
+}
+
+impl CodeLife for SqliteLedger {
+    fn gate_attempt(
+        &mut self,
+        receipt: &ReceiptNumber,
+        kind: AttemptKind,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<Gate, LedgerError> {
+        attempts::gate(&mut self.conn, &self.label, receipt, kind, now, limit)
+    }
+
+    fn attempt_summary(
+        &self,
+        receipt: &ReceiptNumber,
+        now: DateTime<Utc>,
+        limit: AttemptLimit,
+    ) -> Result<AttemptSummary, LedgerError> {
+        attempts::summary(&self.conn, &self.label, receipt, now, limit)
+    }
+
+    fn gate_guess(
+        &mut self,
+        receipt: &ReceiptNumber,
+        guesser: &Guesser,
+        kind: AttemptKind,
+        now: DateTime<Utc>,
+        limit: GuessLimit,
+    ) -> Result<GuessGate, LedgerError> {
+        let who = (receipt, guesser);
+        guesses::gate_guess(&mut self.conn, &self.label, who, kind, now, limit)
+    }
+
+    fn guess_sources(
+        &self,
+        receipt: &ReceiptNumber,
+        now: DateTime<Utc>,
+        window: chrono::TimeDelta,
+    ) -> Result<u32, LedgerError> {
+        guesses::sources(&self.conn, &self.label, receipt, now, window)
+    }
+
+    fn redeem(
+        &mut self,
+        receipt: &ReceiptNumber,
+        issue_no: u32,
+        account: &str,
+        now: DateTime<Utc>,
+        limit: Option<AttemptLimit>,
+    ) -> Result<RedeemStep, LedgerError> {
+        let ask = RedeemAsk {
+            receipt: receipt.clone(),
+            issue_no,
+            account: account.to_string(),
+            now,
+        };
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| classify(&self.label, "redeem the code", e))?;
+        let step = lifecycle::redeem_in(&tx, &self.label, &ask, limit)?;
+        tx.commit()
+            .map_err(|e| classify(&self.label, "redeem the code", e))?;
+        Ok(step)
+    }
+
+    fn revoke(
+        &mut self,
+        receipt: &ReceiptNumber,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Revocation, LedgerError> {
+        let change = Change::Revoke { reason };
+        match lifecycle::run(&mut self.conn, &self.label, receipt, change, now)? {
+            Answer::Revoke(r) => Ok(r),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
+    }
+
+    fn unlink(
+        &mut self,
+        receipt: &ReceiptNumber,
+        reason: &str,
+        now: DateTime<Utc>,
+    ) -> Result<Unlinking, LedgerError> {
+        let change = Change::Unlink { reason };
+        match lifecycle::run(&mut self.conn, &self.label, receipt, change, now)? {
+            Answer::Unlink(u) => Ok(u),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
+    }
+
+    fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
+        row.check()?;
+        let now = (self.clock)();
+        let change = Change::Reissue { row };
+        match lifecycle::run(&mut self.conn, &self.label, &row.receipt, change, now)? {
+            Answer::Reissued { superseded } => Ok(superseded),
+            other => Err(lifecycle::unexpected(&self.label, &other)),
+        }
+    }
+}
+
+impl MailTrail for SqliteLedger {
+    fn redeemed_then_returned(&self) -> Result<Vec<Issuance>, LedgerError> {
+        mail::redeemed_then_returned(&self.conn, &self.label)
+    }
+
+    fn pieces(&self, ids: &[String]) -> Result<HashMap<String, PieceRef>, LedgerError> {
+        mail::pieces(&self.conn, &self.label, ids)
+    }
+
+    fn pieces_by_serial(
+        &self,
+        serials: &[u64],
+    ) -> Result<HashMap<u64, Vec<PieceRef>>, LedgerError> {
+        mail::pieces_by_serial(&self.conn, &self.label, serials)
+    }
+
+    fn record_mail(
+        &mut self,
+        import: &MailImport,
+        events: &[MailEvent],
+        now: DateTime<Utc>,
+    ) -> Result<MailRecorded, LedgerError> {
+        let events = events.iter().map(Ok);
+        mail::record_mail(&mut self.conn, &self.label, import, events, now)
+    }
+
+    fn record_mail_each(
+        &mut self,
+        import: &MailImport,
+        events: &mut dyn Iterator<Item = Result<MailEvent, LedgerError>>,
+        now: DateTime<Utc>,
+    ) -> Result<MailRecorded, LedgerError> {
+        mail::record_mail(&mut self.conn, &self.label, import, events, now)
+    }
+
+    fn mail_trail(&self, receipt: &ReceiptNumber) -> Result<Vec<MailEvent>, LedgerError> {
+        mail::mail_trail(&self.conn, &self.label, receipt)
+    }
+
+    fn mail_counts(&self, batch_id: Option<&str>) -> Result<MailCounts, LedgerError> {
+        mail::mail_counts(&self.conn, &self.label, batch_id)
+    }
+
+    fn returned_awaiting_reissue(&self) -> Result<Vec<Issuance>, LedgerError> {
+        mail::returned_awaiting_reissue(&self.conn, &self.label)
+    }
+
+    fn unacknowledged(
+        &self,
+        delivered_before: DateTime<Utc>,
+    ) -> Result<Vec<PieceRef>, LedgerError> {
+        mail::unacknowledged(&self.conn, &self.label, delivered_before)
+    }
+
+    fn deliveries(&self, batch_id: &str) -> Result<Vec<Delivery>, LedgerError> {
+        mail::deliveries(&self.conn, &self.label, batch_id)
+    }
+
+    fn begin_delivery(
+        &mut self,
+        batch_id: &str,
+        vendor: &str,
+        again: bool,
+        control_sha256: &Sha256Hex,
+        now: DateTime<Utc>,
+    ) -> Result<i64, LedgerError> {
+        let head = (batch_id, vendor, again);
+        mail::begin_delivery(&mut self.conn, &self.label, head, control_sha256, now)
+    }
+
+    fn record_delivered_file(
+        &mut self,
+        delivery_id: i64,
+        file: &DeliveredFile,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        mail::record_delivered_file(&self.conn, &self.label, delivery_id, file, now)
+    }
+
+    fn finish_delivery(&mut self, delivery_id: i64, now: DateTime<Utc>) -> Result<(), LedgerError> {
+        mail::finish_delivery(&self.conn, &self.label, delivery_id, now)
     }
 }
