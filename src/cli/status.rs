@@ -66,7 +66,8 @@ fn mail_report(ledger: &dyn Ledger, config: &LimitConfig) -> Result<u8> {
     let ack_days = agency_config(config.config.as_deref())?
         .vendor
         .map_or(DEFAULT_ACK_WITHIN_DAYS, |v| v.ack_within_days);
-    for line in mail_report_lines(ledger, Clock::system().now, ack_days)? {
+    let guess = config.guess_limit()?;
+    for line in mail_report_lines(ledger, Clock::system().now, (ack_days, guess))? {
         println!("{line}");
     }
     Ok(EXIT_OK)

@@ -355,6 +355,15 @@ pub trait CodeLife {
         window: chrono::TimeDelta,
     ) -> Result<u32, LedgerError>;
 
+    /// The receipts guessed at from more than `more_than` distinct sources
+    /// within `window` before `now` (targeted), with their counts.
+    fn targeted(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::TimeDelta,
+        more_than: u32,
+    ) -> Result<Vec<(ReceiptNumber, u32)>, LedgerError>;
+
     /// A receipt's attempts and locks as of `now`, for `status`.
     fn attempt_summary(
         &self,

@@ -129,7 +129,7 @@ pub fn mail_trail_lines(
 pub fn mail_report_lines(
     ledger: &dyn Ledger,
     now: DateTime<Utc>,
-    ack_days: u32,
+    (ack_days, guess): (u32, crate::ledger::GuessLimit),
 ) -> Result<Vec<String>, LedgerError> {
     let t = ledger.mail_counts(None)?;
     let mut lines = vec![format!(
@@ -173,6 +173,16 @@ pub fn mail_report_lines(
                 .map(|r| format!(" on {}", r.at.format("%Y-%m-%d")))
                 .unwrap_or_default(),
         ));
+    }
+    let targeted = ledger.targeted(now, guess.window, guess.targeted_sources)?;
+    lines.push(format!(
+        "targeted: receipts guessed at from more than {} distinct accounts or addresses in the last {} minutes: {}",
+        guess.targeted_sources,
+        guess.window.num_minutes(),
+        targeted.len()
+    ));
+    for (receipt, sources) in &targeted {
+        lines.push(format!("  {receipt}: wrong codes from {sources} sources"));
     }
     let silent = ledger.unacknowledged(now - Duration::days(i64::from(ack_days)))?;
     lines.push(format!(

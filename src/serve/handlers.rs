@@ -492,12 +492,23 @@ pub async fn healthz(State(app): State<Arc<App>>) -> Response {
 
 /// `GET /metrics`.
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
-    // The one fraud signal the ledger holds: read at each scrape; an
-    // unreachable ledger leaves the last value (healthz says why).
-    match app.pool.with(|ledger| ledger.mail_counts(None)).await {
-        Ok(c) => app
-            .metrics
-            .set_redeemed_then_returned(c.redeemed_then_returned),
+    // The ledger's signals for the desk, read at each scrape; an
+    // unreachable ledger leaves the last values (healthz says why).
+    let (now, guess) = (Clock::in_zone(app.zone).now, app.guess);
+    let read = app
+        .pool
+        .with(move |ledger| {
+            let counts = ledger.mail_counts(None)?;
+            let targeted = ledger.targeted(now, guess.window, guess.targeted_sources)?;
+            Ok((counts, targeted.len()))
+        })
+        .await;
+    match read {
+        Ok((c, targeted)) => {
+            app.metrics
+                .set_redeemed_then_returned(c.redeemed_then_returned);
+            app.metrics.set_targeted(targeted);
+        }
         Err(e) => tracing::warn!(error = %e, "metrics: the ledger is not reachable"),
     }
     let mut r = ([(header::CONTENT_TYPE, CONTENT_TYPE)], app.metrics.render()).into_response();

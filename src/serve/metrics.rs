@@ -50,6 +50,7 @@ pub struct Metrics {
     latency: Latency,
     locks: Counter,
     redeemed_then_returned: Gauge,
+    targeted: Gauge,
     open: Gauge,
     closed: Family<ReasonLabels, Counter>,
     refused: Counter,
@@ -82,6 +83,12 @@ impl Default for Metrics {
             "Letters returned undelivered after their code was redeemed (read from the ledger at each scrape): check the linked accounts",
             redeemed_then_returned.clone(),
         );
+        let targeted = Gauge::default();
+        registry.register(
+            "targeted_receipts",
+            "Receipts guessed at from more distinct accounts or addresses than the limit within the window (read from the ledger at each scrape)",
+            targeted.clone(),
+        );
         let open = Gauge::default();
         registry.register("connections_open", "Connections open now", open.clone());
         let closed = Family::<ReasonLabels, Counter>::default();
@@ -102,6 +109,7 @@ impl Default for Metrics {
             latency,
             locks,
             redeemed_then_returned,
+            targeted,
             open,
             closed,
             refused,
@@ -134,6 +142,11 @@ impl Metrics {
     pub fn set_redeemed_then_returned(&self, n: u64) {
         self.redeemed_then_returned
             .set(i64::try_from(n).unwrap_or(i64::MAX));
+    }
+
+    /// How many receipts are targeted now.
+    pub fn set_targeted(&self, n: usize) {
+        self.targeted.set(i64::try_from(n).unwrap_or(i64::MAX));
     }
 
     /// How many connections are open now.

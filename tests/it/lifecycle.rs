@@ -465,7 +465,17 @@ mod cases {
             lines.iter().any(|l| l.contains("redeemed, then returned")),
             "{lines:#?}"
         );
-        let mail = access_letters::ops::status::mail_report_lines(ledger, now, 3).expect("mail");
+        let mail = access_letters::ops::status::mail_report_lines(
+            ledger,
+            now,
+            (
+                3,
+                access_letters::ops::guess_limit(
+                    &access_letters::config::Config::default_config().codes,
+                ),
+            ),
+        )
+        .expect("mail");
         assert!(
             mail.iter()
                 .any(|l| l == "redeemed, then returned: check the linked account: 1"),

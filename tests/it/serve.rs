@@ -577,6 +577,17 @@ fn the_guesser_is_stopped_not_the_applicant_and_the_cli_door_keeps_the_receipt_l
     assert_eq!(history.body["targeted"], true, "{history:?}");
     let status = wd.cmd(["status", &receipt]);
     assert!(status.stdout.contains("TARGETED"), "{status:?}");
+    let mail = wd.cmd(["status", "--mail"]);
+    assert!(
+        mail.stdout
+            .contains(&format!("  {receipt}: wrong codes from 5 sources")),
+        "{mail:?}"
+    );
+    let text = get(&s, None, "/metrics").body.as_str().unwrap().to_string();
+    assert!(
+        text.contains("access_letters_http_targeted_receipts 1"),
+        "{text}"
+    );
     // The CLI desk door keeps the per-receipt limit of its own.
     for _ in 0..5 {
         wd.cmd(["verify", &receipt, bad])

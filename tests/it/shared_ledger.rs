@@ -661,6 +661,14 @@ mod racing {
         ) -> Result<u32, LedgerError> {
             self.inner.guess_sources(r, now, w)
         }
+        fn targeted(
+            &self,
+            now: DateTime<Utc>,
+            w: chrono::TimeDelta,
+            more: u32,
+        ) -> Result<Vec<(ReceiptNumber, u32)>, LedgerError> {
+            self.inner.targeted(now, w, more)
+        }
         fn gate_attempt(
             &mut self,
             r: &ReceiptNumber,

@@ -8,7 +8,7 @@ use ::postgres::{Client, GenericClient};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::lock_key;
-use super::rows::pg_err;
+use super::rows::{damaged, pg_err};
 use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::AttemptKind;
 use crate::ledger::guesses::{decide_guess, GuessGate, GuessLimit, Guesser, Tally};
@@ -94,6 +94,32 @@ pub(super) fn gate_guess(
     let gate = decide_in(&mut tx, label, who, kind, now, limit)?;
     tx.commit().map_err(err)?;
     Ok(gate)
+}
+
+/// Receipts guessed at from more than `more_than` distinct sources.
+pub(super) fn targeted(
+    client: &mut Client,
+    label: &str,
+    (now, window): (DateTime<Utc>, TimeDelta),
+    more_than: u32,
+) -> Result<Vec<(ReceiptNumber, u32)>, LedgerError> {
+    let rows = client
+        .query(
+            "SELECT receipt, COUNT(DISTINCT (COALESCE(account, ''), client)) AS n \
+             FROM guesses WHERE guessed_at > $1 GROUP BY receipt \
+             HAVING COUNT(DISTINCT (COALESCE(account, ''), client)) > $2 \
+             ORDER BY n DESC, receipt",
+            &[&(now - window), &i64::from(more_than)],
+        )
+        .map_err(|e| pg_err(label, "list the targeted receipts", e))?;
+    rows.iter()
+        .map(|r| {
+            let receipt: String = r.get(0);
+            let receipt = ReceiptNumber::parse(&receipt).map_err(|d| damaged(label, d))?;
+            let n = stored_count(label, "sources of wrong codes", r.get(1))?;
+            Ok((receipt, u32::try_from(n).unwrap_or(u32::MAX)))
+        })
+        .collect()
 }
 
 /// Distinct sources that guessed at `receipt` within `window` before `now`.

@@ -562,6 +562,16 @@ impl CodeLife for PostgresLedger {
         )
     }
 
+    fn targeted(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::TimeDelta,
+        more_than: u32,
+    ) -> Result<Vec<(ReceiptNumber, u32)>, LedgerError> {
+        let mut client = self.client.borrow_mut();
+        guesses::targeted(&mut client, &self.label, (now, window), more_than)
+    }
+
     fn attempt_summary(
         &self,
         receipt: &ReceiptNumber,

@@ -88,6 +88,39 @@ pub(super) fn gate_guess(
     Ok(gate)
 }
 
+/// Receipts guessed at from more than `more_than` distinct sources.
+pub(super) fn targeted(
+    conn: &Connection,
+    label: &str,
+    (now, window): (DateTime<Utc>, TimeDelta),
+    more_than: u32,
+) -> Result<Vec<(ReceiptNumber, u32)>, LedgerError> {
+    let err = |e| classify(label, "list the targeted receipts", e);
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT receipt, COUNT(DISTINCT COALESCE(account, '') || char(31) || client) AS n \
+             FROM guesses WHERE guessed_at > ?1 GROUP BY receipt HAVING n > ?2 \
+             ORDER BY n DESC, receipt",
+        )
+        .map_err(err)?;
+    let rows = stmt
+        .query_map(params![time_text(now - window), more_than], |r| {
+            Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+        })
+        .map_err(err)?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (receipt, n) = row.map_err(err)?;
+        let receipt = ReceiptNumber::parse(&receipt).map_err(|d| LedgerError::Damaged {
+            ledger: label.to_string(),
+            detail: d,
+        })?;
+        let n = stored_count(label, "sources of wrong codes", n)?;
+        out.push((receipt, u32::try_from(n).unwrap_or(u32::MAX)));
+    }
+    Ok(out)
+}
+
 /// Distinct sources (account and client) that guessed at `receipt` within
 /// `window` before `now`.
 pub(super) fn sources(

@@ -632,6 +632,15 @@ impl CodeLife for SqliteLedger {
         guesses::sources(&self.conn, &self.label, receipt, now, window)
     }
 
+    fn targeted(
+        &self,
+        now: DateTime<Utc>,
+        window: chrono::TimeDelta,
+        more_than: u32,
+    ) -> Result<Vec<(ReceiptNumber, u32)>, LedgerError> {
+        guesses::targeted(&self.conn, &self.label, (now, window), more_than)
+    }
+
     fn redeem(
         &mut self,
         receipt: &ReceiptNumber,
