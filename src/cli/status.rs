@@ -53,8 +53,7 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
         println!("{line}");
     }
     print_attempts(&tries, limit);
-    let guess = args.limit.guess_limit()?;
-    let now = Clock::system().now;
+    let (now, guess) = (Clock::system().now, args.limit.guess_limit()?);
     if let Some(line) = targeted_line(ledger.as_ref(), &receipt, now, guess)? {
         println!("{line}");
     }
