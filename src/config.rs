@@ -223,6 +223,16 @@ impl Config {
                 config.codes.max_wrong_codes, config.codes.lockout_minutes
             )));
         }
+        let c = &config.codes;
+        if !(1..=100).contains(&c.max_wrong_per_account)
+            || !(1..=10_000).contains(&c.max_wrong_per_client)
+            || !(1..=1_000).contains(&c.targeted_sources)
+        {
+            return Err(invalid(format!(
+                "codes.max_wrong_per_account is {}, codes.max_wrong_per_client {} and codes.targeted_sources {}; they must be 1 to 100, 1 to 10000 and 1 to 1000",
+                c.max_wrong_per_account, c.max_wrong_per_client, c.targeted_sources
+            )));
+        }
         if config.agency.return_address.is_empty() || config.agency.return_address.len() > 4 {
             return Err(invalid(
                 "agency.return_address must have 1 to 4 lines to fit the return window".into(),
@@ -269,6 +279,26 @@ pub fn check_remote_dir(dir: &str) -> Result<(), String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_guesser_limits_are_read_and_bounded() {
+        let c = Config::parse(DEFAULT_CONFIG_TOML, "built-in").expect("the defaults");
+        assert_eq!(
+            (
+                c.codes.max_wrong_per_account,
+                c.codes.max_wrong_per_client,
+                c.codes.targeted_sources
+            ),
+            (5, 20, 3)
+        );
+        let zero =
+            DEFAULT_CONFIG_TOML.replace("max_wrong_per_client = 20", "max_wrong_per_client = 0");
+        let e = Config::parse(&zero, "agency.toml").expect_err("0 is refused");
+        assert!(
+            e.to_string().contains("codes.max_wrong_per_client 0"),
+            "{e}"
+        );
+    }
 
     #[test]
     fn remote_dirs_are_absolute_without_dot_dot() {
