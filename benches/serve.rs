@@ -63,7 +63,13 @@ fn run(cmd: &mut Command) -> String {
 /// Generated filings issued into `ledger`; returns the receipts issued.
 fn issue(dir: &Path, rows: u64, ledger: &str) -> Vec<String> {
     let input = dir.join("filings.csv");
-    let today = chrono::Local::now().date_naive().to_string();
+    // The agency's date (the service judges validity in its time zone): a
+    // machine clock already past midnight UTC would date every letter
+    // tomorrow, and every code would be "not valid yet".
+    let today = chrono::Utc::now()
+        .with_timezone(&chrono_tz::America::New_York)
+        .date_naive()
+        .to_string();
     run(Command::new(BIN)
         .args([
             "gen-fixtures",
