@@ -160,6 +160,52 @@ pub enum Answer {
     Unlink(Unlinking),
 }
 
+impl Answer {
+    /// A change answered with another change's answer: a program error,
+    /// said as one rather than a panic.
+    fn mismatch(self, label: &str) -> LedgerError {
+        LedgerError::Damaged {
+            ledger: label.to_string(),
+            detail: format!("a change was answered with {self:?}; this is a program error"),
+        }
+    }
+
+    /// A redemption's step.
+    pub(in crate::ledger) fn into_redeem(self, label: &str) -> Result<RedeemStep, LedgerError> {
+        match self {
+            Answer::Redeem(step) => Ok(step),
+            other => Err(other.mismatch(label)),
+        }
+    }
+
+    /// A revocation's outcome.
+    pub(in crate::ledger) fn into_revoke(self, label: &str) -> Result<Revocation, LedgerError> {
+        match self {
+            Answer::Revoke(r) => Ok(r),
+            other => Err(other.mismatch(label)),
+        }
+    }
+
+    /// An unlink's outcome.
+    pub(in crate::ledger) fn into_unlink(self, label: &str) -> Result<Unlinking, LedgerError> {
+        match self {
+            Answer::Unlink(u) => Ok(u),
+            other => Err(other.mismatch(label)),
+        }
+    }
+
+    /// The issue a reissue superseded, if one was live.
+    pub(in crate::ledger) fn into_superseded(
+        self,
+        label: &str,
+    ) -> Result<Option<u32>, LedgerError> {
+        match self {
+            Answer::Reissued { superseded } => Ok(superseded),
+            other => Err(other.mismatch(label)),
+        }
+    }
+}
+
 /// What a returned letter did to its code.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum ReturnStep {

@@ -179,11 +179,3 @@ pub(super) fn run(
         .map_err(|e| pg_err(label, "commit the change of the receipt", e))?;
     Ok(answer)
 }
-
-/// A change answered with another change's answer: a program error.
-pub(super) fn unexpected(label: &str, answer: &Answer) -> LedgerError {
-    damaged(
-        label,
-        format!("a change was answered with {answer:?}; this is a program error"),
-    )
-}

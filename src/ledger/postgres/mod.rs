@@ -595,10 +595,7 @@ impl CodeLife for PostgresLedger {
             account,
             limit,
         };
-        match self.change(receipt, change, now)? {
-            Answer::Redeem(step) => Ok(step),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
+        self.change(receipt, change, now)?.into_redeem(&self.label)
     }
 
     fn revoke(
@@ -607,10 +604,8 @@ impl CodeLife for PostgresLedger {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Revocation, LedgerError> {
-        match self.change(receipt, Change::Revoke { reason }, now)? {
-            Answer::Revoke(r) => Ok(r),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
+        self.change(receipt, Change::Revoke { reason }, now)?
+            .into_revoke(&self.label)
     }
 
     fn unlink(
@@ -619,10 +614,8 @@ impl CodeLife for PostgresLedger {
         reason: &str,
         now: DateTime<Utc>,
     ) -> Result<Unlinking, LedgerError> {
-        match self.change(receipt, Change::Unlink { reason }, now)? {
-            Answer::Unlink(u) => Ok(u),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
+        self.change(receipt, Change::Unlink { reason }, now)?
+            .into_unlink(&self.label)
     }
 
     fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
@@ -633,8 +626,7 @@ impl CodeLife for PostgresLedger {
         })?;
         let now = (self.clock)();
         match self.change(&row.receipt, Change::Reissue { row }, now) {
-            Ok(Answer::Reissued { superseded }) => Ok(superseded),
-            Ok(other) => Err(lifecycle::unexpected(&self.label, &other)),
+            Ok(answer) => answer.into_superseded(&self.label),
             // The transaction was rolled back: say which rule the row broke.
             Err(LedgerError::Postgres { source, .. }) if is_constraint(&source) => {
                 Err(self.diagnose(std::slice::from_ref(row), source))

@@ -153,18 +153,7 @@ pub(super) fn redeem_in(
         limit,
     };
     let mut store = SqliteLife { conn, label };
-    match life::change(&mut store, &ask.receipt, change, ask.now)? {
-        Answer::Redeem(step) => Ok(step),
-        other => Err(unexpected(label, &other)),
-    }
-}
-
-/// A change answered with another change's answer: a program error.
-pub(super) fn unexpected(label: &str, answer: &Answer) -> LedgerError {
-    LedgerError::Damaged {
-        ledger: label.to_string(),
-        detail: format!("a change was answered with {answer:?}; this is a program error"),
-    }
+    life::change(&mut store, &ask.receipt, change, ask.now)?.into_redeem(label)
 }
 
 /// Several redemptions in one write transaction, one commit (one sync to

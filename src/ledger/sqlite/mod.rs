@@ -23,7 +23,7 @@ use crate::ledger::files::{
     canonical_path, create_private, folder_of, publish_no_clobber, temp_name,
 };
 use crate::ledger::guesses::{GuessGate, GuessLimit, Guesser};
-use crate::ledger::life::{Answer, Change, Unlinking};
+use crate::ledger::life::{Change, Unlinking};
 use crate::ledger::redeem::{RedeemAsk, RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
 use crate::ledger::{
@@ -649,20 +649,12 @@ impl CodeLife for SqliteLedger {
         now: DateTime<Utc>,
         limit: Option<AttemptLimit>,
     ) -> Result<RedeemStep, LedgerError> {
-        let ask = RedeemAsk {
-            receipt: receipt.clone(),
+        let change = Change::Redeem {
             issue_no,
-            account: account.to_string(),
-            now,
+            account,
+            limit,
         };
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| classify(&self.label, "redeem the code", e))?;
-        let step = lifecycle::redeem_in(&tx, &self.label, &ask, limit)?;
-        tx.commit()
-            .map_err(|e| classify(&self.label, "redeem the code", e))?;
-        Ok(step)
+        lifecycle::run(&mut self.conn, &self.label, receipt, change, now)?.into_redeem(&self.label)
     }
 
     fn revoke(
@@ -672,10 +664,7 @@ impl CodeLife for SqliteLedger {
         now: DateTime<Utc>,
     ) -> Result<Revocation, LedgerError> {
         let change = Change::Revoke { reason };
-        match lifecycle::run(&mut self.conn, &self.label, receipt, change, now)? {
-            Answer::Revoke(r) => Ok(r),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
+        lifecycle::run(&mut self.conn, &self.label, receipt, change, now)?.into_revoke(&self.label)
     }
 
     fn unlink(
@@ -685,20 +674,15 @@ impl CodeLife for SqliteLedger {
         now: DateTime<Utc>,
     ) -> Result<Unlinking, LedgerError> {
         let change = Change::Unlink { reason };
-        match lifecycle::run(&mut self.conn, &self.label, receipt, change, now)? {
-            Answer::Unlink(u) => Ok(u),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
+        lifecycle::run(&mut self.conn, &self.label, receipt, change, now)?.into_unlink(&self.label)
     }
 
     fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
         row.check()?;
         let now = (self.clock)();
         let change = Change::Reissue { row };
-        match lifecycle::run(&mut self.conn, &self.label, &row.receipt, change, now)? {
-            Answer::Reissued { superseded } => Ok(superseded),
-            other => Err(lifecycle::unexpected(&self.label, &other)),
-        }
+        lifecycle::run(&mut self.conn, &self.label, &row.receipt, change, now)?
+            .into_superseded(&self.label)
     }
 }
 
