@@ -165,3 +165,20 @@ pub enum LedgerError {
     #[error("stopped while waiting for the PostgreSQL issuance ledger {ledger}: nothing of that step was saved; run the same command again to finish")]
     StoppedWaiting { ledger: String },
 }
+
+impl LedgerError {
+    /// A rule of the ledger refused the change: it was decided and rolled
+    /// back, so nothing of it is recorded. Any other failure (the server
+    /// gone, a commit whose answer was lost) may have recorded it.
+    pub fn refused_by_a_rule(&self) -> bool {
+        matches!(
+            self,
+            LedgerError::Linked { .. }
+                | LedgerError::StateChanged { .. }
+                | LedgerError::IssueOutOfOrder { .. }
+                | LedgerError::DuplicateIssuance { .. }
+                | LedgerError::DuplicatePiece { .. }
+                | LedgerError::AlreadyActive { .. }
+        )
+    }
+}

@@ -144,12 +144,16 @@ pub fn reissue(
     // supersession read before it.
     let superseded = match ledger.supersede_and_record(&row) {
         Ok(superseded) => superseded,
-        Err(e) => {
-            // Refused: the letter drawn for it must not lie about.
+        // Refused by a rule, so certainly not recorded: the letter drawn
+        // for it must not lie about. After any other failure the ledger may
+        // hold it (a commit whose answer was lost), so its letter stays for
+        // the re-run to find.
+        Err(e) if e.refused_by_a_rule() => {
             let _ = std::fs::remove_file(&letter_path);
             let _ = std::fs::remove_dir(&batch_dir);
             return Err(e.into());
         }
+        Err(e) => return Err(e.into()),
     };
     let counts = Counts {
         read: 1,
