@@ -25,6 +25,8 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::attempts::AttemptKind;
+use super::LedgerError;
+use crate::filing::ReceiptNumber;
 
 /// Who is guessing.
 #[derive(Clone, PartialEq, Eq)]
@@ -104,6 +106,64 @@ pub(in crate::ledger) fn decide_guess(
         },
         counted,
     )
+}
+
+/// Whose guesses a tally counts: a column of the `guesses` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(in crate::ledger) enum Source {
+    Account,
+    Client,
+}
+
+impl Source {
+    pub(in crate::ledger) fn column(self) -> &'static str {
+        match self {
+            Source::Account => "account",
+            Source::Client => "client",
+        }
+    }
+}
+
+/// The SQL a backend runs for [`gate_in`], inside its transaction.
+pub(in crate::ledger) trait GuessStore {
+    /// Counted guesses by `source = value` after `since`, and the latest.
+    fn tally(
+        &mut self,
+        source: Source,
+        value: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Tally, LedgerError>;
+
+    /// Records one counted guess.
+    fn insert(
+        &mut self,
+        receipt: &ReceiptNumber,
+        guesser: &Guesser,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError>;
+}
+
+/// Reads the guesser's tallies, decides ([`decide_guess`]) and records a
+/// counted guess: the same on both backends, run inside the caller's
+/// transaction (or on plain reads for a guess that counts nothing).
+pub(in crate::ledger) fn gate_in(
+    store: &mut dyn GuessStore,
+    (receipt, guesser): (&ReceiptNumber, &Guesser),
+    kind: AttemptKind,
+    now: DateTime<Utc>,
+    limit: GuessLimit,
+) -> Result<GuessGate, LedgerError> {
+    let since = now - limit.window;
+    let by_account = match guesser.account.as_deref() {
+        Some(a) => Some(store.tally(Source::Account, a, since)?),
+        None => None,
+    };
+    let by_client = store.tally(Source::Client, &guesser.client, since)?;
+    let (gate, record) = decide_guess(kind, by_account, by_client, limit);
+    if record {
+        store.insert(receipt, guesser, now)?;
+    }
+    Ok(gate)
 }
 
 #[cfg(test)]

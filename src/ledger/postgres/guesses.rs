@@ -11,61 +11,60 @@ use super::lock_key;
 use super::rows::{damaged, pg_err};
 use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::AttemptKind;
-use crate::ledger::guesses::{decide_guess, GuessGate, GuessLimit, Guesser, Tally};
+use crate::ledger::guesses::{gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Source, Tally};
 use crate::ledger::mail::stored_count;
 use crate::ledger::LedgerError;
 
-fn tally(
-    client: &mut impl GenericClient,
-    label: &str,
-    column: &'static str,
-    value: &str,
-    since: DateTime<Utc>,
-) -> Result<Tally, LedgerError> {
-    let row = client
-        .query_one(
-            &format!(
-                "SELECT COUNT(*), MAX(guessed_at) FROM guesses WHERE {column} = $1 \
-                 AND guessed_at > $2"
-            ),
-            &[&value, &since],
-        )
-        .map_err(|e| pg_err(label, "count a guesser's wrong codes", e))?;
-    let count = stored_count(label, "a guesser's wrong codes", row.get(0))?;
-    Ok(Tally {
-        count: u32::try_from(count).unwrap_or(u32::MAX),
-        latest: row.get(1),
-    })
+/// [`GuessStore`] on a PostgreSQL client or transaction.
+struct PgGuesses<'a, C> {
+    client: &'a mut C,
+    label: &'a str,
 }
 
-fn decide_in(
-    client: &mut impl GenericClient,
-    label: &str,
-    (receipt, guesser): (&ReceiptNumber, &Guesser),
-    kind: AttemptKind,
-    now: DateTime<Utc>,
-    limit: GuessLimit,
-) -> Result<GuessGate, LedgerError> {
-    let since = now - limit.window;
-    let by_account = match guesser.account.as_deref() {
-        Some(a) => Some(tally(client, label, "account", a, since)?),
-        None => None,
-    };
-    let by_client = tally(client, label, "client", &guesser.client, since)?;
-    let (gate, record) = decide_guess(kind, by_account, by_client, limit);
-    if record {
-        client
+impl<C: GenericClient> GuessStore for PgGuesses<'_, C> {
+    fn tally(
+        &mut self,
+        source: Source,
+        value: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Tally, LedgerError> {
+        let label = self.label;
+        let row = self
+            .client
+            .query_one(
+                &format!(
+                    "SELECT COUNT(*), MAX(guessed_at) FROM guesses WHERE {} = $1 \
+                     AND guessed_at > $2",
+                    source.column()
+                ),
+                &[&value, &since],
+            )
+            .map_err(|e| pg_err(label, "count a guesser's wrong codes", e))?;
+        let count = stored_count(label, "a guesser's wrong codes", row.get(0))?;
+        Ok(Tally {
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            latest: row.get(1),
+        })
+    }
+
+    fn insert(
+        &mut self,
+        receipt: &ReceiptNumber,
+        guesser: &Guesser,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.client
             .execute(
                 "INSERT INTO guesses (receipt, guessed_at, account, client) \
                  VALUES ($1, $2, $3, $4)",
                 &[&receipt.as_str(), &now, &guesser.account, &guesser.client],
             )
-            .map_err(|e| pg_err(label, "record a wrong code", e))?;
+            .map_err(|e| pg_err(self.label, "record a wrong code", e))?;
+        Ok(())
     }
-    Ok(gate)
 }
 
-/// [`CodeLife::gate_guess`]((crate::ledger::CodeLife::gate_guess) on PostgreSQL.
+/// [`CodeLife::gate_guess`](crate::ledger::CodeLife::gate_guess) on PostgreSQL.
 pub(super) fn gate_guess(
     client: &mut Client,
     (label, schema): (&str, &str),
@@ -75,7 +74,7 @@ pub(super) fn gate_guess(
     limit: GuessLimit,
 ) -> Result<GuessGate, LedgerError> {
     if kind == AttemptKind::NotCounted {
-        return decide_in(client, label, who, kind, now, limit);
+        return gate_in(&mut PgGuesses { client, label }, who, kind, now, limit);
     }
     let err = |e| pg_err(label, "record a wrong code", e);
     let mut tx = client.transaction().map_err(err)?;
@@ -91,7 +90,16 @@ pub(super) fn gate_guess(
         tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
             .map_err(err)?;
     }
-    let gate = decide_in(&mut tx, label, who, kind, now, limit)?;
+    let gate = gate_in(
+        &mut PgGuesses {
+            client: &mut tx,
+            label,
+        },
+        who,
+        kind,
+        now,
+        limit,
+    )?;
     tx.commit().map_err(err)?;
     Ok(gate)
 }

@@ -10,64 +10,67 @@ use super::attempts::{parse_time, time_text};
 use super::rows::classify;
 use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::AttemptKind;
-use crate::ledger::guesses::{decide_guess, GuessGate, GuessLimit, Guesser, Tally};
+use crate::ledger::guesses::{gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Source, Tally};
 use crate::ledger::mail::stored_count;
 use crate::ledger::LedgerError;
 
-/// Counted guesses by `column = value` since `since`, and the latest.
-fn tally(
-    conn: &Connection,
-    label: &str,
-    column: &'static str,
-    value: &str,
-    since: &str,
-) -> Result<Tally, LedgerError> {
-    let err = |e| classify(label, "count a guesser's wrong codes", e);
-    let (count, latest): (i64, Option<String>) = conn
-        .prepare_cached(&format!(
-            "SELECT COUNT(*), MAX(guessed_at) FROM guesses WHERE {column} = ?1 AND guessed_at > ?2"
-        ))
-        .and_then(|mut s| s.query_row(params![value, since], |r| Ok((r.get(0)?, r.get(1)?))))
-        .map_err(err)?;
-    let count = stored_count(label, "a guesser's wrong codes", count)?;
-    Ok(Tally {
-        count: u32::try_from(count).unwrap_or(u32::MAX),
-        latest: latest.map(|t| parse_time(label, &t)).transpose()?,
-    })
+/// [`GuessStore`] on a SQLite connection.
+struct SqliteGuesses<'c> {
+    conn: &'c Connection,
+    label: &'c str,
 }
 
-fn decide_in(
-    conn: &Connection,
-    label: &str,
-    (receipt, guesser): (&ReceiptNumber, &Guesser),
-    kind: AttemptKind,
-    now: DateTime<Utc>,
-    limit: GuessLimit,
-) -> Result<GuessGate, LedgerError> {
-    let since = time_text(now - limit.window);
-    let by_account = guesser
-        .account
-        .as_deref()
-        .map(|a| tally(conn, label, "account", a, &since))
-        .transpose()?;
-    let by_client = tally(conn, label, "client", &guesser.client, &since)?;
-    let (gate, record) = decide_guess(kind, by_account, by_client, limit);
-    if record {
-        conn.execute(
-            "INSERT INTO guesses (receipt, guessed_at, account, client) VALUES (?1, ?2, ?3, ?4)",
-            params![
-                receipt.as_str(),
-                time_text(now),
-                guesser.account,
-                guesser.client
-            ],
-        )
-        .map_err(|e| classify(label, "record a wrong code", e))?;
+impl GuessStore for SqliteGuesses<'_> {
+    fn tally(
+        &mut self,
+        source: Source,
+        value: &str,
+        since: DateTime<Utc>,
+    ) -> Result<Tally, LedgerError> {
+        let label = self.label;
+        let err = |e| classify(label, "count a guesser's wrong codes", e);
+        let (count, latest): (i64, Option<String>) = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT COUNT(*), MAX(guessed_at) FROM guesses WHERE {} = ?1 AND guessed_at > ?2",
+                source.column()
+            ))
+            .and_then(|mut s| {
+                s.query_row(params![value, time_text(since)], |r| {
+                    Ok((r.get(0)?, r.get(1)?))
+                })
+            })
+            .map_err(err)?;
+        let count = stored_count(label, "a guesser's wrong codes", count)?;
+        Ok(Tally {
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            latest: latest.map(|t| parse_time(label, &t)).transpose()?,
+        })
     }
-    Ok(gate)
+
+    fn insert(
+        &mut self,
+        receipt: &ReceiptNumber,
+        guesser: &Guesser,
+        now: DateTime<Utc>,
+    ) -> Result<(), LedgerError> {
+        self.conn
+            .execute(
+                "INSERT INTO guesses (receipt, guessed_at, account, client) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                params![
+                    receipt.as_str(),
+                    time_text(now),
+                    guesser.account,
+                    guesser.client
+                ],
+            )
+            .map_err(|e| classify(self.label, "record a wrong code", e))?;
+        Ok(())
+    }
 }
 
-/// [`CodeLife::gate_guess`]((crate::ledger::CodeLife::gate_guess) on SQLite.
+/// [`CodeLife::gate_guess`](crate::ledger::CodeLife::gate_guess) on SQLite.
 pub(super) fn gate_guess(
     conn: &mut Connection,
     label: &str,
@@ -77,13 +80,19 @@ pub(super) fn gate_guess(
     limit: GuessLimit,
 ) -> Result<GuessGate, LedgerError> {
     if kind == AttemptKind::NotCounted {
-        return decide_in(conn, label, who, kind, now, limit);
+        return gate_in(&mut SqliteGuesses { conn, label }, who, kind, now, limit);
     }
     let err = |e| classify(label, "record a wrong code", e);
     let tx = conn
         .transaction_with_behavior(TransactionBehavior::Immediate)
         .map_err(err)?;
-    let gate = decide_in(&tx, label, who, kind, now, limit)?;
+    let gate = gate_in(
+        &mut SqliteGuesses { conn: &tx, label },
+        who,
+        kind,
+        now,
+        limit,
+    )?;
     tx.commit().map_err(err)?;
     Ok(gate)
 }
