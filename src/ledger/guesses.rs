@@ -108,31 +108,26 @@ pub(in crate::ledger) fn decide_guess(
     )
 }
 
-/// Whose guesses a tally counts: a column of the `guesses` table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(in crate::ledger) enum Source {
-    Account,
-    Client,
-}
-
-impl Source {
-    pub(in crate::ledger) fn column(self) -> &'static str {
-        match self {
-            Source::Account => "account",
-            Source::Client => "client",
-        }
-    }
-}
+/// The one query both backends run for a guesser's tallies: its counted
+/// guesses within the window by account (`$1`, NULL when the portal names
+/// none, which matches nothing) and by client (`$2`), after `$3`. One
+/// statement, so one round trip on every answer; each half reads its own
+/// index (`guesses_by_account`, `guesses_by_client`).
+pub(in crate::ledger) const TALLIES_SQL: &str = "SELECT a.n, a.latest, c.n, c.latest FROM \
+     (SELECT COUNT(*) AS n, MAX(guessed_at) AS latest FROM guesses \
+      WHERE account = $1 AND guessed_at > $3) AS a, \
+     (SELECT COUNT(*) AS n, MAX(guessed_at) AS latest FROM guesses \
+      WHERE client = $2 AND guessed_at > $3) AS c";
 
 /// The SQL a backend runs for [`gate_in`], inside its transaction.
 pub(in crate::ledger) trait GuessStore {
-    /// Counted guesses by `source = value` after `since`, and the latest.
-    fn tally(
+    /// The guesser's counted guesses after `since`, by account (when it
+    /// names one) and by client ([`TALLIES_SQL`]).
+    fn tallies(
         &mut self,
-        source: Source,
-        value: &str,
+        guesser: &Guesser,
         since: DateTime<Utc>,
-    ) -> Result<Tally, LedgerError>;
+    ) -> Result<(Option<Tally>, Tally), LedgerError>;
 
     /// Records one counted guess.
     fn insert(
@@ -153,12 +148,7 @@ pub(in crate::ledger) fn gate_in(
     now: DateTime<Utc>,
     limit: GuessLimit,
 ) -> Result<GuessGate, LedgerError> {
-    let since = now - limit.window;
-    let by_account = match guesser.account.as_deref() {
-        Some(a) => Some(store.tally(Source::Account, a, since)?),
-        None => None,
-    };
-    let by_client = store.tally(Source::Client, &guesser.client, since)?;
+    let (by_account, by_client) = store.tallies(guesser, now - limit.window)?;
     let (gate, record) = decide_guess(kind, by_account, by_client, limit);
     if record {
         store.insert(receipt, guesser, now)?;

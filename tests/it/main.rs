@@ -18,6 +18,7 @@ mod deliver;
 mod deploy;
 mod flags;
 mod golden_look;
+mod guessing;
 mod hardening;
 mod key_files;
 mod keygen;

@@ -4,6 +4,7 @@
 //! so a guesser's guesses from any number of hosts are counted exactly; a
 //! guess that counts nothing is answered from plain reads.
 
+use ::postgres::types::Type;
 use ::postgres::{Client, GenericClient};
 use chrono::{DateTime, TimeDelta, Utc};
 
@@ -11,7 +12,9 @@ use super::lock_key;
 use super::rows::{damaged, pg_err};
 use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::AttemptKind;
-use crate::ledger::guesses::{gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Source, Tally};
+use crate::ledger::guesses::{
+    gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Tally, TALLIES_SQL,
+};
 use crate::ledger::mail::stored_count;
 use crate::ledger::LedgerError;
 
@@ -22,29 +25,41 @@ struct PgGuesses<'a, C> {
 }
 
 impl<C: GenericClient> GuessStore for PgGuesses<'_, C> {
-    fn tally(
+    fn tallies(
         &mut self,
-        source: Source,
-        value: &str,
+        guesser: &Guesser,
         since: DateTime<Utc>,
-    ) -> Result<Tally, LedgerError> {
+    ) -> Result<(Option<Tally>, Tally), LedgerError> {
         let label = self.label;
+        let err = |e| pg_err(label, "count a guesser's wrong codes", e);
+        // Typed: one round trip, no prepared statement (this runs on every
+        // verify and redeem at the portal).
         let row = self
             .client
-            .query_one(
-                &format!(
-                    "SELECT COUNT(*), MAX(guessed_at) FROM guesses WHERE {} = $1 \
-                     AND guessed_at > $2",
-                    source.column()
-                ),
-                &[&value, &since],
+            .query_typed(
+                TALLIES_SQL,
+                &[
+                    (&guesser.account, Type::TEXT),
+                    (&guesser.client, Type::TEXT),
+                    (&since, Type::TIMESTAMPTZ),
+                ],
             )
-            .map_err(|e| pg_err(label, "count a guesser's wrong codes", e))?;
-        let count = stored_count(label, "a guesser's wrong codes", row.get(0))?;
-        Ok(Tally {
-            count: u32::try_from(count).unwrap_or(u32::MAX),
-            latest: row.get(1),
-        })
+            .map_err(err)?
+            .into_iter()
+            .next()
+            .ok_or_else(|| damaged(label, "the guess count answered no row".to_string()))?;
+        let tally = |n: usize, latest: usize| -> Result<Tally, LedgerError> {
+            let count = stored_count(label, "a guesser's wrong codes", row.get(n))?;
+            Ok(Tally {
+                count: u32::try_from(count).unwrap_or(u32::MAX),
+                latest: row.get(latest),
+            })
+        };
+        let by_account = match guesser.account {
+            Some(_) => Some(tally(0, 1)?),
+            None => None,
+        };
+        Ok((by_account, tally(2, 3)?))
     }
 
     fn insert(
@@ -54,10 +69,15 @@ impl<C: GenericClient> GuessStore for PgGuesses<'_, C> {
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         self.client
-            .execute(
+            .execute_typed(
                 "INSERT INTO guesses (receipt, guessed_at, account, client) \
                  VALUES ($1, $2, $3, $4)",
-                &[&receipt.as_str(), &now, &guesser.account, &guesser.client],
+                &[
+                    (&receipt.as_str(), Type::TEXT),
+                    (&now, Type::TIMESTAMPTZ),
+                    (&guesser.account, Type::TEXT),
+                    (&guesser.client, Type::TEXT),
+                ],
             )
             .map_err(|e| pg_err(self.label, "record a wrong code", e))?;
         Ok(())
@@ -79,17 +99,23 @@ pub(super) fn gate_guess(
     let err = |e| pg_err(label, "record a wrong code", e);
     let mut tx = client.transaction().map_err(err)?;
     let guesser = who.1;
-    let keys = [
-        guesser
-            .account
-            .as_deref()
-            .map(|a| lock_key(&["guess-account", schema, a])),
-        Some(lock_key(&["guess-client", schema, &guesser.client])),
-    ];
-    for key in keys.into_iter().flatten() {
-        tx.execute("SELECT pg_advisory_xact_lock($1)", &[&key])
-            .map_err(err)?;
+    let client_key = lock_key(&["guess-client", schema, &guesser.client]);
+    // Both locks in one statement (one round trip), the account's first:
+    // the select list is evaluated in order, the same for every guesser.
+    match guesser.account.as_deref() {
+        Some(a) => tx.execute_typed(
+            "SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)",
+            &[
+                (&lock_key(&["guess-account", schema, a]), Type::INT8),
+                (&client_key, Type::INT8),
+            ],
+        ),
+        None => tx.execute_typed(
+            "SELECT pg_advisory_xact_lock($1)",
+            &[(&client_key, Type::INT8)],
+        ),
     }
+    .map_err(err)?;
     let gate = gate_in(
         &mut PgGuesses {
             client: &mut tx,

@@ -3,6 +3,8 @@
 //! transaction, so a guesser's parallel guesses queue; a guess that counts
 //! nothing is answered from plain reads.
 
+use std::sync::LazyLock;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use rusqlite::{params, Connection, TransactionBehavior};
 
@@ -10,7 +12,9 @@ use super::attempts::{parse_time, time_text};
 use super::rows::classify;
 use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::AttemptKind;
-use crate::ledger::guesses::{gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Source, Tally};
+use crate::ledger::guesses::{
+    gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Tally, TALLIES_SQL,
+};
 use crate::ledger::mail::stored_count;
 use crate::ledger::LedgerError;
 
@@ -21,31 +25,38 @@ struct SqliteGuesses<'c> {
 }
 
 impl GuessStore for SqliteGuesses<'_> {
-    fn tally(
+    fn tallies(
         &mut self,
-        source: Source,
-        value: &str,
+        guesser: &Guesser,
         since: DateTime<Utc>,
-    ) -> Result<Tally, LedgerError> {
+    ) -> Result<(Option<Tally>, Tally), LedgerError> {
+        // SQLite numbers `$N` parameters by first appearance; `?N` by N.
+        static SQL: LazyLock<String> = LazyLock::new(|| TALLIES_SQL.replace('$', "?"));
         let label = self.label;
         let err = |e| classify(label, "count a guesser's wrong codes", e);
-        let (count, latest): (i64, Option<String>) = self
+        type Row = (i64, Option<String>, i64, Option<String>);
+        let (by_account, account_latest, by_client, client_latest): Row = self
             .conn
-            .prepare_cached(&format!(
-                "SELECT COUNT(*), MAX(guessed_at) FROM guesses WHERE {} = ?1 AND guessed_at > ?2",
-                source.column()
-            ))
+            .prepare_cached(&SQL)
             .and_then(|mut s| {
-                s.query_row(params![value, time_text(since)], |r| {
-                    Ok((r.get(0)?, r.get(1)?))
-                })
+                s.query_row(
+                    params![guesser.account, guesser.client, time_text(since)],
+                    |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)),
+                )
             })
             .map_err(err)?;
-        let count = stored_count(label, "a guesser's wrong codes", count)?;
-        Ok(Tally {
-            count: u32::try_from(count).unwrap_or(u32::MAX),
-            latest: latest.map(|t| parse_time(label, &t)).transpose()?,
-        })
+        let tally = |count: i64, latest: Option<String>| -> Result<Tally, LedgerError> {
+            let count = stored_count(label, "a guesser's wrong codes", count)?;
+            Ok(Tally {
+                count: u32::try_from(count).unwrap_or(u32::MAX),
+                latest: latest.map(|t| parse_time(label, &t)).transpose()?,
+            })
+        };
+        let by_account = match guesser.account {
+            Some(_) => Some(tally(by_account, account_latest)?),
+            None => None,
+        };
+        Ok((by_account, tally(by_client, client_latest)?))
     }
 
     fn insert(
@@ -55,16 +66,18 @@ impl GuessStore for SqliteGuesses<'_> {
         now: DateTime<Utc>,
     ) -> Result<(), LedgerError> {
         self.conn
-            .execute(
+            .prepare_cached(
                 "INSERT INTO guesses (receipt, guessed_at, account, client) \
                  VALUES (?1, ?2, ?3, ?4)",
-                params![
+            )
+            .and_then(|mut s| {
+                s.execute(params![
                     receipt.as_str(),
                     time_text(now),
                     guesser.account,
                     guesser.client
-                ],
-            )
+                ])
+            })
             .map_err(|e| classify(self.label, "record a wrong code", e))?;
         Ok(())
     }
