@@ -552,6 +552,9 @@ fn postgres_fifty_wrong_verifies_at_once_lock_after_exactly_five() {
 struct Racing {
     inner: access_letters::ledger::SqliteLedger,
     raced: Vec<String>,
+    /// When set, another host's portal redeems the receipt's active code
+    /// for this account between a reissue's checks and its transaction.
+    redeems_before_reissue: Option<&'static str>,
 }
 
 mod racing {
@@ -633,6 +636,14 @@ mod racing {
     }
     impl CodeLife for Racing {
         fn supersede_and_record(&mut self, row: &NewIssuance) -> Result<Option<u32>, LedgerError> {
+            if let Some(account) = self.redeems_before_reissue.take() {
+                let now = chrono::Utc::now();
+                let active = row.issue_no - 1;
+                let step = self
+                    .inner
+                    .redeem(&row.receipt, active, account, now, None)?;
+                assert!(matches!(step, RedeemStep::Redeemed { .. }), "{step:?}");
+            }
             self.inner.supersede_and_record(row)
         }
         fn unlink(
@@ -793,6 +804,7 @@ fn racing_run(mode: access_letters::batch::OutputMode) {
         inner: access_letters::ledger::SqliteLedger::create(&out.join("ledger.sqlite"))
             .expect("ledger"),
         raced: Vec::new(),
+        redeems_before_reissue: None,
     };
     let inputs = RunInputs {
         input: &fixtures_csv(),
@@ -921,5 +933,100 @@ fn postgres_print_run_killed_then_resumed_gives_each_filing_one_page_range() {
     assert!(
         !batch.path("letters").exists(),
         "letter files in print mode"
+    );
+}
+
+/// Every file under `dir`, by path.
+fn files_under(dir: &Path) -> BTreeSet<PathBuf> {
+    let mut found = BTreeSet::new();
+    let mut todo = vec![dir.to_path_buf()];
+    while let Some(d) = todo.pop() {
+        for entry in std::fs::read_dir(&d).expect("read a folder") {
+            let path = entry.expect("an entry").path();
+            if path.is_dir() {
+                todo.push(path);
+            } else {
+                found.insert(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn a_reissue_refused_inside_its_transaction_leaves_no_letter_behind() {
+    use access_letters::batch::{run, NoProgress, OutputChoice, RunInputs};
+    use access_letters::config::Config;
+    use access_letters::filing::IssuanceStatus;
+    use access_letters::filing::ReceiptNumber;
+    use access_letters::key::{Key, KeyRing};
+    use access_letters::ledger::prelude::*;
+    use access_letters::ledger::{LedgerError, SqliteLedger};
+    use access_letters::letter::Templates;
+    use access_letters::ops::{reissue, Clock, ReissueError, ReissueRequest};
+    use access_letters::render::Renderer;
+    use chrono::NaiveDate;
+
+    let wd = Workdir::new();
+    let out = wd.out();
+    std::fs::create_dir_all(&out).expect("out");
+    let ledger_dir = tempfile::tempdir().expect("temp dir");
+    let keys = KeyRing::single(Key::load(&test_key()).expect("fixture key"));
+    let renderer = Renderer::new(Templates::builtin(), Config::default_config());
+    let mut inner = SqliteLedger::create(&ledger_dir.path().join("ledger.sqlite")).expect("ledger");
+    let nightly = NaiveDate::from_ymd_opt(2026, 11, 25).expect("date");
+    let inputs = RunInputs {
+        input: &fixtures_csv(),
+        batch_date: nightly,
+        out_root: &out,
+        keys: &keys,
+        renderer: &renderer,
+        chunk_size: 8,
+        output: OutputChoice::default(),
+    };
+    let report = run(&inputs, &mut inner, &NoProgress).expect("the nightly run");
+    let receipts: Vec<ReceiptNumber> = manifest_receipts(&Batch::new(report.batch_dir))
+        .iter()
+        .map(|r| ReceiptNumber::parse(r).expect("a receipt"))
+        .collect();
+    let mut ledger = Racing {
+        inner,
+        raced: Vec::new(),
+        redeems_before_reissue: Some("acct-host-b"),
+    };
+    let clock = Clock {
+        now: chrono::DateTime::parse_from_rfc3339("2026-11-26T15:00:00Z")
+            .expect("a time")
+            .with_timezone(&chrono::Utc),
+        today: nightly.succ_opt().expect("a date"),
+    };
+    let request = |receipt| ReissueRequest {
+        receipt,
+        reason: "the applicant moved",
+        force: true,
+        batch_date: clock.today,
+        out_root: &out,
+    };
+    let before = files_under(&out);
+    // Checked unlinked, then linked by another host before the transaction:
+    // the transaction refuses, and the letter it drew is gone.
+    let refused = reissue(&request(&receipts[0]), clock, &keys, &renderer, &mut ledger)
+        .expect_err("a receipt linked meanwhile is not reissued");
+    assert!(
+        matches!(refused, ReissueError::Ledger(LedgerError::Linked { .. })),
+        "{refused:?}"
+    );
+    assert_eq!(files_under(&out), before, "the refused reissue left files");
+    let history = ledger.inner.history(&receipts[0]).expect("history");
+    assert_eq!(history.len(), 1, "{history:?}");
+    assert_eq!(history[0].status, IssuanceStatus::Redeemed);
+    // Positive control: unraced, the same request writes its letter.
+    let done = reissue(&request(&receipts[1]), clock, &keys, &renderer, &mut ledger)
+        .expect("an unraced reissue");
+    let added: Vec<_> = files_under(&out).difference(&before).cloned().collect();
+    assert!(
+        added.iter().any(|f| f.starts_with(&done.batch_dir)
+            && f.to_string_lossy().contains(&done.piece_id)),
+        "{added:?}"
     );
 }
