@@ -284,6 +284,7 @@ on_both_backends!(
     a_hand_off_is_recorded_file_by_file_and_finished_once,
     a_return_after_a_redemption_is_flagged_everywhere_the_desk_looks,
     a_linked_receipt_is_reissued_only_after_the_desk_unlinks_it,
+    an_import_whose_events_fail_midway_records_nothing,
 );
 
 mod cases {
@@ -311,6 +312,49 @@ mod cases {
             at: MailTime::Day(date(day)),
             detail: detail.into(),
         }
+    }
+
+    /// `ingest` hands the events over one at a time, read back from disk: a
+    /// read that fails after some were inserted leaves no trace of the file,
+    /// so the same file imports whole on the next try.
+    pub fn an_import_whose_events_fail_midway_records_nothing(ledger: &mut dyn Ledger, _: Opener) {
+        issued(ledger, 2);
+        let now = at("2026-12-02T15:00:00Z");
+        let events = [
+            event(1, MailEventKind::Mailed, "2026-11-26", ""),
+            event(1, MailEventKind::Returned, "2026-12-01", "no such number"),
+            event(2, MailEventKind::Mailed, "2026-11-26", ""),
+        ];
+        let file = import(ImportKind::Returns, "returns file streamed");
+        let mut failing = events
+            .iter()
+            .cloned()
+            .map(Ok)
+            .take(2)
+            .chain(std::iter::once(Err(
+                access_letters::ledger::LedgerError::Damaged {
+                    ledger: "the spool".into(),
+                    detail: "the third event could not be read back".into(),
+                },
+            )));
+        let err = ledger
+            .record_mail_each(&file, &mut failing, now)
+            .expect_err("a failed read fails the import");
+        assert!(err.to_string().contains("third event"), "{err}");
+        assert!(ledger.mail_trail(&receipt(1)).expect("trail").is_empty());
+        let h = ledger.history(&receipt(1)).expect("history");
+        assert_eq!(h[0].status, IssuanceStatus::Active, "the return was undone");
+        let mut whole = events.iter().cloned().map(Ok);
+        let MailRecorded::Recorded {
+            recorded, stopped, ..
+        } = ledger
+            .record_mail_each(&file, &mut whole, now)
+            .expect("the same file again")
+        else {
+            panic!("the failed import left the file marked as imported");
+        };
+        assert_eq!(recorded, 3);
+        assert_eq!(stopped, vec![(receipt(1), 1)]);
     }
 
     pub fn a_return_stops_the_code_once_and_a_reimport_records_nothing(

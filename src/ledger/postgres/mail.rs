@@ -89,7 +89,7 @@ pub(super) fn record_mail(
     client: &mut Client,
     (label, schema): (&str, &str),
     import: &MailImport,
-    events: &[MailEvent],
+    events: impl Iterator<Item = Result<impl std::borrow::Borrow<MailEvent>, LedgerError>>,
     now: DateTime<Utc>,
 ) -> Result<MailRecorded, LedgerError> {
     let err = |e| pg_err(label, "record the imported mail events", e);
@@ -161,7 +161,7 @@ pub(super) fn record_mail(
 fn record_events(
     store: &mut PgLife<'_, '_>,
     import_id: i64,
-    events: &[MailEvent],
+    events: impl Iterator<Item = Result<impl std::borrow::Borrow<MailEvent>, LedgerError>>,
     now: DateTime<Utc>,
 ) -> Result<MailRecorded, LedgerError> {
     let label = store.label;
@@ -176,6 +176,10 @@ fn record_events(
     let (mut recorded, mut duplicates) = (0u64, 0u64);
     let (mut stopped, mut after_redeemed) = (Vec::new(), Vec::new());
     for e in events {
+        // An error reading the events returns before the commit: the
+        // transaction is dropped, so nothing of the import is recorded.
+        let e = e?;
+        let e = e.borrow();
         let at = e.at.to_text();
         let row: [&(dyn ::postgres::types::ToSql + Sync); 5] =
             [&e.piece_id, &e.kind.as_str(), &at, &e.detail, &import_id];

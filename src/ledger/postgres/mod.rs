@@ -660,6 +660,18 @@ impl MailTrail for PostgresLedger {
     ) -> Result<MailRecorded, LedgerError> {
         let schema = self.schema.clone();
         let at = (self.label.as_str(), schema.as_str());
+        let events = events.iter().map(Ok);
+        mail::record_mail(&mut self.client.get_mut(), at, import, events, now)
+    }
+
+    fn record_mail_each(
+        &mut self,
+        import: &MailImport,
+        events: &mut dyn Iterator<Item = Result<MailEvent, LedgerError>>,
+        now: DateTime<Utc>,
+    ) -> Result<MailRecorded, LedgerError> {
+        let schema = self.schema.clone();
+        let at = (self.label.as_str(), schema.as_str());
         mail::record_mail(&mut self.client.get_mut(), at, import, events, now)
     }
 
