@@ -77,6 +77,23 @@ pub struct Tally {
     pub latest: Option<DateTime<Utc>>,
 }
 
+/// A guesser's counted guesses within the window: by its account (when the
+/// portal names one) and by its client.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Tallies {
+    pub by_account: Option<Tally>,
+    pub by_client: Tally,
+}
+
+/// What a guess that counts nothing (a right code, an empty one) may be
+/// told, from tallies read without a lock: nothing is recorded, so nothing
+/// needs serialising. A counted guess goes through
+/// [`CodeLife::gate_guess`](super::CodeLife::gate_guess) instead.
+pub fn gate_uncounted(tallies: Tallies, limit: GuessLimit) -> GuessGate {
+    let kind = AttemptKind::NotCounted;
+    decide_guess(kind, tallies.by_account, tallies.by_client, limit).0
+}
+
 /// The rule: given the guesser's tallies by account and by client within
 /// the window, whether this guess may be answered, and whether to record it.
 pub(in crate::ledger) fn decide_guess(
@@ -113,7 +130,8 @@ pub(in crate::ledger) fn decide_guess(
 /// none, which matches nothing) and by client (`$2`), after `$3`. One
 /// statement, so one round trip on every answer; each half reads its own
 /// index (`guesses_by_account`, `guesses_by_client`).
-pub(in crate::ledger) const TALLIES_SQL: &str = "SELECT a.n, a.latest, c.n, c.latest FROM \
+pub(in crate::ledger) const TALLIES_SQL: &str = "SELECT a.n AS a_n, a.latest AS a_latest, \
+     c.n AS c_n, c.latest AS c_latest FROM \
      (SELECT COUNT(*) AS n, MAX(guessed_at) AS latest FROM guesses \
       WHERE account = $1 AND guessed_at > $3) AS a, \
      (SELECT COUNT(*) AS n, MAX(guessed_at) AS latest FROM guesses \
@@ -123,11 +141,7 @@ pub(in crate::ledger) const TALLIES_SQL: &str = "SELECT a.n, a.latest, c.n, c.la
 pub(in crate::ledger) trait GuessStore {
     /// The guesser's counted guesses after `since`, by account (when it
     /// names one) and by client ([`TALLIES_SQL`]).
-    fn tallies(
-        &mut self,
-        guesser: &Guesser,
-        since: DateTime<Utc>,
-    ) -> Result<(Option<Tally>, Tally), LedgerError>;
+    fn tallies(&mut self, guesser: &Guesser, since: DateTime<Utc>) -> Result<Tallies, LedgerError>;
 
     /// Records one counted guess.
     fn insert(
@@ -148,8 +162,8 @@ pub(in crate::ledger) fn gate_in(
     now: DateTime<Utc>,
     limit: GuessLimit,
 ) -> Result<GuessGate, LedgerError> {
-    let (by_account, by_client) = store.tallies(guesser, now - limit.window)?;
-    let (gate, record) = decide_guess(kind, by_account, by_client, limit);
+    let t = store.tallies(guesser, now - limit.window)?;
+    let (gate, record) = decide_guess(kind, t.by_account, t.by_client, limit);
     if record {
         store.insert(receipt, guesser, now)?;
     }

@@ -117,7 +117,7 @@ pub use self::postgres::{
 pub use crate::letter_proof::{LetterProof, NotADigest, ProofError, ProofKind, Sha256Hex};
 pub use attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 pub use error::LedgerError;
-pub use guesses::{GuessGate, GuessLimit, Guesser};
+pub use guesses::{gate_uncounted, GuessGate, GuessLimit, Guesser, Tallies, Tally};
 pub use life::{Answer, ReturnStep, Unlinking};
 pub use lock::LedgerLock;
 pub use mail::{
@@ -331,6 +331,18 @@ pub trait CodeLife {
         now: DateTime<Utc>,
         limit: AttemptLimit,
     ) -> Result<Gate, LedgerError>;
+
+    /// The receipt's history and the guesser's tallies since `since`, read
+    /// together without a lock (one round trip on PostgreSQL): what a
+    /// portal's guess is checked against. A guess that counts nothing is
+    /// answered from these ([`guesses::gate_uncounted`]); a counted one
+    /// goes on to [`CodeLife::gate_guess`].
+    fn history_for_guess(
+        &self,
+        receipt: &ReceiptNumber,
+        guesser: &Guesser,
+        since: DateTime<Utc>,
+    ) -> Result<(Vec<Issuance>, Tallies), LedgerError>;
 
     /// The portal's limit (`ledger/guesses.rs`): counts a wrong or
     /// mistyped code against the one guessing, its account and its client,

@@ -27,7 +27,7 @@ use crate::filing::ReceiptNumber;
 use crate::key::KeyRing;
 use crate::ledger::{AttemptKind, AttemptLimit, Gate, GuessGate, Ledger, LedgerError, RedeemStep};
 
-use super::verify::{kind_of, verdict_at, Door, Guessing};
+use super::verify::{check_guess, kind_of, verdict_at, Door, Guessing};
 
 /// Characters in an account reference, at most.
 pub const ACCOUNT_REF_MAX_CHARS: usize = 64;
@@ -196,33 +196,30 @@ pub fn plan_redeem(
     // Times are kept to the millisecond, so a retry hears exactly the time
     // the first answer gave.
     let now = req.now.trunc_subsecs(3);
-    let verdict = verdict_at(req.door, (req.receipt, req.typed), req.as_of, ring, ledger)?;
-    let spend = match verdict {
-        Verdict::Valid { issue_no } | Verdict::Redeemed { issue_no, .. } => Some(issue_no),
+    let spend_of = |verdict: &Verdict| match verdict {
+        Verdict::Valid { issue_no } | Verdict::Redeemed { issue_no, .. } => Some(*issue_no),
         _ => None,
     };
     if let Some(g) = req.guessing {
         // A guesser over its limit is told to wait, whatever it typed.
-        let kind = kind_of(&verdict);
-        return Ok(
-            match (
-                ledger.gate_guess(req.receipt, g.guesser, kind, now, g.limit)?,
-                spend,
-            ) {
-                (GuessGate::TooMany { until }, _) => {
-                    RedeemPlan::Answered(RedeemAnswer::TooMany { until })
-                }
-                (GuessGate::Open { .. }, Some(issue_no)) => RedeemPlan::Spend { issue_no, now },
-                (GuessGate::Open { wrong_by_guesser }, None) => {
-                    RedeemPlan::Answered(RedeemAnswer::NotValid {
-                        verdict,
-                        wrong_in_window: wrong_by_guesser,
-                        locked_until: None,
-                    })
-                }
-            },
-        );
+        let asked = (req.receipt, req.typed);
+        let (verdict, gate) = check_guess(req.door, asked, (req.as_of, now), g, (ring, ledger))?;
+        return Ok(match (gate, spend_of(&verdict)) {
+            (GuessGate::TooMany { until }, _) => {
+                RedeemPlan::Answered(RedeemAnswer::TooMany { until })
+            }
+            (GuessGate::Open { .. }, Some(issue_no)) => RedeemPlan::Spend { issue_no, now },
+            (GuessGate::Open { wrong_by_guesser }, None) => {
+                RedeemPlan::Answered(RedeemAnswer::NotValid {
+                    verdict,
+                    wrong_in_window: wrong_by_guesser,
+                    locked_until: None,
+                })
+            }
+        });
     }
+    let verdict = verdict_at(req.door, (req.receipt, req.typed), req.as_of, ring, ledger)?;
+    let spend = spend_of(&verdict);
     Ok(match spend {
         Some(issue_no) => RedeemPlan::Spend { issue_no, now },
         None => {

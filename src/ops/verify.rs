@@ -13,7 +13,8 @@ use crate::config::Codes;
 use crate::filing::ReceiptNumber;
 use crate::key::KeyRing;
 use crate::ledger::{
-    AttemptKind, AttemptLimit, Gate, GuessGate, GuessLimit, Guesser, Ledger, LedgerError,
+    gate_uncounted, AttemptKind, AttemptLimit, Gate, GuessGate, GuessLimit, Guesser, Issuance,
+    Ledger, LedgerError,
 };
 
 /// The limit the agency configured (`[codes]` in agency.toml).
@@ -127,30 +128,64 @@ pub(crate) fn verdict_at(
     ring: &KeyRing,
     ledger: &dyn Ledger,
 ) -> Result<Verdict, LedgerError> {
-    let views: Vec<_> = ledger.history(receipt)?.iter().map(|i| i.view()).collect();
-    Ok(door.shown(verify(ring, receipt, typed, &views, as_of)))
+    let history = ledger.history(receipt)?;
+    Ok(verdict_of(door, (receipt, typed), &history, as_of, ring))
 }
 
-/// Checks the typed code and counts the attempt.
+fn verdict_of(
+    door: Door,
+    (receipt, typed): (&ReceiptNumber, &str),
+    history: &[Issuance],
+    as_of: NaiveDate,
+    ring: &KeyRing,
+) -> Verdict {
+    let views: Vec<_> = history.iter().map(|i| i.view()).collect();
+    door.shown(verify(ring, receipt, typed, &views, as_of))
+}
+
+/// A portal's guess checked: the verdict from the receipt's history and,
+/// read with it in one go, the guesser's tallies. A guess that counts
+/// nothing (the right code, an empty one) is answered from those; a
+/// counted one is decided and recorded by the ledger, under its lock.
+pub(crate) fn check_guess(
+    door: Door,
+    (receipt, typed): (&ReceiptNumber, &str),
+    (as_of, now): (NaiveDate, DateTime<Utc>),
+    g: Guessing<'_>,
+    (ring, ledger): (&KeyRing, &mut dyn Ledger),
+) -> Result<(Verdict, GuessGate), LedgerError> {
+    let since = now - g.limit.window;
+    let (history, tallies) = ledger.history_for_guess(receipt, g.guesser, since)?;
+    let verdict = verdict_of(door, (receipt, typed), &history, as_of, ring);
+    let gate = match kind_of(&verdict) {
+        AttemptKind::NotCounted => gate_uncounted(tallies, g.limit),
+        kind => ledger.gate_guess(receipt, g.guesser, kind, now, g.limit)?,
+    };
+    Ok((verdict, gate))
+}
+
+/// Checks the typed code and counts a wrong one: against the one guessing
+/// (its account and client) when the request names it, as the portal does;
+/// against the receipt otherwise, as the CLI's door does.
 pub fn verify_code(
     req: &VerifyRequest<'_>,
     ring: &KeyRing,
     ledger: &mut dyn Ledger,
 ) -> Result<Answer, LedgerError> {
-    let verdict = verdict_at(req.door, (req.receipt, req.typed), req.as_of, ring, ledger)?;
     if let Some(g) = req.guessing {
-        let kind = kind_of(&verdict);
-        return Ok(
-            match ledger.gate_guess(req.receipt, g.guesser, kind, req.now, g.limit)? {
-                GuessGate::TooMany { until } => Answer::TooMany { until },
-                GuessGate::Open { wrong_by_guesser } => Answer::Checked {
-                    verdict,
-                    wrong_in_window: wrong_by_guesser,
-                    locked_until: None,
-                },
+        let asked = (req.receipt, req.typed);
+        let (verdict, gate) =
+            check_guess(req.door, asked, (req.as_of, req.now), g, (ring, ledger))?;
+        return Ok(match gate {
+            GuessGate::TooMany { until } => Answer::TooMany { until },
+            GuessGate::Open { wrong_by_guesser } => Answer::Checked {
+                verdict,
+                wrong_in_window: wrong_by_guesser,
+                locked_until: None,
             },
-        );
+        });
     }
+    let verdict = verdict_at(req.door, (req.receipt, req.typed), req.as_of, ring, ledger)?;
     let gate = ledger.gate_attempt(req.receipt, kind_of(&verdict), req.now, req.limit)?;
     Ok(match gate {
         Gate::Locked { until } => Answer::Locked { until },

@@ -664,6 +664,14 @@ mod racing {
         ) -> Result<access_letters::ledger::GuessGate, LedgerError> {
             self.inner.gate_guess(r, g, k, now, l)
         }
+        fn history_for_guess(
+            &self,
+            r: &ReceiptNumber,
+            g: &access_letters::ledger::Guesser,
+            since: DateTime<Utc>,
+        ) -> Result<(Vec<Issuance>, access_letters::ledger::Tallies), LedgerError> {
+            self.inner.history_for_guess(r, g, since)
+        }
         fn guess_sources(
             &self,
             r: &ReceiptNumber,

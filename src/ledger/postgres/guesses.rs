@@ -5,18 +5,20 @@
 //! guess that counts nothing is answered from plain reads.
 
 use ::postgres::types::Type;
-use ::postgres::{Client, GenericClient};
+use std::sync::LazyLock;
+
+use ::postgres::{Client, GenericClient, Row};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::lock_key;
-use super::rows::{damaged, pg_err};
+use super::rows::{damaged, issuance_from_row, pg_err};
 use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::AttemptKind;
 use crate::ledger::guesses::{
-    gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Tally, TALLIES_SQL,
+    gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Tallies, Tally, TALLIES_SQL,
 };
 use crate::ledger::mail::stored_count;
-use crate::ledger::LedgerError;
+use crate::ledger::{Issuance, LedgerError, ISSUANCE_COLUMNS};
 
 /// [`GuessStore`] on a PostgreSQL client or transaction.
 struct PgGuesses<'a, C> {
@@ -25,11 +27,7 @@ struct PgGuesses<'a, C> {
 }
 
 impl<C: GenericClient> GuessStore for PgGuesses<'_, C> {
-    fn tallies(
-        &mut self,
-        guesser: &Guesser,
-        since: DateTime<Utc>,
-    ) -> Result<(Option<Tally>, Tally), LedgerError> {
+    fn tallies(&mut self, guesser: &Guesser, since: DateTime<Utc>) -> Result<Tallies, LedgerError> {
         let label = self.label;
         let err = |e| pg_err(label, "count a guesser's wrong codes", e);
         // Typed: one round trip, no prepared statement (this runs on every
@@ -44,22 +42,11 @@ impl<C: GenericClient> GuessStore for PgGuesses<'_, C> {
                     (&since, Type::TIMESTAMPTZ),
                 ],
             )
-            .map_err(err)?
-            .into_iter()
-            .next()
+            .map_err(err)?;
+        let row = row
+            .first()
             .ok_or_else(|| damaged(label, "the guess count answered no row".to_string()))?;
-        let tally = |n: usize, latest: usize| -> Result<Tally, LedgerError> {
-            let count = stored_count(label, "a guesser's wrong codes", row.get(n))?;
-            Ok(Tally {
-                count: u32::try_from(count).unwrap_or(u32::MAX),
-                latest: row.get(latest),
-            })
-        };
-        let by_account = match guesser.account {
-            Some(_) => Some(tally(0, 1)?),
-            None => None,
-        };
-        Ok((by_account, tally(2, 3)?))
+        tallies_of(label, row, guesser)
     }
 
     fn insert(
@@ -82,6 +69,74 @@ impl<C: GenericClient> GuessStore for PgGuesses<'_, C> {
             .map_err(|e| pg_err(self.label, "record a wrong code", e))?;
         Ok(())
     }
+}
+
+/// The tallies of a row holding [`TALLIES_SQL`]'s columns.
+fn tallies_of(label: &str, row: &Row, guesser: &Guesser) -> Result<Tallies, LedgerError> {
+    let err = |e| pg_err(label, "count a guesser's wrong codes", e);
+    let tally = |n: &str, latest: &str| -> Result<Tally, LedgerError> {
+        let count = stored_count(
+            label,
+            "a guesser's wrong codes",
+            row.try_get(n).map_err(err)?,
+        )?;
+        Ok(Tally {
+            count: u32::try_from(count).unwrap_or(u32::MAX),
+            latest: row.try_get(latest).map_err(err)?,
+        })
+    };
+    let by_account = match guesser.account {
+        Some(_) => Some(tally("a_n", "a_latest")?),
+        None => None,
+    };
+    Ok(Tallies {
+        by_account,
+        by_client: tally("c_n", "c_latest")?,
+    })
+}
+
+/// The receipt's history and the guesser's tallies since `since`, in one
+/// statement (one round trip): the tallies joined to the receipt's rows, a
+/// row of tallies alone when the receipt has none.
+pub(super) fn history_for_guess(
+    client: &mut Client,
+    label: &str,
+    (receipt, guesser): (&ReceiptNumber, &Guesser),
+    since: DateTime<Utc>,
+) -> Result<(Vec<Issuance>, Tallies), LedgerError> {
+    static SQL: LazyLock<String> = LazyLock::new(|| {
+        format!(
+            "SELECT t.*, {ISSUANCE_COLUMNS} FROM ({TALLIES_SQL}) AS t \
+             LEFT JOIN issuances ON issuances.receipt = $4 ORDER BY issue_no"
+        )
+    });
+    let err = |e| pg_err(label, "read the receipt's history", e);
+    let rows = client
+        .query_typed(
+            &SQL,
+            &[
+                (&guesser.account, Type::TEXT),
+                (&guesser.client, Type::TEXT),
+                (&since, Type::TIMESTAMPTZ),
+                (&receipt.as_str(), Type::TEXT),
+            ],
+        )
+        .map_err(err)?;
+    let first = rows
+        .first()
+        .ok_or_else(|| damaged(label, "the guess count answered no row".to_string()))?;
+    let tallies = tallies_of(label, first, guesser)?;
+    let mut history = Vec::with_capacity(rows.len());
+    for row in &rows {
+        if row
+            .try_get::<_, Option<i32>>("issue_no")
+            .map_err(err)?
+            .is_some()
+        {
+            history.push(issuance_from_row(label, row)?);
+        }
+    }
+    Ok((history, tallies))
 }
 
 /// [`CodeLife::gate_guess`](crate::ledger::CodeLife::gate_guess) on PostgreSQL.

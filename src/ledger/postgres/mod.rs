@@ -69,7 +69,7 @@ pub use self::watch::{
 };
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, AttemptSummary, Gate};
 use crate::ledger::check_batch_known;
-use crate::ledger::guesses::{GuessGate, GuessLimit, Guesser};
+use crate::ledger::guesses::{GuessGate, GuessLimit, Guesser, Tallies};
 use crate::ledger::life::{Answer, Change, Unlinking};
 use crate::ledger::redeem::{RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
@@ -545,6 +545,16 @@ impl CodeLife for PostgresLedger {
         let mut client = self.client.get_mut();
         let who = (receipt, guesser);
         guesses::gate_guess(&mut client, (&label, &schema), who, kind, now, limit)
+    }
+
+    fn history_for_guess(
+        &self,
+        receipt: &ReceiptNumber,
+        guesser: &Guesser,
+        since: DateTime<Utc>,
+    ) -> Result<(Vec<Issuance>, Tallies), LedgerError> {
+        let mut client = self.client.borrow_mut();
+        guesses::history_for_guess(&mut client, &self.label, (receipt, guesser), since)
     }
 
     fn guess_sources(

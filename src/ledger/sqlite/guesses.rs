@@ -13,7 +13,7 @@ use super::rows::classify;
 use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::AttemptKind;
 use crate::ledger::guesses::{
-    gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Tally, TALLIES_SQL,
+    gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Tallies, Tally, TALLIES_SQL,
 };
 use crate::ledger::mail::stored_count;
 use crate::ledger::LedgerError;
@@ -25,11 +25,7 @@ struct SqliteGuesses<'c> {
 }
 
 impl GuessStore for SqliteGuesses<'_> {
-    fn tallies(
-        &mut self,
-        guesser: &Guesser,
-        since: DateTime<Utc>,
-    ) -> Result<(Option<Tally>, Tally), LedgerError> {
+    fn tallies(&mut self, guesser: &Guesser, since: DateTime<Utc>) -> Result<Tallies, LedgerError> {
         // SQLite numbers `$N` parameters by first appearance; `?N` by N.
         static SQL: LazyLock<String> = LazyLock::new(|| TALLIES_SQL.replace('$', "?"));
         let label = self.label;
@@ -56,7 +52,10 @@ impl GuessStore for SqliteGuesses<'_> {
             Some(_) => Some(tally(by_account, account_latest)?),
             None => None,
         };
-        Ok((by_account, tally(by_client, client_latest)?))
+        Ok(Tallies {
+            by_account,
+            by_client: tally(by_client, client_latest)?,
+        })
     }
 
     fn insert(
@@ -108,6 +107,16 @@ pub(super) fn gate_guess(
     )?;
     tx.commit().map_err(err)?;
     Ok(gate)
+}
+
+/// The guesser's tallies since `since`, read without a lock.
+pub(super) fn tallies(
+    conn: &Connection,
+    label: &str,
+    guesser: &Guesser,
+    since: DateTime<Utc>,
+) -> Result<Tallies, LedgerError> {
+    SqliteGuesses { conn, label }.tallies(guesser, since)
 }
 
 /// Receipts guessed at from more than `more_than` distinct sources.

@@ -22,7 +22,7 @@ use crate::ledger::check_batch_known;
 use crate::ledger::files::{
     canonical_path, create_private, folder_of, publish_no_clobber, temp_name,
 };
-use crate::ledger::guesses::{GuessGate, GuessLimit, Guesser};
+use crate::ledger::guesses::{GuessGate, GuessLimit, Guesser, Tallies};
 use crate::ledger::life::{Change, Unlinking};
 use crate::ledger::redeem::{RedeemAsk, RedeemStep, Revocation};
 use crate::ledger::types::batch_differences;
@@ -621,6 +621,16 @@ impl CodeLife for SqliteLedger {
     ) -> Result<GuessGate, LedgerError> {
         let who = (receipt, guesser);
         guesses::gate_guess(&mut self.conn, &self.label, who, kind, now, limit)
+    }
+
+    fn history_for_guess(
+        &self,
+        receipt: &ReceiptNumber,
+        guesser: &Guesser,
+        since: DateTime<Utc>,
+    ) -> Result<(Vec<Issuance>, Tallies), LedgerError> {
+        let tallies = guesses::tallies(&self.conn, &self.label, guesser, since)?;
+        Ok((self.history(receipt)?, tallies))
     }
 
     fn guess_sources(
