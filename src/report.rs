@@ -18,8 +18,9 @@ use std::path::Path;
 use base64::prelude::{Engine as _, BASE64_STANDARD};
 use serde::Serialize;
 
+use crate::key::KeyMode;
 use crate::ledger::{Delivery, MailCounts, MailEventKind};
-use crate::manifest::{read_summary, BatchSummary, KeyMode, SummaryError};
+use crate::manifest::{read_summary, BatchSummary, SummaryError};
 use crate::output::{write_atomic, Flush};
 
 /// Rejected lines shown under each reason group.
@@ -392,7 +393,8 @@ mod tests {
         let summary: BatchSummary = serde_json::from_value(serde_json::json!({
             "batch_id": "2026-11-25-abcdef", "batch_date": "2026-11-25",
             "kind": "nightly", "key_id": "test-1", "mode": "test",
-            "program_version": "0.1.0", "input_file": "<b>filings</b>.csv", "input_sha256": "ab",
+            "program_version": "0.1.0", "input_file": "<b>filings</b>.csv",
+            "input_sha256": "ab".repeat(32),
             "counts": {"read": read, "issued": 2, "already_issued": 0, "rejected": 1},
             "letters": 2, "pages": 2, "sheets": 2, "presort": {"zip3": {}, "zip5": {}}
         }))

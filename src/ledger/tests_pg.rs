@@ -35,7 +35,8 @@ fn v3_schema(name: &str, proofs: &[&str]) -> Option<(String, ::postgres::Client)
          CHECK (one_row), version INTEGER NOT NULL); \
          INSERT INTO ledger_schema_version VALUES (TRUE, 3); \
          INSERT INTO batches (batch_id, batch_date, key_id, is_test, input_sha256, kind, started_at) \
-         VALUES ('b', '2026-11-25', 'test-2026', TRUE, 'ab', 'nightly', now())",
+         VALUES ('b', '2026-11-25', 'test-2026', TRUE, \
+         'abababababababababababababababababababababababababababababababab', 'nightly', now())",
     )
     .expect("version 3");
     for (n, proof) in proofs.iter().enumerate() {
@@ -49,7 +50,7 @@ fn v3_schema(name: &str, proofs: &[&str]) -> Option<(String, ::postgres::Client)
             &[
                 &receipt(n).as_str(),
                 &format!("P{n}"),
-                &fingerprint(n, 1),
+                &fingerprint(n, 1).as_str(),
                 &date("2026-11-25"),
                 &date("2027-02-23"),
                 proof,

@@ -128,7 +128,7 @@ pub(crate) fn verdict_at(
     ledger: &dyn Ledger,
 ) -> Result<Verdict, LedgerError> {
     let views: Vec<_> = ledger.history(receipt)?.iter().map(|i| i.view()).collect();
-    Ok(door.shown(verify(ring, receipt, typed, &views, as_of)))
+    Ok(door.shown(verify(ring, typed, &views, as_of)))
 }
 
 /// Checks the typed code and counts the attempt.
