@@ -99,3 +99,31 @@ fn version_4_refuses_a_proof_that_is_none_of_the_kinds_on_postgres() {
         .get(0);
     assert_eq!(version, 3, "left as it was");
 }
+
+#[test]
+fn a_stored_fingerprint_or_digest_that_is_not_one_is_a_damaged_ledger_on_postgres() {
+    let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let Some((url, _admin)) = v3_schema("damaged_fp", &[hex]) else {
+        return;
+    };
+    let ledger = PostgresLedger::connect(&url).expect("migrated");
+    assert_eq!(ledger.history(&receipt(0)).expect("history").len(), 1);
+    let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+    c.batch_execute(
+        "UPDATE issuances SET fingerprint = '7K2M-9QXD-4RT8'; \
+         UPDATE batches SET input_sha256 = 'abc'",
+    )
+    .expect("damage");
+    let err = ledger.history(&receipt(0)).expect_err("must refuse");
+    let text = err.to_string();
+    assert!(matches!(err, LedgerError::Damaged { .. }), "{text}");
+    assert!(
+        text.contains("the fingerprint of receipt IOE0000000000"),
+        "{text}"
+    );
+    assert!(!text.contains("7K2M"), "{text}");
+    let err = ledger.batch("b").expect_err("must refuse");
+    let text = err.to_string();
+    assert!(matches!(err, LedgerError::Damaged { .. }), "{text}");
+    assert!(text.contains("the input digest of batch b"), "{text}");
+}
