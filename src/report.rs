@@ -18,7 +18,6 @@ use std::path::Path;
 use base64::prelude::{Engine as _, BASE64_STANDARD};
 use serde::Serialize;
 
-use crate::key::KeyMode;
 use crate::ledger::{Delivery, MailCounts, MailEventKind};
 use crate::manifest::{read_summary, BatchSummary, SummaryError};
 use crate::output::{write_atomic, Flush};
@@ -246,7 +245,6 @@ pub fn render(data: &ReportData) -> Result<String, ReportError> {
         .collect();
     let mut ctx = tera::Context::new();
     ctx.insert("batch_id", &s.batch_id);
-    ctx.insert("test", &(s.mode == KeyMode::Test));
     ctx.insert("batch_date", &s.batch_date.to_string());
     ctx.insert("input_file", &s.input_file);
     ctx.insert("key_id", &s.key_id);
@@ -425,6 +423,15 @@ mod tests {
         assert!(good.contains("read 3 = issued 2 + already issued 0 + rejected 1"));
         let bad = render(&data(4, "I-485")).expect("a page");
         assert!(bad.contains("DO NOT ADD UP"), "{bad}");
+    }
+
+    #[test]
+    fn only_a_test_batch_carries_the_specimen_banner() {
+        let banner = "TEST batch: letters carry SPECIMEN";
+        let mut d = data(3, "I-485");
+        assert!(render(&d).expect("a page").contains(banner));
+        d.summary.mode = crate::key::KeyMode::Production;
+        assert!(!render(&d).expect("a page").contains(banner));
     }
 
     #[test]
