@@ -121,8 +121,8 @@ fn make_ledger(path: &Path, pieces: u64, date: NaiveDate) {
             batch_id: batch_id.clone(),
             batch_date: date,
             key_id: "test-bench".into(),
-            is_test: true,
-            input_sha256: "ab".repeat(32),
+            mode: access_letters::key::KeyMode::Test,
+            input_sha256: Sha256Hex::of(b"bench"),
             kind: BatchKind::Nightly,
         })
         .expect("batch");
@@ -146,7 +146,8 @@ fn issuance(n: u64, batch_id: &str, date: NaiveDate) -> NewIssuance {
         batch_id: batch_id.into(),
         piece_id: piece_id(n),
         key_id: "test-bench".into(),
-        fingerprint: format!("{:064x}", n + 1),
+        fingerprint: access_letters::code::Fingerprint::from_hex(format!("{:064x}", n + 1))
+            .expect("hex"),
         notice_date: date,
         expires_on: date + Days::new(90),
         proof: LetterProof::File(Sha256Hex::parse(&format!("{:064x}", n + 7)).expect("hex")),

@@ -87,7 +87,7 @@ fn stages(root: &Path, date: NaiveDate) {
                 expires_on: &expires,
                 piece_id: &piece,
                 barcode: None,
-                specimen: true,
+                mode: access_letters::key::KeyMode::Test,
                 config: &config,
             })
             .expect("layout");
@@ -164,7 +164,7 @@ fn print_stages(
                 code: &code,
                 dates,
                 barcode: None,
-                specimen: true,
+                mode: access_letters::key::KeyMode::Test,
             };
             let t0 = Instant::now();
             let (pages, _) = renderer.lay_out(&job, CodeDisplay::Shown).expect("layout");

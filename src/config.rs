@@ -47,9 +47,10 @@ pub struct Vendor {
     pub known_hosts: std::path::PathBuf,
     /// The folder on the server the vendor takes batches from.
     pub remote_dir: String,
-    /// A vendor that mails what it receives: a batch made with a test key
-    /// is never delivered to it.
-    pub production: bool,
+    /// Whether the vendor mails what it receives (`production = true`): a
+    /// batch made with a test key is never delivered to a production press.
+    #[serde(rename = "production", deserialize_with = "vendor_kind")]
+    pub kind: VendorKind,
     /// Days the vendor has to acknowledge a delivered piece (printed or
     /// mailed) before `status --mail` lists it.
     #[serde(default = "default_ack_within_days")]
@@ -58,6 +59,35 @@ pub struct Vendor {
     /// `deliver` gives up: a stalled server never hangs the night.
     #[serde(default = "default_vendor_timeout_seconds")]
     pub timeout_seconds: u64,
+}
+
+/// What a vendor does with the letters it receives: `production = true` or
+/// `false` in `[vendor]`, read once into this.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum VendorKind {
+    /// A production press: it prints and mails what it receives.
+    Production,
+    /// A test vendor (a proofing folder, the vendor's test line): nothing
+    /// it receives is mailed.
+    Test,
+}
+
+impl VendorKind {
+    /// The word the operator's messages use.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            VendorKind::Production => "production",
+            VendorKind::Test => "test",
+        }
+    }
+}
+
+/// `production = true | false`, the stored form of a [`VendorKind`].
+fn vendor_kind<'de, D: serde::Deserializer<'de>>(d: D) -> Result<VendorKind, D::Error> {
+    Ok(match bool::deserialize(d)? {
+        true => VendorKind::Production,
+        false => VendorKind::Test,
+    })
 }
 
 fn default_sftp_port() -> u16 {
@@ -397,6 +427,24 @@ mod tests {
                 "{err}"
             );
             assert!(err.contains(why), "{dir}: {err}");
+        }
+    }
+
+    #[test]
+    fn the_vendor_production_key_is_read_as_its_kind() {
+        let vendor = |production: &str| {
+            format!(
+                "{DEFAULT_CONFIG_TOML}\n[vendor]\nhost = \"h\"\nuser = \"u\"\nkey_file = \"k\"\nknown_hosts = \"kh\"\nremote_dir = \"/in\"\n{production}"
+            )
+        };
+        let kind = |production: &str| {
+            Config::parse(&vendor(production), "x.toml").map(|c| c.vendor.expect("a vendor").kind)
+        };
+        assert_eq!(kind("production = true\n").unwrap(), VendorKind::Production);
+        assert_eq!(kind("production = false\n").unwrap(), VendorKind::Test);
+        for bad in ["", "production = \"yes\"\n"] {
+            let err = kind(bad).unwrap_err().to_string();
+            assert!(err.contains("production"), "{bad:?}: {err}");
         }
     }
 

@@ -7,7 +7,7 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 /// A USCIS-style receipt number: three uppercase letters and ten digits,
@@ -259,22 +259,6 @@ impl IssuanceStatus {
             _ => None,
         }
     }
-}
-
-/// What verification needs to know about one past issuance: never the code,
-/// only its keyed fingerprint and the key that made it.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct IssuanceView {
-    pub issue_no: u32,
-    pub key_id: String,
-    /// Hex HMAC fingerprint of the normalised code (see [`crate::code`]).
-    pub fingerprint: String,
-    pub status: IssuanceStatus,
-    /// The letter's date: the code is not valid before it.
-    pub notice_date: NaiveDate,
-    pub expires_on: NaiveDate,
-    /// When the code was redeemed, for a redeemed issuance.
-    pub redeemed_at: Option<DateTime<Utc>>,
 }
 
 /// The mail piece ID of an issuance: the receipt number and the two-digit

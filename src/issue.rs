@@ -119,7 +119,7 @@ fn draw_job<T>(
         code: &code,
         dates: ctx.dates,
         barcode: barcode.as_ref(),
-        specimen: ctx.key.is_test(),
+        mode: ctx.key.mode(),
     })
     .map_err(|source| IssueError::Render {
         line: filing.line,
@@ -204,7 +204,7 @@ fn issuance_row(
         batch_id: ctx.batch_id.to_string(),
         piece_id: piece_id(&filing.receipt, planned.issue_no),
         key_id: ctx.key.id().to_string(),
-        fingerprint: fingerprint(ctx.key, code).as_str().to_string(),
+        fingerprint: fingerprint(ctx.key, code),
         notice_date: ctx.dates.notice,
         expires_on: ctx.dates.expires_on,
         proof,

@@ -39,6 +39,7 @@ use crate::envelope::{PageWindows, Rect, PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::filing::Filing;
 use crate::fonts::{fonts, Face};
 use crate::imb::Barcode;
+use crate::key::KeyMode;
 use crate::letter::LetterText;
 
 /// Left page margin of the body and footer (3/4 in).
@@ -122,8 +123,9 @@ pub struct LetterParts<'a> {
     pub expires_on: &'a str,
     pub piece_id: &'a str,
     pub barcode: Option<&'a Barcode>,
-    /// Letters made with a test key carry a SPECIMEN watermark.
-    pub specimen: bool,
+    /// The key's kind: letters made with a test key carry a SPECIMEN
+    /// watermark on every page.
+    pub mode: KeyMode,
     pub config: &'a Config,
 }
 
@@ -171,9 +173,7 @@ pub fn layout(parts: &LetterParts<'_>) -> Result<Vec<Page>, LayoutError> {
     let windows =
         PageWindows::from_envelope(&parts.config.envelope).map_err(LayoutError::Envelope)?;
     let mut first = Page::default();
-    if parts.specimen {
-        first.items.push(watermark());
-    }
+    first.items.extend(watermark(parts.mode));
     top_panel::top_panel(parts, windows.return_text, &mut first.items)?;
     address_block::recipient_block(parts, &windows, &mut first.items)?;
     let body_top = windows.recipient.bottom() + BODY_GAP_BELOW_WINDOW_PT;
@@ -186,8 +186,16 @@ pub fn layout(parts: &LetterParts<'_>) -> Result<Vec<Page>, LayoutError> {
     Ok(pages)
 }
 
-/// The SPECIMEN watermark, drawn first so it lies under everything else.
-fn watermark() -> Item {
+/// The SPECIMEN watermark of a test key's page, drawn first so it lies
+/// under everything else; a production key's page has none.
+fn watermark(mode: KeyMode) -> Option<Item> {
+    match mode {
+        KeyMode::Test => Some(specimen_watermark()),
+        KeyMode::Production => None,
+    }
+}
+
+fn specimen_watermark() -> Item {
     Item::Watermark {
         text: "SPECIMEN".into(),
         face: Face::SerifBold,
@@ -267,7 +275,7 @@ mod tests {
             expires_on: "February 23, 2027",
             piece_id: "IOE0912345601-01",
             barcode: None,
-            specimen: false,
+            mode: KeyMode::Production,
             config,
         })
     }

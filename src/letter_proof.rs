@@ -28,9 +28,25 @@ pub struct NotADigest {
     pub text: String,
 }
 
-/// A SHA-256 digest as 64 lowercase hex digits.
-#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+/// A SHA-256 digest as 64 lowercase hex digits. In JSON it is that text,
+/// read back through [`Sha256Hex::parse`].
+#[derive(Clone, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Sha256Hex(String);
+
+impl TryFrom<String> for Sha256Hex {
+    type Error = NotADigest;
+
+    fn try_from(text: String) -> Result<Self, NotADigest> {
+        Sha256Hex::parse(&text)
+    }
+}
+
+impl From<Sha256Hex> for String {
+    fn from(digest: Sha256Hex) -> String {
+        digest.0
+    }
+}
 
 impl Sha256Hex {
     /// Hex digits in a SHA-256 digest.
@@ -216,6 +232,16 @@ mod tests {
                 "{kind} {digest:?} was accepted"
             );
         }
+    }
+
+    #[test]
+    fn a_digest_is_its_text_in_json_and_nothing_else_reads_as_one() {
+        let d = Sha256Hex::parse(HEX).unwrap();
+        let json = serde_json::to_string(&d).unwrap();
+        assert_eq!(json, format!("\"{HEX}\""));
+        assert_eq!(serde_json::from_str::<Sha256Hex>(&json).unwrap(), d);
+        let err = serde_json::from_str::<Sha256Hex>("\"ab\"").unwrap_err();
+        assert!(err.to_string().contains("not a SHA-256 digest"), "{err}");
     }
 
     #[test]

@@ -15,7 +15,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::filing::Reject;
 use crate::imb::Barcode;
-use crate::ledger::{BatchKind, Issuance};
+use crate::key::KeyMode;
+use crate::ledger::{BatchKind, Issuance, Sha256Hex};
 
 /// Makes a cell safe to open in a spreadsheet.
 pub fn neutralise(cell: &str) -> String {
@@ -310,32 +311,6 @@ impl OutputMode {
     }
 }
 
-/// Whether a batch was made with a test key (its letters carry SPECIMEN and
-/// must not be mailed) or a production key.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum KeyMode {
-    Test,
-    Production,
-}
-
-impl KeyMode {
-    pub fn of(is_test: bool) -> Self {
-        if is_test {
-            KeyMode::Test
-        } else {
-            KeyMode::Production
-        }
-    }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            KeyMode::Test => "test",
-            KeyMode::Production => "production",
-        }
-    }
-}
-
 /// A `batch.json` that cannot be read as one.
 #[derive(Debug, thiserror::Error)]
 pub enum SummaryError {
@@ -391,7 +366,7 @@ pub struct BatchSummary {
     pub mode: KeyMode,
     pub program_version: String,
     pub input_file: String,
-    pub input_sha256: String,
+    pub input_sha256: Sha256Hex,
     pub counts: Counts,
     pub letters: u64,
     pub pages: u64,

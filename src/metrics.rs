@@ -12,17 +12,18 @@ use std::fmt::Write as _;
 use std::io;
 use std::path::Path;
 
+use crate::key::KeyMode;
 use crate::ledger::{MailCounts, MailEventKind};
-use crate::manifest::KeyMode;
 use crate::output::{write_atomic, Flush};
 use crate::report::{ReportData, ReportError};
 
 /// What one run did, in plain numbers.
-#[derive(Clone, Debug, Default, PartialEq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct RunMetrics {
     pub batch_id: String,
-    /// True when the letters were made with a test key (SPECIMEN).
-    pub test_mode: bool,
+    /// The kind of key the letters were made with (a test key's carry
+    /// SPECIMEN).
+    pub mode: KeyMode,
     pub read: u64,
     pub issued: u64,
     pub already_issued: u64,
@@ -134,7 +135,10 @@ fn base(m: &RunMetrics) -> String {
     format!(
         "batch=\"{}\",test=\"{}\"",
         label(&m.batch_id),
-        if m.test_mode { "true" } else { "false" }
+        match m.mode {
+            KeyMode::Test => "true",
+            KeyMode::Production => "false",
+        }
     )
 }
 
@@ -149,7 +153,7 @@ pub fn from_batch(
     let s = &data.summary;
     Ok(RunMetrics {
         batch_id: s.batch_id.clone(),
-        test_mode: s.mode == KeyMode::Test,
+        mode: s.mode,
         read: s.counts.read,
         issued: s.counts.issued,
         already_issued: s.counts.already_issued,
@@ -234,7 +238,7 @@ mod tests {
     fn sample() -> RunMetrics {
         RunMetrics {
             batch_id: "2026-11-25-fa82dc".into(),
-            test_mode: true,
+            mode: KeyMode::Test,
             read: 10,
             issued: 7,
             already_issued: 1,

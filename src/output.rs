@@ -12,6 +12,8 @@ use std::fs::{self, File, OpenOptions};
 use std::io::{self, BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::letter_proof::Sha256Hex;
+
 const TMP_SUFFIX: &str = ".tmp";
 
 fn tmp_path(path: &Path) -> PathBuf {
@@ -214,8 +216,8 @@ pub fn sync_dir(dir: &Path) -> io::Result<()> {
     }
 }
 
-/// Hex SHA-256 of a file, streamed (the file is never held in memory).
-pub fn file_sha256(path: &Path) -> io::Result<String> {
+/// The SHA-256 of a file, streamed (the file is never held in memory).
+pub fn file_sha256(path: &Path) -> io::Result<Sha256Hex> {
     use sha2::{Digest, Sha256};
     use std::io::Read;
     /// Bytes read at a time.
@@ -226,7 +228,7 @@ pub fn file_sha256(path: &Path) -> io::Result<String> {
     loop {
         let n = file.read(&mut buf)?;
         if n == 0 {
-            return Ok(hex::encode(hasher.finalize()));
+            return Ok(Sha256Hex::from_hasher(hasher));
         }
         hasher.update(&buf[..n]);
     }

@@ -165,7 +165,7 @@ impl ProofOptions {
     /// Refuses to show a code made with a production key; `letter` names the
     /// letter in the refusal.
     pub fn check_key(&self, key: &Key, letter: &str) -> Result<(), ProofError> {
-        if self.show_code() && !key.is_test() {
+        if self.show_code() && key.mode() == crate::key::KeyMode::Production {
             return Err(ProofError::ShowCodeRefused {
                 letter: letter.to_string(),
                 key_id: key.id().to_string(),
@@ -449,7 +449,7 @@ mod tests {
         let show = ProofOptions::new(None, true);
         let prod = Key::generate("prod-2026-11-25").unwrap();
         let test = Key::from_parts("test-proof", [7; crate::key::SECRET_LEN_BYTES]).unwrap();
-        assert!(test.is_test());
+        assert_eq!(test.mode(), crate::key::KeyMode::Test);
         assert!(show.check_key(&test, "a letter").is_ok());
         let err = show.check_key(&prod, "IOE0912345601-01").unwrap_err();
         assert!(err.to_string().contains("IOE0912345601-01"), "{err}");

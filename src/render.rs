@@ -15,6 +15,7 @@ use crate::code::AccessCode;
 use crate::config::Config;
 use crate::filing::{piece_id, Filing};
 use crate::imb::Barcode;
+use crate::key::KeyMode;
 use crate::layout::{layout, LayoutError, LetterParts, Page};
 use crate::letter::{long_date, LetterError, NoticeDates, Templates};
 use crate::pdf::{render as render_pdf, PdfMeta, RenderedLetter};
@@ -26,8 +27,8 @@ pub struct LetterJob<'a> {
     pub code: &'a AccessCode,
     pub dates: NoticeDates,
     pub barcode: Option<&'a Barcode>,
-    /// Made with a test key: the letter carries a SPECIMEN watermark.
-    pub specimen: bool,
+    /// The key's kind: a test key's letter carries a SPECIMEN watermark.
+    pub mode: KeyMode,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -142,7 +143,7 @@ impl Renderer {
             expires_on: &expires_on,
             piece_id: &piece,
             barcode: job.barcode,
-            specimen: job.specimen,
+            mode: job.mode,
             config: &self.config,
         })?;
         let meta = PdfMeta {

@@ -19,7 +19,7 @@ use base64::prelude::{Engine as _, BASE64_STANDARD};
 use serde::Serialize;
 
 use crate::ledger::{Delivery, MailCounts, MailEventKind};
-use crate::manifest::{read_summary, BatchSummary, KeyMode, SummaryError};
+use crate::manifest::{read_summary, BatchSummary, SummaryError};
 use crate::output::{write_atomic, Flush};
 
 /// Rejected lines shown under each reason group.
@@ -245,7 +245,6 @@ pub fn render(data: &ReportData) -> Result<String, ReportError> {
         .collect();
     let mut ctx = tera::Context::new();
     ctx.insert("batch_id", &s.batch_id);
-    ctx.insert("test", &(s.mode == KeyMode::Test));
     ctx.insert("batch_date", &s.batch_date.to_string());
     ctx.insert("input_file", &s.input_file);
     ctx.insert("key_id", &s.key_id);
@@ -392,7 +391,8 @@ mod tests {
         let summary: BatchSummary = serde_json::from_value(serde_json::json!({
             "batch_id": "2026-11-25-abcdef", "batch_date": "2026-11-25",
             "kind": "nightly", "key_id": "test-1", "mode": "test",
-            "program_version": "0.1.0", "input_file": "<b>filings</b>.csv", "input_sha256": "ab",
+            "program_version": "0.1.0", "input_file": "<b>filings</b>.csv",
+            "input_sha256": "ab".repeat(32),
             "counts": {"read": read, "issued": 2, "already_issued": 0, "rejected": 1},
             "letters": 2, "pages": 2, "sheets": 2, "presort": {"zip3": {}, "zip5": {}}
         }))
@@ -423,6 +423,15 @@ mod tests {
         assert!(good.contains("read 3 = issued 2 + already issued 0 + rejected 1"));
         let bad = render(&data(4, "I-485")).expect("a page");
         assert!(bad.contains("DO NOT ADD UP"), "{bad}");
+    }
+
+    #[test]
+    fn only_a_test_batch_carries_the_specimen_banner() {
+        let banner = "TEST batch: letters carry SPECIMEN";
+        let mut d = data(3, "I-485");
+        assert!(render(&d).expect("a page").contains(banner));
+        d.summary.mode = crate::key::KeyMode::Production;
+        assert!(!render(&d).expect("a page").contains(banner));
     }
 
     #[test]

@@ -19,8 +19,8 @@ use super::{verify, BatchError, OutputChoice, OutputMode, RunReport};
 use crate::issue::{barcode, IssueError};
 use crate::ledger::{BatchRecord, Ledger, LedgerError};
 use crate::manifest::{
-    letter_file, BarcodeColumns, BatchSummary, Counts, FileEntry, KeyMode, ManifestRow,
-    ManifestWriter, Presort, PrintFileEntry,
+    letter_file, BarcodeColumns, BatchSummary, Counts, FileEntry, ManifestRow, ManifestWriter,
+    Presort, PrintFileEntry,
 };
 use crate::output::{sync_dir, AtomicFile};
 use crate::render::Renderer;
@@ -90,7 +90,7 @@ pub fn if_already_complete(
         pages: summary.pages,
         already_complete: true,
         stray_removed: 0,
-        test_mode: record.is_test,
+        mode: record.mode,
     }))
 }
 
@@ -98,7 +98,7 @@ pub fn if_already_complete(
 fn print_files_intact(batch_dir: &Path, files: &[PrintFileEntry]) -> Result<bool, BatchError> {
     for f in files {
         let path = batch_dir.join(&f.path);
-        if !path.is_file() || file_sha256(&path)? != f.sha256 {
+        if !path.is_file() || file_sha256(&path)?.as_str() != f.sha256 {
             return Ok(false);
         }
     }
@@ -184,7 +184,7 @@ pub fn finish_batch(
         pages,
         already_complete: false,
         stray_removed: f.stray_removed,
-        test_mode: f.record.is_test,
+        mode: f.record.mode,
     })
 }
 
@@ -230,7 +230,7 @@ pub fn complete(
         kind: record.kind,
         key_id: record.key_id.clone(),
         ledger_id: ledger.ledger_id()?,
-        mode: KeyMode::of(record.is_test),
+        mode: record.mode,
         program_version: env!("CARGO_PKG_VERSION").to_string(),
         input_file: input_file.to_string(),
         input_sha256: record.input_sha256.clone(),
@@ -363,13 +363,13 @@ pub fn write_manifest(
         .map_err(io_err("cannot write", &manifest_path))?;
     let mut files = vec![FileEntry {
         path: "manifest.csv".into(),
-        sha256: file_sha256(&manifest_path)?,
+        sha256: file_sha256(&manifest_path)?.to_string(),
     }];
     let rejects_path = batch_dir.join("rejects.csv");
     if rejects_path.exists() {
         files.push(FileEntry {
             path: "rejects.csv".into(),
-            sha256: file_sha256(&rejects_path)?,
+            sha256: file_sha256(&rejects_path)?.to_string(),
         });
     }
     Ok(ManifestTotals {
@@ -565,10 +565,10 @@ mod tests {
             kind: crate::ledger::BatchKind::Nightly,
             key_id: "test-1".into(),
             ledger_id: "0f".repeat(16),
-            mode: KeyMode::Test,
+            mode: crate::key::KeyMode::Test,
             program_version: "0.1.0".into(),
             input_file: "filings.csv".into(),
-            input_sha256: "ab".repeat(32),
+            input_sha256: crate::ledger::Sha256Hex::of(b"filings"),
             counts: Counts {
                 read: 3,
                 issued: 2,

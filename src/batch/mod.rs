@@ -54,7 +54,7 @@ use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
 
-use crate::key::KeyRing;
+use crate::key::{KeyMode, KeyRing};
 use crate::manifest::Counts;
 pub use crate::manifest::OutputMode;
 use crate::render::Renderer;
@@ -210,7 +210,8 @@ pub struct RunReport {
     pub already_complete: bool,
     /// Temporary files left by a killed run and removed.
     pub stray_removed: usize,
-    pub test_mode: bool,
+    /// The key's kind: a test key's letters carry SPECIMEN.
+    pub mode: KeyMode,
 }
 
 /// Runs (or resumes, or confirms) the batch for `inputs.input`: [`check`]
@@ -302,7 +303,7 @@ pub fn run_checked(
     tracing::info!(
         batch = %record.batch_id,
         key = %record.key_id,
-        test = record.is_test,
+        mode = record.mode.as_str(),
         valid = checked.valid,
         resumed,
         stray_removed,

@@ -13,10 +13,10 @@ use crate::imb::serial_modulus;
 use crate::intake::{Intake, WindowFit};
 use crate::issue::Planned;
 use crate::layout::window_fit;
-use crate::ledger::{BatchKind, BatchRecord, Ledger, LedgerError};
+use crate::ledger::{BatchKind, BatchRecord, Ledger, LedgerError, Sha256Hex};
 
 /// Hex SHA-256 of a file, streamed.
-pub(super) fn file_sha256(path: &std::path::Path) -> Result<String, BatchError> {
+pub(super) fn file_sha256(path: &std::path::Path) -> Result<Sha256Hex, BatchError> {
     crate::output::file_sha256(path).map_err(io_err("cannot read", path))
 }
 
@@ -35,8 +35,12 @@ fn refuse_unless_file(path: &std::path::Path) -> Result<(), BatchError> {
 }
 
 /// `YYYY-MM-DD-xxxxxx`: the batch date and the start of the input's hash.
-pub fn batch_id(batch_date: NaiveDate, input_sha256: &str) -> String {
-    format!("{}-{}", batch_date.format("%Y-%m-%d"), &input_sha256[..6])
+pub fn batch_id(batch_date: NaiveDate, input_sha256: &Sha256Hex) -> String {
+    format!(
+        "{}-{}",
+        batch_date.format("%Y-%m-%d"),
+        &input_sha256.as_str()[..6]
+    )
 }
 
 /// An input read through once: readable, well formed, with filings in it.
@@ -47,7 +51,7 @@ pub struct Checked<'a> {
     /// Seconds the whole-input pass took (for the report).
     pub read_seconds: f64,
     pub batch_id: String,
-    pub input_sha256: String,
+    pub input_sha256: Sha256Hex,
     /// Rows that passed intake (some may still be rejected at layout).
     pub valid: u64,
 }
@@ -87,7 +91,7 @@ impl Checked<'_> {
             batch_id: self.batch_id.clone(),
             batch_date: self.inputs.batch_date,
             key_id: key.id().to_string(),
-            is_test: key.is_test(),
+            mode: key.mode(),
             input_sha256: self.input_sha256.clone(),
             kind: BatchKind::Nightly,
         }

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::time::Instant;
 
 use access_letters::batch::RunReport;
+use access_letters::key::KeyMode;
 
 use super::common::*;
 
@@ -36,10 +37,9 @@ pub fn print_report(report: &RunReport, started: Instant) {
             println!("resumed: {letters} already made by an interrupted run of this batch");
         }
     }
-    let test = if report.test_mode {
-        " (TEST: letters carry SPECIMEN)"
-    } else {
-        ""
+    let test = match report.mode {
+        KeyMode::Test => " (TEST: letters carry SPECIMEN)",
+        KeyMode::Production => "",
     };
     println!(
         "batch {}{test}: read {} = issued {} + already issued {} + rejected {}; {}; {:.1} s",

@@ -79,4 +79,16 @@ mod tests {
         );
         assert!(Fingerprint::from_hex("g".repeat(64)).is_err());
     }
+
+    #[test]
+    fn a_clear_code_is_not_a_fingerprint_and_is_not_echoed() {
+        let code = derive(&fixture_key(), &receipt(1), 1).reveal_for_letter();
+        let err = Fingerprint::from_hex(code.clone()).unwrap_err();
+        let said = err.to_string();
+        assert_eq!(
+            said,
+            "a code fingerprint must be 64 hexadecimal digits; this one has 14 characters and non-hex characters"
+        );
+        assert!(!said.contains(&code[..4]), "{said}");
+    }
 }

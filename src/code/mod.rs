@@ -103,7 +103,7 @@ pub use derive::{derive, BLOCKLIST};
 pub use fingerprint::{fingerprint, Fingerprint, FingerprintError};
 pub use symbols::{AccessCode, ALPHABET, CODE_SYMBOLS};
 pub use typed::{parse_typed, TypedCodeError};
-pub use verify::{verify, Verdict};
+pub use verify::{verify, IssuanceView, Verdict};
 
 /// Helpers shared by the tests of the submodules.
 #[cfg(test)]

@@ -3,10 +3,26 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use subtle::ConstantTimeEq;
 
-use super::fingerprint::fingerprint;
+use super::fingerprint::{fingerprint, Fingerprint};
 use super::typed::{parse_typed, TypedCodeError};
-use crate::filing::{IssuanceStatus, IssuanceView, ReceiptNumber};
+use crate::filing::IssuanceStatus;
 use crate::key::KeyRing;
+
+/// What verification needs to know about one past issuance: never the code,
+/// only its keyed fingerprint and the key that made it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct IssuanceView {
+    pub issue_no: u32,
+    pub key_id: String,
+    /// The keyed fingerprint of the code (see [`crate::code`]).
+    pub fingerprint: Fingerprint,
+    pub status: IssuanceStatus,
+    /// The letter's date: the code is not valid before it.
+    pub notice_date: NaiveDate,
+    pub expires_on: NaiveDate,
+    /// When the code was redeemed, for a redeemed issuance.
+    pub redeemed_at: Option<DateTime<Utc>>,
+}
 
 /// The answer to "is this typed code good for this receipt today?".
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,8 +102,9 @@ impl Verdict {
     }
 }
 
-/// Checks a typed code against a receipt's issuances. Pure: the ledger rows,
-/// the keys and the date are passed in.
+/// Checks a typed code against a receipt's issuances (the caller selects
+/// them by receipt: a fingerprint binds a code to its key, not to the
+/// receipt). Pure: the ledger rows, the keys and the date are passed in.
 ///
 /// Each issuance is compared by fingerprinting the typed code under the key
 /// that issuance names and comparing in constant time. A match decides the
@@ -97,14 +114,10 @@ impl Verdict {
 /// the code may be that issuance's.
 pub fn verify(
     ring: &KeyRing,
-    receipt: &ReceiptNumber,
     typed: &str,
     issuances: &[IssuanceView],
     today: NaiveDate,
 ) -> Verdict {
-    // The receipt only selects `issuances` (the caller's ledger query); a
-    // fingerprint already binds the code to its key, not to the receipt.
-    let _ = receipt;
     let code = match parse_typed(typed) {
         Ok(code) => code,
         Err(e) => return Verdict::Mistyped(e),
@@ -119,8 +132,8 @@ pub fn verify(
             continue;
         };
         let typed_fp = fingerprint(key, &code);
-        let stored = issuance.fingerprint.to_ascii_lowercase();
-        if !bool::from(typed_fp.as_str().as_bytes().ct_eq(stored.as_bytes())) {
+        let stored = issuance.fingerprint.as_str().as_bytes();
+        if !bool::from(typed_fp.as_str().as_bytes().ct_eq(stored)) {
             continue;
         }
         let issue_no = issuance.issue_no;
@@ -174,7 +187,7 @@ mod tests {
         IssuanceView {
             issue_no,
             key_id: key.id().to_string(),
-            fingerprint: fingerprint(key, code).as_str().to_string(),
+            fingerprint: fingerprint(key, code),
             status,
             notice_date: date(2026, 11, 25),
             expires_on: date(2027, 2, 23),
@@ -191,7 +204,7 @@ mod tests {
         let code = derive(&key, &r, 1);
         let history = vec![issuance(&key, &code, 1, IssuanceStatus::Active)];
         let typed = code.reveal_for_letter();
-        let on = |today| verify(&ring, &r, &typed, &history, today);
+        let on = |today| verify(&ring, &typed, &history, today);
         let day_before = on(date(2026, 11, 24));
         assert_eq!(
             day_before,
@@ -209,7 +222,7 @@ mod tests {
         // Before its notice date a superseded code is still just superseded.
         let old = vec![issuance(&key, &code, 1, IssuanceStatus::Superseded)];
         assert_eq!(
-            verify(&ring, &r, &typed, &old, date(2020, 1, 1)),
+            verify(&ring, &typed, &old, date(2020, 1, 1)),
             Verdict::Superseded { issue_no: 1 }
         );
     }
@@ -229,8 +242,7 @@ mod tests {
         ];
         let before = date(2027, 2, 23);
         let after = date(2027, 2, 24);
-        let v =
-            |typed: &str, history: &[IssuanceView], today| verify(&ring, &r, typed, history, today);
+        let v = |typed: &str, history: &[IssuanceView], today| verify(&ring, typed, history, today);
 
         assert_eq!(
             v(&c2.reveal_for_letter(), &history, before),
@@ -302,9 +314,11 @@ mod tests {
             v(&c2.reveal_for_letter(), &with_gone, before),
             Verdict::Superseded { issue_no: 2 }
         );
-        // Stored fingerprints in uppercase still match.
+        // Stored fingerprints in uppercase still match (read through the
+        // one parser, which keeps them lowercase).
         let mut upper = history.clone();
-        upper[1].fingerprint = upper[1].fingerprint.to_uppercase();
+        upper[1].fingerprint =
+            Fingerprint::from_hex(upper[1].fingerprint.as_str().to_uppercase()).unwrap();
         assert_eq!(
             v(&c2.reveal_for_letter(), &upper, before),
             Verdict::Valid { issue_no: 2 }
@@ -368,18 +382,11 @@ mod tests {
         let bare = text(&code);
         let history = vec![issuance(&key, &code, 1, IssuanceStatus::Active)];
         let verdicts = [
-            verify(&ring, &receipt(5), &grouped, &history, date(2027, 1, 1)),
-            verify(&ring, &receipt(5), &grouped, &history, date(2028, 1, 1)),
+            verify(&ring, &grouped, &history, date(2027, 1, 1)),
+            verify(&ring, &grouped, &history, date(2028, 1, 1)),
+            verify(&ring, &grouped[..13], &history, date(2027, 1, 1)),
             verify(
                 &ring,
-                &receipt(5),
-                &grouped[..13],
-                &history,
-                date(2027, 1, 1),
-            ),
-            verify(
-                &ring,
-                &receipt(5),
                 &grouped.replacen('-', "U", 1),
                 &history,
                 date(2027, 1, 1),

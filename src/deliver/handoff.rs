@@ -30,8 +30,10 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 
+use crate::config::VendorKind;
+use crate::key::KeyMode;
 use crate::ledger::{DeliveredFile, Delivery, Ledger, LedgerError, Sha256Hex};
-use crate::manifest::{read_file_list, read_summary, BatchSummary, KeyMode};
+use crate::manifest::{read_file_list, read_summary, BatchSummary};
 use crate::output::file_sha256;
 
 /// What a hand-off needs from the vendor's server: the SFTP session does
@@ -55,8 +57,21 @@ pub trait Transport {
 pub struct Vendor {
     /// `user@host:port/remote_dir`: recorded with the hand-off.
     pub label: String,
-    /// The vendor mails what it receives.
-    pub production: bool,
+    /// Whether the vendor mails what it receives.
+    pub kind: VendorKind,
+}
+
+/// The one rule between a batch's letters and the vendor they go to: a
+/// test key's SPECIMEN letters never reach a production press. Every
+/// pairing is named, so a new kind of key or of vendor is decided here.
+pub fn may_deliver(letters: KeyMode, vendor: VendorKind) -> bool {
+    match (letters, vendor) {
+        (KeyMode::Test, VendorKind::Production) => false,
+        (KeyMode::Test, VendorKind::Test) => true,
+        (KeyMode::Production, VendorKind::Production) => true,
+        // A test vendor mails nothing, whatever the key.
+        (KeyMode::Production, VendorKind::Test) => true,
+    }
 }
 
 /// One hand-off to make.
@@ -403,7 +418,7 @@ fn check_batch(
             "batch.json names another ledger than the one opened (check --ledger)".into(),
         ));
     }
-    if summary.mode == KeyMode::Test && req.vendor.production {
+    if !may_deliver(summary.mode, req.vendor.kind) {
         return Err(DeliverError::TestBatch {
             batch,
             key_id: summary.key_id.clone(),
@@ -432,18 +447,14 @@ fn outgoing(dir: &Path, summary: &BatchSummary) -> Result<Vec<Outgoing>, Deliver
         };
         let bytes = std::fs::metadata(&local).map_err(read)?.len();
         let found = file_sha256(&local).map_err(read)?;
-        if found != entry.sha256 {
+        if found.as_str() != entry.sha256 {
             return Err(DeliverError::Tampered {
                 batch: batch.clone(),
                 file: entry.path.clone(),
-                found,
+                found: found.to_string(),
                 listed: entry.sha256.clone(),
             });
         }
-        let found = Sha256Hex::parse(&found).map_err(|e| DeliverError::Refused {
-            batch: batch.clone(),
-            reason: format!("{}: {e}", entry.path),
-        })?;
         out.push(Outgoing {
             remote: remote_name(batch, &entry.path),
             local,

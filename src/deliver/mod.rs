@@ -51,7 +51,7 @@ pub fn vendor_of(v: &crate::config::Vendor) -> (SftpTarget, Vendor) {
     };
     let vendor = Vendor {
         label: format!("{}@{}:{}{dir}", v.user, v.host, v.port),
-        production: v.production,
+        kind: v.kind,
     };
     (target, vendor)
 }

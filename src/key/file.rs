@@ -7,7 +7,7 @@ use std::path::Path;
 
 use zeroize::{Zeroize, Zeroizing};
 
-use super::{validate_id, Key, KeyError, SECRET_LEN_BYTES};
+use super::{validate_id, Key, KeyError, KeyMode, SECRET_LEN_BYTES};
 
 /// A key file is a few lines; anything larger is not a key file and is
 /// refused before it is read into memory.
@@ -41,7 +41,7 @@ impl Key {
         {
             use std::os::unix::fs::PermissionsExt;
             let mode = meta.permissions().mode() & 0o7777;
-            if mode & GROUP_OTHER_MODE_BITS != 0 && !key.is_test() {
+            if mode & GROUP_OTHER_MODE_BITS != 0 && key.mode() == KeyMode::Production {
                 return Err(KeyError::Permissions {
                     path: path.to_path_buf(),
                     mode,
@@ -275,7 +275,7 @@ mod tests {
     fn fixture_key_loads_and_is_a_test_key() {
         let key = Key::load(Path::new(FIXTURE_KEY_PATH)).unwrap();
         assert_eq!(key.id(), "test-fixture-0001");
-        assert!(key.is_test());
+        assert_eq!(key.mode(), KeyMode::Test);
         assert_eq!(
             hex::encode(key.secret),
             "d9698b6bf16838f7df1ef021f4a37f12d30a93f8327989672b971f1bd8f3764d"
@@ -299,7 +299,7 @@ mod tests {
         assert!(text.starts_with("# access-letters key file. Keep secret. Mode 0600.\n"));
         let loaded = Key::load(&path).unwrap();
         assert_eq!(loaded.id(), id);
-        assert!(!loaded.is_test());
+        assert_eq!(loaded.mode(), KeyMode::Production);
         assert_eq!(loaded.secret, key.secret);
         assert_eq!(loaded.code_subkey(), key.code_subkey());
     }
@@ -357,7 +357,7 @@ mod tests {
             0o644,
         );
         let key = Key::load(&path).unwrap();
-        assert!(key.is_test());
+        assert_eq!(key.mode(), KeyMode::Test);
     }
 
     #[test]

@@ -57,6 +57,7 @@
 //!   (best effort: the TOML parser's own copies are not scrubbed).
 
 mod file;
+mod mode;
 
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -67,6 +68,7 @@ use sha2::Sha256;
 use zeroize::{Zeroize, ZeroizeOnDrop};
 
 pub use file::KEY_FILE_MAX_BYTES;
+pub use mode::KeyMode;
 
 /// Length of a key secret and of each derived subkey.
 pub const SECRET_LEN_BYTES: usize = 32;
@@ -161,10 +163,11 @@ impl Key {
         &self.id
     }
 
-    /// A published test key (id starts with `test-`): its letters carry a
-    /// SPECIMEN watermark and its batches are marked test.
-    pub fn is_test(&self) -> bool {
-        self.id.starts_with(TEST_KEY_ID_PREFIX)
+    /// [`KeyMode::Test`] for a published test key (id starts with `test-`):
+    /// its letters carry a SPECIMEN watermark and its batches are marked
+    /// test.
+    pub fn mode(&self) -> KeyMode {
+        KeyMode::of_key_id(&self.id)
     }
 
     /// Subkey that seeds code derivation.

@@ -193,9 +193,7 @@ impl Flow<'_, '_> {
 
     fn new_page(&mut self) {
         let mut p = Page::default();
-        if self.parts.specimen {
-            p.items.push(watermark());
-        }
+        p.items.extend(watermark(self.parts.mode));
         self.pages.push(p);
         self.y = CONTINUATION_TOP_PT;
     }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use crate::filing::ReceiptNumber;
 
-use super::{BUSY_TIMEOUT_MS, MIN_FINGERPRINT_HEX_CHARS};
+use super::BUSY_TIMEOUT_MS;
 
 /// Everything that can go wrong with the ledger. `ledger` is the ledger's
 /// path as the user gave it. No variant carries a code.
@@ -95,13 +95,6 @@ pub enum LedgerError {
         receipt: ReceiptNumber,
         issue_no: u32,
         expected: u32,
-    },
-
-    /// The value is deliberately not shown: it might be a clear code.
-    #[error("the fingerprint given for receipt {receipt} issue {issue_no} is not a hex digest of at least {MIN_FINGERPRINT_HEX_CHARS} characters (not shown, in case it is a code); this is a program error, nothing was recorded")]
-    NotAFingerprint {
-        receipt: ReceiptNumber,
-        issue_no: u32,
     },
 
     #[error("the issuance for receipt {receipt} issue {issue_no} carries the filing of receipt {filing_receipt}; this is a program error, nothing was recorded")]

@@ -109,6 +109,8 @@ mod tests;
 mod tests_guard;
 #[cfg(test)]
 mod tests_pg;
+#[cfg(test)]
+mod tests_stored;
 
 pub use self::postgres::{
     redact_url, stop_waiting_on, PostgresLedger, EXIT_STOPPED_WAITING, LEDGER_TIMEOUT_DEFAULT_S,
@@ -139,10 +141,6 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 /// The schema version this program reads and writes, the same on both
 /// backends (each has its own list of migrations up to it).
 pub const SCHEMA_VERSION: i64 = 6;
-
-/// Fingerprints are hex HMAC digests; anything shorter than this cannot be
-/// one, and a 12-symbol access code (14 with hyphens) is always shorter.
-const MIN_FINGERPRINT_HEX_CHARS: usize = 32;
 
 /// The issuance columns every read selects; rows are read by these names on
 /// both backends.

@@ -35,7 +35,8 @@ fn v3_schema(name: &str, proofs: &[&str]) -> Option<(String, ::postgres::Client)
          CHECK (one_row), version INTEGER NOT NULL); \
          INSERT INTO ledger_schema_version VALUES (TRUE, 3); \
          INSERT INTO batches (batch_id, batch_date, key_id, is_test, input_sha256, kind, started_at) \
-         VALUES ('b', '2026-11-25', 'test-2026', TRUE, 'ab', 'nightly', now())",
+         VALUES ('b', '2026-11-25', 'test-2026', TRUE, \
+         'abababababababababababababababababababababababababababababababab', 'nightly', now())",
     )
     .expect("version 3");
     for (n, proof) in proofs.iter().enumerate() {
@@ -49,7 +50,7 @@ fn v3_schema(name: &str, proofs: &[&str]) -> Option<(String, ::postgres::Client)
             &[
                 &receipt(n).as_str(),
                 &format!("P{n}"),
-                &fingerprint(n, 1),
+                &fingerprint(n, 1).as_str(),
                 &date("2026-11-25"),
                 &date("2027-02-23"),
                 proof,
@@ -97,4 +98,32 @@ fn version_4_refuses_a_proof_that_is_none_of_the_kinds_on_postgres() {
         .expect("version")
         .get(0);
     assert_eq!(version, 3, "left as it was");
+}
+
+#[test]
+fn a_stored_fingerprint_or_digest_that_is_not_one_is_a_damaged_ledger_on_postgres() {
+    let hex = "9f86d081884c7d659a2feaa0c55ad015a3bf4f1b2b0b822cd15d6c15b0f00a08";
+    let Some((url, _admin)) = v3_schema("damaged_fp", &[hex]) else {
+        return;
+    };
+    let ledger = PostgresLedger::connect(&url).expect("migrated");
+    assert_eq!(ledger.history(&receipt(0)).expect("history").len(), 1);
+    let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+    c.batch_execute(
+        "UPDATE issuances SET fingerprint = '7K2M-9QXD-4RT8'; \
+         UPDATE batches SET input_sha256 = 'abc'",
+    )
+    .expect("damage");
+    let err = ledger.history(&receipt(0)).expect_err("must refuse");
+    let text = err.to_string();
+    assert!(matches!(err, LedgerError::Damaged { .. }), "{text}");
+    assert!(
+        text.contains("the fingerprint of receipt IOE0000000000"),
+        "{text}"
+    );
+    assert!(!text.contains("7K2M"), "{text}");
+    let err = ledger.batch("b").expect_err("must refuse");
+    let text = err.to_string();
+    assert!(matches!(err, LedgerError::Damaged { .. }), "{text}");
+    assert!(text.contains("the input digest of batch b"), "{text}");
 }

@@ -3,9 +3,11 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::filing::{Filing, FormType, IssuanceStatus, IssuanceView, ReceiptNumber};
+use crate::code::{Fingerprint, IssuanceView};
+use crate::filing::{Filing, FormType, IssuanceStatus, ReceiptNumber};
+use crate::key::KeyMode;
 
-use super::{LedgerError, LetterProof, MIN_FINGERPRINT_HEX_CHARS};
+use super::{LedgerError, LetterProof, Sha256Hex};
 
 /// Why a batch exists.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -41,10 +43,28 @@ pub struct BatchRecord {
     pub batch_id: String,
     pub batch_date: NaiveDate,
     pub key_id: String,
-    pub is_test: bool,
-    /// Hex sha256 of the input file (for a reissue, of its request).
-    pub input_sha256: String,
+    /// The kind of key the batch is made with (stored as `is_test`).
+    pub mode: KeyMode,
+    /// The sha256 of the input file (for a reissue, of its request).
+    pub input_sha256: Sha256Hex,
     pub kind: BatchKind,
+}
+
+/// A batch's [`KeyMode`] as the `is_test` column keeps it: the one place
+/// either backend turns the kind into its stored form and back.
+pub(super) fn is_test_column(mode: KeyMode) -> bool {
+    match mode {
+        KeyMode::Test => true,
+        KeyMode::Production => false,
+    }
+}
+
+/// The [`KeyMode`] an `is_test` column holds.
+pub(super) fn mode_of_column(is_test: bool) -> KeyMode {
+    match is_test {
+        true => KeyMode::Test,
+        false => KeyMode::Production,
+    }
 }
 
 /// An issuance about to be recorded; its letter file already exists on
@@ -58,8 +78,8 @@ pub struct NewIssuance {
     pub batch_id: String,
     pub piece_id: String,
     pub key_id: String,
-    /// Hex keyed fingerprint of the code; never the code.
-    pub fingerprint: String,
+    /// The keyed fingerprint of the code; never the code.
+    pub fingerprint: Fingerprint,
     pub notice_date: NaiveDate,
     pub expires_on: NaiveDate,
     /// What the letter was, to prove a reprint against.
@@ -75,17 +95,9 @@ pub struct NewIssuance {
 }
 
 impl NewIssuance {
-    /// Refuses a row the ledger must never hold: a "fingerprint" that could
-    /// be a clear code, or a filing of another receipt.
+    /// Refuses a row the ledger must never hold: a filing of another
+    /// receipt. (What it keeps of the code is a [`Fingerprint`] by type.)
     pub(super) fn check(&self) -> Result<(), LedgerError> {
-        let hex_ok = self.fingerprint.len() >= MIN_FINGERPRINT_HEX_CHARS
-            && self.fingerprint.bytes().all(|b| b.is_ascii_hexdigit());
-        if !hex_ok {
-            return Err(LedgerError::NotAFingerprint {
-                receipt: self.receipt.clone(),
-                issue_no: self.issue_no,
-            });
-        }
         if self.filing.receipt != self.receipt {
             return Err(LedgerError::FilingMismatch {
                 receipt: self.receipt.clone(),
@@ -246,10 +258,11 @@ pub(super) fn batch_differences(old: &BatchRecord, new: &BatchRecord) -> Vec<Str
             old.batch_date, new.batch_date
         ));
     }
-    if old.is_test != new.is_test {
+    if old.mode != new.mode {
         diffs.push(format!(
-            "test marking (recorded {}, now {})",
-            old.is_test, new.is_test
+            "key kind (recorded {}, now {})",
+            old.mode.as_str(),
+            new.mode.as_str()
         ));
     }
     if old.kind != new.kind {

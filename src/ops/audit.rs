@@ -152,7 +152,7 @@ fn check_batch(
 
 fn check_file(path: &Path, want: &str, found: &mut Audit) {
     match file_sha256(path) {
-        Ok(got) if got == want => {}
+        Ok(got) if got.as_str() == want => {}
         Ok(_) => found.problems.push(format!(
             "{} differs from the SHA-256 batch.json recorded",
             path.display()

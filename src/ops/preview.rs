@@ -86,7 +86,7 @@ pub fn preview(
     key: &Key,
     renderer: &Renderer,
 ) -> Result<Previewed, PreviewError> {
-    if !key.is_test() {
+    if key.mode() != crate::key::KeyMode::Test {
         return Err(PreviewError::NotATestKey {
             key_id: key.id().to_string(),
         });

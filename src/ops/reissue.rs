@@ -17,14 +17,13 @@
 use std::path::{Path, PathBuf};
 
 use chrono::{DateTime, Duration, NaiveDate, Utc};
-use sha2::{Digest, Sha256};
 
 use crate::batch::next_serial;
 use crate::batch::{complete, write_letter, write_plain_report, BatchError, Written};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::issue::{issue, IssueContext, IssueError, Planned};
 use crate::key::KeyRing;
-use crate::ledger::{BatchKind, BatchRecord, Issuance, Ledger, LedgerError};
+use crate::ledger::{BatchKind, BatchRecord, Issuance, Ledger, LedgerError, Sha256Hex};
 use crate::letter::NoticeDates;
 use crate::manifest::{letter_file, Counts};
 use crate::render::Renderer;
@@ -245,8 +244,8 @@ fn batch_record(
         batch_id,
         batch_date: req.batch_date,
         key_id: key.id().to_string(),
-        is_test: key.is_test(),
-        input_sha256: hex::encode(Sha256::digest(request.as_bytes())),
+        mode: key.mode(),
+        input_sha256: Sha256Hex::of(request.as_bytes()),
         kind: BatchKind::Reissue,
     }
 }
@@ -348,8 +347,8 @@ mod tests {
             batch_id: "2026-11-25-000000".into(),
             batch_date: date("2026-11-25"),
             key_id: keys.current().id().into(),
-            is_test: true,
-            input_sha256: "0".repeat(64),
+            mode: crate::key::KeyMode::Test,
+            input_sha256: crate::ledger::Sha256Hex::of(b"nightly"),
             kind: BatchKind::Nightly,
         };
         ledger.start_batch(&record).expect("a batch");

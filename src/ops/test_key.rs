@@ -32,7 +32,7 @@ mod tests {
     #[test]
     fn the_builtin_key_is_the_fixture_file() {
         let builtin = builtin_test_key();
-        assert!(builtin.is_test());
+        assert_eq!(builtin.mode(), crate::key::KeyMode::Test);
         assert_eq!(builtin.id(), "test-fixture-0001");
         let file =
             Key::load(&Path::new(env!("CARGO_MANIFEST_DIR")).join("fixtures/test.key")).unwrap();

@@ -129,18 +129,18 @@ pub(crate) fn verdict_at(
     ledger: &dyn Ledger,
 ) -> Result<Verdict, LedgerError> {
     let history = ledger.history(receipt)?;
-    Ok(verdict_of(door, (receipt, typed), &history, as_of, ring))
+    Ok(verdict_of(door, typed, &history, as_of, ring))
 }
 
 fn verdict_of(
     door: Door,
-    (receipt, typed): (&ReceiptNumber, &str),
+    typed: &str,
     history: &[Issuance],
     as_of: NaiveDate,
     ring: &KeyRing,
 ) -> Verdict {
     let views: Vec<_> = history.iter().map(|i| i.view()).collect();
-    door.shown(verify(ring, receipt, typed, &views, as_of))
+    door.shown(verify(ring, typed, &views, as_of))
 }
 
 /// A portal's guess checked: the verdict from the receipt's history and,
@@ -156,7 +156,7 @@ pub(crate) fn check_guess(
 ) -> Result<(Verdict, GuessGate), LedgerError> {
     let since = now - g.limit.window;
     let (history, tallies) = ledger.history_for_guess(receipt, g.guesser, since)?;
-    let verdict = verdict_of(door, (receipt, typed), &history, as_of, ring);
+    let verdict = verdict_of(door, typed, &history, as_of, ring);
     let gate = match kind_of(&verdict) {
         AttemptKind::NotCounted => gate_uncounted(tallies, g.limit),
         kind => ledger.gate_guess(receipt, g.guesser, kind, now, g.limit)?,

@@ -92,7 +92,7 @@ fn fx() -> &'static Fixture {
             NaiveDate::from_ymd_opt(2027, 2, 23).unwrap()
         );
         let key = Key::load(&test_key()).expect("fixtures/test.key loads");
-        assert!(key.is_test());
+        assert_eq!(key.mode(), access_letters::key::KeyMode::Test);
         Fixture {
             key,
             dates,
@@ -136,7 +136,7 @@ fn render_letter(
             code: &code,
             dates: fx().dates,
             barcode,
-            specimen: key.is_test(),
+            mode: key.mode(),
         })
         .unwrap_or_else(|e| panic!("{}: {e}", filing.receipt));
     assert_eq!(
@@ -999,7 +999,7 @@ fn test_key_letters_say_specimen_on_every_page_and_production_letters_do_not() {
     }
 
     let prod = Key::from_parts("prod-x", [7u8; 32]).unwrap();
-    assert!(!prod.is_test());
+    assert_eq!(prod.mode(), access_letters::key::KeyMode::Production);
     let filing = fixture_filing("IOE0912345602");
     let bytes = render_letter(&f.renderer, &prod, filing, None);
     let text = &read_pdf(&bytes)[0].text;

@@ -84,7 +84,7 @@ fn row(n: u64, issue_no: u32, batch_id: &str) -> NewIssuance {
         batch_id: batch_id.into(),
         piece_id: format!("IOE{n:010}-{issue_no:02}"),
         key_id: key.id().into(),
-        fingerprint: fingerprint(&key, &code).as_str().to_string(),
+        fingerprint: fingerprint(&key, &code),
         notice_date: date("2026-11-25"),
         expires_on: date("2027-02-23"),
         proof: LetterProof::NotYetPrinted,
@@ -106,8 +106,8 @@ fn start(ledger: &mut dyn Ledger, batch_id: &str, kind: BatchKind) {
             batch_id: batch_id.into(),
             batch_date: date("2026-11-25"),
             key_id: builtin_test_key().id().into(),
-            is_test: true,
-            input_sha256: "cd".repeat(32),
+            mode: access_letters::key::KeyMode::Test,
+            input_sha256: access_letters::ledger::Sha256Hex::of(b"lifecycle"),
             kind,
         })
         .expect("start the batch");

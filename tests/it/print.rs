@@ -63,7 +63,7 @@ fn both(filing: &Filing) -> (Vec<u8>, DrawnLetter) {
         code: &code,
         dates: f.dates,
         barcode: None,
-        specimen: true,
+        mode: access_letters::key::KeyMode::Test,
     };
     let standalone = f.renderer.render(&job).unwrap().bytes;
     let drawn = draw_letter(&f.renderer, &job).unwrap();

@@ -211,7 +211,7 @@ fn proof_of_a_golden_letter_matches_the_reference_picture() {
         code: &code,
         dates: NoticeDates::new(batch_date(), renderer.config.codes.valid_days),
         barcode: None,
-        specimen: true,
+        mode: access_letters::key::KeyMode::Test,
     };
     // The job is the golden letter's: the picture is of that very letter.
     assert_eq!(renderer.render(&job).unwrap().bytes, golden_pdf());
@@ -331,7 +331,7 @@ fn show_code_refusal_in_the_library_names_the_key() {
         code: &code,
         dates: NoticeDates::new(batch_date(), 90),
         barcode: None,
-        specimen: false,
+        mode: access_letters::key::KeyMode::Production,
     };
     let err = letter_png(&renderer, &key, &job, &ProofOptions::new(None, true)).unwrap_err();
     assert!(matches!(err, ProofError::ShowCodeRefused { .. }), "{err}");

@@ -98,9 +98,7 @@ fn row(n: u64, issue_no: u32, batch_id: &str) -> NewIssuance {
         batch_id: batch_id.into(),
         piece_id: format!("MSC{n:010}-{issue_no:02}"),
         key_id: key.id().into(),
-        fingerprint: access_letters::code::fingerprint(&key, &code)
-            .as_str()
-            .to_string(),
+        fingerprint: access_letters::code::fingerprint(&key, &code),
         notice_date: date("2026-11-25"),
         expires_on: date("2027-02-23"),
         proof: LetterProof::NotYetPrinted,
@@ -122,8 +120,8 @@ fn start(ledger: &mut dyn Ledger, batch_id: &str, kind: BatchKind) {
             batch_id: batch_id.into(),
             batch_date: date("2026-11-25"),
             key_id: builtin_test_key().id().into(),
-            is_test: true,
-            input_sha256: "ef".repeat(32),
+            mode: access_letters::key::KeyMode::Test,
+            input_sha256: access_letters::ledger::Sha256Hex::of(b"races"),
             kind,
         })
         .expect("start the batch");

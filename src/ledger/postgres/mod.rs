@@ -72,7 +72,7 @@ use crate::ledger::check_batch_known;
 use crate::ledger::guesses::{GuessGate, GuessLimit, Guesser, Tallies};
 use crate::ledger::life::{Answer, Change, Unlinking};
 use crate::ledger::redeem::{RedeemStep, Revocation};
-use crate::ledger::types::batch_differences;
+use crate::ledger::types::{batch_differences, is_test_column};
 use crate::ledger::{
     BatchRecord, CodeLife, DeliveredFile, Delivery, Issuance, IssuanceLedger, LedgerError,
     MailCounts, MailEvent, MailImport, MailRecorded, MailTrail, NewIssuance, PieceRef,
@@ -239,8 +239,8 @@ impl IssuanceLedger for PostgresLedger {
                     &batch.batch_id,
                     &batch.batch_date,
                     &batch.key_id,
-                    &batch.is_test,
-                    &batch.input_sha256,
+                    &is_test_column(batch.mode),
+                    &batch.input_sha256.as_str(),
                     &batch.kind.as_str(),
                     &now,
                 ],

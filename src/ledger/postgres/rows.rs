@@ -7,8 +7,10 @@ use ::postgres::types::Type;
 use ::postgres::{Client, Row, Transaction};
 use chrono::{DateTime, NaiveDate, Utc};
 
+use crate::code::Fingerprint;
 use crate::filing::{Filing, IssuanceStatus, ReceiptNumber};
 
+use crate::ledger::types::mode_of_column;
 use crate::ledger::{
     parse_form, BatchKind, BatchRecord, Issuance, LedgerError, LetterProof, NewIssuance,
     Redemption, Sha256Hex, Unlink,
@@ -101,6 +103,8 @@ pub(super) fn issuance_from_row(label: &str, row: &Row) -> Result<Issuance, Ledg
     let imb_serial = imb_serial
         .map(|s| u64::try_from(s).map_err(|_| damaged(label, format!("negative serial {s}"))))
         .transpose()?;
+    let fingerprint = Fingerprint::from_hex(get(label, row, "fingerprint")?)
+        .map_err(|e| damaged(label, format!("the fingerprint of receipt {receipt}: {e}")))?;
     let proof = LetterProof::from_parts(
         get(label, row, "proof_kind")?,
         get::<Option<&str>>(label, row, "proof_digest")?,
@@ -121,7 +125,7 @@ pub(super) fn issuance_from_row(label: &str, row: &Row) -> Result<Issuance, Ledg
         batch_id: get(label, row, "batch_id")?,
         piece_id: get(label, row, "piece_id")?,
         key_id: get(label, row, "key_id")?,
-        fingerprint: get(label, row, "fingerprint")?,
+        fingerprint,
         notice_date: get::<NaiveDate>(label, row, "notice_date")?,
         expires_on: get::<NaiveDate>(label, row, "expires_on")?,
         proof,
@@ -158,13 +162,16 @@ pub(super) fn batch_from_row(
     let kind_text: String = get(label, row, "kind")?;
     let kind = BatchKind::parse(&kind_text)
         .ok_or_else(|| damaged(label, format!("unknown batch kind '{kind_text}'")))?;
+    let batch_id: String = get(label, row, "batch_id")?;
+    let input_sha256 = Sha256Hex::parse(get(label, row, "input_sha256")?)
+        .map_err(|e| damaged(label, format!("the input digest of batch {batch_id}: {e}")))?;
     Ok((
         BatchRecord {
-            batch_id: get(label, row, "batch_id")?,
+            batch_id,
             batch_date: get(label, row, "batch_date")?,
             key_id: get(label, row, "key_id")?,
-            is_test: get(label, row, "is_test")?,
-            input_sha256: get(label, row, "input_sha256")?,
+            mode: mode_of_column(get(label, row, "is_test")?),
+            input_sha256,
             kind,
         },
         get(label, row, "summary_json")?,
@@ -245,7 +252,7 @@ pub(super) fn copy_rows(
             &row.batch_id,
             &row.piece_id,
             &row.key_id,
-            &row.fingerprint,
+            &row.fingerprint.as_str(),
             &row.notice_date,
             &row.expires_on,
             &row.proof.kind().as_str(),

@@ -25,7 +25,7 @@ use crate::ledger::files::{
 use crate::ledger::guesses::{GuessGate, GuessLimit, Guesser, Tallies};
 use crate::ledger::life::{Change, Unlinking};
 use crate::ledger::redeem::{RedeemAsk, RedeemStep, Revocation};
-use crate::ledger::types::batch_differences;
+use crate::ledger::types::{batch_differences, is_test_column};
 use crate::ledger::{
     BatchRecord, CodeLife, DeliveredFile, Delivery, Issuance, IssuanceLedger, LedgerError,
     MailCounts, MailEvent, MailImport, MailRecorded, MailTrail, NewIssuance, PieceRef,
@@ -392,8 +392,8 @@ impl IssuanceLedger for SqliteLedger {
                         batch.batch_id,
                         date_text(batch.batch_date),
                         batch.key_id,
-                        batch.is_test,
-                        batch.input_sha256,
+                        is_test_column(batch.mode),
+                        batch.input_sha256.as_str(),
                         batch.kind.as_str(),
                         now,
                     ],

@@ -4,8 +4,10 @@
 use chrono::{DateTime, NaiveDate, Utc};
 use rusqlite::{params, Connection, ErrorCode, OptionalExtension, Row};
 
+use crate::code::Fingerprint;
 use crate::filing::{Filing, IssuanceStatus, ReceiptNumber};
 
+use crate::ledger::types::mode_of_column;
 use crate::ledger::{
     parse_form, BatchKind, BatchRecord, Issuance, LedgerError, LetterProof, NewIssuance,
     Redemption, Unlink,
@@ -41,7 +43,7 @@ pub(super) fn insert_active(
         row.batch_id,
         row.piece_id,
         row.key_id,
-        row.fingerprint,
+        row.fingerprint.as_str(),
         date_text(row.notice_date),
         date_text(row.expires_on),
         row.proof.kind().as_str(),
@@ -288,6 +290,8 @@ pub(super) fn issuance_from_row(row: &Row<'_>) -> rusqlite::Result<Issuance> {
     let status_text: String = row.get("status")?;
     let status = IssuanceStatus::parse(&status_text)
         .ok_or_else(|| bad_column(0, format!("unknown status '{status_text}'")))?;
+    let fingerprint = Fingerprint::from_hex(row.get("fingerprint")?)
+        .map_err(|e| bad_column(0, format!("the fingerprint of receipt {receipt}: {e}")))?;
     let proof = LetterProof::from_parts(
         &row.get::<_, String>("proof_kind")?,
         row.get::<_, Option<String>>("proof_digest")?.as_deref(),
@@ -317,7 +321,7 @@ pub(super) fn issuance_from_row(row: &Row<'_>) -> rusqlite::Result<Issuance> {
         batch_id: row.get("batch_id")?,
         piece_id: row.get("piece_id")?,
         key_id: row.get("key_id")?,
-        fingerprint: row.get("fingerprint")?,
+        fingerprint,
         notice_date: date_column(row, "notice_date")?,
         expires_on: date_column(row, "expires_on")?,
         proof,
@@ -342,13 +346,17 @@ pub(super) fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<(BatchRecord, Op
     let kind_text: String = row.get(5)?;
     let kind = BatchKind::parse(&kind_text)
         .ok_or_else(|| bad_column(5, format!("unknown batch kind '{kind_text}'")))?;
+    let batch_id: String = row.get(0)?;
+    let input_text: String = row.get(4)?;
+    let input_sha256 = Sha256Hex::parse(&input_text)
+        .map_err(|e| bad_column(4, format!("the input digest of batch {batch_id}: {e}")))?;
     Ok((
         BatchRecord {
-            batch_id: row.get(0)?,
+            batch_id,
             batch_date: date_column(row, "batch_date")?,
             key_id: row.get(2)?,
-            is_test: row.get(3)?,
-            input_sha256: row.get(4)?,
+            mode: mode_of_column(row.get(3)?),
+            input_sha256,
             kind,
         },
         row.get(6)?,
