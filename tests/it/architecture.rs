@@ -737,6 +737,24 @@ fn the_stage_check_sees_uses_of_later_stages() {
         ),
         (
             "ledger/a.rs",
+            "fn f() -> Value {\n    serde_json::json!({\"plan\": crate::batch::NAME})\n}\n",
+            batch,
+            "ledger/a.rs:2",
+        ),
+        (
+            "ledger/a.rs",
+            "macro_rules! plan {\n    () => {\n        $crate::batch::Plan\n    };\n}\n",
+            batch,
+            "ledger/a.rs:3",
+        ),
+        (
+            "ledger/a.rs",
+            "use crate::batch::{self, Plan};\n",
+            batch,
+            "ledger/a.rs:1",
+        ),
+        (
+            "ledger/a.rs",
             "#[cfg(test)]\nmod tests {\n    use crate::batch::Plan;\n}\n",
             batch,
             "ledger/a.rs:3",

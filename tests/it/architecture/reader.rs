@@ -117,6 +117,10 @@ fn trait_item_attrs(item: &syn::TraitItem) -> &[syn::Attribute] {
     }
 }
 
+/// A path of a `use` tree, each segment with its line, and the name it
+/// binds (`None` for a glob).
+type BoundPath = (Vec<(String, usize)>, Option<String>);
+
 fn line_of(span: proc_macro2::Span) -> usize {
     span.start().line
 }
@@ -170,19 +174,20 @@ impl Reader {
         }
     }
 
-    /// The paths of a `use` tree, each with its alias (the name it binds,
-    /// `None` for a glob) and the line of its last segment.
-    fn use_paths(
-        tree: &syn::UseTree,
-        prefix: &mut Vec<(String, usize)>,
-        out: &mut Vec<(Vec<(String, usize)>, Option<String>)>,
-    ) {
+    /// The paths of a `use` tree, each segment with its line, and the name
+    /// each path binds (`None` for a glob). `a::{self, b}` gives `a` and
+    /// `a::b`.
+    fn use_paths(tree: &syn::UseTree, prefix: &mut Vec<(String, usize)>, out: &mut Vec<BoundPath>) {
         let seg = |i: &syn::Ident| (i.to_string(), line_of(i.span()));
         match tree {
             syn::UseTree::Path(p) => {
                 prefix.push(seg(&p.ident));
                 Self::use_paths(&p.tree, prefix, out);
                 prefix.pop();
+            }
+            syn::UseTree::Name(n) if n.ident == "self" && !prefix.is_empty() => {
+                let name = prefix.last().map(|(s, _)| s.clone());
+                out.push((prefix.clone(), name));
             }
             syn::UseTree::Name(n) => {
                 let mut path = prefix.clone();
@@ -207,6 +212,8 @@ impl Reader {
     /// `format!`, `matches!`, `tracing::info!` arguments).
     fn macro_tokens(&mut self, tokens: TokenStream) {
         let tokens: Vec<TokenTree> = tokens.into_iter().collect();
+        let punct =
+            |i: usize, c: char| matches!(&tokens[i], TokenTree::Punct(p) if p.as_char() == c);
         let colons = |i: usize| {
             matches!((tokens.get(i), tokens.get(i + 1)),
                 (Some(TokenTree::Punct(a)), Some(TokenTree::Punct(b)))
@@ -217,9 +224,9 @@ impl Reader {
             match &tokens[i] {
                 TokenTree::Group(g) => self.macro_tokens(g.stream()),
                 TokenTree::Ident(id) if self.base(&id.to_string()).is_some() => {
-                    // `$crate::x` and `a::crate` are not paths from here.
-                    let after_path_or_dollar = i > 0
-                        && matches!(&tokens[i - 1], TokenTree::Punct(p) if matches!(p.as_char(), ':' | '$'));
+                    // `a::self` is not a path from here (`$crate::x` is:
+                    // a macro of this crate naming `x`).
+                    let inside_a_path = i > 1 && punct(i - 2, ':') && punct(i - 1, ':');
                     let mut segments = vec![(id.to_string(), line_of(id.span()))];
                     let mut j = i + 1;
                     while colons(j) {
@@ -229,7 +236,7 @@ impl Reader {
                         segments.push((next.to_string(), line_of(next.span())));
                         j += 3;
                     }
-                    if !after_path_or_dollar {
+                    if !inside_a_path {
                         self.record(&segments);
                     }
                     i = j;
