@@ -254,25 +254,7 @@ pub(in crate::ledger) fn decide<'a>(
 ) -> Result<Decision<'a>, Refusal> {
     let one = |writes: Vec<Write<'a>>, plan| Ok(Decision { writes, plan });
     match change {
-        Change::Reissue { .. } => {
-            if let Some(link) = life.link() {
-                let at = link.redeemed.as_ref().map_or(now, |(at, _)| *at);
-                return Err(Refusal::Linked {
-                    issue_no: link.issue_no,
-                    at,
-                });
-            }
-            let superseded = life.active().map(|i| i.issue_no);
-            let mut writes: Vec<Write<'a>> = superseded
-                .map(|issue_no| Write::End {
-                    issue_no,
-                    end: End::Superseded,
-                })
-                .into_iter()
-                .collect();
-            writes.push(Write::Insert);
-            one(writes, Plan::Reissued { superseded })
-        }
+        Change::Reissue { .. } => decide_reissue(life, now),
         Change::Redeem {
             issue_no, account, ..
         } => decide_redeem(life, issue_no, account),
@@ -327,6 +309,31 @@ pub(in crate::ledger) fn decide<'a>(
             None => one(vec![], Plan::Unlink(Unlinking::NotLinked)),
         },
     }
+}
+
+/// A reissue: refused while an account is linked to the receipt; the live
+/// code, if any, is superseded by the new issue.
+fn decide_reissue<'a>(life: &Life, now: DateTime<Utc>) -> Result<Decision<'a>, Refusal> {
+    if let Some(link) = life.link() {
+        let at = link.redeemed.as_ref().map_or(now, |(at, _)| *at);
+        return Err(Refusal::Linked {
+            issue_no: link.issue_no,
+            at,
+        });
+    }
+    let superseded = life.active().map(|i| i.issue_no);
+    let mut writes: Vec<Write<'a>> = superseded
+        .map(|issue_no| Write::End {
+            issue_no,
+            end: End::Superseded,
+        })
+        .into_iter()
+        .collect();
+    writes.push(Write::Insert);
+    Ok(Decision {
+        writes,
+        plan: Plan::Reissued { superseded },
+    })
 }
 
 /// A redemption: only a live code of a receipt no other account is linked

@@ -1,16 +1,24 @@
 //! The shape of `src/`, checked: the stage order of DESIGN.md holds in the
-//! `use` lines, there are no import circles (between top-level modules, nor
-//! between the files of one module), and no file or function grows past
-//! what a newcomer can read in one sitting.
+//! `use` lines and paths, there are no import circles (between top-level
+//! modules, nor between the files of one module), and no file or function
+//! grows past what a newcomer can read in one sitting.
 //!
-//! This reads the source text, whole files, with comments and strings
-//! blanked out; the rules about the code that ships leave out what is under
-//! `#[cfg(test)]` (and only that). It fails the moment a change breaks one
-//! of these rules, whatever the rest of the suite says.
+//! Each file is parsed with `syn`, the parser Rust's own macros use, and
+//! line numbers come from the parsed tokens (proc-macro2's span locations):
+//! a comment or a string names nothing, every `fn` is measured (free,
+//! `async`, `const`, in an `impl`, a trait's default body, nested in another
+//! fn), from its signature's first line to its closing brace, whatever the
+//! signature holds. The rules about the code that ships leave out what is
+//! under `#[cfg(test)]` (and only that). It fails the moment a change breaks
+//! one of these rules, whatever the rest of the suite says.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::path::{Path, PathBuf};
+
+mod reader;
+
+use reader::{module_path, read, FileFacts};
 
 /// Most lines a source file may have, unit tests included.
 const MAX_FILE_LINES: usize = 800;
@@ -18,6 +26,12 @@ const MAX_FILE_LINES: usize = 800;
 const MAX_CLI_FILE_LINES: usize = 80;
 /// Most lines a function may have outside test code.
 const MAX_FN_LINES: usize = 80;
+
+/// Functions over [`MAX_FN_LINES`] allowed for now, as (`file::fn`, why).
+/// Each is in a file that other work is changing at the same time, so its
+/// split waits for that work to land; the test says when an entry is no
+/// longer over the limit, so the entry goes with it.
+const KNOWN_LONG: &[(&str, &str)] = &[];
 
 /// Each top-level module and its place in the data flow (tens are the stages
 /// of DESIGN.md, units the order inside a stage). A module may use modules of
@@ -55,6 +69,7 @@ const STAGES: &[(&str, u32)] = &[
     ("gen", 110),
     ("cli", 120),
 ];
+
 fn src_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("src")
 }
@@ -70,6 +85,7 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
+/// Every file under `src/`: its path there (`ledger/sqlite.rs`) and its text.
 fn all_sources() -> Vec<(String, String)> {
     let src = src_dir();
     let mut files = Vec::new();
@@ -84,265 +100,114 @@ fn all_sources() -> Vec<(String, String)> {
         .collect()
 }
 
-/// The top-level module a file belongs to: `ledger/sqlite.rs` -> `ledger`.
-fn module_of(rel: &str) -> Option<String> {
-    let first = rel.split('/').next()?;
-    let name = first.trim_end_matches(".rs");
-    match name {
-        "lib" | "main" => None,
-        _ => Some(name.to_string()),
-    }
+/// A file under `src/`, read.
+struct Parsed {
+    /// Its path under `src/`: `batch/finish.rs`.
+    rel: String,
+    /// Its module path: `batch::finish`.
+    module: Vec<String>,
+    facts: FileFacts,
 }
 
-/// The code of a file with comments, strings and character literals
-/// blanked out (replaced by spaces, newlines kept), so that a brace or a
-/// `crate::` inside a string or a doc comment counts for nothing and line
-/// numbers stay those of the file.
-fn code_only(text: &str) -> String {
-    let chars: Vec<char> = text.chars().collect();
-    let mut out = String::with_capacity(text.len());
-    let blank = |out: &mut String, c: char| out.push(if c == '\n' { '\n' } else { ' ' });
-    let ident = |c: char| c.is_alphanumeric() || c == '_';
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        let next = chars.get(i + 1).copied();
-        if c == '/' && next == Some('/') {
-            while i < chars.len() && chars[i] != '\n' {
-                blank(&mut out, chars[i]);
-                i += 1;
-            }
-        } else if c == '/' && next == Some('*') {
-            // Block comments nest in Rust.
-            let mut depth = 0;
-            while i < chars.len() {
-                if chars[i] == '/' && chars.get(i + 1) == Some(&'*') {
-                    depth += 1;
-                    out.push_str("  ");
-                    i += 2;
-                } else if chars[i] == '*' && chars.get(i + 1) == Some(&'/') {
-                    depth -= 1;
-                    out.push_str("  ");
-                    i += 2;
-                    if depth == 0 {
-                        break;
-                    }
-                } else {
-                    blank(&mut out, chars[i]);
-                    i += 1;
-                }
-            }
-        } else if (c == 'r' || (c == 'b' && next == Some('r')))
-            && (i == 0 || !ident(chars[i - 1]))
-            && {
-                let start = if c == 'b' { i + 2 } else { i + 1 };
-                let hashes = chars[start..].iter().take_while(|&&h| h == '#').count();
-                chars.get(start + hashes) == Some(&'"')
-            }
-        {
-            // A raw string: r"..", r#".."#, br"..".
-            let start = if c == 'b' { i + 2 } else { i + 1 };
-            let hashes = chars[start..].iter().take_while(|&&h| h == '#').count();
-            let body = start + hashes + 1;
-            let mut j = body;
-            while j < chars.len() {
-                if chars[j] == '"'
-                    && chars[j + 1..]
-                        .iter()
-                        .take(hashes)
-                        .filter(|&&h| h == '#')
-                        .count()
-                        == hashes
-                {
-                    j += 1 + hashes;
-                    break;
-                }
-                j += 1;
-            }
-            for &k in &chars[i..j.min(chars.len())] {
-                blank(&mut out, k);
-            }
-            i = j;
-        } else if c == '"' {
-            blank(&mut out, c);
-            i += 1;
-            while i < chars.len() && chars[i] != '"' {
-                if chars[i] == '\\' {
-                    blank(&mut out, chars[i]);
-                    i += 1;
-                }
-                if i < chars.len() {
-                    blank(&mut out, chars[i]);
-                    i += 1;
-                }
-            }
-            if i < chars.len() {
-                blank(&mut out, chars[i]);
-                i += 1;
-            }
-        } else if c == '\'' {
-            // A character literal ('x', '\n', '\u{7b}'), or else a lifetime.
-            let end = if next == Some('\\') {
-                chars[i + 2..]
-                    .iter()
-                    .position(|&k| k == '\'')
-                    .map(|p| i + 2 + p)
-            } else if chars.get(i + 2) == Some(&'\'') {
-                Some(i + 2)
-            } else {
-                None
-            };
-            match end {
-                Some(e) => {
-                    for &k in &chars[i..=e] {
-                        blank(&mut out, k);
-                    }
-                    i = e + 1;
-                }
-                None => {
-                    out.push(c);
-                    i += 1;
-                }
-            }
-        } else {
-            out.push(c);
-            i += 1;
-        }
-    }
-    out
-}
-
-/// `code` (from [`code_only`]) with every item under `#[cfg(test)]` blanked
-/// out, attributes, braces and all, wherever it stands in the file: what is
-/// left is the code that ships. Line numbers stay those of the file.
-fn production_code(code: &str) -> String {
-    let lines: Vec<&str> = code.lines().collect();
-    let mut keep = vec![true; lines.len()];
-    let mut i = 0;
-    while i < lines.len() {
-        if lines[i].trim() != "#[cfg(test)]" {
-            i += 1;
-            continue;
-        }
-        // The attribute, any attributes after it, then the item: up to its
-        // `;` (`mod tests;`) or to where its braces balance again.
-        let (mut depth, mut opened, mut j) = (0i32, false, i);
-        'item: while j < lines.len() {
-            keep[j] = false;
-            let attribute = lines[j].trim_start().starts_with("#[");
-            if !attribute {
-                for c in lines[j].chars() {
-                    match c {
-                        '{' => {
-                            depth += 1;
-                            opened = true;
-                        }
-                        '}' => depth -= 1,
-                        ';' if !opened => break 'item,
-                        _ => {}
-                    }
-                }
-                if opened && depth <= 0 {
-                    break;
-                }
-            }
-            j += 1;
-        }
-        i = j + 1;
-    }
-    lines
+fn parse_all(sources: &[(String, String)]) -> Vec<Parsed> {
+    sources
         .iter()
-        .zip(keep)
-        .map(|(l, k)| if k { *l } else { "" })
-        .collect::<Vec<_>>()
-        .join("\n")
+        .map(|(rel, text)| Parsed {
+            rel: rel.clone(),
+            module: module_path(rel),
+            facts: read(rel, text),
+        })
+        .collect()
 }
 
-/// Every `crate::NAME` a file's code mentions.
-fn crate_refs(text: &str) -> BTreeSet<String> {
-    let mut refs = BTreeSet::new();
-    for code in code_only(text).lines() {
-        let mut rest = code;
-        while let Some(i) = rest.find("crate::") {
-            let after = &rest[i + "crate::".len()..];
-            let name: String = after
-                .chars()
-                .take_while(|c| c.is_ascii_alphanumeric() || *c == '_')
-                .collect();
-            if !name.is_empty() {
-                refs.insert(name);
-            }
-            rest = after;
+/// Module paths declared (`mod x;`) in `files`, and the module paths of
+/// the files that ship: the crate root and every module declared outside
+/// `#[cfg(test)]` in a file that ships.
+fn shipped_modules(files: &[Parsed]) -> BTreeSet<Vec<String>> {
+    let mut shipped: BTreeSet<Vec<String>> = BTreeSet::from([Vec::new()]);
+    loop {
+        let before = shipped.len();
+        let declared: Vec<Vec<String>> = files
+            .iter()
+            .filter(|f| shipped.contains(&f.module))
+            .flat_map(|f| f.facts.mods.iter().filter(|(_, test)| !test))
+            .map(|(m, _)| m.clone())
+            .collect();
+        shipped.extend(declared);
+        if shipped.len() == before {
+            return shipped;
         }
     }
-    refs
+}
+
+/// Whether a file is test code only: declared under `#[cfg(test)]`
+/// (`#[cfg(test)] mod tests;`), or inside a module that is.
+fn test_only(files: &[Parsed], file: &Parsed) -> bool {
+    files
+        .iter()
+        .flat_map(|f| &f.facts.mods)
+        .any(|(m, test)| *test && file.module.len() >= m.len() && file.module[..m.len()] == m[..])
 }
 
 fn rank(module: &str) -> Option<u32> {
     STAGES.iter().find(|(m, _)| *m == module).map(|(_, r)| *r)
 }
 
-fn dependency_graph() -> BTreeMap<String, BTreeSet<String>> {
-    let mut graph: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
-    for (rel, text) in all_sources() {
-        let Some(module) = module_of(&rel) else {
+/// The top-level module a file belongs to: `ledger/sqlite.rs` -> `ledger`.
+fn module_of(rel: &str) -> Option<String> {
+    module_path(rel).first().cloned()
+}
+
+/// Which top-level module uses which, with where it does first; test code
+/// included: a test of a stage may use only what the stage may.
+fn dependency_graph(files: &[Parsed]) -> BTreeMap<String, BTreeMap<String, String>> {
+    let mut graph: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
+    for f in files {
+        let Some(module) = module_of(&f.rel) else {
             continue;
         };
         let deps = graph.entry(module.clone()).or_default();
-        for dep in crate_refs(&text) {
-            if dep != module && rank(&dep).is_some() {
-                deps.insert(dep);
+        for r in &f.facts.refs {
+            let Some(dep) = r.path.first() else { continue };
+            if *dep != module && rank(dep).is_some() {
+                deps.entry(dep.clone())
+                    .or_insert_with(|| format!("src/{}:{}", f.rel, r.line));
             }
         }
     }
     graph
 }
 
-#[test]
-fn every_module_has_a_place_in_the_stage_order() {
-    let unknown: Vec<String> = dependency_graph()
-        .keys()
-        .filter(|m| rank(m).is_none())
-        .cloned()
-        .collect();
-    assert!(
-        unknown.is_empty(),
-        "modules missing from STAGES in tests/it/architecture.rs: {unknown:?}"
-    );
-}
-
-#[test]
-fn stages_use_only_earlier_stages() {
+/// Each use of a module of the same or a higher stage, in words.
+fn stage_violations(graph: &BTreeMap<String, BTreeMap<String, String>>) -> Vec<String> {
     let mut wrong = Vec::new();
-    for (module, deps) in dependency_graph() {
-        let Some(r) = rank(&module) else { continue };
-        for dep in deps {
-            let d = rank(&dep).unwrap();
+    for (module, deps) in graph {
+        let Some(r) = rank(module) else { continue };
+        for (dep, at) in deps {
+            let d = rank(dep).unwrap();
             if d > r || (d == r && r != 0) {
-                wrong.push(format!("{module} (stage {r}) uses {dep} (stage {d})"));
+                wrong.push(format!(
+                    "{module} (stage {r}) uses {dep} (stage {d}) at {at}"
+                ));
             }
         }
     }
-    assert!(
-        wrong.is_empty(),
-        "imports against the data flow:\n{}",
-        wrong.join("\n")
-    );
+    wrong
 }
 
-#[test]
-fn no_import_circles() {
-    let graph = dependency_graph();
+/// A circle among top-level modules, if there is one, as the modules on it
+/// (the first one repeated at the end).
+fn module_circle(graph: &BTreeMap<String, BTreeMap<String, String>>) -> Option<Vec<String>> {
     // Depth-first search with colours: grey on the stack, black done.
     fn visit(
         m: &str,
-        graph: &BTreeMap<String, BTreeSet<String>>,
+        graph: &BTreeMap<String, BTreeMap<String, String>>,
         state: &mut BTreeMap<String, u8>,
         stack: &mut Vec<String>,
     ) -> Option<Vec<String>> {
         state.insert(m.to_string(), 1);
         stack.push(m.to_string());
-        for dep in graph.get(m).into_iter().flatten() {
+        for dep in graph.get(m).into_iter().flat_map(|d| d.keys()) {
             match state.get(dep.as_str()).copied().unwrap_or(0) {
                 1 => {
                     let start = stack.iter().position(|s| s == dep).unwrap();
@@ -365,13 +230,45 @@ fn no_import_circles() {
     let mut state = BTreeMap::new();
     for m in graph.keys() {
         if state.get(m.as_str()).copied().unwrap_or(0) == 0 {
-            let circle = visit(m, &graph, &mut state, &mut Vec::new());
-            assert!(
-                circle.is_none(),
-                "import circle: {}",
-                circle.unwrap().join(" -> ")
-            );
+            if let Some(c) = visit(m, graph, &mut state, &mut Vec::new()) {
+                return Some(c);
+            }
         }
+    }
+    None
+}
+
+#[test]
+fn every_module_has_a_place_in_the_stage_order() {
+    let unknown: Vec<String> = dependency_graph(&parse_all(&all_sources()))
+        .into_keys()
+        .filter(|m| rank(m).is_none())
+        .collect();
+    assert!(
+        unknown.is_empty(),
+        "modules missing from STAGES in tests/it/architecture.rs: {unknown:?}"
+    );
+}
+
+#[test]
+fn stages_use_only_earlier_stages() {
+    let wrong = stage_violations(&dependency_graph(&parse_all(&all_sources())));
+    assert!(
+        wrong.is_empty(),
+        "imports against the data flow:\n{}",
+        wrong.join("\n")
+    );
+}
+
+#[test]
+fn no_import_circles() {
+    let graph = dependency_graph(&parse_all(&all_sources()));
+    assert!(
+        graph.values().map(BTreeMap::len).sum::<usize>() > 30,
+        "{graph:?}"
+    );
+    if let Some(circle) = module_circle(&graph) {
+        panic!("import circle: {}", circle.join(" -> "));
     }
 }
 
@@ -379,166 +276,6 @@ fn no_import_circles() {
 /// module paths. Each must still be a circle (the test says when one is
 /// gone, so the entry goes with it).
 const KNOWN_FILE_CIRCLES: &[(&str, &str)] = &[];
-
-/// The module path of a file under `src/`: `batch/commit.rs` -> `batch::commit`,
-/// `batch/mod.rs` -> `batch`, `lib.rs` -> the crate root (empty).
-fn module_path(rel: &str) -> Vec<String> {
-    let mut parts: Vec<String> = rel
-        .trim_end_matches(".rs")
-        .split('/')
-        .map(String::from)
-        .collect();
-    if matches!(
-        parts.last().map(String::as_str),
-        Some("mod" | "lib" | "main")
-    ) {
-        parts.pop();
-    }
-    parts
-}
-
-/// The paths a use tree or path expression names, read from `chars[*i]`,
-/// just after its `crate::`, `super::` or `self::`: `a::{b, c::d as e}` ->
-/// `a::b`, `a::c::d`. `chars` must come from [`code_only`].
-fn use_tree(chars: &[char], i: &mut usize) -> Vec<Vec<String>> {
-    let skip_ws = |i: &mut usize| {
-        while *i < chars.len() && chars[*i].is_whitespace() {
-            *i += 1;
-        }
-    };
-    let mut prefix: Vec<String> = Vec::new();
-    loop {
-        skip_ws(i);
-        if chars.get(*i) == Some(&'{') {
-            *i += 1;
-            let mut out = Vec::new();
-            loop {
-                skip_ws(i);
-                match chars.get(*i) {
-                    None => return out,
-                    Some('}') => {
-                        *i += 1;
-                        return out;
-                    }
-                    Some(',') => *i += 1,
-                    _ => {
-                        let before = *i;
-                        for t in use_tree(chars, i) {
-                            out.push(prefix.iter().cloned().chain(t).collect());
-                        }
-                        if *i == before {
-                            *i += 1; // `*` or anything else that names no path
-                        }
-                    }
-                }
-            }
-        }
-        let start = *i;
-        while *i < chars.len() && (chars[*i].is_alphanumeric() || chars[*i] == '_') {
-            *i += 1;
-        }
-        if *i == start {
-            return vec![prefix];
-        }
-        prefix.push(chars[start..*i].iter().collect());
-        let mut j = *i;
-        skip_ws(&mut j);
-        if chars.get(j) == Some(&':') && chars.get(j + 1) == Some(&':') {
-            *i = j + 2;
-        } else {
-            // `x as y` names x; whatever follows ends the path.
-            return vec![prefix];
-        }
-    }
-}
-
-/// [`use_tree`] over a string.
-fn expand_path(code: &str) -> Vec<Vec<String>> {
-    let chars: Vec<char> = code.chars().collect();
-    use_tree(&chars, &mut 0)
-}
-
-/// Every path a file's shipped code names through `crate::`, `super::` or
-/// `self::`, made absolute (from the crate root), with the line it starts on.
-fn absolute_refs(module: &[String], code: &str) -> Vec<(Vec<String>, usize)> {
-    let chars: Vec<char> = code.chars().collect();
-    let at = |i: usize, word: &str| {
-        word.chars()
-            .enumerate()
-            .all(|(k, c)| chars.get(i + k) == Some(&c))
-    };
-    let mut refs = Vec::new();
-    let (mut line, mut i) = (1, 0);
-    while i < chars.len() {
-        if chars[i] == '\n' {
-            line += 1;
-            i += 1;
-            continue;
-        }
-        let joined = i > 0 && (chars[i - 1].is_alphanumeric() || matches!(chars[i - 1], '_' | ':'));
-        let start = if joined {
-            None
-        } else if at(i, "crate::") {
-            Some((Vec::new(), i + 7))
-        } else if at(i, "self::") {
-            Some((module.to_vec(), i + 6))
-        } else if at(i, "super::") {
-            let (mut base, mut j) = (module.to_vec(), i);
-            while at(j, "super::") {
-                base.pop();
-                j += 7;
-            }
-            Some((base, j))
-        } else {
-            None
-        };
-        let Some((base, j)) = start else {
-            i += 1;
-            continue;
-        };
-        for path in use_tree(&chars, &mut j.clone()) {
-            if !path.is_empty() {
-                refs.push((base.iter().cloned().chain(path).collect(), line));
-            }
-        }
-        i = j;
-    }
-    refs
-}
-
-/// What a module re-exports (`pub use finish::Written;` in `batch/mod.rs`
-/// makes `batch::Written` mean `batch::finish::Written`), so that
-/// `super::Written` in a sibling counts as a use of `finish`.
-fn re_exports(files: &[(Vec<String>, String)]) -> BTreeMap<Vec<String>, Vec<String>> {
-    let mut map = BTreeMap::new();
-    for (module, code) in files {
-        for line in code.lines() {
-            let t = line.trim_start();
-            let Some(rest) = ["pub use ", "pub(crate) use ", "pub(super) use "]
-                .iter()
-                .find_map(|p| t.strip_prefix(p))
-            else {
-                continue;
-            };
-            let rest = rest.trim_start();
-            let (base, tail) = if let Some(r) = rest.strip_prefix("crate::") {
-                (Vec::new(), r)
-            } else if let Some(r) = rest.strip_prefix("self::") {
-                (module.clone(), r)
-            } else if let Some(r) = rest.strip_prefix("super::") {
-                (module[..module.len().saturating_sub(1)].to_vec(), r)
-            } else {
-                (module.clone(), rest)
-            };
-            for path in expand_path(tail) {
-                let Some(name) = path.last() else { continue };
-                let alias: Vec<String> = module.iter().chain([name]).cloned().collect();
-                map.insert(alias, base.iter().cloned().chain(path).collect());
-            }
-        }
-    }
-    map
-}
 
 /// A use of one file by another file of the same module: `from` and `to`
 /// are module paths with the same parent, `at` says where.
@@ -552,64 +289,18 @@ struct FileUse {
 /// The uses between sibling files (files with the same parent module), in
 /// the shipped code of `sources` (path under `src/`, text).
 fn sibling_uses(sources: &[(String, String)]) -> Vec<FileUse> {
-    let all: Vec<(Vec<String>, String, String)> = sources
+    let all = parse_all(sources);
+    let shipped = shipped_modules(&all);
+    let files: Vec<&Parsed> = all.iter().filter(|f| shipped.contains(&f.module)).collect();
+    let exports: BTreeMap<Vec<String>, Vec<String>> = files
         .iter()
-        .map(|(rel, text)| {
-            (
-                module_path(rel),
-                rel.clone(),
-                production_code(&code_only(text)),
-            )
-        })
+        .flat_map(|f| f.facts.exports.iter().cloned())
         .collect();
-    // Files that ship: the crate root and every module declared (`mod x;`)
-    // in the shipped code of a file that ships; a `#[cfg(test)] mod tests;`
-    // file is left out with its declaration.
-    let mut shipped: BTreeSet<Vec<String>> = BTreeSet::from([Vec::new()]);
-    loop {
-        let before = shipped.len();
-        for (module, _, code) in &all {
-            if !shipped.contains(module) {
-                continue;
-            }
-            for line in code.lines() {
-                let t = line.trim_start();
-                let t = t
-                    .strip_prefix("pub(crate) ")
-                    .or(t.strip_prefix("pub "))
-                    .unwrap_or(t);
-                if let Some(name) = t
-                    .strip_prefix("mod ")
-                    .and_then(|r| r.trim_end().strip_suffix(';'))
-                {
-                    shipped.insert(
-                        module
-                            .iter()
-                            .cloned()
-                            .chain([name.trim().to_string()])
-                            .collect(),
-                    );
-                }
-            }
-        }
-        if shipped.len() == before {
-            break;
-        }
-    }
-    let files: Vec<(Vec<String>, String, String)> = all
-        .into_iter()
-        .filter(|(m, _, _)| shipped.contains(m))
-        .collect();
-    let modules: BTreeSet<Vec<String>> = files.iter().map(|(m, _, _)| m.clone()).collect();
-    let exports = re_exports(
-        &files
-            .iter()
-            .map(|(m, _, c)| (m.clone(), c.clone()))
-            .collect::<Vec<_>>(),
-    );
     let mut uses = Vec::new();
-    for (module, rel, code) in &files {
-        for (mut target, line) in absolute_refs(module, code) {
+    for f in &files {
+        let module = &f.module;
+        for r in f.facts.refs.iter().filter(|r| !r.test) {
+            let mut target = r.path.clone();
             // Follow re-exports (a few steps: a re-export of a re-export).
             for _ in 0..4 {
                 let Some((k, v)) = (1..=target.len())
@@ -633,18 +324,17 @@ fn sibling_uses(sources: &[(String, String)]) -> Vec<FileUse> {
             }
             let from = module[..=common].to_vec();
             let to = target[..=common].to_vec();
-            if from != to && modules.contains(&to) {
+            if from != to && shipped.contains(&to) {
                 uses.push(FileUse {
                     from: from.join("::"),
                     to: to.join("::"),
-                    at: format!("src/{rel}:{line}"),
+                    at: format!("src/{}:{}", f.rel, r.line),
                 });
             }
         }
     }
     uses
 }
-
 /// The circles among sibling files: each strongly connected set of more
 /// than one file (Tarjan's algorithm), sorted.
 fn file_circles(uses: &[FileUse]) -> Vec<BTreeSet<String>> {
@@ -865,105 +555,230 @@ fn command_files_stay_thin() {
     );
 }
 
-/// Functions and their lengths in the code that ships, the whole file read
-/// (items under `#[cfg(test)]` left out wherever they stand): from a line
-/// starting a `fn` to the line where its braces balance again.
-fn function_lengths(text: &str) -> Vec<(String, usize, usize)> {
-    let shipped = production_code(&code_only(text));
-    let lines: Vec<&str> = shipped.lines().collect();
-    let mut found = Vec::new();
-    let mut i = 0;
-    while i < lines.len() {
-        let code = lines[i].trim_start();
-        let starts_fn = [
-            "fn ",
-            "pub fn ",
-            "pub(crate) fn ",
-            "pub(super) fn ",
-            "const fn ",
-        ]
-        .iter()
-        .any(|p| code.starts_with(p));
-        if !starts_fn {
-            i += 1;
-            continue;
+/// The functions over [`MAX_FN_LINES`] in the code that ships, as
+/// (`file::fn`, where and how long): test code is left out, whether it
+/// is an item under `#[cfg(test)]` or a file declared there.
+fn long_functions(sources: &[(String, String)]) -> Vec<(String, String)> {
+    let files = parse_all(sources);
+    let mut long = Vec::new();
+    for f in files.iter().filter(|f| !test_only(&files, f)) {
+        for func in f.facts.fns.iter().filter(|func| func.lines > MAX_FN_LINES) {
+            long.push((
+                format!("{}::{}", f.rel, func.name),
+                format!(
+                    "src/{}:{}: fn {} is {} lines",
+                    f.rel, func.line, func.name, func.lines
+                ),
+            ));
         }
-        let name: String = code
-            .split("fn ")
-            .nth(1)
-            .unwrap_or("")
-            .chars()
-            .take_while(|c| c.is_alphanumeric() || *c == '_')
-            .collect();
-        let (mut depth, mut opened, mut j) = (0i32, false, i);
-        while j < lines.len() {
-            for c in lines[j].chars() {
-                match c {
-                    '{' => {
-                        depth += 1;
-                        opened = true;
-                    }
-                    '}' => depth -= 1,
-                    ';' if !opened && depth == 0 => break,
-                    _ => {}
-                }
-            }
-            if (opened && depth <= 0) || (!opened && lines[j].contains(';')) {
-                break;
-            }
-            j += 1;
-        }
-        found.push((name, i + 1, j - i + 1));
-        i = j + 1;
     }
-    found
+    long
 }
 
 #[test]
 fn no_function_is_over_the_limit() {
-    let mut long = Vec::new();
-    for (rel, text) in all_sources() {
-        // Unit tests kept in their own file (`mod tests;` under `#[cfg(test)]`).
-        if rel.ends_with("tests.rs") {
-            continue;
-        }
-        for (name, line, n) in function_lengths(&text) {
-            if n > MAX_FN_LINES {
-                long.push(format!("src/{rel}:{line}: fn {name} is {n} lines"));
-            }
-        }
-    }
+    let sources = all_sources();
+    let measured: usize = parse_all(&sources).iter().map(|f| f.facts.fns.len()).sum();
     assert!(
-        long.is_empty(),
-        "functions over {MAX_FN_LINES} lines outside tests:\n{}",
-        long.join("\n")
+        measured > 1000,
+        "only {measured} functions measured in src/"
+    );
+    let long = long_functions(&sources);
+    let new: Vec<&str> = long
+        .iter()
+        .filter(|(key, _)| !KNOWN_LONG.iter().any(|(k, _)| k == key))
+        .map(|(_, said)| said.as_str())
+        .collect();
+    assert!(
+        new.is_empty(),
+        "functions over {MAX_FN_LINES} lines outside tests (split them along their meaning):\n{}",
+        new.join("\n")
+    );
+    let gone: Vec<&str> = KNOWN_LONG
+        .iter()
+        .map(|(k, _)| *k)
+        .filter(|k| !long.iter().any(|(key, _)| key == k))
+        .collect();
+    assert!(
+        gone.is_empty(),
+        "these functions are no longer over the limit: remove them from KNOWN_LONG in \
+         tests/it/architecture.rs: {gone:?}"
+    );
+}
+
+/// `files` as sources: (path under `src/`, text).
+fn snippets(files: &[(&str, &str)]) -> Vec<(String, String)> {
+    files
+        .iter()
+        .map(|(p, t)| (p.to_string(), t.to_string()))
+        .collect()
+}
+
+/// `n` lines of statements, each indented by four spaces.
+fn statements(n: usize) -> String {
+    "    let _ = 1;\n".repeat(n)
+}
+
+#[test]
+fn the_function_check_measures_every_fn() {
+    assert!(!all_sources().is_empty());
+    // An 81-line async fn, and a 98-line fn whose signature has a `;` in
+    // it and runs over several lines (as `pdf::id::content_id` did).
+    let file = format!(
+        "pub async fn slow() {{\n{}}}\n\n\
+         pub(super) fn content_id(\n    pages: &[u8; 4],\n) -> [u8; 16] {{\n{}    [0; 16]\n}}\n",
+        statements(79),
+        statements(93),
+    );
+    let long = long_functions(&snippets(&[("pdf/id.rs", &file)]));
+    assert_eq!(
+        long.iter().map(|(_, s)| s.as_str()).collect::<Vec<_>>(),
+        [
+            "src/pdf/id.rs:1: fn slow is 81 lines",
+            "src/pdf/id.rs:83: fn content_id is 98 lines",
+        ]
+    );
+    // An 80-line fn is within the limit.
+    let at_limit = format!("fn fits() {{\n{}}}\n", statements(78));
+    assert!(long_functions(&snippets(&[("a.rs", &at_limit)])).is_empty());
+    // Methods, a trait's default body and a nested fn are measured; a
+    // brace in a string, a character or a comment counts for nothing.
+    let body = format!(
+        "{{\n    let _ = \"}}\"; let _ = '{{'; // }}\n{}}}\n",
+        statements(85)
+    );
+    let file = format!(
+        "struct S;\nimpl S {{\n    pub fn method(&self) {body}}}\n\
+         trait T {{\n    fn required(&self);\n    fn provided(&self) {body}}}\n\
+         fn outer() {{\n    fn inner() {body}}}\n"
+    );
+    let names: Vec<String> = long_functions(&snippets(&[("a.rs", &file)]))
+        .into_iter()
+        .map(|(k, _)| k)
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "a.rs::method",
+            "a.rs::provided",
+            "a.rs::outer",
+            "a.rs::inner"
+        ]
     );
 }
 
 #[test]
-fn the_checks_themselves_see_problems() {
-    // A circle and a long function written here must be caught, so the
-    // checks above cannot pass by reading nothing.
-    let refs = crate_refs("use crate::ledger::Ledger; // crate::batch in a comment\n");
-    assert_eq!(
-        refs.into_iter().collect::<Vec<_>>(),
-        vec!["ledger".to_string()]
-    );
-    let body = format!("fn big() {{\n{}}}\n", "    let _ = 1;\n".repeat(90));
-    let lens = function_lengths(&body);
-    assert_eq!(lens.len(), 1);
-    assert_eq!(lens[0].2, 92);
-    assert!(!all_sources().is_empty());
-    // The whole file is read: a `#[cfg(test)] mod tests;` near the top hides
-    // nothing after it, a test module's own functions are left out, and a
-    // brace in a string or a character literal counts for nothing.
+fn the_function_check_leaves_out_test_code_only() {
+    let big = format!("fn big() {{\n{}}}\n", statements(90));
+    // Under `#[cfg(test)]`: an inline module, a function, an impl's method,
+    // and a whole file declared there. A `#[cfg(test)] mod tests;` near the
+    // top hides nothing after it.
     let file = format!(
-        "#[cfg(test)]\nmod tests;\n\n#[cfg(test)]\nmod more {{\n    fn helper() {{\n{body}    }}\n}}\n\n\
-         fn shipped() {{\n    let _ = \"}}\";\n    let _ = '{{';\n{}}}\n",
-        "    let _ = 1;\n".repeat(90)
+        "#[cfg(test)]\nmod tests;\n\n#[cfg(test)]\nmod more {{\n{big}}}\n\
+         #[cfg(test)]\n{big}\nstruct S;\nimpl S {{\n    #[cfg(test)]\n    {big}}}\n\
+         fn shipped() {{\n{}}}\n",
+        statements(90)
     );
-    let lens = function_lengths(&file);
-    let names: Vec<&str> = lens.iter().map(|(n, _, _)| n.as_str()).collect();
-    assert_eq!(names, ["shipped"], "{lens:?}");
-    assert_eq!((lens[0].1, lens[0].2), (102, 94), "{lens:?}");
+    let sources = snippets(&[
+        ("lib.rs", "mod a;\n"),
+        ("a/mod.rs", &file),
+        ("a/tests.rs", &big),
+    ]);
+    let long = long_functions(&sources);
+    assert_eq!(long.len(), 1, "{long:?}");
+    assert_eq!(long[0].0, "a/mod.rs::shipped");
+    assert!(long[0].1.ends_with(": fn shipped is 92 lines"), "{long:?}");
+}
+
+#[test]
+fn the_stage_check_sees_uses_of_later_stages() {
+    let wrong =
+        |files: &[(&str, &str)]| stage_violations(&dependency_graph(&parse_all(&snippets(files))));
+    // `ledger` (60) may use `code` (21), in any form, and names in comments
+    // and strings count for nothing.
+    let fine = wrong(&[(
+        "ledger/mod.rs",
+        "use crate::code::Code;\n// crate::batch\nconst S: &str = \"crate::serve\";\n",
+    )]);
+    assert!(fine.is_empty(), "{fine:?}");
+    // A `use` of a later stage, in a group, in code, in a type, in a
+    // macro's arguments, from test code, and through `super::super`.
+    let batch = "batch (stage 90)";
+    for (rel, text, dep, at) in [
+        (
+            "ledger/mod.rs",
+            "use crate::batch::Plan;\n",
+            batch,
+            "ledger/mod.rs:1",
+        ),
+        (
+            "ledger/mod.rs",
+            "use crate::{\n    code::Code,\n    serve::App,\n};\n",
+            "serve (stage 105)",
+            "ledger/mod.rs:3",
+        ),
+        (
+            "ledger/a.rs",
+            "fn f() {\n    crate::batch::run();\n}\n",
+            batch,
+            "ledger/a.rs:2",
+        ),
+        (
+            "ledger/a.rs",
+            "fn f(_: &crate::batch::Plan) {}\n",
+            batch,
+            "ledger/a.rs:1",
+        ),
+        (
+            "ledger/a.rs",
+            "fn f() {\n    tracing::info!(\"{}\", crate::batch::NAME);\n}\n",
+            batch,
+            "ledger/a.rs:2",
+        ),
+        (
+            "ledger/a.rs",
+            "fn f() -> Value {\n    serde_json::json!({\"plan\": crate::batch::NAME})\n}\n",
+            batch,
+            "ledger/a.rs:2",
+        ),
+        (
+            "ledger/a.rs",
+            "macro_rules! plan {\n    () => {\n        $crate::batch::Plan\n    };\n}\n",
+            batch,
+            "ledger/a.rs:3",
+        ),
+        (
+            "ledger/a.rs",
+            "use crate::batch::{self, Plan};\n",
+            batch,
+            "ledger/a.rs:1",
+        ),
+        (
+            "ledger/a.rs",
+            "#[cfg(test)]\nmod tests {\n    use crate::batch::Plan;\n}\n",
+            batch,
+            "ledger/a.rs:3",
+        ),
+        (
+            "ledger/a/b.rs",
+            "use super::super::super::batch::Plan;\n",
+            batch,
+            "ledger/a/b.rs:1",
+        ),
+    ] {
+        assert_eq!(
+            wrong(&[(rel, text)]),
+            [format!("ledger (stage 60) uses {dep} at src/{at}")],
+            "{text}"
+        );
+    }
+    // Two modules of one stage use each other: a circle.
+    let graph = dependency_graph(&parse_all(&snippets(&[
+        ("config.rs", "use crate::output::Out;\n"),
+        ("output.rs", "fn f() -> crate::config::Config { todo!() }\n"),
+    ])));
+    assert_eq!(
+        module_circle(&graph),
+        Some(["config", "output", "config"].map(String::from).to_vec())
+    );
 }

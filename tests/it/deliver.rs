@@ -215,16 +215,16 @@ fn a_hand_off_killed_mid_upload_is_resumed_and_every_file_lands_once() {
         .stderr(Stdio::null())
         .spawn()
         .unwrap();
+    // Killed once part of the print file is on the server (not a fixed
+    // time after its upload began, which a slow machine may not reach).
     let uploading = wait_until(Duration::from_secs(30), || {
         std::fs::read_dir(sshd.remote_dir()).unwrap().any(|e| {
-            e.unwrap()
-                .file_name()
-                .to_string_lossy()
-                .ends_with(".pdf.part")
+            let e = e.unwrap();
+            e.file_name().to_string_lossy().ends_with(".pdf.part")
+                && e.metadata().is_ok_and(|m| m.len() > 0)
         })
     });
-    assert!(uploading, "an upload started: {}", sshd.log());
-    std::thread::sleep(Duration::from_millis(300));
+    assert!(uploading, "part of the print file was sent: {}", sshd.log());
     child.kill().unwrap(); // SIGKILL
     child.wait().unwrap();
     let half = remote_files(&sshd);

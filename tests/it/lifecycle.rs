@@ -8,116 +8,22 @@
 use access_letters::ledger::prelude::*;
 use std::sync::{Arc, Barrier};
 
-use access_letters::code::{derive, fingerprint, Verdict};
-use access_letters::filing::{Address, Filing, FormType, IssuanceStatus, Language, ReceiptNumber};
-use access_letters::key::KeyRing;
-use access_letters::ledger::{
-    AttemptLimit, BatchKind, BatchRecord, Ledger, LetterProof, NewIssuance, SqliteLedger,
-};
+use access_letters::code::Verdict;
+use access_letters::filing::IssuanceStatus;
+use access_letters::ledger::{AttemptLimit, BatchKind, Ledger, SqliteLedger};
 use access_letters::ops::{
-    builtin_test_key, redeem, revoke, verify_code, AccountRef, Answer, Door, RedeemAnswer,
-    RedeemRequest, RevokeError, RevokeRequest, VerifyRequest,
+    redeem, revoke, verify_code, AccountRef, Answer, Door, RedeemAnswer, RedeemRequest,
+    RevokeError, RevokeRequest, VerifyRequest,
 };
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
-use crate::support::pg::PgSchema;
-
-const BATCH: &str = "2026-11-25-abc123";
-
-fn receipt(n: u64) -> ReceiptNumber {
-    ReceiptNumber::parse(&format!("IOE{n:010}")).expect("valid receipt")
-}
-
-fn date(s: &str) -> NaiveDate {
-    NaiveDate::parse_from_str(s, "%Y-%m-%d").expect("valid date")
-}
-
-fn at(s: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(s)
-        .expect("a time")
-        .with_timezone(&Utc)
-}
+use crate::support::ledger_case::*;
 
 fn limit() -> AttemptLimit {
     AttemptLimit {
         max_wrong: 5,
         window: TimeDelta::minutes(10),
     }
-}
-
-fn ring() -> KeyRing {
-    KeyRing::single(builtin_test_key())
-}
-
-fn filing(n: u64) -> Filing {
-    Filing {
-        line: n + 1,
-        receipt: receipt(n),
-        form: FormType::I765,
-        received_date: date("2026-11-20"),
-        given_name: "Łukasz".into(),
-        middle_name: None,
-        family_name: "Dvořák".into(),
-        a_number: None,
-        name_line: "LUKASZ DVORAK".into(),
-        address: Address {
-            in_care_of: None,
-            line1: "UNIT 2050 BOX 4190".into(),
-            line2: None,
-            city: "APO".into(),
-            state: "AP".into(),
-            zip5: "96278".into(),
-            zip4: Some("2050".into()),
-        },
-        language: Language::En,
-    }
-}
-
-/// Issue `issue_no` of receipt `n`, fingerprinted with its real code.
-fn row(n: u64, issue_no: u32, batch_id: &str) -> NewIssuance {
-    let key = builtin_test_key();
-    let code = derive(&key, &receipt(n), issue_no);
-    NewIssuance {
-        receipt: receipt(n),
-        issue_no,
-        form: FormType::I765,
-        batch_id: batch_id.into(),
-        piece_id: format!("IOE{n:010}-{issue_no:02}"),
-        key_id: key.id().into(),
-        fingerprint: fingerprint(&key, &code),
-        notice_date: date("2026-11-25"),
-        expires_on: date("2027-02-23"),
-        proof: LetterProof::NotYetPrinted,
-        pages: 1,
-        imb_serial: None,
-        filing: filing(n),
-        reason: None,
-        forced: false,
-    }
-}
-
-fn code(n: u64, issue_no: u32) -> String {
-    derive(&builtin_test_key(), &receipt(n), issue_no).reveal_for_letter()
-}
-
-fn start(ledger: &mut dyn Ledger, batch_id: &str, kind: BatchKind) {
-    ledger
-        .start_batch(&BatchRecord {
-            batch_id: batch_id.into(),
-            batch_date: date("2026-11-25"),
-            key_id: builtin_test_key().id().into(),
-            mode: access_letters::key::KeyMode::Test,
-            input_sha256: access_letters::ledger::Sha256Hex::of(b"lifecycle"),
-            kind,
-        })
-        .expect("start the batch");
-}
-
-/// A ledger holding issue 1 of receipts 1..=n.
-fn issued(ledger: &mut dyn Ledger, n: u64) {
-    start(ledger, BATCH, BatchKind::Nightly);
-    let rows: Vec<_> = (1..=n).map(|i| row(i, 1, BATCH)).collect();
-    ledger.record(&rows).expect("record");
 }
 
 struct Try<'a> {
@@ -178,32 +84,6 @@ fn wrong_in_window(ledger: &dyn Ledger, n: u64, now: DateTime<Utc>) -> u32 {
 }
 
 // ---------------------------------------------------------------- backends
-
-/// A ledger the case may open more connections to (for concurrency).
-type Opener = Arc<dyn Fn() -> Box<dyn Ledger> + Send + Sync>;
-
-fn with_sqlite(case: fn(&mut dyn Ledger, Opener)) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("ledger.sqlite");
-    let mut ledger = SqliteLedger::open(&path).expect("open the SQLite ledger");
-    let opener: Opener = Arc::new(move || {
-        Box::new(SqliteLedger::open_existing(&path).expect("open again")) as Box<dyn Ledger>
-    });
-    case(&mut ledger, opener);
-}
-
-fn with_postgres(test: &str, case: fn(&mut dyn Ledger, Opener)) {
-    let Some(schema) = PgSchema::create(test) else {
-        return;
-    };
-    let mut ledger = schema.connect();
-    let url = schema.url();
-    let opener: Opener = Arc::new(move || {
-        Box::new(access_letters::ledger::PostgresLedger::connect(&url).expect("connect"))
-            as Box<dyn Ledger>
-    });
-    case(&mut ledger, opener);
-}
 
 /// The service's group commit on SQLite: redemptions committed together are
 /// each decided exactly as alone, in order, and one that fails is undone

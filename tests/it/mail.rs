@@ -51,9 +51,15 @@ fn manifest_carries_barcode_columns_and_serials_never_repeat() {
     // A second file the next night continues the serials instead of
     // starting again.
     let second_input = w.generate(30, 11);
+    // The generated file holds one deliberately bad row (gen-fixtures says
+    // "30 rows (1 deliberately bad)"): by the exit contract (README, "Exit
+    // status") a batch that finished with rejected rows exits 2, not 0.
     let second = run_with(&w, &second_input, &config, "2026-11-26");
-    assert!(second.code == 0 || second.code == 2, "{second:?}");
+    second.expect_code(EXIT_REJECTS);
     let batch2 = Batch::new(w.path(second.batch_dir()));
+    let counts2 = batch2.counts();
+    assert_eq!((counts2.read, counts2.rejected), (30, 1), "{counts2:?}");
+    assert_eq!(batch2.rejects().len(), 1);
     let rows2 = batch2.manifest();
     assert!(!rows2.is_empty());
     for row in &rows2 {

@@ -639,6 +639,15 @@ fn reissue_reprint_and_proof_refuse_an_out_folder_of_another_ledger() {
 /// Exit status of `run` stopped by SIGTERM or SIGINT.
 const EXIT_STOPPED: i32 = 10;
 
+/// How many issuances a SQLite ledger holds, read while a run writes it
+/// (WAL lets a reader in); 0 while it does not exist or has no table yet.
+fn issuances_committed(ledger: &std::path::Path) -> u64 {
+    let flags = rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY;
+    rusqlite::Connection::open_with_flags(ledger, flags)
+        .and_then(|c| c.query_row("SELECT count(*) FROM issuances", [], |r| r.get(0)))
+        .unwrap_or(0)
+}
+
 #[test]
 fn sigterm_stops_a_run_at_a_safe_point_and_the_same_command_finishes_it() {
     let wd = Workdir::new();
@@ -662,14 +671,15 @@ fn sigterm_stops_a_run_at_a_safe_point_and_the_same_command_finishes_it() {
         .spawn()
         .expect("the binary starts");
     // The batch folder exists once the handlers are in place and the
-    // batch has started; a moment later it is issuing chunks.
-    let started = wait_until(Duration::from_secs(60), || batch_dir.is_dir());
-    if !started {
+    // batch has started; it is issuing chunks once the ledger holds one.
+    let issuing = wait_until(Duration::from_secs(60), || {
+        batch_dir.is_dir() && issuances_committed(&wd.ledger()) > 0
+    });
+    if !issuing {
         let _ = child.kill();
         let _ = child.wait();
-        panic!("the run did not start its batch within a minute");
+        panic!("the run did not commit a chunk of its batch within a minute");
     }
-    std::thread::sleep(Duration::from_millis(300));
     let killed = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()

@@ -16,24 +16,18 @@
 use std::collections::BTreeMap;
 use std::sync::{Arc, Barrier};
 
-use access_letters::code::derive;
-use access_letters::filing::{Address, Filing, FormType, IssuanceStatus, Language, ReceiptNumber};
-use access_letters::key::KeyRing;
+use access_letters::filing::IssuanceStatus;
 use access_letters::ledger::{
-    AttemptLimit, BatchKind, BatchRecord, ImportKind, Issuance, Ledger, LedgerError, LetterProof,
-    MailEvent, MailEventKind, MailImport, MailRecorded, MailTime, NewIssuance, Revocation,
-    Sha256Hex, SqliteLedger, Unlinking,
+    AttemptLimit, BatchKind, ImportKind, Issuance, Ledger, LedgerError, MailEvent, MailEventKind,
+    MailImport, MailRecorded, MailTime, Revocation, Sha256Hex, Unlinking,
 };
-use access_letters::ops::{
-    builtin_test_key, redeem, AccountRef, Door, RedeemAnswer, RedeemRequest,
-};
-use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
+use access_letters::ops::{redeem, AccountRef, Door, RedeemAnswer, RedeemRequest};
+use chrono::{DateTime, TimeDelta, Utc};
 use rand::{RngExt, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
-use crate::support::pg::PgSchema;
+use crate::support::ledger_case::*;
 
-const NIGHTLY: &str = "2026-11-25-race00";
 const REISSUES: &str = "2026-11-26-reissues";
 const THREADS: usize = 8;
 const RECEIPTS: u64 = 4;
@@ -41,18 +35,8 @@ const OPS_PER_THREAD: usize = 30;
 const SEEDS: [u64; 4] = [7, 1_204, 90_210, 31_337];
 const ACCOUNTS: [&str; 3] = ["acct-ana", "acct-bao", "acct-chloe"];
 
-fn receipt(n: u64) -> ReceiptNumber {
-    ReceiptNumber::parse(&format!("MSC{n:010}")).expect("valid receipt")
-}
-
-fn date(s: &str) -> NaiveDate {
-    s.parse().expect("a date")
-}
-
 fn base_time() -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339("2026-12-01T10:00:00Z")
-        .expect("a time")
-        .with_timezone(&Utc)
+    at("2026-12-01T10:00:00Z")
 }
 
 fn limit() -> AttemptLimit {
@@ -64,75 +48,10 @@ fn limit() -> AttemptLimit {
     }
 }
 
-fn filing(n: u64) -> Filing {
-    Filing {
-        line: n + 1,
-        receipt: receipt(n),
-        form: FormType::I485,
-        received_date: date("2026-11-20"),
-        given_name: "Nguyễn Thị".into(),
-        middle_name: None,
-        family_name: "Hồng Nhung".into(),
-        a_number: None,
-        name_line: "NGUYEN THI HONG NHUNG".into(),
-        address: Address {
-            in_care_of: None,
-            line1: "PSC 1234 BOX 5678".into(),
-            line2: None,
-            city: "FPO".into(),
-            state: "AE".into(),
-            zip5: "09499".into(),
-            zip4: None,
-        },
-        language: Language::En,
-    }
-}
-
-fn row(n: u64, issue_no: u32, batch_id: &str) -> NewIssuance {
-    let key = builtin_test_key();
-    let code = derive(&key, &receipt(n), issue_no);
-    NewIssuance {
-        receipt: receipt(n),
-        issue_no,
-        form: FormType::I485,
-        batch_id: batch_id.into(),
-        piece_id: format!("MSC{n:010}-{issue_no:02}"),
-        key_id: key.id().into(),
-        fingerprint: access_letters::code::fingerprint(&key, &code),
-        notice_date: date("2026-11-25"),
-        expires_on: date("2027-02-23"),
-        proof: LetterProof::NotYetPrinted,
-        pages: 1,
-        imb_serial: None,
-        filing: filing(n),
-        reason: None,
-        forced: false,
-    }
-}
-
-fn code(n: u64, issue_no: u32) -> String {
-    derive(&builtin_test_key(), &receipt(n), issue_no).reveal_for_letter()
-}
-
-fn start(ledger: &mut dyn Ledger, batch_id: &str, kind: BatchKind) {
-    ledger
-        .start_batch(&BatchRecord {
-            batch_id: batch_id.into(),
-            batch_date: date("2026-11-25"),
-            key_id: builtin_test_key().id().into(),
-            mode: access_letters::key::KeyMode::Test,
-            input_sha256: access_letters::ledger::Sha256Hex::of(b"races"),
-            kind,
-        })
-        .expect("start the batch");
-}
-
 /// Issue 1 of receipts 1..=n, and a batch for the reissues.
-fn issued(ledger: &mut dyn Ledger, n: u64) {
-    start(ledger, NIGHTLY, BatchKind::Nightly);
+fn issued_with_reissues(ledger: &mut dyn Ledger, n: u64) {
+    issued(ledger, n);
     start(ledger, REISSUES, BatchKind::Reissue);
-    let rows: Vec<_> = (1..=n).map(|i| row(i, 1, NIGHTLY)).collect();
-    ledger.record(&rows).expect("record");
 }
 
 /// What a caller was told, to check against the ledger afterwards.
@@ -161,8 +80,6 @@ enum Told {
         issue_no: u32,
     },
 }
-
-type Opener = Arc<dyn Fn() -> Box<dyn Ledger> + Send + Sync>;
 
 fn latest_issue(ledger: &dyn Ledger, n: u64) -> u32 {
     let history = ledger.history(&receipt(n)).expect("history");
@@ -197,7 +114,7 @@ fn try_redeem(
         door: Door::Portal,
         guessing: None,
     };
-    match redeem(&req, &KeyRing::single(builtin_test_key()), ledger).expect("redeem") {
+    match redeem(&req, &ring(), ledger).expect("redeem") {
         RedeemAnswer::Redeemed { issue_no: got, .. } => {
             assert_eq!(got, issue_no, "redeemed another issue than the code's");
             Some(Told::Redeemed {
@@ -246,7 +163,7 @@ fn try_return(
         rejected: 0,
     };
     let event = MailEvent {
-        piece_id: format!("MSC{n:010}-{k:02}"),
+        piece_id: format!("IOE{n:010}-{k:02}"),
         kind: MailEventKind::Returned,
         at: MailTime::parse_text("2026-11-30").expect("a mail time"),
         detail: format!("attempted, not known ({tag})"),
@@ -402,7 +319,7 @@ fn check_told(told: &[Told], final_state: &BTreeMap<u64, Vec<Issuance>>) {
 }
 
 fn random_mixes(ledger: &mut dyn Ledger, open: Opener, seed: u64) {
-    issued(ledger, RECEIPTS);
+    issued_with_reissues(ledger, RECEIPTS);
     let barrier = Arc::new(Barrier::new(THREADS));
     let handles: Vec<_> = (0..THREADS)
         .map(|t| {
@@ -444,10 +361,7 @@ fn random_mixes(ledger: &mut dyn Ledger, open: Opener, seed: u64) {
 /// supersedes, 200 times. Never two accounts, never a false "superseded".
 fn reissue_against_redeem(ledger: &mut dyn Ledger, open: Opener) {
     const TRIES: u64 = 200;
-    start(ledger, NIGHTLY, BatchKind::Nightly);
-    start(ledger, REISSUES, BatchKind::Reissue);
-    let rows: Vec<_> = (1..=TRIES).map(|n| row(n, 1, NIGHTLY)).collect();
-    ledger.record(&rows).expect("record");
+    issued_with_reissues(ledger, TRIES);
     let barrier = Arc::new(Barrier::new(2));
     let reissuer = {
         let (open, barrier) = (open.clone(), barrier.clone());
@@ -479,7 +393,7 @@ fn reissue_against_redeem(ledger: &mut dyn Ledger, open: Opener) {
                     guessing: None,
                 };
                 barrier.wait();
-                redeem(&req, &KeyRing::single(builtin_test_key()), mine.as_mut()).expect("redeem")
+                redeem(&req, &ring(), mine.as_mut()).expect("redeem")
             })
             .collect::<Vec<_>>()
     });
@@ -507,31 +421,6 @@ fn reissue_against_redeem(ledger: &mut dyn Ledger, open: Opener) {
         }
     }
     assert_eq!(won_redeem + won_reissue, TRIES);
-}
-
-// ---------------------------------------------------------------- backends
-
-fn with_sqlite(case: impl FnOnce(&mut dyn Ledger, Opener)) {
-    let dir = tempfile::tempdir().expect("temp dir");
-    let path = dir.path().join("ledger.sqlite");
-    let mut ledger = SqliteLedger::open(&path).expect("open the SQLite ledger");
-    let opener: Opener = Arc::new(move || {
-        Box::new(SqliteLedger::open_existing(&path).expect("open again")) as Box<dyn Ledger>
-    });
-    case(&mut ledger, opener);
-}
-
-fn with_postgres(test: &str, case: impl FnOnce(&mut dyn Ledger, Opener)) {
-    let Some(schema) = PgSchema::create(test) else {
-        return;
-    };
-    let mut ledger = schema.connect();
-    let url = schema.url();
-    let opener: Opener = Arc::new(move || {
-        Box::new(access_letters::ledger::PostgresLedger::connect(&url).expect("connect"))
-            as Box<dyn Ledger>
-    });
-    case(&mut ledger, opener);
 }
 
 #[test]

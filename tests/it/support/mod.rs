@@ -13,6 +13,7 @@
 //! in a transcript, so a test can check that no secret was ever printed.
 
 pub mod conformance;
+pub mod ledger_case;
 pub mod pdf;
 pub mod pg;
 pub mod sshd;
