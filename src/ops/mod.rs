@@ -41,7 +41,7 @@ pub use verify::{attempt_limit, guess_limit, verify_code, Answer, Door, Guessing
 pub const MAX_JOBS_PER_CORE: usize = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("--jobs must be between 1 and {max} ({MAX_JOBS_PER_CORE} per core on this machine's {cores} cores), not {jobs}")]
+#[error("the number of rendering threads must be between 1 and {max} ({MAX_JOBS_PER_CORE} per core on this machine's {cores} cores), not {jobs}")]
 pub struct JobsError {
     pub jobs: usize,
     pub max: usize,

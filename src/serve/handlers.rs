@@ -328,9 +328,9 @@ pub async fn revoke(
             "revoked",
             json!({"receipt": receipt, "outcome": "revoked", "issue_no": r.issue_no, "revoked_at": r.at}),
         )),
-        Err(e @ (RevokeError::NoReason | RevokeError::ReasonTooLong { .. })) => Err(
-            ApiError::bad_request(e.to_string().replace("--reason", "reason")),
-        ),
+        Err(e @ (RevokeError::NoReason | RevokeError::ReasonTooLong { .. })) => {
+            Err(ApiError::bad_request(e.to_string()))
+        }
         Err(e @ RevokeError::NeverIssued { .. }) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown",
