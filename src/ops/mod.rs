@@ -12,6 +12,7 @@
 
 pub mod audit;
 pub mod dates;
+pub mod history;
 pub mod preview;
 pub mod redeem;
 pub mod reissue;
@@ -24,6 +25,7 @@ pub mod verify;
 
 pub use audit::{audit, Audit, AuditError};
 pub use dates::{Clock, DateError};
+pub use history::{receipt_history, ReceiptHistory};
 pub use preview::{preview, PreviewError, PreviewRequest, Previewed};
 pub use redeem::{
     answer_of_step, finish_redeem, plan_redeem, redeem, AccountRef, AccountRefError, RedeemAnswer,
@@ -32,7 +34,7 @@ pub use redeem::{
 pub use reissue::{reissue, ReissueError, ReissueRequest, Reissued};
 pub use reprint::{reprint, ReprintError, ReprintRequest, Reprinted};
 pub use revoke::{revoke, RevokeError, RevokeRequest, Revoked};
-pub use status::{history_table, mail_trail_lines};
+pub use status::history_table;
 pub use test_key::builtin_test_key;
 pub use unlink::{unlink, UnlinkError, UnlinkRequest, Unlinked};
 pub use verify::{attempt_limit, guess_limit, verify_code, Answer, Door, Guessing, VerifyRequest};

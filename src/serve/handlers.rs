@@ -6,24 +6,24 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::api::{answer, receipt, ApiError, ClientAddr, JsonBody};
+use super::api::{answer, receipt, ApiError, ClientAddr, JsonBody, Outcome};
 use super::guessing::{guesser, too_many};
 use super::metrics::CONTENT_TYPE;
 use super::tokens::Client;
 use super::App;
 use crate::code::Verdict;
 use crate::filing::ReceiptNumber;
-use crate::ledger::{returned_after_redeemed, Guesser, RedeemAsk, RedeemStep};
+use crate::ledger::{Guesser, RedeemAsk, RedeemStep};
 use crate::ops::{
-    answer_of_step, finish_redeem, plan_redeem, redeem as redeem_code, revoke as revoke_code,
-    unlink as unlink_account, verify_code, AccountRef, Answer, Clock, Door, Guessing, RedeemAnswer,
-    RedeemPlan, RedeemRequest, RevokeError, RevokeRequest, UnlinkError, UnlinkRequest,
-    VerifyRequest,
+    answer_of_step, finish_redeem, plan_redeem, receipt_history, redeem as redeem_code,
+    revoke as revoke_code, unlink as unlink_account, verify_code, AccountRef, Answer, Clock, Door,
+    Guessing, ReceiptHistory, RedeemAnswer, RedeemPlan, RedeemRequest, RevokeError, RevokeRequest,
+    UnlinkError, UnlinkRequest, VerifyRequest,
 };
 
 /// `POST /v1/verify`.
@@ -392,7 +392,9 @@ pub async fn unlink(
     }
 }
 
-/// `GET /v1/receipts/{receipt}`: the history, never a code or fingerprint.
+/// `GET /v1/receipts/{receipt}`: the history `status RECEIPT` shows
+/// ([`ReceiptHistory`]), mail trail included; never a code, fingerprint or
+/// account.
 pub async fn status(
     State(app): State<Arc<App>>,
     Path(raw): Path<String>,
@@ -400,73 +402,27 @@ pub async fn status(
     let receipt = receipt(&raw)?;
     let (shared, asked) = (Arc::clone(&app), receipt.clone());
     let now = Clock::in_zone(app.zone).now;
-    let (history, tries, trail) = app
+    let history = app
         .pool
-        .with(move |ledger| {
-            let history = ledger.history(&asked)?;
-            let tries = ledger.attempt_summary(&asked, now, shared.limit)?;
-            let trail = ledger.mail_trail(&asked)?;
-            let sources = ledger.guess_sources(&asked, now, shared.guess.window)?;
-            Ok((history, tries, (trail, sources)))
-        })
+        .with(move |ledger| receipt_history(ledger, &asked, now, (shared.limit, shared.guess)))
         .await
         .map_err(|e| ApiError::unavailable(&e))?;
-    let (trail, sources) = trail;
-    let flagged = returned_after_redeemed(&history, &trail);
-    let issuances: Vec<_> = history
-        .iter()
-        .map(|i| {
-            json!({
-                "issue_no": i.issued.issue_no,
-                "status": i.status.as_str(),
-                "form": i.issued.form.to_string(),
-                "notice_date": i.issued.notice_date,
-                "expires_on": i.issued.expires_on,
-                "piece_id": i.issued.piece_id,
-                "batch_id": i.issued.batch_id,
-                "key_id": i.issued.key_id,
-                "reason": i.issued.reason,
-                "forced": i.issued.forced,
-                "recorded_at": i.recorded_at,
-                "status_changed_at": i.status_changed_at,
-                "status_reason": i.status_reason,
-                // When it was used, never by which account.
-                "redeemed_at": i.redemption.as_ref().map(|r| r.at),
-                "unlinked_at": i.redemption.as_ref().and_then(|r| r.unlinked.as_ref()).map(|u| u.at),
-                "unlink_reason": i.redemption.as_ref().and_then(|r| r.unlinked.as_ref()).map(|u| u.reason.as_str()),
-                "returned_after_redeemed": flagged.contains(&i.issued.issue_no),
-            })
-        })
-        .collect();
-    let (status, outcome) = if history.is_empty() {
+    let (status, outcome) = if history.issuances.is_empty() {
         (StatusCode::NOT_FOUND, "unknown")
     } else {
         (StatusCode::OK, "found")
     };
-    Ok(answer(
-        status,
-        outcome,
-        json!({
-            "receipt": receipt.as_str(),
-            "outcome": outcome,
-            "issuances": issuances,
-            // A letter came back after its code was redeemed: check the
-            // linked account.
-            "returned_after_redeemed": !flagged.is_empty(),
-            // Wrong codes at the service from this many distinct accounts
-            // or addresses within the window; over the limit: targeted.
-            "guess_sources": sources,
-            "targeted": sources > app.guess.targeted_sources,
-            "wrong_codes": {
-                "in_window": tries.wrong_in_window,
-                "total": tries.wrong_total,
-                "refused_while_locked": tries.refused_total,
-                "locks": tries.locks_total,
-                "locked_until": tries.locked_until,
-                "limit": tries.describe(app.limit),
-            },
-        }),
-    ))
+    let mut r = (status, Json(ReceiptAnswer { outcome, history })).into_response();
+    r.extensions_mut().insert(Outcome(outcome));
+    Ok(r)
+}
+
+/// The receipt's answer: its outcome and its history.
+#[derive(Serialize)]
+pub struct ReceiptAnswer {
+    pub outcome: &'static str,
+    #[serde(flatten)]
+    pub history: ReceiptHistory,
 }
 
 /// `GET /healthz`: is the ledger reachable, and which keys are loaded.
