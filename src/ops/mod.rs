@@ -15,6 +15,7 @@ pub mod dates;
 pub mod history;
 pub mod preview;
 pub mod redeem;
+pub mod redeem_service;
 pub mod reissue;
 pub mod reprint;
 pub mod revoke;
@@ -31,6 +32,7 @@ pub use redeem::{
     answer_of_step, finish_redeem, plan_redeem, redeem, AccountRef, AccountRefError, RedeemAnswer,
     RedeemPlan, RedeemRequest,
 };
+pub use redeem_service::{redeem_at_service, GroupCommit, LentLedger, ServiceRedeem};
 pub use reissue::{reissue, ReissueError, ReissueRequest, Reissued};
 pub use reprint::{reprint, ReprintError, ReprintRequest, Reprinted};
 pub use revoke::{revoke, RevokeError, RevokeRequest, Revoked};

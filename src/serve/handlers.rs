@@ -17,13 +17,10 @@ use super::metrics::CONTENT_TYPE;
 use super::tokens::Client;
 use super::App;
 use crate::code::Verdict;
-use crate::filing::ReceiptNumber;
-use crate::ledger::{Guesser, RedeemAsk, RedeemStep};
 use crate::ops::{
-    answer_of_step, finish_redeem, plan_redeem, receipt_history, redeem as redeem_code,
-    revoke as revoke_code, unlink as unlink_account, verify_code, AccountRef, Answer, Clock, Door,
-    Guessing, ReceiptHistory, RedeemAnswer, RedeemPlan, RedeemRequest, RevokeError, RevokeRequest,
-    UnlinkError, UnlinkRequest, VerifyRequest,
+    receipt_history, redeem_at_service, revoke as revoke_code, unlink as unlink_account,
+    verify_code, AccountRef, Answer, Clock, Guessing, ReceiptHistory, RedeemAnswer, RevokeError,
+    RevokeRequest, ServiceRedeem, UnlinkError, UnlinkRequest, VerifyRequest,
 };
 
 /// `POST /v1/verify`.
@@ -155,92 +152,21 @@ pub async fn redeem(
     let account = AccountRef::parse(&body.account)
         .map_err(|e| ApiError::bad_request(format!("account: {e}")))?;
     let clock = Clock::in_zone(app.zone);
-    let door = Asker {
-        door: client.door.into(),
-        guesser: guesser(Some(&body.account), body.client.as_deref(), addr)?,
-    };
-    let (shared, asked) = (Arc::clone(&app), receipt.clone());
-    let Some(writer) = &app.redeem_writer else {
-        let answer_ = app
-            .pool
-            .with(move |ledger| {
-                let req = redeem_request(&asked, &body.code, &account, clock, &shared, &door);
-                redeem_code(&req, &shared.ring, ledger)
-            })
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?;
-        return Ok(redeem_answer(&app, receipt.as_str(), answer_));
-    };
-    // SQLite: the check on a pooled connection, the write with the group
-    // the writer commits next (see `writer`), the answer from its step.
-    let (code, who, asker) = (body.code.clone(), account.clone(), door.clone());
-    let plan = app
-        .pool
-        .with(move |ledger| {
-            let req = redeem_request(&asked, &code, &who, clock, &shared, &asker);
-            plan_redeem(&req, &shared.ring, ledger)
-        })
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?;
-    let (issue_no, now) = match plan {
-        RedeemPlan::Answered(a) => return Ok(redeem_answer(&app, receipt.as_str(), a)),
-        RedeemPlan::Spend { issue_no, now } => (issue_no, now),
-    };
-    let ask = RedeemAsk {
+    let ask = ServiceRedeem {
         receipt: receipt.clone(),
-        issue_no,
-        account: account.as_str().to_string(),
-        now,
-    };
-    let step = writer
-        .redeem(ask)
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?;
-    // Another account's code counts against the guesser: finish_redeem.
-    let used = matches!(step, RedeemStep::UsedByAnother { .. });
-    if let Some(a) = answer_of_step(issue_no, &step).filter(|_| !used) {
-        return Ok(redeem_answer(&app, receipt.as_str(), a));
-    }
-    let (shared, asked) = (Arc::clone(&app), receipt.clone());
-    let answer_ = app
-        .pool
-        .with(move |ledger| {
-            let req = redeem_request(&asked, &body.code, &account, clock, &shared, &door);
-            finish_redeem(&req, issue_no, now, step, ledger)
-        })
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?;
-    Ok(redeem_answer(&app, receipt.as_str(), answer_))
-}
-
-/// The door a request came through, and who is guessing there.
-#[derive(Clone)]
-struct Asker {
-    door: Door,
-    guesser: Guesser,
-}
-
-fn redeem_request<'a>(
-    receipt: &'a ReceiptNumber,
-    typed: &'a str,
-    account: &'a AccountRef,
-    clock: Clock,
-    app: &App,
-    asker: &'a Asker,
-) -> RedeemRequest<'a> {
-    RedeemRequest {
-        receipt,
-        typed,
+        guesser: guesser(Some(&body.account), body.client.as_deref(), addr)?,
+        typed: body.code,
         account,
         as_of: clock.today,
         now: clock.now,
         limit: app.limit,
-        door: asker.door,
-        guessing: Some(Guessing {
-            guesser: &asker.guesser,
-            limit: app.guess,
-        }),
-    }
+        door: client.door.into(),
+        guess: app.guess,
+    };
+    let answer_ = redeem_at_service(&app, app.redeem_writer.as_ref(), ask)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    Ok(redeem_answer(&app, receipt.as_str(), answer_))
 }
 
 /// 200 redeemed, 409 used by another account, 422 not valid, 423 locked,
