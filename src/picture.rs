@@ -1,10 +1,13 @@
-//! Picture proofs: page 1 of a letter as a PNG, with the access code masked.
+//! Pictures of letters (picture proofs): page 1 as a PNG, with the access
+//! code masked. Not [`crate::letter_proof`], the digest a mailed letter is
+//! proven by.
 //!
 //! Operators and template authors look at a letter as a picture instead of
 //! opening PDFs one at a time: `access-letters proof RECEIPT --png FILE` draws
-//! an issued letter again from the ledger (as `reprint` does), `preview
-//! --png FILE` draws a template author's test letter, and the batch report
-//! embeds small [`thumbnail_png`]s.
+//! an issued letter again from the ledger, rebuilt and proven as `reprint`
+//! rebuilds it ([`crate::rebuild`]), `preview --png FILE` draws a template
+//! author's test letter, and the batch report embeds small
+//! [`thumbnail_png`]s.
 //!
 //! # How a proof is drawn
 //!

@@ -1,5 +1,5 @@
 //! `redeem` at the service: the same check, spend and answer as
-//! [`super::redeem`], in the order the service needs them.
+//! [`super::redeem()`], in the order the service needs them.
 //!
 //! The service lends ledger connections one call at a time, off the async
 //! threads ([`LentLedger`]). On PostgreSQL a redemption runs whole on one
