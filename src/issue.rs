@@ -130,7 +130,7 @@ fn draw_job<T>(
 }
 
 /// The PDF behind a picture proof of `planned`'s letter, its code shown or
-/// masked (see [`crate::proof`]).
+/// masked (see [`crate::picture`]).
 pub fn proof_pdf(
     ctx: &IssueContext<'_>,
     planned: &Planned,

@@ -12,7 +12,8 @@
 //! | what was issued, and each code's life after the envelope (redeemed, revoked) | [`ledger`] (a letter's proof: [`ledger::LetterProof`]) |
 //! | the nightly batch and its outputs | [`batch`], [`manifest`], [`output`] |
 //! | operator and portal commands (reissue, reprint, verify, redeem, revoke, preview) | [`ops`] |
-//! | pictures of letters (PNG proofs, code masked) | [`proof`] |
+//! | a mailed letter rebuilt from the ledger and proven the same (reprints, pictures) | [`rebuild`] |
+//! | pictures of letters (PNG proofs, code masked) | [`picture`] |
 //! | the same operations over HTTP, for the account portal and the desk | [`serve`] |
 //! | after the envelope: the hand-off to the print vendor, its acknowledgements, USPS scans, returned mail | [`deliver`], [`ingest`] |
 //!
@@ -43,8 +44,9 @@ pub mod metrics;
 pub mod ops;
 pub mod output;
 pub mod pdf;
+pub mod picture;
 pub mod print;
-pub mod proof;
+pub mod rebuild;
 pub mod render;
 pub mod report;
 pub mod serve;

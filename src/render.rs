@@ -7,7 +7,7 @@
 //! lets a run render letters on any thread in any order.
 //!
 //! The same path also draws the PDF behind a picture proof
-//! ([`crate::proof`]): [`Renderer::render_proof`] can put [`MASKED_CODE`] in
+//! ([`crate::picture`]): [`Renderer::render_proof`] can put [`MASKED_CODE`] in
 //! place of the code. Its output is a [`ProofPdf`], not a [`RenderedLetter`],
 //! so a masked render cannot be written, mailed or recorded as a letter.
 

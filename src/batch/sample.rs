@@ -9,7 +9,7 @@ use super::BatchError;
 use crate::issue::{IssueContext, Planned};
 use crate::key::KeyRing;
 use crate::ledger::{Issuance, Ledger};
-use crate::proof::thumbnail_png;
+use crate::picture::thumbnail_png;
 use crate::render::Renderer;
 use crate::report::{self, ReportExtras};
 

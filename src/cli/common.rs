@@ -8,6 +8,7 @@ use chrono::NaiveDate;
 use access_letters::filing::ReceiptNumber;
 use access_letters::ops;
 
+pub use super::flagged::*;
 pub use super::inputs::{load_key, CheckKeys, NewKeys};
 pub use super::look::{LimitConfig, Look};
 pub use super::place::Place;

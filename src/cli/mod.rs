@@ -2,7 +2,6 @@
 //! library function, printing, choosing the exit status (README.md's Commands section).
 
 use std::process::ExitCode;
-
 #[macro_use]
 mod say;
 
@@ -11,6 +10,7 @@ mod audit;
 mod backup;
 mod common;
 mod deliver;
+mod flagged;
 mod gen_fixtures;
 mod ingest;
 mod inputs;

@@ -21,7 +21,7 @@ pub fn start(
 ) -> Result<NaiveDate> {
     let today = clock.today;
     let batch_date = date.unwrap_or(today);
-    check_run_date(batch_date, today, allow_any_date)?;
+    check_run_date(batch_date, today, allow_any_date).map_err(date_flagged)?;
     if let Some(jobs) = jobs {
         rayon::ThreadPoolBuilder::new()
             .num_threads(jobs)

@@ -8,7 +8,7 @@ use chrono::NaiveDate;
 use clap::Args;
 
 use access_letters::ops::{preview, Clock, PreviewRequest};
-use access_letters::proof::ProofOptions;
+use access_letters::picture::PictureOptions;
 
 use super::common::*;
 
@@ -59,9 +59,9 @@ pub fn execute(args: PreviewArgs) -> Result<u8> {
         batch_date: (args.date).unwrap_or(Clock::in_zone(renderer.config.agency.time_zone).today),
         serial: args.serial,
         to: args.to.as_deref(),
-        png: (args.png.as_deref()).map(|p| (p, ProofOptions::new(args.dpi, args.show_code))),
+        png: (args.png.as_deref()).map(|p| (p, PictureOptions::new(args.dpi, args.show_code))),
     };
-    let done = preview(&request, &key, &renderer)?;
+    let done = preview(&request, &key, &renderer).map_err(preview_flagged)?;
     if let Some(png) = &args.png {
         println!("wrote {} (page 1)", display(png));
     }

@@ -2,7 +2,7 @@
 //!
 //! Page 1 of the letter, rebuilt from the ledger as `reprint` rebuilds it and
 //! drawn as a PNG with the code masked (`--show-code` shows it for letters
-//! made with a test key only). See [`access_letters::proof`].
+//! made with a test key only). See [`access_letters::picture`].
 
 use std::path::PathBuf;
 
@@ -10,9 +10,9 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use access_letters::output::{write_atomic, Flush};
-use access_letters::proof::{issued_proof, LedgerSource, ProofOptions};
+use access_letters::picture::{issued_picture, LedgerSource, PictureOptions};
 
-use super::common::{display, parse_receipt, EXIT_OK};
+use super::common::{display, parse_receipt, picture_flagged, EXIT_OK};
 use super::inputs::CheckKeys;
 use super::look::Look;
 use super::place::Place;
@@ -47,13 +47,13 @@ pub fn execute(args: ProofArgs) -> Result<u8> {
     let ledger = args.place.read_ledger_for_out()?;
     let keys = args.keys.load()?;
     let renderer = args.look.renderer()?;
-    let options = ProofOptions::new(args.dpi, args.show_code);
+    let options = PictureOptions::new(args.dpi, args.show_code);
     let source = LedgerSource {
         ledger: ledger.as_ref(),
         keys: &keys,
         renderer: &renderer,
     };
-    let proof = issued_proof(&source, &receipt, args.issue, &options)?;
+    let proof = issued_picture(&source, &receipt, args.issue, &options).map_err(picture_flagged)?;
     // Private like every letter: a proof with the code shown holds a code.
     write_atomic(&args.png, &proof.png, Flush::BeforeRename)
         .with_context(|| format!("writing the proof to {}", display(&args.png)))?;

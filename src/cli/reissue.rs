@@ -6,7 +6,7 @@ use anyhow::Result;
 use chrono::NaiveDate;
 use clap::Args;
 
-use access_letters::ops::{reissue, ReissueRequest};
+use access_letters::ops::{reissue, ReissueError, ReissueRequest};
 
 use super::common::*;
 
@@ -44,7 +44,8 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
         batch_date: args.date.unwrap_or(clock.today),
         out_root: &args.place.out,
     };
-    let done = reissue(&request, clock, &keys, &renderer, opened.ledger.as_mut())?;
+    let done =
+        reissue(&request, clock, &keys, &renderer, opened.ledger.as_mut()).map_err(with_flag)?;
     let previous = match done.superseded {
         Some(n) => format!("issue {n} is now superseded"),
         None => "no earlier code was active".into(),
@@ -57,4 +58,14 @@ pub fn execute(args: ReissueArgs) -> Result<u8> {
         display(&done.batch_dir)
     );
     Ok(EXIT_OK)
+}
+
+/// The flag that changes the answer, before the library's sentence.
+fn with_flag(e: ReissueError) -> anyhow::Error {
+    match e {
+        ReissueError::NoReason => flagged(e, "--reason"),
+        ReissueError::TooSoon { .. } | ReissueError::TooMany { .. } => flagged(e, "--force"),
+        ReissueError::Date(d) => date_flagged(d),
+        e => e.into(),
+    }
 }

@@ -39,7 +39,7 @@ pub fn execute(args: ReprintArgs) -> Result<u8> {
         to: args.to.as_deref(),
         out_root: &args.place.out,
     };
-    let done = reprint(&request, &keys, &renderer, ledger.as_ref())?;
+    let done = reprint(&request, &keys, &renderer, ledger.as_ref()).map_err(reprint_flagged)?;
     let proof = match &done.printed_digest {
         Some(d) => format!("the letter printed: same page content, digest {d}"),
         None => format!("identical to the letter mailed, sha256 {}", done.sha256),

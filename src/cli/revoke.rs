@@ -43,6 +43,9 @@ pub fn execute(args: RevokeArgs) -> Result<u8> {
             println!("{e}");
             Ok(EXIT_NOT_VALID)
         }
+        Err(e @ (RevokeError::NoReason | RevokeError::ReasonTooLong { .. })) => {
+            Err(flagged(e, "--reason"))
+        }
         Err(e) => Err(e.into()),
     }
 }

@@ -53,6 +53,7 @@ impl EdgeFlags {
     /// The cap on open connections, checked against the descriptor limit.
     pub fn cap(&self) -> Result<usize> {
         let asked = self.max_connections.map(|n| n as usize);
-        connection_cap(asked, descriptor_limit()).map_err(anyhow::Error::msg)
+        connection_cap(asked, descriptor_limit())
+            .map_err(|e| anyhow::Error::msg(e).context("--max-connections"))
     }
 }

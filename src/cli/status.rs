@@ -10,9 +10,9 @@ use anyhow::Result;
 use clap::{ArgGroup, Args};
 
 use access_letters::config::DEFAULT_ACK_WITHIN_DAYS;
-use access_letters::ledger::{AttemptLimit, AttemptSummary, Ledger};
-use access_letters::ops::status::{mail_report_lines, receipt_lines, targeted_line};
-use access_letters::ops::Clock;
+use access_letters::ledger::Ledger;
+use access_letters::ops::status::mail_report_lines;
+use access_letters::ops::{receipt_history, Clock};
 
 use super::common::*;
 use super::look::agency_config;
@@ -41,20 +41,9 @@ pub fn execute(args: StatusArgs) -> Result<u8> {
         return mail_report(ledger.as_ref(), &args.limit);
     };
     let receipt = parse_receipt(receipt)?;
-    let history = ledger.history(&receipt)?;
-    let limit = args.limit.limit()?;
-    let tries = ledger.attempt_summary(&receipt, Clock::system().now, limit)?;
-    if history.is_empty() {
-        println!("{receipt}: no code has been issued");
-        print_attempts(&tries, limit);
-        return Ok(EXIT_OK);
-    }
-    for line in receipt_lines(ledger.as_ref(), &history)? {
-        println!("{line}");
-    }
-    print_attempts(&tries, limit);
-    let (now, guess) = (Clock::system().now, args.limit.guess_limit()?);
-    if let Some(line) = targeted_line(ledger.as_ref(), &receipt, now, guess)? {
+    let limits = (args.limit.limit()?, args.limit.guess_limit()?);
+    let now = Clock::system().now;
+    for line in receipt_history(ledger.as_ref(), &receipt, now, limits)?.lines() {
         println!("{line}");
     }
     Ok(EXIT_OK)
@@ -70,11 +59,4 @@ fn mail_report(ledger: &dyn Ledger, config: &LimitConfig) -> Result<u8> {
         println!("{line}");
     }
     Ok(EXIT_OK)
-}
-
-/// The wrong-code line, when `verify` was ever wrong or refused.
-fn print_attempts(t: &AttemptSummary, limit: AttemptLimit) {
-    if t.wrong_total + t.refused_total > 0 {
-        println!("{}", t.describe(limit));
-    }
 }

@@ -42,6 +42,9 @@ pub fn execute(args: UnlinkArgs) -> Result<u8> {
             println!("{e}");
             Ok(EXIT_NOT_VALID)
         }
+        Err(e @ (UnlinkError::NoReason | UnlinkError::ReasonTooLong { .. })) => {
+            Err(flagged(e, "--reason"))
+        }
         Err(e) => Err(e.into()),
     }
 }

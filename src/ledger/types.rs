@@ -155,48 +155,6 @@ impl std::fmt::Debug for Redemption {
 }
 
 impl Issuance {
-    /// One line on what became of the code after its letter (redeemed,
-    /// revoked), for `status`; never the account a code was redeemed by.
-    pub fn after_the_envelope(&self) -> Option<String> {
-        let n = self.issued.issue_no;
-        let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
-        if let Some(r) = &self.redemption {
-            let mut line = format!(
-                "issue {n} redeemed at {}: linked to an online account (the account is not shown)",
-                at(r.at)
-            );
-            if let Some(u) = &r.unlinked {
-                line = format!(
-                    "issue {n} redeemed at {}; the desk removed its account link at {}: {}",
-                    at(r.at),
-                    at(u.at),
-                    u.reason
-                );
-            }
-            return Some(line);
-        }
-        if self.status == IssuanceStatus::Returned {
-            let when = self.status_changed_at.map(|t| format!(" at {}", at(t)));
-            let why = self.status_reason.as_deref().unwrap_or("letter returned");
-            return Some(format!(
-                "issue {n} stopped{}: {why}; send a new letter to a corrected address (reissue)",
-                when.unwrap_or_default()
-            ));
-        }
-        if self.status == IssuanceStatus::Revoked {
-            let when = self.status_changed_at.map(|t| format!(" at {}", at(t)));
-            let why = self
-                .status_reason
-                .as_deref()
-                .unwrap_or("no reason recorded");
-            return Some(format!(
-                "issue {n} revoked{}: {why}",
-                when.unwrap_or_default()
-            ));
-        }
-        None
-    }
-
     /// What verification needs: the fingerprint, key, status and expiry.
     pub fn view(&self) -> IssuanceView {
         IssuanceView {

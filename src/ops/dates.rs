@@ -63,7 +63,7 @@ pub enum DateError {
     OutOfRange { date: NaiveDate },
     #[error(
         "the batch date {date} is {days} days {direction} today ({today}); a run is dated within \
-{RUN_DATE_WINDOW_DAYS} days of today: pass --allow-any-date if {date} is really meant"
+{RUN_DATE_WINDOW_DAYS} days of today, unless any date is allowed: allow it if {date} is really meant"
     )]
     FarFromToday {
         date: NaiveDate,
@@ -73,7 +73,7 @@ pub enum DateError {
     },
     #[error(
         "the date {date} is {days} days after today ({today}); a reissued letter is dated today \
-or tomorrow: use --force if it must carry {date} (recorded as forced)"
+or tomorrow: force it if it must carry {date} (recorded as forced)"
     )]
     AheadOfToday {
         date: NaiveDate,
@@ -178,7 +178,8 @@ mod tests {
         assert!(check_run_date(d("2026-11-18"), today, false).is_ok());
         let e = check_run_date(d("2026-12-03"), today, false).unwrap_err();
         assert!(e.to_string().contains("8 days after today"), "{e}");
-        assert!(e.to_string().contains("--allow-any-date"), "{e}");
+        assert!(e.to_string().contains("unless any date is allowed"), "{e}");
+        assert!(!e.to_string().contains("--"), "the CLI names its flag: {e}");
         assert!(check_run_date(d("2026-11-17"), today, false).is_err());
         assert!(check_run_date(d("2027-06-01"), today, true).is_ok());
     }
@@ -189,7 +190,8 @@ mod tests {
         assert!(check_reissue_date(d("2026-11-26"), today, false).is_ok());
         assert!(check_reissue_date(d("2026-01-01"), today, false).is_ok());
         let e = check_reissue_date(d("2026-11-27"), today, false).unwrap_err();
-        assert!(e.to_string().contains("--force"), "{e}");
+        assert!(e.to_string().contains("force it"), "{e}");
+        assert!(!e.to_string().contains("--"), "the CLI names its flag: {e}");
         assert!(check_reissue_date(d("2026-11-27"), today, true).is_ok());
     }
 }

@@ -12,8 +12,10 @@
 
 pub mod audit;
 pub mod dates;
+pub mod history;
 pub mod preview;
 pub mod redeem;
+pub mod redeem_service;
 pub mod reissue;
 pub mod reprint;
 pub mod revoke;
@@ -24,15 +26,17 @@ pub mod verify;
 
 pub use audit::{audit, Audit, AuditError};
 pub use dates::{Clock, DateError};
+pub use history::{receipt_history, ReceiptHistory};
 pub use preview::{preview, PreviewError, PreviewRequest, Previewed};
 pub use redeem::{
     answer_of_step, finish_redeem, plan_redeem, redeem, AccountRef, AccountRefError, RedeemAnswer,
     RedeemPlan, RedeemRequest,
 };
+pub use redeem_service::{redeem_at_service, GroupCommit, LentLedger, ServiceRedeem};
 pub use reissue::{reissue, ReissueError, ReissueRequest, Reissued};
 pub use reprint::{reprint, ReprintError, ReprintRequest, Reprinted};
 pub use revoke::{revoke, RevokeError, RevokeRequest, Revoked};
-pub use status::{history_table, mail_trail_lines};
+pub use status::history_table;
 pub use test_key::builtin_test_key;
 pub use unlink::{unlink, UnlinkError, UnlinkRequest, Unlinked};
 pub use verify::{attempt_limit, guess_limit, verify_code, Answer, Door, Guessing, VerifyRequest};
@@ -41,7 +45,7 @@ pub use verify::{attempt_limit, guess_limit, verify_code, Answer, Door, Guessing
 pub const MAX_JOBS_PER_CORE: usize = 4;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("--jobs must be between 1 and {max} ({MAX_JOBS_PER_CORE} per core on this machine's {cores} cores), not {jobs}")]
+#[error("the number of rendering threads must be between 1 and {max} ({MAX_JOBS_PER_CORE} per core on this machine's {cores} cores), not {jobs}")]
 pub struct JobsError {
     pub jobs: usize,
     pub max: usize,

@@ -15,7 +15,7 @@ use crate::key::Key;
 use crate::layout::{window_fit, LayoutError};
 use crate::letter::NoticeDates;
 use crate::output::{write_atomic, Flush};
-use crate::proof::{png_of_page1, ProofError, ProofOptions};
+use crate::picture::{png_of_page1, PictureError, PictureOptions};
 use crate::render::Renderer;
 
 /// The batch id a preview's letter is made under (it is printed nowhere).
@@ -34,7 +34,7 @@ pub struct PreviewRequest<'a> {
     /// Where to write the PDF, if anywhere.
     pub to: Option<&'a Path>,
     /// Where to write a picture of page 1, and how to draw it.
-    pub png: Option<(&'a Path, ProofOptions)>,
+    pub png: Option<(&'a Path, PictureOptions)>,
 }
 
 /// The preview written.
@@ -76,7 +76,7 @@ key {key_id} is not a test key"
     #[error(transparent)]
     Envelope(#[from] LayoutError),
     #[error(transparent)]
-    Proof(#[from] ProofError),
+    Picture(#[from] PictureError),
 }
 
 /// Renders the letter of one row of `req.input` with a test key and writes

@@ -61,7 +61,7 @@ pub struct Reissued {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ReissueError {
-    #[error("--reason must say why a new code is needed")]
+    #[error("the reason must say why a new code is needed")]
     NoReason,
     #[error(
         "receipt {receipt} has never been issued a code; the nightly run issues the first one"
@@ -80,7 +80,7 @@ earlier date {requested} (notice dates never go backwards)"
     },
     #[error(
         "receipt {receipt} had a letter recorded at {}, less than {MIN_HOURS_BETWEEN_LETTERS} \
-hours ago; wait at least a day between letters, or use --force",
+hours ago; wait at least a day between letters, or force it (recorded as forced)",
         at.format("%Y-%m-%d %H:%M UTC")
     )]
     TooSoon {
@@ -89,7 +89,7 @@ hours ago; wait at least a day between letters, or use --force",
     },
     #[error(
         "receipt {receipt} already had {recent} letters in the last {POLICY_WINDOW_DAYS} days \
-(at most {MAX_LETTERS_PER_WINDOW}); use --force if it must go out"
+(at most {MAX_LETTERS_PER_WINDOW}); force it if it must go out (recorded as forced)"
     )]
     TooMany {
         receipt: ReceiptNumber,

@@ -32,9 +32,9 @@ pub struct Revoked {
 
 #[derive(Debug, thiserror::Error)]
 pub enum RevokeError {
-    #[error("--reason must say why the code is cancelled (for example: letter reported stolen)")]
+    #[error("the reason must say why the code is cancelled (for example: letter reported stolen)")]
     NoReason,
-    #[error("--reason is {chars} characters long; at most {REASON_MAX_CHARS} are allowed")]
+    #[error("the reason is {chars} characters long; at most {REASON_MAX_CHARS} are allowed")]
     ReasonTooLong { chars: usize },
     #[error("receipt {receipt} has never been issued a code; there is nothing to revoke")]
     NeverIssued { receipt: ReceiptNumber },

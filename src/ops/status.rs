@@ -1,37 +1,38 @@
-//! `status`: a receipt's history as a table a desk agent can read, its
-//! columns as wide as what they hold, and its mail trail. Never a code: the
-//! ledger has none.
-
-use std::collections::{BTreeSet, HashMap};
+//! `status`: a receipt's history ([`ReceiptHistory`]) as text a desk agent
+//! can read (a table with columns as wide as what they hold, what became of
+//! each code, the mail trail, the wrong codes), and `status --mail`'s
+//! report. Never a code: the ledger has none.
 
 use chrono::{DateTime, Duration, Utc};
 
-use crate::ledger::{Issuance, Ledger, LedgerError, MailEventKind};
+use super::history::{IssuanceHistory, MailStep, MailStepKind, ReceiptHistory};
+use crate::filing::IssuanceStatus;
+use crate::ledger::{Ledger, LedgerError, MailEventKind};
 
 /// How many unacknowledged pieces `status --mail` names one by one.
 const UNACKNOWLEDGED_SHOWN: usize = 50;
 
 /// The header and one line per issuance, columns aligned; the last column
 /// (the reason) is as long as it is.
-pub fn history_table(history: &[Issuance]) -> Vec<String> {
+pub fn history_table(history: &[IssuanceHistory]) -> Vec<String> {
     let header = [
         "issue", "status", "notice", "expires", "piece", "batch", "key", "reason",
     ];
     let mut rows: Vec<[String; 8]> = vec![header.map(str::to_string)];
     for i in history {
-        let reason = match (&i.issued.reason, i.issued.forced) {
+        let reason = match (&i.reason, i.forced) {
             (Some(r), true) => format!("{r} (forced)"),
             (Some(r), false) => r.clone(),
             (None, _) => String::new(),
         };
         rows.push([
-            i.issued.issue_no.to_string(),
+            i.issue_no.to_string(),
             i.status.as_str().to_string(),
-            i.issued.notice_date.to_string(),
-            i.issued.expires_on.to_string(),
-            i.issued.piece_id.clone(),
-            i.issued.batch_id.clone(),
-            i.issued.key_id.clone(),
+            i.notice_date.to_string(),
+            i.expires_on.to_string(),
+            i.piece_id.clone(),
+            i.batch_id.clone(),
+            i.key_id.clone(),
             reason,
         ]);
     }
@@ -56,70 +57,87 @@ pub fn history_table(history: &[Issuance]) -> Vec<String> {
         .collect()
 }
 
-/// The receipt's mail trail, one line per step, in time order within each
-/// letter: handed to the vendor (from the batch's hand-offs), printed,
-/// mailed, USPS scans, delivered or returned. Answers the desk's "was my
-/// letter mailed?" without a code or an account.
-pub fn mail_trail_lines(
-    ledger: &dyn Ledger,
-    history: &[Issuance],
-) -> Result<Vec<String>, LedgerError> {
-    let issue_of: HashMap<&str, u32> = history
-        .iter()
-        .map(|i| (i.issued.piece_id.as_str(), i.issued.issue_no))
-        .collect();
-    let Some(first) = history.first() else {
-        return Ok(Vec::new());
-    };
-    let events = ledger.mail_trail(&first.issued.receipt)?;
-    let mut lines = Vec::new();
-    let batches: BTreeSet<&str> = history.iter().map(|i| i.issued.batch_id.as_str()).collect();
-    let mut handoffs: HashMap<&str, Vec<String>> = HashMap::new();
-    for batch in batches {
-        for d in ledger.deliveries(batch)? {
-            let Some(done) = d.completed_at else {
-                handoffs.entry(batch).or_default().push(format!(
-                    "hand-off to {} started {} UTC, not finished: deliver the batch again",
-                    d.vendor,
-                    d.started_at.format("%Y-%m-%d %H:%M")
-                ));
-                continue;
-            };
-            handoffs.entry(batch).or_default().push(format!(
-                "{} UTC delivered to the print vendor ({}{})",
+impl IssuanceHistory {
+    /// What became of the code after the envelope, when anything did:
+    /// redeemed (never by which account), unlinked, returned, revoked.
+    pub fn after_the_envelope(&self) -> Option<String> {
+        let n = self.issue_no;
+        let at = |t: DateTime<Utc>| t.format("%Y-%m-%d %H:%M:%S UTC").to_string();
+        if let Some(redeemed) = self.redeemed_at {
+            return Some(match (self.unlinked_at, &self.unlink_reason) {
+                (Some(u), Some(why)) => format!(
+                    "issue {n} redeemed at {}; the desk removed its account link at {}: {why}",
+                    at(redeemed),
+                    at(u)
+                ),
+                _ => format!(
+                    "issue {n} redeemed at {}: linked to an online account (the account is not shown)",
+                    at(redeemed)
+                ),
+            });
+        }
+        let when = self
+            .status_changed_at
+            .map(|t| format!(" at {}", at(t)))
+            .unwrap_or_default();
+        match self.status {
+            IssuanceStatus::Returned => {
+                let why = self.status_reason.as_deref().unwrap_or("letter returned");
+                Some(format!(
+                    "issue {n} stopped{when}: {why}; send a new letter to a corrected address (reissue)"
+                ))
+            }
+            IssuanceStatus::Revoked => {
+                let why = self
+                    .status_reason
+                    .as_deref()
+                    .unwrap_or("no reason recorded");
+                Some(format!("issue {n} revoked{when}: {why}"))
+            }
+            _ => None,
+        }
+    }
+}
+
+impl MailStep {
+    /// One line of the mail trail: "issue 1: 2026-11-26 delivered".
+    pub fn line(&self) -> String {
+        let n = self.issue_no;
+        match &self.what {
+            MailStepKind::HandedOff {
+                vendor,
+                started_at,
+                completed_at: None,
+                ..
+            } => format!(
+                "issue {n}: hand-off to {vendor} started {} UTC, not finished: deliver the batch again",
+                started_at.format("%Y-%m-%d %H:%M")
+            ),
+            MailStepKind::HandedOff {
+                vendor,
+                completed_at: Some(done),
+                again,
+                ..
+            } => format!(
+                "issue {n}: {} UTC delivered to the print vendor ({vendor}{})",
                 done.format("%Y-%m-%d %H:%M"),
-                d.vendor,
-                if d.again { ", sent again" } else { "" }
-            ));
+                if *again { ", sent again" } else { "" }
+            ),
+            MailStepKind::Event { kind, at, detail } => {
+                let what = match kind {
+                    // The one step the desk must not miss.
+                    MailEventKind::Returned => "RETURNED as undeliverable",
+                    kind => kind.describe(),
+                };
+                let detail = if detail.is_empty() {
+                    String::new()
+                } else {
+                    format!(" ({detail})")
+                };
+                format!("issue {n}: {at} {what}{detail}")
+            }
         }
     }
-    for i in history {
-        let n = i.issued.issue_no;
-        for h in handoffs
-            .get(i.issued.batch_id.as_str())
-            .into_iter()
-            .flatten()
-        {
-            lines.push(format!("issue {n}: {h}"));
-        }
-        for e in events
-            .iter()
-            .filter(|e| issue_of.get(e.piece_id.as_str()) == Some(&n))
-        {
-            let what = match e.kind {
-                // The one step the desk must not miss.
-                MailEventKind::Returned => "RETURNED as undeliverable",
-                kind => kind.describe(),
-            };
-            let detail = if e.detail.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", e.detail)
-            };
-            lines.push(format!("issue {n}: {} {what}{detail}", e.at));
-        }
-    }
-    Ok(lines)
 }
 
 /// `status --mail`: the mail trail's totals, the letters that came back and
@@ -205,65 +223,68 @@ pub fn mail_report_lines(
     Ok(lines)
 }
 
-/// `status RECEIPT` of a receipt with a history: who and what, the table,
-/// what became of each code, interrupted batches, the mail trail.
-pub fn receipt_lines(
-    ledger: &dyn Ledger,
-    history: &[Issuance],
-) -> Result<Vec<String>, LedgerError> {
-    let Some(first) = history.first() else {
-        return Ok(Vec::new());
-    };
-    let f = &first.issued.filing;
-    let n = history.len();
-    let mut lines = vec![format!(
-        "{}: Form {}, {} ({n} {})",
-        first.issued.receipt,
-        f.form,
-        f.full_name(),
-        if n == 1 { "issuance" } else { "issuances" }
-    )];
-    lines.extend(history_table(history));
-    lines.extend(history.iter().filter_map(|i| i.after_the_envelope()));
-    // Interrupted batches: codes live, letters not printed (nor mailed).
-    for (n, batch) in super::audit::unfinished_issuances(ledger, history)? {
-        lines.push(format!(
-            "issue {n}: issued, not printed yet: batch {batch} was interrupted; run the batch again"
-        ));
+impl ReceiptHistory {
+    /// `status RECEIPT`: who and what, the table, what became of each code,
+    /// interrupted batches, the mail trail, the wrong codes and the sources
+    /// guessing at it.
+    pub fn lines(&self) -> Vec<String> {
+        let receipt = &self.receipt;
+        let Some(applicant) = &self.applicant else {
+            let mut lines = vec![format!("{receipt}: no code has been issued")];
+            lines.extend(self.attempts_line());
+            return lines;
+        };
+        let n = self.issuances.len();
+        let mut lines = vec![format!(
+            "{receipt}: Form {}, {} ({n} {})",
+            applicant.form,
+            applicant.name,
+            if n == 1 { "issuance" } else { "issuances" }
+        )];
+        lines.extend(history_table(&self.issuances));
+        lines.extend(self.issuances.iter().filter_map(|i| i.after_the_envelope()));
+        // Interrupted batches: codes live, letters not printed (nor mailed).
+        for u in &self.unfinished {
+            lines.push(format!(
+                "issue {}: issued, not printed yet: batch {} was interrupted; run the batch again",
+                u.issue_no, u.batch_id
+            ));
+        }
+        for i in self.issuances.iter().filter(|i| i.returned_after_redeemed) {
+            lines.push(format!(
+                "WARNING issue {}: redeemed, then returned: the letter came back undelivered after its code was used, so whoever used it never got this letter; check the linked account (unlink if it is not the applicant's)",
+                i.issue_no
+            ));
+        }
+        if !self.mail_trail.is_empty() {
+            lines.push("mail trail:".into());
+            lines.extend(self.mail_trail.iter().map(|s| format!("  {}", s.line())));
+        }
+        lines.extend(self.attempts_line());
+        lines.extend(self.targeted_line());
+        lines
     }
-    let events = ledger.mail_trail(&first.issued.receipt)?;
-    for n in crate::ledger::returned_after_redeemed(history, &events) {
-        lines.push(format!(
-            "WARNING issue {n}: redeemed, then returned: the letter came back undelivered after its code was used, so whoever used it never got this letter; check the linked account (unlink if it is not the applicant's)"
-        ));
-    }
-    let trail = mail_trail_lines(ledger, history)?;
-    if !trail.is_empty() {
-        lines.push("mail trail:".into());
-        lines.extend(trail.into_iter().map(|l| format!("  {l}")));
-    }
-    Ok(lines)
-}
 
-/// The portal's wrong codes for a receipt, by source: `None` when none
-/// came within the window; flagged TARGETED when more distinct accounts or
-/// addresses than the limit's `targeted_sources` guessed at it.
-pub fn targeted_line(
-    ledger: &dyn Ledger,
-    receipt: &crate::filing::ReceiptNumber,
-    now: DateTime<Utc>,
-    limit: crate::ledger::GuessLimit,
-) -> Result<Option<String>, LedgerError> {
-    let sources = ledger.guess_sources(receipt, now, limit.window)?;
-    let minutes = limit.window.num_minutes();
-    Ok(match sources {
-        0 => None,
-        n if n > limit.targeted_sources => Some(format!(
-            "TARGETED: wrong codes from {n} distinct accounts or addresses at the portal in the last {minutes} minutes; someone other than the applicant may be guessing (each guesser is limited; the applicant's right code still works)"
-        )),
-        n => Some(format!(
-            "portal: wrong codes from {n} {} in the last {minutes} minutes",
-            if n == 1 { "source" } else { "distinct sources" }
-        )),
-    })
+    /// The wrong-code line, when `verify` was ever wrong or refused.
+    fn attempts_line(&self) -> Option<String> {
+        let w = &self.wrong_codes;
+        (w.total + w.refused_while_locked > 0).then(|| w.limit.clone())
+    }
+
+    /// The portal's wrong codes by source: `None` when none came within the
+    /// window; flagged TARGETED when more distinct accounts or addresses
+    /// than the limit's `targeted_sources` guessed at it.
+    fn targeted_line(&self) -> Option<String> {
+        let minutes = self.guess_limit.window.num_minutes();
+        match self.guess_sources {
+            0 => None,
+            n if self.targeted => Some(format!(
+                "TARGETED: wrong codes from {n} distinct accounts or addresses at the portal in the last {minutes} minutes; someone other than the applicant may be guessing (each guesser is limited; the applicant's right code still works)"
+            )),
+            n => Some(format!(
+                "portal: wrong codes from {n} {} in the last {minutes} minutes",
+                if n == 1 { "source" } else { "distinct sources" }
+            )),
+        }
+    }
 }

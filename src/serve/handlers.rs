@@ -6,24 +6,21 @@ use std::sync::Arc;
 use axum::extract::{Path, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
-use axum::Extension;
+use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::api::{answer, receipt, ApiError, ClientAddr, JsonBody};
+use super::api::{answer, receipt, ApiError, ClientAddr, JsonBody, Outcome};
 use super::guessing::{guesser, too_many};
 use super::metrics::CONTENT_TYPE;
 use super::tokens::Client;
 use super::App;
 use crate::code::Verdict;
-use crate::filing::ReceiptNumber;
-use crate::ledger::{returned_after_redeemed, Guesser, RedeemAsk, RedeemStep};
 use crate::ops::{
-    answer_of_step, finish_redeem, plan_redeem, redeem as redeem_code, revoke as revoke_code,
-    unlink as unlink_account, verify_code, AccountRef, Answer, Clock, Door, Guessing, RedeemAnswer,
-    RedeemPlan, RedeemRequest, RevokeError, RevokeRequest, UnlinkError, UnlinkRequest,
-    VerifyRequest,
+    receipt_history, redeem_at_service, revoke as revoke_code, unlink as unlink_account,
+    verify_code, AccountRef, Answer, Clock, Guessing, ReceiptHistory, RedeemAnswer, RevokeError,
+    RevokeRequest, ServiceRedeem, UnlinkError, UnlinkRequest, VerifyRequest,
 };
 
 /// `POST /v1/verify`.
@@ -155,92 +152,21 @@ pub async fn redeem(
     let account = AccountRef::parse(&body.account)
         .map_err(|e| ApiError::bad_request(format!("account: {e}")))?;
     let clock = Clock::in_zone(app.zone);
-    let door = Asker {
-        door: client.door.into(),
-        guesser: guesser(Some(&body.account), body.client.as_deref(), addr)?,
-    };
-    let (shared, asked) = (Arc::clone(&app), receipt.clone());
-    let Some(writer) = &app.redeem_writer else {
-        let answer_ = app
-            .pool
-            .with(move |ledger| {
-                let req = redeem_request(&asked, &body.code, &account, clock, &shared, &door);
-                redeem_code(&req, &shared.ring, ledger)
-            })
-            .await
-            .map_err(|e| ApiError::unavailable(&e))?;
-        return Ok(redeem_answer(&app, receipt.as_str(), answer_));
-    };
-    // SQLite: the check on a pooled connection, the write with the group
-    // the writer commits next (see `writer`), the answer from its step.
-    let (code, who, asker) = (body.code.clone(), account.clone(), door.clone());
-    let plan = app
-        .pool
-        .with(move |ledger| {
-            let req = redeem_request(&asked, &code, &who, clock, &shared, &asker);
-            plan_redeem(&req, &shared.ring, ledger)
-        })
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?;
-    let (issue_no, now) = match plan {
-        RedeemPlan::Answered(a) => return Ok(redeem_answer(&app, receipt.as_str(), a)),
-        RedeemPlan::Spend { issue_no, now } => (issue_no, now),
-    };
-    let ask = RedeemAsk {
+    let ask = ServiceRedeem {
         receipt: receipt.clone(),
-        issue_no,
-        account: account.as_str().to_string(),
-        now,
-    };
-    let step = writer
-        .redeem(ask)
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?;
-    // Another account's code counts against the guesser: finish_redeem.
-    let used = matches!(step, RedeemStep::UsedByAnother { .. });
-    if let Some(a) = answer_of_step(issue_no, &step).filter(|_| !used) {
-        return Ok(redeem_answer(&app, receipt.as_str(), a));
-    }
-    let (shared, asked) = (Arc::clone(&app), receipt.clone());
-    let answer_ = app
-        .pool
-        .with(move |ledger| {
-            let req = redeem_request(&asked, &body.code, &account, clock, &shared, &door);
-            finish_redeem(&req, issue_no, now, step, ledger)
-        })
-        .await
-        .map_err(|e| ApiError::unavailable(&e))?;
-    Ok(redeem_answer(&app, receipt.as_str(), answer_))
-}
-
-/// The door a request came through, and who is guessing there.
-#[derive(Clone)]
-struct Asker {
-    door: Door,
-    guesser: Guesser,
-}
-
-fn redeem_request<'a>(
-    receipt: &'a ReceiptNumber,
-    typed: &'a str,
-    account: &'a AccountRef,
-    clock: Clock,
-    app: &App,
-    asker: &'a Asker,
-) -> RedeemRequest<'a> {
-    RedeemRequest {
-        receipt,
-        typed,
+        guesser: guesser(Some(&body.account), body.client.as_deref(), addr)?,
+        typed: body.code,
         account,
         as_of: clock.today,
         now: clock.now,
         limit: app.limit,
-        door: asker.door,
-        guessing: Some(Guessing {
-            guesser: &asker.guesser,
-            limit: app.guess,
-        }),
-    }
+        door: client.door.into(),
+        guess: app.guess,
+    };
+    let answer_ = redeem_at_service(&app, app.redeem_writer.as_ref(), ask)
+        .await
+        .map_err(|e| ApiError::unavailable(&e))?;
+    Ok(redeem_answer(&app, receipt.as_str(), answer_))
 }
 
 /// 200 redeemed, 409 used by another account, 422 not valid, 423 locked,
@@ -328,9 +254,9 @@ pub async fn revoke(
             "revoked",
             json!({"receipt": receipt, "outcome": "revoked", "issue_no": r.issue_no, "revoked_at": r.at}),
         )),
-        Err(e @ (RevokeError::NoReason | RevokeError::ReasonTooLong { .. })) => Err(
-            ApiError::bad_request(e.to_string().replace("--reason", "reason")),
-        ),
+        Err(e @ (RevokeError::NoReason | RevokeError::ReasonTooLong { .. })) => {
+            Err(ApiError::bad_request(e.to_string()))
+        }
         Err(e @ RevokeError::NeverIssued { .. }) => Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "unknown",
@@ -392,7 +318,9 @@ pub async fn unlink(
     }
 }
 
-/// `GET /v1/receipts/{receipt}`: the history, never a code or fingerprint.
+/// `GET /v1/receipts/{receipt}`: the history `status RECEIPT` shows
+/// ([`ReceiptHistory`]), mail trail included; never a code, fingerprint or
+/// account.
 pub async fn status(
     State(app): State<Arc<App>>,
     Path(raw): Path<String>,
@@ -400,73 +328,27 @@ pub async fn status(
     let receipt = receipt(&raw)?;
     let (shared, asked) = (Arc::clone(&app), receipt.clone());
     let now = Clock::in_zone(app.zone).now;
-    let (history, tries, trail) = app
+    let history = app
         .pool
-        .with(move |ledger| {
-            let history = ledger.history(&asked)?;
-            let tries = ledger.attempt_summary(&asked, now, shared.limit)?;
-            let trail = ledger.mail_trail(&asked)?;
-            let sources = ledger.guess_sources(&asked, now, shared.guess.window)?;
-            Ok((history, tries, (trail, sources)))
-        })
+        .with(move |ledger| receipt_history(ledger, &asked, now, (shared.limit, shared.guess)))
         .await
         .map_err(|e| ApiError::unavailable(&e))?;
-    let (trail, sources) = trail;
-    let flagged = returned_after_redeemed(&history, &trail);
-    let issuances: Vec<_> = history
-        .iter()
-        .map(|i| {
-            json!({
-                "issue_no": i.issued.issue_no,
-                "status": i.status.as_str(),
-                "form": i.issued.form.to_string(),
-                "notice_date": i.issued.notice_date,
-                "expires_on": i.issued.expires_on,
-                "piece_id": i.issued.piece_id,
-                "batch_id": i.issued.batch_id,
-                "key_id": i.issued.key_id,
-                "reason": i.issued.reason,
-                "forced": i.issued.forced,
-                "recorded_at": i.recorded_at,
-                "status_changed_at": i.status_changed_at,
-                "status_reason": i.status_reason,
-                // When it was used, never by which account.
-                "redeemed_at": i.redemption.as_ref().map(|r| r.at),
-                "unlinked_at": i.redemption.as_ref().and_then(|r| r.unlinked.as_ref()).map(|u| u.at),
-                "unlink_reason": i.redemption.as_ref().and_then(|r| r.unlinked.as_ref()).map(|u| u.reason.as_str()),
-                "returned_after_redeemed": flagged.contains(&i.issued.issue_no),
-            })
-        })
-        .collect();
-    let (status, outcome) = if history.is_empty() {
+    let (status, outcome) = if history.issuances.is_empty() {
         (StatusCode::NOT_FOUND, "unknown")
     } else {
         (StatusCode::OK, "found")
     };
-    Ok(answer(
-        status,
-        outcome,
-        json!({
-            "receipt": receipt.as_str(),
-            "outcome": outcome,
-            "issuances": issuances,
-            // A letter came back after its code was redeemed: check the
-            // linked account.
-            "returned_after_redeemed": !flagged.is_empty(),
-            // Wrong codes at the service from this many distinct accounts
-            // or addresses within the window; over the limit: targeted.
-            "guess_sources": sources,
-            "targeted": sources > app.guess.targeted_sources,
-            "wrong_codes": {
-                "in_window": tries.wrong_in_window,
-                "total": tries.wrong_total,
-                "refused_while_locked": tries.refused_total,
-                "locks": tries.locks_total,
-                "locked_until": tries.locked_until,
-                "limit": tries.describe(app.limit),
-            },
-        }),
-    ))
+    let mut r = (status, Json(ReceiptAnswer { outcome, history })).into_response();
+    r.extensions_mut().insert(Outcome(outcome));
+    Ok(r)
+}
+
+/// The receipt's answer: its outcome and its history.
+#[derive(Serialize)]
+pub struct ReceiptAnswer {
+    pub outcome: &'static str,
+    #[serde(flatten)]
+    pub history: ReceiptHistory,
 }
 
 /// `GET /healthz`: is the ledger reachable, and which keys are loaded.

@@ -70,7 +70,7 @@ pub fn connection_cap(asked: Option<usize>, limit: Option<u64>) -> Result<usize,
         None => Ok(default_cap(limit)),
         Some(n) if u64::try_from(n).unwrap_or(u64::MAX) <= room => Ok(n),
         Some(n) => Err(format!(
-            "--max-connections {n} needs more file descriptors than this process may open \
+            "a cap of {n} open connections needs more file descriptors than this process may open \
              ({limit}, of which {RESERVED_DESCRIPTORS} are kept for the ledger and the logs): \
              raise the limit (LimitNOFILE= in the unit, ulimit -n) or ask for at most {room}"
         )),

@@ -255,7 +255,7 @@ impl Tokens {
         }
         if allow.is_empty() || per_minute == 0 {
             return Err(TokensError::BadClient(
-                "a client needs at least one route (--allow) and a limit of at least 1 a minute"
+                "a client needs at least one allowed route and a limit of at least 1 a minute"
                     .into(),
             ));
         }

@@ -11,14 +11,18 @@
 //! none of this: its server already groups the commits of concurrent
 //! connections.
 
+use std::future::Future;
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{mpsc, Arc};
 
 use tokio::sync::oneshot;
 
-use crate::ledger::{LedgerError, RedeemAsk, RedeemStep, SqliteLedger};
+use crate::key::KeyRing;
+use crate::ledger::{Ledger, LedgerError, RedeemAsk, RedeemStep, SqliteLedger};
+use crate::ops::{GroupCommit, LentLedger};
 
 use super::pool::{LedgerPlace, PoolError};
+use super::App;
 
 /// The most redemptions one transaction takes.
 const MAX_GROUP: usize = 256;
@@ -100,5 +104,28 @@ impl RedeemWriter {
             .await
             .map_err(|_| PoolError::Join("the redeem writer has stopped".into()))?;
         Ok(step?)
+    }
+}
+
+impl GroupCommit for RedeemWriter {
+    type Error = PoolError;
+
+    fn spend(&self, ask: RedeemAsk) -> impl Future<Output = Result<RedeemStep, PoolError>> + Send {
+        self.redeem(ask)
+    }
+}
+
+/// The service lends its pool's connections, with its keys, to
+/// [`crate::ops::redeem_at_service`].
+impl LentLedger for Arc<App> {
+    type Error = PoolError;
+
+    fn with<T, F>(&self, f: F) -> impl Future<Output = Result<T, PoolError>> + Send
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut dyn Ledger, &KeyRing) -> Result<T, LedgerError> + Send + 'static,
+    {
+        let (app, keys) = (Arc::clone(self), Arc::clone(self));
+        async move { app.pool.with(move |ledger| f(ledger, &keys.ring)).await }
     }
 }

@@ -26,6 +26,17 @@ fn limit() -> AttemptLimit {
     }
 }
 
+/// The history `status RECEIPT` and the desk's receipt answer show.
+fn status_of(
+    ledger: &dyn Ledger,
+    receipt: &access_letters::filing::ReceiptNumber,
+    now: DateTime<Utc>,
+) -> access_letters::ops::ReceiptHistory {
+    let codes = access_letters::config::Config::default_config().codes;
+    let limits = (limit(), access_letters::ops::guess_limit(&codes));
+    access_letters::ops::receipt_history(ledger, receipt, now, limits).expect("status")
+}
+
 struct Try<'a> {
     n: u64,
     typed: &'a str,
@@ -384,7 +395,10 @@ mod cases {
                 .redeemed_then_returned,
             1
         );
-        let lines = access_letters::ops::status::receipt_lines(ledger, &h).expect("status");
+        let status = status_of(ledger, &receipt(1), now);
+        assert!(status.returned_after_redeemed, "{status:#?}");
+        assert!(status.issuances[0].returned_after_redeemed, "{status:#?}");
+        let lines = status.lines();
         assert!(
             lines.iter().any(|l| l.contains("redeemed, then returned")),
             "{lines:#?}"
@@ -411,8 +425,9 @@ mod cases {
             "{mail:#?}"
         );
         // Receipt 2 was never redeemed: nothing flagged.
-        let h2 = ledger.history(&receipt(2)).expect("history");
-        let lines = access_letters::ops::status::receipt_lines(ledger, &h2).expect("status");
+        let status = status_of(ledger, &receipt(2), now);
+        assert!(!status.returned_after_redeemed, "{status:#?}");
+        let lines = status.lines();
         assert!(!lines.iter().any(|l| l.contains("redeemed, then returned")));
     }
 
@@ -461,8 +476,12 @@ mod cases {
             ),
             "{again:?}"
         );
-        let h = ledger.history(&receipt(1)).unwrap();
-        let line = h[0].after_the_envelope().expect("a line");
+        let status = status_of(ledger, &receipt(1), now);
+        assert_eq!(
+            status.issuances[0].unlink_reason.as_deref(),
+            Some("account opened by someone else")
+        );
+        let line = status.issuances[0].after_the_envelope().expect("a line");
         assert!(
             line.contains("removed its account link") && line.contains("someone else"),
             "{line}"

@@ -1,5 +1,5 @@
 //! Picture proofs: `access-letters proof RECEIPT --png FILE`, `preview
-//! --png FILE` and the library's [`access_letters::proof`].
+//! --png FILE` and the library's [`access_letters::picture`].
 //!
 //! The reference picture `tests/golden/proof-<piece-id>.png` is the masked
 //! proof of a golden letter; rewrite it with
@@ -20,8 +20,9 @@ use access_letters::issue::{IssueContext, Planned};
 use access_letters::key::Key;
 use access_letters::layout::CODE_SIZE_PT;
 use access_letters::letter::{NoticeDates, Templates};
-use access_letters::proof::{
-    letter_png, png_of_page1, thumbnail_png, ProofError, ProofOptions, DEFAULT_DPI, THUMBNAIL_DPI,
+use access_letters::picture::{
+    letter_png, png_of_page1, thumbnail_png, PictureError, PictureOptions, DEFAULT_DPI,
+    THUMBNAIL_DPI,
 };
 use access_letters::render::{LetterJob, Renderer};
 use chrono::NaiveDate;
@@ -215,7 +216,7 @@ fn proof_of_a_golden_letter_matches_the_reference_picture() {
     };
     // The job is the golden letter's: the picture is of that very letter.
     assert_eq!(renderer.render(&job).unwrap().bytes, golden_pdf());
-    let png = letter_png(&renderer, &key, &job, &ProofOptions::default()).unwrap();
+    let png = letter_png(&renderer, &key, &job, &PictureOptions::default()).unwrap();
     assert_like_reference(&png, true);
 }
 
@@ -311,7 +312,12 @@ fn show_code_with_a_production_key_is_refused() {
     let png = wd.path("proof.png");
     let out = proof(&wd, &png, &["--key", key, "--show-code"]);
     out.expect_code(EXIT_FAILED);
-    assert!(out.stderr.contains("--show-code is refused"), "{out:?}");
+    // The library names the thing, the command line its flag.
+    assert!(
+        out.stderr
+            .contains("--show-code: showing the code is refused"),
+        "{out:?}"
+    );
     assert!(out.stderr.contains("production key"), "{out:?}");
     assert!(!png.exists(), "nothing written");
     // Masked, a production letter's proof is drawn.
@@ -333,9 +339,13 @@ fn show_code_refusal_in_the_library_names_the_key() {
         barcode: None,
         mode: access_letters::key::KeyMode::Production,
     };
-    let err = letter_png(&renderer, &key, &job, &ProofOptions::new(None, true)).unwrap_err();
-    assert!(matches!(err, ProofError::ShowCodeRefused { .. }), "{err}");
+    let err = letter_png(&renderer, &key, &job, &PictureOptions::new(None, true)).unwrap_err();
+    assert!(matches!(err, PictureError::ShowCodeRefused { .. }), "{err}");
     assert!(err.to_string().contains("prod-2026-11-25"), "{err}");
+    assert!(
+        !err.to_string().contains("--"),
+        "no flag in the library: {err}"
+    );
 }
 
 #[test]
@@ -399,4 +409,41 @@ fn proof_of_a_receipt_never_issued_fails_clearly() {
     out.expect_code(EXIT_FAILED);
     assert!(out.stderr.contains("never been issued"), "{out:?}");
     assert!(!png.exists());
+}
+
+/// One rebuild-and-prove path: a letter whose templates changed since it
+/// was mailed is refused by `proof` and `reprint` with the same sentence.
+#[test]
+fn proof_and_reprint_refuse_a_changed_letter_with_one_sentence() {
+    let wd = Workdir::new();
+    wd.run_fixtures();
+    for name in ["letter.en.tera", "letter.es.tera"] {
+        let text = fs::read_to_string(repo_file(&format!("templates/{name}"))).unwrap();
+        let edited = text
+            .replace("Estimado(a)", "Estimado/a")
+            .replace("Dear", "Dear,");
+        assert_ne!(edited, text, "{name} was edited");
+        wd.write(&format!("edited/{name}"), edited);
+    }
+    let templates = wd.path("edited");
+    let templates = templates.to_str().unwrap();
+    let png = wd.path("proof.png");
+    let pictured = proof(&wd, &png, &["--templates", templates]);
+    pictured.expect_code(EXIT_FAILED);
+    let to = wd.path("reprint.pdf");
+    let reprinted = wd.cmd([
+        "reprint",
+        RECEIPT,
+        "--templates",
+        templates,
+        "--to",
+        to.to_str().unwrap(),
+    ]);
+    reprinted.expect_code(EXIT_FAILED);
+    assert!(
+        pictured.stderr.contains("differs from the one mailed"),
+        "{pictured:?}"
+    );
+    assert_eq!(pictured.stderr, reprinted.stderr, "one path, one sentence");
+    assert!(!png.exists() && !to.exists(), "nothing written");
 }

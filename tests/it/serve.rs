@@ -630,6 +630,46 @@ fn the_desk_reads_a_history_without_codes_or_fingerprints() {
     );
 }
 
+/// The desk's receipt answer is the history `status RECEIPT` prints, mail
+/// trail included, step for step.
+#[test]
+fn the_desk_reads_the_mail_trail_that_status_shows() {
+    let wd = Workdir::new();
+    let batch = batch_today(&wd);
+    let c = clients(&wd);
+    let [(receipt, code)] = receipts_and_codes(&batch, 1).try_into().unwrap();
+    let piece = batch.row_for(&receipt)["piece_id"].clone();
+    let day = today().to_string();
+    let acks = wd.write(
+        "acks.csv",
+        format!("piece_id,status,date\n{piece},printed,{day}\n{piece},mailed,{day}\n"),
+    );
+    wd.cmd(["ingest", "acks", acks.to_str().unwrap()])
+        .expect_code(EXIT_OK);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let r = get(&s, Some(&c.desk), &format!("/v1/receipts/{receipt}"));
+    assert_eq!(r.status, 200, "{r:?}");
+    let step =
+        |kind: &str| json!({"issue_no": 1, "step": "event", "kind": kind, "at": day, "detail": ""});
+    assert_eq!(
+        r.body["mail_trail"],
+        json!([step("printed"), step("mailed")]),
+        "{r:?}"
+    );
+    let status = wd.cmd(["status", &receipt]);
+    status.expect_code(EXIT_OK);
+    for what in ["printed by the vendor", "mailed by the vendor"] {
+        let line = format!("  issue 1: {day} {what}");
+        assert!(
+            status.stdout.lines().any(|l| l == line),
+            "{line}: {status:?}"
+        );
+    }
+    let text = r.body.to_string();
+    assert_log_is_clean(&text, &[&code]);
+    assert!(!text.contains("fingerprint"), "{text}");
+}
+
 fn ledger_fingerprints(ledger: &Path) -> Vec<String> {
     let conn = rusqlite::Connection::open(ledger).unwrap();
     let mut stmt = conn.prepare("SELECT fingerprint FROM issuances").unwrap();

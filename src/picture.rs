@@ -1,10 +1,13 @@
-//! Picture proofs: page 1 of a letter as a PNG, with the access code masked.
+//! Pictures of letters (picture proofs): page 1 as a PNG, with the access
+//! code masked. Not [`crate::letter_proof`], the digest a mailed letter is
+//! proven by.
 //!
 //! Operators and template authors look at a letter as a picture instead of
 //! opening PDFs one at a time: `access-letters proof RECEIPT --png FILE` draws
-//! an issued letter again from the ledger (as `reprint` does), `preview
-//! --png FILE` draws a template author's test letter, and the batch report
-//! embeds small [`thumbnail_png`]s.
+//! an issued letter again from the ledger, rebuilt and proven as `reprint`
+//! rebuilds it ([`crate::rebuild`]), `preview --png FILE` draws a template
+//! author's test letter, and the batch report embeds small
+//! [`thumbnail_png`]s.
 //!
 //! # How a proof is drawn
 //!
@@ -14,7 +17,7 @@
 //! code, so the real code never reaches the picture, not even as pixels. That
 //! masked PDF is a [`ProofPdf`], a type no batch, ledger or reprint accepts,
 //! so it can never be written as a letter. The code is shown only when asked
-//! for ([`ProofOptions::show_code`]) and only for letters made with a test
+//! for ([`PictureOptions::show_code`]) and only for letters made with a test
 //! key; a production key's code is refused with a sentence saying why.
 //!
 //! The PDF is then rasterized in-process by [`hayro`], a pure-Rust PDF
@@ -46,10 +49,10 @@ use hayro::vello_cpu::{Pixmap, RasterizerSettings, RenderContext, Resources, Tar
 use hayro::{render_into, RenderCache, RenderSettings};
 
 use crate::filing::{IssuanceStatus, ReceiptNumber};
-use crate::issue::{issue, proof_pdf, IssueContext, IssueError, Planned};
+use crate::issue::{proof_pdf, IssueContext, IssueError, Planned};
 use crate::key::{Key, KeyRing};
-use crate::ledger::{Issuance, Ledger, LedgerError, LetterProof};
-use crate::print::{compare_rebuilt, Rebuilt};
+use crate::ledger::Ledger;
+use crate::rebuild::{self, RebuildError};
 use crate::render::{LetterJob, RenderError, Renderer};
 
 pub use crate::render::{CodeDisplay, ProofPdf, MASKED_CODE};
@@ -69,13 +72,12 @@ const PT_PER_IN: f32 = 72.0;
 const IN_PER_M: f64 = 1.0 / 0.0254;
 
 #[derive(Debug, thiserror::Error)]
-pub enum ProofError {
+pub enum PictureError {
     #[error("a proof is drawn at {MIN_DPI} to {MAX_DPI} dots per inch, not {0}")]
     Dpi(u32),
     #[error(
-        "--show-code is refused: {letter} was made with the production key {key_id}, and a proof \
-shows the code only for letters made with a test key; leave out --show-code to draw it with the \
-code masked"
+        "showing the code is refused: {letter} was made with the production key {key_id}, and a \
+picture shows the code only for letters made with a test key; draw it with the code masked"
     )]
     ShowCodeRefused { letter: String, key_id: String },
     #[error("the letter's PDF cannot be drawn as a picture: {0}")]
@@ -87,67 +89,32 @@ code masked"
     #[error(transparent)]
     Issue(#[from] IssueError),
     #[error(transparent)]
-    Ledger(#[from] LedgerError),
-    #[error("receipt {receipt} has no issue {issue_no} in the ledger")]
-    NoSuchIssue {
-        receipt: ReceiptNumber,
-        issue_no: u32,
-    },
-    #[error("receipt {0} has never been issued a code")]
-    NeverIssued(ReceiptNumber),
-    #[error("receipt {0} has no active code; name one with --issue")]
-    NoActiveIssue(ReceiptNumber),
-    #[error(
-        "issue {issue_no} of {receipt} was made with key {key_id}; pass that key file with --key \
-or --old-key"
-    )]
-    KeyMissing {
-        receipt: ReceiptNumber,
-        issue_no: u32,
-        key_id: String,
-    },
-    #[error(
-        "the letter {piece_id} is not printed yet: batch {batch_id} stopped before its print files \
-were written; run that batch again to finish it, then make the proof"
-    )]
-    NotPrinted { piece_id: String, batch_id: String },
-    #[error(
-        "the letter rebuilt for {piece_id} differs from the one mailed (sha256 {recorded} \
-recorded, {now} now): the templates, configuration or program changed since, so a proof would \
-not show what was mailed; nothing was written"
-    )]
-    Differs {
-        piece_id: String,
-        recorded: LetterProof,
-        now: LetterProof,
-    },
-    #[error("the letter rebuilt for {piece_id} cannot be read back to prove it ({detail}); nothing was written")]
-    RebuiltUnreadable { piece_id: String, detail: String },
+    Rebuild(#[from] RebuildError),
 }
 
 /// How a proof is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct ProofOptions {
+pub struct PictureOptions {
     /// Resolution, [`MIN_DPI`] to [`MAX_DPI`].
     pub dpi: u32,
     /// Masked unless the code is asked for (test keys only).
     pub code: CodeDisplay,
 }
 
-impl Default for ProofOptions {
-    fn default() -> ProofOptions {
-        ProofOptions {
+impl Default for PictureOptions {
+    fn default() -> PictureOptions {
+        PictureOptions {
             dpi: DEFAULT_DPI,
             code: CodeDisplay::Masked,
         }
     }
 }
 
-impl ProofOptions {
+impl PictureOptions {
     /// Options from the command line: `--dpi N` (or the default) and
     /// `--show-code`.
-    pub fn new(dpi: Option<u32>, show_code: bool) -> ProofOptions {
-        ProofOptions {
+    pub fn new(dpi: Option<u32>, show_code: bool) -> PictureOptions {
+        PictureOptions {
             dpi: dpi.unwrap_or(DEFAULT_DPI),
             code: if show_code {
                 CodeDisplay::Shown
@@ -164,9 +131,9 @@ impl ProofOptions {
 
     /// Refuses to show a code made with a production key; `letter` names the
     /// letter in the refusal.
-    pub fn check_key(&self, key: &Key, letter: &str) -> Result<(), ProofError> {
+    pub fn check_key(&self, key: &Key, letter: &str) -> Result<(), PictureError> {
         if self.show_code() && key.mode() == crate::key::KeyMode::Production {
-            return Err(ProofError::ShowCodeRefused {
+            return Err(PictureError::ShowCodeRefused {
                 letter: letter.to_string(),
                 key_id: key.id().to_string(),
             });
@@ -174,18 +141,18 @@ impl ProofOptions {
         Ok(())
     }
 
-    pub fn check_dpi(&self) -> Result<(), ProofError> {
+    pub fn check_dpi(&self) -> Result<(), PictureError> {
         if (MIN_DPI..=MAX_DPI).contains(&self.dpi) {
             Ok(())
         } else {
-            Err(ProofError::Dpi(self.dpi))
+            Err(PictureError::Dpi(self.dpi))
         }
     }
 }
 
 /// A proof of an issued letter, drawn from the ledger.
 #[derive(Debug)]
-pub struct IssuedProof {
+pub struct IssuedPicture {
     /// The PNG file's bytes.
     pub png: Vec<u8>,
     pub piece_id: String,
@@ -202,80 +169,27 @@ pub struct LedgerSource<'a> {
 }
 
 /// Draws page 1 of the letter issued to `receipt` (issue `issue_no`, or the
-/// active issuance), as `reprint` rebuilds it: the letter is rendered again
-/// and checked against the sha256 the ledger recorded when it was mailed,
-/// then drawn with the code masked unless `options` ask for it.
-pub fn issued_proof(
+/// active issuance), rebuilt and proven as `reprint` rebuilds it
+/// ([`crate::rebuild`]), then drawn with the code masked unless `options`
+/// ask for it.
+pub fn issued_picture(
     source: &LedgerSource<'_>,
     receipt: &ReceiptNumber,
     issue_no: Option<u32>,
-    options: &ProofOptions,
-) -> Result<IssuedProof, ProofError> {
+    options: &PictureOptions,
+) -> Result<IssuedPicture, PictureError> {
     options.check_dpi()?;
-    let history = source.ledger.history(receipt)?;
-    let iss = chosen_issuance(&history, receipt, issue_no)?;
-    let issued = &iss.issued;
-    let Some(key) = source.keys.get(&issued.key_id) else {
-        return Err(ProofError::KeyMissing {
-            receipt: receipt.clone(),
-            issue_no: issued.issue_no,
-            key_id: issued.key_id.clone(),
-        });
-    };
-    options.check_key(key, &issued.piece_id)?;
-    let not_printed = || ProofError::NotPrinted {
-        piece_id: issued.piece_id.clone(),
-        batch_id: issued.batch_id.clone(),
-    };
-    if issued.proof == LetterProof::NotYetPrinted {
-        return Err(not_printed());
-    }
-    let ctx = IssueContext::recorded(issued, key, source.renderer);
-    let planned = Planned::recorded(issued);
-    let (_, letter) = issue(&ctx, &planned)?;
-    match compare_rebuilt(&issued.proof, &letter) {
-        Rebuilt::Same => {}
-        Rebuilt::NotPrinted => return Err(not_printed()),
-        Rebuilt::Differs(now) => {
-            return Err(ProofError::Differs {
-                piece_id: issued.piece_id.clone(),
-                recorded: issued.proof.clone(),
-                now,
-            })
-        }
-        Rebuilt::Unreadable(detail) => {
-            return Err(ProofError::RebuiltUnreadable {
-                piece_id: issued.piece_id.clone(),
-                detail,
-            })
-        }
-    }
-    let pdf = proof_pdf(&ctx, &planned, options.code)?;
-    Ok(IssuedProof {
+    let recorded = rebuild::find(source.ledger, source.keys, receipt, issue_no)?;
+    let issued = &recorded.issuance.issued;
+    options.check_key(recorded.key, &issued.piece_id)?;
+    recorded.rebuild(source.renderer)?;
+    let ctx = recorded.context(source.renderer);
+    let pdf = proof_pdf(&ctx, &recorded.planned(), options.code)?;
+    Ok(IssuedPicture {
         png: png_of_page1(pdf.bytes(), options.dpi)?,
         piece_id: issued.piece_id.clone(),
         issue_no: issued.issue_no,
-        status: iss.status,
-    })
-}
-
-/// The issuance `issue_no` names, or the active one.
-fn chosen_issuance<'h>(
-    history: &'h [Issuance],
-    receipt: &ReceiptNumber,
-    issue_no: Option<u32>,
-) -> Result<&'h Issuance, ProofError> {
-    let found = match issue_no {
-        Some(n) => history.iter().find(|i| i.issued.issue_no == n),
-        None => history.iter().find(|i| i.status == IssuanceStatus::Active),
-    };
-    found.ok_or_else(|| match issue_no {
-        Some(n) => ProofError::NoSuchIssue {
-            receipt: receipt.clone(),
-            issue_no: n,
-        },
-        None if history.is_empty() => ProofError::NeverIssued(receipt.clone()),
-        None => ProofError::NoActiveIssue(receipt.clone()),
+        status: recorded.issuance.status,
     })
 }
 
@@ -285,8 +199,8 @@ pub fn letter_png(
     renderer: &Renderer,
     key: &Key,
     job: &LetterJob<'_>,
-    options: &ProofOptions,
-) -> Result<Vec<u8>, ProofError> {
+    options: &PictureOptions,
+) -> Result<Vec<u8>, PictureError> {
     options.check_dpi()?;
     options.check_key(key, &format!("the letter for {}", job.filing.receipt))?;
     let pdf = renderer.render_proof(job, options.code)?;
@@ -296,16 +210,16 @@ pub fn letter_png(
 /// A small picture ([`THUMBNAIL_DPI`]) of `planned`'s letter with its code
 /// masked, whatever the key: for the batch report, which embeds one per
 /// language as a `data:image/png;base64,...` URI.
-pub fn thumbnail_png(ctx: &IssueContext<'_>, planned: &Planned) -> Result<Vec<u8>, ProofError> {
+pub fn thumbnail_png(ctx: &IssueContext<'_>, planned: &Planned) -> Result<Vec<u8>, PictureError> {
     let pdf = proof_pdf(ctx, planned, CodeDisplay::Masked)?;
     png_of_page1(pdf.bytes(), THUMBNAIL_DPI)
 }
 
 /// Rasterizes page 1 of a PDF to a grayscale PNG at `dpi`.
-pub fn png_of_page1(pdf: &[u8], dpi: u32) -> Result<Vec<u8>, ProofError> {
-    ProofOptions::new(Some(dpi), false).check_dpi()?;
+pub fn png_of_page1(pdf: &[u8], dpi: u32) -> Result<Vec<u8>, PictureError> {
+    PictureOptions::new(Some(dpi), false).check_dpi()?;
     let pdf = Pdf::new(pdf.to_vec()).map_err(|e| {
-        ProofError::Unreadable(
+        PictureError::Unreadable(
             match e {
                 LoadPdfError::Decryption(_) => "it is encrypted",
                 _ => "it is not a PDF the rasterizer can read",
@@ -314,7 +228,7 @@ pub fn png_of_page1(pdf: &[u8], dpi: u32) -> Result<Vec<u8>, ProofError> {
         )
     })?;
     let Some(page) = pdf.pages().first() else {
-        return Err(ProofError::Unreadable("it has no page".to_string()));
+        return Err(PictureError::Unreadable("it has no page".to_string()));
     };
     let warnings: Arc<Mutex<Vec<InterpreterWarning>>> = Arc::default();
     let sink = Arc::clone(&warnings);
@@ -327,7 +241,7 @@ pub fn png_of_page1(pdf: &[u8], dpi: u32) -> Result<Vec<u8>, ProofError> {
     if let Some(w) = warnings.first() {
         // A font that cannot be loaded draws nothing: a proof missing lines
         // would mislead whoever reads it.
-        return Err(ProofError::Unreadable(format!(
+        return Err(PictureError::Unreadable(format!(
             "the rasterizer reports {w:?}"
         )));
     }
@@ -367,7 +281,7 @@ fn draw_page(page: &Page<'_>, settings: &InterpreterSettings, dpi: u32) -> Pixma
 
 /// Encodes an opaque pixmap as 8-bit grayscale PNG with its resolution and
 /// no other metadata.
-fn encode_gray(pixmap: &Pixmap, dpi: u32) -> Result<Vec<u8>, ProofError> {
+fn encode_gray(pixmap: &Pixmap, dpi: u32) -> Result<Vec<u8>, PictureError> {
     // ITU-R BT.601 luma in 8.8 fixed point; the weights add up to 256, so
     // white stays 255. The background is opaque white, so premultiplied
     // values are the colour itself.
@@ -405,11 +319,11 @@ mod tests {
 
     #[test]
     fn a_proof_is_masked_at_100_dpi_unless_asked_otherwise() {
-        let default = ProofOptions::default();
-        assert_eq!(default, ProofOptions::new(None, false));
+        let default = PictureOptions::default();
+        assert_eq!(default, PictureOptions::new(None, false));
         assert_eq!(default.dpi, DEFAULT_DPI);
         assert!(!default.show_code());
-        let asked = ProofOptions::new(Some(300), true);
+        let asked = PictureOptions::new(Some(300), true);
         assert_eq!((asked.dpi, asked.code), (300, CodeDisplay::Shown));
     }
 
@@ -422,21 +336,21 @@ mod tests {
             (MAX_DPI + 1, false),
         ] {
             assert_eq!(
-                ProofOptions::new(Some(dpi), false).check_dpi().is_ok(),
+                PictureOptions::new(Some(dpi), false).check_dpi().is_ok(),
                 ok,
                 "{dpi}"
             );
         }
         assert!(matches!(
             png_of_page1(b"%PDF-1.7", 0),
-            Err(ProofError::Dpi(0))
+            Err(PictureError::Dpi(0))
         ));
     }
 
     #[test]
     fn something_that_is_not_a_pdf_is_refused_with_a_sentence() {
         let err = png_of_page1(b"not a pdf at all", DEFAULT_DPI).unwrap_err();
-        assert!(matches!(err, ProofError::Unreadable(_)), "{err}");
+        assert!(matches!(err, PictureError::Unreadable(_)), "{err}");
         assert!(
             err.to_string()
                 .starts_with("the letter's PDF cannot be drawn"),
@@ -446,7 +360,7 @@ mod tests {
 
     #[test]
     fn show_code_is_refused_for_a_production_key_only() {
-        let show = ProofOptions::new(None, true);
+        let show = PictureOptions::new(None, true);
         let prod = Key::generate("prod-2026-11-25").unwrap();
         let test = Key::from_parts("test-proof", [7; crate::key::SECRET_LEN_BYTES]).unwrap();
         assert_eq!(test.mode(), crate::key::KeyMode::Test);
@@ -454,6 +368,8 @@ mod tests {
         let err = show.check_key(&prod, "IOE0912345601-01").unwrap_err();
         assert!(err.to_string().contains("IOE0912345601-01"), "{err}");
         assert!(err.to_string().contains("prod-2026-11-25"), "{err}");
-        assert!(ProofOptions::default().check_key(&prod, "a letter").is_ok());
+        assert!(PictureOptions::default()
+            .check_key(&prod, "a letter")
+            .is_ok());
     }
 }
