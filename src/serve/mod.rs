@@ -51,7 +51,7 @@ pub mod writer;
 
 pub use client_addr::{Cidr, TrustedProxies};
 pub use conn::Clocks;
-pub use pool::{LedgerPlace, LedgerPool};
+pub use pool::{opener, LedgerPool};
 pub use router::router;
 pub use tokens::{Route, Tokens};
 pub use writer::RedeemWriter;

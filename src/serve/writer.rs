@@ -16,9 +16,9 @@ use std::sync::mpsc;
 
 use tokio::sync::oneshot;
 
-use crate::ledger::{LedgerError, RedeemAsk, RedeemStep, SqliteLedger};
+use crate::ledger::{LedgerError, LedgerLocation, RedeemAsk, RedeemStep, SqliteLedger};
 
-use super::pool::{LedgerPlace, PoolError};
+use super::pool::PoolError;
 
 /// The most redemptions one transaction takes.
 const MAX_GROUP: usize = 256;
@@ -37,10 +37,10 @@ pub struct RedeemWriter {
 impl RedeemWriter {
     /// The writer for a SQLite ledger; none for PostgreSQL, whose server
     /// groups the commits of concurrent connections itself.
-    pub fn for_place(place: &LedgerPlace) -> Result<Option<RedeemWriter>, LedgerError> {
-        match place {
-            LedgerPlace::Sqlite(path) => Ok(Some(RedeemWriter::start(path)?)),
-            LedgerPlace::Postgres(_) => Ok(None),
+    pub fn for_location(at: &LedgerLocation) -> Result<Option<RedeemWriter>, LedgerError> {
+        match at {
+            LedgerLocation::Sqlite(path) => Ok(Some(RedeemWriter::start(path)?)),
+            LedgerLocation::Postgres(_) => Ok(None),
         }
     }
 
