@@ -15,9 +15,11 @@ use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
 use utoipa::{PartialSchema, ToSchema};
 
-use super::guessing::MAX_CLIENT_CHARS;
 use crate::ops::redeem::ACCOUNT_REF_MAX_CHARS;
 use crate::ops::revoke::REASON_MAX_CHARS;
+
+/// Longest `client` a request may name (`guessing::guesser` holds to it).
+pub const MAX_CLIENT_CHARS: usize = 128;
 
 /// A receipt as `ReceiptNumber::parse` takes it: three letters and ten
 /// digits, spaces, tabs and hyphens anywhere (dropped), any case.

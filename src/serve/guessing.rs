@@ -8,13 +8,10 @@ use axum::response::Response;
 use axum::Extension;
 use chrono::{DateTime, Utc};
 
-use super::answers::{TooManyBody, TooManyOutcome};
+use super::answers::{TooManyBody, TooManyOutcome, MAX_CLIENT_CHARS};
 use super::api::{answer, ApiError, ClientAddr};
 use crate::ledger::Guesser;
 use crate::ops::AccountRef;
-
-/// Longest `client` a request may name.
-pub const MAX_CLIENT_CHARS: usize = 128;
 
 /// The one guessing: the account the body names, and the client it names
 /// or else the address the request came from.
