@@ -4,7 +4,7 @@
 //! it and fails when the two differ; `UPDATE_OPENAPI=1` rewrites the file).
 //!
 //! The refusals every route shares come from the layers, not the handlers,
-//! so they are added here by where a route stands ([`Refusals`]): every
+//! so they are added here by where a route stands (`Refusals`): every
 //! route may time out (408) or fail (500); a `/v1/` route is behind the
 //! token (401), the route check (403), the per-minute allowance (429), a
 //! receipt's parse (400) and the ledger (503); a route with a JSON body
