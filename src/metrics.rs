@@ -8,9 +8,16 @@
 //! fixed set; the free-text reason stays in `rejects.csv`.
 
 use std::collections::BTreeMap;
-use std::fmt::Write as _;
+use std::fmt;
 use std::io;
 use std::path::Path;
+
+use prometheus_client::collector::Collector;
+use prometheus_client::encoding::text::encode_registry;
+use prometheus_client::encoding::{DescriptorEncoder, EncodeMetric, MetricEncoder};
+use prometheus_client::metrics::gauge::ConstGauge;
+use prometheus_client::metrics::MetricType;
+use prometheus_client::registry::Registry;
 
 use crate::key::KeyMode;
 use crate::ledger::{MailCounts, MailEventKind};
@@ -49,97 +56,172 @@ impl RunMetrics {
     }
 }
 
-/// A label value escaped as the exposition format asks (`\`, `"`, newline).
-fn label(value: &str) -> String {
-    value
-        .replace('\\', "\\\\")
-        .replace('"', "\\\"")
-        .replace('\n', "\\n")
+/// A number as the file shows it: a count, or a measure rounded to the
+/// places it is shown with.
+#[derive(Clone, Copy, Debug)]
+enum Num {
+    Count(u64),
+    Measure(f64),
 }
 
-fn family(out: &mut String, name: &str, kind: &str, help: &str) {
-    let _ = writeln!(out, "# HELP access_letters_{name} {help}");
-    let _ = writeln!(out, "# TYPE access_letters_{name} {kind}");
+impl Num {
+    fn rounded(v: f64, places: i32) -> Num {
+        let scale = 10f64.powi(places);
+        Num::Measure((v * scale).round() / scale)
+    }
+
+    fn gauge(self, encoder: MetricEncoder<'_>) -> fmt::Result {
+        match self {
+            Num::Count(n) => ConstGauge::new(n).encode(encoder),
+            Num::Measure(v) => ConstGauge::new(v).encode(encoder),
+        }
+    }
 }
 
 /// A metric family: name, help text, and its value for one batch.
-type Family = (&'static str, &'static str, fn(&RunMetrics) -> String);
+type Family = (&'static str, &'static str, fn(&RunMetrics) -> Num);
+
+const BATCH_FAMILIES: [Family; 8] = [
+    ("rows_read", "Data rows read from the input.", |m| {
+        Num::Count(m.read)
+    }),
+    ("issued", "Filings issued a code in this batch.", |m| {
+        Num::Count(m.issued)
+    }),
+    (
+        "already_issued",
+        "Filings skipped: issued by an earlier batch.",
+        |m| Num::Count(m.already_issued),
+    ),
+    ("pages", "Pages printed in this batch.", |m| {
+        Num::Count(m.pages)
+    }),
+    ("sheets", "Sheets of paper in this batch.", |m| {
+        Num::Count(m.sheets)
+    }),
+    ("duration_seconds", "Wall time of the run.", |m| {
+        Num::rounded(m.duration_seconds, 3)
+    }),
+    (
+        "letters_per_second",
+        "Letters made per second of wall time.",
+        |m| Num::rounded(m.letters_per_second(), 1),
+    ),
+    (
+        "last_success_timestamp_seconds",
+        "When the last run finished, Unix time.",
+        |m| Num::Count(u64::try_from(m.finished_unix_seconds).unwrap_or(0)),
+    ),
+];
+
+/// The labels every sample of a batch carries.
+fn base(m: &RunMetrics) -> [(&'static str, String); 2] {
+    [
+        ("batch", m.batch_id.clone()),
+        (
+            "test",
+            match m.mode {
+                KeyMode::Test => "true",
+                KeyMode::Production => "false",
+            }
+            .to_string(),
+        ),
+    ]
+}
+
+/// What one file holds, read by prometheus-client at encoding time (a
+/// [`Collector`]), so each family's samples come in the order given: the
+/// batches in run order, the reject fields and mail steps in theirs.
+#[derive(Debug)]
+struct Textfile {
+    /// The batches' families, written (with their HELP and TYPE) even for
+    /// no batch, as `deliver --metrics` and `ingest --metrics` do.
+    batches: Option<Vec<RunMetrics>>,
+    mail: Option<MailCounts>,
+}
+
+fn gauge<'e>(
+    encoder: &'e mut DescriptorEncoder<'_>,
+    name: &'e str,
+    help: &str,
+) -> Result<MetricEncoder<'e>, fmt::Error> {
+    encoder.encode_descriptor(name, help, None, MetricType::Gauge)
+}
+
+impl Textfile {
+    /// One family per number, each sample labelled with its batch id and
+    /// test/production; then the rejects by field.
+    fn encode_batches(batches: &[RunMetrics], encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
+        for (name, help, value) in BATCH_FAMILIES {
+            let mut family = gauge(encoder, name, help)?;
+            for m in batches {
+                value(m).gauge(family.encode_family(&base(m))?)?;
+            }
+        }
+        let help = "Rows rejected, by the input field at fault.";
+        let mut family = gauge(encoder, "rejected", help)?;
+        for m in batches {
+            let all = std::iter::once(("all", m.rejected));
+            let fields = m.rejected_by_field.iter().map(|(f, n)| (f.as_str(), *n));
+            for (field, n) in all.chain(fields) {
+                let labels = (base(m), [("field", field)]);
+                Num::Count(n).gauge(family.encode_family(&labels)?)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// The mail trail of the whole ledger: hand-offs to the vendor, pieces
+    /// per step (mailed, delivered, returned...), scans that matched no
+    /// letter. Counts only.
+    fn encode_mail(c: &MailCounts, encoder: &mut DescriptorEncoder<'_>) -> fmt::Result {
+        let help = "Batches handed to the print vendor (finished hand-offs, --again included).";
+        Num::Count(c.deliveries).gauge(gauge(encoder, "mail_deliveries", help)?)?;
+        let help = "Letters with at least one event of each step of the mail trail.";
+        let mut family = gauge(encoder, "mail_pieces", help)?;
+        for k in MailEventKind::ALL {
+            let labels = [("event", k.as_str())];
+            Num::Count(c.pieces(k)).gauge(family.encode_family(&labels)?)?;
+        }
+        let help = "USPS scans imported that matched no letter of this ledger.";
+        Num::Count(c.unmatched_scans).gauge(gauge(encoder, "mail_unmatched_scans", help)?)?;
+        let help =
+            "Letters returned undelivered after their code was redeemed: check the linked account.";
+        let family = gauge(encoder, "mail_redeemed_then_returned", help)?;
+        Num::Count(c.redeemed_then_returned).gauge(family)
+    }
+
+    /// The text: Prometheus text format, as node_exporter's textfile
+    /// collector reads it (no OpenMetrics `# EOF`: a file is not a scrape).
+    fn text(self) -> String {
+        let mut registry = Registry::with_prefix("access_letters");
+        registry.register_collector(Box::new(self));
+        let mut text = String::new();
+        encode_registry(&mut text, &registry).expect("writing to a String cannot fail");
+        text
+    }
+}
+
+impl Collector for Textfile {
+    fn encode(&self, mut encoder: DescriptorEncoder) -> fmt::Result {
+        if let Some(batches) = &self.batches {
+            Textfile::encode_batches(batches, &mut encoder)?;
+        }
+        match &self.mail {
+            Some(c) => Textfile::encode_mail(c, &mut encoder),
+            None => Ok(()),
+        }
+    }
+}
 
 /// The metrics of the batches of one run as Prometheus text: one family per
 /// number, each sample labelled with its batch id and test/production.
 pub fn render(batches: &[RunMetrics]) -> String {
-    let mut out = String::new();
-    let families: [Family; 8] = [
-        ("rows_read", "Data rows read from the input.", |m| {
-            m.read.to_string()
-        }),
-        ("issued", "Filings issued a code in this batch.", |m| {
-            m.issued.to_string()
-        }),
-        (
-            "already_issued",
-            "Filings skipped: issued by an earlier batch.",
-            |m| m.already_issued.to_string(),
-        ),
-        ("pages", "Pages printed in this batch.", |m| {
-            m.pages.to_string()
-        }),
-        ("sheets", "Sheets of paper in this batch.", |m| {
-            m.sheets.to_string()
-        }),
-        ("duration_seconds", "Wall time of the run.", |m| {
-            format!("{:.3}", m.duration_seconds)
-        }),
-        (
-            "letters_per_second",
-            "Letters made per second of wall time.",
-            |m| format!("{:.1}", m.letters_per_second()),
-        ),
-        (
-            "last_success_timestamp_seconds",
-            "When the last run finished, Unix time.",
-            |m| m.finished_unix_seconds.to_string(),
-        ),
-    ];
-    for (name, help, value) in families {
-        family(&mut out, name, "gauge", help);
-        for m in batches {
-            let _ = writeln!(out, "access_letters_{name}{{{}}} {}", base(m), value(m));
-        }
+    Textfile {
+        batches: Some(batches.to_vec()),
+        mail: None,
     }
-    family(
-        &mut out,
-        "rejected",
-        "gauge",
-        "Rows rejected, by the input field at fault.",
-    );
-    for m in batches {
-        let base = base(m);
-        let _ = writeln!(
-            out,
-            "access_letters_rejected{{{base},field=\"all\"}} {}",
-            m.rejected
-        );
-        for (field, n) in &m.rejected_by_field {
-            let _ = writeln!(
-                out,
-                "access_letters_rejected{{{base},field=\"{}\"}} {n}",
-                label(field)
-            );
-        }
-    }
-    out
-}
-
-fn base(m: &RunMetrics) -> String {
-    format!(
-        "batch=\"{}\",test=\"{}\"",
-        label(&m.batch_id),
-        match m.mode {
-            KeyMode::Test => "true",
-            KeyMode::Production => "false",
-        }
-    )
+    .text()
 }
 
 /// The metrics of a finished batch folder, from its `batch.json` and
@@ -174,60 +256,21 @@ pub fn from_batch(
 /// vendor, pieces per step (mailed, delivered, returned...), scans that
 /// matched no letter. Counts only.
 pub fn render_mail(c: &MailCounts) -> String {
-    let mut out = String::new();
-    family(
-        &mut out,
-        "mail_deliveries",
-        "gauge",
-        "Batches handed to the print vendor (finished hand-offs, --again included).",
-    );
-    let _ = writeln!(out, "access_letters_mail_deliveries {}", c.deliveries);
-    family(
-        &mut out,
-        "mail_pieces",
-        "gauge",
-        "Letters with at least one event of each step of the mail trail.",
-    );
-    for k in MailEventKind::ALL {
-        let _ = writeln!(
-            out,
-            "access_letters_mail_pieces{{event=\"{}\"}} {}",
-            k.as_str(),
-            c.pieces(k)
-        );
+    Textfile {
+        batches: None,
+        mail: Some(c.clone()),
     }
-    family(
-        &mut out,
-        "mail_unmatched_scans",
-        "gauge",
-        "USPS scans imported that matched no letter of this ledger.",
-    );
-    let _ = writeln!(
-        out,
-        "access_letters_mail_unmatched_scans {}",
-        c.unmatched_scans
-    );
-    family(
-        &mut out,
-        "mail_redeemed_then_returned",
-        "gauge",
-        "Letters returned undelivered after their code was redeemed: check the linked account.",
-    );
-    let _ = writeln!(
-        out,
-        "access_letters_mail_redeemed_then_returned {}",
-        c.redeemed_then_returned
-    );
-    out
+    .text()
 }
 
 /// Writes the metrics file under a temporary name and renames it into
 /// place: the batches' families, then the mail trail's when known.
 pub fn write(path: &Path, batches: &[RunMetrics], mail: Option<&MailCounts>) -> io::Result<()> {
-    let mut text = render(batches);
-    if let Some(m) = mail {
-        text.push_str(&render_mail(m));
+    let text = Textfile {
+        batches: Some(batches.to_vec()),
+        mail: mail.cloned(),
     }
+    .text();
     write_atomic(path, text.as_bytes(), Flush::Later)
 }
 
@@ -289,6 +332,51 @@ mod tests {
 
     #[test]
     fn label_values_are_escaped() {
-        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+        let mut m = sample();
+        m.batch_id = "a\"b\\c\nd".into();
+        let text = render(&[m]);
+        assert!(
+            text.contains("access_letters_issued{batch=\"a\\\"b\\\\c\\nd\",test=\"true\"} 7\n"),
+            "{text}"
+        );
+    }
+
+    /// The text node_exporter's textfile collector read before the file
+    /// came from prometheus-client: names, HELP, TYPE, labels and values,
+    /// every line in its place, and no OpenMetrics `# EOF`.
+    #[test]
+    fn the_textfile_keeps_its_names_help_type_and_order() {
+        let mut c = MailCounts {
+            deliveries: 2,
+            ..MailCounts::default()
+        };
+        c.by_kind.insert(MailEventKind::Mailed, 40);
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("run.prom");
+        let mut m = sample();
+        m.duration_seconds = 2.0004;
+        write(&path, &[m], Some(&c)).unwrap();
+        let text = std::fs::read_to_string(&path).unwrap();
+        let b = r#"batch="2026-11-25-fa82dc",test="true""#;
+        let head = format!(
+            "# HELP access_letters_rows_read Data rows read from the input.\n\
+             # TYPE access_letters_rows_read gauge\n\
+             access_letters_rows_read{{{b}}} 10\n\
+             # HELP access_letters_issued Filings issued a code in this batch.\n\
+             # TYPE access_letters_issued gauge\n\
+             access_letters_issued{{{b}}} 7\n"
+        );
+        assert!(text.starts_with(&head), "{text}");
+        for line in [
+            format!("access_letters_duration_seconds{{{b}}} 2.0\n"),
+            format!("access_letters_last_success_timestamp_seconds{{{b}}} 1795000000\n"),
+            "# TYPE access_letters_rejected gauge\n".into(),
+            format!("access_letters_rejected{{{b},field=\"all\"}} 2\naccess_letters_rejected{{{b},field=\"state\"}} 1\n"),
+            "# HELP access_letters_mail_deliveries Batches handed to the print vendor (finished hand-offs, --again included).\n# TYPE access_letters_mail_deliveries gauge\naccess_letters_mail_deliveries 2\n".into(),
+        ] {
+            assert!(text.contains(&line), "{line} in {text}");
+        }
+        assert!(!text.contains("EOF") && !text.contains("_total"), "{text}");
+        assert!(text.find("mail_deliveries") > text.find("access_letters_rejected"));
     }
 }

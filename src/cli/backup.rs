@@ -14,7 +14,7 @@ use anyhow::{Context, Result};
 use clap::Args;
 
 use access_letters::ledger::prelude::*;
-use access_letters::ledger::{is_postgres_url, SqliteLedger};
+use access_letters::ledger::{LedgerLocation, SqliteLedger};
 
 use super::common::{display, EXIT_OK};
 
@@ -31,7 +31,9 @@ pub struct BackupArgs {
 
 pub fn execute(args: BackupArgs) -> Result<u8> {
     anyhow::ensure!(
-        !is_postgres_url(&args.ledger.to_string_lossy()),
+        LedgerLocation::parse(&args.ledger.to_string_lossy())
+            .sqlite_path()
+            .is_some(),
         "backup copies a SQLite ledger file; back up a PostgreSQL ledger with the server's own tools (pg_dump)"
     );
     let ledger = SqliteLedger::open_existing(&args.ledger)?;

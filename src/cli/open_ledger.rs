@@ -6,10 +6,10 @@
 use anyhow::{Context, Result};
 
 use access_letters::batch;
-use access_letters::ledger::{Ledger, LedgerLock, PostgresLedger, SqliteLedger};
+use access_letters::ledger::{Ledger, LedgerLocation, LedgerLock, PostgresLedger, SqliteLedger};
 use access_letters::output::create_private_dir;
 
-use super::place::{LedgerAt, Place};
+use super::place::Place;
 
 /// An open ledger, and the file lock that keeps other runs out of it.
 pub struct Opened {
@@ -26,9 +26,11 @@ impl Place {
     /// Opens the existing ledger for writing; a SQLite file is refused if
     /// another run holds it.
     pub fn open_ledger(&self) -> Result<Opened> {
-        match self.ledger_at() {
-            LedgerAt::Server { url } => Ok(opened(None, PostgresLedger::connect(&url)?)),
-            LedgerAt::File { path, .. } => Ok(opened(
+        match self.ledger_location().0 {
+            LedgerLocation::Postgres(url) => {
+                Ok(opened(None, PostgresLedger::connect(url.expose())?))
+            }
+            LedgerLocation::Sqlite(path) => Ok(opened(
                 Some(LedgerLock::acquire(&path)?),
                 SqliteLedger::open_existing(&path)?,
             )),
@@ -40,9 +42,9 @@ impl Place {
     /// says so: a ledger lost next to finished batches would issue every
     /// filing again. Either way the output folder must belong to it.
     pub fn open_or_create_ledger(&self, new_ledger: bool) -> Result<Opened> {
-        let (path, named) = match self.ledger_at() {
-            LedgerAt::File { path, named } => (path, named),
-            LedgerAt::Server { .. } => return self.checked_out(self.open_ledger()?),
+        let (path, named) = match self.ledger_location() {
+            (LedgerLocation::Sqlite(path), named) => (path, named),
+            (LedgerLocation::Postgres(_), _) => return self.checked_out(self.open_ledger()?),
         };
         if path.exists() || path.symlink_metadata().is_ok() {
             return self.checked_out(self.open_ledger()?);

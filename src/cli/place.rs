@@ -1,15 +1,15 @@
 //! `--out` and `--ledger`: where batches and the ledger live.
 //!
 //! `--ledger` (or `ACCESS_LETTERS_LEDGER`) names a SQLite file or a
-//! PostgreSQL URL; opening it, with the guards that go with each, is in
-//! [`super::open_ledger`].
+//! PostgreSQL URL, parsed once into a [`LedgerLocation`]; opening it, with
+//! the guards that go with each, is in [`super::open_ledger`].
 
 use std::path::PathBuf;
 
 use anyhow::Result;
 use clap::Args;
 
-use access_letters::ledger::{is_postgres_url, ledger_spec, Ledger, PostgresLedger, SqliteLedger};
+use access_letters::ledger::{Ledger, LedgerLocation};
 
 /// Where things live; every command that touches a batch shares these.
 #[derive(Args, Clone, Debug)]
@@ -23,44 +23,30 @@ pub struct Place {
     pub ledger: Option<String>,
 }
 
-/// The ledger a command was pointed at.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum LedgerAt {
-    /// A SQLite file; `named` when the user gave it (flag or environment).
-    File { path: PathBuf, named: bool },
-    /// A PostgreSQL server (the URL may hold a password: never print it).
-    Server { url: String },
-}
-
 impl Place {
-    /// The flag, else the environment, else `OUT/ledger.sqlite`.
-    pub fn ledger_at(&self) -> LedgerAt {
-        match ledger_spec(self.ledger.as_deref()) {
-            Some(spec) if is_postgres_url(&spec) => LedgerAt::Server { url: spec },
-            Some(spec) => LedgerAt::File {
-                path: PathBuf::from(spec),
-                named: true,
-            },
-            None => LedgerAt::File {
-                path: self.out.join("ledger.sqlite"),
-                named: false,
-            },
+    /// The flag, else the environment, else `OUT/ledger.sqlite`; and
+    /// whether the user named it (flag or environment).
+    pub fn ledger_location(&self) -> (LedgerLocation, bool) {
+        match LedgerLocation::from_flag_or_env(self.ledger.as_deref()) {
+            Some(at) => (at, true),
+            None => (
+                LedgerLocation::Sqlite(self.out.join("ledger.sqlite")),
+                false,
+            ),
         }
     }
 
     /// Opens an existing ledger to read it (or, for `verify`, to count a
     /// wrong code): no lock, so it works while a batch runs.
     pub fn read_ledger(&self) -> Result<Box<dyn Ledger>> {
-        match self.ledger_at() {
-            LedgerAt::Server { url } => Ok(Box::new(PostgresLedger::connect(&url)?)),
-            LedgerAt::File { path, .. } => {
-                anyhow::ensure!(
-                    path.exists(),
-                    "no ledger at {}: nothing has been issued there yet (use --ledger to name another)",
-                    path.display()
-                );
-                Ok(Box::new(SqliteLedger::open_existing(&path)?))
-            }
+        let (at, _) = self.ledger_location();
+        if let Some(path) = at.sqlite_path() {
+            anyhow::ensure!(
+                path.exists(),
+                "no ledger at {}: nothing has been issued there yet (use --ledger to name another)",
+                path.display()
+            );
         }
+        Ok(at.open_existing()?)
     }
 }

@@ -12,11 +12,10 @@ use anyhow::Result;
 use clap::Args;
 
 use access_letters::serve::{
-    serve_blocking, App, LedgerPlace, LedgerPool, RedeemWriter, TlsFiles, Tokens,
+    opener, serve_blocking, App, LedgerPool, RedeemWriter, TlsFiles, Tokens,
 };
 
 use super::common::*;
-use super::place::LedgerAt;
 use super::serve_edge::EdgeFlags;
 
 /// Serve verify, redeem, revoke and status over HTTP (stops on SIGTERM).
@@ -52,12 +51,9 @@ pub fn execute(args: ServeArgs) -> Result<u8> {
     let cap = args.edge.cap()?;
     let ring = args.keys.load()?;
     let limit = args.limit.limit()?;
-    let place = match args.place.ledger_at() {
-        LedgerAt::Server { url } => LedgerPlace::Postgres(url),
-        LedgerAt::File { path, .. } => LedgerPlace::Sqlite(path),
-    };
-    let writer = RedeemWriter::for_place(&place)?;
-    let pool = LedgerPool::new(usize::from(args.connections), place.opener())?;
+    let (place, _) = args.place.ledger_location();
+    let writer = RedeemWriter::for_location(&place)?;
+    let pool = LedgerPool::new(usize::from(args.connections), opener(place))?;
     let tls = match (args.tls_cert, args.tls_key) {
         (Some(cert), Some(key)) => Some(TlsFiles { cert, key }),
         _ => None,

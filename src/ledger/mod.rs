@@ -126,7 +126,7 @@ pub use mail::{
     returned_after_redeemed, returned_reason, DeliveredFile, Delivery, ImportKind, MailCounts,
     MailEvent, MailEventKind, MailImport, MailRecorded, MailTime, PieceRef,
 };
-pub use open::{is_postgres_url, ledger_spec, LEDGER_ENV};
+pub use open::{LedgerLocation, PostgresUrl, LEDGER_ENV};
 pub use redeem::{RedeemAsk, RedeemStep, Revocation};
 pub use sqlite::SqliteLedger;
 pub use types::{

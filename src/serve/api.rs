@@ -8,8 +8,9 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 use serde::de::DeserializeOwned;
-use serde_json::json;
+use serde::Serialize;
 
+use super::answers::ErrorBody;
 use super::MAX_BODY_BYTES;
 use crate::filing::ReceiptNumber;
 
@@ -33,7 +34,7 @@ pub struct Peer(pub std::net::SocketAddr);
 pub struct ClientAddr(pub std::net::IpAddr);
 
 /// A JSON response with its outcome attached.
-pub fn answer(status: StatusCode, outcome: &'static str, body: serde_json::Value) -> Response {
+pub fn answer(status: StatusCode, outcome: &'static str, body: impl Serialize) -> Response {
     let mut response = (status, Json(body)).into_response();
     response.extensions_mut().insert(Outcome(outcome));
     response
@@ -77,7 +78,10 @@ impl IntoResponse for ApiError {
         answer(
             self.status,
             self.outcome,
-            json!({ "error": self.message, "outcome": self.outcome }),
+            ErrorBody {
+                error: self.message,
+                outcome: self.outcome,
+            },
         )
     }
 }

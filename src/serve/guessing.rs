@@ -7,14 +7,11 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::Response;
 use axum::Extension;
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
+use super::answers::{TooManyBody, TooManyOutcome, MAX_CLIENT_CHARS};
 use super::api::{answer, ApiError, ClientAddr};
 use crate::ledger::Guesser;
 use crate::ops::AccountRef;
-
-/// Longest `client` a request may name.
-pub const MAX_CLIENT_CHARS: usize = 128;
 
 /// The one guessing: the account the body names, and the client it names
 /// or else the address the request came from.
@@ -48,15 +45,15 @@ pub fn too_many(receipt: &str, until: DateTime<Utc>, now: DateTime<Utc>) -> Resp
     let mut r = answer(
         StatusCode::TOO_MANY_REQUESTS,
         "too_many_wrong_codes",
-        json!({
-            "receipt": receipt,
-            "outcome": "too_many_wrong_codes",
-            "retry_after_s": wait,
-            "message": format!(
+        TooManyBody {
+            receipt: receipt.to_string(),
+            outcome: TooManyOutcome::TooManyWrongCodes,
+            retry_after_s: wait,
+            message: format!(
                 "too many wrong codes from this account or address; no code is checked for it until {} UTC",
                 until.format("%H:%M")
             ),
-        }),
+        },
     );
     if let Ok(v) = HeaderValue::from_str(&wait.to_string()) {
         r.headers_mut().insert(header::RETRY_AFTER, v);

@@ -9,8 +9,13 @@ use axum::response::{IntoResponse, Response};
 use axum::{Extension, Json};
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
-use serde_json::json;
+use utoipa::ToSchema;
 
+use super::answers::{
+    AccountId, Checked, ClientId, ErrorBody, Health, History, LockedBody, LockedOutcome, Reason,
+    Receipt, Redeemed, RedeemedOutcome, Revoked, RevokedOutcome, TypedCode, Unlinked,
+    UnlinkedOutcome, Used, UsedOutcome,
+};
 use super::api::{answer, receipt, ApiError, ClientAddr, JsonBody, Outcome};
 use super::guessing::{guesser, too_many};
 use super::metrics::CONTENT_TYPE;
@@ -24,19 +29,23 @@ use crate::ops::{
 };
 
 /// `POST /v1/verify`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct VerifyBody {
+    #[schema(value_type = Receipt)]
     receipt: String,
     /// As typed; never logged, never echoed.
+    #[schema(value_type = TypedCode)]
     code: String,
     /// The portal's account id of the one asking, if signed in; never
     /// logged. Wrong codes are limited per account and per client.
     #[serde(default)]
+    #[schema(value_type = Option<AccountId>)]
     account: Option<String>,
     /// The applicant's address, or an opaque id the portal keeps for the
     /// sign-in; the connecting (or forwarded) address when absent.
     #[serde(default)]
+    #[schema(value_type = Option<ClientId>)]
     client: Option<String>,
 }
 
@@ -61,15 +70,30 @@ fn locked(receipt: &str, until: DateTime<Utc>) -> Response {
     answer(
         StatusCode::LOCKED,
         "locked",
-        json!({
-            "receipt": receipt,
-            "outcome": "locked",
-            "locked_until": until,
-            "message": format!("too many wrong codes were tried for this receipt; no code is checked until {} UTC", until.format("%H:%M")),
-        }),
+        LockedBody {
+            receipt: receipt.to_string(),
+            outcome: LockedOutcome::Locked,
+            locked_until: until,
+            message: format!(
+                "too many wrong codes were tried for this receipt; no code is checked until {} UTC",
+                until.format("%H:%M")
+            ),
+        },
     )
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/verify",
+    operation_id = "verify",
+    summary = "Is this typed code valid now?",
+    description = "Case, spaces and hyphens in the code do not matter. A wrong or mistyped code counts against the one guessing (account and client). Verifying never uses the code.",
+    request_body = VerifyBody,
+    responses(
+        (status = 200, description = "The code was checked (valid or not; `valid` says which).", body = Checked),
+        (status = 423, description = "Too many wrong codes for this receipt (the CLI's per-receipt limit): no code is checked until `locked_until`.", body = LockedBody),
+    )
+)]
 pub async fn verify(
     State(app): State<Arc<App>>,
     Extension(client): Extension<Arc<Client>>,
@@ -115,33 +139,51 @@ pub async fn verify(
             answer(
                 StatusCode::OK,
                 outcome,
-                json!({
-                    "receipt": receipt.as_str(),
-                    "outcome": outcome,
-                    "valid": verdict.is_valid(),
-                    "message": verdict.message(),
-                    "wrong_in_window": wrong_in_window,
-                    "locked_until": locked_until,
-                }),
+                Checked {
+                    receipt: receipt.as_str().to_string(),
+                    outcome,
+                    valid: verdict.is_valid(),
+                    message: verdict.message(),
+                    wrong_in_window,
+                    locked_until,
+                },
             )
         }
     })
 }
 
 /// `POST /v1/redeem`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RedeemBody {
+    #[schema(value_type = Receipt)]
     receipt: String,
     /// As typed; never logged, never echoed.
+    #[schema(value_type = TypedCode)]
     code: String,
     /// The portal's account id; never logged.
+    #[schema(value_type = AccountId)]
     account: String,
     /// As for verify: the applicant's address or the portal's sign-in id.
     #[serde(default)]
+    #[schema(value_type = Option<ClientId>)]
     client: Option<String>,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/redeem",
+    operation_id = "redeem",
+    summary = "Use the code, once, to link the case to one account.",
+    description = "One transaction, serialised per receipt, under the wrong-code limit. The same account redeeming again (a retried request) gets 200 again with the original time and `again: true`. Another account gets 409, which counts as a wrong attempt and changes nothing.",
+    request_body = RedeemBody,
+    responses(
+        (status = 200, description = "Redeemed by this account (now, or earlier when `again` is true).", body = Redeemed),
+        (status = 409, description = "The code was already used by another account. Counted as a wrong attempt.", body = Used),
+        (status = 422, description = "The code is not valid (wrong, mistyped, superseded, revoked, expired, not yet valid...); `message` says why.", body = Checked),
+        (status = 423, description = "Too many wrong codes for this receipt (the CLI's per-receipt limit): no code is checked until `locked_until`.", body = LockedBody),
+    )
+)]
 pub async fn redeem(
     State(app): State<Arc<App>>,
     Extension(client): Extension<Arc<Client>>,
@@ -181,7 +223,14 @@ fn redeem_answer(app: &App, receipt: &str, a: RedeemAnswer) -> Response {
         } => answer(
             StatusCode::OK,
             "redeemed",
-            json!({"receipt": receipt, "outcome": "redeemed", "issue_no": issue_no, "redeemed_at": at, "again": again, "message": message}),
+            Redeemed {
+                receipt: receipt.to_string(),
+                outcome: RedeemedOutcome::Redeemed,
+                issue_no,
+                redeemed_at: at,
+                again,
+                message,
+            },
         ),
         RedeemAnswer::UsedByAnother {
             on,
@@ -194,7 +243,14 @@ fn redeem_answer(app: &App, receipt: &str, a: RedeemAnswer) -> Response {
             answer(
                 StatusCode::CONFLICT,
                 "used",
-                json!({"receipt": receipt, "outcome": "used", "used_on": on, "message": message, "wrong_in_window": wrong_in_window, "locked_until": locked_until}),
+                Used {
+                    receipt: receipt.to_string(),
+                    outcome: UsedOutcome::Used,
+                    used_on: on,
+                    message,
+                    wrong_in_window,
+                    locked_until,
+                },
             )
         }
         RedeemAnswer::NotValid {
@@ -209,7 +265,14 @@ fn redeem_answer(app: &App, receipt: &str, a: RedeemAnswer) -> Response {
             answer(
                 StatusCode::UNPROCESSABLE_ENTITY,
                 outcome,
-                json!({"receipt": receipt, "outcome": outcome, "valid": false, "message": message, "wrong_in_window": wrong_in_window, "locked_until": locked_until}),
+                Checked {
+                    receipt: receipt.to_string(),
+                    outcome,
+                    valid: false,
+                    message,
+                    wrong_in_window,
+                    locked_until,
+                },
             )
         }
         RedeemAnswer::Locked { until } => locked(receipt, until),
@@ -218,13 +281,27 @@ fn redeem_answer(app: &App, receipt: &str, a: RedeemAnswer) -> Response {
 }
 
 /// `POST /v1/revoke`.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RevokeBody {
+    #[schema(value_type = Receipt)]
     receipt: String,
+    #[schema(value_type = Reason)]
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/revoke",
+    operation_id = "revoke",
+    summary = "Cancel the live code at once (letter stolen, wrong address).",
+    request_body = RevokeBody,
+    responses(
+        (status = 200, description = "Revoked; verify and redeem now answer \"revoked\", and a reissue need not wait.", body = Revoked),
+        (status = 404, description = "No code was ever issued for this receipt.", body = ErrorBody),
+        (status = 409, description = "The receipt has no live code to revoke (already revoked, redeemed or superseded).", body = ErrorBody),
+    )
+)]
 pub async fn revoke(
     State(app): State<Arc<App>>,
     JsonBody(body): JsonBody<RevokeBody>,
@@ -252,7 +329,12 @@ pub async fn revoke(
         Ok(r) => Ok(answer(
             StatusCode::OK,
             "revoked",
-            json!({"receipt": receipt, "outcome": "revoked", "issue_no": r.issue_no, "revoked_at": r.at}),
+            Revoked {
+                receipt: receipt.to_string(),
+                outcome: RevokedOutcome::Revoked,
+                issue_no: r.issue_no,
+                revoked_at: r.at,
+            },
         )),
         Err(e @ (RevokeError::NoReason | RevokeError::ReasonTooLong { .. })) => {
             Err(ApiError::bad_request(e.to_string()))
@@ -271,13 +353,27 @@ pub async fn revoke(
 }
 
 /// `POST /v1/unlink`: the desk removes a receipt's account link.
-#[derive(Deserialize)]
+#[derive(Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct UnlinkBody {
+    #[schema(value_type = Receipt)]
     receipt: String,
+    #[schema(value_type = Reason)]
     reason: String,
 }
 
+#[utoipa::path(
+    post,
+    path = "/v1/unlink",
+    operation_id = "unlink",
+    summary = "Remove a receipt's online-account link (the desk only).",
+    description = "A receipt is linked to at most one account, ever: the account that redeemed its code. When that link is wrong (the letter was intercepted, an account was opened by someone else), the desk records an unlink with its reason. The redeemed code stays used; the receipt may then be reissued (a linked receipt never is, not even forced), and the new code links the right account. Decided in one ledger transaction under the receipt's lock.",
+    request_body = UnlinkBody,
+    responses(
+        (status = 200, description = "Unlinked.", body = Unlinked),
+        (status = 409, description = "The receipt is not linked to an account (outcome `not_linked`).", body = ErrorBody),
+    )
+)]
 pub async fn unlink(
     State(app): State<Arc<App>>,
     JsonBody(body): JsonBody<UnlinkBody>,
@@ -305,7 +401,12 @@ pub async fn unlink(
         Ok(u) => Ok(answer(
             StatusCode::OK,
             "unlinked",
-            json!({"receipt": receipt, "outcome": "unlinked", "issue_no": u.issue_no, "unlinked_at": u.at}),
+            Unlinked {
+                receipt: receipt.to_string(),
+                outcome: UnlinkedOutcome::Unlinked,
+                issue_no: u.issue_no,
+                unlinked_at: u.at,
+            },
         )),
         Err(e @ (UnlinkError::NoReason | UnlinkError::ReasonTooLong { .. })) => {
             Err(ApiError::bad_request(e.to_string()))
@@ -321,6 +422,17 @@ pub async fn unlink(
 /// `GET /v1/receipts/{receipt}`: the history `status RECEIPT` shows
 /// ([`ReceiptHistory`]), mail trail included; never a code, fingerprint or
 /// account.
+#[utoipa::path(
+    get,
+    path = "/v1/receipts/{receipt}",
+    operation_id = "status",
+    summary = "The history of a receipt (never a code or a fingerprint).",
+    params(("receipt" = Receipt, Path, description = "The receipt number.")),
+    responses(
+        (status = 200, description = "Every issuance, and the wrong codes tried.", body = History),
+        (status = 404, description = "No code was ever issued for this receipt (`outcome` is `unknown`; the wrong codes tried are still shown).", body = History),
+    )
+)]
 pub async fn status(
     State(app): State<Arc<App>>,
     Path(raw): Path<String>,
@@ -352,27 +464,61 @@ pub struct ReceiptAnswer {
 }
 
 /// `GET /healthz`: is the ledger reachable, and which keys are loaded.
+#[utoipa::path(
+    get,
+    path = "/healthz",
+    operation_id = "healthz",
+    summary = "Is the ledger reachable, and which keys are loaded (no token needed).",
+    security(()),
+    responses(
+        (status = 200, description = "Healthy.", body = Health),
+        (status = 503, description = "The ledger cannot be reached.", body = Health),
+    )
+)]
 pub async fn healthz(State(app): State<Arc<App>>) -> Response {
-    let keys: Vec<&str> = app.ring.ids().collect();
-    let current = app.ring.current().id();
+    let keys: Vec<String> = app.ring.ids().map(str::to_string).collect();
+    let current_key = app.ring.current().id().to_string();
     match app.pool.with(|ledger| ledger.ledger_id()).await {
         Ok(id) => answer(
             StatusCode::OK,
             "ok",
-            json!({"status": "ok", "ledger": "reachable", "ledger_id": id, "keys": keys, "current_key": current}),
+            Health {
+                status: "ok",
+                ledger: "reachable",
+                ledger_id: Some(id.to_string()),
+                keys,
+                current_key,
+            },
         ),
         Err(e) => {
             tracing::warn!(error = %e, "health check: the ledger is not reachable");
             answer(
                 StatusCode::SERVICE_UNAVAILABLE,
                 "unavailable",
-                json!({"status": "unavailable", "ledger": "unreachable", "keys": keys, "current_key": current}),
+                Health {
+                    status: "unavailable",
+                    ledger: "unreachable",
+                    ledger_id: None,
+                    keys,
+                    current_key,
+                },
             )
         }
     }
 }
 
 /// `GET /metrics`.
+#[utoipa::path(
+    get,
+    path = "/metrics",
+    operation_id = "metrics",
+    summary = "Prometheus text (OpenMetrics) (no token needed).",
+    description = "`access_letters_http_requests_total{route,outcome}`, `access_letters_http_request_duration_seconds{route}` (histogram), `access_letters_http_locks_total` (receipts locked by a wrong code typed here), `access_letters_http_redeemed_then_returned`, `access_letters_http_targeted_receipts`, `access_letters_http_connections_open`, `access_letters_http_connections_closed_total{reason}` (closed by the service: `idle`, `header_timeout`, `evicted` to make room at the cap, `tls_handshake`), `access_letters_http_connections_refused_total` (refused at the cap).",
+    security(()),
+    responses(
+        (status = 200, description = "The metrics.", body = String, content_type = "application/openmetrics-text"),
+    )
+)]
 pub async fn metrics(State(app): State<Arc<App>>) -> Response {
     // The ledger's signals for the desk, read at each scrape; an
     // unreachable ledger leaves the last values (healthz says why).
@@ -403,6 +549,6 @@ pub async fn not_found() -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
         "not_found",
-        "no such route: see docs/openapi.yaml (POST /v1/verify, /v1/redeem, /v1/revoke, /v1/unlink; GET /v1/receipts/{receipt}, /healthz, /metrics)",
+        "no such route: see /openapi.json (POST /v1/verify, /v1/redeem, /v1/revoke, /v1/unlink; GET /v1/receipts/{receipt}, /healthz, /metrics, /openapi.json)",
     )
 }

@@ -11,6 +11,8 @@
 //! - [`tokens`]: the clients, their token hashes, routes and limits;
 //! - [`auth`]: the 401 / 403 / 429 guards;
 //! - [`handlers`]: the routes; [`api`]: errors and the body extractor;
+//!   [`answers`]: the JSON answers as types; [`openapi`]: the document
+//!   generated from them (`/openapi.json`, docs/openapi.yaml);
 //! - [`pool`]: a few ledger connections used off the async threads;
 //! - [`writer`]: on SQLite, the write half of every redeem, committed in
 //!   groups (one sync to disk for all the redemptions waiting);
@@ -34,6 +36,7 @@ use std::time::Duration;
 use crate::key::KeyRing;
 use crate::ledger::{AttemptLimit, GuessLimit};
 
+pub mod answers;
 pub mod api;
 pub mod auth;
 pub mod client_addr;
@@ -44,6 +47,7 @@ pub mod hyper_errors;
 pub mod limits;
 pub mod listen;
 pub mod metrics;
+pub mod openapi;
 pub mod pool;
 pub mod router;
 pub mod tokens;
@@ -51,7 +55,7 @@ pub mod writer;
 
 pub use client_addr::{Cidr, TrustedProxies};
 pub use conn::Clocks;
-pub use pool::{LedgerPlace, LedgerPool};
+pub use pool::{opener, LedgerPool};
 pub use router::router;
 pub use tokens::{Route, Tokens};
 pub use writer::RedeemWriter;

@@ -8,30 +8,16 @@
 //! opened like `verify` opens the ledger: no run lock, so the nightly batch
 //! still runs while the service is up.
 
-use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 
 use tokio::sync::Semaphore;
 
-use crate::ledger::{Ledger, LedgerError, PostgresLedger, SqliteLedger};
+use crate::ledger::{Ledger, LedgerError, LedgerLocation};
 
-/// Where the ledger is: an existing SQLite file or a PostgreSQL URL.
-#[derive(Clone, Debug)]
-pub enum LedgerPlace {
-    Sqlite(PathBuf),
-    Postgres(String),
-}
-
-impl LedgerPlace {
-    /// Opens connections like `verify` does: no run lock, never a new file.
-    pub fn opener(self) -> Arc<Opener> {
-        Arc::new(move || -> Result<Box<dyn Ledger>, LedgerError> {
-            Ok(match &self {
-                LedgerPlace::Sqlite(path) => Box::new(SqliteLedger::open_existing(path)?),
-                LedgerPlace::Postgres(url) => Box::new(PostgresLedger::connect(url)?),
-            })
-        })
-    }
+/// Opens connections to the ledger at `at` like `verify` does: no run
+/// lock, never a new file.
+pub fn opener(at: LedgerLocation) -> Arc<Opener> {
+    Arc::new(move || at.open_existing())
 }
 
 /// Opens one more connection to the ledger.

@@ -22,8 +22,9 @@ use super::auth::{authenticate, rate_limit, route_of};
 use super::handlers;
 use super::{App, MAX_BODY_BYTES, REQUEST_TIMEOUT};
 
-/// The service: `/v1/` behind the guards, `/healthz` and `/metrics` open
-/// (for probes and the scraper on the private network).
+/// The service: `/v1/` behind the guards, `/healthz`, `/metrics` and
+/// `/openapi.json` open (for probes, the scraper on the private network,
+/// and the portal's developers).
 pub fn router(app: Arc<App>) -> Router {
     let v1 = Router::new()
         .route("/v1/verify", post(handlers::verify))
@@ -40,6 +41,7 @@ pub fn router(app: Arc<App>) -> Router {
         .merge(v1)
         .route("/healthz", get(handlers::healthz))
         .route("/metrics", get(handlers::metrics))
+        .route("/openapi.json", get(super::openapi::serve_document))
         .fallback(handlers::not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // A body that pauses longer than a request's headers may take is
@@ -73,6 +75,7 @@ fn route_label(path: &str) -> &'static str {
         (Some(route), _) => route.as_str(),
         (None, "/healthz") => "healthz",
         (None, "/metrics") => "metrics",
+        (None, "/openapi.json") => "openapi",
         _ => "other",
     }
 }
@@ -105,7 +108,7 @@ fn json_errors(response: Response) -> Response {
             REQUEST_TIMEOUT.as_secs()
         ),
         StatusCode::METHOD_NOT_ALLOWED => {
-            "this route does not take that method: see docs/openapi.yaml".to_string()
+            "this route does not take that method: see /openapi.json".to_string()
         }
         s => format!(
             "the request was refused: {}",

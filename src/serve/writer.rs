@@ -18,10 +18,10 @@ use std::sync::{mpsc, Arc};
 use tokio::sync::oneshot;
 
 use crate::key::KeyRing;
-use crate::ledger::{Ledger, LedgerError, RedeemAsk, RedeemStep, SqliteLedger};
+use crate::ledger::{Ledger, LedgerError, LedgerLocation, RedeemAsk, RedeemStep, SqliteLedger};
 use crate::ops::{GroupCommit, LentLedger};
 
-use super::pool::{LedgerPlace, PoolError};
+use super::pool::PoolError;
 use super::App;
 
 /// The most redemptions one transaction takes.
@@ -41,10 +41,10 @@ pub struct RedeemWriter {
 impl RedeemWriter {
     /// The writer for a SQLite ledger; none for PostgreSQL, whose server
     /// groups the commits of concurrent connections itself.
-    pub fn for_place(place: &LedgerPlace) -> Result<Option<RedeemWriter>, LedgerError> {
-        match place {
-            LedgerPlace::Sqlite(path) => Ok(Some(RedeemWriter::start(path)?)),
-            LedgerPlace::Postgres(_) => Ok(None),
+    pub fn for_location(at: &LedgerLocation) -> Result<Option<RedeemWriter>, LedgerError> {
+        match at {
+            LedgerLocation::Sqlite(path) => Ok(Some(RedeemWriter::start(path)?)),
+            LedgerLocation::Postgres(_) => Ok(None),
         }
     }
 

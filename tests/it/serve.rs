@@ -1315,3 +1315,27 @@ fn tls_serves_https_with_the_given_certificate() {
         .call();
     assert!(plain.is_err() || plain.unwrap().status() != 200);
 }
+
+/// `GET /openapi.json` needs no token and is the document the types make,
+/// which `docs/openapi.yaml` holds (the library's test
+/// `serve::openapi::tests::docs_openapi_yaml_is_the_generated_document`).
+#[test]
+fn openapi_json_is_served_without_a_token_and_is_the_generated_document() {
+    let wd = Workdir::new();
+    batch_today(&wd);
+    let c = clients(&wd);
+    let s = Server::start(&wd, &c.tokens, &[]);
+    let doc = get(&s, None, "/openapi.json");
+    assert_eq!(doc.status, 200, "{doc:?}");
+    assert_eq!(doc.header("content-type"), Some("application/json"));
+    let generated = serde_json::to_value(access_letters::serve::openapi::document()).unwrap();
+    assert_eq!(doc.body, generated);
+    let receipt = &doc.body["components"]["schemas"]["Receipt"];
+    assert!(receipt["pattern"].as_str().is_some(), "{receipt}");
+    let verify = &doc.body["paths"]["/v1/verify"]["post"]["responses"];
+    for status in [
+        "200", "400", "401", "403", "408", "413", "415", "423", "429", "503",
+    ] {
+        assert!(verify.get(status).is_some(), "{status} in {verify}");
+    }
+}
