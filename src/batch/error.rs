@@ -35,7 +35,7 @@ pub enum BatchError {
     #[error("no .csv files in {dir}{not_taken}")]
     NoCsvFiles { dir: String, not_taken: String },
     /// The input is a pipe, a device or a socket, not a file.
-    #[error("{path} is not a regular file (it is a pipe, a device or a socket): a run names its batch by the file's SHA-256 and reads the file more than once, so save the filings to a file and pass that with --input")]
+    #[error("{path} is not a regular file (it is a pipe, a device or a socket): a run names its batch by the file's SHA-256 and reads the file more than once, so save the filings to a file and run on that file")]
     InputNotAFile { path: String },
     /// The input has a header row and no data rows: most likely a broken
     /// upstream export, so it is not a quiet night but its own outcome.
@@ -49,7 +49,7 @@ pub enum BatchError {
     },
     #[error("control totals do not add up for batch {batch_id}: {detail}; the batch was not marked complete")]
     Totals { batch_id: String, detail: String },
-    #[error("{first} was recorded by another ledger than this one ({ledger_id}){}: restore the ledger those batches were made with, or use another --out", if *count > 1 { format!(", like {} more batch folders", count - 1) } else { String::new() })]
+    #[error("{first} was recorded by another ledger than this one ({ledger_id}){}: restore the ledger those batches were made with, or use another output folder", if *count > 1 { format!(", like {} more batch folders", count - 1) } else { String::new() })]
     ForeignBatches {
         ledger_id: String,
         count: usize,
@@ -62,23 +62,26 @@ pub enum BatchError {
         count: usize,
         first: String,
         advice: &'static str,
+        /// Starting a new ledger on purpose would be allowed (no batch
+        /// there was finished).
+        new_ledger_helps: bool,
     },
     /// A letter of a print file cannot be drawn as the ledger recorded it.
-    #[error("batch {batch_id} was not marked complete: piece {piece_id} cannot be printed as the ledger recorded it ({why}); run with the key, templates and configuration the batch was made with (see --old-key, --templates, --config)")]
+    #[error("batch {batch_id} was not marked complete: piece {piece_id} cannot be printed as the ledger recorded it ({why}); run with the key, templates and configuration the batch was made with")]
     PrintDiffers {
         batch_id: String,
         piece_id: String,
         why: String,
     },
     /// A complete batch run again asking for its letters written otherwise.
-    #[error("batch {batch_id} is complete, written with --letters {made}; it was not made again with --letters {asked} (its letters are in the ledger once, as they were written)")]
+    #[error("batch {batch_id} is complete, its letters written in {made} mode; it was not made again in {asked} mode (its letters are in the ledger once, as they were written)")]
     OutputMismatch {
         batch_id: String,
         made: String,
         asked: String,
     },
     /// A complete print batch run again asking for another file size.
-    #[error("batch {batch_id} is complete, written as print files of {made} pieces; it was not made again with --pieces-per-file {asked} (its print files and manifest page ranges stay as the vendor has them)")]
+    #[error("batch {batch_id} is complete, written as print files of {made} pieces; it was not made again with {asked} pieces per file (its print files and manifest page ranges stay as the vendor has them)")]
     PiecesPerFileMismatch {
         batch_id: String,
         made: u64,
@@ -88,7 +91,7 @@ pub enum BatchError {
     Write { what: String, message: String },
     /// Letters the ledger lists that are missing or changed on disk and
     /// cannot be made again with the bytes the ledger recorded.
-    #[error("batch {batch_id} was not marked complete: letters the ledger lists are missing or changed in {batch_dir} and cannot be made again with the SHA-256 the ledger recorded ({files}; {count} in all); run with the key, templates and configuration the batch was made with (see --old-key, --templates, --config), or restore the letters from backup")]
+    #[error("batch {batch_id} was not marked complete: letters the ledger lists are missing or changed in {batch_dir} and cannot be made again with the SHA-256 the ledger recorded ({files}; {count} in all); run with the key, templates and configuration the batch was made with, or restore the letters from backup")]
     LettersMissing {
         batch_id: String,
         batch_dir: String,

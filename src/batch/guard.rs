@@ -80,10 +80,11 @@ pub fn may_create_ledger(ledger: &Path, out: &Path, new_ledger: bool) -> Result<
         count: batches.len(),
         first: batches[0].display().to_string(),
         advice: if finished > 0 {
-            "restore the ledger from its last backup (access-letters backup); a new ledger cannot share --out with finished batches"
+            "restore the ledger from its last backup (access-letters backup); a new ledger cannot share an output folder with finished batches"
         } else {
-            "restore the ledger from its last backup (access-letters backup), or pass --new-ledger to start a new one on purpose"
+            "restore the ledger from its last backup (access-letters backup), or start a new one on purpose"
         },
+        new_ledger_helps: finished == 0,
     })
 }
 
@@ -127,14 +128,14 @@ mod tests {
         let err = may_create_ledger(&ledger, out.path(), false)
             .unwrap_err()
             .to_string();
-        assert!(err.contains("--new-ledger"), "{err}");
+        assert!(err.contains("or start a new one on purpose"), "{err}");
         assert!(may_create_ledger(&ledger, out.path(), true).is_ok());
         batch(out.path(), "b", r#"{"ledger_id": "L1"}"#);
         let err = may_create_ledger(&ledger, out.path(), true)
             .unwrap_err()
             .to_string();
         assert!(
-            err.contains("cannot share --out with finished batches"),
+            err.contains("cannot share an output folder with finished batches"),
             "{err}"
         );
     }

@@ -122,7 +122,7 @@ fn check_one(
 ) -> Result<LetterState, BatchError> {
     let LetterProof::File(recorded) = &iss.issued.proof else {
         return Ok(LetterState::Lost(
-            "printed in a print file, it has no letter file of its own (the batch was run with --letters print)".into(),
+            "printed in a print file, it has no letter file of its own (the batch was written as print files)".into(),
         ));
     };
     let path = letter_path(letters_dir, &iss.issued.piece_id);

@@ -60,9 +60,18 @@ pub fn execute(args: DeliverArgs) -> Result<u8> {
             Ok(EXIT_OK)
         }
         Err(e @ DeliverError::AlreadyDelivered { .. }) => {
-            eprintln!("{e}");
+            eprintln!("{:#}", deliver_flagged(e));
             Ok(EXIT_NOT_VALID)
         }
-        Err(e) => Err(e.into()),
+        Err(e) => Err(deliver_flagged(e)),
+    }
+}
+
+/// `deliver`'s refusals, with the flag that changes the answer.
+pub fn deliver_flagged(e: DeliverError) -> anyhow::Error {
+    match e {
+        DeliverError::OtherLedger { .. } => flagged(e, "--ledger"),
+        DeliverError::AlreadyDelivered { .. } => flagged(e, "--again"),
+        e => e.into(),
     }
 }

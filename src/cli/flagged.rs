@@ -2,6 +2,7 @@
 //! line puts the flag that gave it, or that changes the answer, before the
 //! sentence: `error: --reason: the reason must say why ...`.
 
+use access_letters::batch::BatchError;
 use access_letters::ops::{DateError, PreviewError, ReprintError};
 use access_letters::picture::PictureError;
 use access_letters::rebuild::RebuildError;
@@ -55,4 +56,23 @@ pub fn preview_flagged(e: PreviewError) -> anyhow::Error {
         PreviewError::Picture(e) => picture_flagged(e),
         e => e.into(),
     }
+}
+
+/// A batch's refusals, with the flag that changes the answer.
+pub fn batch_flagged(e: anyhow::Error) -> anyhow::Error {
+    use BatchError as B;
+    let flag = match e.downcast_ref::<B>() {
+        Some(B::InputNotAFile { .. }) => "--input",
+        Some(B::LedgerMissing {
+            new_ledger_helps, ..
+        }) if *new_ledger_helps => "--new-ledger",
+        Some(B::ForeignBatches { .. } | B::LedgerMissing { .. }) => "--ledger or --out",
+        Some(B::PrintDiffers { .. } | B::LettersMissing { .. }) => {
+            "--old-key, --templates or --config"
+        }
+        Some(B::OutputMismatch { .. }) => "--letters",
+        Some(B::PiecesPerFileMismatch { .. }) => "--pieces-per-file",
+        _ => return e,
+    };
+    e.context(flag)
 }

@@ -33,18 +33,20 @@ pub fn one_batch(
 ) -> Result<Batch> {
     let started = Instant::now();
     // The whole input is read before any folder, ledger or lock is made.
-    let Some(checked) = check_input(inputs)? else {
+    let Some(checked) = check_input(inputs).map_err(batch_flagged)? else {
         return Ok(Batch::NoFilings);
     };
     let batch_dir = place.out.join(&checked.batch_id);
     if stop.load(Ordering::Relaxed) {
         return Ok(stopped(&batch_dir));
     }
-    let mut opened = place.open_or_create_ledger(new_ledger)?;
+    let mut opened = place
+        .open_or_create_ledger(new_ledger)
+        .map_err(batch_flagged)?;
     let reporter = Reporter::new(Arc::clone(stop));
     let report = match batch::run_checked(&checked, opened.ledger.as_mut(), &reporter) {
         Err(batch::BatchError::Stopped) => return Ok(stopped(&batch_dir)),
-        result => result?,
+        result => result.map_err(|e| batch_flagged(e.into()))?,
     };
     print_report(&report, started);
     let status = exit_status(&report, inputs.input);

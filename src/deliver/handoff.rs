@@ -112,7 +112,10 @@ pub enum DeliverError {
     Incomplete { batch: String, dir: PathBuf },
     #[error("batch {batch} cannot be delivered: {reason}")]
     Refused { batch: String, reason: String },
-    #[error("batch {batch} was already delivered to {vendor} at {at} UTC; nothing was sent (use --again to send it once more, which is recorded)")]
+    /// The folder's batch is not one of the opened ledger's.
+    #[error("batch {batch} cannot be delivered: {why}")]
+    OtherLedger { batch: String, why: &'static str },
+    #[error("batch {batch} was already delivered to {vendor} at {at} UTC; nothing was sent (sending it once more must be asked for, and is recorded)")]
     AlreadyDelivered {
         batch: String,
         vendor: String,
@@ -281,7 +284,7 @@ impl std::fmt::Display for Delivered {
             self.bytes_sent / 1024,
             self.already_there,
             ready_name(&self.batch_id),
-            if self.again { "; sent again as asked (--again), recorded" } else { "" }
+            if self.again { "; sent again as asked, recorded" } else { "" }
         )
     }
 }
@@ -402,10 +405,12 @@ fn check_batch(
         reason,
     };
     match ledger.batch(&batch)? {
-        None => return Err(refused(
-            "the ledger has no such batch: this folder belongs to another ledger (check --ledger)"
-                .into(),
-        )),
+        None => {
+            return Err(DeliverError::OtherLedger {
+                batch: batch.clone(),
+                why: "the ledger has no such batch: this folder belongs to another ledger",
+            })
+        }
         Some((_, None)) => {
             return Err(refused(
                 "the ledger does not record it as complete; run it again to finish it".into(),
@@ -414,9 +419,10 @@ fn check_batch(
         Some(_) => {}
     }
     if !summary.ledger_id.is_empty() && summary.ledger_id != ledger.ledger_id()? {
-        return Err(refused(
-            "batch.json names another ledger than the one opened (check --ledger)".into(),
-        ));
+        return Err(DeliverError::OtherLedger {
+            batch,
+            why: "batch.json names another ledger than the one opened",
+        });
     }
     if !may_deliver(summary.mode, req.vendor.kind) {
         return Err(DeliverError::TestBatch {

@@ -140,7 +140,7 @@ pub enum LedgerError {
     #[error("the issuance ledger {ledger}: the redemptions committed together failed ({detail}); none of them was saved, ask again")]
     GroupFailed { ledger: String, detail: String },
 
-    #[error("receipt {receipt} is linked to an online account (issue {issue_no}'s code was redeemed on {}): a new code is never sent to a linked case, not even when forced; if the link is wrong, the desk removes it first (access-letters unlink {receipt} --reason TEXT), then a new code can go out", at.format("%Y-%m-%d"))]
+    #[error("receipt {receipt} is linked to an online account (issue {issue_no}'s code was redeemed on {}): a new code is never sent to a linked case, not even when forced; if the link is wrong, the desk removes it first (unlink the receipt, saying why), then a new code can go out", at.format("%Y-%m-%d"))]
     Linked {
         receipt: ReceiptNumber,
         issue_no: u32,

@@ -83,7 +83,8 @@ fn a_batch_of_another_ledger_is_named() {
     let again = wd.run(&fixtures_csv());
     again.expect_code(EXIT_FAILED);
     assert!(
-        again.stderr.contains("recorded by another ledger"),
+        again.stderr.contains("recorded by another ledger")
+            && again.stderr.contains("error: --ledger or --out: "),
         "{again:?}"
     );
 }

@@ -984,7 +984,7 @@ mod cli {
             reissue.expect_code(EXIT_FAILED);
             assert!(
                 reissue.stderr.contains("linked to an online account")
-                    && reissue.stderr.contains("access-letters unlink"),
+                    && reissue.stderr.contains("unlink the receipt"),
                 "{reissue:?}"
             );
         }

@@ -336,8 +336,10 @@ fn a_complete_print_batch_run_again_as_pieces_is_refused_not_called_complete() {
     args[6] = "pieces".into();
     let out = wd.cmd(args);
     out.expect_code(EXIT_FAILED);
+    // The thing, and the flag that changes the answer.
     assert!(
-        out.all().contains("written with --letters print"),
+        out.all().contains("--letters: batch")
+            && out.all().contains("written in print mode; it was not made again in pieces mode"),
         "{out:?}"
     );
     assert_eq!(snapshot(&batch.dir), before, "nothing changed");
