@@ -23,7 +23,9 @@ use access_letters::ledger::{
 use chrono::{DateTime, TimeDelta, Utc};
 use serde_json::json;
 
-use crate::serve::{assert_log_is_clean, clients, derived_code, post, Server};
+use crate::serve::{
+    assert_log_is_clean, batch_today_on, clients, post, receipts_and_codes, Server,
+};
 use crate::support::pg::PgSchema;
 use crate::support::*;
 
@@ -163,24 +165,9 @@ fn two_replicas_on_one_postgresql_ledger_share_the_guessers_limit() {
     };
     let url = pg.url();
     let wd = Workdir::new();
-    let out = wd.cmd([
-        "run",
-        "--input",
-        fixtures_csv().to_str().unwrap(),
-        "--date",
-        &today().to_string(),
-        "--ledger",
-        &url,
-    ]);
-    out.expect_code(EXIT_REJECTS);
-    let batch = Batch::new(wd.path(out.batch_dir()));
+    let batch = batch_today_on(&wd, &["--ledger", &url]);
     let c = clients(&wd);
-    let receipt = batch.manifest()[0]["piece_id"]
-        .split('-')
-        .next()
-        .unwrap()
-        .to_string();
-    let code = derived_code(&receipt);
+    let [(receipt, code)] = receipts_and_codes(&batch, 1).try_into().unwrap();
     let replicas = [
         Server::start(&wd, &c.tokens, &["--ledger", &url]),
         Server::start(&wd, &c.tokens, &["--ledger", &url]),

@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 use serde_json::{json, Value};
 
 use crate::serve::{
-    agent, batch_today, clients, derived_code, get, post, post_raw, receipts_and_codes, Clients,
+    agent, batch_today, batch_today_on, clients, get, post, post_raw, receipts_and_codes, Clients,
     Server,
 };
 use crate::support::*;
@@ -408,24 +408,9 @@ fn sigterm_on_postgresql_exits_0_idle_and_under_load() {
     };
     let url = pg.url();
     let wd = Workdir::new();
-    let out = wd.cmd([
-        "run",
-        "--input",
-        fixtures_csv().to_str().unwrap(),
-        "--date",
-        &today().to_string(),
-        "--ledger",
-        &url,
-    ]);
-    out.expect_code(EXIT_REJECTS);
-    let batch = Batch::new(wd.path(out.batch_dir()));
+    let batch = batch_today_on(&wd, &["--ledger", &url]);
     let c = clients(&wd);
-    let receipt = batch.manifest()[0]["piece_id"]
-        .split('-')
-        .next()
-        .unwrap()
-        .to_string();
-    let code = derived_code(&receipt);
+    let [(receipt, code)] = receipts_and_codes(&batch, 1).try_into().unwrap();
     // Idle, after the pool has opened its connections.
     let mut s = Server::start(&wd, &c.tokens, &["--ledger", &url]);
     let body = json!({"receipt": receipt, "code": code}).to_string();

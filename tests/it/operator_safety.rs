@@ -186,7 +186,10 @@ fn input_from_a_pipe_is_refused_saying_why() {
     assert_eq!(status.code(), Some(EXIT_FAILED), "{out}{err}");
     assert!(err.contains("not a regular file"), "{err}");
     assert!(err.contains("save the filings to a file"), "{err}");
-    assert!(err.contains("error: --input: "), "the flag comes from the CLI: {err}");
+    assert!(
+        err.contains("error: --input: "),
+        "the flag comes from the CLI: {err}"
+    );
     assert!(!err.contains("is empty"), "{err}");
     assert!(wd.batch_dirs().is_empty());
 }

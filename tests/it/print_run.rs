@@ -339,7 +339,9 @@ fn a_complete_print_batch_run_again_as_pieces_is_refused_not_called_complete() {
     // The thing, and the flag that changes the answer.
     assert!(
         out.all().contains("--letters: batch")
-            && out.all().contains("written in print mode; it was not made again in pieces mode"),
+            && out
+                .all()
+                .contains("written in print mode; it was not made again in pieces mode"),
         "{out:?}"
     );
     assert_eq!(snapshot(&batch.dir), before, "nothing changed");

@@ -248,13 +248,16 @@ pub(crate) fn clients(wd: &Workdir) -> Clients {
 /// A batch of the fixtures dated today, so its codes are valid whatever
 /// the day the tests run.
 pub(crate) fn batch_today(wd: &Workdir) -> Batch {
-    let out = wd.cmd([
-        "run",
-        "--input",
-        fixtures_csv().to_str().unwrap(),
-        "--date",
-        &today().to_string(),
-    ]);
+    batch_today_on(wd, &[])
+}
+
+/// Today's batch of the fixtures, run with `extra` (a `--ledger`, say).
+pub(crate) fn batch_today_on(wd: &Workdir, extra: &[&str]) -> Batch {
+    let input = fixtures_csv();
+    let today = today().to_string();
+    let mut args = vec!["run", "--input", input.to_str().unwrap(), "--date", &today];
+    args.extend_from_slice(extra);
+    let out = wd.cmd(args);
     out.expect_code(EXIT_REJECTS);
     Batch::new(wd.path(out.batch_dir()))
 }
@@ -1124,17 +1127,7 @@ fn on_postgresql_too() {
     };
     let url = pg.url();
     let wd = Workdir::new();
-    let out = wd.cmd([
-        "run",
-        "--input",
-        fixtures_csv().to_str().unwrap(),
-        "--date",
-        &today().to_string(),
-        "--ledger",
-        &url,
-    ]);
-    out.expect_code(EXIT_REJECTS);
-    let batch = Batch::new(wd.path(out.batch_dir()));
+    let batch = batch_today_on(&wd, &["--ledger", &url]);
     let c = clients(&wd);
     let config = config_allowing(&wd, 100);
     let s = Server::start(&wd, &c.tokens, &["--ledger", &url, "--config", &config]);
