@@ -12,6 +12,7 @@ use std::collections::{BTreeSet, HashMap};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::filing::{FormType, IssuanceStatus, ReceiptNumber};
 use crate::ledger::{
@@ -19,9 +20,12 @@ use crate::ledger::{
     MailEventKind, MailTime,
 };
 
-/// Everything the ledger knows of one receipt, never its code.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+/// Everything the ledger knows of one receipt, never its code. The desk's
+/// receipt answer is this value serialized, and its OpenAPI schema is
+/// generated from it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct ReceiptHistory {
+    #[schema(value_type = String)]
     pub receipt: ReceiptNumber,
     /// Who the letters went to, for the operator's screen; never answered
     /// over HTTP (the desk's client knows its case).
@@ -62,11 +66,15 @@ pub struct Unfinished {
 }
 
 /// One letter and its code's life.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct IssuanceHistory {
     pub issue_no: u32,
+    /// active, superseded, revoked, redeemed or returned.
     #[serde(serialize_with = "status_text")]
+    #[schema(value_type = String, pattern = "^(active|superseded|revoked|redeemed|returned)$")]
     pub status: IssuanceStatus,
+    /// The form filed (I-485, I-131, I-765).
+    #[schema(value_type = String)]
     pub form: FormType,
     pub notice_date: NaiveDate,
     pub expires_on: NaiveDate,
@@ -95,7 +103,7 @@ fn status_text<S: serde::Serializer>(s: &IssuanceStatus, to: S) -> Result<S::Ok,
 }
 
 /// The wrong codes tried at the door that locks the receipt, and its locks.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct WrongCodes {
     pub in_window: u32,
     pub total: u64,
@@ -107,7 +115,7 @@ pub struct WrongCodes {
 }
 
 /// One step of a letter through the mail.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 pub struct MailStep {
     /// The letter (issue) the step belongs to.
     pub issue_no: u32,
@@ -117,7 +125,7 @@ pub struct MailStep {
 
 /// What happened: the batch handed to the vendor, or an event the vendor
 /// or USPS reported for the piece.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, ToSchema)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum MailStepKind {
     /// The letter's batch handed to the print vendor; not finished while
@@ -131,10 +139,13 @@ pub enum MailStepKind {
     },
     /// Printed, mailed, a USPS scan, delivered or returned.
     Event {
+        /// printed, mailed, scanned, delivered or returned.
         #[serde(serialize_with = "kind_text")]
+        #[schema(value_type = String)]
         kind: MailEventKind,
         /// A day (`YYYY-MM-DD`) or a local time (`YYYY-MM-DDTHH:MM:SS`).
         #[serde(serialize_with = "time_text")]
+        #[schema(value_type = String)]
         at: MailTime,
         detail: String,
     },

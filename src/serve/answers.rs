@@ -9,7 +9,7 @@
 
 use std::borrow::Cow;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::openapi::schema::{Object, ObjectBuilder, Schema, SchemaType, Type};
 use utoipa::openapi::RefOr;
@@ -274,84 +274,3 @@ pub struct Health {
     pub current_key: String,
 }
 
-/// A receipt's history: every issuance, and the wrong codes tried.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct History {
-    #[schema(value_type = Receipt)]
-    pub receipt: String,
-    /// `found`, or `unknown` (answered 404).
-    #[schema(value_type = String, pattern = "^(found|unknown)$")]
-    pub outcome: &'static str,
-    pub issuances: Vec<IssuanceEntry>,
-    /// True when any issuance of the receipt is `returned_after_redeemed`.
-    pub returned_after_redeemed: bool,
-    /// Distinct accounts or clients that tried wrong codes at the service
-    /// within the window.
-    pub guess_sources: u32,
-    /// More `guess_sources` than the agency's `targeted_sources`: someone
-    /// other than the applicant may be guessing.
-    pub targeted: bool,
-    pub wrong_codes: WrongCodes,
-    /// Each letter's way through the mail, in time order per letter (what
-    /// `status RECEIPT` shows after the envelope).
-    pub mail_trail: Vec<MailStepEntry>,
-}
-
-/// One step of a letter through the mail: `handed_off` (the batch handed
-/// to the print vendor: `vendor`, `started_at`, `completed_at` empty while
-/// unfinished, `again`) or `event` (printed, mailed, a USPS scan, delivered
-/// or returned: `kind`, `at` as a day or a local time, `detail`).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MailStepEntry {
-    /// The letter (issue) the step belongs to.
-    pub issue_no: u32,
-    #[schema(value_type = String, pattern = "^(handed_off|event)$")]
-    pub step: &'static str,
-    pub vendor: Option<String>,
-    pub started_at: Option<DateTime<Utc>>,
-    pub completed_at: Option<DateTime<Utc>>,
-    pub again: Option<bool>,
-    pub kind: Option<String>,
-    pub at: Option<String>,
-    pub detail: Option<String>,
-}
-
-/// One letter issued for the receipt (never its code or fingerprint).
-#[derive(Debug, Serialize, ToSchema)]
-pub struct IssuanceEntry {
-    pub issue_no: u32,
-    /// active, superseded, revoked, redeemed, returned.
-    pub status: String,
-    pub form: String,
-    pub notice_date: NaiveDate,
-    pub expires_on: NaiveDate,
-    pub piece_id: String,
-    pub batch_id: String,
-    pub key_id: String,
-    pub reason: Option<String>,
-    pub forced: bool,
-    pub recorded_at: DateTime<Utc>,
-    pub status_changed_at: Option<DateTime<Utc>>,
-    /// A revocation's reason.
-    pub status_reason: Option<String>,
-    /// When the code was used (never by which account).
-    pub redeemed_at: Option<DateTime<Utc>>,
-    /// When the desk removed the account link this redemption made.
-    pub unlinked_at: Option<DateTime<Utc>>,
-    pub unlink_reason: Option<String>,
-    /// The letter came back undelivered after its code was redeemed:
-    /// whoever used the code never got the letter. Check the linked account.
-    pub returned_after_redeemed: bool,
-}
-
-/// The wrong codes tried for the receipt.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WrongCodes {
-    pub in_window: u32,
-    pub total: u64,
-    pub refused_while_locked: u64,
-    pub locks: u64,
-    pub locked_until: Option<DateTime<Utc>>,
-    /// The limit, in words.
-    pub limit: String,
-}

@@ -12,7 +12,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::answers::{
-    AccountId, Checked, ClientId, ErrorBody, Health, History, LockedBody, LockedOutcome, Reason,
+    AccountId, Checked, ClientId, ErrorBody, Health, LockedBody, LockedOutcome, Reason,
     Receipt, Redeemed, RedeemedOutcome, Revoked, RevokedOutcome, TypedCode, Unlinked,
     UnlinkedOutcome, Used, UsedOutcome,
 };
@@ -429,8 +429,8 @@ pub async fn unlink(
     summary = "The history of a receipt (never a code or a fingerprint).",
     params(("receipt" = Receipt, Path, description = "The receipt number.")),
     responses(
-        (status = 200, description = "Every issuance, and the wrong codes tried.", body = History),
-        (status = 404, description = "No code was ever issued for this receipt (`outcome` is `unknown`; the wrong codes tried are still shown).", body = History),
+        (status = 200, description = "Every issuance, and the wrong codes tried.", body = ReceiptAnswer),
+        (status = 404, description = "No code was ever issued for this receipt (`outcome` is `unknown`; the wrong codes tried are still shown).", body = ReceiptAnswer),
     )
 )]
 pub async fn status(
@@ -456,8 +456,10 @@ pub async fn status(
 }
 
 /// The receipt's answer: its outcome and its history.
-#[derive(Serialize)]
+#[derive(Serialize, ToSchema)]
 pub struct ReceiptAnswer {
+    /// `found`, or `unknown` (answered 404).
+    #[schema(value_type = String, pattern = "^(found|unknown)$")]
     pub outcome: &'static str,
     #[serde(flatten)]
     pub history: ReceiptHistory,
