@@ -273,4 +273,3 @@ pub struct Health {
     pub keys: Vec<String>,
     pub current_key: String,
 }
-

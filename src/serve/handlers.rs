@@ -12,9 +12,9 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::answers::{
-    AccountId, Checked, ClientId, ErrorBody, Health, LockedBody, LockedOutcome, Reason,
-    Receipt, Redeemed, RedeemedOutcome, Revoked, RevokedOutcome, TypedCode, Unlinked,
-    UnlinkedOutcome, Used, UsedOutcome,
+    AccountId, Checked, ClientId, ErrorBody, Health, LockedBody, LockedOutcome, Reason, Receipt,
+    Redeemed, RedeemedOutcome, Revoked, RevokedOutcome, TypedCode, Unlinked, UnlinkedOutcome, Used,
+    UsedOutcome,
 };
 use super::api::{answer, receipt, ApiError, ClientAddr, JsonBody, Outcome};
 use super::guessing::{guesser, too_many};
