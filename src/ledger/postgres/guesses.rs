@@ -5,9 +5,10 @@
 //! guess that counts nothing is answered from plain reads.
 
 use ::postgres::types::Type;
+use std::cell::OnceCell;
 use std::sync::LazyLock;
 
-use ::postgres::{Client, GenericClient, Row};
+use ::postgres::{Client, GenericClient, Row, Statement};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::lock_key;
@@ -97,10 +98,11 @@ fn tallies_of(label: &str, row: &Row, guesser: &Guesser) -> Result<Tallies, Ledg
 
 /// The receipt's history and the guesser's tallies since `since`, in one
 /// statement (one round trip): the tallies joined to the receipt's rows, a
-/// row of tallies alone when the receipt has none.
+/// row of tallies alone when the receipt has none. The statement is
+/// prepared once per connection (`prepared`), so the server plans it once.
 pub(super) fn history_for_guess(
     client: &mut Client,
-    label: &str,
+    (label, prepared): (&str, &OnceCell<Statement>),
     (receipt, guesser): (&ReceiptNumber, &Guesser),
     since: DateTime<Utc>,
 ) -> Result<(Vec<Issuance>, Tallies), LedgerError> {
@@ -111,17 +113,17 @@ pub(super) fn history_for_guess(
         )
     });
     let err = |e| pg_err(label, "read the receipt's history", e);
-    let rows = client
-        .query_typed(
-            &SQL,
-            &[
-                (&guesser.account, Type::TEXT),
-                (&guesser.client, Type::TEXT),
-                (&since, Type::TIMESTAMPTZ),
-                (&receipt.as_str(), Type::TEXT),
-            ],
-        )
-        .map_err(err)?;
+    let statement = match prepared.get() {
+        Some(s) => s.clone(),
+        None => {
+            let types = [Type::TEXT, Type::TEXT, Type::TIMESTAMPTZ, Type::TEXT];
+            let s = client.prepare_typed(&SQL, &types).map_err(err)?;
+            prepared.get_or_init(|| s).clone()
+        }
+    };
+    let params: [&(dyn ::postgres::types::ToSql + Sync); 4] =
+        [&guesser.account, &guesser.client, &since, &receipt.as_str()];
+    let rows = client.query(&statement, &params).map_err(err)?;
     let first = rows
         .first()
         .ok_or_else(|| damaged(label, "the guess count answered no row".to_string()))?;

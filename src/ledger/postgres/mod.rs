@@ -110,6 +110,10 @@ pub struct PostgresLedger {
     /// every advisory lock key so two ledgers in one database never collide.
     schema: String,
     clock: fn() -> DateTime<Utc>,
+    /// The portal's guess read ([`guesses::history_for_guess`]), prepared
+    /// on this connection the first time it is needed: it runs on every
+    /// verify and redeem, and a prepared statement is planned once.
+    guess_read: std::cell::OnceCell<::postgres::Statement>,
 }
 
 impl std::fmt::Debug for PostgresLedger {
@@ -183,6 +187,7 @@ impl PostgresLedger {
             label,
             schema,
             clock: Utc::now,
+            guess_read: std::cell::OnceCell::new(),
         })
     }
 
@@ -554,7 +559,8 @@ impl CodeLife for PostgresLedger {
         since: DateTime<Utc>,
     ) -> Result<(Vec<Issuance>, Tallies), LedgerError> {
         let mut client = self.client.borrow_mut();
-        guesses::history_for_guess(&mut client, &self.label, (receipt, guesser), since)
+        let at = (self.label.as_str(), &self.guess_read);
+        guesses::history_for_guess(&mut client, at, (receipt, guesser), since)
     }
 
     fn guess_sources(
