@@ -244,7 +244,15 @@ fn sigterm_with_idle_and_half_sent_connections_exits_at_once() {
         }
         held.push(idle);
     }
-    std::thread::sleep(Duration::from_millis(200));
+    // The server holds all forty (its own count, which includes the
+    // probe's own connection), not merely the kernel's accept queue.
+    let open = "access_letters_http_connections_open ";
+    assert!(
+        wait_until(Duration::from_secs(10), || metric(&s, open)
+            .is_some_and(|n| n > held.len() as f64)),
+        "the server never held the {} connections",
+        held.len()
+    );
     let started = Instant::now();
     assert_eq!(s.terminate(), Some(0), "{}", s.log());
     let took = started.elapsed();
