@@ -25,6 +25,7 @@
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::attempts::AttemptKind;
+use super::mail::stored_count;
 use super::LedgerError;
 use crate::filing::ReceiptNumber;
 
@@ -83,6 +84,34 @@ pub struct Tally {
 pub struct Tallies {
     pub by_account: Option<Tally>,
     pub by_client: Tally,
+}
+
+impl Tallies {
+    /// [`TALLIES_SQL`]'s four columns read back (the counts as stored, the
+    /// times parsed): a count that cannot be one is a damaged ledger; the
+    /// account's tally only when the guesser names an account.
+    pub(in crate::ledger) fn from_columns(
+        label: &str,
+        guesser: &Guesser,
+        by_account: (i64, Option<DateTime<Utc>>),
+        by_client: (i64, Option<DateTime<Utc>>),
+    ) -> Result<Tallies, LedgerError> {
+        let tally = |(count, latest): (i64, Option<DateTime<Utc>>)| {
+            let count = stored_count(label, "a guesser's wrong codes", count)?;
+            Ok::<_, LedgerError>(Tally {
+                count: u32::try_from(count).unwrap_or(u32::MAX),
+                latest,
+            })
+        };
+        Ok(Tallies {
+            by_account: guesser
+                .account
+                .as_ref()
+                .map(|_| tally(by_account))
+                .transpose()?,
+            by_client: tally(by_client)?,
+        })
+    }
 }
 
 /// What a guess that counts nothing (a right code, an empty one) may be

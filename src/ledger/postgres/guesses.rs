@@ -16,7 +16,7 @@ use super::rows::{damaged, issuance_from_row, pg_err};
 use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::AttemptKind;
 use crate::ledger::guesses::{
-    gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Tallies, Tally, TALLIES_SQL,
+    gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Tallies, TALLIES_SQL,
 };
 use crate::ledger::mail::stored_count;
 use crate::ledger::{Issuance, LedgerError, ISSUANCE_COLUMNS};
@@ -75,25 +75,18 @@ impl<C: GenericClient> GuessStore for PgGuesses<'_, C> {
 /// The tallies of a row holding [`TALLIES_SQL`]'s columns.
 fn tallies_of(label: &str, row: &Row, guesser: &Guesser) -> Result<Tallies, LedgerError> {
     let err = |e| pg_err(label, "count a guesser's wrong codes", e);
-    let tally = |n: &str, latest: &str| -> Result<Tally, LedgerError> {
-        let count = stored_count(
-            label,
-            "a guesser's wrong codes",
+    let column = |n: &str, latest: &str| -> Result<(i64, Option<DateTime<Utc>>), LedgerError> {
+        Ok((
             row.try_get(n).map_err(err)?,
-        )?;
-        Ok(Tally {
-            count: u32::try_from(count).unwrap_or(u32::MAX),
-            latest: row.try_get(latest).map_err(err)?,
-        })
+            row.try_get(latest).map_err(err)?,
+        ))
     };
-    let by_account = match guesser.account {
-        Some(_) => Some(tally("a_n", "a_latest")?),
-        None => None,
-    };
-    Ok(Tallies {
-        by_account,
-        by_client: tally("c_n", "c_latest")?,
-    })
+    Tallies::from_columns(
+        label,
+        guesser,
+        column("a_n", "a_latest")?,
+        column("c_n", "c_latest")?,
+    )
 }
 
 /// The receipt's history and the guesser's tallies since `since`, in one

@@ -13,7 +13,7 @@ use super::rows::classify;
 use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::AttemptKind;
 use crate::ledger::guesses::{
-    gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Tallies, Tally, TALLIES_SQL,
+    gate_in, GuessGate, GuessLimit, GuessStore, Guesser, Tallies, TALLIES_SQL,
 };
 use crate::ledger::mail::stored_count;
 use crate::ledger::LedgerError;
@@ -41,21 +41,13 @@ impl GuessStore for SqliteGuesses<'_> {
                 )
             })
             .map_err(err)?;
-        let tally = |count: i64, latest: Option<String>| -> Result<Tally, LedgerError> {
-            let count = stored_count(label, "a guesser's wrong codes", count)?;
-            Ok(Tally {
-                count: u32::try_from(count).unwrap_or(u32::MAX),
-                latest: latest.map(|t| parse_time(label, &t)).transpose()?,
-            })
-        };
-        let by_account = match guesser.account {
-            Some(_) => Some(tally(by_account, account_latest)?),
-            None => None,
-        };
-        Ok(Tallies {
-            by_account,
-            by_client: tally(by_client, client_latest)?,
-        })
+        let time = |t: Option<String>| t.map(|t| parse_time(label, &t)).transpose();
+        Tallies::from_columns(
+            label,
+            guesser,
+            (by_account, time(account_latest)?),
+            (by_client, time(client_latest)?),
+        )
     }
 
     fn insert(
