@@ -14,6 +14,24 @@ use crate::ledger::{Ledger, LedgerError, Revocation};
 /// Characters in a revocation reason, at most: a sentence, not a file.
 pub const REASON_MAX_CHARS: usize = 500;
 
+/// Why a desk's reason was refused.
+pub(crate) enum ReasonRefused {
+    Empty,
+    TooLong { chars: usize },
+}
+
+/// A desk's reason (a revocation's, an unlink's), trimmed: it must say
+/// something, and be a sentence rather than a file.
+pub(crate) fn desk_reason(raw: &str) -> Result<&str, ReasonRefused> {
+    let reason = raw.trim();
+    let chars = reason.chars().count();
+    match chars {
+        0 => Err(ReasonRefused::Empty),
+        n if n > REASON_MAX_CHARS => Err(ReasonRefused::TooLong { chars }),
+        _ => Ok(reason),
+    }
+}
+
 /// One revocation.
 #[derive(Clone, Copy, Debug)]
 pub struct RevokeRequest<'a> {
@@ -51,14 +69,10 @@ pub enum RevokeError {
 
 /// Cancels the receipt's live code, recording the reason.
 pub fn revoke(req: &RevokeRequest<'_>, ledger: &mut dyn Ledger) -> Result<Revoked, RevokeError> {
-    let reason = req.reason.trim();
-    if reason.is_empty() {
-        return Err(RevokeError::NoReason);
-    }
-    let chars = reason.chars().count();
-    if chars > REASON_MAX_CHARS {
-        return Err(RevokeError::ReasonTooLong { chars });
-    }
+    let reason = desk_reason(req.reason).map_err(|r| match r {
+        ReasonRefused::Empty => RevokeError::NoReason,
+        ReasonRefused::TooLong { chars } => RevokeError::ReasonTooLong { chars },
+    })?;
     let now = req.now.trunc_subsecs(3);
     match ledger.revoke(req.receipt, reason, now)? {
         Revocation::Revoked { issue_no, at } => Ok(Revoked { issue_no, at }),

@@ -12,7 +12,7 @@ use chrono::{DateTime, SubsecRound, Utc};
 use crate::filing::ReceiptNumber;
 use crate::ledger::{Ledger, LedgerError, Unlinking};
 
-use super::revoke::REASON_MAX_CHARS;
+use super::revoke::{desk_reason, ReasonRefused, REASON_MAX_CHARS};
 
 /// One unlink.
 #[derive(Clone, Copy, Debug)]
@@ -45,14 +45,10 @@ pub enum UnlinkError {
 
 /// Removes the receipt's account link, recording the reason.
 pub fn unlink(req: &UnlinkRequest<'_>, ledger: &mut dyn Ledger) -> Result<Unlinked, UnlinkError> {
-    let reason = req.reason.trim();
-    if reason.is_empty() {
-        return Err(UnlinkError::NoReason);
-    }
-    let chars = reason.chars().count();
-    if chars > REASON_MAX_CHARS {
-        return Err(UnlinkError::ReasonTooLong { chars });
-    }
+    let reason = desk_reason(req.reason).map_err(|r| match r {
+        ReasonRefused::Empty => UnlinkError::NoReason,
+        ReasonRefused::TooLong { chars } => UnlinkError::ReasonTooLong { chars },
+    })?;
     match ledger.unlink(req.receipt, reason, req.now.trunc_subsecs(3))? {
         Unlinking::Unlinked { issue_no, at } => Ok(Unlinked { issue_no, at }),
         Unlinking::NotLinked => Err(UnlinkError::NotLinked {
