@@ -152,6 +152,8 @@ pub struct FaceMetrics {
     units_per_em: f32,
     ascii_advance_em: [f32; 128],
     ascii_present: [bool; 128],
+    /// The glyph of each ASCII character in `parsed` (0 when none).
+    ascii_glyphs: [u16; 128],
 }
 
 impl FaceMetrics {
@@ -168,10 +170,13 @@ impl FaceMetrics {
             units_per_em,
             ascii_advance_em: [0.0; 128],
             ascii_present: [false; 128],
+            ascii_glyphs: [0; 128],
             parsed,
         };
         for b in 0u8..128 {
             let c = char::from(b);
+            metrics.ascii_glyphs[b as usize] =
+                metrics.parsed.lookup_glyph_index(u32::from(b)).unwrap_or(0);
             metrics.ascii_advance_em[b as usize] = metrics.advance_slow(c).unwrap_or(0.0);
             metrics.ascii_present[b as usize] = metrics.has_glyph_slow(c);
         }
@@ -189,6 +194,24 @@ impl FaceMetrics {
                 .parsed
                 .lookup_glyph_index(c as u32)
                 .is_some_and(|g| g != 0)
+    }
+
+    /// The glyph id of `c` in the face's repertoire font (`parsed`), 0
+    /// (.notdef) when it has none. Content streams use it as the character
+    /// code (CID), whatever subset a file embeds (see `LetterFont`).
+    pub fn glyph(&self, c: char) -> u16 {
+        match self.ascii_glyphs.get(c as usize) {
+            Some(&g) => g,
+            None => self.parsed.lookup_glyph_index(c as u32).unwrap_or(0),
+        }
+    }
+
+    /// The advance width of the repertoire glyph `gid`, in thousandths of
+    /// an em (as a PDF font's widths are given), cut to a whole number as
+    /// printpdf cuts it, so letters are set as they always were.
+    pub fn advance_milli(&self, gid: u16) -> i64 {
+        let units = f32::from(self.parsed.get_horizontal_advance(gid));
+        (units * (1000.0 / self.units_per_em)) as i64
     }
 
     /// Whether the face has a glyph for `c`.
@@ -259,10 +282,16 @@ pub struct LetterFont {
     ascii_glyphs: [u16; 128],
     /// The font program compressed, once for every letter that embeds it.
     compressed: std::sync::OnceLock<std::sync::Arc<Vec<u8>>>,
+    /// The subset's glyph for each repertoire glyph id (0 when the subset
+    /// lacks it): the font's `/CIDToGIDMap`, since content streams use
+    /// repertoire glyph ids as codes.
+    to_subset: Vec<u16>,
+    /// `to_subset` as the map's stream bytes, compressed once.
+    cid_map: std::sync::OnceLock<std::sync::Arc<Vec<u8>>>,
 }
 
 impl LetterFont {
-    fn new(parsed: ParsedFont) -> Self {
+    fn new(parsed: ParsedFont, to_subset: Vec<u16>) -> Self {
         let mut ascii_glyphs = [0u16; 128];
         for (c, g) in ascii_glyphs.iter_mut().enumerate() {
             *g = parsed.lookup_glyph_index(c as u32).unwrap_or(0);
@@ -271,7 +300,34 @@ impl LetterFont {
             parsed,
             ascii_glyphs,
             compressed: std::sync::OnceLock::new(),
+            to_subset,
+            cid_map: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Whether the subset holds the repertoire glyph `gid`.
+    pub fn has_cid(&self, gid: u16) -> bool {
+        gid == 0
+            || self
+                .to_subset
+                .get(usize::from(gid))
+                .is_some_and(|&g| g != 0)
+    }
+
+    /// The `/CIDToGIDMap` stream (two bytes, big-endian, per repertoire
+    /// glyph id), compressed by `compress` on first use and kept.
+    pub fn cid_to_gid_map(
+        &self,
+        compress: impl FnOnce(&[u8]) -> Vec<u8>,
+    ) -> std::sync::Arc<Vec<u8>> {
+        std::sync::Arc::clone(self.cid_map.get_or_init(|| {
+            let raw: Vec<u8> = self
+                .to_subset
+                .iter()
+                .flat_map(|g| g.to_be_bytes())
+                .collect();
+            std::sync::Arc::new(compress(&raw))
+        }))
     }
 
     /// Whether `bytes` are this font's program as embedded (the subset's
@@ -358,12 +414,22 @@ impl Fonts {
         }
         let subset = printpdf::subset_font(source, &glyphs)
             .expect("a DejaVu face subsets to the characters of a letter");
+        let last = subset
+            .glyph_mapping
+            .keys()
+            .next_back()
+            .copied()
+            .unwrap_or(0);
+        let mut to_subset = vec![0u16; usize::from(last) + 1];
+        for (&from, &(to, _)) in &subset.glyph_mapping {
+            to_subset[usize::from(from)] = to;
+        }
         let bytes = crate::sfnt::for_embedding(&subset.bytes).unwrap_or(subset.bytes);
         let mut parsed =
             ParsedFont::from_bytes(&bytes, 0, &mut Vec::new()).expect("a DejaVu subset parses");
         let name = source.font_name.clone().unwrap_or_default();
         parsed.font_name = Some(format!("{}+{name}", subset_tag(face, blocks)));
-        LetterFont::new(parsed)
+        LetterFont::new(parsed, to_subset)
     }
 }
 

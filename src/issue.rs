@@ -181,6 +181,15 @@ pub fn issue_for_print(
 
 /// Draws `planned`'s letter for a print file, as it was issued (no ledger
 /// row: the row is already recorded).
+/// The letter of `planned` made as versions before print forms made it
+/// (see `pdf::render_legacy`), to prove a letter they recorded.
+pub fn issue_as_before(
+    ctx: &IssueContext<'_>,
+    planned: &Planned,
+) -> Result<RenderedLetter, IssueError> {
+    draw_job(ctx, planned, |job| ctx.renderer.render_legacy(job)).map(|(_, letter)| letter)
+}
+
 pub fn draw_for_print(
     ctx: &IssueContext<'_>,
     planned: &Planned,

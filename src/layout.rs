@@ -111,6 +111,40 @@ pub enum Item {
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Page {
     pub items: Vec<Item>,
+    /// The items that are the same on every letter of a run, as sorted,
+    /// disjoint ranges of `items`: the template's own text (see
+    /// [`crate::letter::LiteralRuns`]), the agency's return address and
+    /// letterhead, rules, frames and the watermark. Names, addresses, dates,
+    /// the receipt, the code and the barcode never are. The print stage draws
+    /// fixed items once per print file (see [`crate::pdf::form`]).
+    pub fixed: Vec<std::ops::Range<usize>>,
+}
+
+impl Page {
+    /// Adds `item`, fixed or not.
+    pub fn push(&mut self, item: Item, fixed: bool) {
+        self.items.push(item);
+        if fixed {
+            self.mark_fixed(self.items.len() - 1);
+        }
+    }
+
+    /// Marks the items from `start` to the last as fixed.
+    pub fn mark_fixed(&mut self, start: usize) {
+        let end = self.items.len();
+        if start >= end {
+            return;
+        }
+        match self.fixed.last_mut() {
+            Some(last) if last.end == start => last.end = end,
+            _ => self.fixed.push(start..end),
+        }
+    }
+
+    /// Whether item `i` is fixed.
+    pub fn is_fixed(&self, i: usize) -> bool {
+        self.fixed.iter().any(|r| r.contains(&i))
+    }
 }
 
 /// Everything a letter's layout needs besides its words.
@@ -174,13 +208,14 @@ pub fn layout(parts: &LetterParts<'_>) -> Result<Vec<Page>, LayoutError> {
         PageWindows::from_envelope(&parts.config.envelope).map_err(LayoutError::Envelope)?;
     let mut first = Page::default();
     first.items.extend(watermark(parts.mode));
-    top_panel::top_panel(parts, windows.return_text, &mut first.items)?;
+    first.mark_fixed(0);
+    top_panel::top_panel(parts, windows.return_text, &mut first)?;
     address_block::recipient_block(parts, &windows, &mut first.items)?;
     let body_top = windows.recipient.bottom() + BODY_GAP_BELOW_WINDOW_PT;
     let mut pages = body::flow_body(parts, first, body_top);
     let total = pages.len();
     for (i, page) in pages.iter_mut().enumerate() {
-        footer::footer(parts, i + 1, total, &mut page.items);
+        footer::footer(parts, i + 1, total, page);
     }
     check_glyphs(&pages)?;
     Ok(pages)

@@ -21,6 +21,9 @@ use tera::Tera;
 use crate::config::Config;
 use crate::filing::{Filing, Language};
 
+mod fixed;
+pub use fixed::LiteralRuns;
+
 const TEMPLATE_EN: &str = include_str!("../templates/letter.en.tera");
 const TEMPLATE_ES: &str = include_str!("../templates/letter.es.tera");
 
@@ -80,12 +83,27 @@ pub enum Block {
 pub struct LetterText {
     pub slots: BTreeMap<String, String>,
     pub blocks: Vec<Block>,
+    /// Whether each block of `blocks` is the template's own text, the same
+    /// on every letter of the run (see [`LiteralRuns`]).
+    pub fixed_blocks: Vec<bool>,
+    /// The slots whose text is the template's own.
+    pub fixed_slots: std::collections::BTreeSet<String>,
 }
 
 impl LetterText {
     /// A slot's text; templates are checked for every required slot on render.
     pub fn slot(&self, name: &str) -> &str {
         self.slots.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    /// Whether the slot `name` is the template's own text.
+    pub fn slot_is_fixed(&self, name: &str) -> bool {
+        self.fixed_slots.contains(name)
+    }
+
+    /// Whether block `i` is the template's own text.
+    pub fn block_is_fixed(&self, i: usize) -> bool {
+        self.fixed_blocks.get(i).copied().unwrap_or(false)
     }
 }
 
@@ -192,6 +210,19 @@ impl Templates {
         dates: NoticeDates,
         config: &Config,
     ) -> Result<LetterText, LetterError> {
+        self.render_marked(filing, dates, config, None)
+    }
+
+    /// Renders the words of one letter, marking the blocks and slots that
+    /// lie inside `literal` (the runs of the filing's language, see
+    /// [`Templates::literal_runs`]) as fixed.
+    pub fn render_marked(
+        &self,
+        filing: &Filing,
+        dates: NoticeDates,
+        config: &Config,
+        literal: Option<&LiteralRuns>,
+    ) -> Result<LetterText, LetterError> {
         let name = template_name(filing.language);
         let ctx = context(filing, dates, config);
         let text = self
@@ -201,7 +232,16 @@ impl Templates {
                 template: name.clone(),
                 message: error_chain(&e),
             })?;
-        parse_markup(&text, &name)
+        parse_marked(&text, &name, literal)
+    }
+
+    /// The literal runs of the template of `language`, with `config`'s
+    /// run-wide values.
+    pub fn literal_runs(&self, language: Language, config: &Config) -> LiteralRuns {
+        self.tera
+            .get_template(&template_name(language))
+            .map(|t| LiteralRuns::of(&t.ast, config))
+            .unwrap_or_default()
     }
 }
 
@@ -280,70 +320,126 @@ impl Open {
     }
 }
 
-/// One `@...` line: the code box, or a slot `@name: text`.
-fn directive(
-    directive: &str,
-    slots: &mut BTreeMap<String, String>,
-    blocks: &mut Vec<Block>,
-) -> Result<(), String> {
-    if directive == "code-box" {
-        blocks.push(Block::CodeBox);
-    } else if let Some((name, value)) = directive.split_once(':') {
+/// What `parse_marked` builds: the blocks and whether each is fixed, and
+/// whether the open block's lines are all fixed so far.
+struct Marked<'r> {
+    literal: Option<&'r LiteralRuns>,
+    blocks: Vec<Block>,
+    fixed_blocks: Vec<bool>,
+    open: Open,
+    open_fixed: bool,
+}
+
+impl Marked<'_> {
+    fn holds(&self, line: &str) -> bool {
+        self.literal.is_some_and(|r| r.holds(line))
+    }
+
+    fn flush(&mut self) {
+        if !matches!(self.open, Open::None) {
+            self.open.flush(&mut self.blocks);
+            self.fixed_blocks.push(self.open_fixed);
+        }
+    }
+
+    fn push(&mut self, block: Block, fixed: bool) {
+        self.flush();
+        self.blocks.push(block);
+        self.fixed_blocks.push(fixed);
+    }
+
+    fn open(&mut self, open: Open, line: &str) {
+        self.flush();
+        self.open = open;
+        self.open_fixed = self.holds(line);
+    }
+}
+
+/// A slot line `@name: text`: the name and the text.
+fn slot_line(directive: &str) -> Result<(&str, &str), String> {
+    if let Some((name, value)) = directive.split_once(':') {
         let name = name.trim();
         if name.is_empty() || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') {
             return Err(format!("'@{name}' is not a slot name"));
         }
-        slots.insert(name.to_string(), value.trim().to_string());
+        Ok((name, value.trim()))
     } else {
-        return Err(format!(
+        Err(format!(
             "'@{directive}' is neither '@code-box' nor '@name: text'"
-        ));
+        ))
     }
-    Ok(())
 }
 
 /// Reads the markup a template produced.
 pub fn parse_markup(text: &str, template: &str) -> Result<LetterText, LetterError> {
+    parse_marked(text, template, None)
+}
+
+/// Reads the markup a template produced, marking as fixed each block and
+/// slot whose every line lies inside `literal`.
+pub fn parse_marked(
+    text: &str,
+    template: &str,
+    literal: Option<&LiteralRuns>,
+) -> Result<LetterText, LetterError> {
     let mut slots = BTreeMap::new();
-    let mut blocks = Vec::new();
-    let mut open = Open::None;
+    let mut fixed_slots = std::collections::BTreeSet::new();
+    let mut m = Marked {
+        literal,
+        blocks: Vec::new(),
+        fixed_blocks: Vec::new(),
+        open: Open::None,
+        open_fixed: false,
+    };
     for (idx, raw) in text.lines().enumerate() {
         let line = raw.trim();
-        if let Some(d) = line.strip_prefix('@') {
-            open.flush(&mut blocks);
-            directive(d, &mut slots, &mut blocks).map_err(|message| LetterError::Markup {
+        if line == "@code-box" {
+            m.push(Block::CodeBox, false);
+        } else if let Some(d) = line.strip_prefix('@') {
+            m.flush();
+            let (name, value) = slot_line(d).map_err(|message| LetterError::Markup {
                 template: template.to_string(),
                 line: idx + 1,
                 message,
             })?;
+            if m.holds(line) {
+                fixed_slots.insert(name.to_string());
+            }
+            slots.insert(name.to_string(), value.to_string());
         } else if line.is_empty() {
-            open.flush(&mut blocks);
+            m.flush();
         } else if let Some(h) = line.strip_prefix("# ") {
-            open.flush(&mut blocks);
-            blocks.push(Block::Heading(spans(h.trim())));
+            let fixed = m.holds(line);
+            m.push(Block::Heading(spans(h.trim())), fixed);
         } else if let Some((marker, rest)) = numbered_marker(line) {
-            open.flush(&mut blocks);
-            open = Open::Step(marker.to_string(), rest.to_string());
+            m.open(Open::Step(marker.to_string(), rest.to_string()), line);
         } else if let Some(rest) = line.strip_prefix("- ") {
-            open.flush(&mut blocks);
-            open = Open::Bullet(rest.trim().to_string());
+            m.open(Open::Bullet(rest.trim().to_string()), line);
         } else {
-            match &mut open {
-                Open::None => open = Open::Paragraph(line.to_string()),
+            let fixed = m.holds(line);
+            match &mut m.open {
+                Open::None => m.open(Open::Paragraph(line.to_string()), line),
                 Open::Paragraph(t) | Open::Step(_, t) | Open::Bullet(t) => {
                     t.push(' ');
                     t.push_str(line);
+                    m.open_fixed &= fixed;
                 }
             }
         }
     }
-    open.flush(&mut blocks);
+    m.flush();
+    let (blocks, fixed_blocks) = (m.blocks, m.fixed_blocks);
     check_complete(&slots, &blocks).map_err(|message| LetterError::Markup {
         template: template.to_string(),
         line: 0,
         message,
     })?;
-    Ok(LetterText { slots, blocks })
+    Ok(LetterText {
+        slots,
+        blocks,
+        fixed_blocks,
+        fixed_slots,
+    })
 }
 
 /// Every required slot is there and the code box appears exactly once.

@@ -27,9 +27,12 @@ use crate::fonts::{fonts, Face, LetterFont};
 use crate::layout::{Item, Page};
 use crate::letter_proof::Sha256Hex;
 
+pub mod cid_font;
 mod content;
+pub mod file;
+pub mod form;
 mod id;
-pub use content::{page_content, CharSet};
+pub use content::{page_content, CharSet, GlyphCodes};
 
 /// Document information written into every letter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -70,10 +73,13 @@ fn gray(level: f32) -> Color {
     })
 }
 
-fn point(x: f32, y_from_top: f32) -> Point {
+/// A point measured from the top of the drawing space: `top` is the PDF
+/// y of that top (the page's height for a page, 0 for a form, see
+/// [`form`]).
+fn point(x: f32, y_from_top: f32, top: f32) -> Point {
     Point {
         x: Pt(x),
-        y: Pt(PAGE_HEIGHT_PT - y_from_top),
+        y: Pt(top - y_from_top),
     }
 }
 
@@ -122,8 +128,14 @@ const WATERMARK_CAP_HEIGHT_EM: f32 = 0.73;
 
 /// The operators that draw one page, item by item, in order.
 pub(crate) fn page_ops(page: &Page) -> Vec<Op> {
-    let mut ops = Vec::with_capacity(page.items.len() * OPS_PER_ITEM);
-    for item in &page.items {
+    items_ops(&page.items, PAGE_HEIGHT_PT)
+}
+
+/// The operators that draw `items` in a space whose top edge is at PDF y
+/// `top`, item by item, in order.
+pub(crate) fn items_ops(items: &[Item], top: f32) -> Vec<Op> {
+    let mut ops = Vec::with_capacity(items.len() * OPS_PER_ITEM);
+    for item in items {
         match item {
             Item::Text {
                 x,
@@ -140,7 +152,7 @@ pub(crate) fn page_ops(page: &Page) -> Vec<Op> {
                     size: *size,
                     gray: *g,
                     stroke: *stroke,
-                    at: point(*x, *baseline),
+                    at: point(*x, *baseline, top),
                 },
                 vec![TextItem::Text(text.clone())],
             ),
@@ -159,7 +171,7 @@ pub(crate) fn page_ops(page: &Page) -> Vec<Op> {
                     size: *size,
                     gray: 0.0,
                     stroke: *stroke,
-                    at: point(x + (cell - first_w) / 2.0, *baseline),
+                    at: point(x + (cell - first_w) / 2.0, *baseline, top),
                 };
                 text_object(&mut ops, object, tj);
             }
@@ -172,11 +184,11 @@ pub(crate) fn page_ops(page: &Page) -> Vec<Op> {
                 angle_deg,
                 gray: g,
             } => {
-                let matrix =
-                    rotated_text_matrix(*face, *size, text, (*center_x, *center_y), *angle_deg);
+                let center = (*center_x, top - *center_y);
+                let matrix = rotated_text_matrix(*face, *size, text, center, *angle_deg);
                 rotated_text_object(&mut ops, *face, *size, *g, matrix, text);
             }
-            Item::Rect { rect, fill, stroke } => rect_ops(&mut ops, rect, *fill, *stroke),
+            Item::Rect { rect, fill, stroke } => rect_ops(&mut ops, rect, *fill, *stroke, top),
         }
     }
     ops
@@ -206,7 +218,7 @@ fn cell_text_items(face: Face, size: f32, text: &str, cell: f32) -> (Vec<TextIte
 }
 
 /// The text matrix that sets `text` rotated by `angle_deg` about `center`
-/// (a point measured from the page's top-left corner).
+/// (in PDF coordinates).
 fn rotated_text_matrix(
     face: Face,
     size: f32,
@@ -217,8 +229,7 @@ fn rotated_text_matrix(
     let width = fonts().get(face).width_pt(text, size);
     let height = WATERMARK_CAP_HEIGHT_EM * size;
     let (sin, cos) = angle_deg.to_radians().sin_cos();
-    let cx = center.0;
-    let cy = PAGE_HEIGHT_PT - center.1;
+    let (cx, cy) = center;
     let x0 = cx - width / 2.0 * cos + height / 2.0 * sin;
     let y0 = cy - width / 2.0 * sin - height / 2.0 * cos;
     TextMatrix::Raw([cos, sin, -sin, cos, x0, y0])
@@ -247,7 +258,7 @@ fn rotated_text_object(
 }
 
 /// A filled rectangle, an outline, or both.
-fn rect_ops(ops: &mut Vec<Op>, rect: &Rect, fill: Option<f32>, stroke: Option<f32>) {
+fn rect_ops(ops: &mut Vec<Op>, rect: &Rect, fill: Option<f32>, stroke: Option<f32>, top: f32) {
     let mode = match (fill, stroke) {
         (Some(_), Some(_)) => PaintMode::FillStroke,
         (Some(_), None) => PaintMode::Fill,
@@ -263,7 +274,7 @@ fn rect_ops(ops: &mut Vec<Op>, rect: &Rect, fill: Option<f32>, stroke: Option<f3
     ops.push(Op::DrawRectangle {
         rectangle: printpdf::Rect {
             x: Pt(rect.x),
-            y: Pt(PAGE_HEIGHT_PT - rect.bottom()),
+            y: Pt(top - rect.bottom()),
             width: Pt(rect.width),
             height: Pt(rect.height),
             mode: Some(mode),
@@ -406,8 +417,45 @@ pub fn compress_letter_streams(doc: &mut lopdf::Document, fonts: &[Option<Arc<Le
     }
 }
 
-/// Renders laid-out pages to PDF bytes.
+/// Renders laid-out pages to PDF bytes: a file of its own made the way
+/// print files are ([`file::PdfFile`]), so its page content is the same
+/// bytes as in any print file.
 pub fn render(pages: &[Page], meta: &PdfMeta) -> RenderedLetter {
+    let mut file = file::PdfFile::new();
+    let mut chars: [CharSet; 3] = Default::default();
+    for page in pages {
+        let drawn = form::draw_page(page, &mut chars);
+        file.add_page(deflate_content(&drawn.content), &drawn.forms);
+    }
+    file.add_chars(&chars);
+    let date = format!("D:{}000000+00'00'", meta.date.format("%Y%m%d"));
+    let producer = format!("access-letters {} (printpdf)", env!("CARGO_PKG_VERSION"));
+    let info = [
+        ("Title", meta.title.as_str()),
+        ("Subject", meta.subject.as_str()),
+        ("Author", meta.author.as_str()),
+        ("Identifier", meta.identifier.as_str()),
+        ("Creator", "access-letters"),
+        ("Producer", producer.as_str()),
+        ("CreationDate", date.as_str()),
+        ("ModDate", date.as_str()),
+    ];
+    let mut bytes = Vec::with_capacity(LETTER_BYTES_ESTIMATE);
+    file.write(&info, id::content_id(pages, meta), &mut bytes)
+        .expect("writing a PDF to memory cannot fail");
+    let sha256 = Sha256Hex::of(&bytes);
+    RenderedLetter {
+        bytes,
+        sha256,
+        pages: pages.len() as u32,
+    }
+}
+
+/// Renders laid-out pages as letters were made before forms and one subset
+/// per file: printpdf's document, glyph codes of the letter's own subsets.
+/// Kept to prove letters recorded by earlier versions (see
+/// `print::compare_rebuilt`).
+pub fn render_legacy(pages: &[Page], meta: &PdfMeta) -> RenderedLetter {
     let fonts = letter_fonts(pages);
     let mut doc = build_document_with(pages, meta, &fonts);
     compress_letter_streams(&mut doc, &fonts);
@@ -441,7 +489,7 @@ pub fn build_document_with(
         .iter()
         .map(|p| {
             let ops = page_ops(p);
-            contents.push(page_content(&ops, fonts, &mut chars));
+            contents.push(page_content(&ops, GlyphCodes::Subsets(fonts), &mut chars));
             PdfPage {
                 media_box: size.clone(),
                 trim_box: size.clone(),

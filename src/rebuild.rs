@@ -17,7 +17,7 @@
 //! [`Recorded::rebuild`] renders and proves.
 
 use crate::filing::{IssuanceStatus, ReceiptNumber};
-use crate::issue::{issue, IssueContext, IssueError, Planned};
+use crate::issue::{issue, issue_as_before, IssueContext, IssueError, Planned};
 use crate::key::{Key, KeyRing};
 use crate::ledger::{Issuance, Ledger, LedgerError, LetterProof};
 use crate::pdf::RenderedLetter;
@@ -130,9 +130,12 @@ impl Recorded<'_> {
         if issued.proof == LetterProof::NotYetPrinted {
             return Err(not_printed());
         }
-        let (_, letter) = issue(&self.context(renderer), &self.planned())?;
-        match compare_rebuilt(&issued.proof, &letter) {
+        let (ctx, planned) = (self.context(renderer), self.planned());
+        let (_, letter) = issue(&ctx, &planned)?;
+        let earlier = || issue_as_before(&ctx, &planned).ok();
+        match compare_rebuilt(&issued.proof, &letter, earlier) {
             Rebuilt::Same => Ok(letter),
+            Rebuilt::SameAsEarlier(before) => Ok(before),
             Rebuilt::NotPrinted => Err(not_printed()),
             Rebuilt::Differs(now) => Err(RebuildError::Differs {
                 piece_id: issued.piece_id.clone(),

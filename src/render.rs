@@ -13,11 +13,11 @@
 
 use crate::code::AccessCode;
 use crate::config::Config;
-use crate::filing::{piece_id, Filing};
+use crate::filing::{piece_id, Filing, Language};
 use crate::imb::Barcode;
 use crate::key::KeyMode;
 use crate::layout::{layout, LayoutError, LetterParts, Page};
-use crate::letter::{long_date, LetterError, NoticeDates, Templates};
+use crate::letter::{long_date, LetterError, LiteralRuns, NoticeDates, Templates};
 use crate::pdf::{render as render_pdf, PdfMeta, RenderedLetter};
 
 /// What a letter says besides the filing itself.
@@ -83,11 +83,26 @@ impl std::fmt::Debug for ProofPdf {
 pub struct Renderer {
     pub templates: Templates,
     pub config: Config,
+    /// The literal runs of each language's template (English, Spanish),
+    /// with this configuration's run-wide values: what is fixed.
+    literals: [LiteralRuns; 2],
 }
 
 impl Renderer {
     pub fn new(templates: Templates, config: Config) -> Renderer {
-        Renderer { templates, config }
+        let literals = [Language::En, Language::Es].map(|l| templates.literal_runs(l, &config));
+        Renderer {
+            templates,
+            config,
+            literals,
+        }
+    }
+
+    fn literal_runs(&self, language: Language) -> &LiteralRuns {
+        match language {
+            Language::En => &self.literals[0],
+            Language::Es => &self.literals[1],
+        }
     }
 
     /// Renders one letter to PDF bytes.
@@ -109,6 +124,13 @@ impl Renderer {
         })
     }
 
+    /// Renders one letter as versions before print forms did (see
+    /// `pdf::render_legacy`): only to prove a letter they recorded.
+    pub fn render_legacy(&self, job: &LetterJob<'_>) -> Result<RenderedLetter, RenderError> {
+        let (pages, meta) = self.lay_out(job, CodeDisplay::Shown)?;
+        Ok(crate::pdf::render_legacy(&pages, &meta))
+    }
+
     fn draw(
         &self,
         job: &LetterJob<'_>,
@@ -126,7 +148,10 @@ impl Renderer {
         display: CodeDisplay,
     ) -> Result<(Vec<Page>, PdfMeta), RenderError> {
         let filing = job.filing;
-        let text = self.templates.render(filing, job.dates, &self.config)?;
+        let literal = self.literal_runs(filing.language);
+        let text = self
+            .templates
+            .render_marked(filing, job.dates, &self.config, Some(literal))?;
         let piece = piece_id(&filing.receipt, job.issue_no);
         let notice_date = long_date(job.dates.notice, filing.language);
         let expires_on = long_date(job.dates.expires_on, filing.language);

@@ -7,7 +7,7 @@
 
 use super::code_box::{code_box, CODE_BOX_GAP_PT, CODE_BOX_HEIGHT_PT};
 use super::wrap::{push_line, text, wrap, Line};
-use super::{watermark, Item, LetterParts, Page, BODY_WIDTH_PT, MARGIN_LEFT_PT};
+use super::{watermark, LetterParts, Page, BODY_WIDTH_PT, MARGIN_LEFT_PT};
 use crate::envelope::PAGE_HEIGHT_PT;
 use crate::fonts::{fonts, Face};
 use crate::letter::{Block, Span};
@@ -194,17 +194,19 @@ impl Flow<'_, '_> {
     fn new_page(&mut self) {
         let mut p = Page::default();
         p.items.extend(watermark(self.parts.mode));
+        p.mark_fixed(0);
         self.pages.push(p);
         self.y = CONTINUATION_TOP_PT;
     }
 
-    fn items(&mut self) -> &mut Vec<Item> {
-        &mut self.pages.last_mut().expect("a page").items
+    fn page(&mut self) -> &mut Page {
+        self.pages.last_mut().expect("a page")
     }
 
     /// Sets a block's lines from `y`, moving to a new page between lines
     /// where it must, never leaving one line alone at the top of a page.
-    fn place_lines(&mut self, b: &Lines) {
+    /// A `fixed` block's items are marked fixed.
+    fn place_lines(&mut self, b: &Lines, fixed: bool) {
         let ascent = fonts().get(Face::Serif).ascent_em * b.size;
         for (n, line) in b.lines.iter().enumerate() {
             let remaining = b.lines.len() - n;
@@ -218,7 +220,9 @@ impl Flow<'_, '_> {
                 self.new_page();
             }
             let baseline = self.y + ascent;
-            let items = self.items();
+            let page = self.page();
+            let start = page.items.len();
+            let items = &mut page.items;
             if n == 0 {
                 if let Some((mark, face)) = &b.marker {
                     let x = MARGIN_LEFT_PT + LIST_MARKER_INDENT_PT;
@@ -226,6 +230,9 @@ impl Flow<'_, '_> {
                 }
             }
             push_line(items, line, b.x, baseline, b.size);
+            if fixed {
+                page.mark_fixed(start);
+            }
             self.y += b.leading;
         }
     }
@@ -257,10 +264,10 @@ pub(super) fn flow_body(parts: &LetterParts<'_>, first: Page, body_top: f32) -> 
         }
         match &m.kind {
             MeasuredKind::CodeBox => {
-                code_box(parts, flow.y, flow.items());
+                code_box(parts, flow.y, flow.page());
                 flow.y += CODE_BOX_HEIGHT_PT;
             }
-            MeasuredKind::Lines(lines) => flow.place_lines(lines),
+            MeasuredKind::Lines(lines) => flow.place_lines(lines, parts.text.block_is_fixed(i)),
         }
     }
     flow.pages

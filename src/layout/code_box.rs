@@ -4,7 +4,7 @@
 //! Offsets are from the box's top edge, in points.
 
 use super::wrap::{gray_text, rule, text};
-use super::{Item, LetterParts, BODY_WIDTH_PT, LABEL_GRAY, MARGIN_LEFT_PT};
+use super::{Item, LetterParts, Page, BODY_WIDTH_PT, LABEL_GRAY, MARGIN_LEFT_PT};
 use crate::envelope::Rect;
 use crate::fonts::{fonts, Face};
 
@@ -48,32 +48,38 @@ fn code_cell_pt() -> f32 {
 }
 
 /// The code box with its top edge at `top`.
-pub(super) fn code_box(parts: &LetterParts<'_>, top: f32, items: &mut Vec<Item>) {
+pub(super) fn code_box(parts: &LetterParts<'_>, top: f32, page: &mut Page) {
     let rect = Rect {
         x: MARGIN_LEFT_PT,
         y: top,
         width: BODY_WIDTH_PT,
         height: CODE_BOX_HEIGHT_PT,
     };
-    items.push(Item::Rect {
-        rect,
-        fill: None,
-        stroke: Some(CODE_BOX_BORDER_PT),
-    });
-    code(parts, rect, items);
-    expiry(parts, rect, items);
+    page.push(
+        Item::Rect {
+            rect,
+            fill: None,
+            stroke: Some(CODE_BOX_BORDER_PT),
+        },
+        true,
+    );
+    code(parts, rect, page);
+    expiry(parts, rect, page);
 }
 
 /// The label and the code, in even cells so it reads as monospaced.
-fn code(parts: &LetterParts<'_>, rect: Rect, items: &mut Vec<Item>) {
-    items.push(text(
-        rect.x + CODE_BOX_PADDING_PT,
-        rect.y + CODE_LABEL_BASELINE_PT,
-        Face::SerifBold,
-        CODE_LABEL_SIZE_PT,
-        &parts.text.slot("label_code").to_uppercase(),
-    ));
-    items.push(Item::CellText {
+fn code(parts: &LetterParts<'_>, rect: Rect, page: &mut Page) {
+    page.push(
+        text(
+            rect.x + CODE_BOX_PADDING_PT,
+            rect.y + CODE_LABEL_BASELINE_PT,
+            Face::SerifBold,
+            CODE_LABEL_SIZE_PT,
+            &parts.text.slot("label_code").to_uppercase(),
+        ),
+        parts.text.slot_is_fixed("label_code"),
+    );
+    page.items.push(Item::CellText {
         x: rect.x + CODE_BOX_PADDING_PT,
         baseline: rect.y + CODE_BASELINE_PT,
         face: Face::Sans,
@@ -85,7 +91,7 @@ fn code(parts: &LetterParts<'_>, rect: Rect, items: &mut Vec<Item>) {
 }
 
 /// Expiry on the right, separated by a thin rule.
-fn expiry(parts: &LetterParts<'_>, rect: Rect, items: &mut Vec<Item>) {
+fn expiry(parts: &LetterParts<'_>, rect: Rect, page: &mut Page) {
     let f = fonts();
     let top = rect.y;
     let right = rect.right() - CODE_BOX_PADDING_PT;
@@ -95,21 +101,29 @@ fn expiry(parts: &LetterParts<'_>, rect: Rect, items: &mut Vec<Item>) {
         .width_pt(parts.expires_on, EXPIRY_DATE_SIZE_PT);
     let label_w = f.get(Face::Serif).width_pt(label, CODE_LABEL_SIZE_PT);
     let col_x = right - date_w.max(label_w);
-    items.push(rule(
-        col_x - CODE_BOX_PADDING_PT,
-        top + EXPIRY_RULE_INSET_PT,
-        EXPIRY_RULE_WIDTH_PT,
-        CODE_BOX_HEIGHT_PT - 2.0 * EXPIRY_RULE_INSET_PT,
-    ));
-    items.push(gray_text(
-        col_x,
-        top + EXPIRY_LABEL_BASELINE_PT,
-        Face::Serif,
-        CODE_LABEL_SIZE_PT,
-        label,
-        LABEL_GRAY,
-    ));
-    items.push(text(
+    // The column stands where the expiry date's width puts it: the same on
+    // every letter of a batch in one language.
+    page.push(
+        rule(
+            col_x - CODE_BOX_PADDING_PT,
+            top + EXPIRY_RULE_INSET_PT,
+            EXPIRY_RULE_WIDTH_PT,
+            CODE_BOX_HEIGHT_PT - 2.0 * EXPIRY_RULE_INSET_PT,
+        ),
+        true,
+    );
+    page.push(
+        gray_text(
+            col_x,
+            top + EXPIRY_LABEL_BASELINE_PT,
+            Face::Serif,
+            CODE_LABEL_SIZE_PT,
+            label,
+            LABEL_GRAY,
+        ),
+        parts.text.slot_is_fixed("label_valid_until"),
+    );
+    page.items.push(text(
         col_x,
         top + EXPIRY_DATE_BASELINE_PT,
         Face::SerifBold,

@@ -2,7 +2,7 @@
 //! Y" on the right, below the lowest line of body text.
 
 use super::wrap::{rule, text};
-use super::{Item, LetterParts, BODY_WIDTH_PT, MARGIN_LEFT_PT, MARGIN_RIGHT_PT};
+use super::{LetterParts, Page, BODY_WIDTH_PT, MARGIN_LEFT_PT, MARGIN_RIGHT_PT};
 use crate::envelope::{PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::fonts::{fonts, Face};
 
@@ -16,14 +16,18 @@ pub const FOOTER_BASELINE_PT: f32 = PAGE_HEIGHT_PT - 30.0;
 pub const FOOTER_SIZE_PT: f32 = 8.0;
 
 /// The footer of page `page` of `total`.
-pub(super) fn footer(parts: &LetterParts<'_>, page: usize, total: usize, items: &mut Vec<Item>) {
+pub(super) fn footer(parts: &LetterParts<'_>, page: usize, total: usize, out: &mut Page) {
     let t = parts.text;
-    items.push(rule(
-        MARGIN_LEFT_PT,
-        FOOTER_RULE_PT,
-        BODY_WIDTH_PT,
-        FOOTER_RULE_THICKNESS_PT,
-    ));
+    out.push(
+        rule(
+            MARGIN_LEFT_PT,
+            FOOTER_RULE_PT,
+            BODY_WIDTH_PT,
+            FOOTER_RULE_THICKNESS_PT,
+        ),
+        true,
+    );
+    let items = &mut out.items;
     let piece = format!("{} {}", t.slot("footer_piece"), parts.piece_id);
     items.push(text(
         MARGIN_LEFT_PT,

@@ -6,7 +6,7 @@
 //! Baselines are measured from the top of the page, in points.
 
 use super::wrap::{fit_size, gray_text, push_line, rule, text, wrap};
-use super::{Item, LayoutError, LetterParts, LABEL_GRAY, MARGIN_RIGHT_PT};
+use super::{Item, LayoutError, LetterParts, Page, LABEL_GRAY, MARGIN_RIGHT_PT};
 use crate::config::Agency;
 use crate::envelope::{Rect, PAGE_WIDTH_PT, PANEL_HEIGHT_PT, POINTS_PER_INCH};
 use crate::fonts::{fonts, Face};
@@ -69,12 +69,18 @@ pub const FOLD_MARK_THICKNESS_PT: f32 = 0.5;
 pub(super) fn top_panel(
     parts: &LetterParts<'_>,
     return_text: Rect,
-    items: &mut Vec<Item>,
+    page: &mut Page,
 ) -> Result<(), LayoutError> {
-    return_address(&parts.config.agency, return_text, items)?;
-    letterhead(parts.text, items);
-    reference_block(parts, items);
-    fold_marks(items);
+    // The return address and fold marks come from the configuration and
+    // the letterhead from the template: the same on every letter of a run.
+    let start = page.items.len();
+    return_address(&parts.config.agency, return_text, &mut page.items)?;
+    page.mark_fixed(start);
+    letterhead(parts.text, page);
+    reference_block(parts, page);
+    let start = page.items.len();
+    fold_marks(&mut page.items);
+    page.mark_fixed(start);
     Ok(())
 }
 
@@ -118,66 +124,69 @@ fn letterhead_size(line: &str, sizes: &[f32]) -> f32 {
 }
 
 /// Department, agency name, a rule, and the letter's title.
-fn letterhead(t: &LetterText, items: &mut Vec<Item>) {
+fn letterhead(t: &LetterText, page: &mut Page) {
     let x = LETTERHEAD_LEFT_PT;
-    items.push(gray_text(
-        x,
-        DEPARTMENT_BASELINE_PT,
-        Face::Serif,
-        DEPARTMENT_SIZE_PT,
-        t.slot("department"),
-        LABEL_GRAY,
-    ));
+    page.push(
+        gray_text(
+            x,
+            DEPARTMENT_BASELINE_PT,
+            Face::Serif,
+            DEPARTMENT_SIZE_PT,
+            t.slot("department"),
+            LABEL_GRAY,
+        ),
+        t.slot_is_fixed("department"),
+    );
     let agency_size = letterhead_size(t.slot("agency"), &AGENCY_SIZES_PT);
-    items.push(text(
-        x,
-        AGENCY_BASELINE_PT,
-        Face::SerifBold,
-        agency_size,
-        t.slot("agency"),
-    ));
-    items.push(rule(
-        x,
-        LETTERHEAD_RULE_TOP_PT,
-        LETTERHEAD_WIDTH_PT,
-        LETTERHEAD_RULE_THICKNESS_PT,
-    ));
+    page.push(
+        text(
+            x,
+            AGENCY_BASELINE_PT,
+            Face::SerifBold,
+            agency_size,
+            t.slot("agency"),
+        ),
+        t.slot_is_fixed("agency"),
+    );
+    page.push(
+        rule(
+            x,
+            LETTERHEAD_RULE_TOP_PT,
+            LETTERHEAD_WIDTH_PT,
+            LETTERHEAD_RULE_THICKNESS_PT,
+        ),
+        true,
+    );
     let title_size = letterhead_size(t.slot("title"), &TITLE_SIZES_PT);
-    items.push(text(
-        x,
-        TITLE_BASELINE_PT,
-        Face::SerifBold,
-        title_size,
-        t.slot("title"),
-    ));
+    page.push(
+        text(
+            x,
+            TITLE_BASELINE_PT,
+            Face::SerifBold,
+            title_size,
+            t.slot("title"),
+        ),
+        t.slot_is_fixed("title"),
+    );
 }
 
 /// Label, value and face of each reference row, top to bottom.
-fn reference_rows<'a>(parts: &'a LetterParts<'_>) -> Vec<(&'a str, String, Face)> {
-    let t = parts.text;
+fn reference_rows(parts: &LetterParts<'_>) -> Vec<(&'static str, String, Face)> {
     let filing = parts.filing;
     let mut rows: Vec<(&str, String, Face)> = vec![
+        ("label_receipt", filing.receipt.to_string(), Face::Sans),
         (
-            t.slot("label_receipt"),
-            filing.receipt.to_string(),
-            Face::Sans,
-        ),
-        (
-            t.slot("label_form"),
+            "label_form",
             filing.form.code().to_string(),
             Face::SerifBold,
         ),
-        (
-            t.slot("label_applicant"),
-            filing.full_name(),
-            Face::SerifBold,
-        ),
+        ("label_applicant", filing.full_name(), Face::SerifBold),
     ];
     if let Some(a) = &filing.a_number {
-        rows.push((t.slot("label_a_number"), a.clone(), Face::Sans));
+        rows.push(("label_a_number", a.clone(), Face::Sans));
     }
     rows.push((
-        t.slot("label_notice_date"),
+        "label_notice_date",
         parts.notice_date.to_string(),
         Face::SerifBold,
     ));
@@ -186,21 +195,26 @@ fn reference_rows<'a>(parts: &'a LetterParts<'_>) -> Vec<(&'a str, String, Face)
 
 /// Receipt number, form, applicant, A-number and notice date: gray labels
 /// on the left, values (wrapped if long) on the right.
-fn reference_block(parts: &LetterParts<'_>, items: &mut Vec<Item>) {
+fn reference_block(parts: &LetterParts<'_>, page: &mut Page) {
     let x = LETTERHEAD_LEFT_PT;
     let value_x = x + REFERENCE_LABEL_WIDTH_PT;
     let value_w = LETTERHEAD_WIDTH_PT - REFERENCE_LABEL_WIDTH_PT;
     let size = REFERENCE_VALUE_SIZE_PT;
     let mut baseline = REFERENCE_FIRST_BASELINE_PT;
-    for (label, value, face) in reference_rows(parts) {
-        items.push(gray_text(
-            x,
-            baseline,
-            Face::Serif,
-            REFERENCE_LABEL_SIZE_PT,
-            label,
-            LABEL_GRAY,
-        ));
+    let t = parts.text;
+    for (slot, value, face) in reference_rows(parts) {
+        page.push(
+            gray_text(
+                x,
+                baseline,
+                Face::Serif,
+                REFERENCE_LABEL_SIZE_PT,
+                t.slot(slot),
+                LABEL_GRAY,
+            ),
+            t.slot_is_fixed(slot),
+        );
+        let items = &mut page.items;
         let bold = face == Face::SerifBold;
         let lines = wrap(&[Span { text: value, bold }], value_w, size, false);
         for line in lines {

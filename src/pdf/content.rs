@@ -42,6 +42,27 @@ impl CharSet {
     }
 }
 
+/// Which glyph codes a content stream uses for a face's characters.
+#[derive(Clone, Copy)]
+pub enum GlyphCodes<'a> {
+    /// The glyph ids of each face's repertoire font, whatever subset is
+    /// embedded (mapped by the font's `/CIDToGIDMap`): what letters and
+    /// print files draw.
+    Repertoire,
+    /// The glyph ids of these subsets (`/CIDToGIDMap /Identity`): how
+    /// letters were drawn before 0.2 (see `pdf::legacy`).
+    Subsets(&'a [Option<Arc<LetterFont>>; 3]),
+}
+
+impl GlyphCodes<'_> {
+    fn code(self, face: Face, c: char) -> u16 {
+        match self {
+            GlyphCodes::Repertoire => crate::fonts::fonts().get(face).glyph(c),
+            GlyphCodes::Subsets(fonts) => fonts[face as usize].as_ref().map_or(0, |f| f.glyph(c)),
+        }
+    }
+}
+
 /// A content stream written as lopdf's `Content::encode` writes it (one
 /// operation a line, each operand followed by a space), without building
 /// its objects first.
@@ -87,11 +108,11 @@ impl ContentWriter {
         self
     }
 
-    /// `text` as a hex string of two-byte glyph codes in `font`.
-    fn glyphs(&mut self, font: Option<&LetterFont>, text: &str) {
+    /// `text` as a hex string of two-byte glyph codes.
+    fn glyphs(&mut self, code: &dyn Fn(char) -> u16, text: &str) {
         self.out.push(b'<');
         for c in text.chars() {
-            let g = font.map_or(0, |f| f.glyph(c));
+            let g = code(c);
             for byte in g.to_be_bytes() {
                 self.out.push(HEX_DIGITS[usize::from(byte >> 4)]);
                 self.out.push(HEX_DIGITS[usize::from(byte & 15)]);
@@ -105,11 +126,7 @@ impl ContentWriter {
 /// printpdf writes them (`translate_operations` in printpdf 0.12.8, then
 /// lopdf's `Content::encode`), for the operators a letter uses. Records the
 /// characters drawn per face.
-pub fn page_content(
-    ops: &[Op],
-    fonts: &[Option<Arc<LetterFont>>; 3],
-    chars: &mut [CharSet; 3],
-) -> Vec<u8> {
+pub fn page_content(ops: &[Op], codes: GlyphCodes<'_>, chars: &mut [CharSet; 3]) -> Vec<u8> {
     let mut w = ContentWriter {
         out: Vec::with_capacity(ops.len() * 24),
         started: false,
@@ -137,7 +154,7 @@ pub fn page_content(
                 w.op("Tm");
             }
             Op::ShowText { items } => {
-                let f = face.and_then(|f| fonts[f as usize].as_deref());
+                let code = |c: char| face.map_or(0, |f| codes.code(f, c));
                 if let Some(face) = face {
                     for item in items {
                         if let TextItem::Text(text) = item {
@@ -145,7 +162,7 @@ pub fn page_content(
                         }
                     }
                 }
-                show_text(w.begin(), items, f);
+                show_text(w.begin(), items, &code);
             }
             Op::DrawRectangle { rectangle: r } => {
                 w.begin()
@@ -176,9 +193,9 @@ fn gray_level(col: &Color) -> f32 {
 
 /// `Tj` for one run of text, `TJ` for runs with offsets between them (a
 /// number is set off by a space, a string is not, as lopdf writes arrays).
-fn show_text(w: &mut ContentWriter, items: &[TextItem], font: Option<&LetterFont>) {
+fn show_text(w: &mut ContentWriter, items: &[TextItem], code: &dyn Fn(char) -> u16) {
     if let [TextItem::Text(text)] = items {
-        w.glyphs(font, text);
+        w.glyphs(code, text);
         w.out.push(b' ');
         w.op("Tj");
         return;
@@ -186,7 +203,7 @@ fn show_text(w: &mut ContentWriter, items: &[TextItem], font: Option<&LetterFont
     w.out.push(b'[');
     for (i, item) in items.iter().enumerate() {
         match item {
-            TextItem::Text(text) => w.glyphs(font, text),
+            TextItem::Text(text) => w.glyphs(code, text),
             TextItem::Offset(o) => {
                 use std::io::Write;
                 if i > 0 {

@@ -458,8 +458,31 @@ pub(crate) const GOLDEN: &[(&str, bool, &str)] = &[
     ),
 ];
 
-fn golden_dir() -> PathBuf {
+pub(crate) fn golden_dir() -> PathBuf {
     repo_file("tests/golden")
+}
+
+/// A golden letter made as versions before print forms made it (see
+/// `pdf::render_legacy`), with the job of [`golden_letter`].
+pub(crate) fn golden_letter_as_before(receipt: &str, barcode: bool) -> Vec<u8> {
+    let f = fx();
+    let filing = fixture_filing(receipt);
+    let b = barcode.then(|| barcode_for(&f.barcode_renderer.config, filing));
+    let renderer = if barcode {
+        &f.barcode_renderer
+    } else {
+        &f.renderer
+    };
+    let code = derive(&f.key, &filing.receipt, 1);
+    let job = LetterJob {
+        filing,
+        issue_no: 1,
+        code: &code,
+        dates: fx().dates,
+        barcode: b.as_ref(),
+        mode: f.key.mode(),
+    };
+    renderer.render_legacy(&job).unwrap().bytes
 }
 
 pub(crate) fn golden_letter(receipt: &str, barcode: bool) -> Vec<u8> {

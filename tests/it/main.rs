@@ -16,6 +16,7 @@ mod conformance;
 mod crash;
 mod deliver;
 mod deploy;
+mod earlier_letters;
 mod flags;
 mod golden_look;
 mod guessing;

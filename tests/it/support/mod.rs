@@ -778,10 +778,11 @@ pub fn walk(dir: &Path) -> Vec<PathBuf> {
 
 /// The text of every page of a PDF, page after page.
 pub fn pdf_text(bytes: &[u8]) -> String {
-    let doc = lopdf::Document::load_mem(bytes).expect("a PDF lopdf can read");
-    let pages: Vec<u32> = doc.get_pages().keys().copied().collect();
+    // Read through `read_pdf`, which draws the forms a page places (lopdf's
+    // own extraction does not look inside them).
+    let pages = pdf::read_pdf(bytes);
     assert!(!pages.is_empty(), "a PDF without pages");
-    doc.extract_text(&pages).expect("text can be extracted")
+    pages.into_iter().map(|p| p.text).collect()
 }
 
 /// Every `XXXX-XXXX-XXXX` group in `text` (0-9, A-Z), standing alone: not
@@ -828,7 +829,11 @@ pub fn pdf_pages_text(bytes: &[u8], pages: std::ops::Range<u32>) -> String {
         !numbers.is_empty() && numbers.iter().all(|&n| n >= 1 && n <= count),
         "pages {numbers:?} of a PDF of {count}"
     );
-    doc.extract_text(&numbers).expect("text can be extracted")
+    drop(doc);
+    pdf::read_pdf_pages(bytes, &numbers)
+        .into_iter()
+        .map(|p| p.text)
+        .collect()
 }
 
 /// The one access code printed on a letter (it may be printed more than once).

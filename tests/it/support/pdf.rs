@@ -619,6 +619,16 @@ pub fn read_pdf(bytes: &[u8]) -> Vec<PageRead> {
         .collect()
 }
 
+/// Pages `numbers` (from 1) of a PDF, read back as [`read_pdf`] does.
+pub fn read_pdf_pages(bytes: &[u8], numbers: &[u32]) -> Vec<PageRead> {
+    let doc = Document::load_mem(bytes).expect("a PDF lopdf can read");
+    let pages = doc.get_pages();
+    numbers
+        .iter()
+        .map(|n| read_page(&doc, *n, pages[n]))
+        .collect()
+}
+
 fn read_page(doc: &Document, number: u32, page_id: lopdf::ObjectId) -> PageRead {
     let page = doc.get_dictionary(page_id).unwrap();
     let media_box = dict_get(doc, page, "MediaBox")
@@ -639,6 +649,7 @@ fn read_page(doc: &Document, number: u32, page_id: lopdf::ObjectId) -> PageRead 
         })
         .collect();
     let content = Content::decode(&doc.get_page_content(page_id)).expect("page content parses");
+    let operations = with_forms(doc, page_id, content.operations);
 
     let mut runs = Vec::new();
     let mut painted = Vec::new();
@@ -658,7 +669,7 @@ fn read_page(doc: &Document, number: u32, page_id: lopdf::ObjectId) -> PageRead 
     // The current path: finished shapes (box, is_rect) and an open subpath.
     let mut shapes: Vec<(BoxPt, bool)> = Vec::new();
     let mut subpath: Vec<(f64, f64)> = Vec::new();
-    for op in &content.operations {
+    for op in &operations {
         let a = &op.operands;
         let n = |i: usize| num(&a[i]);
 
@@ -763,10 +774,56 @@ fn read_page(doc: &Document, number: u32, page_id: lopdf::ObjectId) -> PageRead 
             ),
         }
     }
+    // lopdf's own extraction does not look inside forms: the text is read
+    // from the runs, in painting order, one a line.
+    let text = runs.iter().map(|r: &Run| format!("{}\n", r.text)).collect();
     PageRead {
         runs,
         painted,
         media_box,
-        text: doc.extract_text(&[number]).expect("text extracts"),
+        text,
     }
+}
+
+/// The page's operations with each form it places (`/Name Do`) drawn in
+/// place, inside `q`..`Q` and after its `/Matrix`, as a reader draws it.
+fn with_forms(
+    doc: &Document,
+    page_id: lopdf::ObjectId,
+    ops: Vec<lopdf::content::Operation>,
+) -> Vec<lopdf::content::Operation> {
+    use lopdf::content::Operation;
+    let page = doc.get_dictionary(page_id).unwrap();
+    let Some(resources) = dict_get(doc, page, "Resources").and_then(|r| r.as_dict().ok()) else {
+        return ops;
+    };
+    let xobjects = dict_get(doc, resources, "XObject").and_then(|x| x.as_dict().ok());
+    let mut out = Vec::with_capacity(ops.len());
+    for op in ops {
+        if op.operator != "Do" {
+            out.push(op);
+            continue;
+        }
+        let key = name(&op.operands[0]);
+        let form = xobjects
+            .and_then(|x| dict_get(doc, x, &key))
+            .and_then(|f| f.as_stream().ok())
+            .unwrap_or_else(|| panic!("form /{key} is not in the page resources"));
+        let content = form
+            .decompressed_content()
+            .unwrap_or_else(|_| form.content.clone());
+        let inner = Content::decode(&content).expect("form content parses");
+        out.push(Operation::new("q", vec![]));
+        if let Some(m) = form
+            .dict
+            .get(b"Matrix")
+            .ok()
+            .and_then(|m| m.as_array().ok())
+        {
+            out.push(Operation::new("cm", m.clone()));
+        }
+        out.extend(inner.operations);
+        out.push(Operation::new("Q", vec![]));
+    }
+    out
 }

@@ -1,0 +1,253 @@
+//! Forms: the fixed parts of a page drawn once per file.
+//!
+//! Variable-data printing draws what every piece shares once, as a
+//! reusable Form XObject, and each page places it and adds what is its own.
+//! A page's items are split where they change between fixed and not (see
+//! [`Page::fixed`]): each run of variable items is drawn into the page's
+//! content stream, each run of fixed items becomes a [`Form`] placed there,
+//! in the same painting order.
+//!
+//! A form's content is drawn in a space of its own whose top edge is the
+//! run's first item, so a paragraph the letter's variable text pushed down
+//! is still the same form, placed lower (`q 1 0 0 1 0 ty cm /Name Do Q`).
+//! Positions inside the form, and the form's top, are rounded to 1/100 pt,
+//! which no press or reader can see, so that the same text set from a
+//! different start gives the same bytes.
+//!
+//! A form is named by a digest of its content (`Fm` and 16 hex digits of
+//! its SHA-256), so the page content that places it is the same bytes in a
+//! letter's own PDF and in any print file, whatever else the file holds.
+//! Forms are kept in a small cache, keyed by their items, so a form a
+//! letter shares with the letters before it is not drawn again.
+
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use sha2::{Digest, Sha256};
+
+use super::content::{page_content, CharSet, GlyphCodes};
+use super::items_ops;
+use crate::envelope::PAGE_HEIGHT_PT;
+use crate::layout::{Item, Page};
+
+/// A form: the drawing of a run of fixed items.
+pub struct Form {
+    /// `Fm` and the first 16 hex digits of the content's SHA-256.
+    pub name: String,
+    /// The content stream, uncompressed.
+    pub content: Vec<u8>,
+    /// The characters the form draws, per face.
+    pub chars: [CharSet; 3],
+    compressed: OnceLock<Vec<u8>>,
+}
+
+impl std::fmt::Debug for Form {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Form")
+            .field("name", &self.name)
+            .field("content", &self.content.len())
+            .finish()
+    }
+}
+
+impl Form {
+    fn new(content: Vec<u8>, chars: [CharSet; 3]) -> Form {
+        let digest = Sha256::digest(&content);
+        Form {
+            name: format!("Fm{}", hex::encode(&digest[..8])),
+            content,
+            chars,
+            compressed: OnceLock::new(),
+        }
+    }
+
+    /// The content deflated, once for every file that holds the form.
+    pub fn compressed(&self) -> &[u8] {
+        self.compressed
+            .get_or_init(|| super::deflate_content(&self.content))
+    }
+}
+
+/// A page drawn: its content stream (uncompressed) and the forms it places.
+pub struct DrawnPage {
+    pub content: Vec<u8>,
+    /// Each form the page places, once, in the order first placed.
+    pub forms: Vec<Arc<Form>>,
+}
+
+/// Draws `page`: its variable items into its content stream, its fixed
+/// runs as forms placed there. Records the characters drawn per face.
+pub fn draw_page(page: &Page, chars: &mut [CharSet; 3]) -> DrawnPage {
+    let mut content: Vec<u8> = Vec::with_capacity(page.items.len() * 40);
+    let mut forms: Vec<Arc<Form>> = Vec::new();
+    let mut at = 0;
+    for run in runs(page) {
+        if !content.is_empty() {
+            content.push(b'\n');
+        }
+        let items = &page.items[at..run.end];
+        if run.fixed {
+            let (top, form) = form_for(items);
+            chars
+                .iter_mut()
+                .zip(&form.chars)
+                .for_each(|(all, mine)| all.extend_from(mine));
+            let ty = PAGE_HEIGHT_PT - top;
+            content.extend_from_slice(
+                format!("q\n1 0 0 1 0 {ty} cm\n/{} Do\nQ", form.name).as_bytes(),
+            );
+            if !forms.iter().any(|f| f.name == form.name) {
+                forms.push(form);
+            }
+        } else {
+            let ops = items_ops(items, PAGE_HEIGHT_PT);
+            content.extend_from_slice(&page_content(&ops, GlyphCodes::Repertoire, chars));
+        }
+        at = run.end;
+    }
+    DrawnPage { content, forms }
+}
+
+/// A maximal run of items that are all fixed or all variable.
+struct Run {
+    end: usize,
+    fixed: bool,
+}
+
+fn runs(page: &Page) -> Vec<Run> {
+    let mut out: Vec<Run> = Vec::new();
+    for i in 0..page.items.len() {
+        let fixed = page.is_fixed(i);
+        match out.last_mut() {
+            Some(run) if run.fixed == fixed => run.end = i + 1,
+            _ => out.push(Run { end: i + 1, fixed }),
+        }
+    }
+    out
+}
+
+/// Rounds a position to 1/100 pt.
+fn round(v: f32) -> f32 {
+    (v * 100.0).round() / 100.0
+}
+
+/// The y an item is placed by (from the page's top).
+fn item_top(item: &Item) -> f32 {
+    match item {
+        Item::Text { baseline, .. } | Item::CellText { baseline, .. } => *baseline,
+        Item::Watermark { center_y, .. } => *center_y,
+        Item::Rect { rect, .. } => rect.y,
+    }
+}
+
+/// `item` moved up by `top` and rounded: its place inside a form.
+fn relative(item: &Item, top: f32) -> Item {
+    let mut item = item.clone();
+    match &mut item {
+        Item::Text { baseline, .. } | Item::CellText { baseline, .. } => {
+            *baseline = round(*baseline - top)
+        }
+        Item::Watermark { center_y, .. } => *center_y = round(*center_y - top),
+        Item::Rect { rect, .. } => rect.y = round(rect.y - top),
+    }
+    item
+}
+
+/// Forms already drawn, by the hash of their items; each entry keeps the
+/// items so a hit is checked, never trusted to the hash alone.
+type FormCache = HashMap<u64, Vec<(Vec<Item>, Arc<Form>)>>;
+
+/// How many forms the cache keeps before it starts again: a run's letters
+/// share a few dozen.
+const FORM_CACHE_ENTRIES: usize = 4096;
+
+fn form_cache() -> &'static Mutex<FormCache> {
+    static CACHE: OnceLock<Mutex<FormCache>> = OnceLock::new();
+    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+}
+
+/// The form drawing `items` (a fixed run) and the top it is placed at.
+fn form_for(items: &[Item]) -> (f32, Arc<Form>) {
+    let top = round(items.first().map_or(0.0, item_top));
+    let local: Vec<Item> = items.iter().map(|i| relative(i, top)).collect();
+    let key = items_hash(&local);
+    if let Some(hit) = form_cache()
+        .lock()
+        .expect("form cache")
+        .get(&key)
+        .and_then(|bucket| bucket.iter().find(|(i, _)| *i == local))
+    {
+        return (top, Arc::clone(&hit.1));
+    }
+    let mut chars: [CharSet; 3] = Default::default();
+    let content = page_content(&items_ops(&local, 0.0), GlyphCodes::Repertoire, &mut chars);
+    let form = Arc::new(Form::new(content, chars));
+    let mut cache = form_cache().lock().expect("form cache");
+    if cache.len() >= FORM_CACHE_ENTRIES {
+        cache.clear();
+    }
+    cache
+        .entry(key)
+        .or_default()
+        .push((local, Arc::clone(&form)));
+    (top, form)
+}
+
+fn items_hash(items: &[Item]) -> u64 {
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    for item in items {
+        match item {
+            Item::Text {
+                x,
+                baseline,
+                face,
+                size,
+                text,
+                gray,
+                stroke,
+            } => {
+                (0u8, *face as u8, text).hash(&mut h);
+                [x, baseline, size, gray, stroke]
+                    .map(|v| v.to_bits())
+                    .hash(&mut h);
+            }
+            Item::CellText {
+                x,
+                baseline,
+                face,
+                size,
+                text,
+                cell,
+                stroke,
+            } => {
+                (1u8, *face as u8, text).hash(&mut h);
+                [x, baseline, size, cell, stroke]
+                    .map(|v| v.to_bits())
+                    .hash(&mut h);
+            }
+            Item::Watermark {
+                text,
+                face,
+                size,
+                center_x,
+                center_y,
+                angle_deg,
+                gray,
+            } => {
+                (2u8, *face as u8, text).hash(&mut h);
+                [size, center_x, center_y, angle_deg, gray]
+                    .map(|v| v.to_bits())
+                    .hash(&mut h);
+            }
+            Item::Rect { rect, fill, stroke } => {
+                3u8.hash(&mut h);
+                [rect.x, rect.y, rect.width, rect.height]
+                    .map(f32::to_bits)
+                    .hash(&mut h);
+                (fill.map(f32::to_bits), stroke.map(f32::to_bits)).hash(&mut h);
+            }
+        }
+    }
+    h.finish()
+}
