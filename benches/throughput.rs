@@ -1,9 +1,9 @@
 //! Throughput and memory benchmark: `cargo bench` (or `cargo bench -- ROWS`).
 //!
 //! 1. Stages: renders every fixture letter many times on one thread and
-//!    reports the time per letter of each stage (template, layout, PDF
-//!    object tree with font subsetting, compression, serialisation) and the
-//!    size per letter.
+//!    reports the time per letter of each stage of a printed letter
+//!    (template, layout, drawing with forms, compression), the time of its
+//!    standalone PDF (pieces mode, reprint) and that PDF's size.
 //! 2. The same letters drawn for a print file (content streams drawn
 //!    directly, compression) and the size per letter in one print file.
 //! 3. End to end: generates a filings file (100,000 rows by default; pass a
@@ -13,7 +13,8 @@
 //!    resident memory is that mode's, and the disk is flushed before the
 //!    clock starts), BENCH_RUNS times each (default 1;
 //!    the table shows the median run): letters per second, bytes per
-//!    letter written, and peak RSS.
+//!    letter written, peak RSS and CPU time (user + system) per letter.
+//!    BENCH_MODES=print runs print mode alone (for a million rows).
 //!
 //! Not a test: it asserts nothing about speed, it measures.
 
@@ -29,9 +30,7 @@ use access_letters::key::{Key, KeyRing};
 use access_letters::layout::{layout, LetterParts};
 use access_letters::ledger::SqliteLedger;
 use access_letters::letter::{long_date, NoticeDates, Templates};
-use access_letters::pdf::{
-    build_document_with, compress_letter_streams, letter_fonts, save, PdfMeta,
-};
+use access_letters::pdf::{render, PdfMeta};
 use access_letters::print::{build_print_file, draw_pages, PrintFileMeta, PrintLetter};
 use access_letters::render::{CodeDisplay, LetterJob, Renderer};
 use chrono::NaiveDate;
@@ -43,6 +42,18 @@ fn peak_rss_mb() -> f64 {
         .find_map(|l| l.strip_prefix("VmHWM:"))
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<f64>().ok())
         .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+/// User and system CPU time of this process so far, in seconds, from
+/// `/proc/self/stat` (clock ticks of 1/100 s, as Linux reports them).
+fn cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces), from field 3.
+    let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    // utime and stime are fields 14 and 15: 12 and 13 after the name.
+    (ticks(11) + ticks(12)) / 100.0
 }
 
 fn per_letter(d: Duration, n: usize) -> String {
@@ -99,13 +110,14 @@ fn stages(root: &Path, date: NaiveDate) {
                 identifier: piece.clone(),
                 date,
             };
-            let fonts = letter_fonts(&pages);
-            let mut doc = build_document_with(&pages, &meta, &fonts);
+            let drawn = draw_pages(&pages);
             let t3 = Instant::now();
-            compress_letter_streams(&mut doc, &fonts);
+            let printed = PrintLetter::new(drawn);
             let t4 = Instant::now();
-            let letter = save(doc, pages.len());
+            // The letter's own PDF, as pieces mode and reprint make it.
+            let letter = render(&pages, &meta);
             let t5 = Instant::now();
+            std::hint::black_box(printed);
             t_words += t1 - t0;
             t_layout += t2 - t1;
             t_tree += t3 - t2;
@@ -115,26 +127,27 @@ fn stages(root: &Path, date: NaiveDate) {
             n += 1;
         }
     }
-    let total: Duration = t_words + t_layout + t_tree + t_deflate + t_save;
+    // A printed letter's cost: the standalone PDF is timed apart.
+    let total: Duration = t_words + t_layout + t_tree + t_deflate;
     println!(
         "stages, one thread, {n} letters ({} fixture filings x {rounds}):",
         filings.len()
     );
     println!("  template (tera + markup)     {}", per_letter(t_words, n));
     println!("  layout (wrap, place)         {}", per_letter(t_layout, n));
-    println!("  PDF tree (printpdf, subset)  {}", per_letter(t_tree, n));
+    println!("  draw (forms, content, digest){}", per_letter(t_tree, n));
     println!(
-        "  deflate streams              {}",
+        "  deflate page content         {}",
         per_letter(t_deflate, n)
     );
-    println!("  serialise + sha256           {}", per_letter(t_save, n));
+    println!("  standalone PDF (all again)   {}", per_letter(t_save, n));
     println!(
-        "  total                        {}  ({:.0} letters/s/core)",
+        "  total, printed letter        {}  ({:.0} letters/s/core)",
         per_letter(total, n),
         n as f64 / total.as_secs_f64()
     );
     println!(
-        "  size per letter              {:>8.1} KB",
+        "  standalone PDF size          {:>8.1} KB",
         bytes as f64 / n as f64 / 1024.0
     );
     print_stages(&filings, &key, &renderer_for(config), dates, rounds);
@@ -285,15 +298,17 @@ fn end_to_end(root: &Path, date: NaiveDate, rows: u64, mode: OutputMode) {
         c.issued
     );
     println!(
-        "RESULT {} {} {secs} {bytes} {}",
+        "RESULT {} {} {secs} {bytes} {} {}",
         mode.as_str(),
         c.issued,
-        peak_rss_mb()
+        peak_rss_mb(),
+        cpu_seconds()
     );
 }
 
-/// One mode's run in a child process: (letters, seconds, bytes, peak RSS MB).
-fn child_run(rows: u64, mode: OutputMode) -> (f64, f64, f64, f64) {
+/// One mode's run in a child process: (letters, seconds, bytes, peak RSS
+/// MB, CPU seconds).
+fn child_run(rows: u64, mode: OutputMode) -> (f64, f64, f64, f64, f64) {
     let out = std::process::Command::new(std::env::current_exe().expect("bench binary"))
         .env("BENCH_CHILD", mode.as_str())
         .env("BENCH_ROWS", rows.to_string())
@@ -311,7 +326,7 @@ fn child_run(rows: u64, mode: OutputMode) -> (f64, f64, f64, f64) {
         .skip(1)
         .map(|x| x.parse().expect("a number"))
         .collect();
-    (v[0], v[1], v[2], v[3])
+    (v[0], v[1], v[2], v[3], v[4])
 }
 
 fn end_to_end_table(rows: u64, runs: usize) {
@@ -319,18 +334,25 @@ fn end_to_end_table(rows: u64, runs: usize) {
         "end to end, {} threads, {rows} generated rows, median of {runs} run(s), each mode in its own process:",
         rayon::current_num_threads()
     );
-    println!("  mode     letters/s   bytes/letter   peak RSS");
+    println!("  mode     letters/s   bytes/letter   peak RSS   CPU/letter (user+sys)");
+    // BENCH_MODES=print measures print files alone (a million pieces
+    // would be a million files).
+    let modes = std::env::var("BENCH_MODES").unwrap_or_else(|_| "print,pieces".into());
     for mode in [OutputMode::Print, OutputMode::Pieces] {
-        let mut results: Vec<(f64, f64, f64, f64)> =
+        if !modes.split(',').any(|m| m.trim() == mode.as_str()) {
+            continue;
+        }
+        let mut results: Vec<(f64, f64, f64, f64, f64)> =
             (0..runs).map(|_| child_run(rows, mode)).collect();
         results.sort_by(|a, b| (a.0 / a.1).total_cmp(&(b.0 / b.1)));
-        let (letters, secs, bytes, rss) = results[results.len() / 2];
+        let (letters, secs, bytes, rss, cpu) = results[results.len() / 2];
         println!(
-            "  {:<7} {:>10.0}   {:>12.0}   {:>5.0} MB",
+            "  {:<7} {:>10.0}   {:>12.0}   {:>5.0} MB   {:>7.3} ms",
             mode.as_str(),
             letters / secs,
             bytes / letters,
-            rss
+            rss,
+            cpu * 1000.0 / letters
         );
     }
 }
