@@ -51,7 +51,12 @@ fn cpu_seconds() -> f64 {
     // Fields after the command name (which may hold spaces), from field 3.
     let rest = stat.rsplit_once(')').map_or("", |(_, r)| r);
     let fields: Vec<&str> = rest.split_whitespace().collect();
-    let ticks = |i: usize| fields.get(i).and_then(|v| v.parse::<f64>().ok()).unwrap_or(f64::NAN);
+    let ticks = |i: usize| {
+        fields
+            .get(i)
+            .and_then(|v| v.parse::<f64>().ok())
+            .unwrap_or(f64::NAN)
+    };
     // utime and stime are fields 14 and 15: 12 and 13 after the name.
     (ticks(11) + ticks(12)) / 100.0
 }

@@ -9,7 +9,7 @@
 //!   (`--letters pieces`, a reissue);
 //! - [`LetterProof::Printed`]: the content digest of a letter's page range
 //!   in a print file (the default print mode), which a standalone PDF of the
-//!   same letter shares (see `print::content_digest`);
+//!   same letter shares (see `crate::print`);
 //! - [`LetterProof::NotYetPrinted`]: a letter of a print run between its
 //!   issue and the writing of its print file.
 //!

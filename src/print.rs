@@ -18,10 +18,12 @@
 //!   character its letters draw ([`crate::pdf::file`]).
 //!
 //! What the press prints of a letter is named by its **content digest**
-//! ([`content_digest`], version 2): SHA-256 over, for each page, the font
-//! resources its drawing sets (resource name and face, without the subset
-//! tag), the forms it places (name and uncompressed content) and its
-//! uncompressed content stream. It covers everything the letter itself
+//! (version 2): SHA-256 over the line `access-letters content digest 2`,
+//! then for each page the line `page`, the font resources its drawing sets
+//! (`name=face` lines, sorted, the face without its subset tag), the forms
+//! it places in the order first placed (each its name, length-prefixed, and
+//! the SHA-256 of its uncompressed content), and its uncompressed content
+//! stream (length-prefixed; lengths are 8-byte big-endian). It covers everything the letter itself
 //! draws and nothing of its neighbours: not the file's subsets, not forms
 //! only other letters place. It is the same computed from the drawn letter,
 //! from its standalone PDF ([`digest_of_letter_pdf`]) or from its pages in
@@ -64,7 +66,7 @@ pub struct DrawnLetter {
     pub forms: Vec<Vec<Arc<Form>>>,
     /// The characters drawn in each face, indexed by `Face as usize`.
     pub chars: [CharSet; 3],
-    /// [`content_digest`] of the letter.
+    /// content digest of the letter.
     pub digest: Sha256Hex,
 }
 
@@ -118,10 +120,7 @@ pub fn draw_pages(pages: &[Page]) -> DrawnLetter {
         let drawn = draw_page(page, &mut chars);
         digest.page(
             &page_fonts(page),
-            drawn
-                .forms
-                .iter()
-                .map(|f| (f.name.as_str(), f.content.as_slice())),
+            drawn.forms.iter().map(|f| (f.name.as_str(), f.sha256)),
             &drawn.content,
         );
         contents.push(drawn.content);
@@ -151,20 +150,20 @@ impl DigestWriter {
     }
 
     /// One page: its font lines (sorted), its forms in the order first
-    /// placed, then its content.
+    /// placed (name and the SHA-256 of the content), then its content.
     fn page<'a>(
         &mut self,
         fonts: &BTreeSet<(String, String)>,
-        forms: impl Iterator<Item = (&'a str, &'a [u8])>,
+        forms: impl Iterator<Item = (&'a str, [u8; 32])>,
         content: &[u8],
     ) {
         self.0.update(b"page\n");
         for (name, face) in fonts {
             self.0.update(format!("{name}={face}\n").as_bytes());
         }
-        for (name, content) in forms {
+        for (name, sha256) in forms {
             self.bytes(name.as_bytes());
-            self.bytes(content);
+            self.0.update(sha256);
         }
         self.bytes(content);
     }
@@ -172,22 +171,6 @@ impl DigestWriter {
     fn finish(self) -> Sha256Hex {
         Sha256Hex::from_hasher(self.0)
     }
-}
-
-/// The content digest (version 2) of pages given as (font lines, forms
-/// placed, content): see the module's documentation.
-pub fn content_digest<'a>(
-    pages: impl IntoIterator<Item = (BTreeSet<(String, String)>, Vec<(String, Vec<u8>)>, &'a [u8])>,
-) -> Sha256Hex {
-    let mut digest = DigestWriter::new();
-    for (fonts, forms, content) in pages {
-        digest.page(
-            &fonts,
-            forms.iter().map(|(n, c)| (n.as_str(), c.as_slice())),
-            content,
-        );
-    }
-    digest.finish()
 }
 
 /// A page's resource dictionary (inline or referenced).
@@ -246,7 +229,7 @@ fn names_used(content: &[u8]) -> Result<(Names, Names), lopdf::Error> {
     Ok((fonts, xobjects))
 }
 
-/// The [`content_digest`] of pages of a parsed PDF (a letter's own, or its
+/// The content digest of pages of a parsed PDF (a letter's own, or its
 /// page range in a print file).
 pub fn digest_of_pages(doc: &Document, page_ids: &[ObjectId]) -> Result<Sha256Hex, lopdf::Error> {
     let mut digest = DigestWriter::new();
@@ -261,7 +244,8 @@ pub fn digest_of_pages(doc: &Document, page_ids: &[ObjectId]) -> Result<Sha256He
                 .ok_or(lopdf::Error::DictKey("XObject".into()))?;
             let form = stream_content(stream);
             font_names.extend(names_used(&form)?.0);
-            forms.push((String::from_utf8_lossy(&name).into_owned(), form));
+            let sha256: [u8; 32] = Sha256::digest(&form).into();
+            forms.push((String::from_utf8_lossy(&name).into_owned(), sha256));
         }
         let mut fonts = BTreeSet::new();
         for name in font_names {
@@ -278,7 +262,7 @@ pub fn digest_of_pages(doc: &Document, page_ids: &[ObjectId]) -> Result<Sha256He
         }
         digest.page(
             &fonts,
-            forms.iter().map(|(n, c)| (n.as_str(), c.as_slice())),
+            forms.iter().map(|(n, s)| (n.as_str(), *s)),
             &content,
         );
     }
@@ -297,7 +281,7 @@ fn page_content_of(doc: &Document, page_id: ObjectId) -> Vec<u8> {
     content
 }
 
-/// The [`content_digest`] of every page of a standalone letter's PDF.
+/// The content digest of every page of a standalone letter's PDF.
 pub fn digest_of_letter_pdf(bytes: &[u8]) -> Result<Sha256Hex, lopdf::Error> {
     let doc = Document::load_mem(bytes)?;
     let ids: Vec<ObjectId> = doc.get_pages().into_values().collect();

@@ -9,7 +9,7 @@
 //! core idle. Memory holds those files' letters, never the batch.
 //!
 //! Each letter is drawn once, here. The digest of what was printed (see
-//! [`crate::print::content_digest`]) is recorded in the ledger after the
+//! the content digest, `crate::print`) is recorded in the ledger after the
 //! files are written and flushed, so the ledger never proves a letter by a
 //! file that is not on disk; until then a row says
 //! "not yet printed" ([`crate::letter_proof::LetterProof::NotYetPrinted`]). The digests wait in

@@ -10,8 +10,9 @@
 //! does every tag (`{% if %}`, `{% for %}`...): the text inside an `if` is a
 //! run of its own, literal in every letter that takes that branch.
 //!
-//! A line of rendered text is **fixed** when it lies inside one literal run:
-//! it holds no variable of the filing. The print stage draws fixed lines
+//! A line of rendered text is **fixed** when it is a line of one literal
+//! run (trimmed, as the markup reads lines): it holds no variable of the
+//! filing. The print stage draws fixed lines
 //! once per print file (see `crate::print`); the rest is drawn per letter.
 //! No list of lines is kept by hand, so a new template needs nothing here.
 
@@ -33,7 +34,8 @@ const RUN_WIDE: &[&str] = &[
 /// its run-wide variables.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LiteralRuns {
-    runs: Vec<String>,
+    /// Every line of every run, trimmed: looked up once per rendered line.
+    lines: std::collections::HashSet<String>,
 }
 
 impl LiteralRuns {
@@ -47,12 +49,20 @@ impl LiteralRuns {
         };
         walk.nodes(ast);
         walk.close();
-        LiteralRuns { runs: walk.runs }
+        let lines = walk
+            .runs
+            .iter()
+            .flat_map(|run| run.lines())
+            .map(str::trim)
+            .filter(|l| !l.is_empty())
+            .map(String::from)
+            .collect();
+        LiteralRuns { lines }
     }
 
-    /// Whether `line` (trimmed rendered text) lies inside one literal run.
+    /// Whether `line` (trimmed rendered text) is a line of a literal run.
     pub fn holds(&self, line: &str) -> bool {
-        !line.is_empty() && self.runs.iter().any(|run| run.contains(line))
+        self.lines.contains(line)
     }
 }
 

@@ -37,6 +37,8 @@ pub struct Form {
     pub name: String,
     /// The content stream, uncompressed.
     pub content: Vec<u8>,
+    /// SHA-256 of `content`.
+    pub sha256: [u8; 32],
     /// The characters the form draws, per face.
     pub chars: [CharSet; 3],
     compressed: OnceLock<Vec<u8>>,
@@ -53,10 +55,11 @@ impl std::fmt::Debug for Form {
 
 impl Form {
     fn new(content: Vec<u8>, chars: [CharSet; 3]) -> Form {
-        let digest = Sha256::digest(&content);
+        let digest: [u8; 32] = Sha256::digest(&content).into();
         Form {
             name: format!("Fm{}", hex::encode(&digest[..8])),
             content,
+            sha256: digest,
             chars,
             compressed: OnceLock::new(),
         }

@@ -149,3 +149,140 @@ fn a_print_file_holds_every_letter_with_its_digest_in_order() {
     let problems = crate::support::conformance::conformance_problems(&bytes);
     assert!(problems.is_empty(), "{problems:?}");
 }
+
+/// The content digest of the `index`th letter of a print file made of
+/// `letters`, read back from the file.
+fn digest_in_file(letters: &[&Filing], index: usize) -> (String, Vec<u8>) {
+    let printed: Vec<PrintLetter> = letters
+        .iter()
+        .map(|f| PrintLetter::new(both(f).1))
+        .collect();
+    let at: usize = letters[..index].iter().map(|f| both(f).1.pages.len()).sum();
+    let n = both(letters[index]).1.pages.len();
+    let bytes = build_print_file(printed, &meta());
+    let doc = Document::load_mem(&bytes).unwrap();
+    let pages: Vec<_> = doc.get_pages().into_values().collect();
+    let digest = digest_of_pages(&doc, &pages[at..at + n]).unwrap();
+    (digest.to_string(), doc.get_page_content(pages[at]))
+}
+
+#[test]
+fn a_letters_pages_and_digest_do_not_depend_on_its_neighbours() {
+    let letters = fixture_letters();
+    let filings: Vec<&Filing> = letters.iter().map(|(f, _, _)| f).collect();
+    // The same letter beside an English neighbour, a Spanish one with
+    // Vietnamese and Polish names, and alone: the fonts and forms of the
+    // file differ, the letter's pages do not.
+    let spanish = filings
+        .iter()
+        .position(|f| f.language == access_letters::filing::Language::Es)
+        .expect("a Spanish fixture");
+    let accented = filings
+        .iter()
+        .position(|f| f.full_name().chars().any(|c| !c.is_ascii() && c > 'ÿ'))
+        .expect("a fixture with a name beyond Latin-1");
+    let me = filings[0];
+    let alone = digest_in_file(&[me], 0);
+    let with_spanish = digest_in_file(&[filings[spanish], me], 1);
+    let with_accents = digest_in_file(&[me, filings[accented], filings[spanish]], 0);
+    assert_eq!(alone, with_spanish);
+    assert_eq!(alone, with_accents);
+    assert_eq!(alone.0, letters[0].2.digest.to_string());
+}
+
+#[test]
+fn a_print_file_embeds_one_subset_per_face_and_draws_shared_parts_once() {
+    let letters = fixture_letters();
+    let printed: Vec<PrintLetter> = letters
+        .iter()
+        .map(|(f, _, _)| PrintLetter::new(both(f).1))
+        .collect();
+    let placements: usize = letters
+        .iter()
+        .flat_map(|(_, _, d)| &d.forms)
+        .map(Vec::len)
+        .sum();
+    let bytes = build_print_file(printed, &meta());
+    let doc = Document::load_mem(&bytes).unwrap();
+    let count = |ty: &[u8], subtype: &[u8]| {
+        doc.objects
+            .values()
+            .filter_map(|o| match o {
+                lopdf::Object::Dictionary(d) => Some(d),
+                lopdf::Object::Stream(s) => Some(&s.dict),
+                _ => None,
+            })
+            .filter(|d| {
+                d.get(b"Type").and_then(|t| t.as_name()).ok() == Some(ty)
+                    && d.get(b"Subtype").and_then(|t| t.as_name()).ok() == Some(subtype)
+            })
+            .count()
+    };
+    // Serif, Serif Bold and Sans, each once, whatever the letters' names.
+    assert_eq!(count(b"Font", b"Type0"), 3);
+    let forms = count(b"XObject", b"Form");
+    assert!(forms > 0, "no forms");
+    assert!(
+        forms * 5 < placements,
+        "{forms} forms for {placements} placements: the letters share too little"
+    );
+    // Every letter's pages place forms, and every form is placed.
+    assert!(letters
+        .iter()
+        .all(|(_, _, d)| d.forms.iter().all(|f| !f.is_empty())));
+}
+
+#[test]
+fn fixed_parts_hold_nothing_of_the_filing_and_most_of_the_page() {
+    let f = fx();
+    for filing in &f.filings {
+        let code = derive(&f.key, &filing.receipt, 1);
+        let job = LetterJob {
+            filing,
+            issue_no: 1,
+            code: &code,
+            dates: f.dates,
+            barcode: None,
+            mode: access_letters::key::KeyMode::Test,
+        };
+        let (pages, _) = f
+            .renderer
+            .lay_out(&job, access_letters::render::CodeDisplay::Shown)
+            .unwrap();
+        let mut own: Vec<String> = vec![
+            filing.receipt.to_string(),
+            code.reveal_for_letter(),
+            filing.full_name(),
+            filing.address.line1.clone(),
+            filing.address.last_line(),
+        ];
+        own.extend(filing.a_number.clone());
+        let (mut fixed, mut all) = (0, 0);
+        for page in &pages {
+            for (i, item) in page.items.iter().enumerate() {
+                let text = match item {
+                    access_letters::layout::Item::Text { text, .. }
+                    | access_letters::layout::Item::CellText { text, .. } => text,
+                    _ => continue,
+                };
+                all += 1;
+                if !page.is_fixed(i) {
+                    continue;
+                }
+                fixed += 1;
+                for value in &own {
+                    assert!(
+                        !text.contains(value.as_str()),
+                        "{}: fixed text {text:?} holds {value:?}",
+                        filing.receipt
+                    );
+                }
+            }
+        }
+        assert!(
+            fixed * 2 > all,
+            "{}: only {fixed} of {all} text items are fixed",
+            filing.receipt
+        );
+    }
+}
