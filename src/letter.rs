@@ -58,7 +58,7 @@ pub enum LetterError {
 }
 
 /// A run of words in one weight.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
 pub struct Span {
     pub text: String,
     pub bold: bool,

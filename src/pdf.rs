@@ -1,16 +1,25 @@
 //! From laid-out pages to PDF bytes, deterministically.
 //!
-//! printpdf builds the document; three things it would otherwise take from
-//! process-wide state are fixed here so the same letter always gives the same
-//! bytes, on any thread, in any order, in any process:
+//! A letter's PDF is assembled the way print files are ([`file::PdfFile`]):
+//! the page's fixed parts are forms ([`form`]), its own words are drawn in
+//! its content stream ([`page_content`], the operators printpdf's model
+//! names, written directly), and each face is embedded once as a subset cut
+//! with printpdf ([`cid_font`]). Nothing comes from process-wide state, so
+//! the same letter always gives the same bytes, on any thread, in any
+//! order, in any process:
 //!
-//! * fonts are registered under fixed resource names ([`Face::pdf_id`]),
-//!   which also fixes the subset tag;
+//! * fonts have fixed resource names ([`Face::pdf_id`]) and subset tags
+//!   derived from what they hold;
+//! * forms are named by their content's digest;
 //! * the trailer `/ID` is a hash of the letter's content, not a counter;
 //! * document dates come from the batch date, never the clock.
 //!
 //! Fonts are embedded and subset (print vendors reject PDFs whose fonts are
 //! not embedded), and streams are compressed.
+//!
+//! [`render_legacy`] keeps how letters were made before forms (printpdf's
+//! own document, one subset per letter), only to prove letters that earlier
+//! versions recorded.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};

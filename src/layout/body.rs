@@ -6,11 +6,13 @@
 //! single line of a paragraph alone at the top or bottom of a page.
 
 use super::code_box::{code_box, CODE_BOX_GAP_PT, CODE_BOX_HEIGHT_PT};
-use super::wrap::{push_line, text, wrap, Line};
+use std::sync::Arc;
+
+use super::wrap::{push_line, text, wrap, wrap_fixed, Line};
 use super::{watermark, LetterParts, Page, BODY_WIDTH_PT, MARGIN_LEFT_PT};
 use crate::envelope::PAGE_HEIGHT_PT;
 use crate::fonts::{fonts, Face};
-use crate::letter::{Block, Span};
+use crate::letter::{Block, LetterText, Span};
 
 /// Space between the recipient window's lower edge and the body on page 1.
 pub const BODY_GAP_BELOW_WINDOW_PT: f32 = 16.0;
@@ -56,7 +58,7 @@ enum MeasuredKind {
 
 /// Wrapped text of one block and how to set it.
 struct Lines {
-    lines: Vec<Line>,
+    lines: Arc<Vec<Line>>,
     x: f32,
     size: f32,
     leading: f32,
@@ -92,10 +94,24 @@ impl Measured {
     }
 }
 
+/// `spans` wrapped: once per run when they are `fixed` (see `wrap_fixed`).
+fn wrapped(spans: &[Span], width: f32, size: f32, bold: bool, fixed: bool) -> Arc<Vec<Line>> {
+    if fixed {
+        wrap_fixed(spans, width, size, bold)
+    } else {
+        Arc::new(wrap(spans, width, size, bold))
+    }
+}
+
 /// Body text at body size, `indent` right of the left margin.
-fn body_lines(spans: &[Span], indent: f32, marker: Option<(String, Face)>) -> MeasuredKind {
+fn body_lines(
+    spans: &[Span],
+    indent: f32,
+    marker: Option<(String, Face)>,
+    fixed: bool,
+) -> MeasuredKind {
     MeasuredKind::Lines(Lines {
-        lines: wrap(spans, BODY_WIDTH_PT - indent, BODY_SIZE_PT, false),
+        lines: wrapped(spans, BODY_WIDTH_PT - indent, BODY_SIZE_PT, false, fixed),
         x: MARGIN_LEFT_PT + indent,
         size: BODY_SIZE_PT,
         leading: BODY_LEADING_PT,
@@ -115,7 +131,7 @@ fn gap_after(prev: Option<&Block>, in_list: bool) -> f32 {
 }
 
 /// One block wrapped and measured, given the block before it.
-fn measure_block(block: &Block, prev: Option<&Block>) -> Measured {
+fn measure_block(block: &Block, prev: Option<&Block>, fixed: bool) -> Measured {
     match block {
         Block::Heading(spans) => Measured {
             gap_before: if prev.is_some() {
@@ -124,7 +140,7 @@ fn measure_block(block: &Block, prev: Option<&Block>) -> Measured {
                 0.0
             },
             kind: MeasuredKind::Lines(Lines {
-                lines: wrap(spans, BODY_WIDTH_PT, HEADING_SIZE_PT, true),
+                lines: wrapped(spans, BODY_WIDTH_PT, HEADING_SIZE_PT, true, fixed),
                 x: MARGIN_LEFT_PT,
                 size: HEADING_SIZE_PT,
                 leading: HEADING_SIZE_PT * HEADING_LEADING_EM,
@@ -134,7 +150,7 @@ fn measure_block(block: &Block, prev: Option<&Block>) -> Measured {
         },
         Block::Paragraph(spans) => Measured {
             gap_before: gap_after(prev, false),
-            kind: body_lines(spans, 0.0, None),
+            kind: body_lines(spans, 0.0, None, fixed),
         },
         Block::Step { marker, spans } => Measured {
             gap_before: gap_after(prev, true),
@@ -142,11 +158,17 @@ fn measure_block(block: &Block, prev: Option<&Block>) -> Measured {
                 spans,
                 STEP_INDENT_PT,
                 Some((marker.clone(), Face::SerifBold)),
+                fixed,
             ),
         },
         Block::Bullet(spans) => Measured {
             gap_before: gap_after(prev, true),
-            kind: body_lines(spans, STEP_INDENT_PT, Some(("•".to_string(), Face::Serif))),
+            kind: body_lines(
+                spans,
+                STEP_INDENT_PT,
+                Some(("•".to_string(), Face::Serif)),
+                fixed,
+            ),
         },
         Block::CodeBox => Measured {
             gap_before: CODE_BOX_GAP_PT,
@@ -155,11 +177,12 @@ fn measure_block(block: &Block, prev: Option<&Block>) -> Measured {
     }
 }
 
-fn measure(blocks: &[Block]) -> Vec<Measured> {
+fn measure(text: &LetterText) -> Vec<Measured> {
+    let blocks = &text.blocks;
     let mut out: Vec<Measured> = Vec::with_capacity(blocks.len());
     let mut prev: Option<&Block> = None;
-    for block in blocks {
-        out.push(measure_block(block, prev));
+    for (i, block) in blocks.iter().enumerate() {
+        out.push(measure_block(block, prev, text.block_is_fixed(i)));
         prev = Some(block);
     }
     // The block after the code box keeps its distance too.
@@ -241,7 +264,7 @@ impl Flow<'_, '_> {
 /// Flows the body from `body_top` on page `first` onto as many pages as it
 /// needs.
 pub(super) fn flow_body(parts: &LetterParts<'_>, first: Page, body_top: f32) -> Vec<Page> {
-    let measured = measure(&parts.text.blocks);
+    let measured = measure(parts.text);
     let mut flow = Flow {
         parts,
         pages: vec![first],

@@ -3,6 +3,11 @@
 //! Widths come from the real glyph advances of the embedded fonts, so a line
 //! that fits here fits on paper.
 
+use std::cell::RefCell;
+use std::collections::HashMap;
+use std::hash::{Hash, Hasher};
+use std::sync::Arc;
+
 use super::{Item, BLACK};
 use crate::envelope::Rect;
 use crate::fonts::{fonts, Face};
@@ -26,6 +31,59 @@ fn face_for(bold: bool, base_bold: bool) -> Face {
     } else {
         Face::Serif
     }
+}
+
+/// Wrapped fixed text, by what was wrapped: the template's own paragraphs
+/// are the same on every letter of a run, so each is wrapped once per
+/// thread. Each entry keeps its key, so a hit is checked, not trusted to
+/// the hash.
+type WrapCache = HashMap<u64, Vec<(WrapKey, Arc<Vec<Line>>)>>;
+
+#[derive(PartialEq)]
+struct WrapKey {
+    spans: Vec<Span>,
+    width: u32,
+    size: u32,
+    base_bold: bool,
+}
+
+/// Entries a thread keeps before it starts again.
+const WRAP_CACHE_ENTRIES: usize = 512;
+
+/// [`wrap`], kept for the next letter: for text that is the same on every
+/// letter (see `LetterText::fixed_blocks`).
+pub(super) fn wrap_fixed(spans: &[Span], width: f32, size: f32, base_bold: bool) -> Arc<Vec<Line>> {
+    thread_local! {
+        static CACHE: RefCell<WrapCache> = RefCell::new(HashMap::new());
+    }
+    let mut h = std::collections::hash_map::DefaultHasher::new();
+    spans.hash(&mut h);
+    (width.to_bits(), size.to_bits(), base_bold).hash(&mut h);
+    let hash = h.finish();
+    let same = |k: &WrapKey| {
+        k.spans == spans
+            && k.width == width.to_bits()
+            && k.size == size.to_bits()
+            && k.base_bold == base_bold
+    };
+    CACHE.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if let Some((_, lines)) = cache.get(&hash).and_then(|b| b.iter().find(|(k, _)| same(k))) {
+            return Arc::clone(lines);
+        }
+        if cache.len() >= WRAP_CACHE_ENTRIES {
+            cache.clear();
+        }
+        let lines = Arc::new(wrap(spans, width, size, base_bold));
+        let key = WrapKey {
+            spans: spans.to_vec(),
+            width: width.to_bits(),
+            size: size.to_bits(),
+            base_bold,
+        };
+        cache.entry(hash).or_default().push((key, Arc::clone(&lines)));
+        lines
+    })
 }
 
 /// Greedy word wrap with real glyph advances. A word wider than the column
