@@ -50,8 +50,10 @@
 //! Where things are: this file holds the reader loop and the counters;
 //! `header` checks the header row, `reader` splits the bytes into records
 //! and finds their lines, `row` validates one row field by field, `seen`
-//! remembers the receipts already claimed.
+//! remembers the receipts already claimed, `ahead` runs an intake on a
+//! thread of its own, ahead of the loop that consumes it.
 
+mod ahead;
 mod header;
 mod reader;
 mod row;
@@ -69,6 +71,7 @@ use chrono::NaiveDate;
 pub use crate::address::WindowFit;
 use crate::filing::{Filing, Reject};
 
+pub use ahead::{read_ahead, ReadAhead};
 use reader::utf8_fields;
 pub(crate) use reader::{Record, RecordReader};
 pub use reader::{MAX_RECORD_BYTES, MAX_RECORD_FIELDS};
