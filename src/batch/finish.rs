@@ -1,7 +1,8 @@
 //! Finish: once every letter of a batch is in the ledger (and on disk),
 //! write `manifest.csv` in presort order, then `batch.json`, then mark the
 //! batch complete in the ledger. Both files are streamed from the ledger, so
-//! memory does not grow with the batch.
+//! memory does not grow with the batch; the manifest's rows are made on a
+//! second thread while the ledger is walked (`manifest_rows`).
 
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -13,14 +14,12 @@ use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
 
 use super::commit::{summary_path, withdraw_summary, Tally};
 use super::error::{csv_err, io_err};
+use super::manifest_rows::{self, ManifestRows, ISSUANCES_PER_HANDOFF};
 use super::plan::{file_sha256, Checked};
-use super::print_files::{print_file_name, print_file_number};
 use super::{verify, BatchError, OutputChoice, OutputMode, RunReport};
-use crate::issue::{barcode, IssueError};
 use crate::ledger::{BatchRecord, Ledger, LedgerError};
 use crate::manifest::{
-    letter_file, BarcodeColumns, BatchSummary, Counts, FileEntry, ManifestRow, ManifestWriter,
-    Presort, PrintFileEntry,
+    letter_file, BatchSummary, Counts, FileEntry, ManifestWriter, Presort, PrintFileEntry,
 };
 use crate::output::{sync_dir, AtomicFile};
 use crate::render::Renderer;
@@ -274,38 +273,6 @@ fn check_print_totals(
     Ok(())
 }
 
-/// Where each piece is in the print files: the file of the `seq`th piece
-/// (from 1, presort order) and its first page there.
-struct PrintPlace {
-    pieces_per_file: usize,
-    file: usize,
-    next_page: u64,
-}
-
-impl PrintPlace {
-    /// `None` when the batch has no print files.
-    fn of(written: &Written) -> Option<PrintPlace> {
-        let w = Some(written).filter(|w| w.output.mode.print())?;
-        Some(PrintPlace {
-            pieces_per_file: w.output.pieces_per_file.max(1),
-            file: 0,
-            next_page: 1,
-        })
-    }
-
-    fn place(&mut self, batch_id: &str, seq: u64, pages: u32) -> (String, Option<u64>) {
-        let file = print_file_number(seq - 1, self.pieces_per_file);
-        if file != self.file {
-            self.file = file;
-            self.next_page = 1;
-        }
-        let first = self.next_page;
-        self.next_page += u64::from(pages);
-        let path = format!("print/{}", print_file_name(batch_id, file));
-        (path, Some(first))
-    }
-}
-
 /// Writes `manifest.csv` for every letter of the batch, in presort order,
 /// and returns the manifest's and rejects' entries for `batch.json` (the
 /// letters' entries are streamed by [`write_summary`]), the page total and
@@ -318,44 +285,18 @@ pub fn write_manifest(
     renderer: &Renderer,
     written: &Written,
 ) -> Result<ManifestTotals, BatchError> {
-    let letter_files = written.output.mode.pieces();
-    let mut place = PrintPlace::of(written);
     let manifest_path = batch_dir.join("manifest.csv");
     let file =
         AtomicFile::create(&manifest_path).map_err(io_err("cannot create", &manifest_path))?;
-    let mut manifest = ManifestWriter::new(file).map_err(csv_err("manifest.csv"))?;
-    let mut pages = 0u64;
-    let mut sheets = 0u64;
-    let mut presort = Presort::default();
-    let mut seq = 0u64;
-    let mail = &renderer.config.mail;
-    ledger.walk_batch(&record.batch_id, |iss| {
-        seq += 1;
-        let barcode =
-            barcode(mail, iss.issued.imb_serial, &iss.issued.filing).map_err(|source| {
-                BatchError::Issue(IssueError::Barcode {
-                    receipt: iss.issued.receipt.to_string(),
-                    source,
-                })
-            })?;
-        let columns = BarcodeColumns::of(barcode.as_ref());
-        let mut row = ManifestRow::from_issuance(seq, &iss, &mail.mail_class, columns);
-        if !letter_files {
-            row.file.clear();
-            row.sha256.clear();
-        }
-        if let Some(place) = place.as_mut() {
-            (row.print_file, row.first_page) = place.place(&record.batch_id, seq, row.pages);
-        }
-        manifest.write(&row).map_err(|e| BatchError::Write {
-            what: "manifest.csv".into(),
-            message: e.to_string(),
-        })?;
-        pages += u64::from(row.pages);
-        sheets += u64::from(row.sheets);
-        presort.add(&iss.issued.filing.address.zip5);
-        Ok::<_, BatchError>(())
-    })??;
+    let manifest = ManifestWriter::new(file).map_err(csv_err("manifest.csv"))?;
+    let rows = ManifestRows::new(
+        manifest,
+        &record.batch_id,
+        &renderer.config.mail,
+        written.output,
+    );
+    let rows = manifest_rows::add_all(ledger, &record.batch_id, rows, ISSUANCES_PER_HANDOFF)?;
+    let (manifest, pages, sheets, presort) = rows.into_parts();
     manifest
         .finish()
         .map_err(io_err("cannot write", &manifest_path))?
