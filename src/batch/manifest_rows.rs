@@ -3,9 +3,9 @@
 //!
 //! Reading a batch's issuances from the ledger (in presort order) and
 //! turning each into a manifest row (its barcode, its place in the print
-//! files, the CSV text) are both single-threaded, and each takes about half
-//! of the time. So the ledger is walked on the calling thread and the rows
-//! are made and written on a second one, handed over in small batches
+//! files, the CSV text) are both single-threaded work. So the ledger is
+//! walked on the calling thread and the rows are made and written on a
+//! second one, handed over in small batches
 //! through a bounded channel: one sender, one receiver, first in first out,
 //! so the rows come out in the ledger's order, numbered from 1, each once;
 //! memory holds a few handoffs, whatever the size of the batch.
