@@ -78,9 +78,10 @@ impl Tally {
 }
 
 /// Chunks of outcomes the reading thread may hold ready for the issuing
-/// loop: enough that reading never waits on a commit, few enough that memory
-/// stays a few chunks.
-const CHUNKS_READ_AHEAD: usize = 2;
+/// loop. Reading a chunk is quicker than rendering it, so one ready (and
+/// the next being read) keeps the reader busy; memory holds at most three
+/// chunks of filings (the one issued, the one ready, the one being read).
+const CHUNKS_READ_AHEAD: usize = 1;
 
 /// Streams the input in chunks: plans, renders and commits every valid
 /// filing and writes `rejects.csv`. When it returns, every letter of the
