@@ -11,13 +11,14 @@ use std::path::Path;
 use serde::ser::{Error as _, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
+use sha2::{Digest, Sha256};
 
 use super::commit::{summary_path, withdraw_summary, Tally};
 use super::error::{csv_err, io_err};
 use super::manifest_rows::{self, ManifestRows, ISSUANCES_PER_HANDOFF};
 use super::plan::{file_sha256, Checked};
 use super::{verify, BatchError, OutputChoice, OutputMode, RunReport};
-use crate::ledger::{BatchRecord, Ledger, LedgerError};
+use crate::ledger::{BatchRecord, Ledger, LedgerError, Sha256Hex};
 use crate::manifest::{
     letter_file, BatchSummary, Counts, FileEntry, ManifestWriter, Presort, PrintFileEntry,
 };
@@ -273,6 +274,33 @@ fn check_print_totals(
     Ok(())
 }
 
+/// A writer that hashes what it writes: the manifest's SHA-256 is taken
+/// as it is written, not by reading the file back.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
+}
+
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
+        }
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
+    }
+}
+
 /// Writes `manifest.csv` for every letter of the batch, in presort order,
 /// and returns the manifest's and rejects' entries for `batch.json` (the
 /// letters' entries are streamed by [`write_summary`]), the page total and
@@ -288,7 +316,7 @@ pub fn write_manifest(
     let manifest_path = batch_dir.join("manifest.csv");
     let file =
         AtomicFile::create(&manifest_path).map_err(io_err("cannot create", &manifest_path))?;
-    let manifest = ManifestWriter::new(file).map_err(csv_err("manifest.csv"))?;
+    let manifest = ManifestWriter::new(Hashing::new(file)).map_err(csv_err("manifest.csv"))?;
     let rows = ManifestRows::new(
         manifest,
         &record.batch_id,
@@ -297,14 +325,17 @@ pub fn write_manifest(
     );
     let rows = manifest_rows::add_all(ledger, &record.batch_id, rows, ISSUANCES_PER_HANDOFF)?;
     let (manifest, pages, sheets, presort) = rows.into_parts();
-    manifest
+    let hashing = manifest
         .finish()
-        .map_err(io_err("cannot write", &manifest_path))?
+        .map_err(io_err("cannot write", &manifest_path))?;
+    let sha256 = Sha256Hex::from_hasher(hashing.hasher);
+    hashing
+        .inner
         .commit()
         .map_err(io_err("cannot write", &manifest_path))?;
     let mut files = vec![FileEntry {
         path: "manifest.csv".into(),
-        sha256: file_sha256(&manifest_path)?.to_string(),
+        sha256: sha256.to_string(),
     }];
     let rejects_path = batch_dir.join("rejects.csv");
     if rejects_path.exists() {
@@ -482,6 +513,31 @@ pub fn write_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer that takes at most three bytes a call.
+    struct Trickle(Vec<u8>);
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(3);
+            self.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_manifest_hash_taken_while_writing_is_that_of_the_bytes_written() {
+        let mut hashing = Hashing::new(Trickle(Vec::new()));
+        hashing
+            .write_all("sequence,piece_id\n1,IOE0912345601-01,ñ\n".as_bytes())
+            .unwrap();
+        hashing.flush().unwrap();
+        let written = Sha256Hex::of(&hashing.inner.0);
+        assert_eq!(Sha256Hex::from_hasher(hashing.hasher), written);
+    }
 
     /// The layout `batch.json` had when it was made by cutting the closing
     /// brace off serde's pretty output and appending the files by hand.
