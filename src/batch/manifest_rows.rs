@@ -190,7 +190,7 @@ fn walk_in_handoffs(
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use std::path::Path;
 
     use super::*;
@@ -205,12 +205,12 @@ mod tests {
     use crate::manifest::OutputMode;
     use crate::render::Renderer;
 
-    const BATCH: &str = "2026-11-25-000000";
+    pub(in crate::batch) const BATCH: &str = "2026-11-25-000000";
     /// Letters in the ledger: enough for several handoffs and print files.
     const LETTERS: usize = 11;
 
     /// A ledger holding the first valid fixture filings, issued in `BATCH`.
-    fn ledger_with_letters() -> SqliteLedger {
+    pub(in crate::batch) fn ledger_with_letters() -> SqliteLedger {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let keys = KeyRing::single(Key::load(&root.join("fixtures/test.key")).expect("a key"));
         let renderer = Renderer::new(Templates::builtin(), Config::default_config());
