@@ -83,6 +83,11 @@ impl Tally {
 /// chunks of filings (the one issued, the one ready, the one being read).
 const CHUNKS_READ_AHEAD: usize = 1;
 
+/// Outcomes the reading thread hands over at a time: far fewer than a
+/// chunk, so the issuing loop starts on a chunk as soon as its last row is
+/// read, not when the reader's batch after it is full.
+const READ_BATCH_ROWS: usize = 256;
+
 /// Streams the input in chunks: plans, renders and commits every valid
 /// filing and writes `rejects.csv`. When it returns, every letter of the
 /// batch that this input names is in the ledger.
@@ -100,7 +105,9 @@ pub fn issue_all(
     let intake = Intake::open(inputs.input, inputs.batch_date, checked.fit)?;
     let chunk_size = inputs.chunk_size.max(1);
     std::thread::scope(|scope| {
-        let outcomes = read_ahead(scope, intake, chunk_size, CHUNKS_READ_AHEAD);
+        let batch_rows = READ_BATCH_ROWS.min(chunk_size);
+        let batches_ahead = chunk_size.div_ceil(batch_rows) * CHUNKS_READ_AHEAD;
+        let outcomes = read_ahead(scope, intake, batch_rows, batches_ahead);
         issue_outcomes(checked, batch_dir, outcomes, ledger, progress)
     })
 }
