@@ -1,7 +1,8 @@
 //! Commit: a chunk's letters made durable on disk, then its ledger rows
 //! recorded in one transaction, so the ledger never names a letter that is
-//! not there. The input is streamed chunk by chunk; while one chunk renders,
-//! the previous one is flushed and committed on another thread.
+//! not there. The input is streamed chunk by chunk, read on a thread of its
+//! own a chunk or two ahead; while one chunk renders, the previous one is
+//! flushed and committed on another thread.
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -12,7 +13,7 @@ use super::render::{letter_path, render_chunk, Rendered};
 use super::{BatchError, OutputMode, Progress};
 use crate::filing::ReceiptNumber;
 use crate::filing::{Filing, Reject};
-use crate::intake::{Intake, Outcome};
+use crate::intake::{read_ahead, Intake, Outcome, ReadAhead};
 use crate::issue::IssueContext;
 use crate::ledger::{Ledger, LedgerError, NewIssuance};
 use crate::letter::NoticeDates;
@@ -76,9 +77,24 @@ impl Tally {
     }
 }
 
+/// Chunks of outcomes the reading thread may hold ready for the issuing
+/// loop. Reading a chunk is quicker than rendering it, so one ready (and
+/// the next being read) keeps the reader busy; memory holds at most three
+/// chunks of filings (the one issued, the one ready, the one being read).
+const CHUNKS_READ_AHEAD: usize = 1;
+
+/// Outcomes the reading thread hands over at a time: far fewer than a
+/// chunk, so the issuing loop starts on a chunk as soon as its last row is
+/// read, not when the reader's batch after it is full.
+const READ_BATCH_ROWS: usize = 256;
+
 /// Streams the input in chunks: plans, renders and commits every valid
 /// filing and writes `rejects.csv`. When it returns, every letter of the
 /// batch that this input names is in the ledger.
+///
+/// The input is read and checked on a thread of its own, a chunk or two
+/// ahead ([`read_ahead`]), so reading the next chunk overlaps rendering and
+/// committing this one instead of leaving a core idle between chunks.
 pub fn issue_all(
     checked: &Checked<'_>,
     batch_dir: &Path,
@@ -86,21 +102,28 @@ pub fn issue_all(
     progress: &dyn Progress,
 ) -> Result<Tally, BatchError> {
     let inputs = checked.inputs;
-    let renderer = inputs.renderer;
-    let ctx = IssueContext {
-        key: inputs.keys.current(),
-        renderer,
-        batch_id: &checked.batch_id,
-        dates: NoticeDates::new(inputs.batch_date, renderer.config.codes.valid_days),
-    };
+    let intake = Intake::open(inputs.input, inputs.batch_date, checked.fit)?;
+    let chunk_size = inputs.chunk_size.max(1);
+    std::thread::scope(|scope| {
+        let batch_rows = READ_BATCH_ROWS.min(chunk_size);
+        let batches_ahead = chunk_size.div_ceil(batch_rows) * CHUNKS_READ_AHEAD;
+        let outcomes = read_ahead(scope, intake, batch_rows, batches_ahead);
+        issue_outcomes(checked, batch_dir, outcomes, ledger, progress)
+    })
+}
+
+/// [`issue_all`] over the outcomes read ahead. Returning early (an error,
+/// a stop) drops `outcomes`, which stops the reading thread.
+fn issue_outcomes(
+    checked: &Checked<'_>,
+    batch_dir: &Path,
+    mut outcomes: ReadAhead<'_>,
+    ledger: &mut dyn Ledger,
+    progress: &dyn Progress,
+) -> Result<Tally, BatchError> {
+    let inputs = checked.inputs;
     let letters_dir = batch_dir.join("letters");
-    let mut chunks = ChunkRunner {
-        planner: Planner::new(&checked.batch_id, &renderer.config.mail, ledger)?,
-        ctx,
-        letters_dir: &letters_dir,
-        mode: inputs.output.mode,
-        pending: Vec::new(),
-    };
+    let mut chunks = ChunkRunner::new(checked, &letters_dir, ledger)?;
     let rejects_path = batch_dir.join("rejects.csv");
     let rejects_file =
         AtomicFile::create(&rejects_path).map_err(io_err("cannot create", &rejects_path))?;
@@ -109,11 +132,10 @@ pub fn issue_all(
 
     progress.start(checked.valid);
     let mut tally = Tally::default();
-    let mut intake = Intake::open(inputs.input, inputs.batch_date, checked.fit)?;
     let chunk_size = inputs.chunk_size.max(1);
     let mut chunk: Vec<Filing> = Vec::new();
     loop {
-        let next = intake.next().transpose()?;
+        let next = outcomes.next().transpose()?;
         let at_end = next.is_none();
         match next {
             Some(Outcome::Rejected(r)) => {
@@ -150,7 +172,9 @@ pub fn issue_all(
         taken_by_others,
         ..ChunkOutcome::default()
     });
-    tally.counts.read = intake.read();
+    tally.counts.read = outcomes
+        .read()
+        .expect("the outcomes were read to their end");
     progress.finish();
     rejects
         .finish()
@@ -223,7 +247,28 @@ struct ChunkRunner<'a> {
     pending: Vec<NewIssuance>,
 }
 
-impl ChunkRunner<'_> {
+impl<'a> ChunkRunner<'a> {
+    fn new(
+        checked: &'a Checked<'a>,
+        letters_dir: &'a Path,
+        ledger: &dyn Ledger,
+    ) -> Result<Self, BatchError> {
+        let inputs = checked.inputs;
+        let renderer = inputs.renderer;
+        Ok(ChunkRunner {
+            planner: Planner::new(&checked.batch_id, &renderer.config.mail, ledger)?,
+            ctx: IssueContext {
+                key: inputs.keys.current(),
+                renderer,
+                batch_id: &checked.batch_id,
+                dates: NoticeDates::new(inputs.batch_date, renderer.config.codes.valid_days),
+            },
+            letters_dir,
+            mode: inputs.output.mode,
+            pending: Vec::new(),
+        })
+    }
+
     /// Plans and renders `chunk` while the previous chunk's rows are flushed
     /// and committed on another thread, so the disk and the ledger do not
     /// leave a core idle. This chunk's rows become the pending ones.

@@ -1,7 +1,8 @@
 //! Finish: once every letter of a batch is in the ledger (and on disk),
 //! write `manifest.csv` in presort order, then `batch.json`, then mark the
 //! batch complete in the ledger. Both files are streamed from the ledger, so
-//! memory does not grow with the batch.
+//! memory does not grow with the batch; the manifest's rows are made on a
+//! second thread while the ledger is walked (`manifest_rows`).
 
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -10,17 +11,16 @@ use std::path::Path;
 use serde::ser::{Error as _, SerializeSeq};
 use serde::{Serialize, Serializer};
 use serde_json::ser::{CompactFormatter, Formatter, PrettyFormatter};
+use sha2::{Digest, Sha256};
 
 use super::commit::{summary_path, withdraw_summary, Tally};
 use super::error::{csv_err, io_err};
+use super::manifest_rows::{self, ManifestRows, ISSUANCES_PER_HANDOFF};
 use super::plan::{file_sha256, Checked};
-use super::print_files::{print_file_name, print_file_number};
 use super::{verify, BatchError, OutputChoice, OutputMode, RunReport};
-use crate::issue::{barcode, IssueError};
-use crate::ledger::{BatchRecord, Ledger, LedgerError};
+use crate::ledger::{BatchRecord, Ledger, LedgerError, Sha256Hex};
 use crate::manifest::{
-    letter_file, BarcodeColumns, BatchSummary, Counts, FileEntry, ManifestRow, ManifestWriter,
-    Presort, PrintFileEntry,
+    letter_file, BatchSummary, Counts, FileEntry, ManifestWriter, Presort, PrintFileEntry,
 };
 use crate::output::{sync_dir, AtomicFile};
 use crate::render::Renderer;
@@ -274,35 +274,30 @@ fn check_print_totals(
     Ok(())
 }
 
-/// Where each piece is in the print files: the file of the `seq`th piece
-/// (from 1, presort order) and its first page there.
-struct PrintPlace {
-    pieces_per_file: usize,
-    file: usize,
-    next_page: u64,
+/// A writer that hashes what it writes: the manifest's SHA-256 is taken
+/// as it is written, not by reading the file back.
+struct Hashing<W> {
+    inner: W,
+    hasher: Sha256,
 }
 
-impl PrintPlace {
-    /// `None` when the batch has no print files.
-    fn of(written: &Written) -> Option<PrintPlace> {
-        let w = Some(written).filter(|w| w.output.mode.print())?;
-        Some(PrintPlace {
-            pieces_per_file: w.output.pieces_per_file.max(1),
-            file: 0,
-            next_page: 1,
-        })
-    }
-
-    fn place(&mut self, batch_id: &str, seq: u64, pages: u32) -> (String, Option<u64>) {
-        let file = print_file_number(seq - 1, self.pieces_per_file);
-        if file != self.file {
-            self.file = file;
-            self.next_page = 1;
+impl<W> Hashing<W> {
+    fn new(inner: W) -> Self {
+        Hashing {
+            inner,
+            hasher: Sha256::new(),
         }
-        let first = self.next_page;
-        self.next_page += u64::from(pages);
-        let path = format!("print/{}", print_file_name(batch_id, file));
-        (path, Some(first))
+    }
+}
+
+impl<W: Write> Write for Hashing<W> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+    fn flush(&mut self) -> io::Result<()> {
+        self.inner.flush()
     }
 }
 
@@ -318,52 +313,29 @@ pub fn write_manifest(
     renderer: &Renderer,
     written: &Written,
 ) -> Result<ManifestTotals, BatchError> {
-    let letter_files = written.output.mode.pieces();
-    let mut place = PrintPlace::of(written);
     let manifest_path = batch_dir.join("manifest.csv");
     let file =
         AtomicFile::create(&manifest_path).map_err(io_err("cannot create", &manifest_path))?;
-    let mut manifest = ManifestWriter::new(file).map_err(csv_err("manifest.csv"))?;
-    let mut pages = 0u64;
-    let mut sheets = 0u64;
-    let mut presort = Presort::default();
-    let mut seq = 0u64;
-    let mail = &renderer.config.mail;
-    ledger.walk_batch(&record.batch_id, |iss| {
-        seq += 1;
-        let barcode =
-            barcode(mail, iss.issued.imb_serial, &iss.issued.filing).map_err(|source| {
-                BatchError::Issue(IssueError::Barcode {
-                    receipt: iss.issued.receipt.to_string(),
-                    source,
-                })
-            })?;
-        let columns = BarcodeColumns::of(barcode.as_ref());
-        let mut row = ManifestRow::from_issuance(seq, &iss, &mail.mail_class, columns);
-        if !letter_files {
-            row.file.clear();
-            row.sha256.clear();
-        }
-        if let Some(place) = place.as_mut() {
-            (row.print_file, row.first_page) = place.place(&record.batch_id, seq, row.pages);
-        }
-        manifest.write(&row).map_err(|e| BatchError::Write {
-            what: "manifest.csv".into(),
-            message: e.to_string(),
-        })?;
-        pages += u64::from(row.pages);
-        sheets += u64::from(row.sheets);
-        presort.add(&iss.issued.filing.address.zip5);
-        Ok::<_, BatchError>(())
-    })??;
-    manifest
+    let manifest = ManifestWriter::new(Hashing::new(file)).map_err(csv_err("manifest.csv"))?;
+    let rows = ManifestRows::new(
+        manifest,
+        &record.batch_id,
+        &renderer.config.mail,
+        written.output,
+    );
+    let rows = manifest_rows::add_all(ledger, &record.batch_id, rows, ISSUANCES_PER_HANDOFF)?;
+    let (manifest, pages, sheets, presort) = rows.into_parts();
+    let hashing = manifest
         .finish()
-        .map_err(io_err("cannot write", &manifest_path))?
+        .map_err(io_err("cannot write", &manifest_path))?;
+    let sha256 = Sha256Hex::from_hasher(hashing.hasher);
+    hashing
+        .inner
         .commit()
         .map_err(io_err("cannot write", &manifest_path))?;
     let mut files = vec![FileEntry {
         path: "manifest.csv".into(),
-        sha256: file_sha256(&manifest_path)?.to_string(),
+        sha256: sha256.to_string(),
     }];
     let rejects_path = batch_dir.join("rejects.csv");
     if rejects_path.exists() {
@@ -541,6 +513,31 @@ pub fn write_summary(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A writer that takes at most three bytes a call.
+    struct Trickle(Vec<u8>);
+
+    impl Write for Trickle {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            let n = buf.len().min(3);
+            self.0.extend_from_slice(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn the_manifest_hash_taken_while_writing_is_that_of_the_bytes_written() {
+        let mut hashing = Hashing::new(Trickle(Vec::new()));
+        hashing
+            .write_all("sequence,piece_id\n1,IOE0912345601-01,ñ\n".as_bytes())
+            .unwrap();
+        hashing.flush().unwrap();
+        let written = Sha256Hex::of(&hashing.inner.0);
+        assert_eq!(Sha256Hex::from_hasher(hashing.hasher), written);
+    }
 
     /// The layout `batch.json` had when it was made by cutting the closing
     /// brace off serde's pretty output and appending the files by hand.

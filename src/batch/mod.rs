@@ -64,6 +64,7 @@ mod error;
 pub mod finish;
 pub mod guard;
 pub mod inputs;
+mod manifest_rows;
 pub mod plan;
 pub mod print_files;
 pub mod render;

@@ -50,9 +50,15 @@
 //! Where things are: this file holds the reader loop and the counters;
 //! `header` checks the header row, `reader` splits the bytes into records
 //! and finds their lines, `row` validates one row field by field, `seen`
-//! remembers the receipts already claimed.
+//! remembers the receipts already claimed, `columns` checks one record on
+//! its own (what any thread may do), `parallel` checks a batch of records
+//! on rayon's threads ([`Intake::next_batch`]), `ahead` runs an intake on a
+//! thread of its own, ahead of the loop that consumes it.
 
+mod ahead;
+mod columns;
 mod header;
+mod parallel;
 mod reader;
 mod row;
 mod seen;
@@ -69,12 +75,14 @@ use chrono::NaiveDate;
 pub use crate::address::WindowFit;
 use crate::filing::{Filing, Reject};
 
+pub use ahead::{read_ahead, ReadAhead};
+use columns::{Checked, Columns};
 use reader::utf8_fields;
 pub(crate) use reader::{Record, RecordReader};
 pub use reader::{MAX_RECORD_BYTES, MAX_RECORD_FIELDS};
+use row::claim;
 #[cfg(test)]
 use row::non_empty;
-use row::validate_row;
 use seen::ReceiptIndex;
 pub use seen::RECEIPTS_IN_MEMORY;
 
@@ -208,13 +216,7 @@ pub fn required_columns() -> Vec<&'static str> {
 /// After an `Err` the iterator ends; the file must not be used.
 pub struct Intake<R: Read> {
     reader: RecordReader<R>,
-    file: String,
-    rules: row::Rules,
-    /// Header names by position, for messages.
-    header: Vec<String>,
-    /// Position of each of [`COLUMNS`] in the file, `None` for an absent
-    /// optional column.
-    index: [Option<usize>; COLUMN_COUNT],
+    columns: Columns,
     seen: ReceiptIndex,
     records: u64,
     read: u64,
@@ -293,10 +295,12 @@ impl<R: Read> Intake<R> {
         let (header, index) = header::columns(&names, &file, line)?;
         Ok(Intake {
             reader,
-            file,
-            rules: row::Rules { batch_date, fit },
-            header,
-            index,
+            columns: Columns {
+                file,
+                rules: row::Rules { batch_date, fit },
+                header,
+                index,
+            },
             seen: ReceiptIndex::default(),
             records: 0,
             read: 0,
@@ -339,7 +343,7 @@ impl<R: Read> Intake<R> {
 
     /// The file name used in messages.
     pub fn source_name(&self) -> &str {
-        &self.file
+        &self.columns.file
     }
 
     fn fail(&mut self, error: IntakeError) -> Option<Result<Outcome, IntakeError>> {
@@ -347,55 +351,37 @@ impl<R: Read> Intake<R> {
         Some(Err(error))
     }
 
-    /// One record as an outcome; `None` for a blank row.
+    /// One record as an outcome, counted; `None` for a blank row.
     fn outcome(&mut self, record: &Record) -> Result<Option<Outcome>, IntakeError> {
-        let line = record.start_line;
         let raw = self.reader.fields();
-        if let Some(long) = &record.too_long {
-            let receipt = self.index[RECEIPT]
-                .filter(|&i| i < long.kept_fields)
-                .and_then(|i| raw.get(i))
-                .map(|bytes| String::from_utf8_lossy(bytes));
-            return Ok(Some(Outcome::Rejected(row::too_long_reject(
-                record,
-                long,
-                receipt.as_deref(),
-                self.header.len(),
-            ))));
-        }
-        let header = &self.header;
-        let fields = utf8_fields(&raw, line, |i| match header.get(i) {
-            Some(name) => format!("column {name}"),
-            None => format!("field {} (beyond the header)", i + 1),
-        })
-        .map_err(|e| e.into_error(&self.file))?;
-        if fields.iter().all(|f| f.trim().is_empty()) {
-            return Ok(None);
-        }
-        let cell = |col: usize| -> &str {
-            self.index[col]
-                .and_then(|i| fields.get(i).copied())
-                .unwrap_or("")
+        let checked = self.columns.check(record, &raw)?;
+        self.settle(checked, record.start_line)
+    }
+
+    /// A checked record's outcome, its receipt claimed, counted. Records
+    /// must be settled in file order (the first row with a receipt wins).
+    fn settle(&mut self, checked: Checked, line: u64) -> Result<Option<Outcome>, IntakeError> {
+        let outcome = match checked {
+            Checked::Blank => None,
+            Checked::Done(outcome) => Some(outcome),
+            Checked::Unclaimed(row) => {
+                Some(
+                    claim(row, &mut self.seen).map_err(|e| IntakeError::Scratch {
+                        file: self.columns.file.clone(),
+                        line,
+                        cause: e.to_string(),
+                    })?,
+                )
+            }
         };
-        if fields.len() != self.header.len() {
-            return Ok(Some(Outcome::Rejected(row::field_count_reject(
-                record,
-                cell(RECEIPT),
-                fields.len(),
-                self.header.len(),
-            ))));
+        self.records += 1;
+        match &outcome {
+            None => self.blank += 1,
+            Some(Outcome::Valid(_)) => self.valid += 1,
+            Some(Outcome::Rejected(_)) => self.rejected += 1,
         }
-        let mut cells = [""; COLUMN_COUNT];
-        for (col, c) in cells.iter_mut().enumerate() {
-            *c = cell(col);
-        }
-        validate_row(&cells, line, &self.rules, &mut self.seen)
-            .map(Some)
-            .map_err(|e| IntakeError::Scratch {
-                file: self.file.clone(),
-                line,
-                cause: e.to_string(),
-            })
+        self.read = self.valid + self.rejected;
+        Ok(outcome)
     }
 }
 
@@ -444,7 +430,7 @@ impl<R: Read> Iterator for Intake<R> {
                 }
                 Err(cause) => {
                     let error = IntakeError::Read {
-                        file: self.file.clone(),
+                        file: self.columns.file.clone(),
                         line: self.reader.line(),
                         cause,
                     };
@@ -452,19 +438,8 @@ impl<R: Read> Iterator for Intake<R> {
                 }
             };
             match self.outcome(&record) {
-                Ok(None) => {
-                    self.records += 1;
-                    self.blank += 1;
-                }
-                Ok(Some(outcome)) => {
-                    self.records += 1;
-                    self.read += 1;
-                    match &outcome {
-                        Outcome::Valid(_) => self.valid += 1,
-                        Outcome::Rejected(_) => self.rejected += 1,
-                    }
-                    return Some(Ok(outcome));
-                }
+                Ok(None) => {}
+                Ok(Some(outcome)) => return Some(Ok(outcome)),
                 Err(error) => return self.fail(error),
             }
         }

@@ -20,42 +20,77 @@ pub(super) struct Rules {
     pub(super) fit: WindowFit,
 }
 
-pub(super) fn validate_row(
+/// A row checked on its own, before the receipts already claimed in the
+/// file are consulted: the part of a row's check that any thread may do.
+pub(super) struct Unclaimed {
+    line: u64,
+    /// The receipt as typed, for a reject's receipt column.
+    typed: Option<String>,
+    receipt: ReceiptNumber,
+    /// The row's filing, or its first problem after the receipt.
+    rest: Result<Filing, FieldProblem>,
+}
+
+/// The row's one reject.
+fn reject(line: u64, typed: Option<String>, p: FieldProblem) -> Reject {
+    Reject {
+        line,
+        receipt_number: typed,
+        field: p.field.to_string(),
+        reason: p.reason,
+    }
+}
+
+/// A row with a receipt number, checked on its own ([`claim`] decides
+/// whether it is the first with that receipt); a row without one is
+/// rejected here.
+pub(super) fn check_row(
     cells: &[&str; COLUMN_COUNT],
     line: u64,
     rules: &Rules,
-    seen: &mut ReceiptIndex,
-) -> rusqlite::Result<Outcome> {
-    let reject = |p: FieldProblem| {
-        Outcome::Rejected(Reject {
-            line,
-            receipt_number: non_empty(cells[RECEIPT]),
-            field: p.field.to_string(),
-            reason: p.reason,
-        })
-    };
+) -> Result<Unclaimed, Reject> {
+    let typed = non_empty(cells[RECEIPT]);
     let receipt = match parse_receipt(cells[RECEIPT]) {
         Ok(r) => r,
-        Err(p) => return Ok(reject(p)),
+        Err(p) => return Err(reject(line, typed, p)),
     };
-    let key = ReceiptIndex::pack(&receipt);
+    let rest = validate_rest(cells, line, receipt.clone(), rules);
+    Ok(Unclaimed {
+        line,
+        typed,
+        receipt,
+        rest,
+    })
+}
+
+/// The row's outcome: a duplicate when an earlier row claimed its receipt
+/// (whatever else is wrong with it), else what [`check_row`] found; the
+/// receipt is then claimed by this row. Rows must be claimed in file order.
+pub(super) fn claim(row: Unclaimed, seen: &mut ReceiptIndex) -> rusqlite::Result<Outcome> {
+    let key = ReceiptIndex::pack(&row.receipt);
     if let Some(first) = seen.get(key)? {
         let note = if first & 1 == 1 {
             " (that row was rejected)"
         } else {
             ""
         };
-        return Ok(reject(FieldProblem::new(
-            "receipt_number",
-            format!(
-                "receipt {receipt} already appears on line {}{note}; only the first row is used",
-                first >> 1
+        return Ok(Outcome::Rejected(reject(
+            row.line,
+            row.typed,
+            FieldProblem::new(
+                "receipt_number",
+                format!(
+                    "receipt {} already appears on line {}{note}; only the first row is used",
+                    row.receipt,
+                    first >> 1
+                ),
             ),
         )));
     }
-    let outcome = match validate_rest(cells, line, receipt, rules) {
+    let line = row.line;
+    let outcome = match row.rest {
         Ok(filing) => Outcome::Valid(filing),
-        Err(p) => reject(p),
+        Err(p) => Outcome::Rejected(reject(line, row.typed, p)),
     };
     let rejected_bit = u64::from(matches!(outcome, Outcome::Rejected(_)));
     seen.insert(key, (line << 1) | rejected_bit)?;

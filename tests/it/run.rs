@@ -890,3 +890,56 @@ fn temporary_files_removed_on_failure(in_the_way: &str, mode: &[&str]) {
     run().expect_code(EXIT_REJECTS);
     assert_batch_json_files_exist(&Batch::new(batch_dir));
 }
+
+/// The input is read on a thread of its own, ahead of the issuing loop, and
+/// the manifest is formatted while the ledger is read: neither may change a
+/// byte or a count. In chunks of one filing the reader is furthest ahead of
+/// the loop (many small batches, the channel full); in the default chunk the
+/// whole file is one batch. The batch folders must be the same (batch.json
+/// but for the ledger's id), and every rejected line named once, in input
+/// order, duplicates and rows with too few fields included.
+#[test]
+fn batch_files_are_the_same_bytes_whatever_the_chunk_size() {
+    let mut input = fs::read_to_string(fixtures_csv()).unwrap();
+    let second_row = input.lines().nth(2).unwrap().to_string();
+    input.push_str(&format!(
+        "{second_row}\n,,,,,,,,,,,,,\nIOE0912345699,I-485\n"
+    ));
+    let mut folders = Vec::new();
+    for chunk in ["1", "3", "4096"] {
+        let wd = Workdir::new();
+        let path = wd.write("filings.csv", &input);
+        let out = wd.cmd([
+            "run",
+            "--input",
+            path.to_str().unwrap(),
+            "--batch-date",
+            BATCH_DATE,
+            "--chunk-size",
+            chunk,
+        ]);
+        out.expect_code(EXIT_REJECTS);
+        let batch = Batch::new(wd.path(out.batch_dir()));
+        let counts = batch.counts();
+        counts.assert_add_up();
+        assert_eq!(out.counts(), counts, "stdout and batch.json disagree");
+        assert_eq!(counts.read, FIXTURE_ROWS + 2, "the blank row is not read");
+        assert_eq!(counts.rejected, FIXTURE_REJECTED + 2);
+        let lines: Vec<u64> = batch
+            .rejects()
+            .iter()
+            .map(|r| r["line"].parse().unwrap())
+            .collect();
+        assert_eq!(lines.len() as u64, counts.rejected, "chunks of {chunk}");
+        assert!(
+            lines.windows(2).all(|w| w[0] < w[1]),
+            "chunks of {chunk}: rejects out of input order: {lines:?}"
+        );
+        assert_eq!(batch.manifest().len() as u64, counts.issued);
+        folders.push((chunk, snapshot(&batch.dir)));
+    }
+    let (_, first) = &folders[0];
+    for (chunk, folder) in &folders[1..] {
+        assert_eq!(folder, first, "chunks of {chunk} against chunks of 1");
+    }
+}
