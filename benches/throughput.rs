@@ -81,6 +81,11 @@ fn stages(root: &Path, date: NaiveDate) {
     })
     .collect();
     let dates = NoticeDates::new(date, config.codes.valid_days);
+    let literals = [
+        access_letters::filing::Language::En,
+        access_letters::filing::Language::Es,
+    ]
+    .map(|l| templates.literal_runs(l, &config));
     let rounds = 20;
     let (mut t_words, mut t_layout, mut t_tree, mut t_deflate, mut t_save) = Default::default();
     let mut bytes = 0usize;
@@ -89,7 +94,11 @@ fn stages(root: &Path, date: NaiveDate) {
         for f in &filings {
             let code = derive(&key, &f.receipt, 1);
             let t0 = Instant::now();
-            let text = templates.render(f, dates, &config).expect("template");
+            // Marked as the batch marks it: fixed blocks drawn as forms.
+            let literal = &literals[f.language as usize];
+            let text = templates
+                .render_marked(f, dates, &config, Some(literal))
+                .expect("template");
             let t1 = Instant::now();
             let piece = piece_id(&f.receipt, 1);
             let notice = long_date(dates.notice, f.language);

@@ -4,7 +4,6 @@
 //! that fits here fits on paper.
 
 use std::cell::RefCell;
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::Arc;
 
@@ -37,7 +36,7 @@ fn face_for(bold: bool, base_bold: bool) -> Face {
 /// are the same on every letter of a run, so each is wrapped once per
 /// thread. Each entry keeps its key, so a hit is checked, not trusted to
 /// the hash.
-type WrapCache = HashMap<u64, Vec<(WrapKey, Arc<Vec<Line>>)>>;
+type WrapCache = rustc_hash::FxHashMap<u64, Vec<(WrapKey, Arc<Vec<Line>>)>>;
 
 #[derive(PartialEq)]
 struct WrapKey {
@@ -54,9 +53,9 @@ const WRAP_CACHE_ENTRIES: usize = 512;
 /// letter (see `LetterText::fixed_blocks`).
 pub(super) fn wrap_fixed(spans: &[Span], width: f32, size: f32, base_bold: bool) -> Arc<Vec<Line>> {
     thread_local! {
-        static CACHE: RefCell<WrapCache> = RefCell::new(HashMap::new());
+        static CACHE: RefCell<WrapCache> = RefCell::new(WrapCache::default());
     }
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = rustc_hash::FxHasher::default();
     spans.hash(&mut h);
     (width.to_bits(), size.to_bits(), base_bold).hash(&mut h);
     let hash = h.finish();
@@ -68,7 +67,10 @@ pub(super) fn wrap_fixed(spans: &[Span], width: f32, size: f32, base_bold: bool)
     };
     CACHE.with(|cache| {
         let mut cache = cache.borrow_mut();
-        if let Some((_, lines)) = cache.get(&hash).and_then(|b| b.iter().find(|(k, _)| same(k))) {
+        if let Some((_, lines)) = cache
+            .get(&hash)
+            .and_then(|b| b.iter().find(|(k, _)| same(k)))
+        {
             return Arc::clone(lines);
         }
         if cache.len() >= WRAP_CACHE_ENTRIES {
@@ -81,7 +83,10 @@ pub(super) fn wrap_fixed(spans: &[Span], width: f32, size: f32, base_bold: bool)
             size: size.to_bits(),
             base_bold,
         };
-        cache.entry(hash).or_default().push((key, Arc::clone(&lines)));
+        cache
+            .entry(hash)
+            .or_default()
+            .push((key, Arc::clone(&lines)));
         lines
     })
 }

@@ -35,7 +35,7 @@ const RUN_WIDE: &[&str] = &[
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct LiteralRuns {
     /// Every line of every run, trimmed: looked up once per rendered line.
-    lines: std::collections::HashSet<String>,
+    lines: rustc_hash::FxHashSet<String>,
 }
 
 impl LiteralRuns {

@@ -20,7 +20,6 @@
 //! Forms are kept in a small cache, keyed by their items, so a form a
 //! letter shares with the letters before it is not drawn again.
 
-use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
@@ -159,7 +158,7 @@ fn relative(item: &Item, top: f32) -> Item {
 
 /// Forms already drawn, by the hash of their items; each entry keeps the
 /// items so a hit is checked, never trusted to the hash alone.
-type FormCache = HashMap<u64, Vec<(Vec<Item>, Arc<Form>)>>;
+type FormCache = rustc_hash::FxHashMap<u64, Vec<(Vec<Item>, Arc<Form>)>>;
 
 /// How many forms the cache keeps before it starts again: a run's letters
 /// share a few dozen.
@@ -167,7 +166,7 @@ const FORM_CACHE_ENTRIES: usize = 4096;
 
 fn form_cache() -> &'static Mutex<FormCache> {
     static CACHE: OnceLock<Mutex<FormCache>> = OnceLock::new();
-    CACHE.get_or_init(|| Mutex::new(HashMap::new()))
+    CACHE.get_or_init(|| Mutex::new(FormCache::default()))
 }
 
 /// The form drawing `items` (a fixed run) and the top it is placed at.
@@ -198,7 +197,7 @@ fn form_for(items: &[Item]) -> (f32, Arc<Form>) {
 }
 
 fn items_hash(items: &[Item]) -> u64 {
-    let mut h = std::collections::hash_map::DefaultHasher::new();
+    let mut h = rustc_hash::FxHasher::default();
     for item in items {
         match item {
             Item::Text {

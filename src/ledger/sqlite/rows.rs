@@ -273,72 +273,157 @@ pub(super) fn time_column(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<
         .map_err(|_| bad_column(0, format!("{name} '{text}' is not a time")))
 }
 
-/// Reads a row selected with [`ISSUANCE_COLUMNS`], by column name.
-pub(super) fn issuance_from_row(row: &Row<'_>) -> rusqlite::Result<Issuance> {
-    let receipt_text: String = row.get("receipt")?;
-    let receipt = ReceiptNumber::parse(&receipt_text).map_err(|e| bad_column(0, e))?;
-    let form_text: String = row.get("form")?;
-    let form = parse_form(&form_text)
-        .ok_or_else(|| bad_column(0, format!("unknown form '{form_text}'")))?;
-    let filing_json: String = row.get("filing_json")?;
-    let filing: Filing = serde_json::from_str(&filing_json).map_err(|e| {
-        bad_column(
-            0,
-            format!("the stored filing of receipt {receipt} is not readable: {e}"),
-        )
-    })?;
-    let status_text: String = row.get("status")?;
-    let status = IssuanceStatus::parse(&status_text)
-        .ok_or_else(|| bad_column(0, format!("unknown status '{status_text}'")))?;
-    let fingerprint = Fingerprint::from_hex(row.get("fingerprint")?)
-        .map_err(|e| bad_column(0, format!("the fingerprint of receipt {receipt}: {e}")))?;
-    let proof = LetterProof::from_parts(
-        &row.get::<_, String>("proof_kind")?,
-        row.get::<_, Option<String>>("proof_digest")?.as_deref(),
-    )
-    .map_err(|e| bad_column(0, format!("the letter proof of receipt {receipt}: {e}")))?;
-    let redeemed_by: Option<String> = row.get("redeemed_by")?;
-    let unlink_reason: Option<String> = row.get("unlink_reason")?;
-    let unlinked = match (time_column(row, "unlinked_at")?, unlink_reason) {
+/// The position of each of [`ISSUANCE_COLUMNS`] in a row that selects them
+/// first. A row is read by position: rusqlite finds a column by name by
+/// comparing it with every column's name, on every read of every row.
+mod col {
+    pub const RECEIPT: usize = 0;
+    pub const ISSUE_NO: usize = 1;
+    pub const FORM: usize = 2;
+    pub const BATCH_ID: usize = 3;
+    pub const PIECE_ID: usize = 4;
+    pub const KEY_ID: usize = 5;
+    pub const FINGERPRINT: usize = 6;
+    pub const NOTICE_DATE: usize = 7;
+    pub const EXPIRES_ON: usize = 8;
+    pub const PROOF_KIND: usize = 9;
+    pub const PROOF_DIGEST: usize = 10;
+    pub const PAGES: usize = 11;
+    pub const IMB_SERIAL: usize = 12;
+    pub const FILING_JSON: usize = 13;
+    pub const REASON: usize = 14;
+    pub const FORCED: usize = 15;
+    pub const STATUS: usize = 16;
+    pub const RECORDED_AT: usize = 17;
+    pub const STATUS_CHANGED_AT: usize = 18;
+    pub const STATUS_REASON: usize = 19;
+    pub const REDEEMED_AT: usize = 20;
+    pub const REDEEMED_BY: usize = 21;
+    pub const UNLINKED_AT: usize = 22;
+    pub const UNLINK_REASON: usize = 23;
+    /// Each position's column name, in order: a test holds them to
+    /// `ISSUANCE_COLUMNS`.
+    #[cfg(test)]
+    pub const NAMES: [(usize, &str); 24] = [
+        (RECEIPT, "receipt"),
+        (ISSUE_NO, "issue_no"),
+        (FORM, "form"),
+        (BATCH_ID, "batch_id"),
+        (PIECE_ID, "piece_id"),
+        (KEY_ID, "key_id"),
+        (FINGERPRINT, "fingerprint"),
+        (NOTICE_DATE, "notice_date"),
+        (EXPIRES_ON, "expires_on"),
+        (PROOF_KIND, "proof_kind"),
+        (PROOF_DIGEST, "proof_digest"),
+        (PAGES, "pages"),
+        (IMB_SERIAL, "imb_serial"),
+        (FILING_JSON, "filing_json"),
+        (REASON, "reason"),
+        (FORCED, "forced"),
+        (STATUS, "status"),
+        (RECORDED_AT, "recorded_at"),
+        (STATUS_CHANGED_AT, "status_changed_at"),
+        (STATUS_REASON, "status_reason"),
+        (REDEEMED_AT, "redeemed_at"),
+        (REDEEMED_BY, "redeemed_by"),
+        (UNLINKED_AT, "unlinked_at"),
+        (UNLINK_REASON, "unlink_reason"),
+    ];
+}
+
+/// A date column at `idx` (named `name` in errors).
+fn date_at(row: &Row<'_>, idx: usize, name: &str) -> rusqlite::Result<NaiveDate> {
+    let text: String = row.get(idx)?;
+    NaiveDate::parse_from_str(&text, DATE_FORMAT)
+        .map_err(|_| bad_column(idx, format!("{name} '{text}' is not a YYYY-MM-DD date")))
+}
+
+/// A time column at `idx` (named `name` in errors), if set.
+fn time_at(row: &Row<'_>, idx: usize, name: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
+    let Some(text) = row.get::<_, Option<String>>(idx)? else {
+        return Ok(None);
+    };
+    DateTime::parse_from_rfc3339(&text)
+        .map(|t| Some(t.with_timezone(&Utc)))
+        .map_err(|_| bad_column(idx, format!("{name} '{text}' is not a time")))
+}
+
+/// A redemption and its unlinking, from a row of [`ISSUANCE_COLUMNS`].
+fn redemption_at(row: &Row<'_>) -> rusqlite::Result<Option<Redemption>> {
+    let redeemed_by: Option<String> = row.get(col::REDEEMED_BY)?;
+    let unlink_reason: Option<String> = row.get(col::UNLINK_REASON)?;
+    let unlinked = match (
+        time_at(row, col::UNLINKED_AT, "unlinked_at")?,
+        unlink_reason,
+    ) {
         (Some(at), reason) => Some(Unlink {
             at,
             reason: reason.unwrap_or_default(),
         }),
         (None, _) => None,
     };
-    let redemption = match (time_column(row, "redeemed_at")?, redeemed_by) {
-        (Some(at), Some(account)) => Some(Redemption {
-            at,
-            account,
-            unlinked,
-        }),
-        _ => None,
-    };
+    Ok(
+        match (time_at(row, col::REDEEMED_AT, "redeemed_at")?, redeemed_by) {
+            (Some(at), Some(account)) => Some(Redemption {
+                at,
+                account,
+                unlinked,
+            }),
+            _ => None,
+        },
+    )
+}
+
+/// Reads a row selected with [`ISSUANCE_COLUMNS`] first, by position.
+pub(super) fn issuance_from_row(row: &Row<'_>) -> rusqlite::Result<Issuance> {
+    let receipt_text: String = row.get(col::RECEIPT)?;
+    let receipt = ReceiptNumber::parse(&receipt_text).map_err(|e| bad_column(0, e))?;
+    let form_text: String = row.get(col::FORM)?;
+    let form = parse_form(&form_text)
+        .ok_or_else(|| bad_column(0, format!("unknown form '{form_text}'")))?;
+    let filing_json: String = row.get(col::FILING_JSON)?;
+    let filing: Filing = serde_json::from_str(&filing_json).map_err(|e| {
+        bad_column(
+            0,
+            format!("the stored filing of receipt {receipt} is not readable: {e}"),
+        )
+    })?;
+    let status_text: String = row.get(col::STATUS)?;
+    let status = IssuanceStatus::parse(&status_text)
+        .ok_or_else(|| bad_column(0, format!("unknown status '{status_text}'")))?;
+    let fingerprint = Fingerprint::from_hex(row.get(col::FINGERPRINT)?)
+        .map_err(|e| bad_column(0, format!("the fingerprint of receipt {receipt}: {e}")))?;
+    let proof = LetterProof::from_parts(
+        &row.get::<_, String>(col::PROOF_KIND)?,
+        row.get::<_, Option<String>>(col::PROOF_DIGEST)?.as_deref(),
+    )
+    .map_err(|e| bad_column(0, format!("the letter proof of receipt {receipt}: {e}")))?;
     let issued = NewIssuance {
         receipt,
-        issue_no: row.get("issue_no")?,
+        issue_no: row.get(col::ISSUE_NO)?,
         form,
-        batch_id: row.get("batch_id")?,
-        piece_id: row.get("piece_id")?,
-        key_id: row.get("key_id")?,
+        batch_id: row.get(col::BATCH_ID)?,
+        piece_id: row.get(col::PIECE_ID)?,
+        key_id: row.get(col::KEY_ID)?,
         fingerprint,
-        notice_date: date_column(row, "notice_date")?,
-        expires_on: date_column(row, "expires_on")?,
+        notice_date: date_at(row, col::NOTICE_DATE, "notice_date")?,
+        expires_on: date_at(row, col::EXPIRES_ON, "expires_on")?,
         proof,
-        pages: row.get("pages")?,
-        imb_serial: row.get("imb_serial")?,
+        pages: row.get(col::PAGES)?,
+        imb_serial: row.get(col::IMB_SERIAL)?,
         filing,
-        reason: row.get("reason")?,
-        forced: row.get("forced")?,
+        reason: row.get(col::REASON)?,
+        forced: row.get(col::FORCED)?,
     };
     Ok(Issuance {
         issued,
         status,
-        recorded_at: time_column(row, "recorded_at")?
+        recorded_at: time_at(row, col::RECORDED_AT, "recorded_at")?
             .ok_or_else(|| bad_column(0, "recorded_at is missing".into()))?,
-        status_changed_at: time_column(row, "status_changed_at")?,
-        status_reason: row.get("status_reason")?,
-        redemption,
+        status_changed_at: time_at(row, col::STATUS_CHANGED_AT, "status_changed_at")?,
+        status_reason: row.get(col::STATUS_REASON)?,
+        redemption: redemption_at(row)?,
     })
 }
 
@@ -361,4 +446,20 @@ pub(super) fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<(BatchRecord, Op
         },
         row.get(6)?,
     ))
+}
+
+#[cfg(test)]
+mod col_tests {
+    #[test]
+    fn positions_are_the_order_of_issuance_columns() {
+        let names: Vec<&str> = crate::ledger::ISSUANCE_COLUMNS
+            .split(',')
+            .map(str::trim)
+            .collect();
+        let want: Vec<&str> = super::col::NAMES.iter().map(|(_, n)| *n).collect();
+        assert_eq!(names, want);
+        for (i, (at, _)) in super::col::NAMES.iter().enumerate() {
+            assert_eq!(i, *at);
+        }
+    }
 }
