@@ -34,13 +34,14 @@ use sha2::{Digest, Sha256};
 use super::error::io_err;
 use super::plan::Checked;
 use super::{BatchError, OutputChoice, Progress};
-use crate::issue::{draw_for_print, IssueContext, Planned};
+use crate::issue::{draw_for_print, issue_as_before, IssueContext, Planned};
 use crate::key::KeyRing;
+use crate::ledger::NewIssuance;
 use crate::ledger::{Issuance, Ledger};
 use crate::ledger::{LetterProof, Sha256Hex};
 use crate::manifest::PrintFileEntry;
 use crate::output::{create_private, sync_dir, AtomicFile};
-use crate::print::{PrintFile, PrintFileMeta, PrintLetter};
+use crate::print::{digest_v1_of_letter_pdf, PrintFile, PrintFileMeta, PrintLetter};
 use crate::render::Renderer;
 
 /// What writing a batch's print files needs.
@@ -342,7 +343,9 @@ fn draw_recorded(
     let ctx = IssueContext::recorded(issued, key, run.renderer);
     let drawn = draw_for_print(&ctx, &Planned::recorded(issued))?;
     let to_record = match &issued.proof {
-        LetterProof::Printed(recorded) if *recorded != drawn.digest => {
+        LetterProof::Printed(recorded)
+            if *recorded != drawn.digest && !printed_before(&ctx, issued, recorded) =>
+        {
             return Err(differs(
                 "drawn again, its content differs from what the ledger recorded".into(),
             ));
@@ -358,6 +361,18 @@ fn draw_recorded(
         )));
     }
     Ok((PrintLetter::new(drawn), to_record))
+}
+
+/// Whether `recorded` is the digest an earlier version recorded for this
+/// letter (version 1, see `print::digest_v1_of_letter_pdf`): a batch
+/// printed before print forms whose files are written again now. The
+/// letter is the same; its new print file draws it with forms, and the
+/// recorded proof still proves a reprint (`print::compare_rebuilt`).
+fn printed_before(ctx: &IssueContext<'_>, issued: &NewIssuance, recorded: &Sha256Hex) -> bool {
+    issue_as_before(ctx, &Planned::recorded(issued))
+        .ok()
+        .and_then(|before| digest_v1_of_letter_pdf(&before.bytes).ok())
+        .is_some_and(|v1| v1 == *recorded)
 }
 
 /// Removes print files this run did not write (left by a run with another

@@ -78,3 +78,76 @@ fn a_proof_recorded_before_forms_is_checked_against_the_letter_as_it_was() {
         Rebuilt::Differs(LetterProof::Printed(_))
     ));
 }
+
+/// The version 1 digest of a receipt's letter as an earlier version drew
+/// it, from the ledger in `wd`.
+fn digest_as_before(wd: &crate::support::Workdir, receipt: &str) -> String {
+    use access_letters::config::Config;
+    use access_letters::key::{Key, KeyRing};
+    use access_letters::letter::Templates;
+    use access_letters::render::Renderer;
+    let ledger = access_letters::ledger::SqliteLedger::open_existing(&wd.ledger()).unwrap();
+    let keys = KeyRing::single(Key::load(&crate::support::test_key()).unwrap());
+    let renderer = Renderer::new(Templates::builtin(), Config::default_config());
+    let receipt = ReceiptNumber::parse(receipt).unwrap();
+    let recorded = access_letters::rebuild::find(&ledger, &keys, &receipt, None).unwrap();
+    let before =
+        access_letters::issue::issue_as_before(&recorded.context(&renderer), &recorded.planned())
+            .unwrap();
+    digest_v1_of_letter_pdf(&before.bytes).unwrap().to_string()
+}
+
+/// A print batch that an earlier version printed and recorded (version 1
+/// digests), whose print file is then lost, is finished by this version:
+/// the file is drawn again with forms, the recorded proof is accepted as
+/// the same letter's, and a reprint is still proven by it. A digest that
+/// is neither version's is still refused.
+#[test]
+fn a_batch_printed_by_an_earlier_version_is_written_again_and_still_proven() {
+    use crate::support::*;
+    let wd = Workdir::new();
+    let (_, batch) = crate::print_run::print_fixtures(&wd, &[]);
+    let row = batch.manifest()[3].clone();
+    let piece = row["piece_id"].clone();
+    let receipt = piece[..13].to_string();
+    let set_digest = |digest: &str| {
+        let conn = rusqlite::Connection::open(wd.ledger()).unwrap();
+        let n = conn
+            .execute(
+                "UPDATE issuances SET proof_digest = ?1 WHERE piece_id = ?2",
+                [digest, piece.as_str()],
+            )
+            .unwrap();
+        assert_eq!(n, 1);
+    };
+    let file = batch.path(&row["print_file"]);
+    let written = fs::read(&file).unwrap();
+    set_digest(&digest_as_before(&wd, &receipt));
+    fs::remove_file(&file).unwrap();
+    let (again, _) = crate::print_run::print_fixtures(&wd, &[]);
+    assert!(again.stdout.contains("issued"), "{again:?}");
+    assert!(
+        fs::read(&file).unwrap() == written,
+        "the same file, drawn again"
+    );
+    let out = wd.cmd(["reprint", &receipt]);
+    out.expect_code(EXIT_OK);
+
+    set_digest(&Sha256Hex::of(b"not this letter").to_string());
+    fs::remove_file(&file).unwrap();
+    let input = fixtures_csv();
+    let args = [
+        "run",
+        "--input",
+        input.to_str().unwrap(),
+        "--batch-date",
+        BATCH_DATE,
+        "--letters",
+        "print",
+        "--pieces-per-file",
+        "10",
+    ];
+    let refused = wd.cmd(args);
+    refused.expect_code(EXIT_FAILED);
+    assert!(refused.stderr.contains("differs"), "{refused:?}");
+}
