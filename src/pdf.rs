@@ -437,7 +437,7 @@ pub fn render(pages: &[Page], meta: &PdfMeta) -> RenderedLetter {
         file.add_page(deflate_content(&drawn.content), &drawn.forms);
     }
     file.add_chars(&chars);
-    let date = format!("D:{}000000+00'00'", meta.date.format("%Y%m%d"));
+    let date = file::info_date(meta.date);
     let producer = format!("access-letters {} (printpdf)", env!("CARGO_PKG_VERSION"));
     let info = [
         ("Title", meta.title.as_str()),

@@ -428,7 +428,7 @@ impl PrintFile {
         let mut id = [0u8; 16];
         id.copy_from_slice(&self.id.finalize()[..16]);
         let meta = &self.meta;
-        let date = format!("D:{}000000+00'00'", meta.date.format("%Y%m%d"));
+        let date = crate::pdf::file::info_date(meta.date);
         let producer = format!("access-letters {} print file", env!("CARGO_PKG_VERSION"));
         let info = [
             ("Title", meta.name.as_str()),

@@ -57,6 +57,11 @@ fn media_box() -> Object {
     )
 }
 
+/// A date as document information gives it: midnight UTC of `date`.
+pub fn info_date(date: chrono::NaiveDate) -> String {
+    format!("D:{}000000+00'00'", date.format("%Y%m%d"))
+}
+
 /// A PDF text string: ASCII as it is, anything else as UTF-16BE with a
 /// byte order mark (ISO 32000-1, 7.9.2.2).
 fn text_string(s: &str) -> Object {

@@ -17,10 +17,9 @@
 //! A form is named by a digest of its content (`Fm` and 16 hex digits of
 //! its SHA-256), so the page content that places it is the same bytes in a
 //! letter's own PDF and in any print file, whatever else the file holds.
-//! Forms are kept in a small cache, keyed by their items, so a form a
+//! Forms are kept in a small cache, keyed by a digest of their items, so a form a
 //! letter shares with the letters before it is not drawn again.
 
-use std::hash::{Hash, Hasher};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
@@ -156,9 +155,9 @@ fn relative(item: &Item, top: f32) -> Item {
     item
 }
 
-/// Forms already drawn, by the hash of their items; each entry keeps the
-/// items so a hit is checked, never trusted to the hash alone.
-type FormCache = rustc_hash::FxHashMap<u64, Vec<(Vec<Item>, Arc<Form>)>>;
+/// Forms already drawn, by the SHA-256 of their items (`id::items_digest`,
+/// field by field): a key no two different runs of items share.
+type FormCache = rustc_hash::FxHashMap<[u8; 32], Arc<Form>>;
 
 /// How many forms the cache keeps before it starts again: a run's letters
 /// share a few dozen.
@@ -173,14 +172,9 @@ fn form_cache() -> &'static Mutex<FormCache> {
 fn form_for(items: &[Item]) -> (f32, Arc<Form>) {
     let top = round(items.first().map_or(0.0, item_top));
     let local: Vec<Item> = items.iter().map(|i| relative(i, top)).collect();
-    let key = items_hash(&local);
-    if let Some(hit) = form_cache()
-        .lock()
-        .expect("form cache")
-        .get(&key)
-        .and_then(|bucket| bucket.iter().find(|(i, _)| *i == local))
-    {
-        return (top, Arc::clone(&hit.1));
+    let key = super::id::items_digest(&local);
+    if let Some(hit) = form_cache().lock().expect("form cache").get(&key) {
+        return (top, Arc::clone(hit));
     }
     let mut chars: [CharSet; 3] = Default::default();
     let content = page_content(&items_ops(&local, 0.0), GlyphCodes::Repertoire, &mut chars);
@@ -189,67 +183,6 @@ fn form_for(items: &[Item]) -> (f32, Arc<Form>) {
     if cache.len() >= FORM_CACHE_ENTRIES {
         cache.clear();
     }
-    cache
-        .entry(key)
-        .or_default()
-        .push((local, Arc::clone(&form)));
+    cache.insert(key, Arc::clone(&form));
     (top, form)
-}
-
-fn items_hash(items: &[Item]) -> u64 {
-    let mut h = rustc_hash::FxHasher::default();
-    for item in items {
-        match item {
-            Item::Text {
-                x,
-                baseline,
-                face,
-                size,
-                text,
-                gray,
-                stroke,
-            } => {
-                (0u8, *face as u8, text).hash(&mut h);
-                [x, baseline, size, gray, stroke]
-                    .map(|v| v.to_bits())
-                    .hash(&mut h);
-            }
-            Item::CellText {
-                x,
-                baseline,
-                face,
-                size,
-                text,
-                cell,
-                stroke,
-            } => {
-                (1u8, *face as u8, text).hash(&mut h);
-                [x, baseline, size, cell, stroke]
-                    .map(|v| v.to_bits())
-                    .hash(&mut h);
-            }
-            Item::Watermark {
-                text,
-                face,
-                size,
-                center_x,
-                center_y,
-                angle_deg,
-                gray,
-            } => {
-                (2u8, *face as u8, text).hash(&mut h);
-                [size, center_x, center_y, angle_deg, gray]
-                    .map(|v| v.to_bits())
-                    .hash(&mut h);
-            }
-            Item::Rect { rect, fill, stroke } => {
-                3u8.hash(&mut h);
-                [rect.x, rect.y, rect.width, rect.height]
-                    .map(f32::to_bits)
-                    .hash(&mut h);
-                (fill.map(f32::to_bits), stroke.map(f32::to_bits)).hash(&mut h);
-            }
-        }
-    }
-    h.finish()
 }

@@ -96,6 +96,16 @@ impl Id {
     }
 }
 
+/// SHA-256 over `items`, field by field: what names a form's items in
+/// the form cache (see `pdf::form`), so no two runs of items share a key.
+pub(super) fn items_digest(items: &[Item]) -> [u8; 32] {
+    let mut h = Id(Sha256::new());
+    for item in items {
+        h.item(item);
+    }
+    h.0.finalize().into()
+}
+
 /// A stable hash of the letter's content, for the trailer `/ID`.
 pub(super) fn content_id(pages: &[Page], meta: &PdfMeta) -> [u8; 16] {
     let mut h = Id(Sha256::new());

@@ -135,19 +135,7 @@ fn a_batch_printed_by_an_earlier_version_is_written_again_and_still_proven() {
 
     set_digest(&Sha256Hex::of(b"not this letter").to_string());
     fs::remove_file(&file).unwrap();
-    let input = fixtures_csv();
-    let args = [
-        "run",
-        "--input",
-        input.to_str().unwrap(),
-        "--batch-date",
-        BATCH_DATE,
-        "--letters",
-        "print",
-        "--pieces-per-file",
-        "10",
-    ];
-    let refused = wd.cmd(args);
+    let refused = wd.cmd(crate::print_run::print_args(&fixtures_csv(), "10"));
     refused.expect_code(EXIT_FAILED);
     assert!(refused.stderr.contains("differs"), "{refused:?}");
 }

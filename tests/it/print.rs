@@ -53,18 +53,23 @@ fn fx() -> &'static Fixture {
     })
 }
 
+/// The job of a filing's first letter with `code`.
+fn job<'a>(filing: &'a Filing, code: &'a access_letters::code::AccessCode) -> LetterJob<'a> {
+    LetterJob {
+        filing,
+        issue_no: 1,
+        code,
+        dates: fx().dates,
+        barcode: None,
+        mode: access_letters::key::KeyMode::Test,
+    }
+}
+
 /// The standalone PDF and the print drawing of a filing's letter.
 fn both(filing: &Filing) -> (Vec<u8>, DrawnLetter) {
     let f = fx();
     let code = derive(&f.key, &filing.receipt, 1);
-    let job = LetterJob {
-        filing,
-        issue_no: 1,
-        code: &code,
-        dates: f.dates,
-        barcode: None,
-        mode: access_letters::key::KeyMode::Test,
-    };
+    let job = job(filing, &code);
     let standalone = f.renderer.render(&job).unwrap().bytes;
     let drawn = draw_letter(&f.renderer, &job).unwrap();
     (standalone, drawn)
@@ -237,14 +242,7 @@ fn fixed_parts_hold_nothing_of_the_filing_and_most_of_the_page() {
     let f = fx();
     for filing in &f.filings {
         let code = derive(&f.key, &filing.receipt, 1);
-        let job = LetterJob {
-            filing,
-            issue_no: 1,
-            code: &code,
-            dates: f.dates,
-            barcode: None,
-            mode: access_letters::key::KeyMode::Test,
-        };
+        let job = job(filing, &code);
         let (pages, _) = f
             .renderer
             .lay_out(&job, access_letters::render::CodeDisplay::Shown)

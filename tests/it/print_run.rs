@@ -19,7 +19,7 @@ use crate::support::*;
 /// Print files of the fixtures: 46 letters, 10 to a file.
 const FIXTURE_PIECES_PER_FILE: &str = "10";
 
-fn print_args(input: &Path, pieces_per_file: &str) -> Vec<String> {
+pub(crate) fn print_args(input: &Path, pieces_per_file: &str) -> Vec<String> {
     [
         "run",
         "--input",
