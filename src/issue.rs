@@ -12,8 +12,9 @@ use crate::filing::{piece_id, Filing};
 use crate::imb::serial_digits;
 use crate::imb::{self, Barcode, ImbError, ImbFields};
 use crate::key::Key;
+use crate::layout::check_address_fits;
 use crate::ledger::LetterProof;
-use crate::ledger::NewIssuance;
+use crate::ledger::{NewIssuance, NOT_YET_COUNTED};
 use crate::letter::NoticeDates;
 use crate::pdf::RenderedLetter;
 use crate::print::{draw_letter, DrawnLetter};
@@ -156,26 +157,26 @@ pub fn issue(
     Ok((row, letter))
 }
 
-/// Derives the code for `planned` and lays its letter out, for a print run:
-/// the layout gives the page count and refuses an address that does not fit
-/// the window, but nothing is drawn yet. The row records
-/// [`LetterProof::NotYetPrinted`]; the letter is drawn once, in presort order, into its
-/// print file, and the digest of what was printed is recorded then.
+/// Derives the code for `planned` for a print run, and refuses an address
+/// that does not fit the window; nothing is laid out or drawn yet. The row
+/// records [`LetterProof::NotYetPrinted`] and no page count
+/// ([`NOT_YET_COUNTED`]): the letter is laid out and drawn once, in presort
+/// order, into its print file, and what was printed (digest and pages) is
+/// recorded then.
 pub fn issue_for_print(
     ctx: &IssueContext<'_>,
     planned: &Planned,
 ) -> Result<NewIssuance, IssueError> {
-    let (code, pages) = draw_job(ctx, planned, |job| {
-        ctx.renderer
-            .lay_out(job, CodeDisplay::Shown)
-            .map(|(pages, _)| pages.len() as u32)
+    let envelope = &ctx.renderer.config.envelope;
+    let (code, ()) = draw_job(ctx, planned, |job| {
+        check_address_fits(job.filing, job.barcode.is_some(), envelope).map_err(Into::into)
     })?;
     Ok(issuance_row(
         ctx,
         planned,
         &code,
         LetterProof::NotYetPrinted,
-        pages,
+        NOT_YET_COUNTED,
     ))
 }
 

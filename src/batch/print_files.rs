@@ -36,8 +36,7 @@ use super::plan::Checked;
 use super::{BatchError, OutputChoice, Progress};
 use crate::issue::{draw_for_print, issue_as_before, IssueContext, Planned};
 use crate::key::KeyRing;
-use crate::ledger::NewIssuance;
-use crate::ledger::{Issuance, Ledger};
+use crate::ledger::{Issuance, Ledger, NewIssuance, PrintedLetter};
 use crate::ledger::{LetterProof, Sha256Hex};
 use crate::manifest::PrintFileEntry;
 use crate::output::{create_private, sync_dir, AtomicFile};
@@ -189,8 +188,8 @@ fn write_round(
     Ok(())
 }
 
-/// A letter's piece id and the proof of what was printed, to be recorded.
-type Printed = (String, Sha256Hex);
+/// What was printed of a letter, to be recorded.
+type Printed = PrintedLetter;
 
 /// Draws a group of letters one after the other and writes them as one
 /// print file; returns the file and the proofs its letters need recorded.
@@ -261,8 +260,9 @@ impl PrintedSpill {
     }
 
     fn add(&mut self, printed: &[Printed]) -> Result<(), BatchError> {
-        for (piece_id, proof) in printed {
-            writeln!(self.out, "{piece_id} {proof}").map_err(io_err("cannot write", &self.path))?;
+        for p in printed {
+            writeln!(self.out, "{} {} {}", p.piece_id, p.digest, p.pages)
+                .map_err(io_err("cannot write", &self.path))?;
         }
         Ok(())
     }
@@ -279,13 +279,11 @@ impl PrintedSpill {
         let mut failure: Option<std::io::Error> = None;
         let mut lines = std::io::BufReader::new(read).lines().map_while(|line| {
             let line = line.map_err(|e| failure = Some(e)).ok()?;
-            let parsed = line.split_once(' ').and_then(|(piece_id, digest)| {
-                Some((piece_id.to_string(), Sha256Hex::parse(digest).ok()?))
-            });
+            let parsed = spilled_line(&line);
             if parsed.is_none() {
                 failure = Some(std::io::Error::new(
                     std::io::ErrorKind::InvalidData,
-                    "a line is not a piece id and a SHA-256 digest",
+                    "a line is not a piece id, a SHA-256 digest and a page count",
                 ));
             }
             parsed
@@ -301,6 +299,20 @@ impl PrintedSpill {
         std::fs::remove_file(&path).map_err(io_err("cannot remove", &path))?;
         Ok(recorded)
     }
+}
+
+/// A line of the spill file: piece id, content digest and page count.
+fn spilled_line(line: &str) -> Option<PrintedLetter> {
+    let mut fields = line.split(' ');
+    let (piece_id, digest, pages) = (fields.next()?, fields.next()?, fields.next()?);
+    if fields.next().is_some() {
+        return None;
+    }
+    Some(PrintedLetter {
+        piece_id: piece_id.to_string(),
+        digest: Sha256Hex::parse(digest).ok()?,
+        pages: pages.parse().ok().filter(|&n| n > 0)?,
+    })
 }
 
 /// Passes bytes on and hashes them, so a file's SHA-256 needs no second read.
@@ -350,10 +362,15 @@ fn draw_recorded(
                 "drawn again, its content differs from what the ledger recorded".into(),
             ));
         }
-        LetterProof::NotYetPrinted => Some((issued.piece_id.clone(), drawn.digest.clone())),
+        // Its pages are counted now, as it is drawn (`NewIssuance::pages`).
+        LetterProof::NotYetPrinted => Some(PrintedLetter {
+            piece_id: issued.piece_id.clone(),
+            digest: drawn.digest.clone(),
+            pages: drawn.pages.len() as u32,
+        }),
         LetterProof::Printed(_) | LetterProof::File(_) => None,
     };
-    if drawn.pages.len() as u32 != issued.pages {
+    if to_record.is_none() && drawn.pages.len() as u32 != issued.pages {
         return Err(differs(format!(
             "drawn again it has {} pages, the ledger recorded {}",
             drawn.pages.len(),
@@ -391,4 +408,28 @@ fn remove_others(dir: &Path, files: &[PrintFileEntry]) -> Result<(), BatchError>
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_spilled_line_is_a_piece_a_digest_and_a_page_count() {
+        let digest = "ab".repeat(32);
+        let line = format!("IOE0934567812-01 {digest} 2");
+        let read = spilled_line(&line).expect("a whole line");
+        assert_eq!(read.piece_id, "IOE0934567812-01");
+        assert_eq!(read.digest.as_str(), digest);
+        assert_eq!(read.pages, 2);
+        for bad in [
+            format!("IOE0934567812-01 {digest}"),
+            format!("IOE0934567812-01 {digest} 0"),
+            format!("IOE0934567812-01 {digest} two"),
+            format!("IOE0934567812-01 {digest} 2 more"),
+            "IOE0934567812-01 not-a-digest 2".to_string(),
+        ] {
+            assert!(spilled_line(&bad).is_none(), "{bad}");
+        }
+    }
 }

@@ -3,7 +3,8 @@
 
 use super::wrap::{fit_size, text};
 use super::{Item, LayoutError, LetterParts, BLACK};
-use crate::envelope::{PageWindows, Rect, POINTS_PER_INCH};
+use crate::envelope::{Envelope, PageWindows, Rect, POINTS_PER_INCH};
+use crate::filing::Filing;
 use crate::fonts::{fonts, Face};
 use crate::imb::{self, Barcode};
 
@@ -30,20 +31,57 @@ pub(super) fn recipient_block(
     items: &mut Vec<Item>,
 ) -> Result<(), LayoutError> {
     let area = windows.recipient_text;
-    let mut top = area.y;
     if let Some(barcode) = parts.barcode {
         let bar_top = windows.recipient.y + BARCODE_TOP_OFFSET_PT;
-        let field_bottom = barcode_bars(barcode, area.x, bar_top, items);
-        top = top.max(field_bottom + BARCODE_GAP_PT);
+        barcode_bars(barcode, area.x, bar_top, items);
     }
-    address_lines(parts, area, top, items)
+    address_lines(
+        parts,
+        area,
+        address_top(windows, parts.barcode.is_some()),
+        items,
+    )
+}
+
+/// Whether `filing`'s address fits the recipient window of `envelope`, as
+/// [`recipient_block`] sets it (below a barcode when the letter has one),
+/// without laying out the rest of the letter: a print run checks this when
+/// it issues a letter it draws later.
+pub fn check_address_fits(
+    filing: &Filing,
+    with_barcode: bool,
+    envelope: &Envelope,
+) -> Result<(), LayoutError> {
+    let windows = PageWindows::from_envelope(envelope).map_err(LayoutError::Envelope)?;
+    let lines = filing.address_lines();
+    address_size(
+        &lines,
+        windows.recipient_text,
+        address_top(&windows, with_barcode),
+    )
+    .map(|_| ())
+}
+
+/// The top of the first address line: the text area's, or below the
+/// barcode's field.
+fn address_top(windows: &PageWindows, with_barcode: bool) -> f32 {
+    let area = windows.recipient_text;
+    if !with_barcode {
+        return area.y;
+    }
+    let field_bottom = windows.recipient.y + BARCODE_TOP_OFFSET_PT + barcode_field_height();
+    area.y.max(field_bottom + BARCODE_GAP_PT)
+}
+
+/// The height of the barcode's bar field (its full bars).
+fn barcode_field_height() -> f32 {
+    (imb::FULL_BAR_HEIGHT_IN * POINTS_PER_INCH_F64) as f32
 }
 
 /// The 65 bars of the barcode, left-aligned at `x` with their field's top at
-/// `bar_top`. Returns the bottom of the bar field.
-fn barcode_bars(barcode: &Barcode, x: f32, bar_top: f32, items: &mut Vec<Item>) -> f32 {
-    let field_height = (imb::FULL_BAR_HEIGHT_IN * POINTS_PER_INCH_F64) as f32;
-    let field_bottom = bar_top + field_height;
+/// `bar_top`.
+fn barcode_bars(barcode: &Barcode, x: f32, bar_top: f32, items: &mut Vec<Item>) {
+    let field_bottom = bar_top + barcode_field_height();
     let pitch = (imb::BAR_PITCH_IN * POINTS_PER_INCH_F64) as f32;
     let bar_w = (imb::BAR_WIDTH_IN * POINTS_PER_INCH_F64) as f32;
     for (i, kind) in barcode.bar_kinds().enumerate() {
@@ -60,20 +98,13 @@ fn barcode_bars(barcode: &Barcode, x: f32, bar_top: f32, items: &mut Vec<Item>) 
             stroke: None,
         });
     }
-    field_bottom
 }
 
-/// The address lines from `top` down, as large as the text area allows.
-fn address_lines(
-    parts: &LetterParts<'_>,
-    area: Rect,
-    top: f32,
-    items: &mut Vec<Item>,
-) -> Result<(), LayoutError> {
+/// The largest size at which `lines` fit `area` from `top` down.
+fn address_size(lines: &[String], area: Rect, top: f32) -> Result<f32, LayoutError> {
     let bottom = area.bottom();
-    let lines = parts.filing.address_lines();
     let block: Vec<(Face, &str)> = lines.iter().map(|l| (Face::Sans, l.as_str())).collect();
-    let size = fit_size(
+    fit_size(
         &block,
         &ADDRESS_SIZES_PT,
         area.width,
@@ -86,7 +117,18 @@ fn address_lines(
             lines.len(),
             (bottom - top) / POINTS_PER_INCH
         ))
-    })?;
+    })
+}
+
+/// The address lines from `top` down, as large as the text area allows.
+fn address_lines(
+    parts: &LetterParts<'_>,
+    area: Rect,
+    top: f32,
+    items: &mut Vec<Item>,
+) -> Result<(), LayoutError> {
+    let lines = parts.filing.address_lines();
+    let size = address_size(&lines, area, top)?;
     let mut baseline = top + fonts().get(Face::Sans).ascent_em * size;
     for line in &lines {
         items.push(text(area.x, baseline, Face::Sans, size, line));

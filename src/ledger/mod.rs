@@ -130,7 +130,8 @@ pub use open::{LedgerLocation, PostgresUrl, LEDGER_ENV};
 pub use redeem::{RedeemAsk, RedeemStep, Revocation};
 pub use sqlite::SqliteLedger;
 pub use types::{
-    ActiveRef, BatchKind, BatchRecord, Issuance, NewIssuance, ReceiptState, Redemption, Unlink,
+    ActiveRef, BatchKind, BatchRecord, Issuance, NewIssuance, PrintedLetter, ReceiptState,
+    Redemption, Unlink, NOT_YET_COUNTED,
 };
 
 /// How long a statement waits for another connection's lock before failing.
@@ -238,16 +239,16 @@ pub trait IssuanceLedger: Send {
     ) -> Result<u64, LedgerError>;
 
     /// Records, in one transaction, what was printed for letters of a print
-    /// run, as `(piece_id, content digest)` pairs: each letter must be in
+    /// run (content digest and page count): each letter must be in
     /// `batch_id` and still [`LetterProof::NotYetPrinted`], or already hold
     /// the same [`LetterProof::Printed`] (its print file written again).
     /// Anything else refuses them all ([`LedgerError::PrintedDiffers`]). The
-    /// pairs are streamed (a batch's worth need not fit in memory). Returns
-    /// how many were recorded.
+    /// letters are streamed (a batch's worth need not fit in memory).
+    /// Returns how many were recorded.
     fn record_printed(
         &mut self,
         batch_id: &str,
-        printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
+        printed: &mut dyn Iterator<Item = PrintedLetter>,
     ) -> Result<u64, LedgerError>;
 
     /// How many issuances the batch has recorded.

@@ -84,6 +84,10 @@ pub struct NewIssuance {
     pub expires_on: NaiveDate,
     /// What the letter was, to prove a reprint against.
     pub proof: LetterProof,
+    /// The letter's pages; [`NOT_YET_COUNTED`] while a print run's letter
+    /// is [`LetterProof::NotYetPrinted`]: its pages are counted when it is
+    /// drawn into its print file, and recorded with what was printed
+    /// ([`super::IssuanceLedger::record_printed`]).
     pub pages: u32,
     pub imb_serial: Option<u64>,
     /// The filing the letter was rendered from, so a reprint can re-render it.
@@ -107,6 +111,18 @@ impl NewIssuance {
         }
         Ok(())
     }
+}
+
+/// The page count of a letter not yet drawn (see [`NewIssuance::pages`]).
+pub const NOT_YET_COUNTED: u32 = 0;
+
+/// What a print run drew of one letter, to be recorded: its piece, the
+/// content digest of what was printed, and its page count.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrintedLetter {
+    pub piece_id: String,
+    pub digest: Sha256Hex,
+    pub pages: u32,
 }
 
 /// A recorded issuance: what was issued, and what has happened to it since.

@@ -18,7 +18,7 @@ use access_letters::filing::{Address, Filing, FormType, IssuanceStatus, Language
 use access_letters::key::KeyMode;
 use access_letters::ledger::{
     AttemptKind, AttemptLimit, BatchKind, BatchRecord, Gate, Ledger, LedgerError, LetterProof,
-    NewIssuance, PostgresLedger, Sha256Hex, SqliteLedger,
+    NewIssuance, PostgresLedger, PrintedLetter, Sha256Hex, SqliteLedger, NOT_YET_COUNTED,
 };
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
@@ -303,11 +303,22 @@ mod cases {
         LetterProof::Printed(digest(pair)).to_string()
     }
 
-    fn printed(pairs: &[(u64, &str)]) -> Vec<(String, Sha256Hex)> {
+    /// What was printed of letters `n` (digests of `pair`); letter `n`
+    /// has `n % 3 + 1` pages.
+    fn printed(pairs: &[(u64, &str)]) -> Vec<PrintedLetter> {
         pairs
             .iter()
-            .map(|(n, pair)| (format!("IOE{n:010}-01"), digest(pair)))
+            .map(|(n, pair)| PrintedLetter {
+                piece_id: format!("IOE{n:010}-01"),
+                digest: digest(pair),
+                pages: (n % 3 + 1) as u32,
+            })
             .collect()
+    }
+
+    fn pages_of(ledger: &dyn Ledger, n: u64) -> u32 {
+        let issued = ledger.issuance(&receipt(n), 1).expect("read");
+        issued.expect("recorded").issued.pages
     }
 
     pub fn printed_letters_are_recorded_once_and_never_rewritten(ledger: &mut dyn Ledger) {
@@ -315,6 +326,7 @@ mod cases {
         let mut rows: Vec<NewIssuance> = (1..=5).map(|n| row(n, 1)).collect();
         for n in [1, 2, 5] {
             rows[n - 1].proof = LetterProof::NotYetPrinted;
+            rows[n - 1].pages = NOT_YET_COUNTED;
         }
         ledger.record(&rows).expect("record");
         let recorded = ledger
@@ -323,6 +335,9 @@ mod cases {
         assert_eq!(recorded, 2);
         assert_eq!(proof_of(ledger, 1), printed_proof("aa"));
         assert_eq!(proof_of(ledger, 2), printed_proof("bb"));
+        // The pages are counted as the letters are drawn.
+        assert_eq!((pages_of(ledger, 1), pages_of(ledger, 2)), (2, 3));
+        assert_eq!(pages_of(ledger, 5), NOT_YET_COUNTED);
         // The same print again (a print file written again) is fine.
         ledger
             .record_printed(BATCH, &mut printed(&[(1, "aa")]).into_iter())
@@ -345,6 +360,7 @@ mod cases {
                 "{err}"
             );
             assert_eq!(proof_of(ledger, 5), "not-yet-printed", "{err}");
+            assert_eq!(pages_of(ledger, 5), NOT_YET_COUNTED, "{err}");
         }
         assert_eq!(proof_of(ledger, 1), printed_proof("aa"));
         assert_eq!(proof_of(ledger, 2), printed_proof("bb"));
@@ -360,14 +376,16 @@ mod cases {
             })
             .collect();
         ledger.record(&many).expect("record");
-        let mut proofs = (100..5_100u64).map(|n| {
-            let digest = Sha256Hex::parse(&format!("{n:064x}")).expect("hex");
-            (format!("IOE{n:010}-01"), digest)
+        let mut proofs = (100..5_100u64).map(|n| PrintedLetter {
+            piece_id: format!("IOE{n:010}-01"),
+            digest: Sha256Hex::parse(&format!("{n:064x}")).expect("hex"),
+            pages: (n % 3 + 1) as u32,
         });
         let recorded = ledger.record_printed(BATCH, &mut proofs);
         assert_eq!(recorded.expect("record a batch's worth"), 5_000);
         for n in [100, 4_195, 4_196, 5_099] {
             assert_eq!(proof_of(ledger, n), format!("content-sha256:{n:064x}"));
+            assert_eq!(pages_of(ledger, n), (n % 3 + 1) as u32);
         }
     }
 

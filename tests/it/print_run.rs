@@ -366,3 +366,66 @@ fn a_complete_print_batch_run_again_with_another_file_size_is_refused() {
     again.expect_code(EXIT_REJECTS);
     assert_eq!(snapshot(&batch.dir), before, "nothing changed");
 }
+
+/// A print run counts a letter's pages when it draws it (nothing is laid
+/// out when it is issued): every manifest row's pages, from its first page,
+/// are exactly its letter in its print file (the ledger's digest of what
+/// was printed), the ledger holds the same count, and the files hold no
+/// other page.
+#[test]
+fn each_letters_pages_are_counted_as_printed() {
+    let wd = Workdir::new();
+    // English letters grow onto a second page; Spanish ones stay on one.
+    let templates = wd.path("templates");
+    std::fs::create_dir_all(&templates).unwrap();
+    for lang in ["en", "es"] {
+        let name = format!("letter.{lang}.tera");
+        let text = std::fs::read_to_string(repo_file(&format!("templates/{name}"))).unwrap();
+        let filler: String = match lang {
+            "en" => (1..=30)
+                .map(|i| format!("Added paragraph {i}.\n\n"))
+                .collect(),
+            _ => String::new(),
+        };
+        assert!(text.contains("\n@code-box\n"), "{name}");
+        let edited = text.replacen("\n@code-box\n", &format!("\n{filler}@code-box\n"), 1);
+        std::fs::write(templates.join(&name), edited).unwrap();
+    }
+    let (_, batch) = print_fixtures(&wd, &["--templates", templates.to_str().unwrap()]);
+    let conn = rusqlite::Connection::open(wd.ledger()).unwrap();
+    let mut docs: BTreeMap<String, (Document, usize)> = BTreeMap::new();
+    let rows = batch.manifest();
+    for row in &rows {
+        let (digest, pages): (String, u32) = conn
+            .query_row(
+                "SELECT proof_digest, pages FROM issuances WHERE piece_id = ?1",
+                [row["piece_id"].as_str()],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .unwrap();
+        let n: usize = row["pages"].parse().unwrap();
+        assert_eq!(n, pages as usize, "{}", row["piece_id"]);
+        assert!(n >= 1, "{}", row["piece_id"]);
+        let (doc, used) = docs
+            .entry(row["print_file"].clone())
+            .or_insert_with(|| (Document::load(batch.path(&row["print_file"])).unwrap(), 0));
+        let ids = page_ids(doc);
+        let first: usize = row["first_page"].parse().unwrap();
+        let printed = digest_of_pages(doc, &ids[first - 1..first - 1 + n]).unwrap();
+        assert_eq!(printed.as_str(), digest, "{}", row["piece_id"]);
+        *used += n;
+    }
+    for (file, (doc, used)) in &docs {
+        assert_eq!(
+            page_ids(doc).len(),
+            *used,
+            "{file} holds only its letters' pages"
+        );
+    }
+    let counts: BTreeSet<&str> = rows.iter().map(|r| r["pages"].as_str()).collect();
+    assert_eq!(
+        counts,
+        BTreeSet::from(["1", "2"]),
+        "letters of one and two pages"
+    );
+}

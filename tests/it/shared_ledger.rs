@@ -626,7 +626,7 @@ mod racing {
         fn record_printed(
             &mut self,
             id: &str,
-            printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
+            printed: &mut dyn Iterator<Item = access_letters::ledger::PrintedLetter>,
         ) -> Result<u64, LedgerError> {
             self.inner.record_printed(id, printed)
         }

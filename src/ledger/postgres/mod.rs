@@ -487,7 +487,7 @@ impl IssuanceLedger for PostgresLedger {
     fn record_printed(
         &mut self,
         batch_id: &str,
-        printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
+        printed: &mut dyn Iterator<Item = crate::ledger::PrintedLetter>,
     ) -> Result<u64, LedgerError> {
         let label = self.label.clone();
         record_printed_pg(&mut self.client.get_mut(), &label, batch_id, printed)

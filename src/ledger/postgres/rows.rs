@@ -13,7 +13,7 @@ use crate::filing::{Filing, IssuanceStatus, ReceiptNumber};
 use crate::ledger::types::mode_of_column;
 use crate::ledger::{
     parse_form, BatchKind, BatchRecord, Issuance, LedgerError, LetterProof, NewIssuance,
-    Redemption, Sha256Hex, Unlink,
+    PrintedLetter, Redemption, Sha256Hex, Unlink,
 };
 use crate::letter_proof::ProofKind;
 
@@ -278,7 +278,7 @@ pub(super) fn record_printed_pg(
     client: &mut Client,
     label: &str,
     batch_id: &str,
-    printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
+    printed: &mut dyn Iterator<Item = PrintedLetter>,
 ) -> Result<u64, LedgerError> {
     let err = |e| pg_err(label, "record what was printed", e);
     let (printed_kind, not_yet) = (
@@ -288,14 +288,20 @@ pub(super) fn record_printed_pg(
     let mut tx = client.transaction().map_err(err)?;
     let mut recorded = 0u64;
     loop {
-        let group: Vec<(String, Sha256Hex)> = (&mut *printed).take(4096).collect();
+        let group: Vec<PrintedLetter> = (&mut *printed).take(4096).collect();
         if group.is_empty() {
             break;
         }
-        let (pieces, digests): (Vec<&str>, Vec<&str>) = group
+        let pieces: Vec<&str> = group.iter().map(|p| p.piece_id.as_str()).collect();
+        let digests: Vec<&str> = group.iter().map(|p| p.digest.as_str()).collect();
+        let pages = group
             .iter()
-            .map(|(piece, digest)| (piece.as_str(), digest.as_str()))
-            .unzip();
+            .map(|p| i32::try_from(p.pages))
+            .collect::<Result<Vec<i32>, _>>()
+            .map_err(|_| LedgerError::Damaged {
+                ledger: label.to_string(),
+                detail: "a printed letter's page count is too large".into(),
+            })?;
         let refused = tx
             .query_opt(
                 "SELECT p.piece_id FROM unnest($2::text[], $3::text[]) AS p(piece_id, digest) \
@@ -313,10 +319,10 @@ pub(super) fn record_printed_pg(
             });
         }
         tx.execute(
-            "UPDATE issuances AS i SET proof_kind = $4, proof_digest = p.digest \
-             FROM unnest($2::text[], $3::text[]) AS p(piece_id, digest) \
+            "UPDATE issuances AS i SET proof_kind = $4, proof_digest = p.digest, pages = p.pages \
+             FROM unnest($2::text[], $3::text[], $5::int4[]) AS p(piece_id, digest, pages) \
              WHERE i.batch_id = $1 AND i.piece_id = p.piece_id",
-            &[&batch_id, &pieces, &digests, &printed_kind],
+            &[&batch_id, &pieces, &digests, &printed_kind, &pages],
         )
         .map_err(err)?;
         recorded += group.len() as u64;

@@ -567,7 +567,7 @@ impl IssuanceLedger for SqliteLedger {
     fn record_printed(
         &mut self,
         batch_id: &str,
-        printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
+        printed: &mut dyn Iterator<Item = crate::ledger::PrintedLetter>,
     ) -> Result<u64, LedgerError> {
         let label = self.label.clone();
         let err = |e| classify(&label, "record what was printed", e);

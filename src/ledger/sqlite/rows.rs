@@ -8,6 +8,7 @@ use crate::code::Fingerprint;
 use crate::filing::{Filing, IssuanceStatus, ReceiptNumber};
 
 use crate::ledger::types::mode_of_column;
+use crate::ledger::PrintedLetter;
 use crate::ledger::{
     parse_form, BatchKind, BatchRecord, Issuance, LedgerError, LetterProof, NewIssuance,
     Redemption, Unlink,
@@ -127,7 +128,7 @@ fn diagnose_constraint(
 }
 
 /// Marks letters of `batch_id` printed (see `Ledger::record_printed`),
-/// inside the caller's transaction. The pairs are staged in a temporary
+/// with their page counts, inside the caller's transaction. They are staged in a temporary
 /// table, then the batch's rows are updated in table order (a rowid range),
 /// not in the presort order they were printed in: each page of the ledger is
 /// then written once, not once per letter on it (4.8 times faster at
@@ -136,23 +137,30 @@ pub(super) fn record_printed_in(
     conn: &Connection,
     label: &str,
     batch_id: &str,
-    printed: &mut dyn Iterator<Item = (String, Sha256Hex)>,
+    printed: &mut dyn Iterator<Item = PrintedLetter>,
 ) -> Result<u64, LedgerError> {
     let err = |e| classify(label, "record what was printed", e);
     conn.execute_batch(
         "CREATE TEMP TABLE IF NOT EXISTS printed_now \
-         (piece_id TEXT PRIMARY KEY, digest TEXT NOT NULL) WITHOUT ROWID; \
+         (piece_id TEXT PRIMARY KEY, digest TEXT NOT NULL, pages INTEGER NOT NULL) \
+         WITHOUT ROWID; \
          DELETE FROM temp.printed_now;",
     )
     .map_err(err)?;
     let mut staged = 0u64;
     {
         let mut insert = conn
-            .prepare_cached("INSERT INTO temp.printed_now (piece_id, digest) VALUES (?1, ?2)")
+            .prepare_cached(
+                "INSERT INTO temp.printed_now (piece_id, digest, pages) VALUES (?1, ?2, ?3)",
+            )
             .map_err(err)?;
-        for (piece_id, digest) in printed {
+        for letter in printed {
             insert
-                .execute(params![piece_id, digest.as_str()])
+                .execute(params![
+                    letter.piece_id,
+                    letter.digest.as_str(),
+                    letter.pages
+                ])
                 .map_err(err)?;
             staged += 1;
         }
@@ -168,7 +176,7 @@ pub(super) fn record_printed_in(
     let changed = match (lo, hi) {
         (Some(lo), Some(hi)) => conn
             .execute(
-                "UPDATE issuances SET proof_kind = ?4, proof_digest = p.digest \
+                "UPDATE issuances SET proof_kind = ?4, proof_digest = p.digest, pages = p.pages \
                  FROM temp.printed_now AS p \
                  WHERE issuances.id BETWEEN ?1 AND ?2 AND +issuances.batch_id = ?3 \
                  AND +issuances.piece_id = p.piece_id \
