@@ -86,16 +86,21 @@ pub fn draw_letter(renderer: &Renderer, job: &LetterJob<'_>) -> Result<DrawnLett
 }
 
 /// The font resources a page's items set, by resource name: (name, face
-/// name without a subset tag).
+/// name without a subset tag). Each face is looked at once, however many
+/// items use it.
 fn page_fonts(page: &Page) -> BTreeSet<(String, String)> {
-    page.items
-        .iter()
-        .filter_map(|item| match item {
+    let mut used = [false; Face::ALL.len()];
+    for item in &page.items {
+        match item {
             Item::Text { face, .. }
             | Item::CellText { face, .. }
-            | Item::Watermark { face, .. } => Some(*face),
-            Item::Rect { .. } => None,
-        })
+            | Item::Watermark { face, .. } => used[*face as usize] = true,
+            Item::Rect { .. } => {}
+        }
+    }
+    Face::ALL
+        .into_iter()
+        .filter(|face| used[*face as usize])
         .map(font_line)
         .collect()
 }
