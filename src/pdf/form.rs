@@ -155,7 +155,7 @@ fn relative(item: &Item, top: f32) -> Item {
     item
 }
 
-/// Forms already drawn, by the SHA-256 of their items (`id::items_digest`,
+/// Forms already drawn, by the SHA-256 of their items (`id::items_digest_at`,
 /// field by field): a key no two different runs of items share.
 type FormCache = rustc_hash::FxHashMap<[u8; 32], Arc<Form>>;
 
@@ -171,11 +171,13 @@ fn form_cache() -> &'static Mutex<FormCache> {
 /// The form drawing `items` (a fixed run) and the top it is placed at.
 fn form_for(items: &[Item]) -> (f32, Arc<Form>) {
     let top = round(items.first().map_or(0.0, item_top));
-    let local: Vec<Item> = items.iter().map(|i| relative(i, top)).collect();
-    let key = super::id::items_digest(&local);
+    // The key of the items moved into the form's space, without moving them:
+    // only a form not drawn yet needs them.
+    let key = super::id::items_digest_at(items, |y| round(y - top));
     if let Some(hit) = form_cache().lock().expect("form cache").get(&key) {
         return (top, Arc::clone(hit));
     }
+    let local: Vec<Item> = items.iter().map(|i| relative(i, top)).collect();
     let mut chars: [CharSet; 3] = Default::default();
     let content = page_content(&items_ops(&local, 0.0), GlyphCodes::Repertoire, &mut chars);
     let form = Arc::new(Form::new(content, chars));
@@ -185,4 +187,52 @@ fn form_for(items: &[Item]) -> (f32, Arc<Form>) {
     }
     cache.insert(key, Arc::clone(&form));
     (top, form)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::envelope::Rect;
+    use crate::fonts::Face;
+
+    /// The cache key computed in place is the digest of the items moved
+    /// into the form's space, for every kind of item.
+    #[test]
+    fn a_forms_key_is_the_digest_of_its_items_moved() {
+        let items = vec![
+            Item::Text {
+                x: 72.0,
+                baseline: 301.337,
+                face: Face::Serif,
+                size: 10.5,
+                text: "Your online access code".into(),
+                gray: 0.0,
+                stroke: 0.0,
+            },
+            Item::Rect {
+                rect: Rect {
+                    x: 70.0,
+                    y: 309.004,
+                    width: 200.0,
+                    height: 40.0,
+                },
+                fill: None,
+                stroke: Some(0.0),
+            },
+            Item::Watermark {
+                text: "SPECIMEN".into(),
+                face: Face::SerifBold,
+                size: 96.0,
+                center_x: 306.0,
+                center_y: 420.25,
+                angle_deg: 35.0,
+                gray: 0.9,
+            },
+        ];
+        let top = round(item_top(&items[0]));
+        let moved: Vec<Item> = items.iter().map(|i| relative(i, top)).collect();
+        let in_place = super::super::id::items_digest_at(&items, |y| round(y - top));
+        assert_eq!(in_place, super::super::id::items_digest_at(&moved, |y| y));
+        assert_ne!(in_place, super::super::id::items_digest_at(&items, |y| y));
+    }
 }

@@ -35,6 +35,12 @@ impl Id {
 
     /// One item of a page: a tag for its kind, then each of its fields.
     fn item(&mut self, item: &Item) {
+        self.item_at(item, |y| y);
+    }
+
+    /// One item as if placed at `y(its y)`: what [`Id::item`] gives for the
+    /// item moved there, without making the moved item.
+    fn item_at(&mut self, item: &Item, y: impl Fn(f32) -> f32) {
         match item {
             Item::Text {
                 x,
@@ -48,7 +54,7 @@ impl Id {
                 self.tag(b'T');
                 self.tag(*face as u8);
                 self.text(text);
-                for v in [*x, *baseline, *size, *gray, *stroke] {
+                for v in [*x, y(*baseline), *size, *gray, *stroke] {
                     self.num(v);
                 }
             }
@@ -64,7 +70,7 @@ impl Id {
                 self.tag(b'C');
                 self.tag(*face as u8);
                 self.text(text);
-                for v in [*x, *baseline, *size, *cell, *stroke] {
+                for v in [*x, y(*baseline), *size, *cell, *stroke] {
                     self.num(v);
                 }
             }
@@ -80,13 +86,13 @@ impl Id {
                 self.tag(b'W');
                 self.tag(*face as u8);
                 self.text(text);
-                for v in [*size, *center_x, *center_y, *angle_deg, *gray] {
+                for v in [*size, *center_x, y(*center_y), *angle_deg, *gray] {
                     self.num(v);
                 }
             }
             Item::Rect { rect, fill, stroke } => {
                 self.tag(b'R');
-                for v in [rect.x, rect.y, rect.width, rect.height] {
+                for v in [rect.x, y(rect.y), rect.width, rect.height] {
                     self.num(v);
                 }
                 self.opt(*fill);
@@ -96,12 +102,13 @@ impl Id {
     }
 }
 
-/// SHA-256 over `items`, field by field: what names a form's items in
-/// the form cache (see `pdf::form`), so no two runs of items share a key.
-pub(super) fn items_digest(items: &[Item]) -> [u8; 32] {
+/// SHA-256 over `items`, field by field, each item's y mapped by `y`: what
+/// names a form's items in the form cache (see `pdf::form`), so no two runs
+/// of items share a key.
+pub(super) fn items_digest_at(items: &[Item], y: impl Fn(f32) -> f32) -> [u8; 32] {
     let mut h = Id(Sha256::new());
     for item in items {
-        h.item(item);
+        h.item_at(item, &y);
     }
     h.0.finalize().into()
 }
