@@ -127,6 +127,33 @@ fn diagnose_constraint(
     classify(label, "record issuances", original)
 }
 
+/// Stages what was printed in `temp.printed_now` (emptied first); returns
+/// how many letters were staged.
+fn stage_printed(
+    conn: &Connection,
+    printed: &mut dyn Iterator<Item = PrintedLetter>,
+) -> rusqlite::Result<u64> {
+    conn.execute_batch(
+        "CREATE TEMP TABLE IF NOT EXISTS printed_now \
+         (piece_id TEXT PRIMARY KEY, digest TEXT NOT NULL, pages INTEGER NOT NULL) \
+         WITHOUT ROWID; \
+         DELETE FROM temp.printed_now;",
+    )?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO temp.printed_now (piece_id, digest, pages) VALUES (?1, ?2, ?3)",
+    )?;
+    let mut staged = 0u64;
+    for letter in printed {
+        insert.execute(params![
+            letter.piece_id,
+            letter.digest.as_str(),
+            letter.pages
+        ])?;
+        staged += 1;
+    }
+    Ok(staged)
+}
+
 /// Marks letters of `batch_id` printed (see `Ledger::record_printed`),
 /// with their page counts, inside the caller's transaction. They are staged in a temporary
 /// table, then the batch's rows are updated in table order (a rowid range),
@@ -140,31 +167,7 @@ pub(super) fn record_printed_in(
     printed: &mut dyn Iterator<Item = PrintedLetter>,
 ) -> Result<u64, LedgerError> {
     let err = |e| classify(label, "record what was printed", e);
-    conn.execute_batch(
-        "CREATE TEMP TABLE IF NOT EXISTS printed_now \
-         (piece_id TEXT PRIMARY KEY, digest TEXT NOT NULL, pages INTEGER NOT NULL) \
-         WITHOUT ROWID; \
-         DELETE FROM temp.printed_now;",
-    )
-    .map_err(err)?;
-    let mut staged = 0u64;
-    {
-        let mut insert = conn
-            .prepare_cached(
-                "INSERT INTO temp.printed_now (piece_id, digest, pages) VALUES (?1, ?2, ?3)",
-            )
-            .map_err(err)?;
-        for letter in printed {
-            insert
-                .execute(params![
-                    letter.piece_id,
-                    letter.digest.as_str(),
-                    letter.pages
-                ])
-                .map_err(err)?;
-            staged += 1;
-        }
-    }
+    let staged = stage_printed(conn, printed).map_err(err)?;
     let (lo, hi): (Option<i64>, Option<i64>) = conn
         .query_row(
             "SELECT min(id), max(id) FROM issuances WHERE batch_id = ?1",
