@@ -36,6 +36,14 @@ pub(crate) fn check_printable(
     label: &str,
     value: &str,
 ) -> Result<(), FieldProblem> {
+    // Most cells are printable ASCII, which the font prints (a test holds
+    // it to `font_can_print`): nothing to look up character by character.
+    if value
+        .bytes()
+        .all(|b| b == b'\t' || (b' '..=b'~').contains(&b))
+    {
+        return Ok(());
+    }
     for c in value.chars() {
         // A tab pasted into a cell is only whitespace; normalisation collapses it.
         if c == '\t' {
@@ -75,6 +83,10 @@ pub(crate) fn check_printable(
 /// NFC, invisible characters dropped, whitespace trimmed and collapsed.
 /// Case is kept: this is the form names take in the letter body.
 pub fn tidy_text(raw: &str) -> String {
+    if raw.is_ascii() {
+        // ASCII is its own NFC and holds no invisible character.
+        return raw.split_whitespace().collect::<Vec<_>>().join(" ");
+    }
     let nfc: String = raw.nfc().filter(|c| !is_invisible(*c)).collect();
     nfc.split_whitespace().collect::<Vec<_>>().join(" ")
 }
@@ -90,16 +102,7 @@ fn is_word_char(c: char) -> bool {
 /// Normalises one address line to Pub 28 style (see the module docs).
 /// The result may be empty and is not length-checked.
 pub fn normalize_line(raw: &str) -> String {
-    let mut text = String::with_capacity(raw.len() + 8);
-    for c in raw.nfc().filter(|c| !is_invisible(*c)) {
-        match c {
-            '½' => text.push_str(" 1/2 "),
-            '¼' => text.push_str(" 1/4 "),
-            '¾' => text.push_str(" 3/4 "),
-            _ => text.push(c),
-        }
-    }
-    let upper: Vec<char> = text.to_uppercase().nfc().collect();
+    let upper = upper_nfc(raw);
 
     let mut spaced = String::with_capacity(upper.len() + 8);
     // Letters since the last separator: tells `P.O.` (join) from `ST.LOUIS` (split).
@@ -143,6 +146,34 @@ pub fn normalize_line(raw: &str) -> String {
     }
 
     rewrite_words(&spaced)
+}
+
+/// Steps 1 and 2 of [`normalize_line`]: NFC, invisible characters dropped,
+/// fractions spelled out, upper case, NFC again.
+fn upper_nfc(raw: &str) -> Vec<char> {
+    if raw.is_ascii() {
+        // ASCII is its own NFC, holds no invisible character nor fraction,
+        // and its upper case is ASCII's: the same characters, no tables.
+        return raw
+            .bytes()
+            .map(|b| char::from(b.to_ascii_uppercase()))
+            .collect();
+    }
+    upper_nfc_any(raw)
+}
+
+/// [`upper_nfc`] for any text, through the Unicode tables.
+fn upper_nfc_any(raw: &str) -> Vec<char> {
+    let mut text = String::with_capacity(raw.len() + 8);
+    for c in raw.nfc().filter(|c| !is_invisible(*c)) {
+        match c {
+            '½' => text.push_str(" 1/2 "),
+            '¼' => text.push_str(" 1/4 "),
+            '¾' => text.push_str(" 3/4 "),
+            _ => text.push(c),
+        }
+    }
+    text.to_uppercase().nfc().collect()
 }
 
 /// Step 5: whitespace collapsed and the few Pub 28 words rewritten.
@@ -222,6 +253,9 @@ pub(crate) fn check_marks(
     label: &str,
     text: &str,
 ) -> Result<(), FieldProblem> {
+    if text.is_ascii() {
+        return Ok(()); // no combining mark is ASCII
+    }
     let mut prev: Option<char> = None;
     for c in text.chars() {
         let carried = prev.is_some_and(|p| p.is_alphanumeric() || is_combining_mark(p));
@@ -268,4 +302,32 @@ pub(crate) fn check_fits_alone(
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod ascii_tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// The ASCII shortcut of `check_printable` rests on this.
+    #[test]
+    fn the_font_prints_every_printable_ascii_character_and_its_upper_case() {
+        for c in ' '..='~' {
+            assert!(font_can_print(c), "{}", code_point(c));
+            assert!(c.to_uppercase().all(font_can_print), "{}", code_point(c));
+        }
+    }
+
+    proptest! {
+        /// The ASCII shortcuts give what the Unicode path gives.
+        #[test]
+        fn ascii_shortcuts_agree_with_the_unicode_path(s in "[ -~\t\n\r\x00-\x1f\x7f]{0,60}") {
+            prop_assert_eq!(upper_nfc(&s), upper_nfc_any(&s));
+            let nfc: String = s.nfc().filter(|c| !is_invisible(*c)).collect();
+            prop_assert_eq!(tidy_text(&s), nfc.split_whitespace().collect::<Vec<_>>().join(" "));
+            prop_assert!(check_marks("f", "f", &s).is_ok());
+            let printable = s.chars().all(|c| c == '\t' || !c.is_control());
+            prop_assert_eq!(check_printable("f", "f", &s).is_ok(), printable, "{:?}", s);
+        }
+    }
 }
