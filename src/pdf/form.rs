@@ -24,7 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-use super::content::{page_content, CharSet, GlyphCodes};
+use super::content::{page_content, write_real, CharSet, GlyphCodes};
 use super::items_ops;
 use crate::envelope::PAGE_HEIGHT_PT;
 use crate::layout::{Item, Page};
@@ -95,9 +95,13 @@ pub fn draw_page(page: &Page, chars: &mut [CharSet; 3]) -> DrawnPage {
                 .zip(&form.chars)
                 .for_each(|(all, mine)| all.extend_from(mine));
             let ty = PAGE_HEIGHT_PT - top;
-            content.extend_from_slice(
-                format!("q\n1 0 0 1 0 {ty} cm\n/{} Do\nQ", form.name).as_bytes(),
-            );
+            // "q\n1 0 0 1 0 {ty} cm\n/{name} Do\nQ", the number as
+            // `Display` writes it.
+            content.extend_from_slice(b"q\n1 0 0 1 0 ");
+            write_real(&mut content, ty);
+            content.extend_from_slice(b" cm\n/");
+            content.extend_from_slice(form.name.as_bytes());
+            content.extend_from_slice(b" Do\nQ");
             if !forms.iter().any(|f| f.name == form.name) {
                 forms.push(form);
             }
