@@ -240,6 +240,10 @@ impl FaceMetrics {
 
     /// The first character of `text` this face cannot print, if any.
     pub fn missing_glyph(&self, text: &str) -> Option<char> {
+        // Most of a letter is ASCII: a byte loop over the table, no decoding.
+        if text.is_ascii() && text.bytes().all(|b| self.ascii_present[usize::from(b)]) {
+            return None;
+        }
         text.chars().find(|&c| !self.has_glyph(c))
     }
 }
