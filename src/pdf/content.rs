@@ -292,8 +292,11 @@ mod tests {
             same((n as f32 * 0.01) * 1.06 + 0.5);
             same(n as f32 * 0.012_345);
         }
-        // Ties: -4238.90625 is Display's -4238.9063 and ryu's -4238.9062.
-        same(-4238.906_25);
+        // A tie: -4238.90625 (bits 0xC584_7740) is Display's -4238.9063
+        // and ryu's -4238.9062.
+        let tie = f32::from_bits(0xC584_7740);
+        assert_eq!(f64::from(tie), -4_238.906_25);
+        same(tie);
         for v in [0.0, -0.0, 1.0, 1e-7, 1e-5, 16_777_215.0, 16_777_216.0, 1e17] {
             same(v);
             same(-v);
