@@ -18,7 +18,8 @@ use access_letters::filing::{Address, Filing, FormType, IssuanceStatus, Language
 use access_letters::key::KeyMode;
 use access_letters::ledger::{
     AttemptKind, AttemptLimit, BatchKind, BatchRecord, Gate, Ledger, LedgerError, LetterProof,
-    NewIssuance, PostgresLedger, PrintedLetter, Sha256Hex, SqliteLedger, NOT_YET_COUNTED,
+    NewIssuance, PostgresLedger, PrintedLetter, ProofKind, Sha256Hex, SqliteLedger,
+    NOT_YET_COUNTED,
 };
 use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 
@@ -863,6 +864,87 @@ fn postgres_simultaneous_reissues_of_one_receipt_give_one_new_issue() {
         statuses(&schema.connect(), 7),
         vec![(1, IssuanceStatus::Superseded), (2, IssuanceStatus::Active)]
     );
+}
+
+/// Two prints of one letter with different digests, the second waiting on
+/// the first's row lock: once the first commits, the second's write checks
+/// the row again and refuses its group; the first print stands, not
+/// written over by a check the second took before the wait.
+#[test]
+fn postgres_a_print_racing_another_of_the_same_letter_is_refused_not_written_over() {
+    let Some(schema) = PgSchema::create("printed_race") else {
+        return;
+    };
+    let piece = "IOE0000000007-01";
+    let (first, second) = ("aa".repeat(32), "bb".repeat(32));
+    let mut ledger = schema.connect();
+    ledger
+        .start_batch(&batch(BATCH, BatchKind::Nightly))
+        .expect("start");
+    ledger
+        .record(&[NewIssuance {
+            proof: LetterProof::NotYetPrinted,
+            pages: NOT_YET_COUNTED,
+            ..row(7, 1)
+        }])
+        .expect("record");
+    // The first print, its transaction open: it holds the row's lock.
+    let mut admin = schema.admin();
+    let mut tx = admin.transaction().expect("begin");
+    let updated = tx
+        .execute(
+            "UPDATE issuances SET proof_kind = $1, proof_digest = $2, pages = 1 \
+             WHERE piece_id = $3",
+            &[&ProofKind::Printed.as_str(), &first, &piece],
+        )
+        .expect("the first print");
+    assert_eq!(updated, 1);
+    let holder: i32 = tx
+        .query_one("SELECT pg_backend_pid()", &[])
+        .expect("pid")
+        .get(0);
+    let url = schema.url();
+    let racing = std::thread::spawn(move || {
+        let mut ledger = PostgresLedger::connect(&url).expect("connect");
+        let mut printed = std::iter::once(PrintedLetter {
+            piece_id: piece.to_string(),
+            digest: Sha256Hex::parse(&second).expect("hex"),
+            pages: 2,
+        });
+        ledger.record_printed(BATCH, &mut printed)
+    });
+    // Commit only once the second print waits on the row (bounded).
+    let mut watcher = schema.admin();
+    let deadline = Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let waiting: i64 = watcher
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE $1 = ANY(pg_blocking_pids(pid))",
+                &[&holder],
+            )
+            .expect("who waits")
+            .get(0);
+        if waiting > 0 {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the second print never waited on the first"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    tx.commit().expect("commit the first print");
+    let result = racing.join().expect("thread");
+    assert!(
+        matches!(&result, Err(LedgerError::PrintedDiffers { piece_id, .. }) if piece_id == piece),
+        "{result:?}"
+    );
+    let issued = ledger.issuance(&receipt(7), 1).expect("read").expect("row");
+    assert_eq!(
+        issued.issued.proof,
+        LetterProof::Printed(Sha256Hex::parse(&first).expect("hex"))
+    );
+    assert_eq!(issued.issued.pages, 1);
 }
 
 #[test]

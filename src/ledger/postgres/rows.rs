@@ -273,7 +273,8 @@ pub(super) fn copy_rows(
 
 /// Marks letters of `batch_id` printed (see `Ledger::record_printed`) in one
 /// transaction, a few thousand at a time: for each group one statement
-/// finds a letter that may not be marked, one marks them all.
+/// marks every letter that may be marked, and a group in which any may not
+/// refuses them all (as `sqlite::rows::record_printed_in`).
 pub(super) fn record_printed_pg(
     client: &mut Client,
     label: &str,
@@ -302,29 +303,45 @@ pub(super) fn record_printed_pg(
                 ledger: label.to_string(),
                 detail: "a printed letter's page count is too large".into(),
             })?;
-        let refused = tx
-            .query_opt(
-                "SELECT p.piece_id FROM unnest($2::text[], $3::text[]) AS p(piece_id, digest) \
-                 LEFT JOIN issuances i ON i.piece_id = p.piece_id AND i.batch_id = $1 \
-                 WHERE i.piece_id IS NULL OR NOT (i.proof_kind = $5 \
-                   OR (i.proof_kind = $4 AND i.proof_digest = p.digest)) LIMIT 1",
-                &[&batch_id, &pieces, &digests, &printed_kind, &not_yet],
+        // The rule is decided by the statement that writes, on each row as
+        // it locks it: a letter still not printed, or printed with the same
+        // digest (its print file written again). A row another transaction
+        // changed meanwhile is re-checked, not overwritten.
+        let changed = tx
+            .execute(
+                "UPDATE issuances AS i \
+                 SET proof_kind = $4, proof_digest = p.digest, pages = p.pages \
+                 FROM unnest($2::text[], $3::text[], $5::int4[]) AS p(piece_id, digest, pages) \
+                 WHERE i.batch_id = $1 AND i.piece_id = p.piece_id \
+                 AND (i.proof_kind = $6 OR (i.proof_kind = $4 AND i.proof_digest = p.digest))",
+                &[
+                    &batch_id,
+                    &pieces,
+                    &digests,
+                    &printed_kind,
+                    &pages,
+                    &not_yet,
+                ],
             )
             .map_err(err)?;
-        if let Some(row) = refused {
+        if changed != group.len() as u64 {
+            // Dropping `tx` rolls back: nothing is recorded. Name a letter
+            // that is not (now) printed with its digest.
+            let refused = tx
+                .query_opt(
+                    "SELECT p.piece_id FROM unnest($2::text[], $3::text[]) AS p(piece_id, digest) \
+                     LEFT JOIN issuances i ON i.piece_id = p.piece_id AND i.batch_id = $1 \
+                     WHERE i.piece_id IS NULL OR i.proof_kind <> $4 OR i.proof_digest <> p.digest \
+                     ORDER BY p.piece_id LIMIT 1",
+                    &[&batch_id, &pieces, &digests, &printed_kind],
+                )
+                .map_err(err)?;
             return Err(LedgerError::PrintedDiffers {
                 ledger: label.to_string(),
                 batch_id: batch_id.to_string(),
-                piece_id: row.get(0),
+                piece_id: refused.map(|row| row.get(0)).unwrap_or_default(),
             });
         }
-        tx.execute(
-            "UPDATE issuances AS i SET proof_kind = $4, proof_digest = p.digest, pages = p.pages \
-             FROM unnest($2::text[], $3::text[], $5::int4[]) AS p(piece_id, digest, pages) \
-             WHERE i.batch_id = $1 AND i.piece_id = p.piece_id",
-            &[&batch_id, &pieces, &digests, &printed_kind, &pages],
-        )
-        .map_err(err)?;
         recorded += group.len() as u64;
     }
     tx.commit().map_err(err)?;
