@@ -32,8 +32,7 @@ pub(super) fn recipient_block(
 ) -> Result<(), LayoutError> {
     let area = windows.recipient_text;
     if let Some(barcode) = parts.barcode {
-        let bar_top = windows.recipient.y + BARCODE_TOP_OFFSET_PT;
-        barcode_bars(barcode, area.x, bar_top, items);
+        barcode_bars(barcode, area.x, barcode_top(windows), items);
     }
     address_lines(
         parts,
@@ -69,8 +68,13 @@ fn address_top(windows: &PageWindows, with_barcode: bool) -> f32 {
     if !with_barcode {
         return area.y;
     }
-    let field_bottom = windows.recipient.y + BARCODE_TOP_OFFSET_PT + barcode_field_height();
+    let field_bottom = barcode_top(windows) + barcode_field_height();
     area.y.max(field_bottom + BARCODE_GAP_PT)
+}
+
+/// The top of the barcode's bar field, in the recipient window.
+fn barcode_top(windows: &PageWindows) -> f32 {
+    windows.recipient.y + BARCODE_TOP_OFFSET_PT
 }
 
 /// The height of the barcode's bar field (its full bars).
