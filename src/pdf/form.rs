@@ -146,15 +146,20 @@ fn item_top(item: &Item) -> f32 {
     }
 }
 
-/// `item` moved up by `top` and rounded: its place inside a form.
+/// A y on the page as a form placed at `top` has it: moved up and rounded.
+fn form_y(y: f32, top: f32) -> f32 {
+    round(y - top)
+}
+
+/// `item` as a form placed at `top` draws it ([`form_y`]).
 fn relative(item: &Item, top: f32) -> Item {
     let mut item = item.clone();
     match &mut item {
         Item::Text { baseline, .. } | Item::CellText { baseline, .. } => {
-            *baseline = round(*baseline - top)
+            *baseline = form_y(*baseline, top)
         }
-        Item::Watermark { center_y, .. } => *center_y = round(*center_y - top),
-        Item::Rect { rect, .. } => rect.y = round(rect.y - top),
+        Item::Watermark { center_y, .. } => *center_y = form_y(*center_y, top),
+        Item::Rect { rect, .. } => rect.y = form_y(rect.y, top),
     }
     item
 }
@@ -177,7 +182,7 @@ fn form_for(items: &[Item]) -> (f32, Arc<Form>) {
     let top = round(items.first().map_or(0.0, item_top));
     // The key of the items moved into the form's space, without moving them:
     // only a form not drawn yet needs them.
-    let key = super::id::items_digest_at(items, |y| round(y - top));
+    let key = super::id::items_digest_at(items, |y| form_y(y, top));
     if let Some(hit) = form_cache().lock().expect("form cache").get(&key) {
         return (top, Arc::clone(hit));
     }
@@ -235,7 +240,7 @@ mod tests {
         ];
         let top = round(item_top(&items[0]));
         let moved: Vec<Item> = items.iter().map(|i| relative(i, top)).collect();
-        let in_place = super::super::id::items_digest_at(&items, |y| round(y - top));
+        let in_place = super::super::id::items_digest_at(&items, |y| form_y(y, top));
         assert_eq!(in_place, super::super::id::items_digest_at(&moved, |y| y));
         assert_ne!(in_place, super::super::id::items_digest_at(&items, |y| y));
     }

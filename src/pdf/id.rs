@@ -10,7 +10,7 @@ use crate::layout::{Item, Page};
 
 /// Each value written with its length or width, so no two layouts share a
 /// byte stream; the stream is hashed whole at the end (one SHA-256 update,
-/// not one per field of four bytes: the same digest, a quarter of the time).
+/// not one per four-byte field: the same digest, less overhead per field).
 struct Id(Vec<u8>);
 
 impl Id {
