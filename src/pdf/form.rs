@@ -17,7 +17,7 @@
 //! A form is named by a digest of its content (`Fm` and 16 hex digits of
 //! its SHA-256), so the page content that places it is the same bytes in a
 //! letter's own PDF and in any print file, whatever else the file holds.
-//! Forms are kept in a small cache, keyed by a digest of their items, so a form a
+//! Forms are kept in a small cache, keyed by their items, so a form a
 //! letter shares with the letters before it is not drawn again.
 
 use std::sync::{Arc, Mutex, OnceLock};
@@ -164,9 +164,11 @@ fn relative(item: &Item, top: f32) -> Item {
     item
 }
 
-/// Forms already drawn, by the SHA-256 of their items (`id::items_digest_at`,
-/// field by field): a key no two different runs of items share.
-type FormCache = rustc_hash::FxHashMap<[u8; 32], Arc<Form>>;
+/// Forms already drawn, keyed by their items written field by field
+/// (`id::items_key_at`): the key is the items themselves, so no two
+/// different runs of items share one, and a lookup hashes the bytes once
+/// (FxHash) and compares them on a hit, with no digest to take.
+type FormCache = rustc_hash::FxHashMap<Box<[u8]>, Arc<Form>>;
 
 /// How many forms the cache keeps before it starts again: a run's letters
 /// share a few dozen.
@@ -177,25 +179,32 @@ fn form_cache() -> &'static Mutex<FormCache> {
     CACHE.get_or_init(|| Mutex::new(FormCache::default()))
 }
 
+thread_local! {
+    /// The key being looked up, kept between lookups on this thread.
+    static KEY: std::cell::RefCell<Vec<u8>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The form drawing `items` (a fixed run) and the top it is placed at.
 fn form_for(items: &[Item]) -> (f32, Arc<Form>) {
     let top = round(items.first().map_or(0.0, item_top));
-    // The key of the items moved into the form's space, without moving them:
-    // only a form not drawn yet needs them.
-    let key = super::id::items_digest_at(items, |y| form_y(y, top));
-    if let Some(hit) = form_cache().lock().expect("form cache").get(&key) {
-        return (top, Arc::clone(hit));
-    }
-    let local: Vec<Item> = items.iter().map(|i| relative(i, top)).collect();
-    let mut chars: [CharSet; 3] = Default::default();
-    let content = page_content(&items_ops(&local, 0.0), GlyphCodes::Repertoire, &mut chars);
-    let form = Arc::new(Form::new(content, chars));
-    let mut cache = form_cache().lock().expect("form cache");
-    if cache.len() >= FORM_CACHE_ENTRIES {
-        cache.clear();
-    }
-    cache.insert(key, Arc::clone(&form));
-    (top, form)
+    KEY.with_borrow_mut(|key| {
+        // The key of the items moved into the form's space, without moving
+        // them: only a form not drawn yet needs them.
+        super::id::items_key_at(items, |y| form_y(y, top), key);
+        if let Some(hit) = form_cache().lock().expect("form cache").get(key.as_slice()) {
+            return (top, Arc::clone(hit));
+        }
+        let local: Vec<Item> = items.iter().map(|i| relative(i, top)).collect();
+        let mut chars: [CharSet; 3] = Default::default();
+        let content = page_content(&items_ops(&local, 0.0), GlyphCodes::Repertoire, &mut chars);
+        let form = Arc::new(Form::new(content, chars));
+        let mut cache = form_cache().lock().expect("form cache");
+        if cache.len() >= FORM_CACHE_ENTRIES {
+            cache.clear();
+        }
+        cache.insert(key.as_slice().into(), Arc::clone(&form));
+        (top, form)
+    })
 }
 
 #[cfg(test)]
@@ -204,7 +213,7 @@ mod tests {
     use crate::envelope::Rect;
     use crate::fonts::Face;
 
-    /// The cache key computed in place is the digest of the items moved
+    /// The cache key computed in place is the key of the items moved
     /// into the form's space, for every kind of item.
     #[test]
     fn a_forms_key_is_the_digest_of_its_items_moved() {
@@ -240,8 +249,13 @@ mod tests {
         ];
         let top = round(item_top(&items[0]));
         let moved: Vec<Item> = items.iter().map(|i| relative(i, top)).collect();
-        let in_place = super::super::id::items_digest_at(&items, |y| form_y(y, top));
-        assert_eq!(in_place, super::super::id::items_digest_at(&moved, |y| y));
-        assert_ne!(in_place, super::super::id::items_digest_at(&items, |y| y));
+        let key = |items: &[Item], y: &dyn Fn(f32) -> f32| {
+            let mut out = Vec::new();
+            super::super::id::items_key_at(items, y, &mut out);
+            out
+        };
+        let in_place = key(&items, &|y| form_y(y, top));
+        assert_eq!(in_place, key(&moved, &|y| y));
+        assert_ne!(in_place, key(&items, &|y| y));
     }
 }

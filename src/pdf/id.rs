@@ -109,15 +109,17 @@ impl Id {
     }
 }
 
-/// SHA-256 over `items`, field by field, each item's y mapped by `y`: what
-/// names a form's items in the form cache (see `pdf::form`), so no two runs
-/// of items share a key.
-pub(super) fn items_digest_at(items: &[Item], y: impl Fn(f32) -> f32) -> [u8; 32] {
-    let mut h = Id::new();
+/// `items` field by field, each item's y mapped by `y`, written into `out`
+/// (cleared first): what names a form's items in the form cache (see
+/// `pdf::form`). Every field is written with its length or width, so two
+/// runs of items give the same bytes only if they are the same items.
+pub(super) fn items_key_at(items: &[Item], y: impl Fn(f32) -> f32, out: &mut Vec<u8>) {
+    out.clear();
+    let mut h = Id(std::mem::take(out));
     for item in items {
         h.item_at(item, &y);
     }
-    h.finish()
+    *out = h.0;
 }
 
 /// A stable hash of the letter's content, for the trailer `/ID`.
