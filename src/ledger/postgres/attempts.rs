@@ -11,6 +11,7 @@ use ::postgres::types::Type;
 use ::postgres::Client;
 use chrono::{DateTime, Utc};
 
+use super::locked::LockedTx;
 use super::rows::pg_err;
 use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::{
@@ -54,12 +55,8 @@ pub(super) fn gate(
         if let Some(gate) = read_only_gate(kind, now, || state(client, receipt, now, limit))? {
             return Ok(gate);
         }
-        let mut tx = client.transaction()?;
-        tx.execute_typed(
-            "SELECT pg_advisory_xact_lock($1)",
-            &[(&lock_key, Type::INT8)],
-        )?;
-        let gate = gate_in(&mut tx, receipt, kind, now, limit)?;
+        let mut tx = LockedTx::begin(client, &[lock_key])?;
+        let gate = gate_in(&mut *tx, receipt, kind, now, limit)?;
         tx.commit()?;
         Ok(gate)
     };

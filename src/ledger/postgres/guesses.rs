@@ -12,6 +12,7 @@ use ::postgres::{Client, GenericClient, Row, Statement};
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::lock_key;
+use super::locked::LockedTx;
 use super::rows::{damaged, issuance_from_row, pg_err};
 use crate::filing::ReceiptNumber;
 use crate::ledger::attempts::AttemptKind;
@@ -147,28 +148,18 @@ pub(super) fn gate_guess(
         return gate_in(&mut PgGuesses { client, label }, who, kind, now, limit);
     }
     let err = |e| pg_err(label, "record a wrong code", e);
-    let mut tx = client.transaction().map_err(err)?;
     let guesser = who.1;
     let client_key = lock_key(&["guess-client", schema, &guesser.client]);
-    // Both locks in one statement (one round trip), the account's first:
-    // the select list is evaluated in order, the same for every guesser.
-    match guesser.account.as_deref() {
-        Some(a) => tx.execute_typed(
-            "SELECT pg_advisory_xact_lock($1), pg_advisory_xact_lock($2)",
-            &[
-                (&lock_key(&["guess-account", schema, a]), Type::INT8),
-                (&client_key, Type::INT8),
-            ],
-        ),
-        None => tx.execute_typed(
-            "SELECT pg_advisory_xact_lock($1)",
-            &[(&client_key, Type::INT8)],
-        ),
-    }
-    .map_err(err)?;
+    // Both locks as the transaction begins (one round trip), the account's
+    // first: the same order for every guesser.
+    let keys = match guesser.account.as_deref() {
+        Some(a) => vec![lock_key(&["guess-account", schema, a]), client_key],
+        None => vec![client_key],
+    };
+    let mut tx = LockedTx::begin(client, &keys).map_err(err)?;
     let gate = gate_in(
         &mut PgGuesses {
-            client: &mut tx,
+            client: &mut *tx,
             label,
         },
         who,

@@ -4,10 +4,11 @@
 //! [`crate::ledger::life`]).
 
 use ::postgres::types::Type;
-use ::postgres::{Client, Transaction};
+use ::postgres::{Client, GenericClient};
 use chrono::{DateTime, Utc};
 
 use super::lock_key;
+use super::locked::LockedTx;
 use super::rows::{damaged, pg_err};
 use crate::filing::{IssuanceStatus, ReceiptNumber};
 use crate::ledger::attempts::{AttemptKind, AttemptLimit, Gate};
@@ -25,20 +26,23 @@ const END_SQL: &str = "UPDATE issuances SET status = $4, status_changed_at = $3,
      status_reason = $5 WHERE receipt = $1 AND issue_no = $2 AND status = 'active'";
 
 /// [`LifeStore`] on a PostgreSQL transaction.
-pub(super) struct PgLife<'a, 'b> {
-    pub tx: &'a mut Transaction<'b>,
+pub(super) struct PgLife<'a, C> {
+    pub tx: &'a mut C,
     pub label: &'a str,
     pub schema: &'a str,
+    /// The receipt lock the transaction took as it began
+    /// ([`LockedTx::begin`]), which `lock_and_read` need not take again.
+    pub held: Option<i64>,
 }
 
-impl<'a> PgLife<'a, '_> {
+impl<'a, C> PgLife<'a, C> {
     fn err(&self, action: &'static str) -> impl Fn(::postgres::Error) -> LedgerError + 'a {
         let label = self.label;
         move |e| pg_err(label, action, e)
     }
 }
 
-impl LifeStore for PgLife<'_, '_> {
+impl<C: GenericClient> LifeStore for PgLife<'_, C> {
     fn label(&self) -> &str {
         self.label
     }
@@ -49,9 +53,11 @@ impl LifeStore for PgLife<'_, '_> {
         let err = |e| pg_err(label, "read the receipt's codes", e);
         // Its own statement: a read in the same statement as the lock would
         // see the snapshot taken before the lock was granted.
-        self.tx
-            .execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&key, Type::INT8)])
-            .map_err(err)?;
+        if self.held != Some(key) {
+            self.tx
+                .execute_typed("SELECT pg_advisory_xact_lock($1)", &[(&key, Type::INT8)])
+                .map_err(err)?;
+        }
         let rows = self
             .tx
             .query_typed(
@@ -157,7 +163,8 @@ fn pg_issue(label: &str, issue_no: u32) -> Result<i32, LedgerError> {
     })
 }
 
-/// One change of one receipt in its own transaction.
+/// One change of one receipt in its own transaction, which begins holding
+/// the receipt's lock (one round trip for both).
 pub(super) fn run(
     client: &mut Client,
     (label, schema): (&str, &str),
@@ -165,13 +172,14 @@ pub(super) fn run(
     change: Change<'_>,
     now: DateTime<Utc>,
 ) -> Result<Answer, LedgerError> {
-    let mut tx = client
-        .transaction()
+    let key = receipt_lock(schema, receipt);
+    let mut tx = LockedTx::begin(client, &[key])
         .map_err(|e| pg_err(label, "start a change of the receipt", e))?;
     let mut store = PgLife {
-        tx: &mut tx,
+        tx: &mut *tx,
         label,
         schema,
+        held: Some(key),
     };
     // On an error the transaction is dropped, so rolled back.
     let answer = life::change(&mut store, receipt, change, now)?;

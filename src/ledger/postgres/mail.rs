@@ -4,7 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 
-use ::postgres::{Client, Row};
+use ::postgres::{Client, Row, Transaction};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::lifecycle::PgLife;
@@ -137,6 +137,7 @@ pub(super) fn record_mail(
         tx: &mut tx,
         label,
         schema,
+        held: None,
     };
     let recorded = record_events(&mut store, import_id, events, now)?;
     if let MailRecorded::Recorded {
@@ -159,7 +160,7 @@ pub(super) fn record_mail(
 /// counted, not added); each newly returned piece is a change of its
 /// receipt, decided by the one rule ([`crate::ledger::life`]).
 fn record_events(
-    store: &mut PgLife<'_, '_>,
+    store: &mut PgLife<'_, Transaction<'_>>,
     import_id: i64,
     events: impl Iterator<Item = Result<impl std::borrow::Borrow<MailEvent>, LedgerError>>,
     now: DateTime<Utc>,
@@ -215,7 +216,7 @@ fn record_events(
 
 /// The receipt and issue of a piece, if the ledger knows it.
 fn piece_issue(
-    store: &mut PgLife<'_, '_>,
+    store: &mut PgLife<'_, Transaction<'_>>,
     piece_id: &str,
 ) -> Result<Option<(ReceiptNumber, u32)>, LedgerError> {
     let label = store.label;

@@ -84,6 +84,7 @@ mod connect;
 mod diagnose;
 mod guesses;
 mod lifecycle;
+mod locked;
 mod mail;
 pub(in crate::ledger) mod migrations;
 mod rows;

@@ -4,7 +4,7 @@
 use ::postgres::binary_copy::BinaryCopyInWriter;
 use ::postgres::error::SqlState;
 use ::postgres::types::Type;
-use ::postgres::{Client, Row, Transaction};
+use ::postgres::{Client, Row};
 use chrono::{DateTime, NaiveDate, Utc};
 
 use crate::code::Fingerprint;
@@ -232,7 +232,7 @@ pub(super) fn pg_ints(row: &NewIssuance) -> Result<(i32, i32, Option<i64>), Stri
 /// take their index locks in the same order and cannot deadlock. Every row
 /// must have passed [`pg_ints`].
 pub(super) fn copy_rows(
-    tx: &mut Transaction<'_>,
+    tx: &mut impl ::postgres::GenericClient,
     rows: &[NewIssuance],
     recorded_at: DateTime<Utc>,
 ) -> Result<(), ::postgres::Error> {
