@@ -117,6 +117,39 @@ fn create_makes_a_whole_ledger_or_refuses() {
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 
+/// A creation killed part way leaves `<ledger>.new-<pid>.tmp` (and SQLite's
+/// companions) under the dead process's id, which no later run would meet
+/// by name: opening the ledger removes them, and leaves a running
+/// process's alone (the crash test found one left after a resumed run).
+#[test]
+fn a_killed_creations_temporary_files_are_removed_when_the_ledger_is_opened() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = ledger_file(dir.path(), 1);
+    let mut child = std::process::Command::new("true").spawn().expect("spawn");
+    let dead = child.id();
+    child.wait().expect("wait");
+    let live = std::process::id();
+    let name = |pid: u32, companion: &str| format!("ledger.sqlite.new-{pid}.tmp{companion}");
+    let left = [
+        name(dead, ""),
+        name(dead, "-journal"),
+        name(live, ""),
+        format!("ledger.sqlite.backup-{dead}.tmp"),
+        format!("other.sqlite.new-{dead}.tmp"),
+    ];
+    for file in &left {
+        std::fs::write(dir.path().join(file), b"half made").expect("write");
+    }
+    drop(SqliteLedger::open_existing(&path).expect("open"));
+    let names = files_in(dir.path());
+    for gone in &left[..2] {
+        assert!(!names.contains(gone), "{gone} is still there: {names:?}");
+    }
+    for kept in &left[2..] {
+        assert!(names.contains(kept), "{kept} was removed: {names:?}");
+    }
+}
+
 /// Overwrites `pages` whole pages from page `first` (1-based) with a pattern.
 fn overwrite_pages(path: &Path, first: u64, pages: u64) {
     let mut file = std::fs::OpenOptions::new()

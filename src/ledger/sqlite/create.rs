@@ -62,3 +62,46 @@ pub(super) fn remove_leftovers(tmp: &Path) {
         let _ = std::fs::remove_file(PathBuf::from(name));
     }
 }
+
+/// Removes what a [`create_file`] killed part way left next to the ledger
+/// at `path` (its temporary file and SQLite's companions), once the process
+/// that made it is gone. The temporary name holds that process's id, so a
+/// later run never meets it by name and it would stay for good; a file
+/// whose maker still runs is left alone.
+pub(super) fn remove_abandoned(path: &Path) {
+    let Ok(target) = canonical_path(path) else {
+        return;
+    };
+    let (Some(dir), Some(name)) = (target.parent(), target.file_name()) else {
+        return;
+    };
+    let prefix = format!("{}.new-", name.to_string_lossy());
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let file = entry.file_name();
+        let file = file.to_string_lossy();
+        let Some((pid, companion)) = file
+            .strip_prefix(&prefix)
+            .and_then(|rest| rest.split_once(".tmp"))
+        else {
+            continue;
+        };
+        let abandoned = ["", "-journal", "-wal", "-shm"].contains(&companion)
+            && pid.parse::<i32>().is_ok_and(|pid| !running(pid));
+        if abandoned {
+            let _ = std::fs::remove_file(entry.path());
+        }
+    }
+}
+
+/// Whether process `pid` exists (this one included); one that exists but
+/// belongs to another user counts as running.
+fn running(pid: i32) -> bool {
+    use rustix::process::{test_kill_process, Pid};
+    match Pid::from_raw(pid) {
+        Some(pid) => !matches!(test_kill_process(pid), Err(rustix::io::Errno::SRCH)),
+        None => false,
+    }
+}

@@ -12,7 +12,7 @@ use rusqlite::{params, Connection, OpenFlags, OptionalExtension, TransactionBeha
 
 use crate::filing::ReceiptNumber;
 
-use self::create::{create_file, remove_leftovers};
+use self::create::{create_file, remove_abandoned, remove_leftovers};
 use self::migrations::{migrate, user_version, LEDGER_ID_KEY};
 use self::rows::{
     batch_from_row, classify, date_text, insert_active, issuance_from_row, record_printed_in,
@@ -131,6 +131,7 @@ impl SqliteLedger {
             Ok(m) if m.len() == 0 => return Err(LedgerError::Empty { ledger: label }),
             Ok(_) => {}
         }
+        remove_abandoned(path);
         // Never let SQLite create a file here: a missing ledger is an error.
         let flags = OpenFlags::default().difference(OpenFlags::SQLITE_OPEN_CREATE);
         let conn =
