@@ -345,9 +345,38 @@ mod col {
 
 /// A date column at `idx` (named `name` in errors).
 fn date_at(row: &Row<'_>, idx: usize, name: &str) -> rusqlite::Result<NaiveDate> {
-    let text: String = row.get(idx)?;
-    NaiveDate::parse_from_str(&text, DATE_FORMAT)
-        .map_err(|_| bad_column(idx, format!("{name} '{text}' is not a YYYY-MM-DD date")))
+    let text = text_at(row, idx)?;
+    canonical_date(text)
+        .or_else(|| NaiveDate::parse_from_str(text, DATE_FORMAT).ok())
+        .ok_or_else(|| bad_column(idx, format!("{name} '{text}' is not a YYYY-MM-DD date")))
+}
+
+/// A date written as the ledger writes one (`YYYY-MM-DD`, ten characters),
+/// read without a format string: the same date [`DATE_FORMAT`] reads from
+/// it. `None` for any other text, which the format then reads or refuses.
+fn canonical_date(text: &str) -> Option<NaiveDate> {
+    let b = text.as_bytes();
+    let digits = |r: std::ops::Range<usize>| -> Option<u32> {
+        b[r].iter().try_fold(0u32, |n, &d| {
+            d.is_ascii_digit().then(|| n * 10 + u32::from(d - b'0'))
+        })
+    };
+    if b.len() != 10 || b[4] != b'-' || b[7] != b'-' {
+        return None;
+    }
+    let year = i32::try_from(digits(0..4)?).ok()?;
+    NaiveDate::from_ymd_opt(year, digits(5..7)?, digits(8..10)?)
+}
+
+/// A text column at `idx`, borrowed from the row (no copy for a value that
+/// is only parsed).
+fn text_at<'r>(row: &'r Row<'_>, idx: usize) -> rusqlite::Result<&'r str> {
+    row.get_ref(idx)?.as_str().map_err(|e| e.into())
+}
+
+/// A text column at `idx` that may be NULL, borrowed from the row.
+fn opt_text_at<'r>(row: &'r Row<'_>, idx: usize) -> rusqlite::Result<Option<&'r str>> {
+    row.get_ref(idx)?.as_str_or_null().map_err(|e| e.into())
 }
 
 /// A time column at `idx` (named `name` in errors), if set.
@@ -388,26 +417,26 @@ fn redemption_at(row: &Row<'_>) -> rusqlite::Result<Option<Redemption>> {
 
 /// Reads a row selected with [`ISSUANCE_COLUMNS`] first, by position.
 pub(super) fn issuance_from_row(row: &Row<'_>) -> rusqlite::Result<Issuance> {
-    let receipt_text: String = row.get(col::RECEIPT)?;
-    let receipt = ReceiptNumber::parse(&receipt_text).map_err(|e| bad_column(0, e))?;
-    let form_text: String = row.get(col::FORM)?;
-    let form = parse_form(&form_text)
+    let receipt_text = text_at(row, col::RECEIPT)?;
+    let receipt = ReceiptNumber::parse(receipt_text).map_err(|e| bad_column(0, e))?;
+    let form_text = text_at(row, col::FORM)?;
+    let form = parse_form(form_text)
         .ok_or_else(|| bad_column(0, format!("unknown form '{form_text}'")))?;
-    let filing_json: String = row.get(col::FILING_JSON)?;
-    let filing: Filing = serde_json::from_str(&filing_json).map_err(|e| {
+    let filing_json = text_at(row, col::FILING_JSON)?;
+    let filing: Filing = serde_json::from_str(filing_json).map_err(|e| {
         bad_column(
             0,
             format!("the stored filing of receipt {receipt} is not readable: {e}"),
         )
     })?;
-    let status_text: String = row.get(col::STATUS)?;
-    let status = IssuanceStatus::parse(&status_text)
+    let status_text = text_at(row, col::STATUS)?;
+    let status = IssuanceStatus::parse(status_text)
         .ok_or_else(|| bad_column(0, format!("unknown status '{status_text}'")))?;
     let fingerprint = Fingerprint::from_hex(row.get(col::FINGERPRINT)?)
         .map_err(|e| bad_column(0, format!("the fingerprint of receipt {receipt}: {e}")))?;
     let proof = LetterProof::from_parts(
-        &row.get::<_, String>(col::PROOF_KIND)?,
-        row.get::<_, Option<String>>(col::PROOF_DIGEST)?.as_deref(),
+        text_at(row, col::PROOF_KIND)?,
+        opt_text_at(row, col::PROOF_DIGEST)?,
     )
     .map_err(|e| bad_column(0, format!("the letter proof of receipt {receipt}: {e}")))?;
     let issued = NewIssuance {
@@ -461,6 +490,41 @@ pub(super) fn batch_from_row(row: &Row<'_>) -> rusqlite::Result<(BatchRecord, Op
 
 #[cfg(test)]
 mod col_tests {
+    use chrono::NaiveDate;
+
+    /// The shortcut reads every canonical date as the format does, and
+    /// leaves every other text to the format.
+    #[test]
+    fn a_canonical_date_reads_as_the_format_reads_it() {
+        let mut day = NaiveDate::from_ymd_opt(1899, 12, 25).expect("date");
+        let last = NaiveDate::from_ymd_opt(2101, 1, 5).expect("date");
+        while day <= last {
+            let text = day.format(super::DATE_FORMAT).to_string();
+            assert_eq!(super::canonical_date(&text), Some(day), "{text}");
+            day = day.succ_opt().expect("next day");
+        }
+        for text in [
+            "2026-1-07",
+            "2026-12-7",
+            "+2026-12-07",
+            "2026/12/07",
+            "2026-12-07 ",
+            " 2026-12-07",
+            "2026-13-01",
+            "2026-02-30",
+            "2026-00-10",
+            "2O26-12-07",
+            "",
+        ] {
+            assert_eq!(super::canonical_date(text), None, "{text:?}");
+        }
+        // What the shortcut leaves, the format still reads as before.
+        assert_eq!(
+            NaiveDate::parse_from_str("2026-1-7", super::DATE_FORMAT).ok(),
+            NaiveDate::from_ymd_opt(2026, 1, 7)
+        );
+    }
+
     #[test]
     fn positions_are_the_order_of_issuance_columns() {
         let names: Vec<&str> = crate::ledger::ISSUANCE_COLUMNS
