@@ -85,6 +85,13 @@ const HEX_DIGITS: &[u8; 16] = b"0123456789ABCDEF";
 /// left to `Display`, as are numbers ryu writes with an exponent, values
 /// of 2^24 and more, and subnormals (none of which a page holds).
 pub(super) fn write_real(out: &mut Vec<u8>, v: f32) {
+    // A whole number (most sizes, grays and many positions) is its digits:
+    // `Display` writes 54.0 as "54". Not -0.0, which it writes as "-0".
+    let whole = v as i32;
+    if whole as f32 == v && v.abs() < 16_777_216.0 && v.to_bits() != (-0.0f32).to_bits() {
+        out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
+        return;
+    }
     let mut buf = ryu::Buffer::new();
     if let Some(digits) = shortest_untied(&mut buf, v) {
         out.extend_from_slice(digits.as_bytes());
