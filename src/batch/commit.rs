@@ -130,7 +130,7 @@ fn issue_outcomes(
     let mut rejects = RejectsWriter::new(rejects_file).map_err(csv_err("rejects.csv"))?;
     let mut reject = |r: &Reject| rejects.write(r).map_err(csv_err("rejects.csv"));
 
-    progress.start(checked.valid);
+    progress.start(checked.rows);
     let mut tally = Tally::default();
     let chunk_size = inputs.chunk_size.max(1);
     let mut chunk: Vec<Filing> = Vec::new();
@@ -141,6 +141,7 @@ fn issue_outcomes(
             Some(Outcome::Rejected(r)) => {
                 tally.counts.rejected += 1;
                 reject(&r)?;
+                progress.advance(1);
                 continue;
             }
             Some(Outcome::Valid(f)) => chunk.push(f),

@@ -34,9 +34,11 @@
 //! ledger once every chunk is committed; `batch.json` existing means the batch
 //! is complete, and running it again changes nothing.
 //!
-//! Before any of that, [`check`] reads the whole input through intake, so a
-//! malformed file (or one with no filings at all) fails before anything is
-//! written: the CLI calls it before it even opens the ledger. A filing whose
+//! Before any of that, [`check`] reads the whole input for what can fail it
+//! as a file, so a malformed file (or one with no filings at all) fails
+//! before anything is written: the CLI calls it before it even opens the
+//! ledger. The rules about a row's contents are applied once, as the rows
+//! are issued; they only ever reject the row. A filing whose
 //! address does not fit the configured envelope window (intake checks the
 //! default envelope) is rejected when its letter is laid out, like any bad
 //! row; every other rendering failure stops the run.
@@ -157,9 +159,9 @@ impl Default for OutputChoice {
 
 /// Receives progress as letters are made.
 pub trait Progress: Sync {
-    /// `total` valid filings will be planned.
+    /// `total` rows will be settled.
     fn start(&self, total: u64);
-    /// `n` more filings are done (issued or skipped).
+    /// `n` more rows are done (issued, skipped or rejected).
     fn advance(&self, n: u64);
     fn finish(&self);
     /// Asked at each safe point of a run (after a chunk is committed,
@@ -305,7 +307,7 @@ pub fn run_checked(
         batch = %record.batch_id,
         key = %record.key_id,
         mode = record.mode.as_str(),
-        valid = checked.valid,
+        rows = checked.rows,
         resumed,
         stray_removed,
         "batch started"

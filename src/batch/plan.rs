@@ -3,9 +3,6 @@
 //! or was issued by an earlier batch; and give the new ones their issue and
 //! serial numbers.
 
-use std::fs::File;
-use std::io::BufReader;
-
 use chrono::NaiveDate;
 
 use super::error::io_err;
@@ -55,22 +52,24 @@ pub struct Checked<'a> {
     pub read_seconds: f64,
     pub batch_id: String,
     pub input_sha256: Sha256Hex,
-    /// Rows that passed intake (some may still be rejected at layout).
-    pub valid: u64,
+    /// Data rows in the input (blank ones aside): each ends issued,
+    /// already issued or rejected.
+    pub rows: u64,
 }
 
-/// Reads the whole input through intake and writes nothing: a malformed
-/// file (not CSV, wrong header, not UTF-8) or one with no filings fails
-/// here, before any folder, ledger or lock exists.
+/// Reads the whole input and writes nothing: a malformed file (not CSV,
+/// wrong header, not UTF-8) or one with no filings fails here, before any
+/// folder, ledger or lock exists.
 ///
-/// The input's SHA-256 is computed on a second thread while intake reads
-/// it, and intake checks its rows in parallel batches, so the check keeps
-/// both cores busy.
+/// Only what can fail the file is checked here
+/// ([`Intake::data_rows_to_end`]): the rules about a row's contents only
+/// ever reject that row, and are applied once, as the rows are issued. The
+/// input's SHA-256 is computed on a second thread meanwhile.
 pub fn check<'a>(inputs: &'a RunInputs<'a>) -> Result<Checked<'a>, BatchError> {
     let started = std::time::Instant::now();
     refuse_unless_file(inputs.input)?;
     let fit = window_fit(&inputs.renderer.config.envelope)?;
-    let (input_sha256, intake) = std::thread::scope(|scope| {
+    let (input_sha256, rows) = std::thread::scope(|scope| {
         let hashing = scope.spawn(|| file_sha256(inputs.input));
         let intake = read_through(inputs, fit);
         let sha256 = hashing
@@ -79,7 +78,7 @@ pub fn check<'a>(inputs: &'a RunInputs<'a>) -> Result<Checked<'a>, BatchError> {
         // A file that cannot be read is reported as such first.
         Ok::<_, BatchError>((sha256?, intake?))
     })?;
-    if intake.read() == 0 {
+    if rows == 0 {
         return Err(BatchError::NoFilings {
             path: inputs.input.display().to_string(),
         });
@@ -89,31 +88,15 @@ pub fn check<'a>(inputs: &'a RunInputs<'a>) -> Result<Checked<'a>, BatchError> {
         fit,
         read_seconds: started.elapsed().as_secs_f64(),
         batch_id: batch_id(inputs.batch_date, &input_sha256),
-        valid: intake.valid(),
+        rows,
         input_sha256,
     })
 }
 
-/// Records the check reads at a time, then checks on rayon's threads: a
-/// few hundred kilobytes of rows, enough to share out between the cores.
-const CHECK_BATCH_RECORDS: usize = 1024;
-
-/// The whole input through intake, its rows checked in parallel batches
-/// ([`Intake::next_batch`]); the intake, to count what it read.
-fn read_through(
-    inputs: &RunInputs<'_>,
-    fit: WindowFit,
-) -> Result<Intake<BufReader<File>>, BatchError> {
+/// The data rows of the whole input, once nothing in it fails the file.
+fn read_through(inputs: &RunInputs<'_>, fit: WindowFit) -> Result<u64, BatchError> {
     let mut intake = Intake::open(inputs.input, inputs.batch_date, fit)?;
-    loop {
-        let batch = intake.next_batch(CHECK_BATCH_RECORDS);
-        if batch.is_empty() {
-            return Ok(intake);
-        }
-        for outcome in batch {
-            outcome?;
-        }
-    }
+    Ok(intake.data_rows_to_end()?)
 }
 
 impl Checked<'_> {

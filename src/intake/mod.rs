@@ -51,14 +51,14 @@
 //! `header` checks the header row, `reader` splits the bytes into records
 //! and finds their lines, `row` validates one row field by field, `seen`
 //! remembers the receipts already claimed, `columns` checks one record on
-//! its own (what any thread may do), `parallel` checks a batch of records
-//! on rayon's threads ([`Intake::next_batch`]), `ahead` runs an intake on a
-//! thread of its own, ahead of the loop that consumes it.
+//! its own (what any thread may do), `ahead` runs an intake on a thread of
+//! its own, ahead of the loop that consumes it. [`Intake::data_rows_to_end`]
+//! reads a file only for what can fail it as a whole (the run's check
+//! before it writes anything).
 
 mod ahead;
 mod columns;
 mod header;
-mod parallel;
 mod reader;
 mod row;
 mod seen;
@@ -329,6 +329,42 @@ impl<R: Read> Intake<R> {
     /// Rows whose every cell was empty; skipped, neither valid nor rejected.
     pub fn blank_rows(&self) -> u64 {
         self.blank
+    }
+
+    /// Reads the rest of the file for what can fail it as a whole (a
+    /// record that cannot be read, a cell that is not UTF-8: the same
+    /// errors, at the same lines, as reading it row by row) and returns how
+    /// many data rows (not blank) it holds, without the rules about a row's
+    /// contents, which only ever reject the row. So a run can refuse a
+    /// malformed file before writing anything, at a fraction of a full read.
+    /// The rows are not counted as valid or rejected; the file must not be
+    /// read further.
+    pub fn data_rows_to_end(&mut self) -> Result<u64, IntakeError> {
+        let mut rows = 0u64;
+        while !self.done {
+            let record = match self.reader.next_record() {
+                Ok(Some(record)) => record,
+                Ok(None) => break,
+                Err(cause) => {
+                    self.done = true;
+                    return Err(IntakeError::Read {
+                        file: self.columns.file.clone(),
+                        line: self.reader.line(),
+                        cause,
+                    });
+                }
+            };
+            let raw = self.reader.fields();
+            match self.columns.shape(&record, &raw) {
+                Ok(data) => rows += u64::from(data),
+                Err(error) => {
+                    self.done = true;
+                    return Err(error);
+                }
+            }
+        }
+        self.done = true;
+        Ok(rows)
     }
 
     /// Every count at once; see [`IntakeCounts`].

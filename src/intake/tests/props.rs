@@ -319,3 +319,63 @@ proptest! {
         prop_assert_eq!(counts.blank, want_blank);
     }
 }
+
+/// What reading `bytes` row by row ends with: the data rows read, or the
+/// error that failed the file (as text); `None` when the header fails.
+fn full_read(bytes: &[u8]) -> Option<Result<u64, String>> {
+    let mut intake = Intake::new(bytes, "fuzz.csv", batch(), FIT).ok()?;
+    for item in intake.by_ref() {
+        if let Err(e) = item {
+            return Some(Err(e.to_string()));
+        }
+    }
+    Some(Ok(intake.read()))
+}
+
+/// The same, through the run's check of the file's shape alone.
+fn shape_read(bytes: &[u8]) -> Option<Result<u64, String>> {
+    let mut intake = Intake::new(bytes, "fuzz.csv", batch(), FIT).ok()?;
+    Some(intake.data_rows_to_end().map_err(|e| e.to_string()))
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(256))]
+
+    /// The run's check before it writes anything fails a file exactly when
+    /// reading it row by row does, with the same error, and counts the
+    /// same data rows (valid and rejected) when it does not.
+    #[test]
+    fn the_shape_check_fails_and_counts_as_the_full_read_does(
+        rows in proptest::collection::vec(0..4usize, 0..6),
+        mutations in proptest::collection::vec(mutation(), 0..4),
+        tail in proptest::collection::vec(any::<u8>(), 0..300),
+    ) {
+        let mut bytes = mutated_csv(&rows, &mutations);
+        prop_assert_eq!(shape_read(&bytes), full_read(&bytes));
+        bytes.extend(tail);
+        prop_assert_eq!(shape_read(&bytes), full_read(&bytes));
+    }
+}
+
+#[test]
+fn the_shape_check_finds_a_bad_byte_deep_in_a_file_where_the_full_read_does() {
+    let good: Vec<_> = (0..50).map(|_| base_row()).collect();
+    let mut bytes = csv_of(&good);
+    bytes.extend_from_slice(
+        b"IOE0912345699,I-485,2026-11-20,Jos\xe9,,Ruiz,,,1 Elm St,,Reno,NV,89501,en\n",
+    );
+    bytes.extend(
+        csv_of(&[base_row()])
+            .split(|&b| b == b'\n')
+            .nth(1)
+            .unwrap_or_default(),
+    );
+    let full = full_read(&bytes).expect("header ok");
+    assert!(full.is_err(), "{full:?}");
+    assert_eq!(shape_read(&bytes), Some(full));
+    // And a clean file: every data row counted, blank lines not.
+    let mut clean = csv_of(&good);
+    clean.extend_from_slice(b"\n,,,,,,,,,,,,,\n");
+    assert_eq!(shape_read(&clean), Some(Ok(50)));
+    assert_eq!(full_read(&clean), Some(Ok(50)));
+}
