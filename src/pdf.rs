@@ -2,7 +2,7 @@
 //!
 //! A letter's PDF is assembled the way print files are ([`file::PdfFile`]):
 //! the page's fixed parts are forms ([`form`]), its own words are drawn in
-//! its content stream ([`page_content`], the operators printpdf's model
+//! its content stream ([`items_content`], the operators printpdf's model
 //! names, written directly), and each face is embedded once as a subset cut
 //! with printpdf ([`cid_font`]). Nothing comes from process-wide state, so
 //! the same letter always gives the same bytes, on any thread, in any
@@ -25,23 +25,22 @@ use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use chrono::{Datelike, NaiveDate};
-use printpdf::{
-    Color, Greyscale, Op, PaintMode, PdfDocument, PdfFontHandle, PdfPage, PdfSaveOptions, Point,
-    Pt, TextItem, TextMatrix, TextRenderingMode,
-};
+use printpdf::{Op, PdfDocument, PdfPage, PdfSaveOptions, Pt, TextItem};
 use sha2::{Digest, Sha256};
 
-use crate::envelope::{Rect, PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
+use crate::envelope::{PAGE_HEIGHT_PT, PAGE_WIDTH_PT};
 use crate::fonts::{fonts, Face, LetterFont};
 use crate::layout::{Item, Page};
 use crate::letter_proof::Sha256Hex;
 
 pub mod cid_font;
 mod content;
+mod draw;
 pub mod file;
 pub mod form;
 mod id;
-pub use content::{page_content, CharSet, GlyphCodes};
+pub use content::{items_content, page_content, CharSet, GlyphCodes};
+pub(crate) use draw::items_ops;
 
 /// Document information written into every letter.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -75,221 +74,9 @@ impl std::fmt::Debug for RenderedLetter {
     }
 }
 
-fn gray(level: f32) -> Color {
-    Color::Greyscale(Greyscale {
-        percent: level,
-        icc_profile: None,
-    })
-}
-
-/// A point measured from the top of the drawing space: `top` is the PDF
-/// y of that top (the page's height for a page, 0 for a form, see
-/// [`form`]).
-fn point(x: f32, y_from_top: f32, top: f32) -> Point {
-    Point {
-        x: Pt(x),
-        y: Pt(top - y_from_top),
-    }
-}
-
-/// How one text object is set: face, size, gray, optional outline, start.
-struct TextObject {
-    face: Face,
-    size: f32,
-    gray: f32,
-    /// Outline width drawn around the glyphs (0 for none), for emphasis.
-    stroke: f32,
-    at: Point,
-}
-
-/// One BT..ET text object at an absolute position, so every object stands
-/// on its own (and tests can read positions back without tracking state).
-fn text_object(ops: &mut Vec<Op>, t: TextObject, items: Vec<TextItem>) {
-    ops.push(Op::StartTextSection);
-    ops.push(Op::SetFillColor { col: gray(t.gray) });
-    if t.stroke > 0.0 {
-        ops.push(Op::SetTextRenderingMode {
-            mode: TextRenderingMode::FillStroke,
-        });
-        ops.push(Op::SetOutlineColor { col: gray(t.gray) });
-        ops.push(Op::SetOutlineThickness { pt: Pt(t.stroke) });
-    }
-    ops.push(Op::SetFont {
-        font: PdfFontHandle::External(t.face.pdf_id()),
-        size: Pt(t.size),
-    });
-    ops.push(Op::SetTextCursor { pos: t.at });
-    ops.push(Op::ShowText { items });
-    if t.stroke > 0.0 {
-        ops.push(Op::SetTextRenderingMode {
-            mode: TextRenderingMode::Fill,
-        });
-    }
-    ops.push(Op::EndTextSection);
-}
-
-/// PDF operators reserved per drawing item (a text object takes about six).
-const OPS_PER_ITEM: usize = 6;
-/// Text space units per em: TJ offsets are in thousandths of the font size.
-const TEXT_SPACE_UNITS_PER_EM: f32 = 1000.0;
-/// Cap height of DejaVu, in ems; the watermark is centred on it.
-const WATERMARK_CAP_HEIGHT_EM: f32 = 0.73;
-
 /// The operators that draw one page, item by item, in order.
 pub(crate) fn page_ops(page: &Page) -> Vec<Op> {
     items_ops(&page.items, PAGE_HEIGHT_PT)
-}
-
-/// The operators that draw `items` in a space whose top edge is at PDF y
-/// `top`, item by item, in order.
-pub(crate) fn items_ops(items: &[Item], top: f32) -> Vec<Op> {
-    let mut ops = Vec::with_capacity(items.len() * OPS_PER_ITEM);
-    for item in items {
-        match item {
-            Item::Text {
-                x,
-                baseline,
-                face,
-                size,
-                text,
-                gray: g,
-                stroke,
-            } => text_object(
-                &mut ops,
-                TextObject {
-                    face: *face,
-                    size: *size,
-                    gray: *g,
-                    stroke: *stroke,
-                    at: point(*x, *baseline, top),
-                },
-                vec![TextItem::Text(text.clone())],
-            ),
-            Item::CellText {
-                x,
-                baseline,
-                face,
-                size,
-                text,
-                cell,
-                stroke,
-            } => {
-                let (tj, first_w) = cell_text_items(*face, *size, text, *cell);
-                let object = TextObject {
-                    face: *face,
-                    size: *size,
-                    gray: 0.0,
-                    stroke: *stroke,
-                    at: point(x + (cell - first_w) / 2.0, *baseline, top),
-                };
-                text_object(&mut ops, object, tj);
-            }
-            Item::Watermark {
-                text,
-                face,
-                size,
-                center_x,
-                center_y,
-                angle_deg,
-                gray: g,
-            } => {
-                let center = (*center_x, top - *center_y);
-                let matrix = rotated_text_matrix(*face, *size, text, center, *angle_deg);
-                rotated_text_object(&mut ops, *face, *size, *g, matrix, text);
-            }
-            Item::Rect { rect, fill, stroke } => rect_ops(&mut ops, rect, *fill, *stroke, top),
-        }
-    }
-    ops
-}
-
-/// One TJ array for text set in even cells: each glyph followed by the
-/// offset that moves the pen to the centre of the next cell, so text
-/// extraction sees one word. Returns the array and the first glyph's width.
-fn cell_text_items(face: Face, size: f32, text: &str, cell: f32) -> (Vec<TextItem>, f32) {
-    let m = fonts().get(face);
-    let widths: Vec<f32> = text
-        .chars()
-        .map(|c| m.width_pt(c.encode_utf8(&mut [0; 4]), size))
-        .collect();
-    let mut tj = Vec::with_capacity(text.len() * 2);
-    for (i, c) in text.chars().enumerate() {
-        tj.push(TextItem::Text(c.to_string()));
-        if let Some(next_w) = widths.get(i + 1) {
-            let pen_after = (cell - widths[i]) / 2.0 + widths[i];
-            let next_start = cell + (cell - next_w) / 2.0;
-            tj.push(TextItem::Offset(
-                -(next_start - pen_after) * TEXT_SPACE_UNITS_PER_EM / size,
-            ));
-        }
-    }
-    (tj, widths.first().copied().unwrap_or(0.0))
-}
-
-/// The text matrix that sets `text` rotated by `angle_deg` about `center`
-/// (in PDF coordinates).
-fn rotated_text_matrix(
-    face: Face,
-    size: f32,
-    text: &str,
-    center: (f32, f32),
-    angle_deg: f32,
-) -> TextMatrix {
-    let width = fonts().get(face).width_pt(text, size);
-    let height = WATERMARK_CAP_HEIGHT_EM * size;
-    let (sin, cos) = angle_deg.to_radians().sin_cos();
-    let (cx, cy) = center;
-    let x0 = cx - width / 2.0 * cos + height / 2.0 * sin;
-    let y0 = cy - width / 2.0 * sin - height / 2.0 * cos;
-    TextMatrix::Raw([cos, sin, -sin, cos, x0, y0])
-}
-
-/// One text object set through a text matrix rather than a cursor.
-fn rotated_text_object(
-    ops: &mut Vec<Op>,
-    face: Face,
-    size: f32,
-    level: f32,
-    matrix: TextMatrix,
-    text: &str,
-) {
-    ops.push(Op::StartTextSection);
-    ops.push(Op::SetFillColor { col: gray(level) });
-    ops.push(Op::SetFont {
-        font: PdfFontHandle::External(face.pdf_id()),
-        size: Pt(size),
-    });
-    ops.push(Op::SetTextMatrix { matrix });
-    ops.push(Op::ShowText {
-        items: vec![TextItem::Text(text.to_string())],
-    });
-    ops.push(Op::EndTextSection);
-}
-
-/// A filled rectangle, an outline, or both.
-fn rect_ops(ops: &mut Vec<Op>, rect: &Rect, fill: Option<f32>, stroke: Option<f32>, top: f32) {
-    let mode = match (fill, stroke) {
-        (Some(_), Some(_)) => PaintMode::FillStroke,
-        (Some(_), None) => PaintMode::Fill,
-        _ => PaintMode::Stroke,
-    };
-    if let Some(g) = fill {
-        ops.push(Op::SetFillColor { col: gray(g) });
-    }
-    if let Some(w) = stroke {
-        ops.push(Op::SetOutlineColor { col: gray(0.0) });
-        ops.push(Op::SetOutlineThickness { pt: Pt(w) });
-    }
-    ops.push(Op::DrawRectangle {
-        rectangle: printpdf::Rect {
-            x: Pt(rect.x),
-            y: Pt(top - rect.bottom()),
-            width: Pt(rect.width),
-            height: Pt(rect.height),
-            mode: Some(mode),
-            winding_order: None,
-        },
-    });
 }
 
 fn pdf_date(date: NaiveDate) -> printpdf::OffsetDateTime {

@@ -1,16 +1,19 @@
 //! Content streams written directly: the operators of a letter's pages
-//! (see `pdf::page_ops`) as printpdf 0.12.8 writes them
-//! (`translate_operations`, then lopdf's `Content::encode`), byte for byte,
-//! without building printpdf's operation objects first. Standalone letters
-//! and print files both use it; `tests/test_print.rs` checks the bytes
-//! against printpdf's own.
+//! (see `pdf::draw`) as printpdf 0.12.8 writes them (`translate_operations`,
+//! then lopdf's `Content::encode`), byte for byte, straight from the laid
+//! out items ([`items_content`]) or from printpdf's operations
+//! ([`page_content`], for letters made the way earlier versions made them).
+//! Standalone letters and print files both use it; the golden letters
+//! (`tests/golden`, byte for byte) pin what it writes.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
-use printpdf::{Color, Op, PaintMode, TextItem};
+use printpdf::{Color, Op, PaintMode, TextItem, TextRenderingMode};
 
+use super::draw::{items_draw, Draw, Shown};
 use crate::fonts::{Face, LetterFont};
+use crate::layout::Item;
 
 /// A set of characters: ASCII as bits, the rest in a tree.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
@@ -177,66 +180,149 @@ impl ContentWriter {
     }
 }
 
-/// A page's content stream: the operators of `pdf::page_ops` written as
-/// printpdf writes them (`translate_operations` in printpdf 0.12.8, then
+/// A content stream being written, as a [`Draw`]: each operator as
+/// printpdf writes it (`translate_operations` in printpdf 0.12.8, then
 /// lopdf's `Content::encode`), for the operators a letter uses. Records the
 /// characters drawn per face.
+struct Stream<'c, 'g> {
+    w: ContentWriter,
+    codes: GlyphCodes<'g>,
+    chars: &'c mut [CharSet; 3],
+    face: Option<Face>,
+}
+
+impl<'c, 'g> Stream<'c, 'g> {
+    fn new(capacity: usize, codes: GlyphCodes<'g>, chars: &'c mut [CharSet; 3]) -> Self {
+        Stream {
+            w: ContentWriter {
+                out: Vec::with_capacity(capacity),
+                started: false,
+            },
+            codes,
+            chars,
+            face: None,
+        }
+    }
+}
+
+impl Draw for Stream<'_, '_> {
+    fn begin_text(&mut self) {
+        self.w.begin().op("BT");
+    }
+    fn end_text(&mut self) {
+        self.w.begin().op("ET");
+    }
+    fn fill_gray(&mut self, level: f32) {
+        self.w.begin().real(level).op("g");
+    }
+    fn stroke_gray(&mut self, level: f32) {
+        self.w.begin().real(level).op("G");
+    }
+    fn line_width(&mut self, pt: f32) {
+        self.w.begin().real(pt).op("w");
+    }
+    fn render_mode(&mut self, mode: TextRenderingMode) {
+        self.w.begin().int(mode.id()).op("Tr");
+    }
+    fn font(&mut self, face: Face, size: f32) {
+        self.face = Some(face);
+        self.w.begin().name(&face.pdf_id().0).real(size).op("Tf");
+    }
+    fn cursor(&mut self, x: f32, y: f32) {
+        self.w.begin().real(x).real(y).op("Td");
+    }
+    fn matrix(&mut self, m: [f32; 6]) {
+        self.w.begin();
+        for v in m {
+            self.w.real(v);
+        }
+        self.w.op("Tm");
+    }
+    fn show(&mut self, pieces: &[Shown<'_>]) {
+        let (face, codes) = (self.face, self.codes);
+        if let Some(face) = face {
+            for piece in pieces {
+                if let Shown::Text(text) = piece {
+                    text.chars()
+                        .for_each(|c| self.chars[face as usize].insert(c));
+                }
+            }
+        }
+        let code = |c: char| face.map_or(0, |f| codes.code(f, c));
+        show_text(self.w.begin(), pieces, &code);
+    }
+    fn rect(&mut self, x: f32, y: f32, width: f32, height: f32, paint: PaintMode) {
+        self.w.begin().real(x).real(y).real(width).real(height);
+        self.w.op("re");
+        let paint = match paint {
+            PaintMode::Fill => "f",
+            PaintMode::FillStroke => "B",
+            _ => "S",
+        };
+        self.w.begin().op(paint);
+    }
+}
+
+/// The content stream that draws `items` in a space whose top edge is at
+/// PDF y `top` ([`items_draw`]), written straight from the items. Records
+/// the characters drawn per face.
+pub fn items_content(
+    items: &[Item],
+    top: f32,
+    codes: GlyphCodes<'_>,
+    chars: &mut [CharSet; 3],
+) -> Vec<u8> {
+    let mut stream = Stream::new(items.len() * 96, codes, chars);
+    items_draw(&mut stream, items, top);
+    stream.w.out
+}
+
+/// A page's content stream from printpdf's operations (those of
+/// `pdf::page_ops`): each is written as [`items_content`] writes it.
+/// Records the characters drawn per face.
 pub fn page_content(ops: &[Op], codes: GlyphCodes<'_>, chars: &mut [CharSet; 3]) -> Vec<u8> {
-    let mut w = ContentWriter {
-        out: Vec::with_capacity(ops.len() * 24),
-        started: false,
-    };
-    let mut face: Option<Face> = None;
+    let mut d = Stream::new(ops.len() * 24, codes, chars);
     for op in ops {
         match op {
-            Op::StartTextSection => w.begin().op("BT"),
-            Op::EndTextSection => w.begin().op("ET"),
-            Op::SetFillColor { col } => w.begin().real(gray_level(col)).op("g"),
-            Op::SetOutlineColor { col } => w.begin().real(gray_level(col)).op("G"),
-            Op::SetOutlineThickness { pt } => w.begin().real(pt.0).op("w"),
-            Op::SetTextRenderingMode { mode } => w.begin().int(mode.id()).op("Tr"),
+            Op::StartTextSection => d.begin_text(),
+            Op::EndTextSection => d.end_text(),
+            Op::SetFillColor { col } => d.fill_gray(gray_level(col)),
+            Op::SetOutlineColor { col } => d.stroke_gray(gray_level(col)),
+            Op::SetOutlineThickness { pt } => d.line_width(pt.0),
+            Op::SetTextRenderingMode { mode } => d.render_mode(*mode),
             Op::SetFont { font, size } => {
                 let id = font.get_resource_name();
-                face = Face::ALL.into_iter().find(|f| f.pdf_id().0 == id);
-                w.begin().name(&id).real(size.0).op("Tf");
-            }
-            Op::SetTextCursor { pos } => w.begin().real(pos.x.0).real(pos.y.0).op("Td"),
-            Op::SetTextMatrix { matrix } => {
-                w.begin();
-                for v in matrix.as_array() {
-                    w.real(v);
+                match Face::ALL.into_iter().find(|f| f.pdf_id().0 == id) {
+                    Some(face) => d.font(face, size.0),
+                    None => unreachable!("a letter page uses its own faces, not {id}"),
                 }
-                w.op("Tm");
             }
+            Op::SetTextCursor { pos } => d.cursor(pos.x.0, pos.y.0),
+            Op::SetTextMatrix { matrix } => d.matrix(matrix.as_array()),
             Op::ShowText { items } => {
-                let code = |c: char| face.map_or(0, |f| codes.code(f, c));
-                if let Some(face) = face {
-                    for item in items {
-                        if let TextItem::Text(text) = item {
-                            text.chars().for_each(|c| chars[face as usize].insert(c));
+                let pieces: Vec<Shown<'_>> = items
+                    .iter()
+                    .map(|item| match item {
+                        TextItem::Text(text) => Shown::Text(text),
+                        TextItem::Offset(o) => Shown::Offset(*o),
+                        TextItem::GlyphIds(_) => {
+                            unreachable!("letters show text, not glyph ids")
                         }
-                    }
-                }
-                show_text(w.begin(), items, &code);
+                    })
+                    .collect();
+                d.show(&pieces);
             }
-            Op::DrawRectangle { rectangle: r } => {
-                w.begin()
-                    .real(r.x.0)
-                    .real(r.y.0)
-                    .real(r.width.0)
-                    .real(r.height.0);
-                w.op("re");
-                let paint = match r.mode {
-                    Some(PaintMode::Fill) => "f",
-                    Some(PaintMode::FillStroke) => "B",
-                    _ => "S",
-                };
-                w.begin().op(paint);
-            }
+            Op::DrawRectangle { rectangle: r } => d.rect(
+                r.x.0,
+                r.y.0,
+                r.width.0,
+                r.height.0,
+                r.mode.unwrap_or(PaintMode::Stroke),
+            ),
             other => unreachable!("a letter page does not use {other:?}"),
         }
     }
-    w.out
+    d.w.out
 }
 
 fn gray_level(col: &Color) -> f32 {
@@ -248,24 +334,23 @@ fn gray_level(col: &Color) -> f32 {
 
 /// `Tj` for one run of text, `TJ` for runs with offsets between them (a
 /// number is set off by a space, a string is not, as lopdf writes arrays).
-fn show_text(w: &mut ContentWriter, items: &[TextItem], code: &dyn Fn(char) -> u16) {
-    if let [TextItem::Text(text)] = items {
+fn show_text(w: &mut ContentWriter, pieces: &[Shown<'_>], code: &dyn Fn(char) -> u16) {
+    if let [Shown::Text(text)] = pieces {
         w.glyphs(code, text);
         w.out.push(b' ');
         w.op("Tj");
         return;
     }
     w.out.push(b'[');
-    for (i, item) in items.iter().enumerate() {
-        match item {
-            TextItem::Text(text) => w.glyphs(code, text),
-            TextItem::Offset(o) => {
+    for (i, piece) in pieces.iter().enumerate() {
+        match piece {
+            Shown::Text(text) => w.glyphs(code, text),
+            Shown::Offset(o) => {
                 if i > 0 {
                     w.out.push(b' ');
                 }
                 write_real(&mut w.out, *o);
             }
-            TextItem::GlyphIds(_) => unreachable!("letters show text, not glyph ids"),
         }
     }
     w.out.extend_from_slice(b"] ");
@@ -275,6 +360,82 @@ fn show_text(w: &mut ContentWriter, items: &[TextItem], code: &dyn Fn(char) -> u
 #[cfg(test)]
 mod tests {
     use super::write_real;
+    use super::*;
+    use crate::envelope::Rect;
+
+    /// Written straight from the items or through printpdf's operations,
+    /// a stream is the same bytes and records the same characters, for
+    /// every kind of item and every branch of each.
+    #[test]
+    fn items_and_their_operations_write_the_same_stream() {
+        let text = |face, stroke: f32, text: &str| Item::Text {
+            x: 54.0,
+            baseline: 301.337,
+            face,
+            size: 10.5,
+            text: text.into(),
+            gray: 0.25,
+            stroke,
+        };
+        let rect = |fill, stroke| Item::Rect {
+            rect: Rect {
+                x: 70.5,
+                y: 309.004,
+                width: 200.0,
+                height: 40.25,
+            },
+            fill,
+            stroke,
+        };
+        let items = vec![
+            text(Face::Serif, 0.0, "Nguyễn Thị Hồng, 1234 Elm St. Apt 4B"),
+            text(Face::SerifBold, 0.4, "IOE0934567812"),
+            Item::CellText {
+                x: 90.0,
+                baseline: 420.5,
+                face: Face::Sans,
+                size: 22.0,
+                text: "7KQ2-M9XD-4HTW".into(),
+                cell: 17.5,
+                stroke: 0.6,
+            },
+            Item::CellText {
+                x: 90.0,
+                baseline: 440.5,
+                face: Face::Sans,
+                size: 22.0,
+                text: "É".into(),
+                cell: 17.5,
+                stroke: 0.0,
+            },
+            Item::Watermark {
+                text: "SPECIMEN".into(),
+                face: Face::SerifBold,
+                size: 96.0,
+                center_x: 306.0,
+                center_y: 420.25,
+                angle_deg: 35.0,
+                gray: 0.9,
+            },
+            rect(Some(0.95), Some(0.75)),
+            rect(Some(0.9), None),
+            rect(None, Some(1.5)),
+        ];
+        for top in [792.0, 0.0, 366.25] {
+            let mut direct_chars: [CharSet; 3] = Default::default();
+            let mut op_chars: [CharSet; 3] = Default::default();
+            let direct = items_content(&items, top, GlyphCodes::Repertoire, &mut direct_chars);
+            let ops = crate::pdf::items_ops(&items, top);
+            let through_ops = page_content(&ops, GlyphCodes::Repertoire, &mut op_chars);
+            assert_eq!(
+                String::from_utf8_lossy(&direct),
+                String::from_utf8_lossy(&through_ops)
+            );
+            assert_eq!(direct_chars, op_chars);
+            assert!(direct.windows(2).any(|w| w == b"TJ"), "a TJ array is drawn");
+            assert!(direct_chars[Face::Sans as usize].chars().any(|c| c == 'É'));
+        }
+    }
 
     fn written(v: f32) -> String {
         let mut out = Vec::new();

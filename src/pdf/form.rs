@@ -24,8 +24,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 use sha2::{Digest, Sha256};
 
-use super::content::{page_content, write_real, CharSet, GlyphCodes};
-use super::items_ops;
+use super::content::{items_content, write_real, CharSet, GlyphCodes};
 use crate::envelope::PAGE_HEIGHT_PT;
 use crate::layout::{Item, Page};
 
@@ -106,8 +105,8 @@ pub fn draw_page(page: &Page, chars: &mut [CharSet; 3]) -> DrawnPage {
                 forms.push(form);
             }
         } else {
-            let ops = items_ops(items, PAGE_HEIGHT_PT);
-            content.extend_from_slice(&page_content(&ops, GlyphCodes::Repertoire, chars));
+            let drawn = items_content(items, PAGE_HEIGHT_PT, GlyphCodes::Repertoire, chars);
+            content.extend_from_slice(&drawn);
         }
         at = run.end;
     }
@@ -196,7 +195,7 @@ fn form_for(items: &[Item]) -> (f32, Arc<Form>) {
         }
         let local: Vec<Item> = items.iter().map(|i| relative(i, top)).collect();
         let mut chars: [CharSet; 3] = Default::default();
-        let content = page_content(&items_ops(&local, 0.0), GlyphCodes::Repertoire, &mut chars);
+        let content = items_content(&local, 0.0, GlyphCodes::Repertoire, &mut chars);
         let form = Arc::new(Form::new(content, chars));
         let mut cache = form_cache().lock().expect("form cache");
         if cache.len() >= FORM_CACHE_ENTRIES {
