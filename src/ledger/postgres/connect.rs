@@ -85,11 +85,15 @@ pub(super) fn start_up(
     })?;
     // Bounded waits for row locks, like SQLite's busy timeout. JIT
     // compiling costs more than the ledger's short statements ever run,
-    // and the planner's cost guesses trigger it.
+    // and the planner's cost guesses trigger it. Every execution of a
+    // prepared statement is planned for its values and the tables as they
+    // are: a plan the server cached would be kept for the connection's
+    // life, and one made while statistics said `guesses` was empty scans
+    // the whole table on every verify once it has grown.
     client
         .batch_execute(&format!(
             "SET lock_timeout = '{BUSY_TIMEOUT_MS}ms'; SET jit = off; \
-             SET statement_timeout = '{}s'",
+             SET statement_timeout = '{}s'; SET plan_cache_mode = force_custom_plan",
             limit.as_secs()
         ))
         .map_err(|e| pg_err(label, "set up the connection", e))?;
