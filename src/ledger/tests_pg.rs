@@ -7,26 +7,10 @@ use super::tests::{date, filing, fingerprint, receipt};
 use super::*;
 
 /// A fresh schema at version 3 holding one issuance per old proof text;
-/// returns its URL, or `None` when there is no test server.
+/// returns its URL and a connection to it, or `None` when there is no test
+/// server.
 fn v3_schema(name: &str, proofs: &[&str]) -> Option<(String, ::postgres::Client)> {
-    let Ok(base) = std::env::var("ACCESS_LETTERS_TEST_PG") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "CI is set but ACCESS_LETTERS_TEST_PG is not: the PostgreSQL upgrade test cannot run"
-        );
-        eprintln!("skipped: the PostgreSQL upgrade test (ACCESS_LETTERS_TEST_PG is not set)");
-        return None;
-    };
-    let schema = format!("t_{name}_{}", std::process::id());
-    let mut admin = ::postgres::Client::connect(&base, ::postgres::NoTls).expect("connect");
-    admin
-        .batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}"
-        ))
-        .expect("schema");
-    let sep = if base.contains('?') { '&' } else { '?' };
-    let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    let mut c = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+    let (url, mut c) = fresh_schema(name, "the PostgreSQL upgrade test")?;
     for sql in &PG_MIGRATIONS[..3] {
         c.batch_execute(sql).expect("migrate");
     }
@@ -59,7 +43,7 @@ fn v3_schema(name: &str, proofs: &[&str]) -> Option<(String, ::postgres::Client)
         )
         .expect("issuance");
     }
-    Some((url, admin))
+    Some((url, c))
 }
 
 #[test]
@@ -128,15 +112,20 @@ fn a_stored_fingerprint_or_digest_that_is_not_one_is_a_damaged_ledger_on_postgre
     assert!(text.contains("the input digest of batch b"), "{text}");
 }
 
-/// An empty schema on the test server; its URL and an admin connection,
-/// or `None` when there is no test server (said, as `v3_schema` does).
-fn empty_schema(name: &str) -> Option<(String, ::postgres::Client)> {
+/// A new empty schema on the test server (`ACCESS_LETTERS_TEST_PG`, see
+/// `.ci/pg-cluster`), named after `name`: its URL and a connection to it.
+/// `None` when there is no server, said on stderr for `what` (the test that
+/// cannot run); under CI (`CI` set) a missing server is a failure.
+pub(in crate::ledger) fn fresh_schema(
+    name: &str,
+    what: &str,
+) -> Option<(String, ::postgres::Client)> {
     let Ok(base) = std::env::var("ACCESS_LETTERS_TEST_PG") else {
         assert!(
             std::env::var_os("CI").is_none(),
-            "CI is set but ACCESS_LETTERS_TEST_PG is not: the PostgreSQL plan test cannot run"
+            "CI is set but ACCESS_LETTERS_TEST_PG is not: {what} cannot run"
         );
-        eprintln!("skipped: the PostgreSQL plan test (ACCESS_LETTERS_TEST_PG is not set)");
+        eprintln!("skipped: {what} (ACCESS_LETTERS_TEST_PG is not set)");
         return None;
     };
     let schema = format!("t_{name}_{}", std::process::id());
@@ -148,8 +137,8 @@ fn empty_schema(name: &str) -> Option<(String, ::postgres::Client)> {
         .expect("schema");
     let sep = if base.contains('?') { '&' } else { '?' };
     let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-    let admin = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
-    Some((url, admin))
+    let client = ::postgres::Client::connect(&url, ::postgres::NoTls).expect("connect");
+    Some((url, client))
 }
 
 /// Sequential scans of `guesses` the server has counted so far.
@@ -173,7 +162,7 @@ fn guesses_seq_scans(admin: &mut ::postgres::Client) -> i64 {
 /// through its indexes.
 #[test]
 fn a_guessers_tally_reads_its_index_after_the_table_has_grown_on_postgres() {
-    let Some((url, mut admin)) = empty_schema("plans") else {
+    let Some((url, mut admin)) = fresh_schema("plans", "the PostgreSQL plan test") else {
         return;
     };
     let ledger = PostgresLedger::connect(&url).expect("new ledger");

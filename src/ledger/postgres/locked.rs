@@ -79,27 +79,13 @@ impl Drop for LockedTx<'_> {
 mod tests {
     use super::*;
 
-    /// Two sessions on the test server (`ACCESS_LETTERS_TEST_PG`) with a
-    /// fresh schema (named after `name`) holding table `t`; `None` (said) without a server.
+    /// Two sessions on a fresh schema of the test server (named after
+    /// `name`) holding table `t`; `None` (said) without a server.
     fn sessions(name: &str) -> Option<(Client, Client)> {
-        let Ok(base) = std::env::var("ACCESS_LETTERS_TEST_PG") else {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "CI is set but ACCESS_LETTERS_TEST_PG is not: the locked-transaction test cannot run"
-            );
-            eprintln!("skipped: the locked-transaction test (ACCESS_LETTERS_TEST_PG is not set)");
-            return None;
-        };
-        let schema = format!("t_locked_{name}_{}", std::process::id());
-        let sep = if base.contains('?') { '&' } else { '?' };
-        let url = format!("{base}{sep}options=-csearch_path%3D{schema}");
-        let mut a = Client::connect(&base, ::postgres::NoTls).expect("connect");
-        a.batch_execute(&format!(
-            "DROP SCHEMA IF EXISTS {schema} CASCADE; CREATE SCHEMA {schema}; \
-             CREATE TABLE {schema}.t (n INTEGER)"
-        ))
-        .expect("schema");
-        let a = Client::connect(&url, ::postgres::NoTls).expect("connect");
+        let what = "the locked-transaction test";
+        let (url, mut a) = crate::ledger::tests_pg::fresh_schema(&format!("locked_{name}"), what)?;
+        a.batch_execute("CREATE TABLE t (n INTEGER)")
+            .expect("table");
         let b = Client::connect(&url, ::postgres::NoTls).expect("connect");
         Some((a, b))
     }
