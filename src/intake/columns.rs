@@ -68,6 +68,7 @@ impl Columns {
         Ok(!matches!(self.cells(record, raw)?, Cells::Blank))
     }
 
+    /// Checks one record, given its fields as read (`raw`).
     pub(super) fn check(&self, record: &Record, raw: &[&[u8]]) -> Result<Checked, IntakeError> {
         let line = record.start_line;
         let fields = match self.cells(record, raw)? {
