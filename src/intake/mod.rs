@@ -342,20 +342,15 @@ impl<R: Read> Intake<R> {
     pub fn data_rows_to_end(&mut self) -> Result<u64, IntakeError> {
         let mut rows = 0u64;
         while !self.done {
-            let record = match self.reader.next_record() {
-                Ok(Some(record)) => record,
-                Ok(None) => break,
-                Err(cause) => {
-                    self.done = true;
-                    return Err(IntakeError::Read {
-                        file: self.columns.file.clone(),
-                        line: self.reader.line(),
-                        cause,
-                    });
+            let shape = match self.next_record() {
+                Ok(Some(record)) => {
+                    let raw = self.reader.fields();
+                    self.columns.shape(&record, &raw)
                 }
+                Ok(None) => break,
+                Err(error) => Err(error),
             };
-            let raw = self.reader.fields();
-            match self.columns.shape(&record, &raw) {
+            match shape {
                 Ok(data) => rows += u64::from(data),
                 Err(error) => {
                     self.done = true;
@@ -365,6 +360,17 @@ impl<R: Read> Intake<R> {
         }
         self.done = true;
         Ok(rows)
+    }
+
+    /// The next record, or the error that stops the file there.
+    fn next_record(&mut self) -> Result<Option<Record>, IntakeError> {
+        self.reader
+            .next_record()
+            .map_err(|cause| IntakeError::Read {
+                file: self.columns.file.clone(),
+                line: self.reader.line(),
+                cause,
+            })
     }
 
     /// Every count at once; see [`IntakeCounts`].
@@ -458,20 +464,13 @@ impl<R: Read> Iterator for Intake<R> {
             return None;
         }
         loop {
-            let record = match self.reader.next_record() {
+            let record = match self.next_record() {
                 Ok(Some(record)) => record,
                 Ok(None) => {
                     self.done = true;
                     return None;
                 }
-                Err(cause) => {
-                    let error = IntakeError::Read {
-                        file: self.columns.file.clone(),
-                        line: self.reader.line(),
-                        cause,
-                    };
-                    return self.fail(error);
-                }
+                Err(error) => return self.fail(error),
             };
             match self.outcome(&record) {
                 Ok(None) => {}

@@ -91,7 +91,7 @@ pub(super) fn write_real(out: &mut Vec<u8>, v: f32) {
     // A whole number (most sizes, grays and many positions) is its digits:
     // `Display` writes 54.0 as "54". Not -0.0, which it writes as "-0".
     let whole = v as i32;
-    if whole as f32 == v && v.abs() < 16_777_216.0 && v.to_bits() != (-0.0f32).to_bits() {
+    if whole as f32 == v && v.abs() < EXACT_INTEGERS && v.to_bits() != (-0.0f32).to_bits() {
         out.extend_from_slice(itoa::Buffer::new().format(whole).as_bytes());
         return;
     }
@@ -104,10 +104,12 @@ pub(super) fn write_real(out: &mut Vec<u8>, v: f32) {
     }
 }
 
+/// 2^24: every whole number below it is an `f32` of its own.
+const EXACT_INTEGERS: f32 = 16_777_216.0;
+
 /// ryu's digits for `v` without a trailing `.0`, when they are certainly
 /// `Display`'s (see [`write_real`]).
 fn shortest_untied(buf: &mut ryu::Buffer, v: f32) -> Option<&str> {
-    const EXACT_INTEGERS: f32 = 16_777_216.0; // 2^24
     let bits = v.to_bits();
     let biased = (bits >> 23) & 0xFF;
     if !v.is_finite() || v.abs() >= EXACT_INTEGERS || (biased == 0 && v != 0.0) {
@@ -359,7 +361,6 @@ fn show_text(w: &mut ContentWriter, pieces: &[Shown<'_>], code: &dyn Fn(char) ->
 
 #[cfg(test)]
 mod tests {
-    use super::write_real;
     use super::*;
     use crate::envelope::Rect;
 

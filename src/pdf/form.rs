@@ -215,7 +215,7 @@ mod tests {
     /// The cache key computed in place is the key of the items moved
     /// into the form's space, for every kind of item.
     #[test]
-    fn a_forms_key_is_the_digest_of_its_items_moved() {
+    fn a_forms_key_is_the_key_of_its_items_moved() {
         let items = vec![
             Item::Text {
                 x: 72.0,

@@ -1,7 +1,8 @@
 //! The document `/ID` of a standalone letter: a hash of what the letter
 //! shows and where, field by field (never `Debug` output, which may change
 //! between compiler versions), so the same letter has the same ID in every
-//! process and on every thread.
+//! process and on every thread. The same field-by-field bytes, unhashed,
+//! are the key of a form in the form cache ([`items_key_at`]).
 
 use sha2::{Digest, Sha256};
 
@@ -9,8 +10,8 @@ use super::PdfMeta;
 use crate::layout::{Item, Page};
 
 /// Each value written with its length or width, so no two layouts share a
-/// byte stream; the stream is hashed whole at the end (one SHA-256 update,
-/// not one per four-byte field: the same digest, less overhead per field).
+/// byte stream; for the `/ID` the stream is hashed whole at the end (one
+/// SHA-256 update, not one per four-byte field: the same digest).
 struct Id(Vec<u8>);
 
 impl Id {

@@ -271,8 +271,8 @@ pub(super) fn bad_column(idx: usize, what: String) -> rusqlite::Error {
 
 pub(super) fn date_column(row: &Row<'_>, name: &str) -> rusqlite::Result<NaiveDate> {
     let text: String = row.get(name)?;
-    NaiveDate::parse_from_str(&text, DATE_FORMAT)
-        .map_err(|_| bad_column(0, format!("{name} '{text}' is not a YYYY-MM-DD date")))
+    stored_date(&text)
+        .ok_or_else(|| bad_column(0, format!("{name} '{text}' is not a YYYY-MM-DD date")))
 }
 
 pub(super) fn time_column(row: &Row<'_>, name: &str) -> rusqlite::Result<Option<DateTime<Utc>>> {
@@ -346,9 +346,14 @@ mod col {
 /// A date column at `idx` (named `name` in errors).
 fn date_at(row: &Row<'_>, idx: usize, name: &str) -> rusqlite::Result<NaiveDate> {
     let text = text_at(row, idx)?;
-    canonical_date(text)
-        .or_else(|| NaiveDate::parse_from_str(text, DATE_FORMAT).ok())
+    stored_date(text)
         .ok_or_else(|| bad_column(idx, format!("{name} '{text}' is not a YYYY-MM-DD date")))
+}
+
+/// A stored date column's text read as [`DATE_FORMAT`] reads it; the
+/// canonical form the ledger writes without a format string.
+fn stored_date(text: &str) -> Option<NaiveDate> {
+    canonical_date(text).or_else(|| NaiveDate::parse_from_str(text, DATE_FORMAT).ok())
 }
 
 /// A date written as the ledger writes one (`YYYY-MM-DD`, ten characters),
