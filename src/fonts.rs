@@ -241,7 +241,9 @@ impl FaceMetrics {
     /// The first character of `text` this face cannot print, if any.
     pub fn missing_glyph(&self, text: &str) -> Option<char> {
         // Most of a letter is ASCII: a byte loop over the table, no decoding.
-        if text.is_ascii() && text.bytes().all(|b| self.ascii_present[usize::from(b)]) {
+        // One pass: a byte of 128 or more (not ASCII) ends it.
+        let present = |b: u8| self.ascii_present.get(usize::from(b)).copied();
+        if text.bytes().all(|b| present(b) == Some(true)) {
             return None;
         }
         text.chars().find(|&c| !self.has_glyph(c))

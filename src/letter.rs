@@ -280,6 +280,19 @@ pub fn context(filing: &Filing, dates: NoticeDates, config: &Config) -> tera::Co
 
 /// Splits `**bold**` runs.
 fn spans(text: &str) -> Vec<Span> {
+    text_spans(text.to_string())
+}
+
+/// [`spans`] of a block's own text, which it takes: most blocks have no
+/// bold run, and then the text is the one span as it is, not copied.
+fn text_spans(text: String) -> Vec<Span> {
+    if !text.contains("**") {
+        return if text.is_empty() {
+            Vec::new()
+        } else {
+            vec![Span { text, bold: false }]
+        };
+    }
     text.split("**")
         .enumerate()
         .filter(|(_, t)| !t.is_empty())
@@ -310,12 +323,12 @@ impl Open {
     fn flush(&mut self, blocks: &mut Vec<Block>) {
         match std::mem::replace(self, Open::None) {
             Open::None => {}
-            Open::Paragraph(t) => blocks.push(Block::Paragraph(spans(&t))),
+            Open::Paragraph(t) => blocks.push(Block::Paragraph(text_spans(t))),
             Open::Step(m, t) => blocks.push(Block::Step {
                 marker: m,
-                spans: spans(&t),
+                spans: text_spans(t),
             }),
-            Open::Bullet(t) => blocks.push(Block::Bullet(spans(&t))),
+            Open::Bullet(t) => blocks.push(Block::Bullet(text_spans(t))),
         }
     }
 }
@@ -470,6 +483,33 @@ mod tests {
             dates.expires_on,
             NaiveDate::from_ymd_opt(2027, 2, 23).unwrap()
         );
+    }
+
+    #[test]
+    fn a_blocks_spans_are_its_bold_runs_whether_or_not_it_has_any() {
+        // What `text_spans` must equal: every `**` toggles bold, empty runs
+        // are dropped.
+        let by_split = |text: &str| -> Vec<Span> {
+            text.split("**")
+                .enumerate()
+                .filter(|(_, t)| !t.is_empty())
+                .map(|(i, t)| Span {
+                    text: t.to_string(),
+                    bold: i % 2 == 1,
+                })
+                .collect()
+        };
+        for text in [
+            "",
+            "Dear Nguyễn Thị Hồng:",
+            "Use **7KQ2** now",
+            "**all bold**",
+            "a**b",
+            "****",
+            "* one star *",
+        ] {
+            assert_eq!(text_spans(text.to_string()), by_split(text), "{text:?}");
+        }
     }
 
     #[test]

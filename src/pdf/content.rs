@@ -155,7 +155,8 @@ impl ContentWriter {
     }
 
     fn int(&mut self, v: i64) -> &mut Self {
-        self.out.extend_from_slice(v.to_string().as_bytes());
+        self.out
+            .extend_from_slice(itoa::Buffer::new().format(v).as_bytes());
         self.out.push(b' ');
         self
     }
@@ -170,13 +171,15 @@ impl ContentWriter {
 
     /// `text` as a hex string of two-byte glyph codes.
     fn glyphs(&mut self, code: &dyn Fn(char) -> u16, text: &str) {
+        // Four hex digits a character at most (fewer characters than bytes
+        // when some are not ASCII), so the buffer grows once.
+        self.out.reserve(text.len() * 4 + 2);
         self.out.push(b'<');
         for c in text.chars() {
             let g = code(c);
-            for byte in g.to_be_bytes() {
-                self.out.push(HEX_DIGITS[usize::from(byte >> 4)]);
-                self.out.push(HEX_DIGITS[usize::from(byte & 15)]);
-            }
+            let hex = |shift: u16| HEX_DIGITS[usize::from((g >> shift) & 15)];
+            self.out
+                .extend_from_slice(&[hex(12), hex(8), hex(4), hex(0)]);
         }
         self.out.push(b'>');
     }
