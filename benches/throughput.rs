@@ -15,6 +15,11 @@
 //!    the table shows the median run): letters per second, bytes per
 //!    letter written, peak RSS and CPU time (user + system) per letter.
 //!    BENCH_MODES=print runs print mode alone (for a million rows).
+//! 4. With BENCH_PEERS set to a copy of `shared/peers` (its recipients.csv
+//!    made, see its README), Typst is timed by that harness right after, and
+//!    print mode's CPU time per letter is given as a fraction of Typst's
+//!    time per letter: the ratio issue 29 asks for, from one run, as this
+//!    machine's speed varies from day to day.
 //!
 //! Not a test: it asserts nothing about speed, it measures.
 
@@ -345,7 +350,9 @@ fn child_run(rows: u64, mode: OutputMode) -> (f64, f64, f64, f64, f64) {
     (v[0], v[1], v[2], v[3], v[4])
 }
 
-fn end_to_end_table(rows: u64, runs: usize) {
+/// Prints the table; returns print mode's CPU time per letter in ms, when
+/// print mode ran.
+fn end_to_end_table(rows: u64, runs: usize) -> Option<f64> {
     println!(
         "end to end, {} threads, {rows} generated rows, median of {runs} run(s), each mode in its own process:",
         rayon::current_num_threads()
@@ -354,6 +361,7 @@ fn end_to_end_table(rows: u64, runs: usize) {
     // BENCH_MODES=print measures print files alone (a million pieces
     // would be a million files).
     let modes = std::env::var("BENCH_MODES").unwrap_or_else(|_| "print,pieces".into());
+    let mut print_cpu = None;
     for mode in [OutputMode::Print, OutputMode::Pieces] {
         if !modes.split(',').any(|m| m.trim() == mode.as_str()) {
             continue;
@@ -370,7 +378,37 @@ fn end_to_end_table(rows: u64, runs: usize) {
             rss,
             cpu * 1000.0 / letters
         );
+        if mode == OutputMode::Print {
+            print_cpu = Some(cpu * 1000.0 / letters);
+        }
     }
+    print_cpu
+}
+
+/// Typst's figures from `shared/peers`, run right after this bench's own
+/// runs (BENCH_PEERS: a copy of the peers folder with its recipients.csv
+/// made; PEERS_PYTHON: the Python with typst installed, by default the
+/// README's `~/.cache/peers-venv`). Returns (ms a letter, CPU ms a letter)
+/// from its results line `| typst | version | N | per letter | CPU | ...`.
+fn typst_peer(peers: &Path) -> Option<(f64, f64)> {
+    let python = std::env::var("PEERS_PYTHON").unwrap_or_else(|_| {
+        format!(
+            "{}/.cache/peers-venv/bin/python",
+            std::env::var("HOME").unwrap_or_default()
+        )
+    });
+    let out = std::process::Command::new(&python)
+        .args(["run_all.py", "--only", "typst"])
+        .current_dir(peers)
+        .stderr(std::process::Stdio::null())
+        .output()
+        .map_err(|e| eprintln!("  the peers harness did not start ({python}): {e}"))
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let line = text.lines().find(|l| l.starts_with("| typst "))?;
+    let ms = |cell: &str| cell.trim().strip_suffix(" ms")?.parse::<f64>().ok();
+    let cells: Vec<&str> = line.split('|').collect();
+    Some((ms(cells.get(4)?)?, ms(cells.get(5)?)?))
 }
 
 /// The same allocator as the `access-letters` binary (see src/main.rs), so
@@ -405,6 +443,18 @@ fn main() {
     codes(root);
     stages(root, date);
     if rows > 0 {
-        end_to_end_table(rows, runs);
+        let print_cpu = end_to_end_table(rows, runs);
+        let peers = std::env::var_os("BENCH_PEERS").map(std::path::PathBuf::from);
+        if let (Some(ours), Some(peers)) = (print_cpu, peers) {
+            match typst_peer(&peers) {
+                Some((wall, cpu)) => println!(
+                    "  against Typst in the same run: {wall:.1} ms a letter ({cpu:.1} ms CPU); \
+                     print mode's CPU a letter is 1/{:.0} of it (1/{:.0} of its CPU)",
+                    wall / ours,
+                    cpu / ours
+                ),
+                None => println!("  against Typst: the peers harness gave no typst line"),
+            }
+        }
     }
 }
