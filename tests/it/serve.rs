@@ -418,6 +418,9 @@ fn tokens_routes_and_limits_401_403_429() {
     let none = post_raw(&a, &s.url("/v1/verify"), None, &body);
     assert_eq!(none.status, 401, "{none:?}");
     assert_eq!(none.header("www-authenticate"), Some("Bearer"));
+    // Refused before its body was read: the connection is not kept, and
+    // the client is told so (the next request on `a` opens a new one).
+    assert_eq!(none.header("connection"), Some("close"), "{none:?}");
     assert!(none.body["error"].as_str().unwrap().contains("Bearer"));
     let wrong = post_raw(&a, &s.url("/v1/verify"), Some("alt_0000"), &body);
     assert_eq!(wrong.status, 401, "{wrong:?}");
@@ -459,6 +462,7 @@ fn tokens_routes_and_limits_401_403_429() {
     let r = post_raw(&a, &s.url("/v1/verify"), Some(&slow), &body);
     assert_eq!(r.status, 429, "{r:?}");
     assert!(r.header("retry-after").is_some(), "{r:?}");
+    assert_eq!(r.header("connection"), Some("close"), "{r:?}");
     assert_eq!(
         post_raw(&a, &s.url("/v1/verify"), Some(&c.portal), &body).status,
         200
