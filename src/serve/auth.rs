@@ -1,6 +1,9 @@
 //! The guards in front of every `/v1/` route, as layers of the router:
 //! who is calling (bearer token: 401), may they call this route (403), and
 //! are they within their per-minute limit (429).
+//!
+//! Their refusals are made before the request's body is read, so they say
+//! `Connection: close` and the connection closes ([`super::conn`]).
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -33,23 +36,11 @@ fn bearer(req: &Request) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-/// A refusal made before the request's body was read says
-/// `Connection: close`, and the connection is closed after it. hyper closes
-/// a connection whose request body it could not drain when the answer went
-/// out (the body had not all arrived yet), and without the header a client
-/// keeping the connection for its next request sends that request into a
-/// closed socket. A refused caller opens a new connection instead.
-fn refused(mut r: Response) -> Response {
-    r.headers_mut()
-        .insert(header::CONNECTION, HeaderValue::from_static("close"));
-    r
-}
-
 fn unauthorized(message: &str) -> Response {
     let mut r = ApiError::new(StatusCode::UNAUTHORIZED, "unauthorized", message).into_response();
     r.headers_mut()
         .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-    refused(r)
+    r
 }
 
 /// 401 without a known token, 403 for a route the client may not call;
@@ -68,24 +59,22 @@ pub async fn authenticate(State(app): State<Arc<App>>, mut req: Request, next: N
             req.extensions_mut().insert(Arc::new(client));
             next.run(req).await
         }
-        _ => refused(
-            ApiError::new(
-                StatusCode::FORBIDDEN,
-                "forbidden",
-                format!(
-                    "client '{}' may not call {} (allowed: {})",
-                    client.name,
-                    route.map_or("this route", Route::as_str),
-                    client
-                        .allow
-                        .iter()
-                        .map(|r| r.as_str())
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ),
-            )
-            .into_response(),
-        ),
+        _ => ApiError::new(
+            StatusCode::FORBIDDEN,
+            "forbidden",
+            format!(
+                "client '{}' may not call {} (allowed: {})",
+                client.name,
+                route.map_or("this route", Route::as_str),
+                client
+                    .allow
+                    .iter()
+                    .map(|r| r.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+        )
+        .into_response(),
     };
     response.extensions_mut().insert(name);
     response
@@ -114,7 +103,7 @@ pub async fn rate_limit(State(app): State<Arc<App>>, req: Request, next: Next) -
             .into_response();
             r.headers_mut()
                 .insert(header::RETRY_AFTER, HeaderValue::from(secs));
-            refused(r)
+            r
         }
     }
 }

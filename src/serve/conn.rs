@@ -23,6 +23,13 @@
 //! when a request starts; the service call, when its headers are
 //! complete), so each phase gets its own clock and a client cut off in the
 //! middle of its headers is told why, in the documented JSON.
+//!
+//! An answer given before the request's body was read to its end (a guard's
+//! 401, 403 or 429, the JSON body's 413 or 415, a body too slow) says
+//! `Connection: close`, and the connection closes after it. hyper cannot
+//! reuse a connection whose request body it has not drained; without the
+//! header a client keeping the connection would send its next request into
+//! a socket hyper is closing.
 
 use std::io;
 use std::net::SocketAddr;
@@ -32,9 +39,10 @@ use std::sync::Arc;
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
 
-use axum::body::Body;
+use axum::body::{Body, Bytes};
+use axum::http::{header, HeaderValue};
 use axum::Router;
-use hyper::body::Incoming;
+use hyper::body::{Frame, Incoming, SizeHint};
 use hyper_util::rt::TokioIo;
 use tokio::io::{AsyncRead, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::sync::{watch, Notify};
@@ -218,6 +226,50 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     }
 }
 
+/// A request's body, telling whether it was read to its end.
+struct Drained {
+    inner: Incoming,
+    read: Arc<AtomicBool>,
+}
+
+impl Drained {
+    /// The request with its body watched, and the flag that turns true once
+    /// the body has been read to its end (at once for a request without one).
+    fn wrap(req: hyper::Request<Incoming>) -> (hyper::Request<Body>, Arc<AtomicBool>) {
+        let read = Arc::new(AtomicBool::new(hyper::body::Body::is_end_stream(
+            req.body(),
+        )));
+        let flag = Arc::clone(&read);
+        let req = req.map(|inner| Body::new(Drained { inner, read: flag }));
+        (req, read)
+    }
+}
+
+impl hyper::body::Body for Drained {
+    type Data = Bytes;
+    type Error = hyper::Error;
+
+    fn poll_frame(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<Frame<Bytes>, hyper::Error>>> {
+        let this = self.get_mut();
+        let polled = Pin::new(&mut this.inner).poll_frame(cx);
+        if matches!(polled, Poll::Ready(None)) || this.inner.is_end_stream() {
+            this.read.store(true, Ordering::Release);
+        }
+        polled
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.inner.is_end_stream()
+    }
+
+    fn size_hint(&self) -> SizeHint {
+        self.inner.size_hint()
+    }
+}
+
 /// Why a connection ended.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Ended {
@@ -261,12 +313,18 @@ where
     let on_request = Arc::clone(&phase);
     let service = hyper::service::service_fn(move |req: hyper::Request<Incoming>| {
         on_request.busy();
-        let mut req = req.map(Body::new);
+        let (mut req, read) = Drained::wrap(req);
         req.extensions_mut().insert(Peer(peer));
         let answer = router.clone().call(req);
         let phase = Arc::clone(&on_request);
         async move {
-            let response = answer.await;
+            let mut response = answer.await;
+            if let Ok(r) = &mut response {
+                if !read.load(Ordering::Acquire) {
+                    r.headers_mut()
+                        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+                }
+            }
             phase.answered();
             response
         }

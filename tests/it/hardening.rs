@@ -225,6 +225,81 @@ fn a_body_that_is_not_json_gets_415_and_a_wrong_method_405_both_as_json() {
     assert_eq!(wrong.body["outcome"], "method_not_allowed", "{wrong:?}");
 }
 
+/// One response read off a kept connection: its head (lower-cased) and
+/// its body, by its Content-Length.
+fn read_one(stream: &mut TcpStream) -> (String, String) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let head_end = loop {
+        if let Some(i) = got.windows(4).position(|w| w == b"\r\n\r\n") {
+            break i + 4;
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => panic!("closed before a whole head: {got:?}"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    };
+    let head = String::from_utf8_lossy(&got[..head_end]).to_lowercase();
+    let length: usize = head
+        .lines()
+        .find_map(|l| l.strip_prefix("content-length:"))
+        .map_or(0, |v| v.trim().parse().unwrap());
+    while got.len() < head_end + length {
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => panic!("closed before a whole body: {got:?}"),
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+        }
+    }
+    let body = String::from_utf8_lossy(&got[head_end..head_end + length]).into_owned();
+    (head, body)
+}
+
+#[test]
+fn an_answer_before_the_body_was_read_closes_the_connection_and_says_so() {
+    let (_wd, batch, c, s) = served(&[], None);
+    let [(receipt, code)] = receipts_and_codes(&batch, 1).try_into().unwrap();
+    let body = json!({"receipt": receipt, "code": code}).to_string();
+    let request = |content_type: &str| {
+        format!(
+            "POST /v1/verify HTTP/1.1\r\nHost: t\r\nAuthorization: Bearer {}\r\n\
+             Content-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
+            c.portal,
+            body.len()
+        )
+    };
+    // A request read whole keeps its connection: two on one socket.
+    let mut kept = connect(&s);
+    for _ in 0..2 {
+        kept.write_all(request("application/json").as_bytes())
+            .unwrap();
+        kept.write_all(body.as_bytes()).unwrap();
+        let (head, answer) = read_one(&mut kept);
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        assert!(!head.contains("connection: close"), "{head}");
+        assert!(answer.contains("\"valid\""), "{answer}");
+    }
+    // Refused for its type (415) with the body still on its way: the answer
+    // says the connection closes, and it does.
+    let mut refused = connect(&s);
+    refused.write_all(request("text/plain").as_bytes()).unwrap();
+    let (head, answer) = read_one(&mut refused);
+    assert!(head.starts_with("http/1.1 415"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+    assert!(answer.contains("unsupported_media_type"), "{answer}");
+    let _ = refused.write_all(body.as_bytes());
+    let (rest, waited) = read_to_close(&mut refused);
+    assert_eq!(rest, "", "nothing more is answered on it");
+    assert!(waited < SOCKET_TIMEOUT, "closed, not left open: {waited:?}");
+    // A guard's refusal (no token) with the body on its way: the same.
+    let mut anonymous = connect(&s);
+    let no_token =
+        request("application/json").replace(&format!("Authorization: Bearer {}\r\n", c.portal), "");
+    anonymous.write_all(no_token.as_bytes()).unwrap();
+    let (head, _) = read_one(&mut anonymous);
+    assert!(head.starts_with("http/1.1 401"), "{head}");
+    assert!(head.contains("connection: close"), "{head}");
+}
+
 #[test]
 fn sigterm_with_idle_and_half_sent_connections_exits_at_once() {
     let (_wd, _batch, _c, mut s) = served(&[], None);
