@@ -141,7 +141,7 @@ const BUSY_TIMEOUT_MS: u64 = 5_000;
 
 /// The schema version this program reads and writes, the same on both
 /// backends (each has its own list of migrations up to it).
-pub const SCHEMA_VERSION: i64 = 6;
+pub const SCHEMA_VERSION: i64 = 7;
 
 /// The issuance columns every read selects; rows are read by these names on
 /// both backends.
