@@ -110,6 +110,8 @@ mod tests_guard;
 #[cfg(test)]
 mod tests_pg;
 #[cfg(test)]
+mod tests_schema;
+#[cfg(test)]
 mod tests_stored;
 
 pub use self::postgres::{
