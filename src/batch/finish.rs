@@ -2,7 +2,10 @@
 //! write `manifest.csv` in presort order, then `batch.json`, then mark the
 //! batch complete in the ledger. Both files are streamed from the ledger, so
 //! memory does not grow with the batch; the manifest's rows are made on a
-//! second thread while the ledger is walked (`manifest_rows`).
+//! second thread while the ledger is walked (`manifest_rows`). A batch of
+//! print files only has its manifest's rows made as its print files are
+//! drawn, from the same walk of the ledger (`print_files`); it is
+//! committed here, in the same place in the order.
 
 use std::cell::RefCell;
 use std::io::{self, Write};
@@ -18,6 +21,7 @@ use super::error::{csv_err, io_err};
 use super::manifest_rows::{self, ManifestRows, ISSUANCES_PER_HANDOFF};
 use super::plan::{file_sha256, Checked};
 use super::{verify, BatchError, OutputChoice, OutputMode, RunReport};
+use crate::config::Mail;
 use crate::ledger::{BatchRecord, Ledger, LedgerError, Sha256Hex};
 use crate::manifest::{
     letter_file, BatchSummary, Counts, FileEntry, ManifestWriter, Presort, PrintFileEntry,
@@ -106,7 +110,7 @@ fn print_files_intact(batch_dir: &Path, files: &[PrintFileEntry]) -> Result<bool
 }
 
 /// What closing a nightly batch needs besides its tally and the ledger.
-pub struct Finishing<'a> {
+pub struct Finishing<'a, 'm> {
     pub record: &'a BatchRecord,
     pub input: &'a Path,
     pub batch_dir: &'a Path,
@@ -116,15 +120,20 @@ pub struct Finishing<'a> {
     pub output: OutputChoice,
     /// The print files written, in order (empty without print files).
     pub print_files: Vec<PrintFileEntry>,
+    /// The manifest, its rows made as the print files were drawn, not yet
+    /// in place; `None` to make it from a walk of the ledger.
+    pub manifest: Option<ManifestOut<'m>>,
 }
 
 /// How a batch's letters were written, for the manifest and `batch.json`.
-pub struct Written {
+pub struct Written<'m> {
     pub output: OutputChoice,
     pub print_files: Vec<PrintFileEntry>,
+    /// See [`Finishing::manifest`].
+    pub manifest: Option<ManifestOut<'m>>,
 }
 
-impl Written {
+impl Written<'_> {
     /// One PDF file per letter, no print files (a reissue's letter).
     pub fn pieces() -> Self {
         Written {
@@ -133,6 +142,7 @@ impl Written {
                 ..OutputChoice::default()
             },
             print_files: Vec::new(),
+            manifest: None,
         }
     }
 }
@@ -140,7 +150,7 @@ impl Written {
 /// Checks the control totals against the ledger, then [`complete`]s the
 /// batch.
 pub fn finish_batch(
-    f: &Finishing<'_>,
+    f: Finishing<'_, '_>,
     tally: Tally,
     ledger: &mut dyn Ledger,
 ) -> Result<RunReport, BatchError> {
@@ -163,7 +173,8 @@ pub fn finish_batch(
         .unwrap_or_default();
     let written = Written {
         output: f.output,
-        print_files: f.print_files.clone(),
+        print_files: f.print_files,
+        manifest: f.manifest,
     };
     let summary = complete(
         f.record,
@@ -171,7 +182,7 @@ pub fn finish_batch(
         f.batch_dir,
         ledger,
         f.renderer,
-        &written,
+        written,
     )?;
     let pages = summary.pages;
     tracing::info!(batch = %id, letters = in_ledger, pages, "batch complete");
@@ -214,11 +225,18 @@ pub fn complete(
     batch_dir: &Path,
     ledger: &mut dyn Ledger,
     renderer: &Renderer,
-    written: &Written,
+    written: Written<'_>,
 ) -> Result<BatchSummary, BatchError> {
     let letters = ledger.count_in_batch(&record.batch_id)?;
-    let mut totals = write_manifest(record, batch_dir, ledger, renderer, written)?;
-    let print_files = written.print_files.clone();
+    let Written {
+        output,
+        print_files,
+        manifest,
+    } = written;
+    let mut totals = match manifest {
+        Some(rows) => finish_manifest(batch_dir, rows)?,
+        None => write_manifest(record, batch_dir, ledger, renderer, output)?,
+    };
     check_print_totals(&record.batch_id, &print_files, letters, totals.pages)?;
     totals.files.extend(print_files.iter().map(|f| FileEntry {
         path: f.path.clone(),
@@ -239,13 +257,12 @@ pub fn complete(
         pages: totals.pages,
         sheets: totals.sheets,
         presort: totals.presort,
-        output: Some(written.output.mode),
-        pieces_per_file: (written.output.mode.print())
-            .then_some(written.output.pieces_per_file as u64),
+        output: Some(output.mode),
+        pieces_per_file: (output.mode.print()).then_some(output.pieces_per_file as u64),
         print_files,
         files: totals.files,
     };
-    write_summary(batch_dir, &summary, ledger, written.output.mode)?;
+    write_summary(batch_dir, &summary, ledger, output.mode)?;
     let json = serde_json::to_string(&summary).expect("a summary serialises");
     ledger.complete_batch(&record.batch_id, &json)?;
     Ok(summary)
@@ -276,7 +293,7 @@ fn check_print_totals(
 
 /// A writer that hashes what it writes: the manifest's SHA-256 is taken
 /// as it is written, not by reading the file back.
-struct Hashing<W> {
+pub struct Hashing<W> {
     inner: W,
     hasher: Sha256,
 }
@@ -301,6 +318,25 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
+/// `manifest.csv` being written under its temporary name: its rows, and
+/// the SHA-256 of what they wrote.
+pub type ManifestOut<'m> = ManifestRows<'m, Hashing<AtomicFile>>;
+
+/// Starts `manifest.csv` in `batch_dir` (its header written), for the
+/// rows of the batch `batch_id` written as `output` says.
+pub fn start_manifest<'m>(
+    batch_dir: &Path,
+    batch_id: &'m str,
+    mail: &'m Mail,
+    output: OutputChoice,
+) -> Result<ManifestOut<'m>, BatchError> {
+    let manifest_path = batch_dir.join("manifest.csv");
+    let file =
+        AtomicFile::create(&manifest_path).map_err(io_err("cannot create", &manifest_path))?;
+    let manifest = ManifestWriter::new(Hashing::new(file)).map_err(csv_err("manifest.csv"))?;
+    Ok(ManifestRows::new(manifest, batch_id, mail, output))
+}
+
 /// Writes `manifest.csv` for every letter of the batch, in presort order,
 /// and returns the manifest's and rejects' entries for `batch.json` (the
 /// letters' entries are streamed by [`write_summary`]), the page total and
@@ -311,19 +347,17 @@ pub fn write_manifest(
     batch_dir: &Path,
     ledger: &dyn Ledger,
     renderer: &Renderer,
-    written: &Written,
+    output: OutputChoice,
 ) -> Result<ManifestTotals, BatchError> {
-    let manifest_path = batch_dir.join("manifest.csv");
-    let file =
-        AtomicFile::create(&manifest_path).map_err(io_err("cannot create", &manifest_path))?;
-    let manifest = ManifestWriter::new(Hashing::new(file)).map_err(csv_err("manifest.csv"))?;
-    let rows = ManifestRows::new(
-        manifest,
-        &record.batch_id,
-        &renderer.config.mail,
-        written.output,
-    );
+    let rows = start_manifest(batch_dir, &record.batch_id, &renderer.config.mail, output)?;
     let rows = manifest_rows::add_all(ledger, &record.batch_id, rows, ISSUANCES_PER_HANDOFF)?;
+    finish_manifest(batch_dir, rows)
+}
+
+/// Puts `manifest.csv`, every row written, in place, and returns what
+/// [`write_manifest`] returns.
+fn finish_manifest(batch_dir: &Path, rows: ManifestOut<'_>) -> Result<ManifestTotals, BatchError> {
+    let manifest_path = batch_dir.join("manifest.csv");
     let (manifest, pages, sheets, presort) = rows.into_parts();
     let hashing = manifest
         .finish()

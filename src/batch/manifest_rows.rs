@@ -60,7 +60,7 @@ impl PrintPlace {
 }
 
 /// The manifest being written, and the totals `batch.json` needs from it.
-pub(super) struct ManifestRows<'a, W: Write> {
+pub struct ManifestRows<'a, W: Write> {
     manifest: ManifestWriter<W>,
     batch_id: &'a str,
     mail: &'a Mail,
@@ -197,7 +197,7 @@ pub(super) mod tests {
     use crate::address::DEFAULT_WINDOW_FIT;
     use crate::config::Config;
     use crate::intake::{Intake, Outcome};
-    use crate::issue::{issue, IssueContext, Planned};
+    use crate::issue::{issue, issue_for_print, IssueContext, Planned};
     use crate::key::{Key, KeyRing};
     use crate::ledger::prelude::*;
     use crate::ledger::{BatchKind, BatchRecord, Sha256Hex, SqliteLedger};
@@ -211,6 +211,16 @@ pub(super) mod tests {
 
     /// A ledger holding the first valid fixture filings, issued in `BATCH`.
     pub(in crate::batch) fn ledger_with_letters() -> SqliteLedger {
+        ledger_issued(false)
+    }
+
+    /// The same, issued as a print run issues them: not yet printed, no
+    /// page counted.
+    pub(in crate::batch) fn ledger_issued_for_print() -> SqliteLedger {
+        ledger_issued(true)
+    }
+
+    fn ledger_issued(for_print: bool) -> SqliteLedger {
         let root = Path::new(env!("CARGO_MANIFEST_DIR"));
         let keys = KeyRing::single(Key::load(&root.join("fixtures/test.key")).expect("a key"));
         let renderer = Renderer::new(Templates::builtin(), Config::default_config());
@@ -246,19 +256,25 @@ pub(super) mod tests {
                     issue_no: 1,
                     serial: None,
                 };
-                issue(&ctx, &planned).expect("issued").0
+                if for_print {
+                    issue_for_print(&ctx, &planned).expect("issued")
+                } else {
+                    issue(&ctx, &planned).expect("issued").0
+                }
             })
             .collect();
         ledger.record(&rows).expect("recorded");
         ledger
     }
 
-    fn rows(mail: &Mail, output: OutputChoice) -> ManifestRows<'_, Vec<u8>> {
+    pub(in crate::batch) fn rows(mail: &Mail, output: OutputChoice) -> ManifestRows<'_, Vec<u8>> {
         let manifest = ManifestWriter::new(Vec::new()).expect("a header");
         ManifestRows::new(manifest, BATCH, mail, output)
     }
 
-    fn bytes_and_totals(rows: ManifestRows<'_, Vec<u8>>) -> (String, u64, u64, Presort) {
+    pub(in crate::batch) fn bytes_and_totals(
+        rows: ManifestRows<'_, Vec<u8>>,
+    ) -> (String, u64, u64, Presort) {
         let (manifest, pages, sheets, presort) = rows.into_parts();
         let text = String::from_utf8(manifest.finish().expect("written")).expect("text");
         (text, pages, sheets, presort)

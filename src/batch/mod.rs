@@ -228,17 +228,26 @@ pub fn run(
     run_checked(&checked, ledger, progress)
 }
 
+/// The letters written once every letter is in the ledger: how many letter
+/// files of a resumed batch were re-made, the print files, and, for print
+/// files only, the manifest made with them (see `print_files`).
+struct LettersOut<'m> {
+    remade: u64,
+    print_files: Vec<crate::manifest::PrintFileEntry>,
+    manifest: Option<finish::ManifestOut<'m>>,
+}
+
 /// Once every letter is in the ledger: checks (and re-makes) the letter
-/// files of a resumed batch, and writes the print files. Returns how many
-/// letters were re-made, and the print files.
-fn letters_out(
-    checked: &Checked<'_>,
+/// files of a resumed batch, and writes the print files.
+fn letters_out<'m>(
+    checked: &'m Checked<'_>,
     batch_dir: &Path,
     resumed: bool,
     ledger: &mut dyn crate::ledger::Ledger,
     progress: &dyn Progress,
-) -> Result<(u64, Vec<crate::manifest::PrintFileEntry>), BatchError> {
-    let mode = checked.inputs.output.mode;
+) -> Result<LettersOut<'m>, BatchError> {
+    let output = checked.inputs.output;
+    let mode = output.mode;
     // Rows from an earlier run (or another output folder) are not proof
     // that their letters are here: check them before calling it complete.
     let remade = if resumed && mode.pieces() {
@@ -246,12 +255,40 @@ fn letters_out(
     } else {
         0
     };
-    let print_files = if mode.print() {
-        print_files::write_print_files(&checked.print_run(batch_dir), ledger, progress)?
+    if !mode.print() {
+        return Ok(LettersOut {
+            remade,
+            print_files: Vec::new(),
+            manifest: None,
+        });
+    }
+    // Rows naming letter files (and their proofs) are made from the
+    // ledger once the batch is finished; print files' rows, as they are drawn.
+    let mut manifest = if mode.pieces() {
+        None
     } else {
-        Vec::new()
+        Some(finish::start_manifest(
+            batch_dir,
+            &checked.batch_id,
+            &checked.inputs.renderer.config.mail,
+            output,
+        )?)
     };
-    Ok((remade, print_files))
+    let run = checked.print_run(batch_dir);
+    let print_files = match manifest.as_mut() {
+        Some(rows) => print_files::write_print_files(
+            &run,
+            ledger,
+            progress,
+            Some(&mut |iss: &crate::ledger::Issuance| rows.add(iss)),
+        )?,
+        None => print_files::write_print_files(&run, ledger, progress, None)?,
+    };
+    Ok(LettersOut {
+        remade,
+        print_files,
+        manifest,
+    })
 }
 
 /// What report.html's "time per stage" shows: each stage named for what it
@@ -314,18 +351,19 @@ pub fn run_checked(
     );
     let tally = commit::issue_all(checked, &batch_dir, ledger, progress)?;
     let issued = started.elapsed();
-    let (remade, print_files) = letters_out(checked, &batch_dir, resumed, ledger, progress)?;
+    let out = letters_out(checked, &batch_dir, resumed, ledger, progress)?;
     let printed = started.elapsed();
     let report = finish::finish_batch(
-        &finish::Finishing {
+        finish::Finishing {
             record: &record,
             input: inputs.input,
             batch_dir: &batch_dir,
             renderer: inputs.renderer,
             stray_removed,
-            remade,
+            remade: out.remade,
             output,
-            print_files,
+            print_files: out.print_files,
+            manifest: out.manifest,
         },
         tally,
         ledger,

@@ -15,6 +15,13 @@
 //! "not yet printed" ([`crate::letter_proof::LetterProof::NotYetPrinted`]). The digests wait in
 //! a temporary file meanwhile, so memory does not grow with the batch.
 //!
+//! A batch of print files only makes its manifest's rows here too: each
+//! round of files, once written, goes on to a thread that writes their
+//! rows (`manifest_rows`), with the pages just drawn, while the next round
+//! is drawn. The manifest's rows come from the same walk, in the same
+//! order, as a walk of the ledger after the proofs are recorded would give
+//! them (a test compares the two), so the ledger is not walked twice.
+//!
 //! Each file is written under a temporary name, flushed and renamed, so a
 //! file that exists is complete; a killed run's temporary files are removed
 //! when the batch is run again, and every print file is then written again:
@@ -78,14 +85,22 @@ pub fn print_file_number(index: u64, pieces_per_file: usize) -> usize {
     (index / pieces_per_file.max(1) as u64) as usize + 1
 }
 
+/// What is done with each letter once its print file is written, in
+/// presort order, its pages set to those drawn (the manifest's row is
+/// written); an error stops the run.
+pub type EachPrinted<'a> = &'a mut (dyn FnMut(&Issuance) -> Result<(), BatchError> + Send);
+
 /// Writes every print file of the batch, in presort order, then records
-/// what was printed; returns the files in order.
+/// what was printed; returns the files in order. `each` is called for
+/// every letter once its file is written, on a thread of its own while the
+/// next files are drawn.
 pub fn write_print_files(
     run: &PrintRun<'_>,
     ledger: &mut dyn Ledger,
     progress: &dyn Progress,
+    each: Option<EachPrinted<'_>>,
 ) -> Result<Vec<PrintFileEntry>, BatchError> {
-    let written = write_and_record(run, ledger, progress);
+    let written = write_and_record(run, ledger, progress, each);
     if written.is_err() {
         // The proofs waiting to be recorded are drawn again by the next
         // run; a failed run leaves no temporary file behind.
@@ -98,6 +113,7 @@ fn write_and_record(
     run: &PrintRun<'_>,
     ledger: &mut dyn Ledger,
     progress: &dyn Progress,
+    each: Option<EachPrinted<'_>>,
 ) -> Result<Vec<PrintFileEntry>, BatchError> {
     let dir = run.batch_dir.join("print");
     let per_file = run.output.pieces_per_file.max(1);
@@ -108,13 +124,16 @@ fn write_and_record(
     let files = std::thread::scope(|scope| {
         let (groups, handed) = mpsc::sync_channel::<Vec<Issuance>>(at_once);
         let walker = scope.spawn(move || walk_in_groups(walking, run.batch_id, per_file, groups));
+        let mut rows = each.map(|each| EachThread::spawn(scope, each));
         let mut files: Vec<PrintFileEntry> = Vec::new();
         let mut round: Vec<Vec<Issuance>> = Vec::new();
-        // On an error `handed` is dropped on return, which stops the walker.
+        // On an error `handed` is dropped on return, which stops the walker
+        // (and the sender of `each`'s thread, which ends it).
         for group in handed.iter() {
             round.push(group);
             if round.len() == at_once {
                 write_round(run, &dir, &mut round, &mut files, &mut spill)?;
+                EachThread::hand_on(&mut rows, std::mem::take(&mut round))?;
                 // A safe point: the files written stay (each was renamed
                 // into place whole) and are drawn again by the next run.
                 if progress.stop_requested() {
@@ -123,9 +142,11 @@ fn write_and_record(
             }
         }
         write_round(run, &dir, &mut round, &mut files, &mut spill)?;
+        EachThread::hand_on(&mut rows, round)?;
         walker
             .join()
             .unwrap_or_else(|panic| std::panic::resume_unwind(panic))?;
+        rows.map(EachThread::finish).transpose()?;
         Ok::<_, BatchError>(files)
     })?;
     remove_others(&dir, &files)?;
@@ -133,6 +154,55 @@ fn write_and_record(
     let recorded = spill.record(ledger, run.batch_id)?;
     tracing::info!(batch = %run.batch_id, files = files.len(), recorded, "print files written");
     Ok(files)
+}
+
+/// The thread that calls `each` for the letters of each round of files
+/// written, in order, while the next round is drawn.
+struct EachThread<'scope> {
+    rounds: mpsc::SyncSender<Vec<Vec<Issuance>>>,
+    thread: std::thread::ScopedJoinHandle<'scope, Result<(), BatchError>>,
+}
+
+impl<'scope> EachThread<'scope> {
+    fn spawn<'env>(
+        scope: &'scope std::thread::Scope<'scope, 'env>,
+        each: EachPrinted<'env>,
+    ) -> Self {
+        // One round waiting: a row is far quicker to write than its letter
+        // is to draw.
+        let (rounds, handed) = mpsc::sync_channel::<Vec<Vec<Issuance>>>(1);
+        let thread = scope.spawn(move || {
+            for round in handed {
+                round.iter().flatten().try_for_each(&mut *each)?;
+            }
+            Ok(())
+        });
+        EachThread { rounds, thread }
+    }
+
+    /// Hands a round of written files' letters on, when there is an
+    /// `each`; its error when it stopped on one.
+    fn hand_on(this: &mut Option<Self>, round: Vec<Vec<Issuance>>) -> Result<(), BatchError> {
+        let Some(thread) = this.as_ref() else {
+            return Ok(());
+        };
+        if round.is_empty() || thread.rounds.send(round).is_ok() {
+            return Ok(());
+        }
+        // The thread stopped on an error: that error is the one to report.
+        match this.take().map(EachThread::finish) {
+            Some(Err(e)) => Err(e),
+            _ => unreachable!("the thread of `each` only ends early on an error"),
+        }
+    }
+
+    /// Waits for `each` to have seen every letter handed on.
+    fn finish(self) -> Result<(), BatchError> {
+        drop(self.rounds);
+        self.thread
+            .join()
+            .unwrap_or_else(|panic| std::panic::resume_unwind(panic))
+    }
 }
 
 /// Reads the batch in presort order and sends it on a file's worth of
@@ -166,7 +236,7 @@ fn walk_in_groups(
 }
 
 /// Writes a round of files at once, one file per thread, and notes their
-/// letters' digests.
+/// letters' digests; each letter's pages are set to those drawn.
 fn write_round(
     run: &PrintRun<'_>,
     dir: &Path,
@@ -176,11 +246,10 @@ fn write_round(
 ) -> Result<(), BatchError> {
     let first = files.len() + 1;
     let written: Vec<(PrintFileEntry, Vec<Printed>)> = round
-        .par_iter()
+        .par_iter_mut()
         .enumerate()
         .map(|(i, group)| write_file(run, dir, first + i, group))
         .collect::<Result<_, _>>()?;
-    round.clear();
     for (entry, printed) in written {
         files.push(entry);
         spill.add(&printed)?;
@@ -197,7 +266,7 @@ fn write_file(
     run: &PrintRun<'_>,
     dir: &Path,
     number: usize,
-    group: &[Issuance],
+    group: &mut [Issuance],
 ) -> Result<(PrintFileEntry, Vec<Printed>), BatchError> {
     let name = print_file_name(run.batch_id, number);
     let meta = PrintFileMeta {
@@ -208,10 +277,12 @@ fn write_file(
     let mut print = PrintFile::new(&meta);
     let mut pages = 0u64;
     let mut printed = Vec::new();
-    for iss in group {
+    for iss in group.iter_mut() {
         let (letter, to_record) = draw_recorded(run, iss)?;
         printed.extend(to_record);
         pages += letter.pages() as u64;
+        // What the ledger records for it once the files are on disk.
+        iss.issued.pages = u32::try_from(letter.pages()).unwrap_or(u32::MAX);
         print.add(letter);
     }
     let path = dir.join(&name);
@@ -413,6 +484,61 @@ fn remove_others(dir: &Path, files: &[PrintFileEntry]) -> Result<(), BatchError>
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::batch::manifest_rows::tests::{
+        bytes_and_totals, ledger_issued_for_print, rows, BATCH,
+    };
+    use crate::batch::manifest_rows::{add_all, ISSUANCES_PER_HANDOFF};
+    use crate::batch::NoProgress;
+    use crate::config::Config;
+    use crate::key::{Key, KeyRing};
+    use crate::letter::Templates;
+    use crate::manifest::OutputMode;
+
+    /// The manifest rows made as the print files are drawn are, byte for
+    /// byte and in every total, those a walk of the ledger makes once the
+    /// proofs (and so the pages) are recorded: the rows the batch made
+    /// from the ledger before print files made them.
+    #[test]
+    fn manifest_rows_made_with_the_print_files_are_those_of_the_ledger_after() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let keys = KeyRing::single(Key::load(&root.join("fixtures/test.key")).expect("a key"));
+        let renderer = Renderer::new(Templates::builtin(), Config::default_config());
+        let mail = Config::default_config().mail;
+        let dir = tempfile::tempdir().expect("tempdir");
+        let output = OutputChoice {
+            mode: OutputMode::Print,
+            pieces_per_file: 4,
+        };
+        let run = PrintRun {
+            batch_id: BATCH,
+            batch_dir: dir.path(),
+            batch_date: chrono::NaiveDate::from_ymd_opt(2026, 11, 25).expect("a date"),
+            keys: &keys,
+            renderer: &renderer,
+            output,
+        };
+        std::fs::create_dir(dir.path().join("print")).expect("print folder");
+        let mut ledger = ledger_issued_for_print();
+        let mut made = rows(&mail, output);
+        let files = write_print_files(
+            &run,
+            &mut ledger,
+            &NoProgress,
+            Some(&mut |iss: &Issuance| made.add(iss)),
+        )
+        .expect("printed");
+        let made = bytes_and_totals(made);
+        assert_eq!(files.len(), 3, "11 letters, 4 a file");
+        assert_eq!(made.1, files.iter().map(|f| f.pages).sum::<u64>());
+        assert!(
+            made.0.contains(&format!("print/{BATCH}-003.pdf")),
+            "{}",
+            made.0
+        );
+        let walked =
+            add_all(&ledger, BATCH, rows(&mail, output), ISSUANCES_PER_HANDOFF).expect("walked");
+        assert_eq!(made, bytes_and_totals(walked));
+    }
 
     #[test]
     fn a_spilled_line_is_a_piece_a_digest_and_a_page_count() {

@@ -166,7 +166,7 @@ pub fn reissue(
         &batch_dir,
         ledger,
         renderer,
-        &Written::pieces(),
+        Written::pieces(),
     )?;
     // The page for people comes last: it is made from the files above.
     write_plain_report(&batch_dir)?;
