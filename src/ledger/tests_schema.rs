@@ -6,14 +6,13 @@ use super::sqlite::migrations::user_version;
 use super::tests::{filing, fingerprint, ledger_with_batch, new_row, receipt};
 use super::*;
 
-/// A SQLite file at schema version 3 (before the typed letter proof and
-/// redemptions), holding one issuance per `letter_sha256` text given.
-fn v3_ledger(path: &std::path::Path, proofs: &[&str]) {
+/// A SQLite file at schema `version`, holding batch `b` and nothing else.
+fn ledger_at_version(path: &std::path::Path, version: usize) -> rusqlite::Connection {
     let conn = rusqlite::Connection::open(path).expect("open");
-    for step in &super::sqlite::migrations::MIGRATIONS[..3] {
+    for step in &super::sqlite::migrations::MIGRATIONS[..version] {
         conn.execute_batch(step.sql).expect("migrate");
     }
-    conn.pragma_update(None, "user_version", 3)
+    conn.pragma_update(None, "user_version", version as i64)
         .expect("version");
     conn.execute(
         "INSERT INTO batches (batch_id, batch_date, key_id, is_test, input_sha256, kind, started_at) \
@@ -22,6 +21,13 @@ fn v3_ledger(path: &std::path::Path, proofs: &[&str]) {
         [],
     )
     .expect("batch");
+    conn
+}
+
+/// A SQLite file at schema version 3 (before the typed letter proof and
+/// redemptions), holding one issuance per `letter_sha256` text given.
+fn v3_ledger(path: &std::path::Path, proofs: &[&str]) {
+    let conn = ledger_at_version(path, 3);
     for (n, proof) in proofs.iter().enumerate() {
         let f = serde_json::to_string(&filing(n as u64, "20001", None)).expect("json");
         conn.execute(
@@ -71,13 +77,18 @@ fn version_4_reads_each_old_proof_text_as_its_kind() {
     assert_eq!(proof(1), LetterProof::Printed(digest));
     assert_eq!(proof(2), LetterProof::NotYetPrinted);
     // The one-active rule survived the rebuild of the table.
-    let mut ledger = ledger;
-    let mut dup = new_row(0, 2, "b");
+    assert_one_active_per_receipt(ledger, 0);
+}
+
+/// A second active issuance of receipt `n` (issued in batch `b`) is refused.
+fn assert_one_active_per_receipt(mut ledger: SqliteLedger, n: u64) -> SqliteLedger {
+    let mut dup = new_row(n, 9, "b");
     dup.piece_id = "P-dup".into();
     assert!(matches!(
         ledger.record(&[dup]),
         Err(LedgerError::AlreadyActive { .. })
     ));
+    ledger
 }
 
 #[test]
@@ -115,22 +126,14 @@ fn the_database_refuses_a_proof_or_redemption_that_breaks_its_checks() {
 /// receipt (the older redeemed and unlinked), a mail event for each, and,
 /// when `orphan`, a mail event for a piece no issuance has.
 fn v6_ledger(path: &std::path::Path, orphan: bool) {
-    let conn = rusqlite::Connection::open(path).expect("open");
-    for step in &super::sqlite::migrations::MIGRATIONS[..6] {
-        conn.execute_batch(step.sql).expect("migrate");
-    }
-    conn.pragma_update(None, "user_version", 6)
-        .expect("version");
+    let conn = ledger_at_version(path, 6);
     conn.execute_batch(
-        "INSERT INTO batches (batch_id, batch_date, key_id, is_test, input_sha256, kind, started_at) \
-         VALUES ('b', '2026-11-25', 'test-2026', 1, 'abababababababababababababababababababababababababababababababab', \
-         'nightly', '2026-11-25T03:00:00.000Z');
-         INSERT INTO mail_imports (id, kind, file_sha256, file_name, imported_at, rows, recorded, \
+        "INSERT INTO mail_imports (id, kind, file_sha256, file_name, imported_at, rows, recorded, \
          duplicates, unmatched, rejected) VALUES (1, 'scans', \
          'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd', 'scans.csv', \
          '2026-11-27T03:00:00.000Z', 2, 2, 0, 0, 0);",
     )
-    .expect("batch and import");
+    .expect("an import");
     let f = serde_json::to_string(&filing(7, "20001", None)).expect("json");
     for (id, issue_no, status, proof, digest, redeemed, unlinked) in [
         (
@@ -235,13 +238,7 @@ fn version_7_rebuilds_issuances_keeping_every_row_id_and_mail_event() {
     ledger.integrity_check().expect("sound after the rebuild");
     // The rules survived the rebuild: one active code per receipt, and the
     // status and proof kinds the checks allow.
-    let mut ledger = ledger;
-    let mut dup = new_row(7, 3, "b");
-    dup.piece_id = "P-dup".into();
-    assert!(matches!(
-        ledger.record(&[dup]),
-        Err(LedgerError::AlreadyActive { .. })
-    ));
+    let ledger = assert_one_active_per_receipt(ledger, 7);
     for bad in [
         "UPDATE issuances SET status = 'lost' WHERE id = 12",
         "UPDATE issuances SET proof_kind = 'sha1' WHERE id = 12",
