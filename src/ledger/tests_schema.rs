@@ -131,7 +131,9 @@ fn v6_ledger(path: &std::path::Path, orphan: bool) {
         "INSERT INTO mail_imports (id, kind, file_sha256, file_name, imported_at, rows, recorded, \
          duplicates, unmatched, rejected) VALUES (1, 'scans', \
          'cdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcdcd', 'scans.csv', \
-         '2026-11-27T03:00:00.000Z', 2, 2, 0, 0, 0);",
+         '2026-11-27T03:00:00.000Z', 2, 2, 0, 0, 0);
+         INSERT INTO verify_attempts (id, receipt, attempted_at, outcome) \
+         VALUES (5, 'IOE0000000007', '2026-11-28T09:00:00.000Z', 'mistyped');",
     )
     .expect("an import");
     let f = serde_json::to_string(&filing(7, "20001", None)).expect("json");
@@ -189,7 +191,7 @@ fn v6_ledger(path: &std::path::Path, orphan: bool) {
 }
 
 #[test]
-fn version_7_rebuilds_issuances_keeping_every_row_id_and_mail_event() {
+fn version_7_rebuilds_its_tables_keeping_every_row_and_id() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = dir.path().join("ledger.sqlite");
     v6_ledger(&path, false);
@@ -224,12 +226,24 @@ fn version_7_rebuilds_issuances_keeping_every_row_id_and_mail_event() {
     let events: i64 = ledger
         .conn
         .query_row(
-            "SELECT count(*) FROM mail_events JOIN issuances USING (piece_id)",
+            "SELECT count(*) FROM mail_events JOIN issuances USING (piece_id) \
+             JOIN mail_imports ON mail_imports.id = mail_events.import_id \
+             WHERE mail_imports.kind = 'scans'",
             [],
             |r| r.get(0),
         )
         .expect("events");
-    assert_eq!(events, 2, "each mail event still finds its issuance");
+    assert_eq!(
+        events, 2,
+        "each mail event still finds its issuance and import"
+    );
+    let attempt: (i64, String) = ledger
+        .conn
+        .query_row("SELECT id, outcome FROM verify_attempts", [], |r| {
+            Ok((r.get(0)?, r.get(1)?))
+        })
+        .expect("the attempt");
+    assert_eq!(attempt, (5, "mistyped".to_string()));
     let fk: i64 = ledger
         .conn
         .pragma_query_value(None, "foreign_keys", |r| r.get(0))
@@ -243,6 +257,9 @@ fn version_7_rebuilds_issuances_keeping_every_row_id_and_mail_event() {
         "UPDATE issuances SET status = 'lost' WHERE id = 12",
         "UPDATE issuances SET proof_kind = 'sha1' WHERE id = 12",
         "UPDATE issuances SET status = 'Active' WHERE id = 12",
+        "UPDATE verify_attempts SET outcome = 'guessed'",
+        "UPDATE mail_imports SET kind = 'scan'",
+        "UPDATE mail_events SET event = 'lost'",
     ] {
         let err = ledger.conn.execute(bad, []).expect_err(bad);
         assert!(err.to_string().contains("CHECK"), "{bad}: {err}");
@@ -266,20 +283,20 @@ fn version_7_refuses_a_ledger_whose_mail_events_refer_to_no_issuance() {
 }
 
 #[test]
-fn writing_an_issuance_builds_no_temporary_btree_for_its_checks() {
+fn no_write_to_any_table_builds_a_temporary_btree_for_its_checks() {
     // SQLite checks `x IN (a, b, c)` by building a temporary B-tree on
-    // every write (OpenEphemeral); the issuances checks are comparisons,
-    // so the nightly run's inserts and proof updates build none.
+    // every write (OpenEphemeral); the schema writes its checks as
+    // comparisons, so no insert or update of any table builds one. Every
+    // table is asked, so a new table with an `IN` list fails here.
     let ledger = SqliteLedger::open_in_memory().expect("open");
-    for sql in [
-        "INSERT INTO issuances (receipt, issue_no, form, batch_id, piece_id, key_id, fingerprint, \
-         notice_date, expires_on, proof_kind, proof_digest, pages, imb_serial, zip5, zip4, \
-         filing_json, reason, forced, status, recorded_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, \
-         ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, 'active', ?19)",
-        "UPDATE issuances SET proof_kind = ?1, proof_digest = ?2, pages = ?3, status = ?4 \
-         WHERE id = ?5",
-    ] {
-        let ops: Vec<String> = ledger
+    let tables: Vec<String> = ledger
+        .conn
+        .prepare("SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .expect("tables");
+    assert!(tables.len() >= 10, "{tables:?}");
+    let opcodes = |sql: &str| -> Vec<String> {
+        ledger
             .conn
             .prepare(&format!("EXPLAIN {sql}"))
             .and_then(|mut s| {
@@ -287,14 +304,31 @@ fn writing_an_issuance_builds_no_temporary_btree_for_its_checks() {
                 s.query_map(rusqlite::params_from_iter(unbound), |r| r.get(1))?
                     .collect()
             })
-            .expect("explain");
-        assert!(
-            ops.iter().any(|op| op == "Insert" || op == "Halt"),
-            "{ops:?}"
-        );
-        assert!(
-            !ops.iter().any(|op| op == "OpenEphemeral"),
-            "{sql}: {ops:?}"
-        );
+            .expect(sql)
+    };
+    for table in &tables {
+        let columns: Vec<String> = ledger
+            .conn
+            .prepare(&format!("SELECT name FROM pragma_table_info('{table}')"))
+            .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+            .expect("columns");
+        let names = columns.join(", ");
+        let marks = vec!["?"; columns.len()].join(", ");
+        let sets = columns
+            .iter()
+            .map(|c| format!("{c} = ?"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        for sql in [
+            format!("INSERT INTO {table} ({names}) VALUES ({marks})"),
+            format!("UPDATE {table} SET {sets} WHERE rowid = ?"),
+        ] {
+            let ops = opcodes(&sql);
+            assert!(ops.iter().any(|op| op == "Halt"), "{sql}: {ops:?}");
+            assert!(
+                !ops.iter().any(|op| op == "OpenEphemeral"),
+                "{sql} builds a temporary B-tree: {ops:?}"
+            );
+        }
     }
 }

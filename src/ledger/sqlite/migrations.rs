@@ -324,10 +324,11 @@ pub(in crate::ledger) const MIGRATIONS: &[Migration] = &[
     // column (seen with EXPLAIN: OpenEphemeral), which was a tenth of a
     // nightly run's ledger time. The same rules written as comparisons
     // (`x = a OR x = b ...`) admit exactly the same rows. SQLite cannot
-    // change a CHECK in place, so the table is rebuilt as in versions 4
-    // and 5, keeping every row, its id and its indexes; `migrate` runs
-    // this with foreign keys off (mail_events refers to issuances) and
-    // checks them all before it commits.
+    // change a CHECK in place, so each table with such a list (issuances,
+    // verify_attempts, mail_imports, mail_events) is rebuilt as in
+    // versions 4 and 5, keeping every row, its id and its indexes;
+    // `migrate` runs this with foreign keys off (mail_events refers to
+    // issuances and mail_imports) and checks them all before it commits.
     Migration {
         sql: r#"
     CREATE TABLE issuances_v7 (
@@ -384,6 +385,57 @@ pub(in crate::ledger) const MIGRATIONS: &[Migration] = &[
     CREATE INDEX issuances_by_serial ON issuances (imb_serial) WHERE imb_serial IS NOT NULL;
     CREATE UNIQUE INDEX issuances_one_link ON issuances (receipt)
         WHERE status = 'redeemed' AND unlinked_at IS NULL;
+
+    CREATE TABLE verify_attempts_v7 (
+        id           INTEGER PRIMARY KEY,
+        receipt      TEXT NOT NULL,
+        attempted_at TEXT NOT NULL,
+        outcome      TEXT NOT NULL
+                     CHECK (outcome = 'wrong' OR outcome = 'mistyped' OR outcome = 'refused')
+    ) STRICT;
+    INSERT INTO verify_attempts_v7 (id, receipt, attempted_at, outcome)
+    SELECT id, receipt, attempted_at, outcome FROM verify_attempts ORDER BY id;
+    DROP TABLE verify_attempts;
+    ALTER TABLE verify_attempts_v7 RENAME TO verify_attempts;
+    CREATE INDEX verify_attempts_by_receipt
+        ON verify_attempts (receipt, attempted_at);
+
+    CREATE TABLE mail_imports_v7 (
+        id          INTEGER PRIMARY KEY,
+        kind        TEXT NOT NULL
+                    CHECK (kind = 'acks' OR kind = 'scans' OR kind = 'returns'),
+        file_sha256 TEXT NOT NULL CHECK (length(file_sha256) = 64),
+        file_name   TEXT NOT NULL,
+        imported_at TEXT NOT NULL,
+        rows        INTEGER NOT NULL,
+        recorded    INTEGER NOT NULL,
+        duplicates  INTEGER NOT NULL,
+        unmatched   INTEGER NOT NULL,
+        rejected    INTEGER NOT NULL,
+        UNIQUE (kind, file_sha256)
+    ) STRICT;
+    INSERT INTO mail_imports_v7 (id, kind, file_sha256, file_name, imported_at, rows, recorded, duplicates, unmatched, rejected)
+    SELECT id, kind, file_sha256, file_name, imported_at, rows, recorded, duplicates, unmatched, rejected
+    FROM mail_imports ORDER BY id;
+    DROP TABLE mail_imports;
+    ALTER TABLE mail_imports_v7 RENAME TO mail_imports;
+
+    CREATE TABLE mail_events_v7 (
+        id        INTEGER PRIMARY KEY,
+        piece_id  TEXT NOT NULL REFERENCES issuances (piece_id),
+        event     TEXT NOT NULL
+                  CHECK (event = 'printed' OR event = 'mailed' OR event = 'accepted'
+                         OR event = 'processed' OR event = 'out-for-delivery'
+                         OR event = 'delivered' OR event = 'returned' OR event = 'scanned'),
+        event_at  TEXT NOT NULL,
+        detail    TEXT NOT NULL,
+        import_id INTEGER NOT NULL REFERENCES mail_imports (id),
+        UNIQUE (piece_id, event, event_at, detail)
+    ) STRICT;
+    INSERT INTO mail_events_v7 (id, piece_id, event, event_at, detail, import_id)
+    SELECT id, piece_id, event, event_at, detail, import_id FROM mail_events ORDER BY id;
+    DROP TABLE mail_events;
+    ALTER TABLE mail_events_v7 RENAME TO mail_events;
     "#,
         then: None,
     },
