@@ -304,17 +304,24 @@ fn stage_timings(
     } else {
         "issue codes and lay letters out, commit ledger rows"
     };
+    // Print files alone: the manifest's rows are written as the files are
+    // (see `print_files`), and only put in place at the end.
+    let (printing, finishing) = if mode.pieces() {
+        (
+            "check letter files on disk, draw and write print files",
+            "write manifest.csv and batch.json",
+        )
+    } else {
+        (
+            "draw and write print files and the manifest's rows",
+            "put manifest.csv in place, write batch.json",
+        )
+    };
     vec![
         ("read and check the input".to_string(), read_seconds),
         (issuing.to_string(), issued.as_secs_f64()),
-        (
-            "check letter files on disk, draw and write print files".to_string(),
-            (printed - issued).as_secs_f64(),
-        ),
-        (
-            "write manifest.csv and batch.json".to_string(),
-            (finished - printed).as_secs_f64(),
-        ),
+        (printing.to_string(), (printed - issued).as_secs_f64()),
+        (finishing.to_string(), (finished - printed).as_secs_f64()),
     ]
 }
 
@@ -401,6 +408,23 @@ pub fn run_checked(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn each_stage_is_named_for_what_it_does_in_its_mode() {
+        use std::time::Duration;
+        let ends = [1, 4, 6].map(Duration::from_secs);
+        let print = stage_timings(OutputMode::Print, 0.5, ends);
+        let seconds: Vec<f64> = print.iter().map(|(_, s)| *s).collect();
+        assert_eq!(seconds, [0.5, 1.0, 3.0, 2.0]);
+        assert!(print[2].0.contains("manifest's rows"), "{print:?}");
+        assert!(
+            print[3].0.starts_with("put manifest.csv in place"),
+            "{print:?}"
+        );
+        let both = stage_timings(OutputMode::Both, 0.5, ends);
+        assert!(both[2].0.contains("letter files on disk"), "{both:?}");
+        assert_eq!(both[3].0, "write manifest.csv and batch.json");
+    }
 
     #[test]
     fn pieces_per_file_is_bounded_and_says_why() {
