@@ -293,13 +293,29 @@ fn spans(text: &str) -> Vec<Span> {
 /// [`spans`] of a block's own text, which it takes: most blocks have no
 /// bold run, and then the text is the one span as it is, not copied.
 fn text_spans(text: String) -> Vec<Span> {
-    if text.contains("**") {
+    if has_bold_marker(&text) {
         spans(&text)
     } else if text.is_empty() {
         Vec::new()
     } else {
         vec![Span { text, bold: false }]
     }
+}
+
+/// Whether `text` holds `**`: a byte search for `*` (memchr) and a look at
+/// the next byte, which is quicker than a general substring search for a
+/// needle of two bytes, on every block of every letter.
+fn has_bold_marker(text: &str) -> bool {
+    let bytes = text.as_bytes();
+    let mut from = 0;
+    while let Some(at) = text[from..].find('*') {
+        let star = from + at;
+        if bytes.get(star + 1) == Some(&b'*') {
+            return true;
+        }
+        from = star + 1;
+    }
+    false
 }
 
 enum Open {
@@ -495,8 +511,13 @@ mod tests {
             "a**b",
             "****",
             "* one star *",
+            "*",
+            "ends with a star*",
+            "* then ** later",
+            "é*è**ü",
         ] {
             assert_eq!(text_spans(text.to_string()), spans(text), "{text:?}");
+            assert_eq!(has_bold_marker(text), text.contains("**"), "{text:?}");
         }
     }
 
