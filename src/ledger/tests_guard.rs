@@ -150,6 +150,36 @@ fn a_killed_creations_temporary_files_are_removed_when_the_ledger_is_opened() {
     }
 }
 
+/// A ledger being made by a process this one cannot see (another PID
+/// namespace: its id looks dead here) holds the lock on its temporary
+/// file, and opening the ledger leaves that file alone.
+#[test]
+fn a_creation_whose_process_is_not_visible_but_holds_its_lock_is_left_alone() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let path = ledger_file(dir.path(), 1);
+    let mut child = std::process::Command::new("true").spawn().expect("spawn");
+    let unseen = child.id();
+    child.wait().expect("wait");
+    let tmp = format!("ledger.sqlite.new-{unseen}.tmp");
+    let journal = format!("{tmp}-journal");
+    std::fs::write(dir.path().join(&tmp), b"being made").expect("write");
+    std::fs::write(dir.path().join(&journal), b"being made").expect("write");
+    let held = std::fs::File::open(dir.path().join(&tmp)).expect("open");
+    held.lock().expect("lock");
+    drop(SqliteLedger::open_existing(&path).expect("open"));
+    let names = files_in(dir.path());
+    assert!(names.contains(&tmp), "{names:?}");
+    assert!(names.contains(&journal), "{names:?}");
+    // Once its lock is let go (its maker died), the next open removes it.
+    drop(held);
+    drop(SqliteLedger::open_existing(&path).expect("open"));
+    let names = files_in(dir.path());
+    assert!(
+        !names.contains(&tmp) && !names.contains(&journal),
+        "{names:?}"
+    );
+}
+
 /// Overwrites `pages` whole pages from page `first` (1-based) with a pattern.
 fn overwrite_pages(path: &Path, first: u64, pages: u64) {
     let mut file = std::fs::OpenOptions::new()
