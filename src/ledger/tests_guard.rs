@@ -117,6 +117,14 @@ fn create_makes_a_whole_ledger_or_refuses() {
     assert!(names.iter().all(|n| !n.ends_with(".tmp")), "{names:?}");
 }
 
+/// The id of a process that has ended (a child run and waited for).
+fn dead_pid() -> u32 {
+    let mut child = std::process::Command::new("true").spawn().expect("spawn");
+    let pid = child.id();
+    child.wait().expect("wait");
+    pid
+}
+
 /// A creation killed part way leaves `<ledger>.new-<pid>.tmp` (and SQLite's
 /// companions) under the dead process's id, which no later run would meet
 /// by name: opening the ledger removes them, and leaves a running
@@ -125,9 +133,7 @@ fn create_makes_a_whole_ledger_or_refuses() {
 fn a_killed_creations_temporary_files_are_removed_when_the_ledger_is_opened() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = ledger_file(dir.path(), 1);
-    let mut child = std::process::Command::new("true").spawn().expect("spawn");
-    let dead = child.id();
-    child.wait().expect("wait");
+    let dead = dead_pid();
     let live = std::process::id();
     let name = |pid: u32, companion: &str| format!("ledger.sqlite.new-{pid}.tmp{companion}");
     let left = [
@@ -157,9 +163,7 @@ fn a_killed_creations_temporary_files_are_removed_when_the_ledger_is_opened() {
 fn a_creation_whose_process_is_not_visible_but_holds_its_lock_is_left_alone() {
     let dir = tempfile::tempdir().expect("tempdir");
     let path = ledger_file(dir.path(), 1);
-    let mut child = std::process::Command::new("true").spawn().expect("spawn");
-    let unseen = child.id();
-    child.wait().expect("wait");
+    let unseen = dead_pid();
     let tmp = format!("ledger.sqlite.new-{unseen}.tmp");
     let journal = format!("{tmp}-journal");
     std::fs::write(dir.path().join(&tmp), b"being made").expect("write");
